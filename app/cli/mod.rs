@@ -1,0 +1,64 @@
+//! The command line: argument parsing and the headless commands.
+
+mod check;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::workspace::{Workspace, find_workspace_root};
+
+pub use check::{CheckArgs, run_check};
+
+/// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
+#[derive(Debug, Parser)]
+#[command(name = "thingbench", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands; none opens the window.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the window on a workspace (default: ./fixtures).
+    Gui(GuiArgs),
+    /// Check a message or fixture offline: the predicted reply code and every finding.
+    Check(CheckArgs),
+}
+
+/// Options of `thingbench gui`.
+#[derive(Debug, Default, clap::Args)]
+pub struct GuiArgs {
+    /// The workspace folder (holds workspace.json).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Connect to this broker instead of the embedded one (mqtt://host:port or mqtts://...).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+}
+
+/// An error for the user: one sentence, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The workspace to use: the one given, else the one around `near`, else `./fixtures`.
+pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, UsageError> {
+    let root = match given {
+        Some(dir) => dir.to_owned(),
+        None => near
+            .and_then(find_workspace_root)
+            .or_else(|| {
+                let default = PathBuf::from("fixtures");
+                default.join("workspace.json").is_file().then_some(default)
+            })
+            .ok_or_else(|| {
+                UsageError(
+                    "no workspace found near the file or in ./fixtures; pass --workspace DIR (a folder with workspace.json)"
+                        .into(),
+                )
+            })?,
+    };
+    Workspace::load(&root).map_err(|e| UsageError(e.to_string()))
+}

@@ -1,0 +1,9 @@
+//! thingbench: a test workbench for the EnOS-style device protocol over MQTT.
+//!
+//! Layers, each using only those above it: [`protocol`] → [`model`] → [`workspace`] → … → [`cli`].
+
+pub mod cli;
+pub mod model;
+pub mod protocol;
+pub mod ui;
+pub mod workspace;

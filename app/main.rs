@@ -1,0 +1,42 @@
+//! The `thingbench` binary: the window by default, headless commands otherwise.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use thingbench::cli::{Cli, Command, GuiArgs, open_workspace, run_check};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_gui(&GuiArgs::default()),
+        Some(Command::Gui(args)) => run_gui(&args),
+        Some(Command::Check(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            run_check(&args, &mut stdout).map(|_| ExitCode::SUCCESS).map_err(|e| e.0)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("thingbench: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
+    let workspace = open_workspace(args.workspace.as_deref(), None).map_err(|e| e.0);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("thingbench")
+            .with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "thingbench",
+        options,
+        Box::new(|_cc| Ok(Box::new(thingbench::ui::WorkbenchApp::new(workspace)))),
+    )
+    .map_err(|e| format!("cannot open the window: {e}; run under a desktop session or Xvfb"))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,21 @@
+//! Thing models, the registry of what the hub knows, and the one checker.
+//!
+//! Uses the protocol layer only: no files, no MQTT, no window.
+
+mod check;
+mod registry;
+mod sample;
+mod thing_model;
+mod value;
+
+pub use check::{CheckReport, Finding, PointRef, SessionEffect, Severity, check};
+pub use registry::{DEFAULT_MAX_PAYLOAD, Registry, RegistryDevice};
+pub use sample::sample_value;
+pub use thing_model::{
+    ArrayItem, DataType, EnumDef, EnumKey, EnumKind, MeasurePoint, ModelError, StructItem,
+    ThingModel, Unit,
+};
+pub use value::{ValueIssue, check_point_value, check_value, describe};
+
+#[cfg(test)]
+mod check_tests;

@@ -1,0 +1,635 @@
+//! EnOS thing models (TSL): loaded from JSON with errors that name the place.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A product's thing model: its measure points in the order the file lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThingModel {
+    pub model_id: String,
+    pub name: String,
+    pub desc: String,
+    pub points: Vec<MeasurePoint>,
+    index: HashMap<String, usize>,
+}
+
+/// One measure point of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeasurePoint {
+    pub identifier: String,
+    pub name: String,
+    pub desc: String,
+    pub data_type: DataType,
+    pub has_quality: bool,
+    pub signal_type: String,
+    pub unit: Option<Unit>,
+}
+
+/// A point's unit, as the model gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub unit_id: String,
+    pub multiplier: String,
+}
+
+/// A data type with its definition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataType {
+    Int,
+    Float,
+    Double,
+    Bool,
+    Enum(EnumDef),
+    String { max_length: usize },
+    Date,
+    Timestamp,
+    Array { item: ArrayItem },
+    Struct { items: Vec<StructItem> },
+    File,
+}
+
+/// The item type of an ARRAY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrayItem {
+    Int,
+    Float,
+    Double,
+    String,
+}
+
+/// An ENUM's values: key (as sent) and name (as shown).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumDef {
+    pub kind: EnumKind,
+    pub values: Vec<(EnumKey, String)>,
+}
+
+/// Whether an ENUM is sent as integers or strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumKind {
+    Int,
+    String,
+}
+
+/// One key of an ENUM.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EnumKey {
+    Int(i64),
+    Str(String),
+}
+
+impl EnumKey {
+    /// The JSON value sent for this key.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Int(i) => Value::from(*i),
+            Self::Str(s) => Value::from(s.as_str()),
+        }
+    }
+}
+
+/// One item of a STRUCT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructItem {
+    pub identifier: String,
+    pub name: String,
+    pub data_type: DataType,
+    pub required: bool,
+}
+
+/// The longest STRING the protocol allows.
+pub const MAX_STRING_LENGTH: usize = 1024;
+
+/// Why a model did not load: the JSON path of the place and the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct ModelError {
+    /// JSON path inside the model file, e.g. `measurepoints.temp.dataType`.
+    pub path: String,
+    pub reason: String,
+}
+
+impl ModelError {
+    fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl DataType {
+    /// The name used in the model file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Int => "INT",
+            Self::Float => "FLOAT",
+            Self::Double => "DOUBLE",
+            Self::Bool => "BOOL",
+            Self::Enum(_) => "ENUM",
+            Self::String { .. } => "STRING",
+            Self::Date => "DATE",
+            Self::Timestamp => "TIMESTAMP",
+            Self::Array { .. } => "ARRAY",
+            Self::Struct { .. } => "STRUCT",
+            Self::File => "FILE",
+        }
+    }
+
+    /// A short description of the definition for the model browser.
+    pub fn definition_summary(&self) -> String {
+        match self {
+            Self::Enum(def) => def
+                .values
+                .iter()
+                .map(|(key, name)| match key {
+                    EnumKey::Int(i) => format!("{i}={name}"),
+                    EnumKey::Str(s) => format!("{s}={name}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::String { max_length } => format!("maxLength {max_length}"),
+            Self::Array { item } => format!("of {}", item.name()),
+            Self::Struct { items } => items
+                .iter()
+                .map(|item| {
+                    let required = if item.required { "" } else { "?" };
+                    format!("{}{required}: {}", item.identifier, item.data_type.name())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::Date => "yyyy-MM-dd HH:mm:ss".to_owned(),
+            Self::Timestamp => "epoch ms".to_owned(),
+            Self::Bool => "true/false or 1/0".to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+impl ArrayItem {
+    /// The name used in the model file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Int => "INT",
+            Self::Float => "FLOAT",
+            Self::Double => "DOUBLE",
+            Self::String => "STRING",
+        }
+    }
+}
+
+impl ThingModel {
+    /// Parses a model file's bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ModelError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let raw: RawModel = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "(top level)".to_owned() } else { path };
+            ModelError::new(path, e.into_inner().to_string())
+        })?;
+        raw.into_model()
+    }
+
+    /// A model built in code, for tests and benchmarks.
+    pub fn new(model_id: impl Into<String>, points: Vec<MeasurePoint>) -> Self {
+        let index = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.identifier.clone(), i))
+            .collect();
+        Self {
+            model_id: model_id.into(),
+            name: String::new(),
+            desc: String::new(),
+            points,
+            index,
+        }
+    }
+
+    /// The point named `identifier`.
+    pub fn point(&self, identifier: &str) -> Option<&MeasurePoint> {
+        self.index.get(identifier).map(|&i| &self.points[i])
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The file format, as loosely as the documentation shows it.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawModel {
+    model_id: String,
+    #[serde(default)]
+    name: Option<RawName>,
+    #[serde(default)]
+    desc: Option<String>,
+    #[serde(default)]
+    measurepoints: Option<IndexMap<String, RawPoint>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawName {
+    Text(String),
+    I18n {
+        #[serde(rename = "defaultValue", default)]
+        default_value: Option<String>,
+    },
+}
+
+impl RawName {
+    fn text(name: Option<Self>) -> String {
+        match name {
+            Some(Self::Text(s)) => s,
+            Some(Self::I18n { default_value }) => default_value.unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPoint {
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    name: Option<RawName>,
+    #[serde(default)]
+    desc: Option<String>,
+    data_type: String,
+    #[serde(default)]
+    data_definition: Value,
+    #[serde(default)]
+    has_quality: bool,
+    #[serde(default)]
+    signal_type: Option<String>,
+    #[serde(default)]
+    unit: Option<RawUnit>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawUnit {
+    #[serde(default)]
+    unit_id: Option<String>,
+    #[serde(default)]
+    multiplier: Option<Value>,
+}
+
+impl RawModel {
+    fn into_model(self) -> Result<ThingModel, ModelError> {
+        if self.model_id.trim().is_empty() {
+            return Err(ModelError::new("modelId", "is empty; give the model an id"));
+        }
+        let raw_points = self.measurepoints.unwrap_or_default();
+        let mut points = Vec::with_capacity(raw_points.len());
+        for (key, raw) in raw_points {
+            let path = format!("measurepoints.{key}");
+            if let Some(identifier) = &raw.identifier
+                && identifier != &key
+            {
+                return Err(ModelError::new(
+                    format!("{path}.identifier"),
+                    format!("is \"{identifier}\" but the point is listed under \"{key}\"; make them equal"),
+                ));
+            }
+            let data_type =
+                parse_data_type(&raw.data_type, &raw.data_definition, &path, true)?;
+            if raw.has_quality
+                && !matches!(data_type, DataType::Int | DataType::Float | DataType::Double)
+            {
+                return Err(ModelError::new(
+                    format!("{path}.hasQuality"),
+                    format!(
+                        "is true for a {} point; only INT, FLOAT and DOUBLE points can have quality",
+                        data_type.name()
+                    ),
+                ));
+            }
+            points.push(MeasurePoint {
+                identifier: key,
+                name: RawName::text(raw.name),
+                desc: raw.desc.unwrap_or_default(),
+                data_type,
+                has_quality: raw.has_quality,
+                signal_type: raw.signal_type.unwrap_or_else(|| "Generic".to_owned()),
+                unit: raw.unit.map(|u| Unit {
+                    unit_id: u.unit_id.unwrap_or_default(),
+                    multiplier: match u.multiplier {
+                        Some(Value::String(s)) => s,
+                        Some(Value::Null) | None => String::new(),
+                        Some(other) => other.to_string(),
+                    },
+                }),
+            });
+        }
+        let mut model = ThingModel::new(self.model_id, points);
+        model.name = RawName::text(self.name);
+        model.desc = self.desc.unwrap_or_default();
+        Ok(model)
+    }
+}
+
+/// `dataDefinition` may be null, an object, or a string holding JSON.
+fn definition_object(
+    definition: &Value,
+    path: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, ModelError> {
+    match definition {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map.clone())),
+        Value::String(text) if text.trim().is_empty() || text.trim() == "null" => Ok(None),
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(Value::Null) => Ok(None),
+            Ok(_) => Err(ModelError::new(
+                path,
+                "is a string whose JSON is not an object; write an object or null",
+            )),
+            Err(e) => Err(ModelError::new(
+                path,
+                format!("is a string that is not valid JSON ({e}); write an object or null"),
+            )),
+        },
+        _ => Err(ModelError::new(
+            path,
+            "must be null, an object, or a string holding a JSON object",
+        )),
+    }
+}
+
+fn parse_data_type(
+    name: &str,
+    definition: &Value,
+    path: &str,
+    struct_allowed: bool,
+) -> Result<DataType, ModelError> {
+    let def_path = format!("{path}.dataDefinition");
+    let def = definition_object(definition, &def_path)?;
+    let field = |key: &str| def.as_ref().and_then(|d| d.get(key));
+    Ok(match name {
+        "INT" => DataType::Int,
+        "FLOAT" => DataType::Float,
+        "DOUBLE" => DataType::Double,
+        "BOOL" => DataType::Bool,
+        "DATE" => DataType::Date,
+        "TIMESTAMP" => DataType::Timestamp,
+        "FILE" => DataType::File,
+        "STRING" => {
+            let max_length = match field("maxLength") {
+                None | Some(Value::Null) => MAX_STRING_LENGTH,
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|n| (1..=MAX_STRING_LENGTH as u64).contains(n))
+                    .ok_or_else(|| {
+                        ModelError::new(
+                            format!("{def_path}.maxLength"),
+                            format!("is {v}; it must be an integer from 1 to {MAX_STRING_LENGTH}"),
+                        )
+                    })? as usize,
+            };
+            DataType::String { max_length }
+        }
+        "ARRAY" => {
+            let item = match field("itemType").and_then(Value::as_str) {
+                Some("INT") => ArrayItem::Int,
+                Some("FLOAT") => ArrayItem::Float,
+                Some("DOUBLE") => ArrayItem::Double,
+                Some("STRING") => ArrayItem::String,
+                other => {
+                    return Err(ModelError::new(
+                        format!("{def_path}.itemType"),
+                        format!(
+                            "is {}; it must be one of INT, FLOAT, DOUBLE, STRING",
+                            other.map_or("missing".to_owned(), |s| format!("\"{s}\""))
+                        ),
+                    ));
+                }
+            };
+            DataType::Array { item }
+        }
+        "ENUM" => DataType::Enum(parse_enum(def.as_ref(), &def_path)?),
+        "STRUCT" if !struct_allowed => {
+            return Err(ModelError::new(
+                format!("{path}.dataType"),
+                "is STRUCT inside a STRUCT; a struct item cannot be a struct",
+            ));
+        }
+        "STRUCT" => {
+            let items = match field("items") {
+                Some(Value::Array(items)) => items,
+                _ => {
+                    return Err(ModelError::new(
+                        format!("{def_path}.items"),
+                        "is missing or not an array; list the struct's items",
+                    ));
+                }
+            };
+            let mut parsed = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let item_path = format!("{def_path}.items[{i}]");
+                let Value::Object(item) = item else {
+                    return Err(ModelError::new(item_path, "is not an object"));
+                };
+                let identifier = match item.get("identifier") {
+                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    _ => {
+                        return Err(ModelError::new(
+                            format!("{item_path}.identifier"),
+                            "is missing or empty",
+                        ));
+                    }
+                };
+                let Some(type_name) = item.get("dataType").and_then(Value::as_str) else {
+                    return Err(ModelError::new(
+                        format!("{item_path}.dataType"),
+                        "is missing or not a string",
+                    ));
+                };
+                let data_type = parse_data_type(
+                    type_name,
+                    item.get("dataDefinition").unwrap_or(&Value::Null),
+                    &item_path,
+                    false,
+                )?;
+                let name = match item.get("name") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Object(o)) => o
+                        .get("defaultValue")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    _ => String::new(),
+                };
+                let required = item.get("required").and_then(Value::as_bool).unwrap_or(false);
+                parsed.push(StructItem {
+                    identifier,
+                    name,
+                    data_type,
+                    required,
+                });
+            }
+            DataType::Struct { items: parsed }
+        }
+        other => {
+            return Err(ModelError::new(
+                format!("{path}.dataType"),
+                format!(
+                    "is \"{other}\"; use one of INT, FLOAT, DOUBLE, STRING, BOOL, ENUM, DATE, TIMESTAMP, STRUCT, ARRAY, FILE"
+                ),
+            ));
+        }
+    })
+}
+
+fn parse_enum(
+    def: Option<&serde_json::Map<String, Value>>,
+    def_path: &str,
+) -> Result<EnumDef, ModelError> {
+    let kind = match def.and_then(|d| d.get("enumType")).and_then(Value::as_str) {
+        Some("INT") | None => EnumKind::Int,
+        Some("STRING") => EnumKind::String,
+        Some(other) => {
+            return Err(ModelError::new(
+                format!("{def_path}.enumType"),
+                format!("is \"{other}\"; it must be INT or STRING"),
+            ));
+        }
+    };
+    let Some(Value::Object(desc)) = def.and_then(|d| d.get("enumDesc")) else {
+        return Err(ModelError::new(
+            format!("{def_path}.enumDesc"),
+            "is missing or not an object; map each value to its name",
+        ));
+    };
+    let mut values = Vec::with_capacity(desc.len());
+    for (key, name) in desc {
+        let enum_key = match kind {
+            EnumKind::Int => EnumKey::Int(key.trim().parse().map_err(|_| {
+                ModelError::new(
+                    format!("{def_path}.enumDesc.{key}"),
+                    "is not an integer key, but enumType is INT",
+                )
+            })?),
+            EnumKind::String => EnumKey::Str(key.clone()),
+        };
+        let name = match name {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o
+                .get("defaultValue")
+                .and_then(Value::as_str)
+                .unwrap_or(key)
+                .to_owned(),
+            _ => key.clone(),
+        };
+        values.push((enum_key, name));
+    }
+    Ok(EnumDef { kind, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../fixtures/models/wb_inverter.json");
+
+    fn model_with_point(point: &str) -> Result<ThingModel, ModelError> {
+        let text = format!(r#"{{"modelId": "m", "measurepoints": {{"p": {point}}}}}"#);
+        ThingModel::from_slice(text.as_bytes())
+    }
+
+    #[test]
+    fn sample_inverter_loads_every_type() {
+        let model = ThingModel::from_slice(EXAMPLE.as_bytes()).expect("sample model loads");
+        assert_eq!(model.model_id, "wb_inverter");
+        let names: std::collections::HashSet<_> =
+            model.points.iter().map(|p| p.data_type.name()).collect();
+        for ty in [
+            "INT", "FLOAT", "DOUBLE", "STRING", "BOOL", "ENUM", "DATE", "TIMESTAMP", "STRUCT",
+            "ARRAY", "FILE",
+        ] {
+            assert!(names.contains(ty), "sample inverter lacks {ty}");
+        }
+        assert!(model.points.iter().any(|p| p.has_quality));
+    }
+
+    #[test]
+    fn definition_as_object_string_or_null() {
+        let object = model_with_point(r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 8}}"#)
+            .expect("object");
+        let string =
+            model_with_point(r#"{"dataType": "STRING", "dataDefinition": "{\"maxLength\": 8}"}"#)
+                .expect("string");
+        assert_eq!(object.points[0].data_type, DataType::String { max_length: 8 });
+        assert_eq!(object.points, string.points);
+        let null = model_with_point(r#"{"dataType": "STRING", "dataDefinition": null}"#)
+            .expect("null");
+        assert_eq!(
+            null.points[0].data_type,
+            DataType::String { max_length: MAX_STRING_LENGTH }
+        );
+    }
+
+    #[test]
+    fn enums_of_both_kinds() {
+        let int = model_with_point(
+            r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "INT", "enumDesc": {"0": {"defaultValue": "off"}, "1": "on"}}}"#,
+        )
+        .expect("int enum");
+        let DataType::Enum(def) = &int.points[0].data_type else {
+            panic!("not an enum")
+        };
+        assert_eq!(def.kind, EnumKind::Int);
+        assert_eq!(def.values, vec![(EnumKey::Int(0), "off".into()), (EnumKey::Int(1), "on".into())]);
+        let string = model_with_point(
+            r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "STRING", "enumDesc": {"a": "auto"}}}"#,
+        )
+        .expect("string enum");
+        let DataType::Enum(def) = &string.points[0].data_type else {
+            panic!("not an enum")
+        };
+        assert_eq!(def.values, vec![(EnumKey::Str("a".into()), "auto".into())]);
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let cases = [
+            (r#"{"dataType": "COMPLEX"}"#, "measurepoints.p.dataType"),
+            (r#"{"dataType": "ARRAY", "dataDefinition": {"itemType": "BOOL"}}"#, "measurepoints.p.dataDefinition.itemType"),
+            (r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 5000}}"#, "measurepoints.p.dataDefinition.maxLength"),
+            (r#"{"dataType": "STRING", "dataDefinition": "{oops"}"#, "measurepoints.p.dataDefinition"),
+            (r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "INT", "enumDesc": {"x": "y"}}}"#, "measurepoints.p.dataDefinition.enumDesc.x"),
+            (r#"{"dataType": "BOOL", "hasQuality": true}"#, "measurepoints.p.hasQuality"),
+            (r#"{"dataType": "STRUCT", "dataDefinition": {"items": [{"identifier": "a", "dataType": "STRUCT", "dataDefinition": {"items": []}}]}}"#, "measurepoints.p.dataDefinition.items[0].dataType"),
+            (r#"{"identifier": "q", "dataType": "INT"}"#, "measurepoints.p.identifier"),
+            (r#"{"dataType": 5}"#, "measurepoints.p.dataType"),
+        ];
+        for (point, path) in cases {
+            let err = model_with_point(point).expect_err(point);
+            assert_eq!(err.path, path, "{point}: {err}");
+            assert!(!err.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn broken_json_is_an_error() {
+        let err = ThingModel::from_slice(b"{\"modelId\": ").expect_err("truncated");
+        assert!(!err.reason.is_empty());
+        let err = ThingModel::from_slice(b"{}").expect_err("no modelId");
+        assert!(err.reason.contains("modelId"), "{err}");
+    }
+
+    #[test]
+    fn points_keep_file_order() {
+        let text = r#"{"modelId": "m", "measurepoints": {"z": {"dataType": "INT"}, "a": {"dataType": "INT"}, "m": {"dataType": "INT"}}}"#;
+        let model = ThingModel::from_slice(text.as_bytes()).expect("loads");
+        let ids: Vec<_> = model.points.iter().map(|p| p.identifier.as_str()).collect();
+        assert_eq!(ids, ["z", "a", "m"]);
+        assert!(model.point("a").is_some());
+        assert!(model.point("b").is_none());
+    }
+}

@@ -1,0 +1,15 @@
+//! The device protocol: identifiers, topics, reply codes, message bodies and signing.
+//!
+//! Knows nothing of thing models, files, MQTT sessions or the window.
+
+mod codes;
+mod message;
+mod sign;
+mod topic;
+mod types;
+
+pub use codes::ReplyCode;
+pub use message::{Reply, ReplyParseError, id_of, parse_reply};
+pub use sign::{ConnectCredentials, SIGN_METHOD, connect_credentials, sign};
+pub use topic::{Method, ParsedTopic, parse_topic, reply_topic, request_topic};
+pub use types::{DeviceId, DeviceKey, EpochMs, MsgId, ProductKey, Quality, Secret};

@@ -1,0 +1,260 @@
+//! Loading a whole workspace folder, and turning it into the checker's registry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::model::{Registry, ThingModel};
+use crate::protocol::{DeviceId, ProductKey};
+
+use super::atomic::write_atomic;
+use super::error::FileError;
+use super::fixture::{Fixture, FixtureEntry};
+use super::workspace_file::WorkspaceFile;
+
+/// A model file and what came of loading it.
+#[derive(Debug)]
+pub struct ModelFile {
+    pub path: PathBuf,
+    pub model: Result<Arc<ThingModel>, FileError>,
+}
+
+/// A loaded workspace: its file, its models (each loaded or not), and its fixtures.
+#[derive(Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub file: WorkspaceFile,
+    /// Every `models/*.json`, in file-name order.
+    pub models: Vec<ModelFile>,
+    /// Every `messages/**/*.json`, in path order.
+    pub fixtures: Vec<FixtureEntry>,
+    /// Problems that do not stop the workspace from loading (a product without a model...).
+    pub problems: Vec<String>,
+}
+
+/// Which sub-devices are logged in for a check or a send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginState {
+    /// Every sub-device of the workspace.
+    All,
+    /// Only these.
+    Only(Vec<DeviceId>),
+}
+
+impl LoginState {
+    /// The state a fixture asks for: its `login` list, or all when it has none.
+    pub fn of_fixture(fixture: &Fixture) -> Self {
+        match &fixture.login {
+            Some(list) => Self::Only(list.clone()),
+            None => Self::All,
+        }
+    }
+}
+
+/// The nearest folder at or above `start` that holds a `workspace.json`.
+pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    let start = if start.is_file() { start.parent()? } else { start };
+    let start = std::fs::canonicalize(start).ok()?;
+    start
+        .ancestors()
+        .find(|dir| dir.join("workspace.json").is_file())
+        .map(Path::to_path_buf)
+}
+
+impl Workspace {
+    /// Loads the workspace in `root`. Fails only when `workspace.json` itself cannot be used;
+    /// a broken model or fixture is recorded beside the others.
+    pub fn load(root: &Path) -> Result<Self, FileError> {
+        let file_path = root.join("workspace.json");
+        let bytes = std::fs::read(&file_path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                FileError::new(
+                    &file_path,
+                    "",
+                    "no such file; point --workspace at a folder with workspace.json, models/ and messages/",
+                )
+            } else {
+                FileError::io(&file_path, &e)
+            }
+        })?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        let file: WorkspaceFile =
+            serde_path_to_error::deserialize(de).map_err(|e| FileError::serde(&file_path, e))?;
+        let models = load_models(&root.join("models"));
+        let fixtures = load_fixtures(&root.join("messages"));
+        let mut ws = Self {
+            root: root.to_owned(),
+            file,
+            models,
+            fixtures,
+            problems: Vec::new(),
+        };
+        ws.problems = ws.find_problems();
+        Ok(ws)
+    }
+
+    /// Re-reads the models and fixtures, keeping `workspace.json` as loaded.
+    pub fn reload_files(&mut self) {
+        self.models = load_models(&self.root.join("models"));
+        self.fixtures = load_fixtures(&self.root.join("messages"));
+        self.problems = self.find_problems();
+    }
+
+    fn find_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let loaded = self.models_by_id();
+        let file = self.root.join("workspace.json");
+        for (pk, model_id) in &self.file.products {
+            if !loaded.contains_key(model_id.as_str()) {
+                problems.push(format!(
+                    "{}: at products.{pk}: model \"{model_id}\" is not defined by any file in models/ that loaded; add it or fix the id",
+                    file.display()
+                ));
+            }
+        }
+        let devices = std::iter::once(&self.file.gateway).chain(&self.file.devices);
+        for (i, device) in devices.enumerate() {
+            let place = if i == 0 {
+                "gateway".to_owned()
+            } else {
+                format!("devices[{}]", i - 1)
+            };
+            if !self.file.products.contains_key(&device.product_key) {
+                problems.push(format!(
+                    "{}: at {place}.productKey: product \"{}\" is not listed in products; add it",
+                    file.display(),
+                    device.product_key
+                ));
+            }
+            if let Some(Err(e)) = device.secret.as_ref().map(|s| s.resolve()) {
+                problems.push(format!("{}: at {place}.secret: {e}", file.display()));
+            }
+        }
+        problems
+    }
+
+    /// Loaded models by model id; the first file wins when two define the same id.
+    pub fn models_by_id(&self) -> HashMap<&str, &Arc<ThingModel>> {
+        let mut map = HashMap::new();
+        for file in &self.models {
+            if let Ok(model) = &file.model {
+                map.entry(model.model_id.as_str()).or_insert(model);
+            }
+        }
+        map
+    }
+
+    /// The gateway (or directly connected device).
+    pub fn gateway(&self) -> DeviceId {
+        self.file.gateway.id()
+    }
+
+    /// The gateway's sub-devices, in file order.
+    pub fn sub_devices(&self) -> Vec<DeviceId> {
+        self.file.devices.iter().map(|d| d.id()).collect()
+    }
+
+    /// The registry the checker and the hub use, with `login` applied.
+    ///
+    /// Secrets from the environment are read now; one that is unset is left out.
+    pub fn registry(&self, login: &LoginState) -> Registry {
+        let mut registry = Registry::new();
+        let models = self.models_by_id();
+        for (pk, model_id) in &self.file.products {
+            registry.products.insert(ProductKey(pk.clone()), model_id.clone());
+            if let Some(model) = models.get(model_id.as_str()) {
+                registry.models.insert(model_id.clone(), Arc::clone(model));
+            }
+        }
+        let gateway = self.gateway();
+        let secret = |entry: &super::DeviceEntry| entry.secret.as_ref().and_then(|s| s.resolve().ok());
+        registry.add_gateway(gateway.clone(), secret(&self.file.gateway));
+        for device in &self.file.devices {
+            registry.add_sub_device(&gateway, device.id(), secret(device));
+        }
+        match login {
+            LoginState::All => registry.log_in_all(),
+            LoginState::Only(list) => registry.logged_in = list.iter().cloned().collect(),
+        }
+        registry
+    }
+
+    /// Saves `workspace.json` atomically, unknown keys included.
+    pub fn save_file(&self) -> Result<(), FileError> {
+        let path = self.root.join("workspace.json");
+        let mut text = serde_json::to_string_pretty(&self.file)
+            .map_err(|e| FileError::new(&path, "", e.to_string()))?;
+        text.push('\n');
+        write_atomic(&path, text.as_bytes()).map_err(|e| FileError::io(&path, &e))
+    }
+
+    /// Saves a fixture as `messages/<file_name>` atomically and returns its path.
+    pub fn save_fixture(&self, file_name: &str, fixture: &Fixture) -> Result<PathBuf, FileError> {
+        let dir = self.root.join("messages");
+        let path = dir.join(file_name);
+        if file_name.contains(['/', '\\']) || file_name.starts_with('.') || file_name.is_empty() {
+            return Err(FileError::new(
+                &path,
+                "",
+                "is not a plain file name; use letters, digits, '-' and '_'",
+            ));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| FileError::io(&dir, &e))?;
+        write_atomic(&path, fixture.to_pretty().as_bytes()).map_err(|e| FileError::io(&path, &e))?;
+        Ok(path)
+    }
+}
+
+/// Loads every `*.json` of `dir`, in file-name order; a missing folder has no models.
+fn load_models(dir: &Path) -> Vec<ModelFile> {
+    json_files(dir, false)
+        .into_iter()
+        .map(|path| {
+            let model = std::fs::read(&path)
+                .map_err(|e| FileError::io(&path, &e))
+                .and_then(|bytes| {
+                    ThingModel::from_slice(&bytes)
+                        .map(Arc::new)
+                        .map_err(|e| FileError::new(&path, e.path, e.reason))
+                });
+            ModelFile { path, model }
+        })
+        .collect()
+}
+
+/// Loads every fixture under `dir`, recursively, in path order.
+fn load_fixtures(dir: &Path) -> Vec<FixtureEntry> {
+    json_files(dir, true)
+        .into_iter()
+        .map(|path| {
+            let fixture = std::fs::read(&path)
+                .map_err(|e| FileError::io(&path, &e))
+                .and_then(|bytes| Fixture::from_slice(&path, &bytes));
+            FixtureEntry { path, fixture }
+        })
+        .collect()
+}
+
+/// `*.json` files of `dir` (and below when `recursive`), sorted; hidden files skipped.
+pub(crate) fn json_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            if recursive {
+                found.extend(json_files(&path, true));
+            }
+        } else if path.extension().is_some_and(|e| e == "json") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}

@@ -1,0 +1,17 @@
+//! Workspace files: `workspace.json`, `models/*.json` and the fixtures in `messages/`.
+//!
+//! Loads and saves files (atomically) and fills the model layer's registry. No MQTT, no window.
+
+mod atomic;
+mod error;
+mod fixture;
+mod load;
+mod template;
+mod workspace_file;
+
+pub use atomic::write_atomic;
+pub use error::FileError;
+pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
+pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
+pub use template::{IdSource, resolve_time_template};
+pub use workspace_file::{AuthMode, ConnectionEntry, DeviceEntry, SecretSpec, WorkspaceFile};

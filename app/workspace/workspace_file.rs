@@ -1,0 +1,95 @@
+//! `workspace.json`: products, the gateway, its sub-devices and the connection.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::protocol::{DeviceId, Secret};
+
+/// The contents of `workspace.json`. Unknown keys are kept and written back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceFile {
+    /// Product key to model id.
+    pub products: IndexMap<String, String>,
+    pub gateway: DeviceEntry,
+    /// The gateway's sub-devices.
+    #[serde(default)]
+    pub devices: Vec<DeviceEntry>,
+    /// Absent: the embedded broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionEntry>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A device of the workspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceEntry {
+    pub product_key: String,
+    pub device_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretSpec>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl DeviceEntry {
+    /// The device's id.
+    pub fn id(&self) -> DeviceId {
+        DeviceId::new(&self.product_key, &self.device_key)
+    }
+}
+
+/// A secret written in the file, or the name of the environment variable that holds it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSpec {
+    Env { env: String },
+    Literal(String),
+}
+
+impl std::fmt::Debug for SecretSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env { env } => write!(f, "SecretSpec::Env({env})"),
+            Self::Literal(_) => f.write_str("SecretSpec::Literal(<masked>)"),
+        }
+    }
+}
+
+impl SecretSpec {
+    /// The secret, read from the environment at use for `{"env": NAME}`.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        match self {
+            Self::Literal(s) => Ok(Secret::new(s.clone())),
+            Self::Env { env } => std::env::var(env)
+                .map(Secret::new)
+                .map_err(|_| format!("environment variable {env} is not set; export it to use this secret")),
+        }
+    }
+}
+
+/// How the window connects, when not to the embedded broker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthMode>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// How a client authenticates to the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No credentials.
+    None,
+    /// A username and password.
+    Password,
+    /// Device-secret signing, as the protocol describes.
+    #[default]
+    Sign,
+}
