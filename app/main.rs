@@ -12,7 +12,9 @@ fn main() -> ExitCode {
         Some(Command::Gui(args)) => run_gui(&args),
         Some(Command::Check(args)) => {
             let mut stdout = std::io::stdout().lock();
-            run_check(&args, &mut stdout).map(|_| ExitCode::SUCCESS).map_err(|e| e.0)
+            run_check(&args, &mut stdout)
+                .map(|_| ExitCode::SUCCESS)
+                .map_err(|e| e.0)
         }
     };
     match result {

@@ -31,7 +31,11 @@ fn sample() -> &'static Sample {
             .collect::<Vec<_>>();
         let models: std::collections::HashSet<_> =
             devices.iter().map(|(_, m)| m.model_id.clone()).collect();
-        assert_eq!(models.len(), ws.models.len(), "every sample model has a device");
+        assert_eq!(
+            models.len(),
+            ws.models.len(),
+            "every sample model has a device"
+        );
         Sample {
             registry,
             gateway,
@@ -43,13 +47,21 @@ fn sample() -> &'static Sample {
 /// One element: a device and some of its points with valid sample values.
 fn element_strategy() -> impl Strategy<Value = Value> {
     let count = sample().devices.len();
-    (0..count, any::<u64>(), prop::collection::vec(any::<bool>(), 64), any::<i64>()).prop_map(
-        |(device, seed, picks, time)| {
+    (
+        0..count,
+        any::<u64>(),
+        prop::collection::vec(any::<bool>(), 64),
+        any::<i64>(),
+    )
+        .prop_map(|(device, seed, picks, time)| {
             let (id, model) = &sample().devices[device];
             let mut points = Map::new();
             for (i, point) in model.points.iter().enumerate() {
                 if picks[i % picks.len()] {
-                    points.insert(point.identifier.clone(), sample_value(point, seed.wrapping_add(i as u64)));
+                    points.insert(
+                        point.identifier.clone(),
+                        sample_value(point, seed.wrapping_add(i as u64)),
+                    );
                 }
             }
             json!({
@@ -58,8 +70,7 @@ fn element_strategy() -> impl Strategy<Value = Value> {
                 "time": time.rem_euclid(4_000_000_000_000),
                 "measurepoints": points,
             })
-        },
-    )
+        })
 }
 
 fn batch(params: Vec<Value>) -> Value {
@@ -68,7 +79,11 @@ fn batch(params: Vec<Value>) -> Value {
 
 fn run(body: &Value) -> thingbench::model::CheckReport {
     let s = sample();
-    check(&s.registry, &request_topic(Method::PostBatch, &s.gateway), body.to_string().as_bytes())
+    check(
+        &s.registry,
+        &request_topic(Method::PostBatch, &s.gateway),
+        body.to_string().as_bytes(),
+    )
 }
 
 /// A value that no point of `data_type` accepts.
@@ -181,18 +196,30 @@ proptest! {
 /// JSON values biased toward the protocol's keys, so they reach the deeper checks.
 fn json_strategy() -> impl Strategy<Value = Value> {
     let keys = prop_oneof![
-        Just("id".to_owned()), Just("version".to_owned()), Just("method".to_owned()),
-        Just("params".to_owned()), Just("measurepoints".to_owned()), Just("time".to_owned()),
-        Just("productKey".to_owned()), Just("deviceKey".to_owned()), Just("value".to_owned()),
-        Just("quality".to_owned()), Just("temp".to_owned()), Just("modelId".to_owned()),
-        Just("dataType".to_owned()), Just("request".to_owned()), Just("expect".to_owned()),
-        Just("code".to_owned()), "[a-z]{1,6}",
+        Just("id".to_owned()),
+        Just("version".to_owned()),
+        Just("method".to_owned()),
+        Just("params".to_owned()),
+        Just("measurepoints".to_owned()),
+        Just("time".to_owned()),
+        Just("productKey".to_owned()),
+        Just("deviceKey".to_owned()),
+        Just("value".to_owned()),
+        Just("quality".to_owned()),
+        Just("temp".to_owned()),
+        Just("modelId".to_owned()),
+        Just("dataType".to_owned()),
+        Just("request".to_owned()),
+        Just("expect".to_owned()),
+        Just("code".to_owned()),
+        "[a-z]{1,6}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,12}".prop_map(Value::String),
         Just(json!("thing.measurepoint.post.batch")),
         Just(json!("1.0")),

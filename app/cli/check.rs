@@ -35,10 +35,12 @@ pub struct CheckOutcome {
 }
 
 /// Runs `check`, printing to `out`. Errors are for the user (exit 2).
-pub fn run_check(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<CheckOutcome, UsageError> {
-    let bytes = std::fs::read(&args.file).map_err(|e| {
-        UsageError(crate::workspace::FileError::io(&args.file, &e).to_string())
-    })?;
+pub fn run_check(
+    args: &CheckArgs,
+    out: &mut dyn std::io::Write,
+) -> Result<CheckOutcome, UsageError> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| UsageError(crate::workspace::FileError::io(&args.file, &e).to_string()))?;
     let ws = open_workspace(args.workspace.as_deref(), Some(&args.file))?;
     let outcome = check_bytes(&ws, &args.file, &bytes, args.topic.as_deref())?;
     let written = if args.json {
@@ -117,16 +119,28 @@ fn print_json(out: &mut dyn std::io::Write, report: &CheckReport) -> std::io::Re
         "meaning": report.code.meaning(),
         "findings": findings,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&body).unwrap_or_default())
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    )
 }
 
-fn print_text(out: &mut dyn std::io::Write, file: &Path, outcome: &CheckOutcome) -> std::io::Result<()> {
+fn print_text(
+    out: &mut dyn std::io::Write,
+    file: &Path,
+    outcome: &CheckOutcome,
+) -> std::io::Result<()> {
     let report = &outcome.report;
     writeln!(out, "{} {}", report.code, report.code.meaning())?;
     writeln!(out, "  file   {}", file.display())?;
     writeln!(out, "  topic  {}", outcome.topic)?;
     if let Some(expected) = outcome.expected {
-        let verdict = if expected == report.code { "matches" } else { "DIFFERS" };
+        let verdict = if expected == report.code {
+            "matches"
+        } else {
+            "DIFFERS"
+        };
         writeln!(out, "  expect {expected} ({verdict})")?;
     }
     if report.findings.is_empty() {

@@ -84,17 +84,26 @@ impl CheckReport {
 
     /// The reply's `message`: the place and reason of the first error.
     pub fn reply_message(&self) -> Option<String> {
-        self.first_error().map(|f| format!("{}: {}", f.path, f.message))
+        self.first_error()
+            .map(|f| format!("{}: {}", f.path, f.message))
     }
 
     /// The reply the reference hub sends.
     pub fn reply(&self) -> Reply {
-        Reply::new(self.id.clone(), self.code, self.reply_message(), self.data.clone())
+        Reply::new(
+            self.id.clone(),
+            self.code,
+            self.reply_message(),
+            self.data.clone(),
+        )
     }
 
     /// Number of findings of one severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 }
 
@@ -169,7 +178,10 @@ impl Checker<'_> {
             self.push(
                 "(payload)",
                 ReplyCode::TOO_LARGE,
-                format!("payload of {} bytes is over the hub's limit of {limit} bytes", payload.len()),
+                format!(
+                    "payload of {} bytes is over the hub's limit of {limit} bytes",
+                    payload.len()
+                ),
             );
             return (parse_topic(topic).map(|t| t.method), None);
         }
@@ -188,7 +200,11 @@ impl Checker<'_> {
                 return (parse_topic(topic).map(|t| t.method), None);
             }
             Err(e) => {
-                self.push("(payload)", ReplyCode::FORMAT, format!("payload is not JSON: {e}"));
+                self.push(
+                    "(payload)",
+                    ReplyCode::FORMAT,
+                    format!("payload is not JSON: {e}"),
+                );
                 return (parse_topic(topic).map(|t| t.method), None);
             }
         };
@@ -213,7 +229,10 @@ impl Checker<'_> {
             self.push(
                 "(topic)",
                 ReplyCode::NO_PERMISSION,
-                format!("device {} of the topic is unknown to the hub", parsed.device),
+                format!(
+                    "device {} of the topic is unknown to the hub",
+                    parsed.device
+                ),
             );
         }
         let expected = parsed.method.name();
@@ -227,7 +246,10 @@ impl Checker<'_> {
             Some(other) => self.push(
                 "method",
                 ReplyCode::METHOD_MISMATCH,
-                format!("is {}, but the topic's method is {expected:?}", describe(other)),
+                format!(
+                    "is {}, but the topic's method is {expected:?}",
+                    describe(other)
+                ),
             ),
         }
         if parsed.method.carries_points() {
@@ -261,7 +283,10 @@ impl Checker<'_> {
             Some(other) => self.push(
                 "version",
                 ReplyCode::SHAPE,
-                format!("must be a non-empty string such as \"1.0\", got {}", describe(other)),
+                format!(
+                    "must be a non-empty string such as \"1.0\", got {}",
+                    describe(other)
+                ),
             ),
         }
     }
@@ -384,7 +409,11 @@ impl Checker<'_> {
         let points = match element.get("measurepoints") {
             Some(Value::Object(points)) => Some(points),
             None => {
-                self.push(format!("{path}.measurepoints"), ReplyCode::SHAPE, "is missing");
+                self.push(
+                    format!("{path}.measurepoints"),
+                    ReplyCode::SHAPE,
+                    "is missing",
+                );
                 None
             }
             Some(other) => {
@@ -421,7 +450,10 @@ impl Checker<'_> {
                 let why = if device_known {
                     format!("device {device} is not a sub-device of {}", topic.device)
                 } else {
-                    format!("device {device} is unknown to the hub and not a sub-device of {}", topic.device)
+                    format!(
+                        "device {device} is unknown to the hub and not a sub-device of {}",
+                        topic.device
+                    )
                 };
                 self.push(element.path(), ReplyCode::SUB_DEVICE, why);
                 device_known = false;
@@ -481,7 +513,11 @@ impl Checker<'_> {
         self.check_version_lenient(body);
         let Some(Value::Object(params)) = body.get("params") else {
             let got = body.get("params").map_or("nothing".to_owned(), describe);
-            self.push("params", ReplyCode::SHAPE, format!("must be an object, got {got}"));
+            self.push(
+                "params",
+                ReplyCode::SHAPE,
+                format!("must be an object, got {got}"),
+            );
             return;
         };
         let login = topic.method == Method::Login;
@@ -535,7 +571,10 @@ impl Checker<'_> {
             self.push(
                 "params",
                 ReplyCode::NOT_SUB_DEVICE,
-                format!("device {device} is not a sub-device of gateway {}", topic.device),
+                format!(
+                    "device {device} is not a sub-device of gateway {}",
+                    topic.device
+                ),
             );
             return;
         }

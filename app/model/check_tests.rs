@@ -35,7 +35,11 @@ fn registry() -> Registry {
     r.add_sub_device(&gw(), inv(1), Some(Secret::new("inv01-secret")));
     r.add_sub_device(&gw(), inv(2), None);
     r.add_gateway(DeviceId::new("otherGw", "gw99"), None);
-    r.add_sub_device(&DeviceId::new("otherGw", "gw99"), DeviceId::new("invPk", "foreign"), None);
+    r.add_sub_device(
+        &DeviceId::new("otherGw", "gw99"),
+        DeviceId::new("invPk", "foreign"),
+        None,
+    );
     r.log_in_all();
     r
 }
@@ -63,13 +67,16 @@ fn element(dk: &str, points: Value) -> Value {
 #[test]
 fn valid_batch_is_200_with_no_findings() {
     let body = batch(json!([
-        element("inv01", json!({"temp": 21.5, "Power": {"value": 3.2, "quality": 0}, "count": 3, "state": 1, "branchCurr": [1.0, 2.0]})),
+        element(
+            "inv01",
+            json!({"temp": 21.5, "Power": {"value": 3.2, "quality": 0}, "count": 3, "state": 1, "branchCurr": [1.0, 2.0]})
+        ),
         element("inv02", json!({"temp": 20})),
     ]));
     let report = run(&registry(), &body);
     assert_eq!(report.code, ReplyCode::SUCCESS, "{:?}", report.findings);
     assert!(report.findings.is_empty());
-    assert_eq!(report.id.map(|i| i.0), Some("1".to_owned()));
+    assert_eq!(report.id.as_ref().map(|i| i.0.as_str()), Some("1"));
     assert_eq!(report.reply().code, ReplyCode::SUCCESS);
 }
 
@@ -81,13 +88,24 @@ fn whole_message_codes() {
     assert_eq!(check(&r, &batch_topic(), b"").code, ReplyCode::EMPTY);
     assert_eq!(check(&r, &batch_topic(), b"{oops").code, ReplyCode::FORMAT);
     assert_eq!(check(&r, &batch_topic(), b"[1, 2]").code, ReplyCode::FORMAT);
-    assert_eq!(check(&r, &batch_topic(), b"\"text\"").code, ReplyCode::FORMAT);
+    assert_eq!(
+        check(&r, &batch_topic(), b"\"text\"").code,
+        ReplyCode::FORMAT
+    );
     let body = batch(json!([])).to_string();
     assert_eq!(
-        check(&r, "/sys/nopk/nodev/thing/measurepoint/post/batch", body.as_bytes()).code,
+        check(
+            &r,
+            "/sys/nopk/nodev/thing/measurepoint/post/batch",
+            body.as_bytes()
+        )
+        .code,
         ReplyCode::NO_PERMISSION
     );
-    assert_eq!(check(&r, "/sys/gwPk/gw01/thing/event/post", body.as_bytes()).code, ReplyCode::NO_PERMISSION);
+    assert_eq!(
+        check(&r, "/sys/gwPk/gw01/thing/event/post", body.as_bytes()).code,
+        ReplyCode::NO_PERMISSION
+    );
     assert_eq!(
         check(&r, &format!("{}_reply", batch_topic()), body.as_bytes()).code,
         ReplyCode::NO_PERMISSION
@@ -99,9 +117,15 @@ fn size_limit_is_exclusive() {
     let mut r = registry();
     let body = batch(json!([element("inv01", json!({"temp": 1}))])).to_string();
     r.max_payload = body.len();
-    assert_eq!(check(&r, &batch_topic(), body.as_bytes()).code, ReplyCode::SUCCESS);
+    assert_eq!(
+        check(&r, &batch_topic(), body.as_bytes()).code,
+        ReplyCode::SUCCESS
+    );
     r.max_payload = body.len() - 1;
-    assert_eq!(check(&r, &batch_topic(), body.as_bytes()).code, ReplyCode::TOO_LARGE);
+    assert_eq!(
+        check(&r, &batch_topic(), body.as_bytes()).code,
+        ReplyCode::TOO_LARGE
+    );
 }
 
 #[test]
@@ -121,17 +145,28 @@ fn order_of_whole_message_checks() {
     let r = registry();
     let body = json!({"method": "wrong"}).to_string();
     assert_eq!(
-        check(&r, "/sys/nopk/nodev/thing/measurepoint/post/batch", body.as_bytes()).code,
+        check(
+            &r,
+            "/sys/nopk/nodev/thing/measurepoint/post/batch",
+            body.as_bytes()
+        )
+        .code,
         ReplyCode::NO_PERMISSION
     );
-    assert_eq!(check(&r, &batch_topic(), body.as_bytes()).code, ReplyCode::METHOD_MISMATCH);
+    assert_eq!(
+        check(&r, &batch_topic(), body.as_bytes()).code,
+        ReplyCode::METHOD_MISMATCH
+    );
 }
 
 #[test]
 fn shape_errors_are_1206() {
     let ok = || batch(json!([element("inv01", json!({"temp": 1}))]));
     let mut no_version = ok();
-    no_version.as_object_mut().expect("object").remove("version");
+    no_version
+        .as_object_mut()
+        .expect("object")
+        .remove("version");
     let mut empty_version = ok();
     empty_version["version"] = json!("");
     let mut number_version = ok();
@@ -178,10 +213,18 @@ fn shape_error_anywhere_beats_model_errors() {
     ]));
     let report = run(&registry(), &body);
     assert_eq!(report.code, ReplyCode::SHAPE);
-    assert_eq!(report.first_error().map(|f| f.path.as_str()), Some("params[2].time"));
+    assert_eq!(
+        report.first_error().map(|f| f.path.as_str()),
+        Some("params[2].time")
+    );
     // The other findings are still reported.
     assert!(report.findings.iter().any(|f| f.code == ReplyCode::MODEL));
-    assert!(report.findings.iter().any(|f| f.code == ReplyCode::SUB_DEVICE));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == ReplyCode::SUB_DEVICE)
+    );
 }
 
 #[test]
@@ -212,7 +255,10 @@ fn within_an_element_device_before_points_and_points_in_written_order() {
     assert_eq!(run(&r, &body).code, ReplyCode::SUB_DEVICE);
     let body = batch(json!([element("inv01", json!({"zzz": 1, "temp": "hot"}))]));
     let report = run(&registry(), &body);
-    assert_eq!(report.first_error().map(|f| f.path.as_str()), Some("params[0].measurepoints.zzz"));
+    assert_eq!(
+        report.first_error().map(|f| f.path.as_str()),
+        Some("params[0].measurepoints.zzz")
+    );
     assert_eq!(report.count(Severity::Error), 2);
 }
 
@@ -220,9 +266,14 @@ fn within_an_element_device_before_points_and_points_in_written_order() {
 fn sub_device_permission() {
     // Not a sub-device at all, a sub-device of another gateway, and the other gateway itself.
     for dk in ["inv99", "foreign"] {
-        assert_eq!(code_of(&batch(json!([element(dk, json!({"temp": 1}))]))), ReplyCode::SUB_DEVICE, "{dk}");
+        assert_eq!(
+            code_of(&batch(json!([element(dk, json!({"temp": 1}))]))),
+            ReplyCode::SUB_DEVICE,
+            "{dk}"
+        );
     }
-    let other_gw = batch(json!([{"productKey": "otherGw", "deviceKey": "gw99", "measurepoints": {}}]));
+    let other_gw =
+        batch(json!([{"productKey": "otherGw", "deviceKey": "gw99", "measurepoints": {}}]));
     assert_eq!(code_of(&other_gw), ReplyCode::SUB_DEVICE);
     // Logged out: 1212, unless allowOfflineSubDevice.
     let mut r = registry();
@@ -270,7 +321,10 @@ fn absent_or_empty_keys_mean_the_topic_device() {
     // The topic device itself needs no login.
     let mut r = registry();
     r.logged_in.clear();
-    assert_eq!(run(&r, &batch(json!([{"measurepoints": {"temp": 1}}]))).code, ReplyCode::SUCCESS);
+    assert_eq!(
+        run(&r, &batch(json!([{"measurepoints": {"temp": 1}}]))).code,
+        ReplyCode::SUCCESS
+    );
 }
 
 #[test]
@@ -292,16 +346,29 @@ fn model_validation() {
         let body = batch(json!([element("inv01", points.clone())]));
         let report = run(&registry(), &body);
         assert_eq!(report.code, ReplyCode::MODEL, "{points}");
-        let id = points.as_object().and_then(|o| o.keys().next()).cloned().unwrap_or_default();
+        let id = points
+            .as_object()
+            .and_then(|o| o.keys().next())
+            .cloned()
+            .unwrap_or_default();
         let f = report.first_error().expect("a finding");
         assert_eq!(f.path, format!("params[0].measurepoints.{id}"));
-        assert_eq!(f.point, Some(PointRef { element: Some(0), identifier: id }));
+        assert_eq!(
+            f.point,
+            Some(PointRef {
+                element: Some(0),
+                identifier: id
+            })
+        );
     }
 }
 
 #[test]
 fn numeric_strings_are_warnings() {
-    let body = batch(json!([element("inv01", json!({"temp": "1.02", "branchCurr": ["1.02", "2.02"], "count": "7", "Power": {"value": "3.5", "quality": 9}}))]));
+    let body = batch(json!([element(
+        "inv01",
+        json!({"temp": "1.02", "branchCurr": ["1.02", "2.02"], "count": "7", "Power": {"value": "3.5", "quality": 9}})
+    )]));
     let report = run(&registry(), &body);
     assert_eq!(report.code, ReplyCode::SUCCESS);
     assert_eq!(report.count(Severity::Warning), 4);
@@ -313,7 +380,10 @@ fn numeric_strings_are_warnings() {
 
 #[test]
 fn skip_invalid_drops_points_not_shape() {
-    let mut body = batch(json!([element("inv01", json!({"temp": "hot", "count": 1, "nope": 2}))]));
+    let mut body = batch(json!([element(
+        "inv01",
+        json!({"temp": "hot", "count": 1, "nope": 2})
+    )]));
     body["skipInvalidMeasurepoints"] = json!(true);
     let report = run(&registry(), &body);
     assert_eq!(report.code, ReplyCode::SUCCESS);
@@ -335,20 +405,34 @@ fn resume_batch_and_single_post() {
     let mut body = batch(json!([element("inv01", json!({"temp": 1}))]));
     body["method"] = json!("thing.measurepoint.resume.batch");
     let topic = request_topic(Method::ResumeBatch, &gw());
-    assert_eq!(check(&r, &topic, body.to_string().as_bytes()).code, ReplyCode::SUCCESS);
+    assert_eq!(
+        check(&r, &topic, body.to_string().as_bytes()).code,
+        ReplyCode::SUCCESS
+    );
     body["params"][0]["measurepoints"]["temp"] = json!("hot");
-    assert_eq!(check(&r, &topic, body.to_string().as_bytes()).code, ReplyCode::MODEL);
+    assert_eq!(
+        check(&r, &topic, body.to_string().as_bytes()).code,
+        ReplyCode::MODEL
+    );
 
     let topic = request_topic(Method::Post, &gw());
     let single = |params: Value| {
-        json!({"id": "2", "version": "1.0", "method": "thing.measurepoint.post", "params": params}).to_string()
+        json!({"id": "2", "version": "1.0", "method": "thing.measurepoint.post", "params": params})
+            .to_string()
     };
     let ok = single(json!({"measurepoints": {"temp": 1}, "time": 5}));
     assert_eq!(check(&r, &topic, ok.as_bytes()).code, ReplyCode::SUCCESS);
-    let report = check(&r, &topic, single(json!({"measurepoints": {"temp": "x"}})).as_bytes());
+    let report = check(
+        &r,
+        &topic,
+        single(json!({"measurepoints": {"temp": "x"}})).as_bytes(),
+    );
     assert_eq!(report.code, ReplyCode::MODEL);
     assert_eq!(report.findings[0].path, "params.measurepoints.temp");
-    assert_eq!(report.findings[0].point.as_ref().and_then(|p| p.element), None);
+    assert_eq!(
+        report.findings[0].point.as_ref().and_then(|p| p.element),
+        None
+    );
     let array = single(json!([{"measurepoints": {"temp": 1}}]));
     assert_eq!(check(&r, &topic, array.as_bytes()).code, ReplyCode::SHAPE);
 }
@@ -360,7 +444,11 @@ fn product_without_model_is_1204() {
     let body = batch(json!([element("inv01", json!({"temp": 1}))]));
     let report = run(&r, &body);
     assert_eq!(report.code, ReplyCode::MODEL);
-    assert!(report.findings[0].message.contains("no thing model"), "{:?}", report.findings);
+    assert!(
+        report.findings[0].message.contains("no thing model"),
+        "{:?}",
+        report.findings
+    );
 }
 
 fn login_body(dk: &str, secret: &str) -> String {
@@ -378,26 +466,50 @@ fn login_codes() {
     let ok = check(&r, &topic, login_body("inv01", "inv01-secret").as_bytes());
     assert_eq!(ok.code, ReplyCode::SUCCESS, "{:?}", ok.findings);
     assert_eq!(ok.effect, Some(SessionEffect::Login(inv(1))));
-    assert_eq!(ok.data, json!({"productKey": "invPk", "deviceKey": "inv01"}));
+    assert_eq!(
+        ok.data,
+        json!({"productKey": "invPk", "deviceKey": "inv01"})
+    );
     // The hub compares the hex case-insensitively.
     let mut body: Value = serde_json::from_str(&login_body("inv01", "inv01-secret")).expect("json");
-    let sign_upper = body["params"]["sign"].as_str().expect("sign").to_uppercase();
+    let sign_upper = body["params"]["sign"]
+        .as_str()
+        .expect("sign")
+        .to_uppercase();
     body["params"]["sign"] = json!(sign_upper);
-    assert_eq!(check(&r, &topic, body.to_string().as_bytes()).code, ReplyCode::SUCCESS);
+    assert_eq!(
+        check(&r, &topic, body.to_string().as_bytes()).code,
+        ReplyCode::SUCCESS
+    );
 
     let wrong = check(&r, &topic, login_body("inv01", "guess").as_bytes());
     assert_eq!(wrong.code, ReplyCode::SIGN_FAILED);
     assert_eq!(wrong.effect, None);
-    assert_eq!(check(&r, &topic, login_body("inv404", "x").as_bytes()).code, ReplyCode::DEVICE_NOT_FOUND);
-    assert_eq!(check(&r, &topic, login_body("foreign", "x").as_bytes()).code, ReplyCode::NOT_SUB_DEVICE);
+    assert_eq!(
+        check(&r, &topic, login_body("inv404", "x").as_bytes()).code,
+        ReplyCode::DEVICE_NOT_FOUND
+    );
+    assert_eq!(
+        check(&r, &topic, login_body("foreign", "x").as_bytes()).code,
+        ReplyCode::NOT_SUB_DEVICE
+    );
     // inv02 has no known secret: nothing can match.
-    assert_eq!(check(&r, &topic, login_body("inv02", "").as_bytes()).code, ReplyCode::SIGN_FAILED);
+    assert_eq!(
+        check(&r, &topic, login_body("inv02", "").as_bytes()).code,
+        ReplyCode::SIGN_FAILED
+    );
     // Missing sign fields are a shape error.
     let bare = json!({"version": "1.0", "method": "combine.login", "params": {"productKey": "invPk", "deviceKey": "inv01"}});
-    assert_eq!(check(&r, &topic, bare.to_string().as_bytes()).code, ReplyCode::SHAPE);
+    assert_eq!(
+        check(&r, &topic, bare.to_string().as_bytes()).code,
+        ReplyCode::SHAPE
+    );
     // Wrong method on the login topic.
     let post = batch(json!([]));
-    assert_eq!(check(&r, &topic, post.to_string().as_bytes()).code, ReplyCode::METHOD_MISMATCH);
+    assert_eq!(
+        check(&r, &topic, post.to_string().as_bytes()).code,
+        ReplyCode::METHOD_MISMATCH
+    );
 }
 
 #[test]
@@ -410,8 +522,14 @@ fn logout() {
     let report = check(&r, &topic, body("inv01").as_bytes());
     assert_eq!(report.code, ReplyCode::SUCCESS);
     assert_eq!(report.effect, Some(SessionEffect::Logout(inv(1))));
-    assert_eq!(check(&r, &topic, body("inv404").as_bytes()).code, ReplyCode::DEVICE_NOT_FOUND);
-    assert_eq!(check(&r, &topic, body("foreign").as_bytes()).code, ReplyCode::NOT_SUB_DEVICE);
+    assert_eq!(
+        check(&r, &topic, body("inv404").as_bytes()).code,
+        ReplyCode::DEVICE_NOT_FOUND
+    );
+    assert_eq!(
+        check(&r, &topic, body("foreign").as_bytes()).code,
+        ReplyCode::NOT_SUB_DEVICE
+    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn sample_of_type(data_type: &DataType, seed: u64) -> Value {
     match data_type {
         DataType::Int => json!(small - 500),
         DataType::Float | DataType::Double => json!(small as f64 / 4.0),
-        DataType::Bool => json!(seed % 2 == 0),
+        DataType::Bool => json!(seed.is_multiple_of(2)),
         DataType::Enum(def) => match def.values.get(seed as usize % def.values.len().max(1)) {
             Some((key, _)) => key.to_json(),
             None => Value::Null,
@@ -50,8 +50,11 @@ fn sample_of_type(data_type: &DataType, seed: u64) -> Value {
         DataType::Struct { items } => {
             let mut obj = Map::new();
             for (i, item) in items.iter().enumerate() {
-                if item.required || (seed + i as u64) % 2 == 0 {
-                    obj.insert(item.identifier.clone(), sample_of_type(&item.data_type, seed + i as u64));
+                if item.required || (seed + i as u64).is_multiple_of(2) {
+                    obj.insert(
+                        item.identifier.clone(),
+                        sample_of_type(&item.data_type, seed + i as u64),
+                    );
                 }
             }
             Value::Object(obj)

@@ -187,7 +187,11 @@ impl ThingModel {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let raw: RawModel = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let path = if path == "." { "(top level)".to_owned() } else { path };
+            let path = if path == "." {
+                "(top level)".to_owned()
+            } else {
+                path
+            };
             ModelError::new(path, e.into_inner().to_string())
         })?;
         raw.into_model()
@@ -293,13 +297,17 @@ impl RawModel {
             {
                 return Err(ModelError::new(
                     format!("{path}.identifier"),
-                    format!("is \"{identifier}\" but the point is listed under \"{key}\"; make them equal"),
+                    format!(
+                        "is \"{identifier}\" but the point is listed under \"{key}\"; make them equal"
+                    ),
                 ));
             }
-            let data_type =
-                parse_data_type(&raw.data_type, &raw.data_definition, &path, true)?;
+            let data_type = parse_data_type(&raw.data_type, &raw.data_definition, &path, true)?;
             if raw.has_quality
-                && !matches!(data_type, DataType::Int | DataType::Float | DataType::Double)
+                && !matches!(
+                    data_type,
+                    DataType::Int | DataType::Float | DataType::Double
+                )
             {
                 return Err(ModelError::new(
                     format!("{path}.hasQuality"),
@@ -465,7 +473,10 @@ fn parse_data_type(
                         .to_owned(),
                     _ => String::new(),
                 };
-                let required = item.get("required").and_then(Value::as_bool).unwrap_or(false);
+                let required = item
+                    .get("required")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 parsed.push(StructItem {
                     identifier,
                     name,
@@ -549,8 +560,17 @@ mod tests {
         let names: std::collections::HashSet<_> =
             model.points.iter().map(|p| p.data_type.name()).collect();
         for ty in [
-            "INT", "FLOAT", "DOUBLE", "STRING", "BOOL", "ENUM", "DATE", "TIMESTAMP", "STRUCT",
-            "ARRAY", "FILE",
+            "INT",
+            "FLOAT",
+            "DOUBLE",
+            "STRING",
+            "BOOL",
+            "ENUM",
+            "DATE",
+            "TIMESTAMP",
+            "STRUCT",
+            "ARRAY",
+            "FILE",
         ] {
             assert!(names.contains(ty), "sample inverter lacks {ty}");
         }
@@ -559,18 +579,24 @@ mod tests {
 
     #[test]
     fn definition_as_object_string_or_null() {
-        let object = model_with_point(r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 8}}"#)
-            .expect("object");
+        let object =
+            model_with_point(r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 8}}"#)
+                .expect("object");
         let string =
             model_with_point(r#"{"dataType": "STRING", "dataDefinition": "{\"maxLength\": 8}"}"#)
                 .expect("string");
-        assert_eq!(object.points[0].data_type, DataType::String { max_length: 8 });
+        assert_eq!(
+            object.points[0].data_type,
+            DataType::String { max_length: 8 }
+        );
         assert_eq!(object.points, string.points);
-        let null = model_with_point(r#"{"dataType": "STRING", "dataDefinition": null}"#)
-            .expect("null");
+        let null =
+            model_with_point(r#"{"dataType": "STRING", "dataDefinition": null}"#).expect("null");
         assert_eq!(
             null.points[0].data_type,
-            DataType::String { max_length: MAX_STRING_LENGTH }
+            DataType::String {
+                max_length: MAX_STRING_LENGTH
+            }
         );
     }
 
@@ -584,7 +610,13 @@ mod tests {
             panic!("not an enum")
         };
         assert_eq!(def.kind, EnumKind::Int);
-        assert_eq!(def.values, vec![(EnumKey::Int(0), "off".into()), (EnumKey::Int(1), "on".into())]);
+        assert_eq!(
+            def.values,
+            vec![
+                (EnumKey::Int(0), "off".into()),
+                (EnumKey::Int(1), "on".into())
+            ]
+        );
         let string = model_with_point(
             r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "STRING", "enumDesc": {"a": "auto"}}}"#,
         )
@@ -599,13 +631,34 @@ mod tests {
     fn errors_name_the_place() {
         let cases = [
             (r#"{"dataType": "COMPLEX"}"#, "measurepoints.p.dataType"),
-            (r#"{"dataType": "ARRAY", "dataDefinition": {"itemType": "BOOL"}}"#, "measurepoints.p.dataDefinition.itemType"),
-            (r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 5000}}"#, "measurepoints.p.dataDefinition.maxLength"),
-            (r#"{"dataType": "STRING", "dataDefinition": "{oops"}"#, "measurepoints.p.dataDefinition"),
-            (r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "INT", "enumDesc": {"x": "y"}}}"#, "measurepoints.p.dataDefinition.enumDesc.x"),
-            (r#"{"dataType": "BOOL", "hasQuality": true}"#, "measurepoints.p.hasQuality"),
-            (r#"{"dataType": "STRUCT", "dataDefinition": {"items": [{"identifier": "a", "dataType": "STRUCT", "dataDefinition": {"items": []}}]}}"#, "measurepoints.p.dataDefinition.items[0].dataType"),
-            (r#"{"identifier": "q", "dataType": "INT"}"#, "measurepoints.p.identifier"),
+            (
+                r#"{"dataType": "ARRAY", "dataDefinition": {"itemType": "BOOL"}}"#,
+                "measurepoints.p.dataDefinition.itemType",
+            ),
+            (
+                r#"{"dataType": "STRING", "dataDefinition": {"maxLength": 5000}}"#,
+                "measurepoints.p.dataDefinition.maxLength",
+            ),
+            (
+                r#"{"dataType": "STRING", "dataDefinition": "{oops"}"#,
+                "measurepoints.p.dataDefinition",
+            ),
+            (
+                r#"{"dataType": "ENUM", "dataDefinition": {"enumType": "INT", "enumDesc": {"x": "y"}}}"#,
+                "measurepoints.p.dataDefinition.enumDesc.x",
+            ),
+            (
+                r#"{"dataType": "BOOL", "hasQuality": true}"#,
+                "measurepoints.p.hasQuality",
+            ),
+            (
+                r#"{"dataType": "STRUCT", "dataDefinition": {"items": [{"identifier": "a", "dataType": "STRUCT", "dataDefinition": {"items": []}}]}}"#,
+                "measurepoints.p.dataDefinition.items[0].dataType",
+            ),
+            (
+                r#"{"identifier": "q", "dataType": "INT"}"#,
+                "measurepoints.p.identifier",
+            ),
             (r#"{"dataType": 5}"#, "measurepoints.p.dataType"),
         ];
         for (point, path) in cases {

@@ -244,7 +244,9 @@ fn check_float(value: &Value, single: bool) -> Result<Option<String>, String> {
     let ty = if single { "FLOAT" } else { "DOUBLE" };
     let (number, warning) = match value {
         Value::Number(n) => (n.as_f64(), None),
-        Value::String(s) if is_json_number(s) => (s.parse::<f64>().ok(), numeric_string_warning(ty, s)),
+        Value::String(s) if is_json_number(s) => {
+            (s.parse::<f64>().ok(), numeric_string_warning(ty, s))
+        }
         _ => return Err(format!("expected {ty}, got {}", describe(value))),
     };
     match number {
@@ -280,16 +282,29 @@ fn is_json_number(s: &str) -> bool {
 /// `yyyy-MM-dd HH:mm:ss` with a real calendar date.
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return false;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
         let part = &s[range];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
-    let (Some(year), Some(month), Some(day), Some(hour), Some(min), Some(sec)) =
-        (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19))
-    else {
+    let (Some(year), Some(month), Some(day), Some(hour), Some(min), Some(sec)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
         return false;
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -310,7 +325,12 @@ mod tests {
     use serde_json::json;
 
     fn ok(ty: &DataType, v: Value) {
-        assert_eq!(check_value(ty, &v), Ok(None), "{} should accept {v}", ty.name());
+        assert_eq!(
+            check_value(ty, &v),
+            Ok(None),
+            "{} should accept {v}",
+            ty.name()
+        );
     }
     fn warn(ty: &DataType, v: Value) {
         assert!(
@@ -320,7 +340,11 @@ mod tests {
         );
     }
     fn bad(ty: &DataType, v: Value) {
-        assert!(check_value(ty, &v).is_err(), "{} should reject {v}", ty.name());
+        assert!(
+            check_value(ty, &v).is_err(),
+            "{} should reject {v}",
+            ty.name()
+        );
     }
 
     #[test]
@@ -369,7 +393,14 @@ mod tests {
         for v in [json!(true), json!(false), json!(0), json!(1)] {
             ok(&t, v);
         }
-        for v in [json!(2), json!(-1), json!("true"), json!("1"), json!(1.0), json!(null)] {
+        for v in [
+            json!(2),
+            json!(-1),
+            json!("true"),
+            json!("1"),
+            json!(1.0),
+            json!(null),
+        ] {
             bad(&t, v);
         }
     }
@@ -378,7 +409,10 @@ mod tests {
     fn enums() {
         let int = DataType::Enum(EnumDef {
             kind: EnumKind::Int,
-            values: vec![(EnumKey::Int(0), "off".into()), (EnumKey::Int(1), "on".into())],
+            values: vec![
+                (EnumKey::Int(0), "off".into()),
+                (EnumKey::Int(1), "on".into()),
+            ],
         });
         ok(&int, json!(1));
         bad(&int, json!(2));
@@ -418,7 +452,9 @@ mod tests {
 
     #[test]
     fn arrays() {
-        let floats = DataType::Array { item: ArrayItem::Float };
+        let floats = DataType::Array {
+            item: ArrayItem::Float,
+        };
         ok(&floats, json!([1.0, 2, 3.5]));
         ok(&floats, json!([]));
         warn(&floats, json!(["1.02", "2.02", "7.93"]));
@@ -426,10 +462,14 @@ mod tests {
         bad(&floats, json!(1.0));
         bad(&floats, Value::Array(vec![json!(1); 129]));
         ok(&floats, Value::Array(vec![json!(1); 128]));
-        let strings = DataType::Array { item: ArrayItem::String };
+        let strings = DataType::Array {
+            item: ArrayItem::String,
+        };
         ok(&strings, json!(["a", "b"]));
         bad(&strings, json!(["a", 1]));
-        let ints = DataType::Array { item: ArrayItem::Int };
+        let ints = DataType::Array {
+            item: ArrayItem::Int,
+        };
         bad(&ints, json!([1, 2.5]));
         assert_eq!(
             check_value(&floats, &json!([1, "x"])),
@@ -479,8 +519,14 @@ mod tests {
     #[test]
     fn quality_points() {
         let q = point(DataType::Double, true);
-        assert_eq!(check_point_value(&q, &json!({"value": 1.0, "quality": 0})), Ok(None));
-        assert_eq!(check_point_value(&q, &json!({"quality": 9, "value": 3})), Ok(None));
+        assert_eq!(
+            check_point_value(&q, &json!({"value": 1.0, "quality": 0})),
+            Ok(None)
+        );
+        assert_eq!(
+            check_point_value(&q, &json!({"quality": 9, "value": 3})),
+            Ok(None)
+        );
         assert!(matches!(
             check_point_value(&q, &json!({"value": "1.5", "quality": 0})),
             Ok(Some(_))

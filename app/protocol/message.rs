@@ -85,7 +85,10 @@ pub fn parse_reply(payload: &[u8]) -> Result<Reply, ReplyParseError> {
     Ok(Reply {
         id: id_of(&body),
         code: ReplyCode(code),
-        message: body.get("message").and_then(Value::as_str).map(str::to_owned),
+        message: body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         data: body.get("data").cloned().unwrap_or(Value::Null),
     })
 }
@@ -117,10 +120,19 @@ mod tests {
 
     #[test]
     fn hostile_replies_are_errors_not_panics() {
-        assert!(matches!(parse_reply(b"nope"), Err(ReplyParseError::NotJson(_))));
+        assert!(matches!(
+            parse_reply(b"nope"),
+            Err(ReplyParseError::NotJson(_))
+        ));
         assert_eq!(parse_reply(b"[1]"), Err(ReplyParseError::NotObject));
         assert_eq!(parse_reply(br#"{"id":"1"}"#), Err(ReplyParseError::NoCode));
-        assert_eq!(parse_reply(br#"{"code":"x"}"#), Err(ReplyParseError::NoCode));
-        assert_eq!(parse_reply(br#"{"code":1.5}"#), Err(ReplyParseError::NoCode));
+        assert_eq!(
+            parse_reply(br#"{"code":"x"}"#),
+            Err(ReplyParseError::NoCode)
+        );
+        assert_eq!(
+            parse_reply(br#"{"code":1.5}"#),
+            Err(ReplyParseError::NoCode)
+        );
     }
 }

@@ -95,7 +95,10 @@ mod tests {
             creds.password,
             "b99032d49c706f7b27b22ab5cd2dd3c56a31e1bcbbc83ba0a2a6bb3272fbb166"
         );
-        assert!(!format!("{creds:?}").contains("b99032"), "password is masked in Debug");
+        assert!(
+            !format!("{creds:?}").contains("b99032"),
+            "password is masked in Debug"
+        );
     }
 
     #[test]

@@ -143,13 +143,22 @@ mod tests {
             reply_topic(&request_topic(Method::PostBatch, &d)),
             "/sys/pk/dk/thing/measurepoint/post/batch_reply"
         );
-        assert_eq!(request_topic(Method::Post, &d), "/sys/pk/dk/thing/measurepoint/post");
+        assert_eq!(
+            request_topic(Method::Post, &d),
+            "/sys/pk/dk/thing/measurepoint/post"
+        );
         assert_eq!(
             request_topic(Method::ResumeBatch, &d),
             "/sys/pk/dk/thing/measurepoint/resume/batch"
         );
-        assert_eq!(request_topic(Method::Login, &d), "/ext/session/pk/dk/combine/login");
-        assert_eq!(request_topic(Method::Logout, &d), "/ext/session/pk/dk/combine/logout");
+        assert_eq!(
+            request_topic(Method::Login, &d),
+            "/ext/session/pk/dk/combine/login"
+        );
+        assert_eq!(
+            request_topic(Method::Logout, &d),
+            "/ext/session/pk/dk/combine/logout"
+        );
     }
 
     #[test]

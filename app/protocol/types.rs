@@ -3,12 +3,16 @@
 use std::fmt;
 
 /// The product key of a device, as the hub knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ProductKey(pub String);
 
 /// The device key of a device, unique within its product.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct DeviceKey(pub String);
 
@@ -57,7 +61,9 @@ impl fmt::Display for DeviceKey {
 }
 
 /// Milliseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct EpochMs(pub i64);
 
@@ -92,7 +98,9 @@ impl Quality {
 }
 
 /// A message id, as sent in a request and echoed by its reply.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct MsgId(pub String);
 
@@ -115,7 +123,10 @@ mod tests {
 
     #[test]
     fn device_slash_form() {
-        assert_eq!(DeviceId::parse_slash("invPk/inv01"), Some(DeviceId::new("invPk", "inv01")));
+        assert_eq!(
+            DeviceId::parse_slash("invPk/inv01"),
+            Some(DeviceId::new("invPk", "inv01"))
+        );
         assert_eq!(DeviceId::parse_slash("invPk"), None);
         assert_eq!(DeviceId::parse_slash("/inv01"), None);
         assert_eq!(DeviceId::parse_slash("a/b/c"), None);

@@ -41,7 +41,11 @@ fn workspace_ui(ui: &mut egui::Ui, ws: &Workspace) {
         for file in &ws.models {
             match &file.model {
                 Ok(model) => {
-                    ui.label(format!("{}: {} measure points", model.model_id, model.points.len()));
+                    ui.label(format!(
+                        "{}: {} measure points",
+                        model.model_id,
+                        model.points.len()
+                    ));
                 }
                 Err(e) => {
                     ui.colored_label(ui.visuals().error_fg_color, e.to_string());
@@ -56,7 +60,10 @@ fn workspace_ui(ui: &mut egui::Ui, ws: &Workspace) {
         for entry in &ws.fixtures {
             match &entry.fixture {
                 Ok(f) => {
-                    let code = f.expect.code.map_or("no reply".to_owned(), |c| c.to_string());
+                    let code = f
+                        .expect
+                        .code
+                        .map_or("no reply".to_owned(), |c| c.to_string());
                     ui.label(format!("{}  (expects {code})", f.name));
                 }
                 Err(e) => {

@@ -103,9 +103,8 @@ impl Fixture {
     /// Parses a fixture file's bytes. Only the fixture's own fields are checked, never what
     /// its request or raw payload holds.
     pub fn from_slice(file: &Path, bytes: &[u8]) -> Result<Self, FileError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            field_err(file, "", format!("is not valid JSON: {e}; fix the syntax"))
-        })?;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| field_err(file, "", format!("is not valid JSON: {e}; fix the syntax")))?;
         Self::from_value(file, value)
     }
 
@@ -125,14 +124,22 @@ impl Fixture {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             Some(other) => {
-                return Err(field_err(file, "name", format!("must be a non-empty string, got {other}")));
+                return Err(field_err(
+                    file,
+                    "name",
+                    format!("must be a non-empty string, got {other}"),
+                ));
             }
         };
         let topic = match obj.shift_remove("topic") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             Some(other) => {
-                return Err(field_err(file, "topic", format!("must be a topic string, got {other}")));
+                return Err(field_err(
+                    file,
+                    "topic",
+                    format!("must be a topic string, got {other}"),
+                ));
             }
         };
         let login = match obj.shift_remove("login") {
@@ -140,13 +147,16 @@ impl Fixture {
             Some(Value::Array(items)) => {
                 let mut devices = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let device = item.as_str().and_then(DeviceId::parse_slash).ok_or_else(|| {
-                        field_err(
-                            file,
-                            &format!("login[{i}]"),
-                            format!("must be \"productKey/deviceKey\", got {item}"),
-                        )
-                    })?;
+                    let device =
+                        item.as_str()
+                            .and_then(DeviceId::parse_slash)
+                            .ok_or_else(|| {
+                                field_err(
+                                    file,
+                                    &format!("login[{i}]"),
+                                    format!("must be \"productKey/deviceKey\", got {item}"),
+                                )
+                            })?;
                     devices.push(device);
                 }
                 Some(devices)
@@ -170,10 +180,18 @@ impl Fixture {
                 ));
             }
             (Some(_), Some(_)) => {
-                return Err(field_err(file, "raw", "and \"request\" are both given; keep one"));
+                return Err(field_err(
+                    file,
+                    "raw",
+                    "and \"request\" are both given; keep one",
+                ));
             }
             (None, None) => {
-                return Err(field_err(file, "request", "is missing; give \"request\" or \"raw\""));
+                return Err(field_err(
+                    file,
+                    "request",
+                    "is missing; give \"request\" or \"raw\"",
+                ));
             }
         };
         let expect = match obj.shift_remove("expect") {
@@ -186,7 +204,11 @@ impl Fixture {
                 ));
             }
             Some(other) => {
-                return Err(field_err(file, "expect", format!("must be an object, got {other}")));
+                return Err(field_err(
+                    file,
+                    "expect",
+                    format!("must be an object, got {other}"),
+                ));
             }
         };
         Ok(Self {
@@ -259,9 +281,10 @@ impl Fixture {
         now: EpochMs,
         ids: &IdSource,
     ) -> ResolvedMessage {
-        let topic = self.topic.clone().unwrap_or_else(|| {
-            request_topic(self.method().unwrap_or(Method::PostBatch), gateway)
-        });
+        let topic = self
+            .topic
+            .clone()
+            .unwrap_or_else(|| request_topic(self.method().unwrap_or(Method::PostBatch), gateway));
         match &self.body {
             FixtureBody::Raw(raw) => {
                 let id = serde_json::from_str::<Value>(raw)
@@ -292,7 +315,11 @@ fn parse_expect(file: &Path, mut e: Map<String, Value>) -> Result<Expect, FileEr
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64().map(ReplyCode),
         Some(other) => {
-            return Err(field_err(file, "expect.code", format!("must be an integer reply code, got {other}")));
+            return Err(field_err(
+                file,
+                "expect.code",
+                format!("must be an integer reply code, got {other}"),
+            ));
         }
     };
     let within_ms = match e.shift_remove("withinMs") {
@@ -310,7 +337,11 @@ fn parse_expect(file: &Path, mut e: Map<String, Value>) -> Result<Expect, FileEr
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
         Some(other) => {
-            return Err(field_err(file, "expect.noReply", format!("must be true or false, got {other}")));
+            return Err(field_err(
+                file,
+                "expect.noReply",
+                format!("must be true or false, got {other}"),
+            ));
         }
     };
     match (code, no_reply) {
@@ -334,14 +365,22 @@ fn parse_expect(file: &Path, mut e: Map<String, Value>) -> Result<Expect, FileEr
 }
 
 /// Fills a request's send-time templates in place.
-pub(crate) fn resolve_request(request: &mut Value, registry: &Registry, now: EpochMs, ids: &IdSource) {
+pub(crate) fn resolve_request(
+    request: &mut Value,
+    registry: &Registry,
+    now: EpochMs,
+    ids: &IdSource,
+) {
     let Value::Object(body) = request else {
         return;
     };
     if !body.contains_key("id") {
         body.shift_insert(0, "id".into(), Value::String(ids.next_id().0));
     }
-    let method = body.get("method").and_then(Value::as_str).and_then(Method::from_name);
+    let method = body
+        .get("method")
+        .and_then(Value::as_str)
+        .and_then(Method::from_name);
     let resolve_time = |element: &mut Value| {
         if let Some(time) = element.get_mut("time")
             && let Some(resolved) = time.as_str().and_then(|t| resolve_time_template(t, now))
@@ -392,7 +431,8 @@ fn sign_login(params: &mut Value, registry: &Registry, now: EpochMs) {
     let signed = sign(&client_id, &device, &timestamp, &secret);
     p.insert("clientId".into(), Value::String(client_id));
     p.insert("timestamp".into(), Value::String(timestamp));
-    p.entry("signMethod").or_insert_with(|| Value::String(SIGN_METHOD.into()));
+    p.entry("signMethod")
+        .or_insert_with(|| Value::String(SIGN_METHOD.into()));
     p.insert("sign".into(), Value::String(signed));
 }
 
@@ -407,7 +447,12 @@ mod tests {
 
     #[test]
     fn malformed_requests_still_load() {
-        for request in [json!("not an object"), json!([1, 2]), json!({"params": 5}), json!(null)] {
+        for request in [
+            json!("not an object"),
+            json!([1, 2]),
+            json!({"params": 5}),
+            json!(null),
+        ] {
             let f = parse(json!({"name": "n", "request": request, "expect": {"code": 1206}}))
                 .expect("a fixture's request may be anything");
             assert_eq!(f.body, FixtureBody::Request(request));
@@ -420,17 +465,44 @@ mod tests {
     fn own_fields_are_checked_with_their_place() {
         let cases = [
             (json!([]), ""),
-            (json!({"name": 5, "request": {}, "expect": {"code": 200}}), "name"),
+            (
+                json!({"name": 5, "request": {}, "expect": {"code": 200}}),
+                "name",
+            ),
             (json!({"name": "n", "expect": {"code": 200}}), "request"),
-            (json!({"name": "n", "request": {}, "raw": "", "expect": {"code": 200}}), "raw"),
-            (json!({"name": "n", "raw": 5, "expect": {"code": 200}}), "raw"),
+            (
+                json!({"name": "n", "request": {}, "raw": "", "expect": {"code": 200}}),
+                "raw",
+            ),
+            (
+                json!({"name": "n", "raw": 5, "expect": {"code": 200}}),
+                "raw",
+            ),
             (json!({"name": "n", "request": {}}), "expect"),
-            (json!({"name": "n", "request": {}, "expect": {}}), "expect.code"),
-            (json!({"name": "n", "request": {}, "expect": {"code": "200"}}), "expect.code"),
-            (json!({"name": "n", "request": {}, "expect": {"code": 200, "withinMs": -1}}), "expect.withinMs"),
-            (json!({"name": "n", "request": {}, "expect": {"code": 200, "noReply": true}}), "expect"),
-            (json!({"name": "n", "request": {}, "login": ["nope"], "expect": {"code": 200}}), "login[0]"),
-            (json!({"name": "n", "request": {}, "topic": 3, "expect": {"code": 200}}), "topic"),
+            (
+                json!({"name": "n", "request": {}, "expect": {}}),
+                "expect.code",
+            ),
+            (
+                json!({"name": "n", "request": {}, "expect": {"code": "200"}}),
+                "expect.code",
+            ),
+            (
+                json!({"name": "n", "request": {}, "expect": {"code": 200, "withinMs": -1}}),
+                "expect.withinMs",
+            ),
+            (
+                json!({"name": "n", "request": {}, "expect": {"code": 200, "noReply": true}}),
+                "expect",
+            ),
+            (
+                json!({"name": "n", "request": {}, "login": ["nope"], "expect": {"code": 200}}),
+                "login[0]",
+            ),
+            (
+                json!({"name": "n", "request": {}, "topic": 3, "expect": {"code": 200}}),
+                "topic",
+            ),
         ];
         for (value, path) in cases {
             let err = parse(value.clone()).expect_err(&value.to_string());
@@ -452,10 +524,19 @@ mod tests {
         let saved = f.to_pretty();
         let again = Fixture::from_slice(Path::new("x.json"), saved.as_bytes()).expect("reloads");
         assert_eq!(f, again);
-        assert!(saved.find("\"z\"") < saved.find("\"a\""), "point order kept:\n{saved}");
+        assert!(
+            saved.find("\"z\"") < saved.find("\"a\""),
+            "point order kept:\n{saved}"
+        );
         assert!(saved.contains("\"owner\": \"qa\""));
         assert!(saved.contains("\"note\": \"kept\""));
-        let keys: Vec<_> = f.to_json().as_object().expect("object").keys().cloned().collect();
+        let keys: Vec<_> = f
+            .to_json()
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(keys, ["name", "login", "request", "expect", "owner"]);
     }
 
@@ -469,7 +550,12 @@ mod tests {
         }))
         .expect("loads");
         let gw = DeviceId::new("gwPk", "gw01");
-        let msg = f.resolve(&gw, &Registry::new(), EpochMs(100_000), &IdSource::starting_at(5));
+        let msg = f.resolve(
+            &gw,
+            &Registry::new(),
+            EpochMs(100_000),
+            &IdSource::starting_at(5),
+        );
         assert_eq!(msg.topic, "/sys/gwPk/gw01/thing/measurepoint/resume/batch");
         assert_eq!(msg.id, Some(MsgId("5".into())));
         let sent: Value = serde_json::from_slice(&msg.payload).expect("json");
@@ -484,7 +570,11 @@ mod tests {
         let inv = DeviceId::new("invPk", "inv01");
         let mut registry = Registry::new();
         registry.add_gateway(gw.clone(), None);
-        registry.add_sub_device(&gw, inv.clone(), Some(crate::protocol::Secret::new("s3cret")));
+        registry.add_sub_device(
+            &gw,
+            inv.clone(),
+            Some(crate::protocol::Secret::new("s3cret")),
+        );
         let f = parse(json!({
             "name": "login",
             "request": {"version": "1.0", "method": "combine.login", "params": {"productKey": "invPk", "deviceKey": "inv01"}},
@@ -494,15 +584,24 @@ mod tests {
         let msg = f.resolve(&gw, &registry, EpochMs(42), &IdSource::starting_at(1));
         assert_eq!(msg.topic, "/ext/session/gwPk/gw01/combine/login");
         let sent: Value = serde_json::from_slice(&msg.payload).expect("json");
-        assert_eq!(sent["params"]["sign"], json!(sign("inv01", &inv, "42", "s3cret")));
+        assert_eq!(
+            sent["params"]["sign"],
+            json!(sign("inv01", &inv, "42", "s3cret"))
+        );
         assert_eq!(sent["params"]["timestamp"], json!("42"));
         assert!(!String::from_utf8_lossy(&msg.payload).contains("s3cret"));
     }
 
     #[test]
     fn raw_goes_out_byte_for_byte() {
-        let f = parse(json!({"name": "n", "raw": "{not json", "expect": {"code": 1220}})).expect("loads");
-        let msg = f.resolve(&DeviceId::new("p", "d"), &Registry::new(), EpochMs(0), &IdSource::starting_at(1));
+        let f = parse(json!({"name": "n", "raw": "{not json", "expect": {"code": 1220}}))
+            .expect("loads");
+        let msg = f.resolve(
+            &DeviceId::new("p", "d"),
+            &Registry::new(),
+            EpochMs(0),
+            &IdSource::starting_at(1),
+        );
         assert_eq!(msg.payload, b"{not json");
         assert_eq!(msg.topic, "/sys/p/d/thing/measurepoint/post/batch");
         assert_eq!(msg.id, None);

@@ -53,7 +53,11 @@ impl LoginState {
 
 /// The nearest folder at or above `start` that holds a `workspace.json`.
 pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
-    let start = if start.is_file() { start.parent()? } else { start };
+    let start = if start.is_file() {
+        start.parent()?
+    } else {
+        start
+    };
     let start = std::fs::canonicalize(start).ok()?;
     start
         .ancestors()
@@ -161,13 +165,16 @@ impl Workspace {
         let mut registry = Registry::new();
         let models = self.models_by_id();
         for (pk, model_id) in &self.file.products {
-            registry.products.insert(ProductKey(pk.clone()), model_id.clone());
+            registry
+                .products
+                .insert(ProductKey(pk.clone()), model_id.clone());
             if let Some(model) = models.get(model_id.as_str()) {
                 registry.models.insert(model_id.clone(), Arc::clone(model));
             }
         }
         let gateway = self.gateway();
-        let secret = |entry: &super::DeviceEntry| entry.secret.as_ref().and_then(|s| s.resolve().ok());
+        let secret =
+            |entry: &super::DeviceEntry| entry.secret.as_ref().and_then(|s| s.resolve().ok());
         registry.add_gateway(gateway.clone(), secret(&self.file.gateway));
         for device in &self.file.devices {
             registry.add_sub_device(&gateway, device.id(), secret(device));
@@ -200,7 +207,8 @@ impl Workspace {
             ));
         }
         std::fs::create_dir_all(&dir).map_err(|e| FileError::io(&dir, &e))?;
-        write_atomic(&path, fixture.to_pretty().as_bytes()).map_err(|e| FileError::io(&path, &e))?;
+        write_atomic(&path, fixture.to_pretty().as_bytes())
+            .map_err(|e| FileError::io(&path, &e))?;
         Ok(path)
     }
 }

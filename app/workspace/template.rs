@@ -17,7 +17,9 @@ pub fn resolve_time_template(text: &str, now: EpochMs) -> Option<EpochMs> {
         b'-' => (-1, &rest[1..]),
         _ => return None,
     };
-    let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let (digits, unit) = rest.split_at(digits_end);
     let amount: i64 = digits.parse().ok()?;
     let scale = match unit {
@@ -70,11 +72,33 @@ mod tests {
     fn templates() {
         let now = EpochMs(1_000_000);
         assert_eq!(resolve_time_template("now", now), Some(now));
-        assert_eq!(resolve_time_template("now-90s", now), Some(EpochMs(910_000)));
-        assert_eq!(resolve_time_template("now+5m", now), Some(EpochMs(1_300_000)));
-        assert_eq!(resolve_time_template("now-1h", now), Some(EpochMs(1_000_000 - 3_600_000)));
-        assert_eq!(resolve_time_template("now+250ms", now), Some(EpochMs(1_000_250)));
-        for text in ["", "yesterday", "now-", "now-5", "now-5d", "now 5s", "now+-5s", "nowish", "now-99999999999999999999h"] {
+        assert_eq!(
+            resolve_time_template("now-90s", now),
+            Some(EpochMs(910_000))
+        );
+        assert_eq!(
+            resolve_time_template("now+5m", now),
+            Some(EpochMs(1_300_000))
+        );
+        assert_eq!(
+            resolve_time_template("now-1h", now),
+            Some(EpochMs(1_000_000 - 3_600_000))
+        );
+        assert_eq!(
+            resolve_time_template("now+250ms", now),
+            Some(EpochMs(1_000_250))
+        );
+        for text in [
+            "",
+            "yesterday",
+            "now-",
+            "now-5",
+            "now-5d",
+            "now 5s",
+            "now+-5s",
+            "nowish",
+            "now-99999999999999999999h",
+        ] {
             assert_eq!(resolve_time_template(text, now), None, "{text}");
         }
     }

@@ -63,9 +63,9 @@ impl SecretSpec {
     pub fn resolve(&self) -> Result<Secret, String> {
         match self {
             Self::Literal(s) => Ok(Secret::new(s.clone())),
-            Self::Env { env } => std::env::var(env)
-                .map(Secret::new)
-                .map_err(|_| format!("environment variable {env} is not set; export it to use this secret")),
+            Self::Env { env } => std::env::var(env).map(Secret::new).map_err(|_| {
+                format!("environment variable {env} is not set; export it to use this secret")
+            }),
         }
     }
 }
