@@ -2,8 +2,12 @@
 //!
 //! Layers, each using only those above it: [`protocol`] → [`model`] → [`workspace`] → … → [`cli`].
 
+pub mod broker;
 pub mod cli;
+pub mod hub;
 pub mod model;
 pub mod protocol;
+pub mod runner;
+pub mod transport;
 pub mod ui;
 pub mod workspace;

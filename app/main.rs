@@ -3,13 +3,19 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use thingbench::cli::{Cli, Command, GuiArgs, open_workspace, run_check};
+use thingbench::cli::{Cli, Command, GuiArgs, hub, open_workspace, run_check, run_suite, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => run_gui(&GuiArgs::default()),
         Some(Command::Gui(args)) => run_gui(&args),
+        Some(Command::Run(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            run_suite(&args, &mut stdout).map_err(|e| e.0)
+        }
+        Some(Command::Serve(args)) => serve(&args).map_err(|e| e.0),
+        Some(Command::Hub(args)) => hub(&args).map_err(|e| e.0),
         Some(Command::Check(args)) => {
             let mut stdout = std::io::stdout().lock();
             run_check(&args, &mut stdout)

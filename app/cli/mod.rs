@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the headless commands.
 
 mod check;
+mod run;
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::workspace::{Workspace, find_workspace_root};
 
 pub use check::{CheckArgs, run_check};
+pub use run::{HubArgs, RunArgs, ServeArgs, gateway_session, hub, run_suite, serve, start_embedded};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]
@@ -25,6 +27,12 @@ pub enum Command {
     Gui(GuiArgs),
     /// Check a message or fixture offline: the predicted reply code and every finding.
     Check(CheckArgs),
+    /// Replay fixtures (files or folders) against a broker and hub; JUnit XML with --junit.
+    Run(RunArgs),
+    /// The embedded broker and the reference hub, headless, until stopped.
+    Serve(ServeArgs),
+    /// The reference hub alone, on another broker.
+    Hub(HubArgs),
 }
 
 /// Options of `thingbench gui`.

@@ -244,7 +244,7 @@ fn load_fixtures(dir: &Path) -> Vec<FixtureEntry> {
 }
 
 /// `*.json` files of `dir` (and below when `recursive`), sorted; hidden files skipped.
-pub(crate) fn json_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
+pub fn json_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;

@@ -12,6 +12,11 @@ mod workspace_file;
 pub use atomic::write_atomic;
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
-pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
+pub use load::{LoginState, ModelFile, Workspace, find_workspace_root, json_files};
+
+/// Every `*.json` under `dir`, recursively, in path order.
+pub fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    json_files(dir, true)
+}
 pub use template::{IdSource, resolve_time_template};
 pub use workspace_file::{AuthMode, ConnectionEntry, DeviceEntry, SecretSpec, WorkspaceFile};

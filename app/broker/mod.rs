@@ -1,0 +1,201 @@
+//! The embedded MQTT broker (rumqttd) on a loopback port, proven to be ours before use.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+
+use crate::transport::{BrokerUrl, MAX_PACKET, Scheme};
+
+/// A running embedded broker. rumqttd has no shutdown: it lives until the process ends.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    pub addr: SocketAddr,
+}
+
+impl EmbeddedBroker {
+    /// Starts a broker on `listen`, or on a free loopback port when `None`.
+    pub fn start(listen: Option<SocketAddr>) -> Result<Self, String> {
+        let addr = match listen {
+            Some(addr) => addr,
+            None => free_loopback_port()?,
+        };
+        // rumqttd only logs a failed bind; find out first, so that a client never silently
+        // reaches another broker on this port.
+        drop(TcpListener::bind(addr).map_err(|e| {
+            format!("cannot listen on {addr}: {e}; choose another address with --listen")
+        })?);
+        let mut broker = Broker::new(config(addr));
+        let (mut probe_tx, mut probe_rx) = broker
+            .link("thingbench-probe")
+            .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
+        std::thread::Builder::new()
+            .name("thingbench-broker".into())
+            .spawn(move || {
+                let _ = broker.start();
+            })
+            .map_err(|e| format!("cannot start the embedded broker thread: {e}"))?;
+        wait_until_listening(addr)?;
+        // Accepted sockets inherit TCP_NODELAY from the listener on Linux; rumqttd never sets
+        // it, and without it a round trip costs 40 ms of Nagle delay.
+        set_nodelay_on_listener(addr.port());
+        prove_ours(addr, &mut probe_tx, &mut probe_rx)?;
+        Ok(Self { addr })
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> BrokerUrl {
+        BrokerUrl {
+            scheme: Scheme::Mqtt,
+            host: self.addr.ip().to_string(),
+            port: self.addr.port(),
+        }
+    }
+}
+
+fn config(addr: SocketAddr) -> Config {
+    let router = RouterConfig {
+        max_connections: 10_000,
+        max_outgoing_packet_count: 200,
+        max_segment_size: 16 * 1024 * 1024,
+        max_segment_count: 4,
+        custom_segment: None,
+        initialized_filters: None,
+        shared_subscriptions_strategy: Default::default(),
+    };
+    let server = ServerSettings {
+        name: "thingbench-v4".into(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 10_000,
+            max_payload_size: MAX_PACKET,
+            max_inflight_count: 1000,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    };
+    let mut v4 = std::collections::HashMap::new();
+    v4.insert("1".to_owned(), server);
+    Config {
+        id: 0,
+        router,
+        v4: Some(v4),
+        ..Default::default()
+    }
+}
+
+fn free_loopback_port() -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+fn wait_until_listening(addr: SocketAddr) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!("the embedded broker did not start listening on {addr} within 5 s"))
+}
+
+/// Sets TCP_NODELAY on the listening socket of `port` in this process.
+#[cfg(target_os = "linux")]
+fn set_nodelay_on_listener(port: u16) -> bool {
+    use std::os::fd::{BorrowedFd, RawFd};
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    let mut done = false;
+    for entry in entries.flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: the fd is open in this process (listed in /proc/self/fd) and only borrowed
+        // for the duration of two socket-option calls; it is never closed here.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let listening = socket.peer_addr().is_err();
+        let local_port = socket.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.port());
+        if listening && local_port == Some(port) && socket.set_tcp_nodelay(true).is_ok() {
+            done = true;
+        }
+    }
+    done
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_nodelay_on_listener(_port: u16) -> bool {
+    false
+}
+
+/// Publishes a nonce over TCP and checks that it arrives through our own in-process link.
+fn prove_ours(
+    addr: SocketAddr,
+    link_tx: &mut rumqttd::local::LinkTx,
+    link_rx: &mut rumqttd::local::LinkRx,
+) -> Result<(), String> {
+    let nonce = format!("{}-{}", std::process::id(), crate::protocol::EpochMs::now().0);
+    let topic = format!("thingbench/probe/{nonce}");
+    link_tx
+        .subscribe(topic.clone())
+        .map_err(|e| format!("embedded broker probe failed: {e}"))?;
+    let mut opts = rumqttc::MqttOptions::new(format!("thingbench-probe-{nonce}"), addr.ip().to_string(), addr.port());
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut connection) = rumqttc::Client::new(opts, 10);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut published = false;
+    let not_ours = || {
+        format!(
+            "the broker on {addr} is not thingbench's embedded broker (another program holds the port); choose another port"
+        )
+    };
+    for event in connection.iter() {
+        if Instant::now() > deadline {
+            return Err(not_ours());
+        }
+        match event {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) if !published => {
+                client
+                    .try_publish(topic.clone(), rumqttc::QoS::AtMostOnce, false, nonce.clone())
+                    .map_err(|e| format!("embedded broker probe failed: {e}"))?;
+                published = true;
+            }
+            Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot connect to the embedded broker on {addr}: {e}")),
+        }
+    }
+    let _ = client.try_disconnect();
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(not_ours());
+        }
+        match link_rx.recv_deadline(Instant::now() + remaining) {
+            Ok(Some(rumqttd::Notification::Forward(forward))) => {
+                if forward.publish.payload.as_ref() == nonce.as_bytes() {
+                    let _ = link_tx.unsubscribe(topic);
+                    return Ok(());
+                }
+            }
+            Ok(Some(rumqttd::Notification::Unschedule)) => {
+                let _ = link_rx.ready();
+            }
+            Ok(_) => {}
+            Err(_) => return Err(not_ours()),
+        }
+    }
+}

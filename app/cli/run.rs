@@ -1,0 +1,162 @@
+//! `thingbench run`, `serve` and `hub`: the commands that need a broker.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::broker::EmbeddedBroker;
+use crate::hub::Hub;
+use crate::runner::{CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture};
+use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent};
+use crate::workspace::{LoginState, Workspace, write_atomic};
+
+use super::{UsageError, open_workspace};
+
+/// Options of `thingbench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Fixture files or folders of fixtures (a folder is a suite).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// A broker with a hub on it; without it, the embedded broker and hub are started.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Wait this long for each reply instead of each fixture's own `expect.withinMs`.
+    #[arg(long, value_name = "N")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Options of `thingbench serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Where the embedded broker listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
+    pub listen: SocketAddr,
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// Options of `thingbench hub`.
+#[derive(Debug, clap::Args)]
+pub struct HubArgs {
+    /// The broker to serve on.
+    #[arg(long, value_name = "URL")]
+    pub broker: String,
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// The embedded broker with the reference hub of `ws` on it.
+pub fn start_embedded(ws: &Workspace, listen: Option<SocketAddr>) -> Result<(EmbeddedBroker, Hub), UsageError> {
+    let broker = EmbeddedBroker::start(listen).map_err(UsageError)?;
+    let hub = start_hub(ws, broker.url())?;
+    Ok((broker, hub))
+}
+
+fn start_hub(ws: &Workspace, url: BrokerUrl) -> Result<Hub, UsageError> {
+    let hub = Hub::start(url, ws.registry(&LoginState::All)).map_err(UsageError)?;
+    hub.wait_connected(Duration::from_secs(10)).map_err(UsageError)?;
+    Ok(hub)
+}
+
+/// A session connected as the workspace's gateway, signing with its secret when it has one.
+pub fn gateway_session(ws: &Workspace, url: BrokerUrl) -> Result<Session, UsageError> {
+    let gateway = ws.gateway();
+    let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
+        Some(Ok(secret)) => Auth::Sign { device: gateway.clone(), secret },
+        _ => Auth::None,
+    };
+    let config = SessionConfig {
+        broker: url.clone(),
+        client_id: gateway.device_key.0.clone(),
+        auth,
+        keep_alive: Duration::from_secs(30),
+    };
+    let session = Session::start(config, Box::new(|| {})).map_err(UsageError)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = "no answer".to_owned();
+    loop {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        match session.events.recv_timeout(remaining) {
+            Ok(SessionEvent::Connected) => return Ok(session),
+            Ok(SessionEvent::Disconnected { reason }) => last = reason,
+            Ok(SessionEvent::Closed) | Err(_) => {
+                return Err(UsageError(format!("could not connect to {url}: {last}")));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed, 2 bad input or no connection.
+pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
+    let files = collect_fixture_files(&args.paths).map_err(UsageError)?;
+    if files.is_empty() {
+        return Err(UsageError("no fixture files (*.json) found in the given paths".into()));
+    }
+    let fixtures = files
+        .iter()
+        .map(|path| load_fixture(path).map(|f| (path.clone(), f)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UsageError)?;
+    let ws = open_workspace(args.workspace.as_deref(), args.paths.first().map(PathBuf::as_path))?;
+    let (_embedded, url) = match &args.broker {
+        Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
+        None => {
+            let (broker, hub) = start_embedded(&ws, None)?;
+            let url = broker.url();
+            (Some((broker, hub)), url)
+        }
+    };
+    let session = gateway_session(&ws, url)?;
+    let mut runner = Runner::new(&ws, &session);
+    runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
+    let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());
+    for (path, fixture) in &fixtures {
+        let result = runner.run_fixture(path, fixture);
+        let _ = writeln!(out, "{}", result.line());
+        for note in &result.notes {
+            let _ = writeln!(out, "      note: {note}");
+        }
+        results.push(result);
+    }
+    let passed = results.iter().filter(|r| r.passed).count();
+    let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
+    if let Some(junit) = &args.junit {
+        let xml = junit_xml("thingbench", &results).map_err(UsageError)?;
+        write_atomic(junit, xml.as_bytes())
+            .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
+    }
+    Ok(if all_passed(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs `thingbench serve` until the process is stopped.
+pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
+    let ws = open_workspace(args.workspace.as_deref(), None)?;
+    let (broker, _hub) = start_embedded(&ws, Some(args.listen))?;
+    eprintln!(
+        "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
+        broker.url(),
+        ws.gateway()
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Runs `thingbench hub` until the process is stopped.
+pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
+    let ws = open_workspace(args.workspace.as_deref(), None)?;
+    let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
+    let _hub = start_hub(&ws, url.clone())?;
+    eprintln!("thingbench: reference hub for gateway {} on {url}; Ctrl-C stops", ws.gateway());
+    loop {
+        std::thread::park();
+    }
+}

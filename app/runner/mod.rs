@@ -1,0 +1,257 @@
+//! Suites: replay fixtures over a session, judge them against `expect`, write JUnit XML.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
+use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
+use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
+
+/// How one fixture ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Replied { code: ReplyCode, message: Option<String>, rtt: Duration },
+    NoReply { after: Duration },
+    Lost { reason: String },
+}
+
+/// One fixture's result.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub name: String,
+    pub path: PathBuf,
+    pub expected: Option<ReplyCode>,
+    pub outcome: Outcome,
+    pub passed: bool,
+    /// Setup problems (a sub-device that could not be logged in...).
+    pub notes: Vec<String>,
+}
+
+impl CaseResult {
+    /// One line for the terminal.
+    pub fn line(&self) -> String {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        let expected = self.expected.map_or("no reply".to_owned(), |c| c.to_string());
+        let actual = match &self.outcome {
+            Outcome::Replied { code, rtt, .. } => {
+                format!("{code}  {:.2} ms", rtt.as_secs_f64() * 1000.0)
+            }
+            Outcome::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
+            Outcome::Lost { reason } => format!("lost: {reason}"),
+        };
+        format!("{verdict}  {}  expected {expected}  got {actual}", self.name)
+    }
+
+    /// Why it failed, for JUnit.
+    pub fn failure_message(&self) -> String {
+        let expected = self.expected.map_or("no reply".to_owned(), |c| c.to_string());
+        match &self.outcome {
+            Outcome::Replied { code, message, .. } => format!(
+                "expected {expected}, got {code}{}",
+                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+            Outcome::NoReply { after } => {
+                format!("expected {expected}, got no reply within {} ms", after.as_millis())
+            }
+            Outcome::Lost { reason } => format!("expected {expected}, the request was lost: {reason}"),
+        }
+    }
+}
+
+/// The fixture files named by `paths`: files as given, folders searched recursively, each
+/// folder's files in name order.
+pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(crate::workspace::json_files_under(path));
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(format!("{}: no such file or folder; check the path", path.display()));
+        }
+    }
+    Ok(files)
+}
+
+/// Replays fixtures one by one over a connected session.
+pub struct Runner<'a> {
+    workspace: &'a Workspace,
+    session: &'a Session,
+    ids: IdSource,
+    next_request: u64,
+    /// What we believe the hub thinks of each sub-device; `None` until first set.
+    logged_in: Option<Vec<DeviceId>>,
+    pub timeout_override: Option<Duration>,
+    /// Sub-devices without a usable secret, already reported once.
+    unsigned_reported: Vec<DeviceId>,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner over `session`, which must be connected as the workspace's gateway.
+    pub fn new(workspace: &'a Workspace, session: &'a Session) -> Self {
+        Self {
+            workspace,
+            session,
+            ids: IdSource::from_clock(),
+            next_request: 1,
+            logged_in: None,
+            timeout_override: None,
+            unsigned_reported: Vec::new(),
+        }
+    }
+
+    /// Runs one fixture: its login list, then its send, judged against its `expect`.
+    pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
+        let notes = self.apply_login(&LoginState::of_fixture(fixture));
+        let registry = self.workspace.registry(&LoginState::of_fixture(fixture));
+        let message = fixture.resolve(&self.workspace.gateway(), &registry, EpochMs::now(), &self.ids);
+        let timeout = self
+            .timeout_override
+            .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
+        let outcome = self.request(message.topic, message.payload, message.id, timeout);
+        let passed = match (&outcome, fixture.expect.no_reply, fixture.expect.code) {
+            (Outcome::NoReply { .. }, true, _) => true,
+            (Outcome::Replied { code, .. }, false, Some(expected)) => *code == expected,
+            _ => false,
+        };
+        CaseResult {
+            name: fixture.name.clone(),
+            path: path.to_owned(),
+            expected: fixture.expect.code,
+            outcome,
+            passed,
+            notes,
+        }
+    }
+
+    /// Sends one request and waits for how it ends.
+    pub fn request(
+        &mut self,
+        topic: String,
+        payload: Vec<u8>,
+        msg_id: Option<crate::protocol::MsgId>,
+        timeout: Duration,
+    ) -> Outcome {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        if !self.session.send(SessionCommand::Request { request, topic, payload, msg_id, timeout }) {
+            return Outcome::Lost { reason: "the session has ended".into() };
+        }
+        // The session ends every request itself; the margin only guards against a dead thread.
+        let guard = timeout + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + guard;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.session.events.recv_timeout(remaining) {
+                Ok(SessionEvent::Replied { request: r, reply, rtt, .. }) if r == request => {
+                    return Outcome::Replied { code: reply.code, message: reply.message, rtt };
+                }
+                Ok(SessionEvent::NoReply { request: r, after }) if r == request => {
+                    return Outcome::NoReply { after };
+                }
+                Ok(SessionEvent::Lost { request: r, reason }) if r == request => {
+                    return Outcome::Lost { reason };
+                }
+                Ok(SessionEvent::Closed) => return Outcome::Lost { reason: "the session has ended".into() },
+                Ok(_) => {}
+                Err(_) => return Outcome::Lost { reason: "the session stopped answering".into() },
+            }
+        }
+    }
+
+    /// Logs sub-devices in or out so that exactly those of `state` are logged in.
+    fn apply_login(&mut self, state: &LoginState) -> Vec<String> {
+        let all = self.workspace.sub_devices();
+        let wanted: Vec<DeviceId> = match state {
+            LoginState::All => all.clone(),
+            LoginState::Only(list) => list.clone(),
+        };
+        let mut notes = Vec::new();
+        let gateway = self.workspace.gateway();
+        let registry = self.workspace.registry(&LoginState::All);
+        let mut now_in = Vec::new();
+        for device in &all {
+            let has_secret = registry.devices.get(device).is_some_and(|d| d.secret.is_some());
+            let want = wanted.contains(device) && has_secret;
+            if wanted.contains(device) && !has_secret && !self.unsigned_reported.contains(device) {
+                self.unsigned_reported.push(device.clone());
+                notes.push(format!(
+                    "{device} has no usable secret (see workspace.json), so it stays logged out"
+                ));
+            }
+            let known = self.logged_in.as_ref().map(|list| list.contains(device));
+            if known == Some(want) {
+                if want {
+                    now_in.push(device.clone());
+                }
+                continue;
+            }
+            let method = if want { Method::Login } else { Method::Logout };
+            let request = serde_json::json!({
+                "version": "1.0",
+                "method": method.name(),
+                "params": {"productKey": device.product_key.0, "deviceKey": device.device_key.0},
+            });
+            let fixture = Fixture::new("login", request, ReplyCode::SUCCESS);
+            let mut message = fixture.resolve(&gateway, &registry, EpochMs::now(), &self.ids);
+            message.topic = request_topic(method, &gateway);
+            match self.request(message.topic, message.payload, message.id, Duration::from_secs(5)) {
+                Outcome::Replied { code, .. } if code.is_success() => {
+                    if want {
+                        now_in.push(device.clone());
+                    }
+                }
+                other => {
+                    let verb = if want { "log in" } else { "log out" };
+                    let why = match other {
+                        Outcome::Replied { code, message, .. } => {
+                            format!("{code} {}", message.unwrap_or_default())
+                        }
+                        Outcome::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
+                        Outcome::Lost { reason } => reason,
+                    };
+                    notes.push(format!("could not {verb} {device}: {why}"));
+                    // Unknown state: ask again next time.
+                }
+            }
+        }
+        self.logged_in = Some(now_in);
+        notes
+    }
+}
+
+/// The JUnit XML of a suite: one `testcase` per fixture, `classname` its path.
+pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, String> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(suite_name);
+    for result in results {
+        let status = if result.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(result.failure_message());
+            status
+        };
+        let mut case = TestCase::new(result.name.as_str(), status);
+        case.set_classname(result.path.display().to_string());
+        if let Outcome::Replied { rtt, .. } = result.outcome {
+            case.set_time(rtt);
+        }
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("thingbench");
+    report.add_test_suite(suite);
+    report.to_string().map_err(|e| format!("cannot write JUnit XML: {e}"))
+}
+
+/// True when every result passed.
+pub fn all_passed(results: &[CaseResult]) -> bool {
+    results.iter().all(|r| r.passed)
+}
+
+/// Loads a fixture file for a run; a broken one is bad input.
+pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
+    let bytes = std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
+    Fixture::from_slice(path, &bytes).map_err(|e| e.to_string())
+}

@@ -1,0 +1,395 @@
+//! The session loop: connect, publish, pair replies, time out, reconnect.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
+    Packet, QoS, StateError,
+};
+use tokio::sync::mpsc as tokio_mpsc;
+
+use crate::protocol::{DeviceId, EpochMs, MsgId, Reply, Secret, connect_credentials, parse_reply, reply_topic};
+
+use super::MAX_PACKET;
+use super::broker_url::{BrokerUrl, Scheme};
+
+/// How the session authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Password { username: String, password: Secret },
+    /// Device-secret signing: client id, username and password computed at each connect.
+    Sign { device: DeviceId, secret: Secret },
+}
+
+/// Everything needed to open a session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub broker: BrokerUrl,
+    /// The free part of the client id (signing wraps it).
+    pub client_id: String,
+    pub auth: Auth,
+    pub keep_alive: Duration,
+}
+
+/// A caller's handle on one request, unique within a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// How a reply found its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairedBy {
+    /// Reply topic and id.
+    Id,
+    /// The reply had no usable id: the oldest pending request on its topic.
+    Oldest,
+}
+
+/// What the caller asks of the session.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Publish a request and wait for its reply on the `_reply` topic.
+    Request {
+        request: RequestId,
+        topic: String,
+        payload: Vec<u8>,
+        /// The id the reply must echo, if the payload has one.
+        msg_id: Option<MsgId>,
+        timeout: Duration,
+    },
+    /// Subscribe to a filter; its messages come as [`SessionEvent::Message`].
+    Subscribe(String),
+    /// Close the session and end the thread.
+    Disconnect,
+}
+
+/// What the session tells the caller.
+#[derive(Clone, Debug)]
+pub enum SessionEvent {
+    Connected,
+    /// The connection ended; the session retries with backoff unless told to disconnect.
+    Disconnected { reason: String },
+    /// A request went out.
+    Sent { request: RequestId, at: EpochMs },
+    Replied {
+        request: RequestId,
+        reply: Reply,
+        payload: Vec<u8>,
+        rtt: Duration,
+        paired_by: PairedBy,
+    },
+    NoReply { request: RequestId, after: Duration },
+    Lost { request: RequestId, reason: String },
+    /// A message on a reply topic that pairs with no pending request.
+    Unpaired { topic: String, payload: Vec<u8>, why: String },
+    /// A message on a filter subscribed with [`SessionCommand::Subscribe`].
+    Message { topic: String, payload: Vec<u8> },
+    /// The session thread ended.
+    Closed,
+}
+
+struct Pending {
+    reply_topic: String,
+    msg_id: Option<MsgId>,
+    sent: Instant,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// A running session: commands in, events out.
+pub struct Session {
+    commands: tokio_mpsc::UnboundedSender<SessionCommand>,
+    pub events: mpsc::Receiver<SessionEvent>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Session {
+    /// Starts the session thread; it connects at once and reconnects by itself.
+    ///
+    /// `wake` is called after every event (the window requests a repaint with it).
+    pub fn start(config: SessionConfig, wake: Box<dyn Fn() + Send>) -> Result<Self, String> {
+        let (cmd_tx, cmd_rx) = tokio_mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name("thingbench-session".into())
+            .spawn(move || {
+                let events = EventSink { tx: event_tx, wake };
+                runtime.block_on(run(config, cmd_rx, &events));
+                events.send(SessionEvent::Closed);
+            })
+            .map_err(|e| format!("cannot start the session thread: {e}"))?;
+        Ok(Self {
+            commands: cmd_tx,
+            events: event_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; false when the session has ended.
+    pub fn send(&self, command: SessionCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.commands.send(SessionCommand::Disconnect);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct EventSink {
+    tx: mpsc::Sender<SessionEvent>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+impl EventSink {
+    fn send(&self, event: SessionEvent) {
+        let _ = self.tx.send(event);
+        (self.wake)();
+    }
+}
+
+fn mqtt_options(config: &SessionConfig) -> MqttOptions {
+    let (client_id, credentials) = match &config.auth {
+        Auth::None => (config.client_id.clone(), None),
+        Auth::Password { username, password } => (
+            config.client_id.clone(),
+            Some((username.clone(), password.expose().to_owned())),
+        ),
+        Auth::Sign { device, secret } => {
+            let creds = connect_credentials(&config.client_id, device, secret.expose(), EpochMs::now());
+            (creds.client_id, Some((creds.username, creds.password)))
+        }
+    };
+    let mut opts = MqttOptions::new(client_id, config.broker.host.clone(), config.broker.port);
+    opts.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
+        .set_clean_session(true)
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+        .set_inflight(1000);
+    if let Some((user, pass)) = credentials {
+        opts.set_credentials(user, pass);
+    }
+    opts
+}
+
+fn new_event_loop(config: &SessionConfig) -> (AsyncClient, EventLoop) {
+    let (client, mut eventloop) = AsyncClient::new(mqtt_options(config), 8192);
+    let mut net = NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(5);
+    eventloop.set_network_options(net);
+    (client, eventloop)
+}
+
+/// A connection error in words a person can act on.
+pub fn connection_error_words(broker: &BrokerUrl, err: &ConnectionError) -> String {
+    match err {
+        ConnectionError::ConnectionRefused(code) => match code {
+            ConnectReturnCode::BadUserNamePassword => {
+                format!("{broker} refused the login: bad username or password (check the credentials or secret)")
+            }
+            ConnectReturnCode::NotAuthorized => {
+                format!("{broker} refused the login: not authorized (check the credentials or secret)")
+            }
+            ConnectReturnCode::BadClientId => format!("{broker} refused the client id"),
+            other => format!("{broker} refused the connection: {other:?}"),
+        },
+        ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("connection refused by {broker}: is a broker running there?")
+        }
+        ConnectionError::Io(e) => format!("cannot reach {broker}: {e} (check the host and the network)"),
+        ConnectionError::NetworkTimeout => {
+            format!("timed out connecting to {broker}: the host is unreachable or not an MQTT broker")
+        }
+        ConnectionError::Tls(e) => format!("TLS with {broker} failed: {e} (is the certificate trusted?)"),
+        ConnectionError::MqttState(StateError::ConnectionAborted) => format!(
+            "{broker} closed the connection (it may have rejected the credentials or client id, or stopped)"
+        ),
+        ConnectionError::MqttState(StateError::Io(e)) => format!("connection to {broker} broke: {e}"),
+        other => format!("connection to {broker} failed: {other}"),
+    }
+}
+
+async fn run(
+    config: SessionConfig,
+    mut commands: tokio_mpsc::UnboundedReceiver<SessionCommand>,
+    events: &EventSink,
+) {
+    if config.broker.scheme == Scheme::Mqtts {
+        events.send(SessionEvent::Disconnected {
+            reason: format!("{}: mqtts:// is not supported yet; use mqtt://", config.broker),
+        });
+        return;
+    }
+    let (mut client, mut eventloop) = new_event_loop(&config);
+    let mut connected = false;
+    let mut pending: HashMap<RequestId, Pending> = HashMap::new();
+    let mut by_id: HashMap<(String, MsgId), RequestId> = HashMap::new();
+    let mut reply_topics: HashSet<String> = HashSet::new();
+    let mut filters: Vec<String> = Vec::new();
+    let mut backoff = Duration::from_millis(50);
+    let mut retry_at: Option<Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                None | Some(SessionCommand::Disconnect) => {
+                    let _ = client.try_disconnect();
+                    for (request, _) in pending.drain() {
+                        events.send(SessionEvent::Lost { request, reason: "the session was closed".into() });
+                    }
+                    return;
+                }
+                Some(SessionCommand::Subscribe(filter)) => {
+                    if connected {
+                        let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
+                    filters.push(filter);
+                }
+                Some(SessionCommand::Request { request, topic, payload, msg_id, timeout }) => {
+                    if !connected {
+                        events.send(SessionEvent::Lost { request, reason: "not connected to the broker".into() });
+                        continue;
+                    }
+                    let reply = reply_topic(&topic);
+                    if reply_topics.insert(reply.clone()) {
+                        // Subscribed before the first publish on this topic; the broker keeps the order.
+                        let _ = client.try_subscribe(reply.clone(), QoS::AtLeastOnce);
+                    }
+                    if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload) {
+                        events.send(SessionEvent::Lost { request, reason: format!("could not queue the publish: {e}") });
+                        continue;
+                    }
+                    let now = Instant::now();
+                    if let Some(id) = &msg_id {
+                        by_id.insert((reply.clone(), id.clone()), request);
+                    }
+                    pending.insert(request, Pending { reply_topic: reply, msg_id, sent: now, deadline: now + timeout, timeout });
+                    events.send(SessionEvent::Sent { request, at: EpochMs::now() });
+                }
+            },
+            polled = eventloop.poll(), if retry_at.is_none() => match polled {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected = true;
+                    backoff = Duration::from_millis(50);
+                    for topic in reply_topics.iter().chain(filters.iter()) {
+                        let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
+                    }
+                    events.send(SessionEvent::Connected);
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let topic = publish.topic.clone();
+                    let payload = publish.payload.to_vec();
+                    if reply_topics.contains(&topic) {
+                        pair_reply(topic, payload, &mut pending, &mut by_id, events);
+                    } else {
+                        events.send(SessionEvent::Message { topic, payload });
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    let reason = connection_error_words(&config.broker, &err);
+                    connected = false;
+                    events.send(SessionEvent::Disconnected { reason: reason.clone() });
+                    by_id.clear();
+                    for (request, _) in pending.drain() {
+                        events.send(SessionEvent::Lost { request, reason: reason.clone() });
+                    }
+                    if matches!(err, ConnectionError::RequestsDone) {
+                        return;
+                    }
+                    retry_at = Some(Instant::now() + backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if retry_at.is_some_and(|at| now >= at) {
+                    retry_at = None;
+                    // A fresh event loop signs anew (the timestamp is part of the credentials).
+                    if matches!(config.auth, Auth::Sign { .. }) {
+                        let (c, e) = new_event_loop(&config);
+                        client = c;
+                        eventloop = e;
+                    }
+                }
+                if !pending.is_empty() {
+                    let expired: Vec<RequestId> = pending.iter().filter(|(_, p)| p.deadline <= now).map(|(r, _)| *r).collect();
+                    for request in expired {
+                        if let Some(p) = pending.remove(&request) {
+                            if let Some(id) = p.msg_id {
+                                by_id.remove(&(p.reply_topic, id));
+                            }
+                            events.send(SessionEvent::NoReply { request, after: p.timeout });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pair_reply(
+    topic: String,
+    payload: Vec<u8>,
+    pending: &mut HashMap<RequestId, Pending>,
+    by_id: &mut HashMap<(String, MsgId), RequestId>,
+    events: &EventSink,
+) {
+    let reply = match parse_reply(&payload) {
+        Ok(reply) => reply,
+        Err(e) => {
+            events.send(SessionEvent::Unpaired { topic, payload, why: e.to_string() });
+            return;
+        }
+    };
+    let (request, paired_by) = match &reply.id {
+        Some(id) => match by_id.remove(&(topic.clone(), id.clone())) {
+            Some(request) => (request, PairedBy::Id),
+            None => {
+                let why = format!("id {id} matches no pending request on this topic");
+                events.send(SessionEvent::Unpaired { topic, payload, why });
+                return;
+            }
+        },
+        None => {
+            let oldest = pending
+                .iter()
+                .filter(|(_, p)| p.reply_topic == topic)
+                .min_by_key(|(_, p)| p.sent)
+                .map(|(r, _)| *r);
+            match oldest {
+                Some(request) => (request, PairedBy::Oldest),
+                None => {
+                    let why = "reply has no id and no request is pending on this topic".to_owned();
+                    events.send(SessionEvent::Unpaired { topic, payload, why });
+                    return;
+                }
+            }
+        }
+    };
+    let Some(p) = pending.remove(&request) else {
+        return;
+    };
+    if let Some(id) = p.msg_id {
+        by_id.remove(&(p.reply_topic, id));
+    }
+    events.send(SessionEvent::Replied {
+        request,
+        reply,
+        payload,
+        rtt: p.sent.elapsed(),
+        paired_by,
+    });
+}
