@@ -103,7 +103,9 @@ fn wait_until_listening(addr: SocketAddr) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(format!("the embedded broker did not start listening on {addr} within 5 s"))
+    Err(format!(
+        "the embedded broker did not start listening on {addr} within 5 s"
+    ))
 }
 
 /// Sets TCP_NODELAY on the listening socket of `port` in this process.
@@ -128,7 +130,11 @@ fn set_nodelay_on_listener(port: u16) -> bool {
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let socket = socket2::SockRef::from(&fd);
         let listening = socket.peer_addr().is_err();
-        let local_port = socket.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.port());
+        let local_port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port());
         if listening && local_port == Some(port) && socket.set_tcp_nodelay(true).is_ok() {
             done = true;
         }
@@ -147,12 +153,20 @@ fn prove_ours(
     link_tx: &mut rumqttd::local::LinkTx,
     link_rx: &mut rumqttd::local::LinkRx,
 ) -> Result<(), String> {
-    let nonce = format!("{}-{}", std::process::id(), crate::protocol::EpochMs::now().0);
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::protocol::EpochMs::now().0
+    );
     let topic = format!("thingbench/probe/{nonce}");
     link_tx
         .subscribe(topic.clone())
         .map_err(|e| format!("embedded broker probe failed: {e}"))?;
-    let mut opts = rumqttc::MqttOptions::new(format!("thingbench-probe-{nonce}"), addr.ip().to_string(), addr.port());
+    let mut opts = rumqttc::MqttOptions::new(
+        format!("thingbench-probe-{nonce}"),
+        addr.ip().to_string(),
+        addr.port(),
+    );
     opts.set_keep_alive(Duration::from_secs(5));
     let (client, mut connection) = rumqttc::Client::new(opts, 10);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -169,13 +183,22 @@ fn prove_ours(
         match event {
             Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) if !published => {
                 client
-                    .try_publish(topic.clone(), rumqttc::QoS::AtMostOnce, false, nonce.clone())
+                    .try_publish(
+                        topic.clone(),
+                        rumqttc::QoS::AtMostOnce,
+                        false,
+                        nonce.clone(),
+                    )
                     .map_err(|e| format!("embedded broker probe failed: {e}"))?;
                 published = true;
             }
             Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => break,
             Ok(_) => {}
-            Err(e) => return Err(format!("cannot connect to the embedded broker on {addr}: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "cannot connect to the embedded broker on {addr}: {e}"
+                ));
+            }
         }
     }
     let _ = client.try_disconnect();

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::workspace::{Workspace, find_workspace_root};
 
 pub use check::{CheckArgs, run_check};
-pub use run::{HubArgs, RunArgs, ServeArgs, gateway_session, hub, run_suite, serve, start_embedded};
+pub use run::{
+    HubArgs, RunArgs, ServeArgs, gateway_session, hub, run_suite, serve, start_embedded,
+};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::broker::EmbeddedBroker;
 use crate::hub::Hub;
-use crate::runner::{CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture};
+use crate::runner::{
+    CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
+};
 use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent};
 use crate::workspace::{LoginState, Workspace, write_atomic};
 
@@ -53,7 +55,10 @@ pub struct HubArgs {
 }
 
 /// The embedded broker with the reference hub of `ws` on it.
-pub fn start_embedded(ws: &Workspace, listen: Option<SocketAddr>) -> Result<(EmbeddedBroker, Hub), UsageError> {
+pub fn start_embedded(
+    ws: &Workspace,
+    listen: Option<SocketAddr>,
+) -> Result<(EmbeddedBroker, Hub), UsageError> {
     let broker = EmbeddedBroker::start(listen).map_err(UsageError)?;
     let hub = start_hub(ws, broker.url())?;
     Ok((broker, hub))
@@ -61,7 +66,8 @@ pub fn start_embedded(ws: &Workspace, listen: Option<SocketAddr>) -> Result<(Emb
 
 fn start_hub(ws: &Workspace, url: BrokerUrl) -> Result<Hub, UsageError> {
     let hub = Hub::start(url, ws.registry(&LoginState::All)).map_err(UsageError)?;
-    hub.wait_connected(Duration::from_secs(10)).map_err(UsageError)?;
+    hub.wait_connected(Duration::from_secs(10))
+        .map_err(UsageError)?;
     Ok(hub)
 }
 
@@ -69,7 +75,10 @@ fn start_hub(ws: &Workspace, url: BrokerUrl) -> Result<Hub, UsageError> {
 pub fn gateway_session(ws: &Workspace, url: BrokerUrl) -> Result<Session, UsageError> {
     let gateway = ws.gateway();
     let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
-        Some(Ok(secret)) => Auth::Sign { device: gateway.clone(), secret },
+        Some(Ok(secret)) => Auth::Sign {
+            device: gateway.clone(),
+            secret,
+        },
         _ => Auth::None,
     };
     let config = SessionConfig {
@@ -98,14 +107,19 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl) -> Result<Session, UsageE
 pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
     let files = collect_fixture_files(&args.paths).map_err(UsageError)?;
     if files.is_empty() {
-        return Err(UsageError("no fixture files (*.json) found in the given paths".into()));
+        return Err(UsageError(
+            "no fixture files (*.json) found in the given paths".into(),
+        ));
     }
     let fixtures = files
         .iter()
         .map(|path| load_fixture(path).map(|f| (path.clone(), f)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(UsageError)?;
-    let ws = open_workspace(args.workspace.as_deref(), args.paths.first().map(PathBuf::as_path))?;
+    let ws = open_workspace(
+        args.workspace.as_deref(),
+        args.paths.first().map(PathBuf::as_path),
+    )?;
     let (_embedded, url) = match &args.broker {
         Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
         None => {
@@ -133,7 +147,11 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }
-    Ok(if all_passed(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_passed(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Runs `thingbench serve` until the process is stopped.
@@ -155,7 +173,10 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
     let _hub = start_hub(&ws, url.clone())?;
-    eprintln!("thingbench: reference hub for gateway {} on {url}; Ctrl-C stops", ws.gateway());
+    eprintln!(
+        "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
+        ws.gateway()
+    );
     loop {
         std::thread::park();
     }

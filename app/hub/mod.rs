@@ -96,7 +96,11 @@ async fn serve(
     mut stop: tokio::sync::oneshot::Receiver<()>,
     status: std::sync::mpsc::Sender<HubStatus>,
 ) {
-    let client_id = format!("thingbench-hub-{}-{}", std::process::id(), crate::protocol::EpochMs::now().0);
+    let client_id = format!(
+        "thingbench-hub-{}-{}",
+        std::process::id(),
+        crate::protocol::EpochMs::now().0
+    );
     let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     opts.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)

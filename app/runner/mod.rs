@@ -10,9 +10,17 @@ use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
 /// How one fixture ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    Replied { code: ReplyCode, message: Option<String>, rtt: Duration },
-    NoReply { after: Duration },
-    Lost { reason: String },
+    Replied {
+        code: ReplyCode,
+        message: Option<String>,
+        rtt: Duration,
+    },
+    NoReply {
+        after: Duration,
+    },
+    Lost {
+        reason: String,
+    },
 }
 
 /// One fixture's result.
@@ -31,7 +39,9 @@ impl CaseResult {
     /// One line for the terminal.
     pub fn line(&self) -> String {
         let verdict = if self.passed { "PASS" } else { "FAIL" };
-        let expected = self.expected.map_or("no reply".to_owned(), |c| c.to_string());
+        let expected = self
+            .expected
+            .map_or("no reply".to_owned(), |c| c.to_string());
         let actual = match &self.outcome {
             Outcome::Replied { code, rtt, .. } => {
                 format!("{code}  {:.2} ms", rtt.as_secs_f64() * 1000.0)
@@ -39,21 +49,34 @@ impl CaseResult {
             Outcome::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
             Outcome::Lost { reason } => format!("lost: {reason}"),
         };
-        format!("{verdict}  {}  expected {expected}  got {actual}", self.name)
+        format!(
+            "{verdict}  {}  expected {expected}  got {actual}",
+            self.name
+        )
     }
 
     /// Why it failed, for JUnit.
     pub fn failure_message(&self) -> String {
-        let expected = self.expected.map_or("no reply".to_owned(), |c| c.to_string());
+        let expected = self
+            .expected
+            .map_or("no reply".to_owned(), |c| c.to_string());
         match &self.outcome {
             Outcome::Replied { code, message, .. } => format!(
                 "expected {expected}, got {code}{}",
-                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             ),
             Outcome::NoReply { after } => {
-                format!("expected {expected}, got no reply within {} ms", after.as_millis())
+                format!(
+                    "expected {expected}, got no reply within {} ms",
+                    after.as_millis()
+                )
             }
-            Outcome::Lost { reason } => format!("expected {expected}, the request was lost: {reason}"),
+            Outcome::Lost { reason } => {
+                format!("expected {expected}, the request was lost: {reason}")
+            }
         }
     }
 }
@@ -68,7 +91,10 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> 
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            return Err(format!("{}: no such file or folder; check the path", path.display()));
+            return Err(format!(
+                "{}: no such file or folder; check the path",
+                path.display()
+            ));
         }
     }
     Ok(files)
@@ -105,7 +131,12 @@ impl<'a> Runner<'a> {
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
         let notes = self.apply_login(&LoginState::of_fixture(fixture));
         let registry = self.workspace.registry(&LoginState::of_fixture(fixture));
-        let message = fixture.resolve(&self.workspace.gateway(), &registry, EpochMs::now(), &self.ids);
+        let message = fixture.resolve(
+            &self.workspace.gateway(),
+            &registry,
+            EpochMs::now(),
+            &self.ids,
+        );
         let timeout = self
             .timeout_override
             .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
@@ -135,8 +166,16 @@ impl<'a> Runner<'a> {
     ) -> Outcome {
         let request = RequestId(self.next_request);
         self.next_request += 1;
-        if !self.session.send(SessionCommand::Request { request, topic, payload, msg_id, timeout }) {
-            return Outcome::Lost { reason: "the session has ended".into() };
+        if !self.session.send(SessionCommand::Request {
+            request,
+            topic,
+            payload,
+            msg_id,
+            timeout,
+        }) {
+            return Outcome::Lost {
+                reason: "the session has ended".into(),
+            };
         }
         // The session ends every request itself; the margin only guards against a dead thread.
         let guard = timeout + Duration::from_secs(10);
@@ -144,8 +183,17 @@ impl<'a> Runner<'a> {
         loop {
             let remaining = deadline.saturating_duration_since(std::time::Instant::now());
             match self.session.events.recv_timeout(remaining) {
-                Ok(SessionEvent::Replied { request: r, reply, rtt, .. }) if r == request => {
-                    return Outcome::Replied { code: reply.code, message: reply.message, rtt };
+                Ok(SessionEvent::Replied {
+                    request: r,
+                    reply,
+                    rtt,
+                    ..
+                }) if r == request => {
+                    return Outcome::Replied {
+                        code: reply.code,
+                        message: reply.message,
+                        rtt,
+                    };
                 }
                 Ok(SessionEvent::NoReply { request: r, after }) if r == request => {
                     return Outcome::NoReply { after };
@@ -153,9 +201,17 @@ impl<'a> Runner<'a> {
                 Ok(SessionEvent::Lost { request: r, reason }) if r == request => {
                     return Outcome::Lost { reason };
                 }
-                Ok(SessionEvent::Closed) => return Outcome::Lost { reason: "the session has ended".into() },
+                Ok(SessionEvent::Closed) => {
+                    return Outcome::Lost {
+                        reason: "the session has ended".into(),
+                    };
+                }
                 Ok(_) => {}
-                Err(_) => return Outcome::Lost { reason: "the session stopped answering".into() },
+                Err(_) => {
+                    return Outcome::Lost {
+                        reason: "the session stopped answering".into(),
+                    };
+                }
             }
         }
     }
@@ -172,7 +228,10 @@ impl<'a> Runner<'a> {
         let registry = self.workspace.registry(&LoginState::All);
         let mut now_in = Vec::new();
         for device in &all {
-            let has_secret = registry.devices.get(device).is_some_and(|d| d.secret.is_some());
+            let has_secret = registry
+                .devices
+                .get(device)
+                .is_some_and(|d| d.secret.is_some());
             let want = wanted.contains(device) && has_secret;
             if wanted.contains(device) && !has_secret && !self.unsigned_reported.contains(device) {
                 self.unsigned_reported.push(device.clone());
@@ -196,7 +255,12 @@ impl<'a> Runner<'a> {
             let fixture = Fixture::new("login", request, ReplyCode::SUCCESS);
             let mut message = fixture.resolve(&gateway, &registry, EpochMs::now(), &self.ids);
             message.topic = request_topic(method, &gateway);
-            match self.request(message.topic, message.payload, message.id, Duration::from_secs(5)) {
+            match self.request(
+                message.topic,
+                message.payload,
+                message.id,
+                Duration::from_secs(5),
+            ) {
                 Outcome::Replied { code, .. } if code.is_success() => {
                     if want {
                         now_in.push(device.clone());
@@ -208,7 +272,9 @@ impl<'a> Runner<'a> {
                         Outcome::Replied { code, message, .. } => {
                             format!("{code} {}", message.unwrap_or_default())
                         }
-                        Outcome::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
+                        Outcome::NoReply { after } => {
+                            format!("no reply within {} ms", after.as_millis())
+                        }
                         Outcome::Lost { reason } => reason,
                     };
                     notes.push(format!("could not {verb} {device}: {why}"));
@@ -242,7 +308,9 @@ pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, Str
     }
     let mut report = Report::new("thingbench");
     report.add_test_suite(suite);
-    report.to_string().map_err(|e| format!("cannot write JUnit XML: {e}"))
+    report
+        .to_string()
+        .map_err(|e| format!("cannot write JUnit XML: {e}"))
 }
 
 /// True when every result passed.
@@ -252,6 +320,7 @@ pub fn all_passed(results: &[CaseResult]) -> bool {
 
 /// Loads a fixture file for a run; a broken one is bad input.
 pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
-    let bytes = std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
+    let bytes =
+        std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
     Fixture::from_slice(path, &bytes).map_err(|e| e.to_string())
 }

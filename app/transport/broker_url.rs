@@ -36,9 +36,9 @@ impl BrokerUrl {
         };
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                let port = port
-                    .parse()
-                    .map_err(|_| format!("broker URL {text:?} has a port that is not a number from 1 to 65535"))?;
+                let port = port.parse().map_err(|_| {
+                    format!("broker URL {text:?} has a port that is not a number from 1 to 65535")
+                })?;
                 (host, port)
             }
             _ => (rest, default_port),
@@ -72,11 +72,26 @@ mod tests {
     #[test]
     fn parses_urls() {
         let url = BrokerUrl::parse("mqtt://127.0.0.1:1884").expect("valid");
-        assert_eq!((url.scheme, url.host.as_str(), url.port), (Scheme::Mqtt, "127.0.0.1", 1884));
-        assert_eq!(BrokerUrl::parse("mqtts://hub.example").expect("valid").port, 8883);
-        assert_eq!(BrokerUrl::parse("mqtt://localhost").expect("valid").port, 1883);
+        assert_eq!(
+            (url.scheme, url.host.as_str(), url.port),
+            (Scheme::Mqtt, "127.0.0.1", 1884)
+        );
+        assert_eq!(
+            BrokerUrl::parse("mqtts://hub.example").expect("valid").port,
+            8883
+        );
+        assert_eq!(
+            BrokerUrl::parse("mqtt://localhost").expect("valid").port,
+            1883
+        );
         assert_eq!(url.to_string(), "mqtt://127.0.0.1:1884");
-        for bad in ["127.0.0.1:1883", "http://x", "mqtt://", "mqtt://h:notaport", "mqtt://h:70000"] {
+        for bad in [
+            "127.0.0.1:1883",
+            "http://x",
+            "mqtt://",
+            "mqtt://h:notaport",
+            "mqtt://h:70000",
+        ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }
     }

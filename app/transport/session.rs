@@ -10,7 +10,9 @@ use rumqttc::{
 };
 use tokio::sync::mpsc as tokio_mpsc;
 
-use crate::protocol::{DeviceId, EpochMs, MsgId, Reply, Secret, connect_credentials, parse_reply, reply_topic};
+use crate::protocol::{
+    DeviceId, EpochMs, MsgId, Reply, Secret, connect_credentials, parse_reply, reply_topic,
+};
 
 use super::MAX_PACKET;
 use super::broker_url::{BrokerUrl, Scheme};
@@ -19,9 +21,15 @@ use super::broker_url::{BrokerUrl, Scheme};
 #[derive(Clone, Debug)]
 pub enum Auth {
     None,
-    Password { username: String, password: Secret },
+    Password {
+        username: String,
+        password: Secret,
+    },
     /// Device-secret signing: client id, username and password computed at each connect.
-    Sign { device: DeviceId, secret: Secret },
+    Sign {
+        device: DeviceId,
+        secret: Secret,
+    },
 }
 
 /// Everything needed to open a session.
@@ -70,9 +78,14 @@ pub enum SessionCommand {
 pub enum SessionEvent {
     Connected,
     /// The connection ended; the session retries with backoff unless told to disconnect.
-    Disconnected { reason: String },
+    Disconnected {
+        reason: String,
+    },
     /// A request went out.
-    Sent { request: RequestId, at: EpochMs },
+    Sent {
+        request: RequestId,
+        at: EpochMs,
+    },
     Replied {
         request: RequestId,
         reply: Reply,
@@ -80,12 +93,25 @@ pub enum SessionEvent {
         rtt: Duration,
         paired_by: PairedBy,
     },
-    NoReply { request: RequestId, after: Duration },
-    Lost { request: RequestId, reason: String },
+    NoReply {
+        request: RequestId,
+        after: Duration,
+    },
+    Lost {
+        request: RequestId,
+        reason: String,
+    },
     /// A message on a reply topic that pairs with no pending request.
-    Unpaired { topic: String, payload: Vec<u8>, why: String },
+    Unpaired {
+        topic: String,
+        payload: Vec<u8>,
+        why: String,
+    },
     /// A message on a filter subscribed with [`SessionCommand::Subscribe`].
-    Message { topic: String, payload: Vec<u8> },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
     /// The session thread ended.
     Closed,
 }
@@ -166,7 +192,8 @@ fn mqtt_options(config: &SessionConfig) -> MqttOptions {
             Some((username.clone(), password.expose().to_owned())),
         ),
         Auth::Sign { device, secret } => {
-            let creds = connect_credentials(&config.client_id, device, secret.expose(), EpochMs::now());
+            let creds =
+                connect_credentials(&config.client_id, device, secret.expose(), EpochMs::now());
             (creds.client_id, Some((creds.username, creds.password)))
         }
     };
@@ -195,10 +222,14 @@ pub fn connection_error_words(broker: &BrokerUrl, err: &ConnectionError) -> Stri
     match err {
         ConnectionError::ConnectionRefused(code) => match code {
             ConnectReturnCode::BadUserNamePassword => {
-                format!("{broker} refused the login: bad username or password (check the credentials or secret)")
+                format!(
+                    "{broker} refused the login: bad username or password (check the credentials or secret)"
+                )
             }
             ConnectReturnCode::NotAuthorized => {
-                format!("{broker} refused the login: not authorized (check the credentials or secret)")
+                format!(
+                    "{broker} refused the login: not authorized (check the credentials or secret)"
+                )
             }
             ConnectReturnCode::BadClientId => format!("{broker} refused the client id"),
             other => format!("{broker} refused the connection: {other:?}"),
@@ -206,15 +237,23 @@ pub fn connection_error_words(broker: &BrokerUrl, err: &ConnectionError) -> Stri
         ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("connection refused by {broker}: is a broker running there?")
         }
-        ConnectionError::Io(e) => format!("cannot reach {broker}: {e} (check the host and the network)"),
-        ConnectionError::NetworkTimeout => {
-            format!("timed out connecting to {broker}: the host is unreachable or not an MQTT broker")
+        ConnectionError::Io(e) => {
+            format!("cannot reach {broker}: {e} (check the host and the network)")
         }
-        ConnectionError::Tls(e) => format!("TLS with {broker} failed: {e} (is the certificate trusted?)"),
+        ConnectionError::NetworkTimeout => {
+            format!(
+                "timed out connecting to {broker}: the host is unreachable or not an MQTT broker"
+            )
+        }
+        ConnectionError::Tls(e) => {
+            format!("TLS with {broker} failed: {e} (is the certificate trusted?)")
+        }
         ConnectionError::MqttState(StateError::ConnectionAborted) => format!(
             "{broker} closed the connection (it may have rejected the credentials or client id, or stopped)"
         ),
-        ConnectionError::MqttState(StateError::Io(e)) => format!("connection to {broker} broke: {e}"),
+        ConnectionError::MqttState(StateError::Io(e)) => {
+            format!("connection to {broker} broke: {e}")
+        }
         other => format!("connection to {broker} failed: {other}"),
     }
 }
@@ -226,7 +265,10 @@ async fn run(
 ) {
     if config.broker.scheme == Scheme::Mqtts {
         events.send(SessionEvent::Disconnected {
-            reason: format!("{}: mqtts:// is not supported yet; use mqtt://", config.broker),
+            reason: format!(
+                "{}: mqtts:// is not supported yet; use mqtt://",
+                config.broker
+            ),
         });
         return;
     }
@@ -350,7 +392,11 @@ fn pair_reply(
     let reply = match parse_reply(&payload) {
         Ok(reply) => reply,
         Err(e) => {
-            events.send(SessionEvent::Unpaired { topic, payload, why: e.to_string() });
+            events.send(SessionEvent::Unpaired {
+                topic,
+                payload,
+                why: e.to_string(),
+            });
             return;
         }
     };
@@ -359,7 +405,11 @@ fn pair_reply(
             Some(request) => (request, PairedBy::Id),
             None => {
                 let why = format!("id {id} matches no pending request on this topic");
-                events.send(SessionEvent::Unpaired { topic, payload, why });
+                events.send(SessionEvent::Unpaired {
+                    topic,
+                    payload,
+                    why,
+                });
                 return;
             }
         },
@@ -373,7 +423,11 @@ fn pair_reply(
                 Some(request) => (request, PairedBy::Oldest),
                 None => {
                     let why = "reply has no id and no request is pending on this topic".to_owned();
-                    events.send(SessionEvent::Unpaired { topic, payload, why });
+                    events.send(SessionEvent::Unpaired {
+                        topic,
+                        payload,
+                        why,
+                    });
                     return;
                 }
             }

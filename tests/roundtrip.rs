@@ -1,0 +1,304 @@
+//! Real round trips: the sample suite over the embedded broker and over mosquitto with
+//! `thingbench hub`, JUnit output, failures, silence and a broker that goes away.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn thingbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("thingbench runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A copy of the sample workspace to change freely.
+fn copy_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&root().join("fixtures"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+fn fixture_count() -> usize {
+    std::fs::read_dir(root().join("fixtures/messages"))
+        .expect("messages")
+        .count()
+}
+
+#[test]
+fn sample_suite_passes_against_the_embedded_broker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("junit.xml");
+    let out = thingbench(&[
+        "run",
+        "fixtures/messages",
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let n = fixture_count();
+    assert!(
+        text(&out).contains(&format!("{n} passed, 0 failed")),
+        "{}",
+        text(&out)
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(count(&xml, "<testcase "), n, "{xml}");
+    assert_eq!(count(&xml, "<failure"), 0);
+    assert!(
+        xml.contains("classname=\"fixtures/messages/040-1204-wrong-type.json\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_wrong_expect_fails_with_exit_1_and_a_junit_failure() {
+    let ws = copy_workspace();
+    let file = ws.path().join("messages/040-1204-wrong-type.json");
+    let fixture = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, fixture.replace("\"code\": 1204", "\"code\": 200")).expect("write");
+    let junit = ws.path().join("junit.xml");
+    let messages = ws.path().join("messages");
+    let out = thingbench(&[
+        "run",
+        messages.to_str().expect("utf-8"),
+        "--workspace",
+        ws.path().to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("FAIL"), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(count(&xml, "<failure"), 1, "{xml}");
+    assert!(xml.contains("expected 200, got 1204"), "{xml}");
+}
+
+#[test]
+fn silence_ends_as_no_reply_in_bounded_time() {
+    let ws = copy_workspace();
+    let messages = ws.path().join("messages");
+    std::fs::remove_dir_all(&messages).expect("clear");
+    std::fs::create_dir_all(&messages).expect("mkdir");
+    let body = r#"{"version": "1.0", "method": "thing.event.post", "params": {}}"#;
+    std::fs::write(
+        messages.join("1-expects-a-reply.json"),
+        format!(r#"{{"name": "nobody serves this topic", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {body}, "expect": {{"code": 200, "withinMs": 300}}}}"#),
+    )
+    .expect("write");
+    std::fs::write(
+        messages.join("2-expects-silence.json"),
+        format!(r#"{{"name": "silence is required", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {body}, "expect": {{"noReply": true, "withinMs": 300}}}}"#),
+    )
+    .expect("write");
+    let started = Instant::now();
+    let out = thingbench(&[
+        "run",
+        messages.to_str().expect("utf-8"),
+        "--workspace",
+        ws.path().to_str().expect("utf-8"),
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(20), "bounded time");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let output = text(&out);
+    assert!(
+        output.contains("FAIL  nobody serves this topic  expected 200  got no reply within 300 ms"),
+        "{output}"
+    );
+    assert!(output.contains("PASS  silence is required"), "{output}");
+}
+
+#[test]
+fn unreachable_broker_exits_2_with_a_sentence() {
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let out = thingbench(&["run", "fixtures/messages", "--broker", &url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("could not connect") && err.contains("refused"),
+        "{err}"
+    );
+}
+
+// --- mosquitto -------------------------------------------------------------------------
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn mosquitto_binary() -> Option<PathBuf> {
+    [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
+    let Some(binary) = mosquitto_binary() else {
+        eprintln!(
+            "SKIPPED: mosquitto is not installed (apt-get install mosquitto); the embedded-broker tests still ran"
+        );
+        return None;
+    };
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nmessage_size_limit 0\npersistence false\n"),
+    )
+    .expect("write config");
+    let child = Killed(
+        Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("mosquitto did not listen on {port}");
+}
+
+fn start_hub(url: &str) -> Killed {
+    let mut hub = Killed(
+        Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .args(["hub", "--broker", url, "--workspace", "fixtures"])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hub"),
+    );
+    // The hub says so on stderr once it is subscribed.
+    let stderr = hub.0.stderr.take().expect("stderr");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
+        .expect("hub output");
+    assert!(line.contains("reference hub"), "{line}");
+    hub
+}
+
+#[test]
+fn sample_suite_passes_against_mosquitto_with_thingbench_hub() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let _hub = start_hub(&url);
+    let junit = dir.path().join("junit.xml");
+    let out = thingbench(&[
+        "run",
+        "fixtures/messages",
+        "--broker",
+        &url,
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert_eq!(count(&xml, "<testcase "), fixture_count());
+    assert_eq!(count(&xml, "<failure"), 0);
+}
+
+#[test]
+fn a_broker_stopped_mid_run_ends_requests_as_lost_and_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(mut mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let _hub = start_hub(&url);
+    let ws = copy_workspace();
+    let messages = ws.path().join("messages");
+    // The first fixture waits in silence long enough for the broker to be killed under it.
+    std::fs::write(
+        messages.join("000-wait.json"),
+        r#"{"name": "waits while the broker dies", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {"version": "1.0"}, "expect": {"code": 200, "withinMs": 4000}}"#,
+    )
+    .expect("write");
+    let child = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "run",
+            messages.to_str().expect("utf-8"),
+            "--workspace",
+            ws.path().to_str().expect("utf-8"),
+            "--broker",
+            &url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = mosquitto.0.kill();
+    let _ = mosquitto.0.wait();
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("run ends");
+    assert!(started.elapsed() < Duration::from_secs(60), "never hangs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let output = text(&out);
+    assert!(
+        output.contains("FAIL  waits while the broker dies"),
+        "{output}"
+    );
+    assert!(output.contains("lost"), "{output}");
+    assert!(output.contains(" failed"), "{output}");
+}
