@@ -266,3 +266,81 @@ pub fn json_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKSPACE: &str = r#"{
+  "products": {"gwPk": "gw_model"},
+  "gateway": {"productKey": "gwPk", "deviceKey": "gw01", "secret": {"env": "THINGBENCH_TEST_UNSET_SECRET"}, "site": "lab 3"},
+  "devices": [],
+  "owner": "qa-team",
+  "later": {"nested": [1, 2]}
+}"#;
+
+    #[test]
+    fn save_keeps_unknown_keys_and_env_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("workspace.json"), WORKSPACE).expect("write");
+        let ws = Workspace::load(dir.path()).expect("loads");
+        ws.save_file().expect("saves");
+        let saved = std::fs::read_to_string(dir.path().join("workspace.json")).expect("read");
+        let before: serde_json::Value = serde_json::from_str(WORKSPACE).expect("json");
+        let after: serde_json::Value = serde_json::from_str(&saved).expect("json");
+        assert_eq!(before, after, "{saved}");
+        assert!(saved.contains(r#""env": "THINGBENCH_TEST_UNSET_SECRET""#));
+    }
+
+    #[test]
+    fn one_broken_model_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("workspace.json"), WORKSPACE).expect("write");
+        let models = dir.path().join("models");
+        std::fs::create_dir_all(&models).expect("mkdir");
+        std::fs::write(
+            models.join("a_broken.json"),
+            r#"{"modelId": "x", "measurepoints": {"p": {"dataType": "NOPE"}}}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            models.join("b_good.json"),
+            r#"{"modelId": "gw_model", "measurepoints": {}}"#,
+        )
+        .expect("write");
+        let ws = Workspace::load(dir.path()).expect("loads");
+        let err = ws.models[0].model.as_ref().expect_err("broken model");
+        let text = err.to_string();
+        assert!(
+            text.contains("a_broken.json") && text.contains("measurepoints.p.dataType"),
+            "{text}"
+        );
+        assert!(ws.models[1].model.is_ok());
+        assert!(ws.models_by_id().contains_key("gw_model"));
+        // The unset env secret is reported, naming the variable.
+        assert!(
+            ws.problems
+                .iter()
+                .any(|p| p.contains("THINGBENCH_TEST_UNSET_SECRET")),
+            "{:?}",
+            ws.problems
+        );
+    }
+
+    #[test]
+    fn fixtures_save_atomically_into_messages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("workspace.json"), WORKSPACE).expect("write");
+        let ws = Workspace::load(dir.path()).expect("loads");
+        let fixture = Fixture::new(
+            "n",
+            serde_json::json!({"version": "1.0"}),
+            crate::protocol::ReplyCode::SHAPE,
+        );
+        let path = ws.save_fixture("saved.json", &fixture).expect("saves");
+        let loaded =
+            Fixture::from_slice(&path, &std::fs::read(&path).expect("read")).expect("loads");
+        assert_eq!(loaded, fixture);
+        assert!(ws.save_fixture("../escape.json", &fixture).is_err());
+    }
+}
