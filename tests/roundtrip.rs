@@ -302,3 +302,143 @@ fn a_broker_stopped_mid_run_ends_requests_as_lost_and_exit_1() {
     assert!(output.contains("lost"), "{output}");
     assert!(output.contains(" failed"), "{output}");
 }
+
+// --- TLS ---------------------------------------------------------------------------------
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=thingbench test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .expect("write ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+}
+
+#[test]
+fn mqtts_verifies_the_broker_certificate() {
+    let openssl_present = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if mosquitto_binary().is_none() || !openssl_present {
+        eprintln!("SKIPPED: mosquitto or openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certificates(dir.path());
+    let (plain, tls) = (free_port(), free_port());
+    let d = dir.path().display();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root\nper_listener_settings false\nallow_anonymous true\nset_tcp_nodelay true\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
+        ),
+    )
+    .expect("config");
+    let binary = mosquitto_binary().expect("checked above");
+    let _mosquitto = Killed(
+        Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto TLS listener did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _hub = start_hub(&format!("mqtt://127.0.0.1:{plain}"));
+    let url = format!("mqtts://127.0.0.1:{tls}");
+    let fixture = "fixtures/messages/001-valid-two-inverters.json";
+    let ca = dir.path().join("ca.pem");
+
+    let out = thingbench(&[
+        "run",
+        fixture,
+        "--broker",
+        &url,
+        "--ca",
+        ca.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "trusted CA: {}", text(&out));
+
+    let out = thingbench(&["run", fixture, "--broker", &url]);
+    assert_eq!(out.status.code(), Some(2), "untrusted: {}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS") && err.contains("certificate"), "{err}");
+
+    let out = thingbench(&["run", fixture, "--broker", &url, "--insecure"]);
+    assert_eq!(out.status.code(), Some(0), "insecure: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT verified"));
+}

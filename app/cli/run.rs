@@ -10,7 +10,7 @@ use crate::hub::Hub;
 use crate::runner::{
     CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
 };
-use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent};
+use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
 use crate::workspace::{LoginState, Workspace, write_atomic};
 
 use super::{UsageError, open_workspace};
@@ -32,6 +32,36 @@ pub struct RunArgs {
     /// Wait this long for each reply instead of each fixture's own `expect.withinMs`.
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS options for an `mqtts://` broker.
+#[derive(Debug, Default, clap::Args)]
+pub struct TlsArgs {
+    /// PEM file of the CA that signed the broker's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// PEM file of a client certificate (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not verify the broker's certificate (a warning is printed).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl TlsArgs {
+    /// The transport's TLS options.
+    pub fn options(&self) -> TlsOptions {
+        TlsOptions {
+            ca_file: self.ca.clone(),
+            client_cert: self.cert.clone().zip(self.key.clone()),
+            verify: !self.insecure,
+        }
+    }
 }
 
 /// Options of `thingbench serve`.
@@ -72,7 +102,11 @@ fn start_hub(ws: &Workspace, url: BrokerUrl) -> Result<Hub, UsageError> {
 }
 
 /// A session connected as the workspace's gateway, signing with its secret when it has one.
-pub fn gateway_session(ws: &Workspace, url: BrokerUrl) -> Result<Session, UsageError> {
+pub fn gateway_session(
+    ws: &Workspace,
+    url: BrokerUrl,
+    tls: TlsOptions,
+) -> Result<Session, UsageError> {
     let gateway = ws.gateway();
     let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
         Some(Ok(secret)) => Auth::Sign {
@@ -86,6 +120,7 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl) -> Result<Session, UsageE
         client_id: gateway.device_key.0.clone(),
         auth,
         keep_alive: Duration::from_secs(30),
+        tls,
     };
     let session = Session::start(config, Box::new(|| {})).map_err(UsageError)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -128,7 +163,10 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             (Some((broker, hub)), url)
         }
     };
-    let session = gateway_session(&ws, url)?;
+    if args.tls.insecure {
+        eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
+    }
+    let session = gateway_session(&ws, url, args.tls.options())?;
     let mut runner = Runner::new(&ws, &session);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());

@@ -16,6 +16,7 @@ use crate::protocol::{
 
 use super::MAX_PACKET;
 use super::broker_url::{BrokerUrl, Scheme};
+use super::tls::{TlsOptions, client_config};
 
 /// How the session authenticates.
 #[derive(Clone, Debug)]
@@ -40,6 +41,8 @@ pub struct SessionConfig {
     pub client_id: String,
     pub auth: Auth,
     pub keep_alive: Duration,
+    /// Used for `mqtts://`.
+    pub tls: TlsOptions,
 }
 
 /// A caller's handle on one request, unique within a session.
@@ -208,13 +211,20 @@ fn mqtt_options(config: &SessionConfig) -> MqttOptions {
     opts
 }
 
-fn new_event_loop(config: &SessionConfig) -> (AsyncClient, EventLoop) {
-    let (client, mut eventloop) = AsyncClient::new(mqtt_options(config), 8192);
+fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), String> {
+    let mut opts = mqtt_options(config);
+    if config.broker.scheme == Scheme::Mqtts {
+        let tls = client_config(&config.tls)?;
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(tls)),
+        ));
+    }
+    let (client, mut eventloop) = AsyncClient::new(opts, 8192);
     let mut net = NetworkOptions::new();
     net.set_tcp_nodelay(true);
     net.set_connection_timeout(5);
     eventloop.set_network_options(net);
-    (client, eventloop)
+    Ok((client, eventloop))
 }
 
 /// A connection error in words a person can act on.
@@ -263,16 +273,13 @@ async fn run(
     mut commands: tokio_mpsc::UnboundedReceiver<SessionCommand>,
     events: &EventSink,
 ) {
-    if config.broker.scheme == Scheme::Mqtts {
-        events.send(SessionEvent::Disconnected {
-            reason: format!(
-                "{}: mqtts:// is not supported yet; use mqtt://",
-                config.broker
-            ),
-        });
-        return;
-    }
-    let (mut client, mut eventloop) = new_event_loop(&config);
+    let (mut client, mut eventloop) = match new_event_loop(&config) {
+        Ok(pair) => pair,
+        Err(reason) => {
+            events.send(SessionEvent::Disconnected { reason });
+            return;
+        }
+    };
     let mut connected = false;
     let mut pending: HashMap<RequestId, Pending> = HashMap::new();
     let mut by_id: HashMap<(String, MsgId), RequestId> = HashMap::new();
@@ -360,8 +367,9 @@ async fn run(
                 if retry_at.is_some_and(|at| now >= at) {
                     retry_at = None;
                     // A fresh event loop signs anew (the timestamp is part of the credentials).
-                    if matches!(config.auth, Auth::Sign { .. }) {
-                        let (c, e) = new_event_loop(&config);
+                    if matches!(config.auth, Auth::Sign { .. })
+                        && let Ok((c, e)) = new_event_loop(&config)
+                    {
                         client = c;
                         eventloop = e;
                     }
