@@ -82,6 +82,8 @@ pub struct HubArgs {
     pub broker: String,
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// The embedded broker with the reference hub of `ws` on it.
@@ -90,12 +92,12 @@ pub fn start_embedded(
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), UsageError> {
     let broker = EmbeddedBroker::start(listen).map_err(UsageError)?;
-    let hub = start_hub(ws, broker.url())?;
+    let hub = start_hub(ws, broker.url(), TlsOptions::default())?;
     Ok((broker, hub))
 }
 
-fn start_hub(ws: &Workspace, url: BrokerUrl) -> Result<Hub, UsageError> {
-    let hub = Hub::start(url, ws.registry(&LoginState::All)).map_err(UsageError)?;
+fn start_hub(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, UsageError> {
+    let hub = Hub::start(url, tls, ws.registry(&LoginState::All)).map_err(UsageError)?;
     hub.wait_connected(Duration::from_secs(10))
         .map_err(UsageError)?;
     Ok(hub)
@@ -210,7 +212,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
 pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
-    let _hub = start_hub(&ws, url.clone())?;
+    if args.tls.insecure {
+        eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
+    }
+    let _hub = start_hub(&ws, url.clone(), args.tls.options())?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
         ws.gateway()

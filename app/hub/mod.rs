@@ -7,7 +7,9 @@ use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::reply_topic;
-use crate::transport::{BrokerUrl, MAX_PACKET, connection_error_words};
+use crate::transport::{
+    BrokerUrl, MAX_PACKET, Scheme, TlsOptions, client_config, connection_error_words,
+};
 
 /// The topic filters the hub serves: every request topic of the protocol, for any device.
 pub fn hub_filters() -> Vec<String> {
@@ -40,7 +42,15 @@ pub struct Hub {
 impl Hub {
     /// Connects to `broker` and serves the devices of `registry`. Every sub-device starts
     /// logged out, as on a real hub.
-    pub fn start(broker: BrokerUrl, mut registry: Registry) -> Result<Self, String> {
+    pub fn start(
+        broker: BrokerUrl,
+        tls: TlsOptions,
+        mut registry: Registry,
+    ) -> Result<Self, String> {
+        let tls = match broker.scheme {
+            Scheme::Mqtts => Some(client_config(&tls)?),
+            Scheme::Mqtt => None,
+        };
         registry.logged_in.clear();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (status_tx, status_rx) = std::sync::mpsc::channel();
@@ -50,7 +60,7 @@ impl Hub {
             .map_err(|e| format!("cannot start the hub's runtime: {e}"))?;
         let thread = std::thread::Builder::new()
             .name("thingbench-hub".into())
-            .spawn(move || runtime.block_on(serve(broker, registry, stop_rx, status_tx)))
+            .spawn(move || runtime.block_on(serve(broker, tls, registry, stop_rx, status_tx)))
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
             stop: Some(stop_tx),
@@ -92,6 +102,7 @@ impl Drop for Hub {
 
 async fn serve(
     broker: BrokerUrl,
+    tls: Option<rumqttc::tokio_rustls::rustls::ClientConfig>,
     mut registry: Registry,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     status: std::sync::mpsc::Sender<HubStatus>,
@@ -106,6 +117,11 @@ async fn serve(
         .set_clean_session(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET)
         .set_inflight(1000);
+    if let Some(tls) = tls {
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(tls)),
+        ));
+    }
     let (client, mut eventloop) = AsyncClient::new(opts, 8192);
     let mut net = NetworkOptions::new();
     net.set_tcp_nodelay(true);

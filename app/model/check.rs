@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::protocol::{
-    DeviceId, Method, MsgId, ParsedTopic, Reply, ReplyCode, SIGN_METHOD, id_of, parse_topic, sign,
+    DeviceId, Method, MsgId, ParsedTopic, Reply, ReplyCode, id_of, is_sha256_sign_method,
+    parse_topic, sign,
 };
 
 use super::registry::Registry;
@@ -579,11 +580,11 @@ impl Checker<'_> {
             return;
         }
         if let Some((Some(client_id), Some(timestamp), Some(method), Some(given))) = signing {
-            if !method.eq_ignore_ascii_case(SIGN_METHOD) {
+            if !is_sha256_sign_method(&method) {
                 self.push(
                     "params.signMethod",
                     ReplyCode::SIGN_FAILED,
-                    format!("is {method:?}; the hub signs with {SIGN_METHOD:?}"),
+                    format!("is {method:?}; the hub checks \"sha256\" (also named \"hmacsha256\") signs only"),
                 );
                 return;
             }

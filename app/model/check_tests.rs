@@ -482,6 +482,19 @@ fn login_codes() {
         ReplyCode::SUCCESS
     );
 
+    // The Python SDK names the same plain digest "hmacsha256".
+    let mut body: Value = serde_json::from_str(&login_body("inv01", "inv01-secret")).expect("json");
+    body["params"]["signMethod"] = json!("hmacsha256");
+    assert_eq!(
+        check(&r, &topic, body.to_string().as_bytes()).code,
+        ReplyCode::SUCCESS
+    );
+    body["params"]["signMethod"] = json!("hmacmd5");
+    assert_eq!(
+        check(&r, &topic, body.to_string().as_bytes()).code,
+        ReplyCode::SIGN_FAILED
+    );
+
     let wrong = check(&r, &topic, login_body("inv01", "guess").as_bytes());
     assert_eq!(wrong.code, ReplyCode::SIGN_FAILED);
     assert_eq!(wrong.effect, None);

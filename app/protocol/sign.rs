@@ -4,8 +4,14 @@ use sha2::{Digest, Sha256};
 
 use super::types::{DeviceId, EpochMs};
 
-/// The only sign method the SDKs use.
+/// The sign method thingbench sends.
 pub const SIGN_METHOD: &str = "sha256";
+
+/// True for the names the SDKs give the plain SHA-256 digest: `sha256`, and `hmacsha256`
+/// (the Python SDK's name, though it computes the same plain digest, not an HMAC).
+pub fn is_sha256_sign_method(name: &str) -> bool {
+    name.eq_ignore_ascii_case("sha256") || name.eq_ignore_ascii_case("hmacsha256")
+}
 
 /// Lower-case hex SHA-256 of `clientId{id}deviceKey{dk}productKey{pk}timestamp{ts}{secret}`.
 ///
@@ -99,6 +105,16 @@ mod tests {
             !format!("{creds:?}").contains("b99032"),
             "password is masked in Debug"
         );
+    }
+
+    #[test]
+    fn sign_method_names() {
+        for name in ["sha256", "SHA256", "hmacsha256", "HmacSHA256"] {
+            assert!(is_sha256_sign_method(name), "{name}");
+        }
+        for name in ["", "md5", "hmacmd5", "hmacsha1", "sha1"] {
+            assert!(!is_sha256_sign_method(name), "{name}");
+        }
     }
 
     #[test]
