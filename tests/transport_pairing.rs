@@ -1,0 +1,163 @@
+//! Pairing over a real broker: replies pair by topic and id, a reply without an id pairs with
+//! the oldest pending request (marked so), and anything else is shown as unpaired, never dropped.
+
+use std::time::Duration;
+
+use thingbench::broker::EmbeddedBroker;
+use thingbench::protocol::{MsgId, ReplyCode};
+use thingbench::transport::{
+    Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+};
+
+fn session(broker: &EmbeddedBroker, id: &str) -> Session {
+    let config = SessionConfig {
+        broker: broker.url(),
+        client_id: id.to_owned(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls: TlsOptions::default(),
+    };
+    let session = Session::start(config, Box::new(|| {})).expect("session starts");
+    wait_for(&session, |e| matches!(e, SessionEvent::Connected));
+    session
+}
+
+fn wait_for(session: &Session, mut wanted: impl FnMut(&SessionEvent) -> bool) -> SessionEvent {
+    loop {
+        let event = session
+            .events
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the expected event arrives within 5 s");
+        if wanted(&event) {
+            return event;
+        }
+    }
+}
+
+/// `device` publishes `payload` on `topic` (via a request whose own reply nobody sends).
+fn publish(device: &Session, n: u64, topic: &str, payload: &str) {
+    device.send(SessionCommand::Request {
+        request: RequestId(1000 + n),
+        topic: topic.to_owned(),
+        payload: payload.as_bytes().to_vec(),
+        msg_id: None,
+        timeout: Duration::from_secs(30),
+    });
+}
+
+#[test]
+fn replies_pair_by_id_then_oldest_and_the_rest_is_unpaired() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "pairing-client");
+    let responder = session(&broker, "pairing-responder");
+    responder.send(SessionCommand::Subscribe("lab/req".into()));
+    std::thread::sleep(Duration::from_millis(200));
+
+    // Two requests in flight on the same topic.
+    for (n, id) in [(1, "a1"), (2, "a2")] {
+        client.send(SessionCommand::Request {
+            request: RequestId(n),
+            topic: "lab/req".into(),
+            payload: format!(r#"{{"id": "{id}"}}"#).into_bytes(),
+            msg_id: Some(MsgId(id.into())),
+            timeout: Duration::from_secs(10),
+        });
+    }
+    for _ in 0..2 {
+        wait_for(
+            &responder,
+            |e| matches!(e, SessionEvent::Message { topic, .. } if topic == "lab/req"),
+        );
+    }
+
+    // The second request's reply, by id.
+    publish(
+        &responder,
+        1,
+        "lab/req_reply",
+        r#"{"id": "a2", "code": 1204, "message": "bad"}"#,
+    );
+    let SessionEvent::Replied {
+        request,
+        reply,
+        paired_by,
+        ..
+    } = wait_for(&client, |e| matches!(e, SessionEvent::Replied { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (request, reply.code, paired_by),
+        (RequestId(2), ReplyCode::MODEL, PairedBy::Id)
+    );
+
+    // The same reply again pairs with nothing.
+    publish(
+        &responder,
+        2,
+        "lab/req_reply",
+        r#"{"id": "a2", "code": 1204}"#,
+    );
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(matches!(event, SessionEvent::Unpaired { why, .. } if why.contains("a2")));
+
+    // A reply without an id pairs with the oldest pending request, marked as such.
+    publish(&responder, 3, "lab/req_reply", r#"{"code": 200}"#);
+    let SessionEvent::Replied {
+        request, paired_by, ..
+    } = wait_for(&client, |e| matches!(e, SessionEvent::Replied { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!((request, paired_by), (RequestId(1), PairedBy::Oldest));
+
+    // Not JSON, and an id nobody waits for: shown, not dropped, nothing pairs wrongly.
+    publish(&responder, 4, "lab/req_reply", "not json");
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(matches!(event, SessionEvent::Unpaired { why, .. } if why.contains("not JSON")));
+    publish(&responder, 5, "lab/req_reply", r#"{"code": 200}"#);
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(matches!(event, SessionEvent::Unpaired { why, .. } if why.contains("no id")));
+}
+
+#[test]
+fn a_request_nobody_answers_ends_as_no_reply() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "silence-client");
+    let started = std::time::Instant::now();
+    client.send(SessionCommand::Request {
+        request: RequestId(7),
+        topic: "lab/nobody".into(),
+        payload: b"{}".to_vec(),
+        msg_id: Some(MsgId("7".into())),
+        timeout: Duration::from_millis(200),
+    });
+    let event = wait_for(&client, |e| {
+        matches!(
+            e,
+            SessionEvent::NoReply { .. } | SessionEvent::Replied { .. }
+        )
+    });
+    assert!(
+        matches!(
+            event,
+            SessionEvent::NoReply {
+                request: RequestId(7),
+                ..
+            }
+        ),
+        "{event:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[test]
+fn a_port_in_use_is_refused_with_a_sentence() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let err = EmbeddedBroker::start(Some(addr)).expect_err("the port is taken");
+    assert!(
+        err.contains(&addr.to_string()) && err.contains("--listen"),
+        "{err}"
+    );
+}
