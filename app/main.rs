@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use thingbench::cli::{Cli, Command, GuiArgs, hub, open_workspace, run_check, run_suite, serve};
+use thingbench::cli::{
+    Cli, Command, GuiArgs, bench, hub, open_workspace, run_check, run_suite, serve,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,6 +15,10 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => {
             let mut stdout = std::io::stdout().lock();
             run_suite(&args, &mut stdout).map_err(|e| e.0)
+        }
+        Some(Command::Bench(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            bench(&args, &mut stdout).map_err(|e| e.0)
         }
         Some(Command::Serve(args)) => serve(&args).map_err(|e| e.0),
         Some(Command::Hub(args)) => hub(&args).map_err(|e| e.0),

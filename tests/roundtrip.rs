@@ -442,3 +442,28 @@ fn mqtts_verifies_the_broker_certificate() {
     assert_eq!(out.status.code(), Some(0), "insecure: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT verified"));
 }
+
+#[test]
+fn bench_pairs_every_reply_and_prints_json() {
+    let out = thingbench(&[
+        "bench",
+        "--requests",
+        "300",
+        "--inflight",
+        "16",
+        "--points",
+        "12",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(report["requests"], 300);
+    assert_eq!(report["lost"], 0);
+    for key in ["req_per_s", "p50_ms", "p99_ms", "publish_per_s"] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+}

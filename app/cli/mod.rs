@@ -11,7 +11,8 @@ use crate::workspace::{Workspace, find_workspace_root};
 
 pub use check::{CheckArgs, run_check};
 pub use run::{
-    HubArgs, RunArgs, ServeArgs, gateway_session, hub, run_suite, serve, start_embedded,
+    BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, bench, gateway_session, hub, run_suite, serve,
+    start_embedded,
 };
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
@@ -35,6 +36,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// The reference hub alone, on another broker.
     Hub(HubArgs),
+    /// Round trips per second and latency against a broker and hub, beside a publish-only loop.
+    Bench(BenchArgs),
 }
 
 /// Options of `thingbench gui`.

@@ -1,4 +1,7 @@
-//! Suites: replay fixtures over a session, judge them against `expect`, write JUnit XML.
+//! Suites: replay fixtures over a session, judge them against `expect`, write JUnit XML;
+//! and the round-trip benchmark.
+
+pub mod bench;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -217,7 +220,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Logs sub-devices in or out so that exactly those of `state` are logged in.
-    fn apply_login(&mut self, state: &LoginState) -> Vec<String> {
+    pub fn apply_login(&mut self, state: &LoginState) -> Vec<String> {
         let all = self.workspace.sub_devices();
         let wanted: Vec<DeviceId> = match state {
             LoginState::All => all.clone(),

@@ -72,6 +72,9 @@ pub enum SessionCommand {
     },
     /// Subscribe to a filter; its messages come as [`SessionEvent::Message`].
     Subscribe(String),
+    /// Publish without waiting for a reply (QoS 1); the broker's PUBACK comes as
+    /// [`SessionEvent::Acked`].
+    Publish { topic: String, payload: Vec<u8> },
     /// Close the session and end the thread.
     Disconnect,
 }
@@ -115,6 +118,8 @@ pub enum SessionEvent {
         topic: String,
         payload: Vec<u8>,
     },
+    /// The broker acknowledged a QoS 1 publish.
+    Acked,
     /// The session thread ended.
     Closed,
 }
@@ -306,6 +311,11 @@ async fn run(
                     }
                     filters.push(filter);
                 }
+                Some(SessionCommand::Publish { topic, payload }) => {
+                    if !connected || client.try_publish(topic, QoS::AtLeastOnce, false, payload).is_err() {
+                        events.send(SessionEvent::Disconnected { reason: "publish dropped: not connected".into() });
+                    }
+                }
                 Some(SessionCommand::Request { request, topic, payload, msg_id, timeout }) => {
                     if !connected {
                         events.send(SessionEvent::Lost { request, reason: "not connected to the broker".into() });
@@ -346,6 +356,7 @@ async fn run(
                         events.send(SessionEvent::Message { topic, payload });
                     }
                 }
+                Ok(Event::Incoming(Packet::PubAck(_))) => events.send(SessionEvent::Acked),
                 Ok(_) => {}
                 Err(err) => {
                     let reason = connection_error_words(&config.broker, &err);

@@ -1,0 +1,240 @@
+//! `thingbench bench`: paired round trips with K in flight, beside a publish-only loop of the
+//! same payloads on the same broker, so the cost of pairing and checking shows as a ratio.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{Registry, sample_value};
+use crate::protocol::{DeviceId, Method, MsgId, request_topic};
+use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
+
+/// What to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchConfig {
+    pub requests: usize,
+    pub inflight: usize,
+    pub points: usize,
+}
+
+/// What was measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    pub requests: usize,
+    pub req_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub publish_per_s: f64,
+    /// Requests without a reply (no reply in time, or lost).
+    pub lost: usize,
+    /// Replies whose code was not 200 (a sign the payload or the hub is wrong).
+    pub not_200: usize,
+}
+
+impl BenchReport {
+    /// The `--json` form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "requests": self.requests,
+            "req_per_s": self.req_per_s,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "publish_per_s": self.publish_per_s,
+            "lost": self.lost,
+        })
+    }
+}
+
+/// The body of a valid batch of `points` points for `device` (elements of the model's points,
+/// repeated over timestamps), without its id.
+pub fn bench_body(registry: &Registry, device: &DeviceId, points: usize) -> Result<String, String> {
+    let model = registry
+        .model_of(&device.product_key)
+        .ok_or_else(|| format!("no thing model is loaded for {device}; the bench needs one"))?;
+    if model.points.is_empty() {
+        return Err(format!("the model of {device} has no measure points"));
+    }
+    let mut params = Vec::new();
+    let mut left = points.max(1);
+    let mut element = 0;
+    while left > 0 {
+        let mut map = Map::new();
+        for (i, point) in model.points.iter().take(left).enumerate() {
+            map.insert(
+                point.identifier.clone(),
+                sample_value(point, (element * 31 + i) as u64),
+            );
+        }
+        left -= map.len();
+        params.push(json!({
+            "productKey": device.product_key.0,
+            "deviceKey": device.device_key.0,
+            "time": 1_700_000_000_000_i64 + element as i64 * 1000,
+            "measurepoints": map,
+        }));
+        element += 1;
+    }
+    let body = json!({"version": "1.0", "method": Method::PostBatch.name(), "params": params});
+    let text = serde_json::to_string(&body).map_err(|e| e.to_string())?;
+    // Without the opening brace, so that each request puts its own id first.
+    Ok(text[1..].to_owned())
+}
+
+fn with_id(body: &str, id: u64) -> Vec<u8> {
+    format!("{{\"id\":\"{id}\",{body}").into_bytes()
+}
+
+/// Runs both loops over `session`, connected as `gateway` with `device` logged in.
+pub fn run_bench(
+    session: &Session,
+    gateway: &DeviceId,
+    body: &str,
+    config: BenchConfig,
+) -> BenchReport {
+    let topic = request_topic(Method::PostBatch, gateway);
+    let timeout = Duration::from_secs(10);
+    // Warm up: the reply subscription and the first allocation are not part of the figure.
+    let mut next = 0u64;
+    let send = |n: u64| {
+        session.send(SessionCommand::Request {
+            request: RequestId(n),
+            topic: topic.clone(),
+            payload: with_id(body, n),
+            msg_id: Some(MsgId(n.to_string())),
+            timeout,
+        });
+    };
+    send(next);
+    next += 1;
+    wait_end(session);
+
+    let mut rtts = Vec::with_capacity(config.requests);
+    let (mut lost, mut not_200, mut done, mut sent) = (0usize, 0usize, 0usize, 0usize);
+    let started = Instant::now();
+    while sent < config.requests.min(config.inflight) {
+        send(next);
+        next += 1;
+        sent += 1;
+    }
+    while done < config.requests {
+        let Ok(event) = session.events.recv_timeout(timeout * 2) else {
+            lost += config.requests - done;
+            break;
+        };
+        match event {
+            SessionEvent::Replied { reply, rtt, .. } => {
+                rtts.push(rtt);
+                if !reply.code.is_success() {
+                    not_200 += 1;
+                }
+            }
+            SessionEvent::NoReply { .. } | SessionEvent::Lost { .. } => lost += 1,
+            SessionEvent::Closed => {
+                lost += config.requests - done;
+                break;
+            }
+            _ => continue,
+        }
+        done += 1;
+        if sent < config.requests {
+            send(next);
+            next += 1;
+            sent += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    rtts.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if rtts.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((rtts.len() as f64 - 1.0) * p).round() as usize;
+        rtts[i].as_secs_f64() * 1000.0
+    };
+
+    // The same payloads, published with the same window, acknowledged by the broker only.
+    let sink = "thingbench/bench/sink".to_owned();
+    let publish_started = Instant::now();
+    let (mut published, mut acked) = (0usize, 0usize);
+    while published < config.requests.min(config.inflight) {
+        session.send(SessionCommand::Publish {
+            topic: sink.clone(),
+            payload: with_id(body, next + published as u64),
+        });
+        published += 1;
+    }
+    while acked < config.requests {
+        match session.events.recv_timeout(timeout) {
+            Ok(SessionEvent::Acked) => {
+                acked += 1;
+                if published < config.requests {
+                    session.send(SessionCommand::Publish {
+                        topic: sink.clone(),
+                        payload: with_id(body, next + published as u64),
+                    });
+                    published += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let publish_elapsed = publish_started.elapsed();
+    BenchReport {
+        requests: config.requests,
+        req_per_s: rtts.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        publish_per_s: acked as f64 / publish_elapsed.as_secs_f64(),
+        lost,
+        not_200,
+    }
+}
+
+fn wait_end(session: &Session) {
+    while let Ok(event) = session.events.recv_timeout(Duration::from_secs(10)) {
+        if matches!(
+            event,
+            SessionEvent::Replied { .. } | SessionEvent::NoReply { .. } | SessionEvent::Lost { .. }
+        ) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn bench_body_is_a_valid_batch_of_the_asked_size() {
+        let model = crate::model::ThingModel::from_slice(
+            br#"{"modelId": "m", "measurepoints": {"a": {"dataType": "INT"}, "b": {"dataType": "FLOAT"}, "c": {"dataType": "BOOL"}}}"#,
+        )
+        .expect("model");
+        let mut registry = Registry::new();
+        let gw = DeviceId::new("pk", "gw");
+        registry.add_product(crate::protocol::ProductKey("pk".into()), Arc::new(model));
+        registry.add_gateway(gw.clone(), None);
+        let body = bench_body(&registry, &gw, 7).expect("body");
+        let payload = with_id(&body, 42);
+        let report =
+            crate::model::check(&registry, &request_topic(Method::PostBatch, &gw), &payload);
+        assert_eq!(
+            report.code,
+            crate::protocol::ReplyCode::SUCCESS,
+            "{:?}",
+            report.findings
+        );
+        let value: Value = serde_json::from_slice(&payload).expect("json");
+        assert_eq!(value["id"], "42");
+        let count: usize = value["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .map(|e| e["measurepoints"].as_object().map_or(0, Map::len))
+            .sum();
+        assert_eq!(count, 7);
+    }
+}
