@@ -40,6 +40,7 @@ fn main() -> ExitCode {
 
 fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
     let workspace = open_workspace(args.workspace.as_deref(), None).map_err(|e| e.0);
+    let broker = args.broker.clone();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("thingbench")
@@ -49,7 +50,13 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
     eframe::run_native(
         "thingbench",
         options,
-        Box::new(|_cc| Ok(Box::new(thingbench::ui::WorkbenchApp::new(workspace)))),
+        Box::new(move |cc| {
+            Ok(Box::new(thingbench::ui::WorkbenchApp::new(
+                workspace,
+                broker,
+                &cc.egui_ctx,
+            )))
+        }),
     )
     .map_err(|e| format!("cannot open the window: {e}; run under a desktop session or Xvfb"))?;
     Ok(ExitCode::SUCCESS)

@@ -10,10 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::workspace::{Workspace, find_workspace_root};
 
 pub use check::{CheckArgs, run_check};
-pub use run::{
-    BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, bench, gateway_session, hub, run_suite, serve,
-    start_embedded,
-};
+pub use run::{BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, bench, hub, run_suite, serve};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::broker::EmbeddedBroker;
-use crate::hub::Hub;
+use crate::runner::connect::{gateway_session, start_embedded, start_hub};
 use crate::runner::{
     CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
 };
-use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
-use crate::workspace::{LoginState, Workspace, write_atomic};
+use crate::transport::{BrokerUrl, TlsOptions};
+use crate::workspace::{LoginState, write_atomic};
 
 use super::{UsageError, open_workspace};
 
@@ -86,60 +85,6 @@ pub struct HubArgs {
     pub tls: TlsArgs,
 }
 
-/// The embedded broker with the reference hub of `ws` on it.
-pub fn start_embedded(
-    ws: &Workspace,
-    listen: Option<SocketAddr>,
-) -> Result<(EmbeddedBroker, Hub), UsageError> {
-    let broker = EmbeddedBroker::start(listen).map_err(UsageError)?;
-    let hub = start_hub(ws, broker.url(), TlsOptions::default())?;
-    Ok((broker, hub))
-}
-
-fn start_hub(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, UsageError> {
-    let hub = Hub::start(url, tls, ws.registry(&LoginState::All)).map_err(UsageError)?;
-    hub.wait_connected(Duration::from_secs(10))
-        .map_err(UsageError)?;
-    Ok(hub)
-}
-
-/// A session connected as the workspace's gateway, signing with its secret when it has one.
-pub fn gateway_session(
-    ws: &Workspace,
-    url: BrokerUrl,
-    tls: TlsOptions,
-) -> Result<Session, UsageError> {
-    let gateway = ws.gateway();
-    let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
-        Some(Ok(secret)) => Auth::Sign {
-            device: gateway.clone(),
-            secret,
-        },
-        _ => Auth::None,
-    };
-    let config = SessionConfig {
-        broker: url.clone(),
-        client_id: gateway.device_key.0.clone(),
-        auth,
-        keep_alive: Duration::from_secs(30),
-        tls,
-    };
-    let session = Session::start(config, Box::new(|| {})).map_err(UsageError)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut last = "no answer".to_owned();
-    loop {
-        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
-        match session.events.recv_timeout(remaining) {
-            Ok(SessionEvent::Connected) => return Ok(session),
-            Ok(SessionEvent::Disconnected { reason }) => last = reason,
-            Ok(SessionEvent::Closed) | Err(_) => {
-                return Err(UsageError(format!("could not connect to {url}: {last}")));
-            }
-            Ok(_) => {}
-        }
-    }
-}
-
 /// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed, 2 bad input or no connection.
 pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
     let files = collect_fixture_files(&args.paths).map_err(UsageError)?;
@@ -160,7 +105,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let (_embedded, url) = match &args.broker {
         Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
         None => {
-            let (broker, hub) = start_embedded(&ws, None)?;
+            let (broker, hub) = start_embedded(&ws, None).map_err(UsageError)?;
             let url = broker.url();
             (Some((broker, hub)), url)
         }
@@ -168,7 +113,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
-    let session = gateway_session(&ws, url, args.tls.options())?;
+    let session = gateway_session(&ws, url, args.tls.options()).map_err(UsageError)?;
     let mut runner = Runner::new(&ws, &session);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());
@@ -197,7 +142,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
 /// Runs `thingbench serve` until the process is stopped.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (broker, _hub) = start_embedded(&ws, Some(args.listen))?;
+    let (broker, _hub) = start_embedded(&ws, Some(args.listen)).map_err(UsageError)?;
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
         broker.url(),
@@ -215,7 +160,7 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
-    let _hub = start_hub(&ws, url.clone(), args.tls.options())?;
+    let _hub = start_hub(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
         ws.gateway()
@@ -261,12 +206,12 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     let (_embedded, url) = match &args.broker {
         Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
         None => {
-            let (broker, hub) = start_embedded(&ws, None)?;
+            let (broker, hub) = start_embedded(&ws, None).map_err(UsageError)?;
             let url = broker.url();
             (Some((broker, hub)), url)
         }
     };
-    let session = gateway_session(&ws, url.clone(), args.tls.options())?;
+    let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
         .sub_devices()

@@ -2,6 +2,8 @@
 //! and the round-trip benchmark.
 
 pub mod bench;
+pub mod connect;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

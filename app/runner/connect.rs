@@ -1,0 +1,59 @@
+//! Connecting for suites: the embedded broker and hub, and a session as the gateway.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::broker::EmbeddedBroker;
+use crate::hub::Hub;
+use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
+use crate::workspace::{LoginState, Workspace};
+
+/// The embedded broker with the reference hub of `ws` on it.
+pub fn start_embedded(
+    ws: &Workspace,
+    listen: Option<SocketAddr>,
+) -> Result<(EmbeddedBroker, Hub), String> {
+    let broker = EmbeddedBroker::start(listen)?;
+    let hub = start_hub(ws, broker.url(), TlsOptions::default())?;
+    Ok((broker, hub))
+}
+
+/// The reference hub of `ws` on the broker at `url`, connected and subscribed.
+pub fn start_hub(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, String> {
+    let hub = Hub::start(url, tls, ws.registry(&LoginState::All))?;
+    hub.wait_connected(Duration::from_secs(10))?;
+    Ok(hub)
+}
+
+/// A session connected as the workspace's gateway, signing with its secret when it has one.
+pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+    let gateway = ws.gateway();
+    let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
+        Some(Ok(secret)) => Auth::Sign {
+            device: gateway.clone(),
+            secret,
+        },
+        _ => Auth::None,
+    };
+    let config = SessionConfig {
+        broker: url.clone(),
+        client_id: gateway.device_key.0.clone(),
+        auth,
+        keep_alive: Duration::from_secs(30),
+        tls,
+    };
+    let session = Session::start(config, Box::new(|| {}))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = "no answer".to_owned();
+    loop {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        match session.events.recv_timeout(remaining) {
+            Ok(SessionEvent::Connected) => return Ok(session),
+            Ok(SessionEvent::Disconnected { reason }) => last = reason,
+            Ok(SessionEvent::Closed) | Err(_) => {
+                return Err(format!("could not connect to {url}: {last}"));
+            }
+            Ok(_) => {}
+        }
+    }
+}
