@@ -224,22 +224,25 @@ fn workspace_ui(
                             } else {
                                 ui.visuals().error_fg_color
                             };
-                            let text = match &result.outcome {
-                                Outcome::Replied { code, rtt, message } => format!(
-                                    "{code} {}  {:.2} ms{}",
-                                    code.meaning(),
-                                    rtt.as_secs_f64() * 1000.0,
-                                    message
-                                        .as_ref()
-                                        .map(|m| format!("  {m}"))
-                                        .unwrap_or_default()
+                            let (text, detail) = match &result.outcome {
+                                Outcome::Replied { code, rtt, message } => (
+                                    format!(
+                                        "{code} {}  {:.2} ms",
+                                        code.meaning(),
+                                        rtt.as_secs_f64() * 1000.0
+                                    ),
+                                    message.clone().unwrap_or_default(),
                                 ),
-                                Outcome::NoReply { after } => {
-                                    format!("no reply within {} ms", after.as_millis())
-                                }
-                                Outcome::Lost { reason } => format!("lost: {reason}"),
+                                Outcome::NoReply { after } => (
+                                    format!("no reply within {} ms", after.as_millis()),
+                                    String::new(),
+                                ),
+                                Outcome::Lost { reason } => ("lost".to_owned(), reason.clone()),
                             };
-                            ui.colored_label(color, text);
+                            let response = ui.colored_label(color, text);
+                            if !detail.is_empty() {
+                                response.on_hover_text(detail);
+                            }
                         }
                     }
                     ui.end_row();
