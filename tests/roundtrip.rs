@@ -467,3 +467,84 @@ fn bench_pairs_every_reply_and_prints_json() {
         );
     }
 }
+
+#[test]
+fn the_session_reconnects_and_resubscribes_after_a_broker_restart() {
+    use thingbench::protocol::MsgId;
+    use thingbench::transport::{
+        Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(mut mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let _hub = start_hub(&url);
+    let config = SessionConfig {
+        broker: BrokerUrl::parse(&url).expect("url"),
+        client_id: "reconnect-test".into(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(5),
+        tls: Default::default(),
+    };
+    let session = Session::start(config, Box::new(|| {})).expect("session");
+    let next = |wanted: &dyn Fn(&SessionEvent) -> bool| loop {
+        let event = session
+            .events
+            .recv_timeout(Duration::from_secs(15))
+            .expect("event in time");
+        if wanted(&event) {
+            return event;
+        }
+    };
+    let request = |n: u64| {
+        SessionCommand::Request {
+        request: RequestId(n),
+        topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch".into(),
+        payload: format!(r#"{{"id": "{n}", "version": "1.0", "method": "thing.measurepoint.post.batch", "params": [{{"measurepoints": {{"cpuLoad": 1.5}}}}]}}"#).into_bytes(),
+        msg_id: Some(MsgId(n.to_string())),
+        timeout: Duration::from_secs(5),
+    }
+    };
+    next(&|e| matches!(e, SessionEvent::Connected));
+    session.send(request(1));
+    let replied = next(&|e| {
+        matches!(
+            e,
+            SessionEvent::Replied { .. } | SessionEvent::NoReply { .. }
+        )
+    });
+    assert!(
+        matches!(replied, SessionEvent::Replied { .. }),
+        "{replied:?}"
+    );
+
+    // The broker goes away and comes back on the same port.
+    let _ = mosquitto.0.kill();
+    let _ = mosquitto.0.wait();
+    let event = next(&|e| matches!(e, SessionEvent::Disconnected { .. }));
+    assert!(matches!(event, SessionEvent::Disconnected { reason } if !reason.is_empty()));
+    let _mosquitto = start_mosquitto(dir.path(), port).expect("mosquitto restarts");
+    next(&|e| matches!(e, SessionEvent::Connected));
+    // The hub reconnects too; retry until it answers on the re-subscribed reply topic.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for n in 2.. {
+        assert!(Instant::now() < deadline, "no reply after the restart");
+        session.send(request(n));
+        let event = next(&|e| {
+            matches!(
+                e,
+                SessionEvent::Replied { .. }
+                    | SessionEvent::NoReply { .. }
+                    | SessionEvent::Lost { .. }
+            )
+        });
+        if let SessionEvent::Replied { reply, .. } = event {
+            assert_eq!(reply.code.0, 200);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
