@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::runner::connect::{gateway_session, start_embedded, start_hub};
+use crate::runner::connect::{broker_or_embedded, gateway_session, start_embedded, start_hub};
 use crate::runner::{
     CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
 };
@@ -102,14 +102,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         args.workspace.as_deref(),
         args.paths.first().map(PathBuf::as_path),
     )?;
-    let (_embedded, url) = match &args.broker {
-        Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
-        None => {
-            let (broker, hub) = start_embedded(&ws, None).map_err(UsageError)?;
-            let url = broker.url();
-            (Some((broker, hub)), url)
-        }
-    };
+    let (_embedded, url) = broker_or_embedded(&ws, args.broker.as_deref()).map_err(UsageError)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -203,14 +196,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         ));
     }
     let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (_embedded, url) = match &args.broker {
-        Some(url) => (None, BrokerUrl::parse(url).map_err(UsageError)?),
-        None => {
-            let (broker, hub) = start_embedded(&ws, None).map_err(UsageError)?;
-            let url = broker.url();
-            (Some((broker, hub)), url)
-        }
-    };
+    let (_embedded, url) = broker_or_embedded(&ws, args.broker.as_deref()).map_err(UsageError)?;
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
+use rumqttc::{Event, Packet, QoS};
 
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::reply_topic;
 use crate::transport::{
-    BrokerUrl, MAX_PACKET, Scheme, TlsOptions, client_config, connection_error_words,
+    BrokerUrl, Scheme, TlsOptions, client_config, client_event_loop, connection_error_words,
 };
 
 /// The topic filters the hub serves: every request topic of the protocol, for any device.
@@ -47,10 +47,10 @@ impl Hub {
         tls: TlsOptions,
         mut registry: Registry,
     ) -> Result<Self, String> {
-        let tls = match broker.scheme {
-            Scheme::Mqtts => Some(client_config(&tls)?),
-            Scheme::Mqtt => None,
-        };
+        if broker.scheme == Scheme::Mqtts {
+            // Fail now, with the file named, rather than on every reconnect.
+            client_config(&tls)?;
+        }
         registry.logged_in.clear();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (status_tx, status_rx) = std::sync::mpsc::channel();
@@ -102,7 +102,7 @@ impl Drop for Hub {
 
 async fn serve(
     broker: BrokerUrl,
-    tls: Option<rumqttc::tokio_rustls::rustls::ClientConfig>,
+    tls: TlsOptions,
     mut registry: Registry,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     status: std::sync::mpsc::Sender<HubStatus>,
@@ -112,21 +112,14 @@ async fn serve(
         std::process::id(),
         crate::protocol::EpochMs::now().0
     );
-    let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
-    opts.set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(true)
-        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-        .set_inflight(1000);
-    if let Some(tls) = tls {
-        opts.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(tls)),
-        ));
-    }
-    let (client, mut eventloop) = AsyncClient::new(opts, 8192);
-    let mut net = NetworkOptions::new();
-    net.set_tcp_nodelay(true);
-    net.set_connection_timeout(5);
-    eventloop.set_network_options(net);
+    let (client, mut eventloop) =
+        match client_event_loop(client_id, &broker, Duration::from_secs(30), None, &tls) {
+            Ok(pair) => pair,
+            Err(e) => {
+                let _ = status.send(HubStatus::Disconnected(e));
+                return;
+            }
+        };
     let mut backoff = Duration::from_millis(50);
     let mut subscribed_pkids = 0usize;
     loop {

@@ -57,3 +57,22 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Resul
         }
     }
 }
+
+/// The embedded broker and hub, kept running while held.
+pub type Embedded = Option<(EmbeddedBroker, Hub)>;
+
+/// The broker at `url`, or, without one, the embedded broker with the reference hub on it.
+/// Keep the first element alive for as long as the broker is used.
+pub fn broker_or_embedded(
+    ws: &Workspace,
+    url: Option<&str>,
+) -> Result<(Embedded, BrokerUrl), String> {
+    match url {
+        Some(url) => Ok((None, BrokerUrl::parse(url)?)),
+        None => {
+            let (broker, hub) = start_embedded(ws, None)?;
+            let url = broker.url();
+            Ok((Some((broker, hub)), url))
+        }
+    }
+}

@@ -52,14 +52,7 @@ pub fn start_worker(
                 Err(e) => return send(WorkerEvent::Failed(e.to_string())),
             };
             let connected = (|| {
-                let (embedded, url) = match &broker {
-                    Some(url) => (None, crate::transport::BrokerUrl::parse(url)?),
-                    None => {
-                        let (broker, hub) = super::connect::start_embedded(&ws, None)?;
-                        let url = broker.url();
-                        (Some((broker, hub)), url)
-                    }
-                };
+                let (embedded, url) = super::connect::broker_or_embedded(&ws, broker.as_deref())?;
                 let session =
                     super::connect::gateway_session(&ws, url.clone(), Default::default())?;
                 Ok::<_, String>((embedded, url, session))

@@ -10,7 +10,7 @@ mod tls;
 pub use broker_url::{BrokerUrl, Scheme};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
-    connection_error_words,
+    client_event_loop, connection_error_words,
 };
 pub use tls::{TlsOptions, client_config};
 

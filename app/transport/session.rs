@@ -192,7 +192,7 @@ impl EventSink {
     }
 }
 
-fn mqtt_options(config: &SessionConfig) -> MqttOptions {
+fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), String> {
     let (client_id, credentials) = match &config.auth {
         Auth::None => (config.client_id.clone(), None),
         Auth::Password { username, password } => (
@@ -205,21 +205,34 @@ fn mqtt_options(config: &SessionConfig) -> MqttOptions {
             (creds.client_id, Some((creds.username, creds.password)))
         }
     };
-    let mut opts = MqttOptions::new(client_id, config.broker.host.clone(), config.broker.port);
-    opts.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
+    client_event_loop(
+        client_id,
+        &config.broker,
+        config.keep_alive,
+        credentials,
+        &config.tls,
+    )
+}
+
+/// A rumqttc client as thingbench wants every one: large packets, TCP_NODELAY, TLS for
+/// `mqtts://`, clean session.
+pub fn client_event_loop(
+    client_id: String,
+    broker: &BrokerUrl,
+    keep_alive: Duration,
+    credentials: Option<(String, String)>,
+    tls: &TlsOptions,
+) -> Result<(AsyncClient, EventLoop), String> {
+    let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    opts.set_keep_alive(keep_alive.max(Duration::from_secs(1)))
         .set_clean_session(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET)
         .set_inflight(1000);
     if let Some((user, pass)) = credentials {
         opts.set_credentials(user, pass);
     }
-    opts
-}
-
-fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), String> {
-    let mut opts = mqtt_options(config);
-    if config.broker.scheme == Scheme::Mqtts {
-        let tls = client_config(&config.tls)?;
+    if broker.scheme == Scheme::Mqtts {
+        let tls = client_config(tls)?;
         opts.set_transport(rumqttc::Transport::tls_with_config(
             rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(tls)),
         ));
