@@ -20,6 +20,7 @@ pub struct RunArgs {
     /// Fixture files or folders of fixtures (a folder is a suite).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// The workspace folder with workspace.json (default: the one around the first path, else ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// A broker with a hub on it; without it, the embedded broker and hub are started.
@@ -69,6 +70,7 @@ pub struct ServeArgs {
     /// Where the embedded broker listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
     pub listen: SocketAddr,
+    /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 }
@@ -79,6 +81,7 @@ pub struct HubArgs {
     /// The broker to serve on.
     #[arg(long, value_name = "URL")]
     pub broker: String,
+    /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     #[command(flatten)]
@@ -169,6 +172,7 @@ pub struct BenchArgs {
     /// A broker with a hub on it (default: the embedded broker and hub).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
+    /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// How many batch requests to send.
