@@ -161,3 +161,48 @@ fn a_port_in_use_is_refused_with_a_sentence() {
         "{err}"
     );
 }
+
+#[test]
+fn an_oversized_request_is_refused_and_the_session_lives_on() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "oversize-client");
+    let huge = vec![b'x'; thingbench::transport::MAX_PACKET + 1];
+    client.send(SessionCommand::Request {
+        request: RequestId(1),
+        topic: "lab/big".into(),
+        payload: huge,
+        msg_id: None,
+        timeout: Duration::from_secs(5),
+    });
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Lost { .. }));
+    assert!(
+        matches!(&event, SessionEvent::Lost { request: RequestId(1), reason } if reason.contains("over thingbench's MQTT limit")),
+        "{event:?}"
+    );
+    // Still connected: a normal request goes out and times out normally (nobody answers).
+    client.send(SessionCommand::Request {
+        request: RequestId(2),
+        topic: "lab/small".into(),
+        payload: b"{}".to_vec(),
+        msg_id: None,
+        timeout: Duration::from_millis(100),
+    });
+    let event = wait_for(&client, |e| {
+        matches!(
+            e,
+            SessionEvent::NoReply { .. }
+                | SessionEvent::Lost { .. }
+                | SessionEvent::Disconnected { .. }
+        )
+    });
+    assert!(
+        matches!(
+            event,
+            SessionEvent::NoReply {
+                request: RequestId(2),
+                ..
+            }
+        ),
+        "{event:?}"
+    );
+}

@@ -120,6 +120,10 @@ pub enum SessionEvent {
     },
     /// The broker acknowledged a QoS 1 publish.
     Acked,
+    /// A [`SessionCommand::Publish`] could not go out.
+    PublishFailed {
+        reason: String,
+    },
     /// The session thread ended.
     Closed,
 }
@@ -245,6 +249,19 @@ pub fn client_event_loop(
     Ok((client, eventloop))
 }
 
+/// Refuses a publish that rumqttc would answer by dropping the whole connection.
+fn check_size(topic: &str, payload: &[u8]) -> Result<(), String> {
+    // Fixed header, topic length prefix and packet id.
+    let size = payload.len() + topic.len() + 16;
+    if size > MAX_PACKET {
+        Err(format!(
+            "not sent: a packet of {size} bytes is over thingbench's MQTT limit of {MAX_PACKET} bytes"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// A connection error in words a person can act on.
 pub fn connection_error_words(broker: &BrokerUrl, err: &ConnectionError) -> String {
     match err {
@@ -325,13 +342,26 @@ async fn run(
                     filters.push(filter);
                 }
                 Some(SessionCommand::Publish { topic, payload }) => {
-                    if !connected || client.try_publish(topic, QoS::AtLeastOnce, false, payload).is_err() {
-                        events.send(SessionEvent::Disconnected { reason: "publish dropped: not connected".into() });
+                    let result = if connected {
+                        check_size(&topic, &payload).and_then(|()| {
+                            client
+                                .try_publish(topic, QoS::AtLeastOnce, false, payload)
+                                .map_err(|e| format!("not sent: {e}"))
+                        })
+                    } else {
+                        Err("not sent: not connected to the broker".to_owned())
+                    };
+                    if let Err(reason) = result {
+                        events.send(SessionEvent::PublishFailed { reason });
                     }
                 }
                 Some(SessionCommand::Request { request, topic, payload, msg_id, timeout }) => {
                     if !connected {
                         events.send(SessionEvent::Lost { request, reason: "not connected to the broker".into() });
+                        continue;
+                    }
+                    if let Err(reason) = check_size(&topic, &payload) {
+                        events.send(SessionEvent::Lost { request, reason });
                         continue;
                     }
                     let reply = reply_topic(&topic);
