@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use thingbench::cli::{
-    Cli, Command, GuiArgs, bench, hub, open_workspace, run_check, run_suite, serve,
+    Cli, Command, GuiArgs, bench, hub, open_workspace, run_check, run_suite, serve, watch,
 };
 
 fn main() -> ExitCode {
@@ -19,6 +19,10 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => {
             let mut stdout = std::io::stdout().lock();
             bench(&args, &mut stdout).map_err(|e| e.0)
+        }
+        Some(Command::Watch(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            watch(&args, &mut stdout).map_err(|e| e.0)
         }
         Some(Command::Serve(args)) => serve(&args).map_err(|e| e.0),
         Some(Command::Hub(args)) => hub(&args).map_err(|e| e.0),

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::workspace::{Workspace, find_workspace_root};
 
 pub use check::{CheckArgs, run_check};
-pub use run::{BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, bench, hub, run_suite, serve};
+pub use run::{
+    BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, WatchArgs, bench, hub, run_suite, serve, watch,
+};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]
@@ -35,6 +37,8 @@ pub enum Command {
     Hub(HubArgs),
     /// Round trips per second and latency against a broker and hub, beside a publish-only loop.
     Bench(BenchArgs),
+    /// Watch device traffic on a broker: check every request, compare with the hub's reply.
+    Watch(WatchArgs),
 }
 
 /// Options of `thingbench gui`.

@@ -35,13 +35,29 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Resul
         },
         _ => Auth::None,
     };
-    let config = SessionConfig {
-        broker: url.clone(),
+    connected_session(SessionConfig {
+        broker: url,
         client_id: gateway.device_key.0.clone(),
         auth,
         keep_alive: Duration::from_secs(30),
         tls,
-    };
+    })
+}
+
+/// A session that only watches: its own client id, no credentials.
+pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+    connected_session(SessionConfig {
+        broker: url,
+        client_id: format!("thingbench-watch-{}", std::process::id()),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls,
+    })
+}
+
+/// Starts a session and waits until it is connected, or says why not.
+fn connected_session(config: SessionConfig) -> Result<Session, String> {
+    let url = config.broker.clone();
     let session = Session::start(config, Box::new(|| {}))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut last = "no answer".to_owned();

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod connect;
+pub mod watch;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

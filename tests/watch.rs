@@ -1,0 +1,102 @@
+//! `thingbench watch`: traffic sent by another client (the sample suite, replayed by
+//! `thingbench run` as a device would send it) is checked message by message, and every
+//! prediction is compared with the hub's actual reply.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn thingbench() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_thingbench"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn watch_checks_every_message_and_agrees_with_the_hub() {
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let mut serve = thingbench()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufReader::new(serve.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("ready");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit: PathBuf = dir.path().join("watch.xml");
+    let mut watcher = thingbench()
+        .args([
+            "watch",
+            "--broker",
+            &url,
+            "--for",
+            "6",
+            "--junit",
+            junit.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let mut ready = String::new();
+    std::io::BufReader::new(watcher.stderr.take().expect("stderr"))
+        .read_line(&mut ready)
+        .expect("watching");
+    assert!(ready.contains("watching"), "{ready}");
+
+    let run = thingbench()
+        .args(["run", "fixtures/messages", "--broker", &url])
+        .output()
+        .expect("run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let watched = watcher.wait_with_output().expect("watch ends");
+    let _ = serve.kill();
+    let _ = serve.wait();
+
+    let text = String::from_utf8_lossy(&watched.stdout);
+    assert_eq!(watched.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" predicted ")).collect();
+    let fixtures = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/messages"))
+        .expect("dir")
+        .count();
+    // Every fixture, plus the logins and logouts the runner sent before them.
+    assert!(
+        lines.len() > fixtures,
+        "{} lines for {fixtures} fixtures:\n{text}",
+        lines.len()
+    );
+    assert!(lines.iter().all(|l| l.starts_with("AGREE")), "{text}");
+    for code in [
+        "1204", "1206", "1212", "1220", "1251", "1008", "1009", "1260", "705", "740", "742",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("predicted {code}  hub {code}"))),
+            "{code} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("params[0].measurepoints.temp: expected FLOAT"),
+        "findings are shown:\n{text}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert_eq!(xml.matches("<testcase ").count(), lines.len());
+    assert_eq!(xml.matches("<failure").count(), 0);
+}
