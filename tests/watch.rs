@@ -42,7 +42,7 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
             "--broker",
             &url,
             "--for",
-            "6",
+            "10",
             "--junit",
             junit.to_str().expect("utf-8"),
         ])
