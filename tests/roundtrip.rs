@@ -183,18 +183,32 @@ impl Drop for Killed {
 }
 
 fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
+    start_mosquitto_with(dir, port, None)
+}
+
+/// mosquitto on `port`, plus a TLS listener `(port, certificate folder)` when given; `None`
+/// (with a note) when mosquitto is not installed.
+fn start_mosquitto_with(dir: &Path, port: u16, tls: Option<(u16, &Path)>) -> Option<Killed> {
     let Some(binary) = mosquitto_binary() else {
         eprintln!(
             "SKIPPED: mosquitto is not installed (apt-get install mosquitto); the embedded-broker tests still ran"
         );
         return None;
     };
+    // `user root`: as root, mosquitto would otherwise drop to a user that cannot read our files.
+    let mut config = format!(
+        "user root\nallow_anonymous true\nset_tcp_nodelay true\nmessage_size_limit 0\npersistence false\nlistener {port} 127.0.0.1\n"
+    );
+    let mut ports = vec![port];
+    if let Some((tls_port, certs)) = tls {
+        let d = certs.display();
+        config.push_str(&format!(
+            "listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
+        ));
+        ports.push(tls_port);
+    }
     let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nmessage_size_limit 0\npersistence false\n"),
-    )
-    .expect("write config");
+    std::fs::write(&conf, config).expect("write config");
     let child = Killed(
         Command::new(binary)
             .arg("-c")
@@ -205,13 +219,16 @@ fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
             .expect("start mosquitto"),
     );
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(child);
+    for port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("mosquitto did not listen on {port}");
+    Some(child)
 }
 
 fn start_hub(url: &str) -> Killed {
@@ -391,33 +408,8 @@ fn mqtts_verifies_the_broker_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certificates(dir.path());
     let (plain, tls) = (free_port(), free_port());
-    let d = dir.path().display();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user root\nper_listener_settings false\nallow_anonymous true\nset_tcp_nodelay true\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
-        ),
-    )
-    .expect("config");
-    let binary = mosquitto_binary().expect("checked above");
-    let _mosquitto = Killed(
-        Command::new(binary)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto TLS listener did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _mosquitto =
+        start_mosquitto_with(dir.path(), plain, Some((tls, dir.path()))).expect("checked above");
     let _hub = start_hub(&format!("mqtt://127.0.0.1:{plain}"));
     let url = format!("mqtts://127.0.0.1:{tls}");
     let fixture = "fixtures/messages/001-valid-two-inverters.json";

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rumqttc::{Event, Packet, QoS};
 
-use crate::model::{Registry, SessionEffect, check};
+use crate::model::{Registry, check};
 use crate::protocol::reply_topic;
 use crate::transport::{
     BrokerUrl, Scheme, TlsOptions, client_config, client_event_loop, connection_error_words,
@@ -144,15 +144,7 @@ async fn serve(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let report = check(&registry, &publish.topic, &publish.payload);
-                    match &report.effect {
-                        Some(SessionEffect::Login(device)) => {
-                            registry.logged_in.insert(device.clone());
-                        }
-                        Some(SessionEffect::Logout(device)) => {
-                            registry.logged_in.remove(device);
-                        }
-                        None => {}
-                    }
+                    registry.apply(report.effect.as_ref());
                     let _ = client.try_publish(reply_topic(&publish.topic), QoS::AtLeastOnce, false, report.reply().to_bytes());
                 }
                 Ok(_) => {}

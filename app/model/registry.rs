@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::protocol::{DeviceId, ProductKey, Secret};
 
+use super::check::SessionEffect;
 use super::thing_model::ThingModel;
 
 /// The hub's default payload limit: 512 KiB.
@@ -95,6 +96,19 @@ impl Registry {
             .collect();
         subs.sort();
         subs
+    }
+
+    /// Applies what an accepted login or logout changes.
+    pub fn apply(&mut self, effect: Option<&SessionEffect>) {
+        match effect {
+            Some(SessionEffect::Login(device)) => {
+                self.logged_in.insert(device.clone());
+            }
+            Some(SessionEffect::Logout(device)) => {
+                self.logged_in.remove(device);
+            }
+            None => {}
+        }
     }
 
     /// Logs every sub-device in.

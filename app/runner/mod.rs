@@ -9,6 +9,7 @@ pub mod worker;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::model::Registry;
 use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
@@ -115,6 +116,8 @@ pub struct Runner<'a> {
     /// What we believe the hub thinks of each sub-device; `None` until first set.
     logged_in: Option<Vec<DeviceId>>,
     pub timeout_override: Option<Duration>,
+    /// The workspace's devices and secrets, for signing logins (read once).
+    registry: Registry,
     /// Sub-devices without a usable secret, already reported once.
     unsigned_reported: Vec<DeviceId>,
 }
@@ -130,16 +133,16 @@ impl<'a> Runner<'a> {
             logged_in: None,
             timeout_override: None,
             unsigned_reported: Vec::new(),
+            registry: workspace.registry(&LoginState::All),
         }
     }
 
     /// Runs one fixture: its login list, then its send, judged against its `expect`.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
         let notes = self.apply_login(&LoginState::of_fixture(fixture));
-        let registry = self.workspace.registry(&LoginState::of_fixture(fixture));
         let message = fixture.resolve(
             &self.workspace.gateway(),
-            &registry,
+            &self.registry,
             EpochMs::now(),
             &self.ids,
         );
@@ -231,10 +234,10 @@ impl<'a> Runner<'a> {
         };
         let mut notes = Vec::new();
         let gateway = self.workspace.gateway();
-        let registry = self.workspace.registry(&LoginState::All);
         let mut now_in = Vec::new();
         for device in &all {
-            let has_secret = registry
+            let has_secret = self
+                .registry
                 .devices
                 .get(device)
                 .is_some_and(|d| d.secret.is_some());
@@ -259,7 +262,7 @@ impl<'a> Runner<'a> {
                 "params": {"productKey": device.product_key.0, "deviceKey": device.device_key.0},
             });
             let fixture = Fixture::new("login", request, ReplyCode::SUCCESS);
-            let mut message = fixture.resolve(&gateway, &registry, EpochMs::now(), &self.ids);
+            let mut message = fixture.resolve(&gateway, &self.registry, EpochMs::now(), &self.ids);
             message.topic = request_topic(method, &gateway);
             match self.request(
                 message.topic,
@@ -293,30 +296,58 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// The JUnit XML of a suite: one `testcase` per fixture, `classname` its path.
-pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, String> {
+/// One JUnit test case: its name, class name, failure message (if it failed) and time.
+pub(crate) struct JunitCase {
+    pub name: String,
+    pub classname: String,
+    pub failure: Option<String>,
+    pub time: Option<Duration>,
+}
+
+/// JUnit XML of one suite of cases.
+pub(crate) fn junit_report(
+    suite_name: &str,
+    cases: impl IntoIterator<Item = JunitCase>,
+) -> Result<String, String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(suite_name);
-    for result in results {
-        let status = if result.passed {
-            TestCaseStatus::success()
-        } else {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            status.set_message(result.failure_message());
-            status
+    for case in cases {
+        let status = match case.failure {
+            None => TestCaseStatus::success(),
+            Some(message) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(message);
+                status
+            }
         };
-        let mut case = TestCase::new(result.name.as_str(), status);
-        case.set_classname(result.path.display().to_string());
-        if let Outcome::Replied { rtt, .. } = result.outcome {
-            case.set_time(rtt);
+        let mut test_case = TestCase::new(case.name, status);
+        test_case.set_classname(case.classname);
+        if let Some(time) = case.time {
+            test_case.set_time(time);
         }
-        suite.add_test_case(case);
+        suite.add_test_case(test_case);
     }
     let mut report = Report::new("thingbench");
     report.add_test_suite(suite);
     report
         .to_string()
         .map_err(|e| format!("cannot write JUnit XML: {e}"))
+}
+
+/// The JUnit XML of a suite: one `testcase` per fixture, `classname` its path.
+pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, String> {
+    junit_report(
+        suite_name,
+        results.iter().map(|result| JunitCase {
+            name: result.name.clone(),
+            classname: result.path.display().to_string(),
+            failure: (!result.passed).then(|| result.failure_message()),
+            time: match result.outcome {
+                Outcome::Replied { rtt, .. } => Some(rtt),
+                _ => None,
+            },
+        }),
+    )
 }
 
 /// True when every result passed.

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::model::{Registry, SessionEffect, check};
+use crate::model::{Registry, check};
 use crate::protocol::{MsgId, ReplyCode, parse_reply, parse_topic};
 use crate::transport::{Session, SessionCommand, SessionEvent};
 
@@ -110,15 +110,7 @@ pub fn watch(
             continue;
         }
         let report = check(&registry, &topic, &payload);
-        match &report.effect {
-            Some(SessionEffect::Login(device)) => {
-                registry.logged_in.insert(device.clone());
-            }
-            Some(SessionEffect::Logout(device)) => {
-                registry.logged_in.remove(device);
-            }
-            None => {}
-        }
+        registry.apply(report.effect.as_ref());
         let entry = Watched {
             topic: topic.clone(),
             id: report.id.clone(),
@@ -151,25 +143,17 @@ pub fn watch(
 
 /// JUnit XML: one test case per watched message; it fails when the hub disagreed or was silent.
 pub fn watch_junit(watched: &[Watched]) -> Result<String, String> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new("thingbench watch");
-    for (i, w) in watched.iter().enumerate() {
-        let status = if w.agrees() {
-            TestCaseStatus::success()
-        } else {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    super::junit_report(
+        "thingbench watch",
+        watched.iter().enumerate().map(|(i, w)| {
+            let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
             let actual = w.actual.map_or("no reply".to_owned(), |c| c.to_string());
-            status.set_message(format!("predicted {}, hub {actual}", w.predicted));
-            status
-        };
-        let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
-        let mut case = TestCase::new(format!("{:04} id {id}", i + 1), status);
-        case.set_classname(w.topic.clone());
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("thingbench");
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .map_err(|e| format!("cannot write JUnit XML: {e}"))
+            super::JunitCase {
+                name: format!("{:04} id {id}", i + 1),
+                classname: w.topic.clone(),
+                failure: (!w.agrees()).then(|| format!("predicted {}, hub {actual}", w.predicted)),
+                time: None,
+            }
+        }),
+    )
 }
