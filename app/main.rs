@@ -56,9 +56,9 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
         options,
         Box::new(move |cc| {
             Ok(Box::new(thingbench::ui::WorkbenchApp::new(
-                workspace,
-                broker,
+                thingbench::ui::Startup::new(workspace, broker),
                 &cc.egui_ctx,
+                cc.storage,
             )))
         }),
     )

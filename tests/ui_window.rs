@@ -1,12 +1,17 @@
-//! The window driven by label, against the embedded broker and hub: it connects by itself,
-//! "Run all" replays every fixture, and each reply code appears beside its fixture.
+//! The window driven by label, against the embedded broker and hub: build a batch, send it, read
+//! the reply codes, save a fixture and replay it, log a sub-device out, keep the draft across a
+//! restart.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use thingbench::ui::WorkbenchApp;
+use serde_json::{Value, json};
+use thingbench::ui::dialogs::FixedDialogs;
+use thingbench::ui::timeline::RowKind;
+use thingbench::ui::{LinkState, Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
 
 /// Steps the app until `found` holds, failing after `limit`.
@@ -18,34 +23,277 @@ fn step_until(
 ) {
     let deadline = Instant::now() + limit;
     while !found(harness) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status: {:?}; timeline:\n{}",
+            harness.state().status(),
+            harness.state().timeline().export_jsonl()
+        );
         std::thread::sleep(Duration::from_millis(10));
         harness.step();
     }
 }
 
-#[test]
-fn run_all_shows_every_reply_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let ws = Workspace::load(&root).expect("sample workspace");
-    let fixtures = ws.fixtures.len();
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the sample workspace, so that saving fixtures leaves `fixtures/` alone.
+fn sample_workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        &root,
+    );
+    (dir, root)
+}
+
+fn open(root: &Path, storage: Option<&dyn eframe::Storage>) -> Harness<'static, WorkbenchApp> {
+    let ws = Workspace::load(root).expect("sample workspace");
+    let export = root.join("export.jsonl");
+    let storage = storage.map(MemoryStorage::copy_of);
     let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(|cc| WorkbenchApp::new(Ok(ws), None, &cc.egui_ctx));
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                workspace: Ok(ws),
+                broker: None,
+                dialogs: Box::new(FixedDialogs(export)),
+            };
+            WorkbenchApp::new(
+                startup,
+                &cc.egui_ctx,
+                storage.as_ref().map(|s| s as &dyn eframe::Storage),
+            )
+        });
     step_until(
         &mut harness,
         Duration::from_secs(20),
         "the connection",
-        |h| h.query_by_label_contains("as the gateway").is_some(),
+        |h| *h.state().link() == LinkState::Connected,
     );
+    // Once connected, the window logs the sub-devices in, and the starter batch checks clean.
+    wait_for_label(&mut harness, "Predicted: 200 success");
+    harness
+}
+
+fn draft(harness: &Harness<'_, WorkbenchApp>) -> Value {
+    serde_json::from_str(harness.state().draft_text()).expect("draft is JSON")
+}
+
+fn wait_for_label(harness: &mut Harness<'_, WorkbenchApp>, text: &str) {
+    step_until(harness, Duration::from_secs(10), text, |h| {
+        h.query_by_label_contains(text).is_some()
+    });
+}
+
+/// The last request in the timeline and the code of its reply.
+fn last_exchange(harness: &Harness<'_, WorkbenchApp>) -> (Value, Option<i64>) {
+    let timeline = harness.state().timeline();
+    let index = (0..timeline.len())
+        .rev()
+        .find(|i| timeline.row(*i).is_some_and(|r| r.kind == RowKind::Request))
+        .expect("a request in the timeline");
+    let row = timeline.row(index).unwrap();
+    let reply = row
+        .partner()
+        .and_then(|p| timeline.row(p))
+        .expect("a reply");
+    assert_eq!(reply.kind, RowKind::Reply);
+    (timeline.json(row).unwrap(), reply.code().map(|c| c.0))
+}
+
+#[test]
+fn build_send_valid_and_invalid_then_save_and_replay() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+
+    // A fresh entry with one quality point.
+    harness.get_by_label("Remove entry").click();
+    harness.run();
+    harness.get_by_label("+ Entry").click();
+    harness.run();
+    harness.get_by_label("Add point").click();
+    harness.run();
+    harness.get_by_label("Power (FLOAT)").click();
+    harness.run();
+    harness.get_by_label("Power").set_value_accesskit(42.5);
+    harness.run();
+    harness.get_by_label("quality").click();
+    harness.run();
+    harness.get_by_label("quality 7").click();
+    harness.run();
+    assert_eq!(
+        draft(&harness)["params"][0]["measurepoints"],
+        json!({"Power": {"value": 42.5, "quality": 7}})
+    );
+    wait_for_label(&mut harness, "Predicted: 200 success");
+
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    let (request, code) = last_exchange(&harness);
+    assert_eq!(code, Some(200));
+    assert_eq!(
+        request["params"][0]["measurepoints"]["Power"],
+        json!({"value": 42.5, "quality": 7})
+    );
+    // Resolved at send: a real time and a fresh id.
+    assert!(request["params"][0]["time"].is_i64());
+    assert!(request["id"].is_string());
+    assert!(
+        harness.query_all_by_label("200 success").count() >= 2,
+        "the timeline shows the code beside the request and the reply"
+    );
+
+    // The wrong type: typed as JSON, predicted 1204, and the hub says 1204 too.
+    harness.get_by_label("{ }").click();
+    harness.run();
+    let field = harness.get_by_label("Power");
+    field.focus();
+    field.type_text("\"hot\"");
+    harness.run();
+    wait_for_label(&mut harness, "Predicted: 1204 model validation failed");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 1204 model validation failed");
+    let (request, code) = last_exchange(&harness);
+    assert_eq!(code, Some(1204));
+    assert!(!request["params"][0]["measurepoints"]["Power"]["value"].is_number());
+
+    // Save it as a fixture expecting 1204, then replay every fixture as a suite.
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Fixture name").focus();
+    harness
+        .get_by_label("Fixture name")
+        .type_text("ui hot power");
+    harness
+        .get_by_label("Expected code")
+        .set_text_value_accesskit("1204");
+    harness.run();
+    harness.get_by_label("Save fixture").click();
+    harness.run();
+    let saved = root.join("messages/ui-hot-power.json");
+    let fixture: Value = serde_json::from_slice(&std::fs::read(&saved).expect("saved fixture"))
+        .expect("fixture is JSON");
+    assert_eq!(fixture["name"], "ui hot power");
+    assert_eq!(fixture["expect"]["code"], 1204);
+    assert_eq!(
+        fixture["request"]["params"][0]["time"], "now",
+        "templates are kept"
+    );
+
+    let total = Workspace::load(&root).unwrap().fixtures.len();
     harness.get_by_label("Run all").click();
-    let summary = format!("{fixtures} passed, 0 failed");
+    let summary = format!("{total} passed, 0 failed");
     step_until(&mut harness, Duration::from_secs(60), &summary, |h| {
         h.query_by_label(&summary).is_some()
     });
-    // Each code shows beside its fixture, with its meaning and round trip.
+    assert!(harness.query_by_label("ui hot power").is_some());
+    // Each code shows in the suite table with its meaning and round trip.
     let replies = |text: &str| harness.query_all_by_label_contains(text).count();
-    assert_eq!(replies("1204 model validation failed  "), 9);
+    assert_eq!(replies("1204 model validation failed  "), 10);
     assert_eq!(replies("742 sign check failed  "), 1);
-    assert_eq!(replies("1212 no sub-device permission  "), 2);
+}
+
+#[test]
+fn a_logged_out_sub_device_gets_1212_and_the_timeline_exports_without_secrets() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    // The starter batch is for inv01.
+    assert_eq!(draft(&harness)["params"][0]["deviceKey"], "inv01");
+    harness.get_by_label("Devices").click();
+    harness.run();
+    harness.get_by_label("Log out invPk/inv01").click();
+    wait_for_label(&mut harness, "invPk/inv01 logged out");
+    wait_for_label(&mut harness, "Predicted: 1212 no sub-device permission");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 1212 no sub-device permission");
+    assert_eq!(last_exchange(&harness).1, Some(1212));
+
+    // Log in again: the login request carries a sign, which the export must not.
+    harness.get_by_label("Log in invPk/inv01").click();
+    wait_for_label(&mut harness, "invPk/inv01 logged in");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+
+    harness.get_by_label("Export…").click();
+    harness.run();
+    harness.run();
+    let export = std::fs::read_to_string(root.join("export.jsonl")).expect("export written");
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let login = lines
+        .iter()
+        .find(|l| {
+            l["topic"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("combine/login"))
+        })
+        .expect("the login in the export");
+    assert_eq!(login["payload"]["params"]["sign"], "***");
+    assert!(!export.contains("inv01-secret"));
+    assert!(lines.iter().any(|l| l["code"] == 1212));
+}
+
+/// An in-memory `eframe::Storage`, to restart the app.
+#[derive(Default, Clone)]
+struct MemoryStorage(HashMap<String, String>);
+
+impl MemoryStorage {
+    fn copy_of(storage: &dyn eframe::Storage) -> Self {
+        let mut copy = Self::default();
+        if let Some(value) = storage.get_string("thingbench") {
+            copy.0.insert("thingbench".into(), value);
+        }
+        copy
+    }
+}
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn an_unsaved_draft_survives_a_restart() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("skipInvalidMeasurepoints").click();
+    harness.run();
+    let before = harness.state().draft_text().to_owned();
+    assert!(before.contains("\"skipInvalidMeasurepoints\": true"));
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+    let saved = storage.get_string_for_test();
+    assert!(!saved.contains("gw-secret"), "no secret is persisted");
+    drop(harness);
+
+    let harness = open(&root, Some(&storage));
+    assert_eq!(harness.state().draft_text(), before);
+}
+
+impl MemoryStorage {
+    fn get_string_for_test(&self) -> String {
+        self.0.get("thingbench").cloned().unwrap_or_default()
+    }
 }

@@ -56,7 +56,7 @@ pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, Strin
 }
 
 /// Starts a session and waits until it is connected, or says why not.
-fn connected_session(config: SessionConfig) -> Result<Session, String> {
+pub(crate) fn connected_session(config: SessionConfig) -> Result<Session, String> {
     let url = config.broker.clone();
     let session = Session::start(config, Box::new(|| {}))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

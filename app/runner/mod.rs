@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::model::Registry;
 use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
-use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
+use crate::workspace::{Fixture, IdSource, LoginState, ResolvedMessage, Workspace};
 
 /// How one fixture ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,6 +150,10 @@ impl<'a> Runner<'a> {
             .timeout_override
             .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
         let outcome = self.request(message.topic, message.payload, message.id, timeout);
+        if matches!(fixture.method(), Some(Method::Login | Method::Logout)) {
+            // The fixture itself changed who is logged in: ask again before the next one.
+            self.logged_in = None;
+        }
         let passed = match (&outcome, fixture.expect.no_reply, fixture.expect.code) {
             (Outcome::NoReply { .. }, true, _) => true,
             (Outcome::Replied { code, .. }, false, Some(expected)) => *code == expected,
@@ -255,15 +259,7 @@ impl<'a> Runner<'a> {
                 }
                 continue;
             }
-            let method = if want { Method::Login } else { Method::Logout };
-            let request = serde_json::json!({
-                "version": "1.0",
-                "method": method.name(),
-                "params": {"productKey": device.product_key.0, "deviceKey": device.device_key.0},
-            });
-            let fixture = Fixture::new("login", request, ReplyCode::SUCCESS);
-            let mut message = fixture.resolve(&gateway, &self.registry, EpochMs::now(), &self.ids);
-            message.topic = request_topic(method, &gateway);
+            let message = login_message(&gateway, &self.registry, device, want, &self.ids);
             match self.request(
                 message.topic,
                 message.payload,
@@ -294,6 +290,27 @@ impl<'a> Runner<'a> {
         self.logged_in = Some(now_in);
         notes
     }
+}
+
+/// The request that logs `device` in (`login`) or out through `gateway`, signed with the
+/// device's secret from `registry` and with a fresh id.
+pub fn login_message(
+    gateway: &DeviceId,
+    registry: &Registry,
+    device: &DeviceId,
+    login: bool,
+    ids: &IdSource,
+) -> ResolvedMessage {
+    let method = if login { Method::Login } else { Method::Logout };
+    let request = serde_json::json!({
+        "version": "1.0",
+        "method": method.name(),
+        "params": {"productKey": device.product_key.0, "deviceKey": device.device_key.0},
+    });
+    let fixture = Fixture::new("login", request, ReplyCode::SUCCESS);
+    let mut message = fixture.resolve(gateway, registry, EpochMs::now(), ids);
+    message.topic = request_topic(method, gateway);
+    message
 }
 
 /// One JUnit test case: its name, class name, failure message (if it failed) and time.

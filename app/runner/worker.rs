@@ -1,28 +1,62 @@
-//! A suite runner on its own thread, for the window: it owns the broker, hub and session, and
-//! runs fixtures with the same [`Runner`] as `thingbench run`, reporting each result.
+//! Background work for the window: starting the embedded broker and hub, and a suite runner on
+//! its own thread with its own session, running fixtures with the same [`Runner`] as
+//! `thingbench run` and reporting each result.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
+use crate::transport::{BrokerUrl, SessionConfig};
 use crate::workspace::Workspace;
 
+use super::connect::{Embedded, connected_session, start_embedded};
 use super::{CaseResult, Runner, load_fixture};
 
-/// What the window asks of the worker.
+/// Starts the embedded broker and the workspace's hub on a thread; the answer comes on the
+/// returned channel, after which `wake` is called.
+pub fn spawn_embedded(
+    workspace_root: PathBuf,
+    wake: Box<dyn Fn() + Send>,
+) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("thingbench-embedded".into())
+        .spawn({
+            let tx = tx.clone();
+            move || {
+                let started = Workspace::load(&workspace_root)
+                    .map_err(|e| e.to_string())
+                    .and_then(|ws| start_embedded(&ws, None))
+                    .map(|(broker, hub)| {
+                        let url = broker.url();
+                        (Some((broker, hub)), url)
+                    });
+                let _ = tx.send(started);
+                wake();
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = tx.send(Err(format!(
+            "cannot start the embedded broker's thread: {e}"
+        )));
+    }
+    rx
+}
+
+/// What the window asks of the suite runner.
 #[derive(Debug)]
 pub enum WorkerCommand {
     /// Replay these fixture files, in order.
     Run(Vec<PathBuf>),
 }
 
-/// What the worker reports.
+/// What the suite runner reports.
 #[derive(Debug)]
 pub enum WorkerEvent {
-    /// Connected to this broker as the workspace's gateway.
-    Ready {
-        broker: String,
-    },
-    /// Could not start or connect; nothing will run.
+    /// Connected; fixtures can run.
+    Ready,
+    /// Could not connect; nothing will run.
     Failed(String),
     /// A fixture could not be loaded.
     BadFixture {
@@ -30,18 +64,39 @@ pub enum WorkerEvent {
         error: String,
     },
     Result(CaseResult),
+    /// A run ended, all its fixtures done or stopped.
+    Finished {
+        stopped: usize,
+    },
 }
 
-/// Starts the worker: the embedded broker and hub unless `broker` is given, then a session.
+/// The suite runner's handle: commands in, events out, and a stop switch.
+pub struct Worker {
+    pub commands: mpsc::Sender<WorkerCommand>,
+    pub events: mpsc::Receiver<WorkerEvent>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Stops the current run after the fixture in flight; what ran is kept.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Starts the suite runner with its own session, made from `config`.
 pub fn start_worker(
     workspace_root: PathBuf,
-    broker: Option<String>,
+    config: SessionConfig,
     wake: Box<dyn Fn() + Send>,
-) -> (mpsc::Sender<WorkerCommand>, mpsc::Receiver<WorkerEvent>) {
-    let (cmd_tx, cmd_rx) = mpsc::channel();
+) -> Worker {
+    let (cmd_tx, cmd_rx) = mpsc::channel::<WorkerCommand>();
     let (event_tx, event_rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = stop.clone();
+    let failed_tx = event_tx.clone();
     let spawned = std::thread::Builder::new()
-        .name("thingbench-worker".into())
+        .name("thingbench-suite".into())
         .spawn(move || {
             let send = |event: WorkerEvent| {
                 let _ = event_tx.send(event);
@@ -51,23 +106,21 @@ pub fn start_worker(
                 Ok(ws) => ws,
                 Err(e) => return send(WorkerEvent::Failed(e.to_string())),
             };
-            let connected = (|| {
-                let (embedded, url) = super::connect::broker_or_embedded(&ws, broker.as_deref())?;
-                let session =
-                    super::connect::gateway_session(&ws, url.clone(), Default::default())?;
-                Ok::<_, String>((embedded, url, session))
-            })();
-            let (_embedded, url, session) = match connected {
-                Ok(parts) => parts,
+            let session = match connected_session(config) {
+                Ok(session) => session,
                 Err(e) => return send(WorkerEvent::Failed(e)),
             };
-            send(WorkerEvent::Ready {
-                broker: url.to_string(),
-            });
+            send(WorkerEvent::Ready);
             let mut runner = Runner::new(&ws, &session);
             for command in cmd_rx {
                 let WorkerCommand::Run(paths) = command;
+                stop_flag.store(false, Ordering::SeqCst);
+                let mut stopped = 0;
                 for path in paths {
+                    if stop_flag.load(Ordering::SeqCst) {
+                        stopped += 1;
+                        continue;
+                    }
                     match load_fixture(&path) {
                         Ok(fixture) => {
                             send(WorkerEvent::Result(runner.run_fixture(&path, &fixture)))
@@ -75,14 +128,17 @@ pub fn start_worker(
                         Err(error) => send(WorkerEvent::BadFixture { path, error }),
                     }
                 }
+                send(WorkerEvent::Finished { stopped });
             }
         });
     if let Err(e) = spawned {
-        let (tx, rx) = mpsc::channel();
-        let _ = tx.send(WorkerEvent::Failed(format!(
-            "cannot start the worker thread: {e}"
+        let _ = failed_tx.send(WorkerEvent::Failed(format!(
+            "cannot start the suite thread: {e}"
         )));
-        return (cmd_tx, rx);
     }
-    (cmd_tx, event_rx)
+    Worker {
+        commands: cmd_tx,
+        events: event_rx,
+        stop,
+    }
 }

@@ -1,252 +1,1215 @@
-//! The window. For now: the workspace's models and fixtures, each fixture sent with one click
-//! through the same runner as `thingbench run`, with its reply code beside it. The workbench
-//! panels (batch builder, live check, timeline) come next.
+//! The window: connection, models and devices, the batch builder with its live check, sending,
+//! the timeline, fixtures and suites, and a plot of sent values.
+//!
+//! Panels draw and push [`UiCommand`]s; [`WorkbenchApp`] applies them, and the transport's and
+//! workers' events, once per frame in `App::logic`.
+
+mod builder_panel;
+mod check_panel;
+mod connection_panel;
+mod devices_panel;
+pub mod dialogs;
+mod fixtures_panel;
+mod models_panel;
+mod plot_panel;
+pub mod timeline;
+mod timeline_panel;
+mod top_panel;
+pub mod value_editor;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use crate::runner::worker::{WorkerCommand, WorkerEvent, start_worker};
-use crate::runner::{CaseResult, Outcome};
-use crate::workspace::Workspace;
+use crate::model::{CheckReport, PointRef, Registry, check};
+use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, parse_topic};
+use crate::runner::connect::Embedded;
+use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, spawn_embedded, start_worker};
+use crate::runner::{CaseResult, login_message};
+use crate::transport::{
+    BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
+};
+use crate::workspace::{
+    Batch, Draft, Expect, Fixture, FixtureBody, IdSource, LoginState, Workspace, write_atomic,
+};
+
+use connection_panel::ConnectionForm;
+use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
+use timeline::{Filter, NewRow, RowKind, Timeline};
+
+/// What a panel asks the app to do; applied once per frame.
+#[derive(Debug)]
+pub enum UiCommand {
+    Connect,
+    Disconnect,
+    AskFile(DialogPurpose),
+    /// A builder edit.
+    SetBatch(Batch),
+    /// A JSON edit.
+    SetText(String),
+    Send,
+    /// Log a sub-device in (`true`) or out.
+    Login(DeviceId, bool),
+    /// Log in every sub-device that has a secret.
+    LogInAll,
+    OpenFixture(PathBuf),
+    /// Save the draft as `messages/<file>.json`.
+    SaveDraft,
+    RunSuite(Vec<PathBuf>),
+    StopSuite,
+    /// Save the request of a timeline row, with its reply's code as expect.
+    SaveRow(usize),
+    ReloadWorkspace,
+    FocusPoint(PointRef),
+    SetFilter(Filter),
+    ClearTimeline,
+}
 
 /// Where the connection stands.
-enum Connection {
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkState {
+    Off,
+    StartingEmbedded,
     Connecting,
-    Ready(String),
+    Connected,
+    /// Lost or refused; the session retries by itself.
+    Retrying(String),
+    /// Could not start at all.
     Failed(String),
+}
+
+/// How the last send from the builder ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SendState {
+    Waiting,
+    Replied {
+        code: ReplyCode,
+        message: Option<String>,
+        rtt: Duration,
+    },
+    NoReply(Duration),
+    Lost(String),
+}
+
+/// Why a request was sent, to know what its reply changes.
+#[derive(Clone, Debug)]
+enum Purpose {
+    Draft,
+    Login(DeviceId, bool),
+}
+
+struct Pending {
+    row: usize,
+    purpose: Purpose,
+    device: Option<DeviceId>,
+    topic: String,
+}
+
+/// The tabs of the left panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LeftTab {
+    Connection,
+    Models,
+    Devices,
+    Fixtures,
+}
+
+/// The tabs of the bottom panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BottomTab {
+    Timeline,
+    Suite,
+    Plot,
+}
+
+/// What survives a restart: never a secret.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Persisted {
+    workspace: Option<PathBuf>,
+    connection: ConnectionForm,
+    draft: String,
+    fixture_name: String,
+    expect_code: String,
+    filter: Filter,
+    left_tab: LeftTab,
+    bottom_tab: BottomTab,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            workspace: None,
+            connection: ConnectionForm::default(),
+            draft: String::new(),
+            fixture_name: String::new(),
+            expect_code: "200".into(),
+            filter: Filter::default(),
+            left_tab: LeftTab::Devices,
+            bottom_tab: BottomTab::Timeline,
+        }
+    }
+}
+
+/// The suite table: results so far and what is running.
+#[derive(Default)]
+pub struct SuiteState {
+    pub results: Vec<Result<CaseResult, (PathBuf, String)>>,
+    pub queued: usize,
+    pub note: Option<String>,
+}
+
+/// How the app starts: the workspace, a broker URL instead of the embedded one, dialogs.
+pub struct Startup {
+    pub workspace: Result<Workspace, String>,
+    pub broker: Option<String>,
+    pub dialogs: Box<dyn FileDialogs>,
+}
+
+impl Startup {
+    /// The window on `workspace`, with the desktop's file dialogs.
+    pub fn new(workspace: Result<Workspace, String>, broker: Option<String>) -> Self {
+        Self {
+            workspace,
+            broker,
+            dialogs: Box::new(NativeDialogs),
+        }
+    }
 }
 
 /// The thingbench window.
 pub struct WorkbenchApp {
+    ctx: egui::Context,
     workspace: Result<Workspace, String>,
-    connection: Connection,
-    commands: Option<mpsc::Sender<WorkerCommand>>,
-    events: Option<mpsc::Receiver<WorkerEvent>>,
-    results: HashMap<PathBuf, Result<CaseResult, String>>,
-    running: usize,
+    /// The checker's view of the workspace, with the logins we believe in.
+    registry: Registry,
+    form: ConnectionForm,
+    link: LinkState,
+    broker_url: Option<BrokerUrl>,
+    session: Option<Session>,
+    embedded: Embedded,
+    embedded_rx: Option<mpsc::Receiver<Result<(Embedded, BrokerUrl), String>>>,
+    draft: Draft,
+    report: Option<(u64, CheckReport)>,
+    /// The registry changed since the report was made.
+    report_stale: bool,
+    send_state: Option<SendState>,
+    pending: HashMap<RequestId, Pending>,
+    next_request: u64,
+    ids: IdSource,
+    timeline: Timeline,
+    timeline_view: timeline_panel::TimelineView,
+    fixture_name: String,
+    expect_code: String,
+    suite: SuiteState,
+    worker: Option<(Worker, BrokerUrl)>,
+    /// Suite runs asked for before the suite runner was connected.
+    suite_backlog: Vec<PathBuf>,
+    plot: plot_panel::PlotView,
+    models_view: models_panel::ModelsView,
+    dialogs: Box<dyn FileDialogs>,
+    dialog_tx: mpsc::Sender<(DialogPurpose, PathBuf)>,
+    dialog_rx: mpsc::Receiver<(DialogPurpose, PathBuf)>,
+    file_watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+    reload_at: Option<Instant>,
+    commands: Vec<UiCommand>,
+    focus: Option<PointRef>,
+    /// The last thing that happened, in words, for the status line.
+    status: Option<(String, bool)>,
+    left_tab: LeftTab,
+    bottom_tab: BottomTab,
 }
 
+const STORAGE_KEY: &str = "thingbench";
+
 impl WorkbenchApp {
-    /// The window on a workspace, connecting to `broker` or to the embedded broker and hub.
+    /// The window; it connects at once, to `startup.broker` or to the embedded broker and hub.
     pub fn new(
-        workspace: Result<Workspace, String>,
-        broker: Option<String>,
+        startup: Startup,
         ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
     ) -> Self {
-        let (commands, events, connection) = match &workspace {
-            Ok(ws) => {
-                let ctx = ctx.clone();
-                let (tx, rx) = start_worker(
-                    ws.root.clone(),
-                    broker,
-                    Box::new(move || ctx.request_repaint()),
-                );
-                (Some(tx), Some(rx), Connection::Connecting)
-            }
-            Err(e) => (None, None, Connection::Failed(e.clone())),
-        };
-        Self {
+        let persisted: Persisted = storage
+            .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+            .unwrap_or_default();
+        let Startup {
             workspace,
-            connection,
-            commands,
-            events,
-            results: HashMap::new(),
-            running: 0,
+            broker,
+            dialogs,
+        } = startup;
+        // Without a workspace here, the last one used.
+        let workspace = match (workspace, &persisted.workspace) {
+            (Err(e), Some(last)) => Workspace::load(last).map_err(|e2| format!("{e}; {e2}")),
+            (ws, _) => ws,
+        };
+        let mut form = persisted.connection.clone();
+        if let Some(url) = broker {
+            form.embedded = false;
+            form.broker = url;
+        }
+        // Nobody is logged in until the window logs them in, once connected.
+        let registry = match &workspace {
+            Ok(ws) => ws.registry(&LoginState::Only(Vec::new())),
+            Err(_) => Registry::new(),
+        };
+        let draft = if persisted.draft.is_empty() {
+            Draft::from_batch(starter_batch(workspace.as_ref().ok()))
+        } else {
+            Draft::from_text(persisted.draft.clone())
+        };
+        let (dialog_tx, dialog_rx) = mpsc::channel();
+        let mut app = Self {
+            ctx: ctx.clone(),
+            registry,
+            form,
+            link: LinkState::Off,
+            broker_url: None,
+            session: None,
+            embedded: None,
+            embedded_rx: None,
+            draft,
+            report: None,
+            report_stale: true,
+            send_state: None,
+            pending: HashMap::new(),
+            next_request: 1,
+            ids: IdSource::from_clock(),
+            timeline: Timeline::default(),
+            timeline_view: timeline_panel::TimelineView::default(),
+            fixture_name: persisted.fixture_name,
+            expect_code: persisted.expect_code,
+            suite: SuiteState::default(),
+            worker: None,
+            suite_backlog: Vec::new(),
+            plot: plot_panel::PlotView::default(),
+            models_view: models_panel::ModelsView::default(),
+            dialogs,
+            dialog_tx,
+            dialog_rx,
+            file_watch: None,
+            reload_at: None,
+            commands: Vec::new(),
+            focus: None,
+            status: None,
+            left_tab: persisted.left_tab,
+            bottom_tab: persisted.bottom_tab,
+            workspace,
+        };
+        app.timeline.set_filter(persisted.filter);
+        app.watch_files();
+        if app.workspace.is_ok() {
+            app.connect();
+        }
+        app
+    }
+
+    fn wake(&self) -> Box<dyn Fn() + Send> {
+        let ctx = self.ctx.clone();
+        Box::new(move || ctx.request_repaint())
+    }
+
+    fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.status = Some((text.into(), error));
+    }
+
+    fn watch_files(&mut self) {
+        use notify::Watcher as _;
+        let Ok(ws) = &self.workspace else { return };
+        let (tx, rx) = mpsc::channel();
+        let ctx = self.ctx.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| !e.kind.is_access()) {
+                let _ = tx.send(());
+                ctx.request_repaint_after(Duration::from_millis(300));
+            }
+        });
+        match watcher {
+            Ok(mut watcher) => match watcher.watch(&ws.root, notify::RecursiveMode::Recursive) {
+                Ok(()) => self.file_watch = Some((watcher, rx)),
+                Err(e) => {
+                    let text = format!(
+                        "cannot watch {} for changes ({e}); use Reload after editing files",
+                        ws.root.display()
+                    );
+                    self.say(text, true);
+                }
+            },
+            Err(e) => self.say(format!("cannot watch files for changes: {e}"), true),
         }
     }
 
-    fn run(&mut self, paths: Vec<PathBuf>) {
-        if let Some(commands) = &self.commands {
-            self.running += paths.len();
-            for path in &paths {
-                self.results.remove(path);
+    fn session_config(&self, url: BrokerUrl) -> Result<SessionConfig, String> {
+        let ws = self.workspace.as_ref().map_err(Clone::clone)?;
+        self.form.session_config(ws, url)
+    }
+
+    fn connect(&mut self) {
+        self.disconnect();
+        if self.form.embedded {
+            if let Some((_, url)) = self.embedded.as_ref().map(|(b, _)| ((), b.url())) {
+                self.open_session(url);
+            } else if let Ok(ws) = &self.workspace {
+                self.link = LinkState::StartingEmbedded;
+                self.embedded_rx = Some(spawn_embedded(ws.root.clone(), self.wake()));
             }
-            let _ = commands.send(WorkerCommand::Run(paths));
+        } else {
+            match BrokerUrl::parse(self.form.broker.trim()) {
+                Ok(url) => self.open_session(url),
+                Err(e) => self.link = LinkState::Failed(format!("broker URL: {e}")),
+            }
         }
     }
 
-    fn apply_events(&mut self) {
-        let Some(events) = &self.events else { return };
-        for event in events.try_iter() {
-            match event {
-                WorkerEvent::Ready { broker } => self.connection = Connection::Ready(broker),
-                WorkerEvent::Failed(e) => self.connection = Connection::Failed(e),
-                WorkerEvent::BadFixture { path, error } => {
-                    self.running = self.running.saturating_sub(1);
-                    self.results.insert(path, Err(error));
+    fn open_session(&mut self, url: BrokerUrl) {
+        let started = self
+            .session_config(url.clone())
+            .and_then(|config| Session::start(config, self.wake()));
+        match started {
+            Ok(session) => {
+                self.session = Some(session);
+                self.broker_url = Some(url);
+                self.link = LinkState::Connecting;
+            }
+            Err(e) => self.link = LinkState::Failed(e),
+        }
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(session) = self.session.take() {
+            // Dropping joins the session thread; do it off the UI thread.
+            let _ = std::thread::Builder::new()
+                .name("thingbench-close".into())
+                .spawn(move || drop(session));
+        }
+        for (_, pending) in self.pending.drain() {
+            let row = self.timeline.push(
+                EpochMs::now(),
+                RowKind::Lost,
+                NewRow {
+                    device: pending.device.as_ref(),
+                    topic: &pending.topic,
+                    partner: Some(pending.row),
+                    note: "disconnected before the reply",
+                    ..NewRow::default()
+                },
+            );
+            self.timeline.answer(pending.row, row, None, None);
+            if matches!(pending.purpose, Purpose::Draft) {
+                self.send_state = Some(SendState::Lost("disconnected before the reply".into()));
+            }
+        }
+        self.link = LinkState::Off;
+    }
+
+    fn request(
+        &mut self,
+        topic: String,
+        payload: Vec<u8>,
+        msg_id: Option<crate::protocol::MsgId>,
+        purpose: Purpose,
+        device: Option<DeviceId>,
+    ) -> bool {
+        let Some(session) = &self.session else {
+            self.say(
+                "not connected: connect first (left panel, Connection)",
+                true,
+            );
+            return false;
+        };
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        let row = self.timeline.push(
+            EpochMs::now(),
+            RowKind::Request,
+            NewRow {
+                device: device.as_ref(),
+                topic: &topic,
+                payload: &payload,
+                ..NewRow::default()
+            },
+        );
+        let sent = session.send(SessionCommand::Request {
+            request,
+            topic: topic.clone(),
+            payload,
+            msg_id,
+            timeout: Duration::from_millis(self.form.timeout_ms.max(1)),
+        });
+        if !sent {
+            self.say("the session has ended; connect again", true);
+            return false;
+        }
+        self.pending.insert(
+            request,
+            Pending {
+                row,
+                purpose,
+                device,
+                topic,
+            },
+        );
+        true
+    }
+
+    fn send_draft(&mut self) {
+        let Ok(ws) = &self.workspace else { return };
+        let gateway = ws.gateway();
+        let fixture = self
+            .draft
+            .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
+        let message = fixture.resolve(&gateway, &self.registry, EpochMs::now(), &self.ids);
+        let device = match self.draft.batch() {
+            Ok(batch) => batch
+                .entries
+                .first()
+                .map(|e| e.device.clone().unwrap_or_else(|| gateway.clone())),
+            Err(_) => None,
+        }
+        .or(Some(gateway));
+        if self.request(
+            message.topic,
+            message.payload,
+            message.id,
+            Purpose::Draft,
+            device,
+        ) {
+            self.send_state = Some(SendState::Waiting);
+        }
+    }
+
+    fn login(&mut self, device: DeviceId, login: bool) {
+        let Ok(ws) = &self.workspace else { return };
+        let has_secret = self
+            .registry
+            .devices
+            .get(&device)
+            .is_some_and(|d| d.secret.is_some());
+        if login && !has_secret {
+            self.say(
+                format!("{device} has no usable secret: set it in workspace.json (or its environment variable)"),
+                true,
+            );
+            return;
+        }
+        let message = login_message(&ws.gateway(), &self.registry, &device, login, &self.ids);
+        self.request(
+            message.topic,
+            message.payload,
+            message.id,
+            Purpose::Login(device.clone(), login),
+            Some(device),
+        );
+    }
+
+    /// Logs in every sub-device that has a secret, as `thingbench run` does before a suite.
+    fn log_in_all(&mut self) {
+        let Ok(ws) = &self.workspace else { return };
+        let devices: Vec<DeviceId> = ws
+            .sub_devices()
+            .into_iter()
+            .filter(|d| {
+                self.registry
+                    .devices
+                    .get(d)
+                    .is_some_and(|r| r.secret.is_some())
+            })
+            .collect();
+        for device in devices {
+            self.login(device, true);
+        }
+    }
+
+    fn save_fixture(&mut self, fixture: &Fixture, file_stem: &str) {
+        let Ok(ws) = &self.workspace else { return };
+        let stem: String = file_stem
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
                 }
-                WorkerEvent::Result(result) => {
-                    self.running = self.running.saturating_sub(1);
-                    self.results.insert(result.path.clone(), Ok(result));
+            })
+            .collect();
+        match ws.save_fixture(&format!("{stem}.json"), fixture) {
+            Ok(path) => {
+                self.say(format!("saved {}", path.display()), false);
+                self.reload_workspace();
+            }
+            Err(e) => self.say(e.to_string(), true),
+        }
+    }
+
+    fn save_draft(&mut self) {
+        let name = self.fixture_name.trim().to_owned();
+        if name.is_empty() {
+            self.say("give the fixture a name first", true);
+            return;
+        }
+        let expect = match self.expect_code.trim() {
+            "" | "none" | "no reply" => Expect {
+                code: None,
+                within_ms: None,
+                no_reply: true,
+                extra: Default::default(),
+            },
+            text => match text.parse::<i64>() {
+                Ok(code) => Expect::code(ReplyCode(code)),
+                Err(_) => {
+                    self.say(
+                        format!("expected code \"{text}\" is not a number; write e.g. 200 or 1204"),
+                        true,
+                    );
+                    return;
+                }
+            },
+        };
+        let fixture = self.draft.to_fixture(&name, expect);
+        self.save_fixture(&fixture, &name);
+    }
+
+    fn save_row(&mut self, index: usize) {
+        let Some(row) = self.timeline.row(index).copied() else {
+            return;
+        };
+        let (request, reply) = match row.kind {
+            RowKind::Request => (
+                Some(row),
+                row.partner().and_then(|p| self.timeline.row(p).copied()),
+            ),
+            _ => (
+                row.partner().and_then(|p| self.timeline.row(p).copied()),
+                Some(row),
+            ),
+        };
+        let Some(request) = request.filter(|r| r.kind == RowKind::Request) else {
+            self.say("this row has no request to save", true);
+            return;
+        };
+        let payload = self.timeline.payload(&request).to_vec();
+        let topic = self.timeline.topic(&request).to_owned();
+        let body = match serde_json::from_slice::<serde_json::Value>(&payload) {
+            Ok(mut value) => {
+                // A fresh id is given at each replay.
+                if let Some(obj) = value.as_object_mut() {
+                    obj.shift_remove("id");
+                }
+                FixtureBody::Request(value)
+            }
+            Err(_) => FixtureBody::Raw(String::from_utf8_lossy(&payload).into_owned()),
+        };
+        let code = reply.and_then(|r| r.code());
+        let expect = match code {
+            Some(code) => Expect::code(code),
+            None => Expect {
+                code: None,
+                within_ms: None,
+                no_reply: true,
+                extra: Default::default(),
+            },
+        };
+        let name = format!(
+            "timeline {} {}",
+            self.timeline
+                .msg_id(&request)
+                .unwrap_or_else(|| index.to_string()),
+            code.map_or("no reply".to_owned(), |c| c.to_string())
+        );
+        let default_topic = match (&self.workspace, parse_topic(&topic)) {
+            (Ok(ws), Some(parsed)) => {
+                crate::protocol::request_topic(parsed.method, &ws.gateway()) == topic
+            }
+            _ => false,
+        };
+        let is_login =
+            parse_topic(&topic).is_some_and(|p| matches!(p.method, Method::Login | Method::Logout));
+        let mut body = body;
+        if is_login && let FixtureBody::Request(value) = &mut body {
+            // The sign is made again at replay, from the workspace's secret.
+            if let Some(params) = value.get_mut("params").and_then(|p| p.as_object_mut()) {
+                params.shift_remove("sign");
+            }
+        }
+        let fixture = Fixture {
+            name: name.clone(),
+            topic: (!default_topic).then_some(topic),
+            login: None,
+            body,
+            expect,
+            extra: Default::default(),
+        };
+        let stem = format!(
+            "timeline-{}",
+            self.timeline
+                .msg_id(&request)
+                .unwrap_or_else(|| index.to_string())
+        );
+        self.save_fixture(&fixture, &stem);
+    }
+
+    fn run_suite(&mut self, paths: Vec<PathBuf>) {
+        let Some(url) = self.broker_url.clone() else {
+            self.say("not connected: connect first, then run the suite", true);
+            return;
+        };
+        let current = self.worker.as_ref().is_some_and(|(_, u)| *u == url);
+        if !current {
+            let Ok(ws) = &self.workspace else { return };
+            match self.session_config(url.clone()) {
+                Ok(mut config) => {
+                    config.client_id.push_str("-suite");
+                    let worker = start_worker(ws.root.clone(), config, self.wake());
+                    self.worker = Some((worker, url));
+                }
+                Err(e) => {
+                    self.say(e, true);
+                    return;
+                }
+            }
+        }
+        self.suite.results.clear();
+        self.suite.note = None;
+        self.suite.queued += paths.len();
+        self.bottom_tab = BottomTab::Suite;
+        if let Some((worker, _)) = &self.worker
+            && worker.commands.send(WorkerCommand::Run(paths)).is_err()
+        {
+            self.suite.queued = 0;
+            self.suite.note = Some("the suite runner has stopped; connect again".into());
+            self.worker = None;
+        }
+    }
+
+    fn reload_workspace(&mut self) {
+        let Ok(ws) = &mut self.workspace else { return };
+        match Workspace::load(&ws.root) {
+            Ok(fresh) => {
+                let logged_in = self.registry.logged_in.clone();
+                self.registry = fresh.registry(&LoginState::All);
+                self.registry.logged_in.retain(|d| logged_in.contains(d));
+                *ws = fresh;
+                self.report_stale = true;
+            }
+            Err(e) => self.say(format!("reload failed, keeping what was loaded: {e}"), true),
+        }
+    }
+
+    fn apply_command(&mut self, command: UiCommand) {
+        match command {
+            UiCommand::Connect => self.connect(),
+            UiCommand::Disconnect => self.disconnect(),
+            UiCommand::AskFile(purpose) => self.dialogs.ask(purpose, self.dialog_tx.clone()),
+            UiCommand::SetBatch(batch) => self.draft.set_batch(batch),
+            UiCommand::SetText(text) => self.draft.set_text(text),
+            UiCommand::Send => self.send_draft(),
+            UiCommand::Login(device, login) => self.login(device, login),
+            UiCommand::LogInAll => self.log_in_all(),
+            UiCommand::OpenFixture(path) => match crate::runner::load_fixture(&path) {
+                Ok(fixture) => {
+                    self.draft = Draft::from_fixture(&fixture);
+                    self.fixture_name = fixture.name.clone();
+                    self.expect_code = fixture
+                        .expect
+                        .code
+                        .map_or("no reply".into(), |c| c.0.to_string());
+                    self.say(format!("opened {}", path.display()), false);
+                }
+                Err(e) => self.say(e, true),
+            },
+            UiCommand::SaveDraft => self.save_draft(),
+            UiCommand::RunSuite(paths) => self.run_suite(paths),
+            UiCommand::StopSuite => {
+                if let Some((worker, _)) = &self.worker {
+                    worker.stop();
+                }
+            }
+            UiCommand::SaveRow(index) => self.save_row(index),
+            UiCommand::ReloadWorkspace => self.reload_workspace(),
+            UiCommand::FocusPoint(point) => {
+                self.focus = Some(point);
+            }
+            UiCommand::SetFilter(filter) => self.timeline.set_filter(filter),
+            UiCommand::ClearTimeline => {
+                self.timeline.clear();
+                self.timeline_view.selected = None;
+            }
+        }
+    }
+
+    fn apply_session_event(&mut self, event: SessionEvent) {
+        let now = EpochMs::now();
+        match event {
+            SessionEvent::Connected => {
+                self.link = LinkState::Connected;
+                let note = format!(
+                    "connected to {}",
+                    self.broker_url
+                        .as_ref()
+                        .map_or(String::new(), ToString::to_string)
+                );
+                self.timeline.push(
+                    now,
+                    RowKind::Connected,
+                    NewRow {
+                        note: &note,
+                        ..NewRow::default()
+                    },
+                );
+                self.log_in_all();
+                if !self.suite_backlog.is_empty() {
+                    let paths = std::mem::take(&mut self.suite_backlog);
+                    self.run_suite(paths);
+                }
+            }
+            SessionEvent::Disconnected { reason } => {
+                self.timeline.push(
+                    now,
+                    RowKind::Disconnected,
+                    NewRow {
+                        note: &reason,
+                        ..NewRow::default()
+                    },
+                );
+                self.link = LinkState::Retrying(reason);
+            }
+            SessionEvent::Replied {
+                request,
+                reply,
+                payload,
+                rtt,
+                ..
+            } => {
+                let Some(pending) = self.pending.remove(&request) else {
+                    return;
+                };
+                let row = self.timeline.push(
+                    now,
+                    RowKind::Reply,
+                    NewRow {
+                        device: pending.device.as_ref(),
+                        topic: &crate::protocol::reply_topic(&pending.topic),
+                        payload: &payload,
+                        code: Some(reply.code),
+                        rtt: Some(rtt),
+                        partner: Some(pending.row),
+                        note: reply.message.as_deref().unwrap_or_default(),
+                    },
+                );
+                self.timeline
+                    .answer(pending.row, row, Some(reply.code), Some(rtt));
+                match pending.purpose {
+                    Purpose::Draft => {
+                        self.send_state = Some(SendState::Replied {
+                            code: reply.code,
+                            message: reply.message,
+                            rtt,
+                        });
+                    }
+                    Purpose::Login(device, login) => {
+                        if reply.code.is_success() {
+                            if login {
+                                self.registry.logged_in.insert(device.clone());
+                            } else {
+                                self.registry.logged_in.remove(&device);
+                            }
+                            self.report_stale = true;
+                            let verb = if login { "logged in" } else { "logged out" };
+                            self.say(format!("{device} {verb}"), false);
+                        } else {
+                            let text = format!(
+                                "{device}: {} {} {}",
+                                reply.code,
+                                reply.code.meaning(),
+                                reply.message.unwrap_or_default()
+                            );
+                            self.say(text, true);
+                        }
+                    }
+                }
+            }
+            SessionEvent::NoReply { request, after } => {
+                let Some(pending) = self.pending.remove(&request) else {
+                    return;
+                };
+                let note = format!("no reply within {} ms", after.as_millis());
+                let row = self.timeline.push(
+                    now,
+                    RowKind::NoReply,
+                    NewRow {
+                        device: pending.device.as_ref(),
+                        topic: &pending.topic,
+                        partner: Some(pending.row),
+                        note: &note,
+                        ..NewRow::default()
+                    },
+                );
+                self.timeline.answer(pending.row, row, None, None);
+                if matches!(pending.purpose, Purpose::Draft) {
+                    self.send_state = Some(SendState::NoReply(after));
+                } else {
+                    self.say(note, true);
+                }
+            }
+            SessionEvent::Lost { request, reason } => {
+                let Some(pending) = self.pending.remove(&request) else {
+                    return;
+                };
+                let row = self.timeline.push(
+                    now,
+                    RowKind::Lost,
+                    NewRow {
+                        device: pending.device.as_ref(),
+                        topic: &pending.topic,
+                        partner: Some(pending.row),
+                        note: &reason,
+                        ..NewRow::default()
+                    },
+                );
+                self.timeline.answer(pending.row, row, None, None);
+                if matches!(pending.purpose, Purpose::Draft) {
+                    self.send_state = Some(SendState::Lost(reason));
+                }
+            }
+            SessionEvent::Unpaired {
+                topic,
+                payload,
+                why,
+            } => {
+                self.timeline.push(
+                    now,
+                    RowKind::Unpaired,
+                    NewRow {
+                        topic: &topic,
+                        payload: &payload,
+                        note: &why,
+                        ..NewRow::default()
+                    },
+                );
+            }
+            SessionEvent::Closed => {
+                if self.session.is_some() {
+                    self.link = LinkState::Failed("the session ended".into());
+                    self.session = None;
+                }
+            }
+            SessionEvent::Sent { .. }
+            | SessionEvent::Message { .. }
+            | SessionEvent::Acked
+            | SessionEvent::PublishFailed { .. } => {}
+        }
+    }
+
+    fn apply_worker_event(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Ready => {}
+            WorkerEvent::Failed(e) => {
+                self.suite.queued = 0;
+                self.suite.note = Some(format!("the suite could not run: {e}"));
+                self.worker = None;
+            }
+            WorkerEvent::BadFixture { path, error } => {
+                self.suite.queued = self.suite.queued.saturating_sub(1);
+                self.suite.results.push(Err((path, error)));
+            }
+            WorkerEvent::Result(result) => {
+                self.suite.queued = self.suite.queued.saturating_sub(1);
+                // The suite's logins change what the hub believes; follow them for fixtures
+                // that log everyone in.
+                self.suite.results.push(Ok(result));
+            }
+            WorkerEvent::Finished { stopped } => {
+                self.suite.queued = self.suite.queued.saturating_sub(stopped);
+                if stopped > 0 {
+                    self.suite.note = Some(format!("stopped: {stopped} fixtures not run"));
                 }
             }
         }
     }
+
+    /// Applies commands and background events; called once per frame.
+    fn apply_all(&mut self) {
+        for command in std::mem::take(&mut self.commands) {
+            self.apply_command(command);
+        }
+        if let Some(rx) = &self.embedded_rx
+            && let Ok(started) = rx.try_recv()
+        {
+            self.embedded_rx = None;
+            match started {
+                Ok((embedded, url)) => {
+                    self.embedded = embedded;
+                    self.open_session(url);
+                }
+                Err(e) => self.link = LinkState::Failed(e),
+            }
+        }
+        let events: Vec<SessionEvent> = self
+            .session
+            .as_ref()
+            .map(|s| s.events.try_iter().collect())
+            .unwrap_or_default();
+        for event in events {
+            self.apply_session_event(event);
+        }
+        let worker_events: Vec<WorkerEvent> = self
+            .worker
+            .as_ref()
+            .map(|(w, _)| w.events.try_iter().collect())
+            .unwrap_or_default();
+        for event in worker_events {
+            self.apply_worker_event(event);
+        }
+        while let Ok((purpose, path)) = self.dialog_rx.try_recv() {
+            self.apply_dialog(purpose, path);
+        }
+        if let Some((_, rx)) = &self.file_watch
+            && rx.try_iter().count() > 0
+        {
+            self.reload_at = Some(Instant::now() + Duration::from_millis(200));
+        }
+        if self.reload_at.is_some_and(|at| Instant::now() >= at) {
+            self.reload_at = None;
+            self.reload_workspace();
+        }
+        self.refresh_report();
+    }
+
+    fn apply_dialog(&mut self, purpose: DialogPurpose, path: PathBuf) {
+        match purpose {
+            DialogPurpose::CaFile => self.form.ca_file = path.display().to_string(),
+            DialogPurpose::ClientCert => self.form.client_cert = path.display().to_string(),
+            DialogPurpose::ClientKey => self.form.client_key = path.display().to_string(),
+            DialogPurpose::ExportTimeline => {
+                let text = self.timeline.export_jsonl();
+                match write_atomic(&path, text.as_bytes()) {
+                    Ok(()) => {
+                        let rows = self.timeline.visible_len();
+                        self.say(format!("exported {rows} rows to {}", path.display()), false);
+                    }
+                    Err(e) => self.say(format!("{}: cannot write: {e}", path.display()), true),
+                }
+            }
+            DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
+                Ok(files) => self.run_suite(files),
+                Err(e) => self.say(e, true),
+            },
+        }
+    }
+
+    fn refresh_report(&mut self) {
+        let fresh = self
+            .report
+            .as_ref()
+            .is_some_and(|(rev, _)| *rev == self.draft.revision());
+        if fresh && !self.report_stale {
+            return;
+        }
+        let Ok(ws) = &self.workspace else { return };
+        let fixture = self
+            .draft
+            .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
+        let message = fixture.resolve(&ws.gateway(), &self.registry, EpochMs::now(), &self.ids);
+        let report = check(&self.registry, &message.topic, &message.payload);
+        self.report = Some((self.draft.revision(), report));
+        self.report_stale = false;
+    }
+
+    fn persisted(&self) -> Persisted {
+        Persisted {
+            workspace: self.workspace.as_ref().ok().map(|ws| ws.root.clone()),
+            connection: self.form.clone(),
+            draft: self.draft.text().to_owned(),
+            fixture_name: self.fixture_name.clone(),
+            expect_code: self.expect_code.clone(),
+            filter: self.timeline.filter().clone(),
+            left_tab: self.left_tab,
+            bottom_tab: self.bottom_tab,
+        }
+    }
+
+    /// Where the connection stands.
+    pub fn link(&self) -> &LinkState {
+        &self.link
+    }
+
+    /// The last thing that happened, in words, and whether it was an error.
+    pub fn status(&self) -> Option<&(String, bool)> {
+        self.status.as_ref()
+    }
+
+    /// The suite table.
+    pub fn suite(&self) -> &SuiteState {
+        &self.suite
+    }
+
+    /// The text the builder would send.
+    pub fn draft_text(&self) -> &str {
+        self.draft.text()
+    }
+
+    /// The timeline.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+}
+
+/// A first batch for a fresh window: the first sub-device with two of its points.
+fn starter_batch(ws: Option<&Workspace>) -> Batch {
+    let mut batch = Batch::default();
+    let Some(ws) = ws else { return batch };
+    let registry = ws.registry(&LoginState::All);
+    if let Some(device) = ws.sub_devices().into_iter().next() {
+        let mut entry = crate::workspace::Entry::new(Some(device.clone()));
+        if let Some(model) = registry.model_of(&device.product_key) {
+            for (i, point) in model.points.iter().take(2).enumerate() {
+                entry
+                    .points
+                    .push(crate::workspace::PointEntry::sample(point, i as u64));
+            }
+        }
+        batch.entries.push(entry);
+    }
+    batch
 }
 
 impl eframe::App for WorkbenchApp {
     fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.apply_events();
+        self.apply_all();
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.persisted());
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::Panel::top("connection").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("thingbench");
-                ui.separator();
-                match &self.connection {
-                    Connection::Connecting => {
-                        ui.spinner();
-                        ui.label("starting the embedded broker and hub, connecting…");
-                    }
-                    Connection::Ready(url) => {
-                        ui.label(format!("connected to {url} as the gateway"));
-                    }
-                    Connection::Failed(e) => {
-                        ui.colored_label(ui.visuals().error_fg_color, e);
-                    }
+        let mut commands = Vec::new();
+        egui::Panel::top("top").show(ui, |ui| {
+            top_panel::top_panel_ui(
+                ui,
+                &self.workspace,
+                &self.link,
+                self.broker_url.as_ref(),
+                self.status.as_ref(),
+                &mut commands,
+            );
+        });
+        let Ok(ws) = &self.workspace else {
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.heading("No workspace");
+                if let Err(e) = &self.workspace {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
                 }
+                ui.label("Start thingbench in a folder with fixtures/workspace.json, or pass --workspace DIR.");
             });
-        });
-        let mut to_run = Vec::new();
-        egui::CentralPanel::default().show(ui, |ui| match &self.workspace {
-            Err(e) => {
-                ui.colored_label(ui.visuals().error_fg_color, e);
-            }
-            Ok(ws) => {
-                let ready = matches!(self.connection, Connection::Ready(_));
-                workspace_ui(ui, ws, &self.results, ready, self.running, &mut to_run);
-            }
-        });
-        if !to_run.is_empty() {
-            self.run(to_run);
-        }
-    }
-}
-
-fn workspace_ui(
-    ui: &mut egui::Ui,
-    ws: &Workspace,
-    results: &HashMap<PathBuf, Result<CaseResult, String>>,
-    ready: bool,
-    running: usize,
-    to_run: &mut Vec<PathBuf>,
-) {
-    ui.label(format!(
-        "Workspace {} · gateway {} with {} sub-devices",
-        ws.root.display(),
-        ws.gateway(),
-        ws.file.devices.len()
-    ));
-    ui.horizontal_wrapped(|ui| {
-        ui.strong("Thing models:");
-        for file in &ws.models {
-            match &file.model {
-                Ok(model) => {
-                    ui.label(format!(
-                        "{} ({} points)",
-                        model.model_id,
-                        model.points.len()
-                    ));
-                }
-                Err(e) => {
-                    ui.colored_label(ui.visuals().error_fg_color, e.to_string());
-                }
-            }
-        }
-    });
-    for problem in &ws.problems {
-        ui.colored_label(ui.visuals().warn_fg_color, problem);
-    }
-    ui.separator();
-    ui.horizontal(|ui| {
-        ui.strong(format!("Fixtures ({})", ws.fixtures.len()));
-        if ui
-            .add_enabled(ready, egui::Button::new("Run all"))
-            .clicked()
-        {
-            to_run.extend(ws.fixtures.iter().map(|f| f.path.clone()));
-        }
-        if running > 0 {
-            ui.spinner();
-            ui.label(format!("{running} to go"));
-        }
-        let passed = results
-            .values()
-            .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
-            .count();
-        if !results.is_empty() {
-            ui.label(format!(
-                "{passed} passed, {} failed",
-                results.len() - passed
-            ));
-        }
-    });
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("fixtures")
-            .striped(true)
-            .num_columns(4)
+            return;
+        };
+        egui::Panel::left("left")
+            .resizable(true)
+            .default_size(330.0)
             .show(ui, |ui| {
-                ui.strong("");
-                ui.strong("fixture");
-                ui.strong("expects");
-                ui.strong("reply");
-                ui.end_row();
-                for entry in &ws.fixtures {
-                    if ui.add_enabled(ready, egui::Button::new("Send")).clicked() {
-                        to_run.push(entry.path.clone());
+                ui.horizontal(|ui| {
+                    for (tab, label) in [
+                        (LeftTab::Connection, "Connection"),
+                        (LeftTab::Models, "Models"),
+                        (LeftTab::Devices, "Devices"),
+                        (LeftTab::Fixtures, "Fixtures"),
+                    ] {
+                        ui.selectable_value(&mut self.left_tab, tab, label);
                     }
-                    match &entry.fixture {
-                        Ok(f) => {
-                            ui.label(&f.name);
-                            ui.label(
-                                f.expect.code.map_or("no reply".to_owned(), |c| {
-                                    format!("{c} {}", c.meaning())
-                                }),
-                            );
-                        }
-                        Err(e) => {
-                            ui.colored_label(ui.visuals().error_fg_color, e.to_string());
-                            ui.label("");
-                        }
-                    }
-                    match results.get(&entry.path) {
-                        None => {
-                            ui.label("");
-                        }
-                        Some(Err(e)) => {
-                            ui.colored_label(ui.visuals().error_fg_color, e);
-                        }
-                        Some(Ok(result)) => {
-                            let color = if result.passed {
-                                egui::Color32::from_rgb(80, 200, 120)
-                            } else {
-                                ui.visuals().error_fg_color
-                            };
-                            let (text, detail) = match &result.outcome {
-                                Outcome::Replied { code, rtt, message } => (
-                                    format!(
-                                        "{code} {}  {:.2} ms",
-                                        code.meaning(),
-                                        rtt.as_secs_f64() * 1000.0
-                                    ),
-                                    message.clone().unwrap_or_default(),
-                                ),
-                                Outcome::NoReply { after } => (
-                                    format!("no reply within {} ms", after.as_millis()),
-                                    String::new(),
-                                ),
-                                Outcome::Lost { reason } => ("lost".to_owned(), reason.clone()),
-                            };
-                            let response = ui.colored_label(color, text);
-                            if !detail.is_empty() {
-                                response.on_hover_text(detail);
-                            }
-                        }
-                    }
-                    ui.end_row();
+                });
+                ui.separator();
+                match self.left_tab {
+                    LeftTab::Connection => connection_panel::connection_ui(
+                        ui,
+                        &mut self.form,
+                        ws,
+                        &self.link,
+                        &mut commands,
+                    ),
+                    LeftTab::Models => models_panel::models_ui(ui, &mut self.models_view, ws),
+                    LeftTab::Devices => devices_panel::devices_ui(
+                        ui,
+                        ws,
+                        &self.registry,
+                        self.session.is_some(),
+                        &mut commands,
+                    ),
+                    LeftTab::Fixtures => fixtures_panel::fixtures_ui(
+                        ui,
+                        ws,
+                        &mut self.fixture_name,
+                        &mut self.expect_code,
+                        &mut commands,
+                    ),
                 }
             });
-    });
+        egui::Panel::bottom("bottom")
+            .resizable(true)
+            .default_size(340.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.selectable_value(
+                        &mut self.bottom_tab,
+                        BottomTab::Timeline,
+                        format!("Timeline ({})", self.timeline.len()),
+                    );
+                    let suite_label = if self.suite.queued > 0 {
+                        format!("Suite ({} to go)", self.suite.queued)
+                    } else {
+                        "Suite".to_owned()
+                    };
+                    ui.selectable_value(&mut self.bottom_tab, BottomTab::Suite, suite_label);
+                    ui.selectable_value(&mut self.bottom_tab, BottomTab::Plot, "Plot");
+                });
+                ui.separator();
+                match self.bottom_tab {
+                    BottomTab::Timeline => timeline_panel::timeline_ui(
+                        ui,
+                        &self.timeline,
+                        &mut self.timeline_view,
+                        &mut commands,
+                    ),
+                    BottomTab::Suite => fixtures_panel::suite_ui(ui, &self.suite, &mut commands),
+                    BottomTab::Plot => {
+                        plot_panel::plot_ui(ui, &self.timeline, &mut self.plot, &self.registry)
+                    }
+                }
+            });
+        egui::Panel::right("check")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                check_panel::check_ui(
+                    ui,
+                    &self.draft,
+                    self.report.as_ref().map(|(_, r)| r),
+                    self.send_state.as_ref(),
+                    self.session.is_some() && self.link == LinkState::Connected,
+                    &mut commands,
+                );
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            builder_panel::builder_ui(
+                ui,
+                &self.draft,
+                ws,
+                &self.registry,
+                self.focus.as_ref(),
+                &mut commands,
+            );
+        });
+        // A focus request is honoured by the frame that draws it, then dropped.
+        if commands
+            .iter()
+            .all(|c| !matches!(c, UiCommand::FocusPoint(_)))
+        {
+            self.focus = None;
+        }
+        self.commands.extend(commands);
+        if !self.commands.is_empty() {
+            ui.ctx().request_repaint();
+        }
+    }
 }

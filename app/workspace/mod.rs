@@ -3,6 +3,7 @@
 //! Loads and saves files (atomically) and fills the model layer's registry. No MQTT, no window.
 
 mod atomic;
+mod batch;
 mod error;
 mod fixture;
 mod load;
@@ -10,6 +11,7 @@ mod template;
 mod workspace_file;
 
 pub use atomic::write_atomic;
+pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry};
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root, json_files};

@@ -1,0 +1,419 @@
+//! The batch builder: entries (device, time, points), one editor per point with its quality,
+//! the two flags and the method. Every edit becomes a [`UiCommand::SetBatch`].
+
+use crate::model::{PointRef, Registry};
+use crate::protocol::DeviceId;
+use crate::workspace::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry, Workspace};
+
+use super::UiCommand;
+use super::value_editor::{json_field_ui, value_ui};
+
+/// Draws the builder.
+pub fn builder_ui(
+    ui: &mut egui::Ui,
+    draft: &Draft,
+    ws: &Workspace,
+    registry: &Registry,
+    focus: Option<&PointRef>,
+    commands: &mut Vec<UiCommand>,
+) {
+    ui.heading("Batch builder");
+    let batch = match draft.batch() {
+        Ok(batch) => batch,
+        Err(why) => {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("The builder cannot show this message: {why}."),
+            );
+            ui.label(
+                "It is sent exactly as the JSON on the right says. Edit it there, or start again:",
+            );
+            if ui.button("New batch").clicked() {
+                commands.push(UiCommand::SetBatch(Batch::default()));
+            }
+            return;
+        }
+    };
+    let mut edited = batch.clone();
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        ui.label("Method");
+        for method in [BatchMethod::Batch, BatchMethod::ResumeBatch] {
+            changed |= ui
+                .selectable_value(&mut edited.method, method, method.label())
+                .changed();
+        }
+        ui.separator();
+        changed |= flag_ui(ui, &mut edited.allow_offline, "allowOfflineSubDevice");
+        changed |= flag_ui(ui, &mut edited.skip_invalid, "skipInvalidMeasurepoints");
+    });
+    let devices = device_choices(ws);
+    ui.horizontal(|ui| {
+        if ui
+            .button("+ Entry")
+            .on_hover_text("Add an entry for a sub-device")
+            .clicked()
+        {
+            edited
+                .entries
+                .push(Entry::new(ws.sub_devices().into_iter().next()));
+            changed = true;
+        }
+        ui.weak(format!("{} entries", edited.entries.len()));
+    });
+    ui.separator();
+    let mut remove_entry = None;
+    let mut repeat = None;
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for (index, entry) in edited.entries.iter_mut().enumerate() {
+                let action = entry_ui(
+                    ui,
+                    index,
+                    entry,
+                    &devices,
+                    ws,
+                    registry,
+                    focus,
+                    &mut changed,
+                );
+                match action {
+                    EntryAction::None => {}
+                    EntryAction::Remove => remove_entry = Some(index),
+                    EntryAction::Repeat(count, step) => repeat = Some((index, count, step)),
+                }
+            }
+        });
+    if let Some(index) = remove_entry {
+        edited.entries.remove(index);
+        changed = true;
+    }
+    if let Some((index, count, step)) = repeat {
+        edited.repeat_entry(index, count, step);
+        changed = true;
+    }
+    if changed {
+        commands.push(UiCommand::SetBatch(edited));
+    }
+}
+
+enum EntryAction {
+    None,
+    Remove,
+    /// Repeat over this many timestamps, this many ms apart.
+    Repeat(usize, i64),
+}
+
+fn flag_ui(ui: &mut egui::Ui, flag: &mut Option<bool>, name: &str) -> bool {
+    let mut on = flag.unwrap_or(false);
+    if ui.checkbox(&mut on, name).changed() {
+        *flag = Some(on);
+        return true;
+    }
+    false
+}
+
+/// The devices an entry may name: the topic's device (no keys) and every workspace device.
+fn device_choices(ws: &Workspace) -> Vec<Option<DeviceId>> {
+    let mut devices = vec![None];
+    devices.extend(ws.sub_devices().into_iter().map(Some));
+    devices.push(Some(ws.gateway()));
+    devices
+}
+
+fn device_name(device: &Option<DeviceId>) -> String {
+    match device {
+        None => "(the gateway: no keys)".to_owned(),
+        Some(d) => d.to_string(),
+    }
+}
+
+#[expect(clippy::too_many_arguments)]
+fn entry_ui(
+    ui: &mut egui::Ui,
+    index: usize,
+    entry: &mut Entry,
+    devices: &[Option<DeviceId>],
+    ws: &Workspace,
+    registry: &Registry,
+    focus: Option<&PointRef>,
+    changed: &mut bool,
+) -> EntryAction {
+    let mut action = EntryAction::None;
+    let id = ui.make_persistent_id(("entry", index));
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.strong(format!("params[{index}]"));
+            let label = ui.label("device");
+            egui::ComboBox::from_id_salt(id.with("device"))
+                .selected_text(device_name(&entry.device))
+                .show_ui(ui, |ui| {
+                    for device in devices {
+                        *changed |= ui
+                            .selectable_value(
+                                &mut entry.device,
+                                device.clone(),
+                                device_name(device),
+                            )
+                            .changed();
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            *changed |= time_ui(ui, id, &mut entry.time);
+            if ui.small_button("Remove entry").clicked() {
+                action = EntryAction::Remove;
+            }
+        });
+        let device = entry.device.clone().unwrap_or_else(|| ws.gateway());
+        let model = registry.model_of(&device.product_key);
+        ui.horizontal(|ui| {
+            match model {
+                Some(model) => {
+                    let seed = crate::protocol::EpochMs::now().0 as u64;
+                    if ui.button("Add all points").clicked() {
+                        entry.add_all_points(model, seed);
+                        *changed = true;
+                    }
+                    let missing: Vec<_> = model
+                        .points
+                        .iter()
+                        .filter(|p| !entry.points.iter().any(|e| e.identifier == p.identifier))
+                        .collect();
+                    let label = ui.label("Add point");
+                    egui::ComboBox::from_id_salt(id.with("add"))
+                        .selected_text("choose…")
+                        .show_ui(ui, |ui| {
+                            for point in missing {
+                                let text =
+                                    format!("{} ({})", point.identifier, point.data_type.name());
+                                if ui.selectable_label(false, text).clicked() {
+                                    entry.points.push(PointEntry::sample(point, seed));
+                                    *changed = true;
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    if ui.button("Fill samples").clicked() {
+                        entry.fill_samples(model, seed);
+                        *changed = true;
+                    }
+                }
+                None => {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("no thing model for product {}", device.product_key),
+                    );
+                }
+            }
+            if let Some((count, step)) = repeat_ui(ui, id) {
+                action = EntryAction::Repeat(count, step);
+            }
+        });
+        let mut remove = None;
+        egui::Grid::new(id.with("points"))
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for (p, point) in entry.points.iter_mut().enumerate() {
+                    let focused = focus.is_some_and(|f| {
+                        f.identifier == point.identifier && f.element.is_none_or(|e| e == index)
+                    });
+                    let spec = model.and_then(|m| m.point(&point.identifier));
+                    let mut label = egui::RichText::new(&point.identifier);
+                    if focused {
+                        label = label.background_color(ui.visuals().selection.bg_fill);
+                    }
+                    let label = ui.label(label);
+                    if focused {
+                        label.scroll_to_me(Some(egui::Align::Center));
+                    }
+                    let label = match spec {
+                        Some(spec) => label.on_hover_text(format!(
+                            "{} · {}{}",
+                            spec.name,
+                            spec.data_type.definition_summary(),
+                            if spec.has_quality {
+                                " · with quality"
+                            } else {
+                                ""
+                            }
+                        )),
+                        None => label.on_hover_text("not in the device's thing model"),
+                    };
+                    let point_id = id.with(("point", p));
+                    let raw_id = point_id.with("raw");
+                    let mut raw = ui
+                        .data(|d| d.get_temp::<bool>(raw_id))
+                        .unwrap_or(spec.is_none());
+                    ui.horizontal(|ui| {
+                        *changed |= match spec {
+                            Some(spec) if !raw => {
+                                value_ui(ui, point_id, label.id, &spec.data_type, &mut point.value)
+                            }
+                            _ => json_field_ui(ui, point_id, label.id, &mut point.value),
+                        };
+                    });
+                    ui.horizontal(|ui| {
+                        *changed |= quality_ui(
+                            ui,
+                            point_id,
+                            &point.identifier,
+                            &mut point.quality,
+                            spec.is_some_and(|s| s.has_quality),
+                        );
+                    });
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(raw, "{ }")
+                            .on_hover_text("Edit the value as JSON (for values of the wrong type)")
+                            .clicked()
+                        {
+                            raw = !raw;
+                            ui.data_mut(|d| d.insert_temp(raw_id, raw));
+                        }
+                        if ui
+                            .small_button("×")
+                            .on_hover_text("Remove this point")
+                            .clicked()
+                        {
+                            remove = Some(p);
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+        if let Some(p) = remove {
+            entry.points.remove(p);
+            *changed = true;
+        }
+    });
+    action
+}
+
+fn time_ui(ui: &mut egui::Ui, id: egui::Id, time: &mut EntryTime) -> bool {
+    let names = ["hub's time", "now", "now + offset", "epoch ms"];
+    let current = match time {
+        EntryTime::Absent => 0,
+        EntryTime::Now => 1,
+        EntryTime::Offset(_) => 2,
+        EntryTime::Absolute(_) => 3,
+    };
+    let mut chosen = current;
+    let label = ui.label("time");
+    egui::ComboBox::from_id_salt(id.with("time"))
+        .selected_text(names[current])
+        .show_ui(ui, |ui| {
+            for (i, name) in names.iter().enumerate() {
+                ui.selectable_value(&mut chosen, i, *name);
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    let mut changed = false;
+    if chosen != current {
+        *time = match chosen {
+            0 => EntryTime::Absent,
+            1 => EntryTime::Now,
+            2 => EntryTime::Offset(-60_000),
+            _ => EntryTime::Absolute(crate::protocol::EpochMs::now().0),
+        };
+        changed = true;
+    }
+    match time {
+        EntryTime::Offset(ms) => {
+            let mut seconds = *ms as f64 / 1000.0;
+            if ui
+                .add(egui::DragValue::new(&mut seconds).suffix(" s").speed(1.0))
+                .changed()
+            {
+                *ms = (seconds * 1000.0).round() as i64;
+                changed = true;
+            }
+        }
+        EntryTime::Absolute(ms) => {
+            changed |= ui
+                .add(egui::DragValue::new(ms).speed(1000.0).suffix(" ms"))
+                .changed();
+        }
+        EntryTime::Absent | EntryTime::Now => {}
+    }
+    changed
+}
+
+fn quality_ui(
+    ui: &mut egui::Ui,
+    id: egui::Id,
+    identifier: &str,
+    quality: &mut Option<u8>,
+    model_has_quality: bool,
+) -> bool {
+    match quality {
+        Some(q) => {
+            let mut chosen = *q;
+            let label = ui.label("quality");
+            egui::ComboBox::from_id_salt(id.with("quality"))
+                .selected_text(q.to_string())
+                .show_ui(ui, |ui| {
+                    for value in 0..=9u8 {
+                        ui.selectable_value(&mut chosen, value, format!("quality {value}"));
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text(format!("Quality of {identifier}, 0 to 9"));
+            let mut changed = chosen != *q;
+            *q = chosen;
+            if !model_has_quality
+                && ui
+                    .small_button("no quality")
+                    .on_hover_text("The model gives this point no quality: send the bare value")
+                    .clicked()
+            {
+                *quality = None;
+                changed = true;
+            }
+            changed
+        }
+        None if model_has_quality => {
+            if ui
+                .small_button("+ quality")
+                .on_hover_text("The model wants {\"value\", \"quality\"} for this point")
+                .clicked()
+            {
+                *quality = Some(0);
+                return true;
+            }
+            false
+        }
+        None => false,
+    }
+}
+
+fn repeat_ui(ui: &mut egui::Ui, id: egui::Id) -> Option<(usize, i64)> {
+    let count_id = id.with("repeat-count");
+    let step_id = id.with("repeat-step");
+    let mut count: usize = ui.data(|d| d.get_temp(count_id)).unwrap_or(5);
+    let mut step_s: f64 = ui.data(|d| d.get_temp(step_id)).unwrap_or(60.0);
+    let clicked = ui
+        .button("Repeat")
+        .on_hover_text("Copy this entry so it covers N timestamps, a step apart")
+        .clicked();
+    ui.add(
+        egui::DragValue::new(&mut count)
+            .range(2..=1000)
+            .prefix("× "),
+    );
+    ui.add(
+        egui::DragValue::new(&mut step_s)
+            .prefix("every ")
+            .suffix(" s"),
+    );
+    ui.data_mut(|d| {
+        d.insert_temp(count_id, count);
+        d.insert_temp(step_id, step_s);
+    });
+    clicked.then(|| (count, (step_s * 1000.0).round() as i64))
+}

@@ -1,0 +1,143 @@
+//! The message as JSON (editable, in sync with the builder), the live check's predicted code and
+//! findings (each one jumps to its point), the Send button and the reply.
+
+use crate::model::{CheckReport, Severity};
+use crate::workspace::Draft;
+
+use super::{SendState, UiCommand};
+
+/// Draws the JSON view, the check and the reply.
+pub fn check_ui(
+    ui: &mut egui::Ui,
+    draft: &Draft,
+    report: Option<&CheckReport>,
+    send_state: Option<&SendState>,
+    connected: bool,
+    commands: &mut Vec<UiCommand>,
+) {
+    ui.horizontal(|ui| {
+        let send = ui
+            .add_enabled(
+                connected,
+                egui::Button::new(egui::RichText::new("Send").strong()),
+            )
+            .on_hover_text("Publish the message as it is, valid or not, and wait for the reply")
+            .on_disabled_hover_text("Connect first");
+        if send.clicked() {
+            commands.push(UiCommand::Send);
+        }
+        match send_state {
+            None => {}
+            Some(SendState::Waiting) => {
+                ui.spinner();
+                ui.label("waiting for the reply…");
+            }
+            Some(SendState::Replied { code, message, rtt }) => {
+                let color = if code.is_success() {
+                    egui::Color32::from_rgb(80, 200, 120)
+                } else {
+                    ui.visuals().error_fg_color
+                };
+                let response = ui.colored_label(
+                    color,
+                    format!(
+                        "Reply: {code} {} · {:.2} ms",
+                        code.meaning(),
+                        rtt.as_secs_f64() * 1000.0
+                    ),
+                );
+                if let Some(message) = message {
+                    response.on_hover_text(message);
+                }
+            }
+            Some(SendState::NoReply(after)) => {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("Reply: none within {} ms", after.as_millis()),
+                );
+            }
+            Some(SendState::Lost(reason)) => {
+                ui.colored_label(ui.visuals().error_fg_color, format!("Lost: {reason}"));
+            }
+        }
+    });
+    if let Some(SendState::Replied {
+        message: Some(message),
+        ..
+    }) = send_state
+    {
+        ui.weak(format!("hub: {message}"));
+    }
+    ui.separator();
+    if let Some(report) = report {
+        report_ui(ui, report, commands);
+    }
+    ui.separator();
+    let label = ui.strong("JSON to send");
+    egui::ScrollArea::vertical()
+        .id_salt("json")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let mut text = draft.text().to_owned();
+            let response = ui
+                .add(
+                    egui::TextEdit::multiline(&mut text)
+                        .code_editor()
+                        .desired_width(f32::INFINITY)
+                        .desired_rows(20),
+                )
+                .labelled_by(label.id);
+            if response.changed() {
+                commands.push(UiCommand::SetText(text));
+            }
+        });
+}
+
+fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiCommand>) {
+    let code = report.code;
+    let color = if code.is_success() {
+        egui::Color32::from_rgb(80, 200, 120)
+    } else {
+        ui.visuals().error_fg_color
+    };
+    ui.colored_label(
+        color,
+        egui::RichText::new(format!("Predicted: {code} {}", code.meaning())).strong(),
+    );
+    if report.findings.is_empty() {
+        ui.weak("No findings: the message matches the models.");
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("findings")
+        .max_height(160.0)
+        .show(ui, |ui| {
+            for finding in &report.findings {
+                let color = match finding.severity {
+                    Severity::Error => ui.visuals().error_fg_color,
+                    Severity::Warning | Severity::Skipped => ui.visuals().warn_fg_color,
+                };
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(
+                        color,
+                        format!("{} {}", finding.severity.name(), finding.code),
+                    );
+                    let text = format!("{}: {}", finding.path, finding.message);
+                    match &finding.point {
+                        Some(point) => {
+                            if ui
+                                .link(text)
+                                .on_hover_text("Show this point in the builder")
+                                .clicked()
+                            {
+                                commands.push(UiCommand::FocusPoint(point.clone()));
+                            }
+                        }
+                        None => {
+                            ui.label(text);
+                        }
+                    }
+                });
+            }
+        });
+}

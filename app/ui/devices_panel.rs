@@ -1,0 +1,58 @@
+//! The gateway and its sub-devices, with their login state and log-in / log-out buttons.
+
+use crate::model::Registry;
+use crate::workspace::Workspace;
+
+use super::UiCommand;
+
+/// Draws the device list.
+pub fn devices_ui(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    registry: &Registry,
+    connected: bool,
+    commands: &mut Vec<UiCommand>,
+) {
+    let gateway = ws.gateway();
+    ui.horizontal(|ui| {
+        ui.label(format!("Gateway {gateway}"));
+        if ui
+            .add_enabled(connected, egui::Button::new("Log in all"))
+            .on_hover_text("Log in every sub-device that has a secret")
+            .clicked()
+        {
+            commands.push(UiCommand::LogInAll);
+        }
+    });
+    ui.label("Sub-devices (login state as thingbench last set it):");
+    egui::Grid::new("devices")
+        .striped(true)
+        .num_columns(3)
+        .show(ui, |ui| {
+            for device in ws.sub_devices() {
+                let logged_in = registry.logged_in.contains(&device);
+                let model = ws
+                    .file
+                    .products
+                    .get(&device.product_key.0)
+                    .map_or("no model", String::as_str);
+                ui.label(device.to_string()).on_hover_text(model);
+                if logged_in {
+                    ui.colored_label(egui::Color32::from_rgb(80, 200, 120), "logged in");
+                } else {
+                    ui.colored_label(ui.visuals().weak_text_color(), "logged out");
+                }
+                let (verb, login) = if logged_in {
+                    ("Log out", false)
+                } else {
+                    ("Log in", true)
+                };
+                let button =
+                    ui.add_enabled(connected, egui::Button::new(format!("{verb} {device}")));
+                if button.clicked() {
+                    commands.push(UiCommand::Login(device.clone(), login));
+                }
+                ui.end_row();
+            }
+        });
+}

@@ -1,0 +1,585 @@
+//! The timeline's storage: compact rows, payloads kept once in an arena and decoded on demand,
+//! and the list of rows that pass the filter, updated as rows arrive instead of every frame.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::protocol::{DeviceId, EpochMs, ReplyCode};
+
+/// What a row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RowKind {
+    /// A request we sent.
+    Request,
+    /// A reply paired with its request.
+    Reply,
+    /// A reply that pairs with nothing.
+    Unpaired,
+    /// A request whose reply did not come in time.
+    NoReply,
+    /// A request that ended without a reply because the connection went.
+    Lost,
+    /// The session connected.
+    Connected,
+    /// The session lost its connection or could not connect.
+    Disconnected,
+}
+
+impl RowKind {
+    /// The name shown in the window and in exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Reply => "reply",
+            Self::Unpaired => "unpaired reply",
+            Self::NoReply => "no reply",
+            Self::Lost => "lost",
+            Self::Connected => "connected",
+            Self::Disconnected => "disconnected",
+        }
+    }
+
+    /// Which way the row went.
+    pub fn direction(self) -> Direction {
+        match self {
+            Self::Request => Direction::Out,
+            Self::Reply | Self::Unpaired => Direction::In,
+            Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected => Direction::Event,
+        }
+    }
+}
+
+/// Which way a row went, for the direction filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Direction {
+    Out,
+    In,
+    Event,
+}
+
+/// A string kept once; rows hold its number.
+type Sym = u32;
+const NO_SYM: Sym = u32::MAX;
+const NO_ROW: u32 = u32::MAX;
+
+/// A slice of the payload arena.
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    start: u64,
+    len: u32,
+}
+
+/// One timeline row, small and fixed-size.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    pub at: EpochMs,
+    pub kind: RowKind,
+    device: Sym,
+    topic: Sym,
+    /// 0 when the row has no code.
+    code: u16,
+    /// Round trip in microseconds; `u32::MAX` when unknown.
+    rtt_us: u32,
+    partner: u32,
+    payload: Span,
+    /// A note in words (why a reply paired with nothing, why the connection dropped).
+    note: Span,
+}
+
+impl Row {
+    /// The reply code, for replies and for requests once answered.
+    pub fn code(&self) -> Option<ReplyCode> {
+        (self.code != 0).then_some(ReplyCode(i64::from(self.code)))
+    }
+
+    /// The round trip, for replies and answered requests.
+    pub fn rtt(&self) -> Option<Duration> {
+        (self.rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.rtt_us)))
+    }
+
+    /// The row at the other end of the exchange.
+    pub fn partner(&self) -> Option<usize> {
+        (self.partner != NO_ROW).then_some(self.partner as usize)
+    }
+}
+
+/// A new row, before it is stored.
+#[derive(Clone, Debug, Default)]
+pub struct NewRow<'a> {
+    pub device: Option<&'a DeviceId>,
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub code: Option<ReplyCode>,
+    pub rtt: Option<Duration>,
+    pub partner: Option<usize>,
+    pub note: &'a str,
+}
+
+/// What rows to show.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Filter {
+    /// `"pk/dk"`; empty for every device.
+    pub device: String,
+    pub code: Option<i64>,
+    pub direction: Option<Direction>,
+    /// Found in the topic, payload or note; case-sensitive.
+    pub text: String,
+}
+
+impl Filter {
+    /// True when the filter lets every row through.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// Every row, in arrival order.
+#[derive(Default)]
+pub struct Timeline {
+    rows: Vec<Row>,
+    arena: Vec<u8>,
+    symbols: Vec<String>,
+    symbol_of: HashMap<String, Sym>,
+    filter: Filter,
+    /// Rows that pass `filter`, ascending; `None` when the filter is empty (all rows).
+    matching: Option<Vec<u32>>,
+}
+
+impl Timeline {
+    /// Number of rows stored.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True with no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `index`.
+    pub fn row(&self, index: usize) -> Option<&Row> {
+        self.rows.get(index)
+    }
+
+    /// Drops every row.
+    pub fn clear(&mut self) {
+        let filter = std::mem::take(&mut self.filter);
+        *self = Self::default();
+        self.set_filter(filter);
+    }
+
+    fn intern(&mut self, text: &str) -> Sym {
+        if let Some(sym) = self.symbol_of.get(text) {
+            return *sym;
+        }
+        let sym = self.symbols.len() as Sym;
+        self.symbols.push(text.to_owned());
+        self.symbol_of.insert(text.to_owned(), sym);
+        sym
+    }
+
+    fn store(&mut self, bytes: &[u8]) -> Span {
+        let span = Span {
+            start: self.arena.len() as u64,
+            len: bytes.len().min(u32::MAX as usize) as u32,
+        };
+        self.arena.extend_from_slice(&bytes[..span.len as usize]);
+        span
+    }
+
+    fn bytes(&self, span: Span) -> &[u8] {
+        let start = span.start as usize;
+        self.arena
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// Appends a row and returns its index.
+    pub fn push(&mut self, at: EpochMs, kind: RowKind, new: NewRow<'_>) -> usize {
+        let device = match new.device {
+            Some(d) => self.intern(&d.to_string()),
+            None => NO_SYM,
+        };
+        let topic = if new.topic.is_empty() {
+            NO_SYM
+        } else {
+            self.intern(new.topic)
+        };
+        let row = Row {
+            at,
+            kind,
+            device,
+            topic,
+            code: new.code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0),
+            rtt_us: new.rtt.map_or(u32::MAX, |d| {
+                d.as_micros().min(u128::from(u32::MAX - 1)) as u32
+            }),
+            partner: new.partner.map_or(NO_ROW, |p| p as u32),
+            payload: self.store(new.payload),
+            note: self.store(new.note.as_bytes()),
+        };
+        let index = self.rows.len();
+        self.rows.push(row);
+        if self.matching.is_some() && self.passes(index) {
+            self.matching.get_or_insert_default().push(index as u32);
+        }
+        index
+    }
+
+    /// Records the answer to the request at `request`: its code, round trip and partner.
+    pub fn answer(
+        &mut self,
+        request: usize,
+        partner: usize,
+        code: Option<ReplyCode>,
+        rtt: Option<Duration>,
+    ) {
+        if let Some(row) = self.rows.get_mut(request) {
+            row.partner = partner as u32;
+            row.code = code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0);
+            row.rtt_us = rtt.map_or(u32::MAX, |d| {
+                d.as_micros().min(u128::from(u32::MAX - 1)) as u32
+            });
+        }
+        // A request that now has a code may now pass a code filter.
+        if self.filter.code.is_some()
+            && self.passes(request)
+            && let Some(matching) = &mut self.matching
+            && let Err(at) = matching.binary_search(&(request as u32))
+        {
+            matching.insert(at, request as u32);
+        }
+    }
+
+    /// The device of a row, as `"pk/dk"`.
+    pub fn device(&self, row: &Row) -> Option<&str> {
+        self.symbols.get(row.device as usize).map(String::as_str)
+    }
+
+    /// The topic of a row.
+    pub fn topic(&self, row: &Row) -> &str {
+        self.symbols
+            .get(row.topic as usize)
+            .map_or("", String::as_str)
+    }
+
+    /// The payload of a row, as stored.
+    pub fn payload(&self, row: &Row) -> &[u8] {
+        self.bytes(row.payload)
+    }
+
+    /// The note of a row.
+    pub fn note(&self, row: &Row) -> &str {
+        std::str::from_utf8(self.bytes(row.note)).unwrap_or_default()
+    }
+
+    /// The payload decoded as JSON, when it is.
+    pub fn json(&self, row: &Row) -> Option<Value> {
+        serde_json::from_slice(self.payload(row)).ok()
+    }
+
+    /// The message id in the payload.
+    pub fn msg_id(&self, row: &Row) -> Option<String> {
+        let value = self.json(row)?;
+        match value.get("id")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Every device seen, for the device filter.
+    pub fn devices(&self) -> Vec<&str> {
+        let mut seen: Vec<Sym> = self.rows.iter().map(|r| r.device).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.into_iter()
+            .filter_map(|s| self.symbols.get(s as usize).map(String::as_str))
+            .collect()
+    }
+
+    /// The active filter.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// Changes the filter; the matching rows are found once, here.
+    pub fn set_filter(&mut self, filter: Filter) {
+        if filter == self.filter && (self.matching.is_some() || filter.is_empty()) {
+            return;
+        }
+        self.filter = filter;
+        self.matching = if self.filter.is_empty() {
+            None
+        } else {
+            Some(
+                (0..self.rows.len())
+                    .filter(|i| self.passes(*i))
+                    .map(|i| i as u32)
+                    .collect(),
+            )
+        };
+    }
+
+    /// Number of rows that pass the filter.
+    pub fn visible_len(&self) -> usize {
+        self.matching.as_ref().map_or(self.rows.len(), Vec::len)
+    }
+
+    /// The row index of the `n`th row that passes the filter.
+    pub fn visible(&self, n: usize) -> Option<usize> {
+        match &self.matching {
+            None => (n < self.rows.len()).then_some(n),
+            Some(list) => list.get(n).map(|i| *i as usize),
+        }
+    }
+
+    /// Where row `index` sits among the visible rows.
+    pub fn position_of(&self, index: usize) -> Option<usize> {
+        match &self.matching {
+            None => (index < self.rows.len()).then_some(index),
+            Some(list) => list.binary_search(&(index as u32)).ok(),
+        }
+    }
+
+    fn passes(&self, index: usize) -> bool {
+        let Some(row) = self.rows.get(index) else {
+            return false;
+        };
+        let filter = &self.filter;
+        if !filter.device.is_empty() && self.device(row) != Some(filter.device.as_str()) {
+            return false;
+        }
+        if let Some(code) = filter.code
+            && row.code().map(|c| c.0) != Some(code)
+        {
+            return false;
+        }
+        if let Some(direction) = filter.direction
+            && row.kind.direction() != direction
+        {
+            return false;
+        }
+        if !filter.text.is_empty() {
+            let needle = filter.text.as_bytes();
+            let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+            if !(found(self.topic(row).as_bytes())
+                || found(self.payload(row))
+                || found(self.note(row).as_bytes()))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// One JSON line per row, with credentials masked.
+    pub fn export_line(&self, index: usize) -> Option<String> {
+        let row = self.rows.get(index)?;
+        let mut obj = serde_json::Map::new();
+        obj.insert("at".into(), Value::from(row.at.0));
+        obj.insert("kind".into(), Value::from(row.kind.name()));
+        if let Some(device) = self.device(row) {
+            obj.insert("device".into(), Value::from(device));
+        }
+        if !self.topic(row).is_empty() {
+            obj.insert("topic".into(), Value::from(self.topic(row)));
+        }
+        if let Some(code) = row.code() {
+            obj.insert("code".into(), Value::from(code.0));
+        }
+        if let Some(rtt) = row.rtt() {
+            obj.insert("rttMs".into(), Value::from(rtt.as_secs_f64() * 1000.0));
+        }
+        if let Some(partner) = row.partner() {
+            obj.insert("partner".into(), Value::from(partner));
+        }
+        let payload = self.payload(row);
+        if !payload.is_empty() {
+            match serde_json::from_slice::<Value>(payload) {
+                Ok(mut json) => {
+                    mask_secrets(&mut json);
+                    obj.insert("payload".into(), json);
+                }
+                Err(_) => {
+                    obj.insert(
+                        "raw".into(),
+                        Value::from(String::from_utf8_lossy(payload).into_owned()),
+                    );
+                }
+            }
+        }
+        if !self.note(row).is_empty() {
+            obj.insert("note".into(), Value::from(self.note(row)));
+        }
+        serde_json::to_string(&Value::Object(obj)).ok()
+    }
+
+    /// The visible rows as JSON Lines.
+    pub fn export_jsonl(&self) -> String {
+        let mut out = String::new();
+        for n in 0..self.visible_len() {
+            if let Some(line) = self.visible(n).and_then(|i| self.export_line(i)) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Replaces credentials (a login's `sign`, any `password` or `secret`) with `"***"`.
+pub fn mask_secrets(value: &mut Value) {
+    match value {
+        Value::Object(obj) => {
+            for (key, v) in obj.iter_mut() {
+                if matches!(
+                    key.as_str(),
+                    "sign" | "password" | "secret" | "deviceSecret"
+                ) {
+                    *v = Value::from("***");
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Timeline {
+        let mut t = Timeline::default();
+        let inv = DeviceId::new("invPk", "inv01");
+        let meter = DeviceId::new("meterPk", "meter01");
+        for (i, device) in [&inv, &meter, &inv].into_iter().enumerate() {
+            let request = t.push(
+                EpochMs(i as i64),
+                RowKind::Request,
+                NewRow {
+                    device: Some(device),
+                    topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+                    payload: format!("{{\"id\":\"{i}\",\"params\":[]}}").as_bytes(),
+                    ..NewRow::default()
+                },
+            );
+            let code = ReplyCode(if i == 1 { 1204 } else { 200 });
+            let reply = t.push(
+                EpochMs(i as i64),
+                RowKind::Reply,
+                NewRow {
+                    device: Some(device),
+                    topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply",
+                    payload: b"{\"code\":200}",
+                    code: Some(code),
+                    rtt: Some(Duration::from_micros(400)),
+                    partner: Some(request),
+                    ..NewRow::default()
+                },
+            );
+            t.answer(request, reply, Some(code), Some(Duration::from_micros(400)));
+        }
+        t
+    }
+
+    #[test]
+    fn filters_select_rows_and_follow_new_ones() {
+        let mut t = sample();
+        assert_eq!(t.visible_len(), 6);
+        t.set_filter(Filter {
+            device: "invPk/inv01".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 4);
+        t.set_filter(Filter {
+            code: Some(1204),
+            ..Filter::default()
+        });
+        // The request and its reply both carry the code.
+        assert_eq!(t.visible_len(), 2);
+        assert_eq!(t.visible(0), Some(2));
+        t.set_filter(Filter {
+            direction: Some(Direction::Out),
+            text: "\"id\":\"2\"".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 1);
+        assert_eq!(t.visible(0), Some(4));
+        // A new row is matched as it arrives.
+        t.push(
+            EpochMs(9),
+            RowKind::Request,
+            NewRow {
+                topic: "t",
+                payload: b"{\"id\":\"2\"}",
+                ..NewRow::default()
+            },
+        );
+        assert_eq!(t.visible_len(), 2);
+        assert_eq!(t.position_of(6), Some(1));
+    }
+
+    #[test]
+    fn an_answer_moves_a_request_into_a_code_filter() {
+        let mut t = Timeline::default();
+        t.set_filter(Filter {
+            code: Some(200),
+            ..Filter::default()
+        });
+        let request = t.push(EpochMs(1), RowKind::Request, NewRow::default());
+        assert_eq!(t.visible_len(), 0);
+        let reply = t.push(
+            EpochMs(2),
+            RowKind::Reply,
+            NewRow {
+                code: Some(ReplyCode(200)),
+                partner: Some(request),
+                ..NewRow::default()
+            },
+        );
+        t.answer(request, reply, Some(ReplyCode(200)), None);
+        assert_eq!(t.visible_len(), 2);
+        assert_eq!(t.visible(0), Some(request));
+        assert_eq!(t.row(request).and_then(Row::partner), Some(reply));
+    }
+
+    #[test]
+    fn export_masks_credentials_and_keeps_raw_payloads() {
+        let mut t = Timeline::default();
+        t.push(
+            EpochMs(1),
+            RowKind::Request,
+            NewRow {
+                topic: "/ext/session/gwPk/gw01/combine/login",
+                payload: br#"{"id":"1","params":{"deviceKey":"inv01","sign":"abcdef0123"}}"#,
+                ..NewRow::default()
+            },
+        );
+        t.push(
+            EpochMs(2),
+            RowKind::Unpaired,
+            NewRow {
+                payload: b"not json",
+                note: "no request with this id",
+                ..NewRow::default()
+            },
+        );
+        let out = t.export_jsonl();
+        assert!(!out.contains("abcdef0123"), "{out}");
+        assert!(out.contains("\"sign\":\"***\""));
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["raw"], "not json");
+        assert_eq!(lines[1]["kind"], "unpaired reply");
+        assert_eq!(t.msg_id(t.row(0).unwrap()).as_deref(), Some("1"));
+    }
+}

@@ -1,0 +1,250 @@
+//! The timeline: every request, reply, unpaired reply, timeout and connection event, drawn row
+//! by row for only what is on screen; filters, a detail view of a row beside its partner,
+//! export to JSON Lines and "save as fixture".
+
+use egui_extras::{Column, TableBuilder};
+
+use super::UiCommand;
+use super::dialogs::DialogPurpose;
+use super::timeline::{Direction, Row, RowKind, Timeline};
+
+/// What the user chose in the timeline: the selected row and the filter being typed.
+#[derive(Default)]
+pub struct TimelineView {
+    pub selected: Option<usize>,
+    code_text: String,
+}
+
+/// Draws the timeline.
+pub fn timeline_ui(
+    ui: &mut egui::Ui,
+    timeline: &Timeline,
+    view: &mut TimelineView,
+    commands: &mut Vec<UiCommand>,
+) {
+    filter_ui(ui, timeline, view, commands);
+    ui.separator();
+    if let Some(selected) = view.selected {
+        egui::Panel::right("timeline-detail")
+            .resizable(true)
+            .default_size(ui.available_width() * 0.45)
+            .show(ui, |ui| detail_ui(ui, timeline, selected, commands));
+    }
+    table_ui(ui, timeline, view);
+}
+
+fn filter_ui(
+    ui: &mut egui::Ui,
+    timeline: &Timeline,
+    view: &mut TimelineView,
+    commands: &mut Vec<UiCommand>,
+) {
+    let mut filter = timeline.filter().clone();
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Device");
+        egui::ComboBox::from_id_salt("timeline-device")
+            .selected_text(if filter.device.is_empty() {
+                "all devices".to_owned()
+            } else {
+                filter.device.clone()
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut filter.device, String::new(), "all devices");
+                for device in timeline.devices() {
+                    ui.selectable_value(&mut filter.device, device.to_owned(), device);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("Code");
+        let code = ui
+            .add(egui::TextEdit::singleline(&mut view.code_text).desired_width(48.0))
+            .labelled_by(label.id);
+        if code.changed() {
+            filter.code = view.code_text.trim().parse().ok();
+        }
+        for (direction, name) in [
+            (None, "all"),
+            (Some(Direction::Out), "sent"),
+            (Some(Direction::In), "received"),
+            (Some(Direction::Event), "events"),
+        ] {
+            ui.selectable_value(&mut filter.direction, direction, name);
+        }
+        let label = ui.label("Text");
+        ui.add(egui::TextEdit::singleline(&mut filter.text).desired_width(140.0))
+            .labelled_by(label.id);
+        ui.separator();
+        ui.weak(format!(
+            "{} of {} rows",
+            timeline.visible_len(),
+            timeline.len()
+        ));
+        if ui
+            .button("Export…")
+            .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
+            .clicked()
+        {
+            commands.push(UiCommand::AskFile(DialogPurpose::ExportTimeline));
+        }
+        if ui.button("Clear").clicked() {
+            commands.push(UiCommand::ClearTimeline);
+        }
+    });
+    if &filter != timeline.filter() {
+        commands.push(UiCommand::SetFilter(filter));
+    }
+}
+
+fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
+    match row.kind {
+        RowKind::Request => ui.visuals().text_color(),
+        RowKind::Reply if row.code().is_some_and(|c| c.is_success()) => {
+            egui::Color32::from_rgb(80, 200, 120)
+        }
+        RowKind::Reply | RowKind::Lost | RowKind::Disconnected => ui.visuals().error_fg_color,
+        RowKind::Unpaired | RowKind::NoReply => ui.visuals().warn_fg_color,
+        RowKind::Connected => ui.visuals().weak_text_color(),
+    }
+}
+
+fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    let mut clicked = None;
+    TableBuilder::new(ui)
+        .striped(true)
+        .stick_to_bottom(true)
+        .sense(egui::Sense::click())
+        .column(Column::exact(90.0))
+        .column(Column::exact(110.0))
+        .column(Column::initial(130.0).resizable(true))
+        .column(Column::exact(150.0))
+        .column(Column::exact(70.0))
+        .column(Column::remainder().clip(true))
+        .header(row_height, |mut header| {
+            for title in ["time", "kind", "device", "code", "RTT ms", "topic / note"] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, timeline.visible_len(), |mut table_row| {
+                let Some(index) = timeline.visible(table_row.index()) else {
+                    return;
+                };
+                let Some(row) = timeline.row(index) else {
+                    return;
+                };
+                table_row.set_selected(view.selected == Some(index));
+                table_row.col(|ui| {
+                    ui.label(clock(row.at.0));
+                });
+                table_row.col(|ui| {
+                    ui.colored_label(kind_color(ui, row), row.kind.name());
+                });
+                table_row.col(|ui| {
+                    ui.label(timeline.device(row).unwrap_or_default());
+                });
+                table_row.col(|ui| {
+                    if let Some(code) = row.code() {
+                        ui.colored_label(kind_color(ui, row), format!("{code} {}", code.meaning()));
+                    }
+                });
+                table_row.col(|ui| {
+                    if let Some(rtt) = row.rtt() {
+                        ui.label(format!("{:.2}", rtt.as_secs_f64() * 1000.0));
+                    }
+                });
+                table_row.col(|ui| {
+                    let note = timeline.note(row);
+                    let topic = timeline.topic(row);
+                    ui.label(match (topic.is_empty(), note.is_empty()) {
+                        (false, false) => format!("{topic} · {note}"),
+                        (false, true) => topic.to_owned(),
+                        _ => note.to_owned(),
+                    });
+                });
+                if table_row.response().clicked() {
+                    clicked = Some(index);
+                }
+            });
+        });
+    if let Some(index) = clicked {
+        view.selected = Some(index);
+    }
+}
+
+/// `HH:MM:SS.mmm` of an epoch-ms time, in UTC.
+fn clock(ms: i64) -> String {
+    let day_ms = ms.rem_euclid(86_400_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
+}
+
+fn detail_ui(
+    ui: &mut egui::Ui,
+    timeline: &Timeline,
+    selected: usize,
+    commands: &mut Vec<UiCommand>,
+) {
+    let Some(row) = timeline.row(selected) else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.strong(format!("Row {selected}: {}", row.kind.name()));
+        let has_request = row.kind == RowKind::Request
+            || row
+                .partner()
+                .and_then(|p| timeline.row(p))
+                .is_some_and(|p| p.kind == RowKind::Request);
+        if ui
+            .add_enabled(has_request, egui::Button::new("Save as fixture"))
+            .on_hover_text("Save the request into messages/, expecting the code it got")
+            .clicked()
+        {
+            commands.push(UiCommand::SaveRow(selected));
+        }
+    });
+    let partner = row.partner().and_then(|p| timeline.row(p).map(|r| (p, r)));
+    ui.columns(2, |columns| {
+        payload_ui(&mut columns[0], timeline, row, "this row");
+        match partner {
+            Some((index, partner)) => {
+                payload_ui(
+                    &mut columns[1],
+                    timeline,
+                    partner,
+                    &format!("partner: row {index}, {}", partner.kind.name()),
+                );
+            }
+            None => {
+                columns[1].weak("no partner");
+            }
+        }
+    });
+}
+
+fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
+    ui.weak(title);
+    if !timeline.note(row).is_empty() {
+        ui.label(timeline.note(row));
+    }
+    let text = match timeline.json(row) {
+        Some(mut json) => {
+            super::timeline::mask_secrets(&mut json);
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        }
+        None => String::from_utf8_lossy(timeline.payload(row)).into_owned(),
+    };
+    egui::ScrollArea::vertical()
+        .id_salt(("payload", title))
+        .show(ui, |ui| {
+            ui.add(egui::Label::new(egui::RichText::new(text).monospace()).wrap());
+        });
+}
