@@ -106,6 +106,25 @@ fn a_wrong_expect_fails_with_exit_1_and_a_junit_failure() {
 }
 
 #[test]
+fn a_fixture_after_a_logout_fixture_finds_its_device_logged_in_again() {
+    let ws = copy_workspace();
+    let messages = ws.path().join("messages");
+    let valid = messages.join("001-valid-two-inverters.json");
+    std::fs::copy(&valid, messages.join("099-valid-after-logout.json")).expect("copy");
+    let logout = messages.join("061-200-logout.json");
+    let after = messages.join("099-valid-after-logout.json");
+    let out = thingbench(&[
+        "run",
+        logout.to_str().expect("utf-8"),
+        after.to_str().expect("utf-8"),
+        "--workspace",
+        ws.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(count(&text(&out), "PASS"), 2, "{}", text(&out));
+}
+
+#[test]
 fn silence_ends_as_no_reply_in_bounded_time() {
     let ws = copy_workspace();
     let messages = ws.path().join("messages");
