@@ -297,3 +297,58 @@ impl MemoryStorage {
         self.0.get("thingbench").cloned().unwrap_or_default()
     }
 }
+
+#[test]
+fn a_timeline_row_saved_as_a_fixture_replays_with_run() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    // The last request row is the batch just sent.
+    harness.get_all_by_label("request").last().unwrap().click();
+    harness.run();
+    harness.get_by_label("Save as fixture").click();
+    harness.run();
+    let saved: Vec<PathBuf> = std::fs::read_dir(root.join("messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("timeline-"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let fixture: Value = serde_json::from_slice(&std::fs::read(&saved[0]).unwrap()).unwrap();
+    assert_eq!(fixture["expect"]["code"], 200);
+    assert!(fixture["request"].get("id").is_none(), "a fresh id is given at replay");
+    drop(harness);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args(["run", saved[0].to_str().unwrap(), "--workspace", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("PASS"), "{text}");
+}
+
+#[test]
+fn files_changed_on_disk_are_picked_up() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    let fixture = json!({
+        "name": "appeared on disk",
+        "request": {"version": "1.0", "method": "thing.measurepoint.post.batch", "params": []},
+        "expect": {"code": 200}
+    });
+    std::fs::write(
+        root.join("messages/zz-appeared.json"),
+        serde_json::to_vec_pretty(&fixture).unwrap(),
+    )
+    .unwrap();
+    wait_for_label(&mut harness, "appeared on disk");
+    // A model broken on disk is reported by file, and the others stay.
+    std::fs::write(root.join("models/wb_meter.json"), "{ not json").unwrap();
+    harness.get_by_label("Models").click();
+    wait_for_label(&mut harness, "wb_meter.json");
+    assert!(harness.query_by_label_contains("wb_inverter (invPk)").is_some());
+}

@@ -36,7 +36,7 @@ pub fn builder_ui(
     };
     let mut edited = batch.clone();
     let mut changed = false;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Method");
         for method in [BatchMethod::Batch, BatchMethod::ResumeBatch] {
             changed |= ui

@@ -111,6 +111,8 @@ fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
 fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView) {
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     let mut clicked = None;
+    // A click anywhere on a row selects it; selectable labels would take the click.
+    ui.style_mut().interaction.selectable_labels = false;
     TableBuilder::new(ui)
         .striped(true)
         .stick_to_bottom(true)
