@@ -312,16 +312,29 @@ fn a_timeline_row_saved_as_a_fixture_replays_with_run() {
     let saved: Vec<PathBuf> = std::fs::read_dir(root.join("messages"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("timeline-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("timeline-")
+        })
         .collect();
     assert_eq!(saved.len(), 1, "{saved:?}");
     let fixture: Value = serde_json::from_slice(&std::fs::read(&saved[0]).unwrap()).unwrap();
     assert_eq!(fixture["expect"]["code"], 200);
-    assert!(fixture["request"].get("id").is_none(), "a fresh id is given at replay");
+    assert!(
+        fixture["request"].get("id").is_none(),
+        "a fresh id is given at replay"
+    );
     drop(harness);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args(["run", saved[0].to_str().unwrap(), "--workspace", root.to_str().unwrap()])
+        .args([
+            "run",
+            saved[0].to_str().unwrap(),
+            "--workspace",
+            root.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -350,5 +363,9 @@ fn files_changed_on_disk_are_picked_up() {
     std::fs::write(root.join("models/wb_meter.json"), "{ not json").unwrap();
     harness.get_by_label("Models").click();
     wait_for_label(&mut harness, "wb_meter.json");
-    assert!(harness.query_by_label_contains("wb_inverter (invPk)").is_some());
+    assert!(
+        harness
+            .query_by_label_contains("wb_inverter (invPk)")
+            .is_some()
+    );
 }

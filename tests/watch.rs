@@ -36,6 +36,7 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let junit: PathBuf = dir.path().join("watch.xml");
+    let saved: PathBuf = dir.path().join("saved");
     let mut watcher = thingbench()
         .args([
             "watch",
@@ -45,6 +46,8 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
             "10",
             "--junit",
             junit.to_str().expect("utf-8"),
+            "--save",
+            saved.to_str().expect("utf-8"),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,4 +102,17 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert_eq!(xml.matches("<testcase ").count(), lines.len());
     assert_eq!(xml.matches("<failure").count(), 0);
+
+    // The watched traffic, saved as fixtures, is a regression suite that passes on replay.
+    assert_eq!(
+        std::fs::read_dir(&saved).expect("saved fixtures").count(),
+        lines.len()
+    );
+    let replay = thingbench()
+        .args(["run", saved.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{replayed}");
+    assert_eq!(replayed.matches("PASS").count(), lines.len(), "{replayed}");
 }

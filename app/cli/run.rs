@@ -269,6 +269,9 @@ pub struct WatchArgs {
     /// Write one JUnit test case per watched message (needs --for).
     #[arg(long, value_name = "FILE", requires = "seconds")]
     pub junit: Option<PathBuf>,
+    /// Save each watched message as a fixture in DIR, expecting the hub's code (needs --for).
+    #[arg(long, value_name = "DIR", requires = "seconds")]
+    pub save: Option<PathBuf>,
     /// Watch this many seconds, then print a summary (default: until stopped).
     #[arg(long = "for", value_name = "SECONDS", id = "seconds")]
     pub seconds: Option<u64>,
@@ -297,6 +300,19 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         watched.len(),
         watched.len() - agreed
     );
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UsageError(crate::workspace::FileError::io(dir, &e).to_string()))?;
+        let gateway = ws.gateway();
+        for (i, w) in watched.iter().enumerate() {
+            let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
+            let fixture = w.to_fixture(format!("watched {:04} id {id}", i + 1), &gateway);
+            let path = dir.join(w.file_name(i + 1));
+            write_atomic(&path, fixture.to_pretty().as_bytes())
+                .map_err(|e| UsageError(crate::workspace::FileError::io(&path, &e).to_string()))?;
+        }
+        let _ = writeln!(out, "saved {} fixtures in {}", watched.len(), dir.display());
+    }
     if let Some(junit) = &args.junit {
         let xml = crate::runner::watch::watch_junit(&watched).map_err(UsageError)?;
         write_atomic(junit, xml.as_bytes())

@@ -5,9 +5,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::model::{Registry, check};
-use crate::protocol::{MsgId, ReplyCode, parse_reply, parse_topic};
+use crate::model::{Finding, Registry, check};
+use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, parse_topic};
 use crate::transport::{Session, SessionCommand, SessionEvent};
+use crate::workspace::{Expect, Fixture};
 
 /// The filters watched: requests and replies of every method, for any device.
 pub fn watch_filters() -> Vec<String> {
@@ -28,6 +29,13 @@ pub struct Watched {
     pub finding: Option<String>,
     /// The hub's code, once its reply came.
     pub actual: Option<ReplyCode>,
+    /// Everything the checker found.
+    pub findings: Vec<Finding>,
+    /// The sub-devices logged in when it was seen, as the watcher followed them.
+    pub logged_in: Vec<DeviceId>,
+    /// The devices it speaks for.
+    pub devices: Vec<DeviceId>,
+    pub at: EpochMs,
 }
 
 impl Watched {
@@ -57,22 +65,144 @@ impl Watched {
     }
 }
 
+/// What a message fed to the [`Watcher`] turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchUpdate {
+    /// A request, now `watched()[n]`.
+    Request(usize),
+    /// The hub's reply to `watched()[n]`.
+    Reply(usize),
+}
+
+/// Checks requests as they are seen and pairs the hub's replies with them, following logins.
+pub struct Watcher {
+    registry: Registry,
+    watched: Vec<Watched>,
+    open: HashMap<(String, MsgId), usize>,
+    /// Requests without an id, per topic, oldest first: a reply without an id pairs with the oldest.
+    open_without_id: HashMap<String, VecDeque<usize>>,
+}
+
+impl Watcher {
+    /// A watcher checking against `registry`; nobody is logged in until a login is seen.
+    pub fn new(mut registry: Registry) -> Self {
+        registry.logged_in.clear();
+        Self {
+            registry,
+            watched: Vec::new(),
+            open: HashMap::new(),
+            open_without_id: HashMap::new(),
+        }
+    }
+
+    /// Every request seen so far.
+    pub fn watched(&self) -> &[Watched] {
+        &self.watched
+    }
+
+    /// Takes one message seen on the broker.
+    pub fn feed(&mut self, topic: &str, payload: Vec<u8>) -> Option<WatchUpdate> {
+        let parsed = parse_topic(topic)?;
+        if parsed.reply {
+            let request_topic = topic.trim_end_matches("_reply").to_owned();
+            let reply = parse_reply(&payload).ok()?;
+            let index = match reply.id {
+                Some(id) => self.open.remove(&(request_topic, id)),
+                None => self
+                    .open_without_id
+                    .get_mut(&request_topic)
+                    .and_then(VecDeque::pop_front),
+            }?;
+            self.watched[index].actual = Some(reply.code);
+            return Some(WatchUpdate::Reply(index));
+        }
+        let devices = devices_named(&parsed.device, &payload);
+        let mut logged_in: Vec<_> = self.registry.logged_in.iter().cloned().collect();
+        logged_in.sort_by_key(ToString::to_string);
+        let report = check(&self.registry, topic, &payload);
+        self.registry.apply(report.effect.as_ref());
+        let index = self.watched.len();
+        self.watched.push(Watched {
+            topic: topic.to_owned(),
+            id: report.id.clone(),
+            payload,
+            predicted: report.code,
+            finding: report.reply_message(),
+            actual: None,
+            findings: report.findings,
+            logged_in,
+            devices,
+            at: EpochMs::now(),
+        });
+        match report.id {
+            Some(id) => {
+                self.open.insert((topic.to_owned(), id), index);
+            }
+            None => self
+                .open_without_id
+                .entry(topic.to_owned())
+                .or_default()
+                .push_back(index),
+        }
+        Some(WatchUpdate::Request(index))
+    }
+
+    /// Requests still waiting for a reply, in the order seen.
+    pub fn silent(&self) -> Vec<usize> {
+        let mut silent: Vec<usize> = self
+            .open
+            .values()
+            .copied()
+            .chain(self.open_without_id.values().flatten().copied())
+            .collect();
+        silent.sort_unstable();
+        silent
+    }
+}
+
+/// The devices a request speaks for: each batch element's device (the topic's when it names
+/// none), or the device of a login; the topic's device when the payload says nothing readable.
+fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {
+    use serde_json::Value;
+    let of = |element: &Value| {
+        let key = |name: &str| {
+            element
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        match (key("productKey"), key("deviceKey")) {
+            (Some(pk), Some(dk)) => DeviceId::new(pk, dk),
+            _ => topic_device.clone(),
+        }
+    };
+    let mut devices = match serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| v.get("params").cloned())
+    {
+        Some(Value::Array(params)) => params.iter().map(of).collect(),
+        Some(params @ Value::Object(_)) => vec![of(&params)],
+        _ => Vec::new(),
+    };
+    devices.dedup();
+    if devices.is_empty() {
+        devices.push(topic_device.clone());
+    }
+    devices
+}
+
 /// Watches over `session` for `duration`, checking each request against `registry`.
 /// `on_line` gets each watched message once its reply came (or when watching ends).
 pub fn watch(
     session: &Session,
-    mut registry: Registry,
+    registry: Registry,
     duration: Duration,
     mut on_line: impl FnMut(&Watched),
 ) -> Vec<Watched> {
-    registry.logged_in.clear();
     for filter in watch_filters() {
         session.send(SessionCommand::Subscribe(filter));
     }
-    let mut watched: Vec<Watched> = Vec::new();
-    let mut open: HashMap<(String, MsgId), usize> = HashMap::new();
-    // Requests without an id, per topic, oldest first: a reply without an id pairs with the oldest.
-    let mut open_without_id: HashMap<String, VecDeque<usize>> = HashMap::new();
+    let mut watcher = Watcher::new(registry);
     let deadline = Instant::now() + duration;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -82,63 +212,44 @@ pub fn watch(
         let Ok(event) = session.events.recv_timeout(remaining) else {
             continue;
         };
-        let SessionEvent::Message { topic, payload } = event else {
-            if matches!(event, SessionEvent::Closed) {
-                break;
+        match event {
+            SessionEvent::Message { topic, payload } => {
+                if let Some(WatchUpdate::Reply(index)) = watcher.feed(&topic, payload) {
+                    on_line(&watcher.watched()[index]);
+                }
             }
-            continue;
-        };
-        let Some(parsed) = parse_topic(&topic) else {
-            continue;
-        };
-        if parsed.reply {
-            let request_topic = topic.trim_end_matches("_reply").to_owned();
-            let Ok(reply) = parse_reply(&payload) else {
-                continue;
-            };
-            let index = match reply.id {
-                Some(id) => open.remove(&(request_topic, id)),
-                None => open_without_id
-                    .get_mut(&request_topic)
-                    .and_then(VecDeque::pop_front),
-            };
-            if let Some(index) = index {
-                let entry = &mut watched[index];
-                entry.actual = Some(reply.code);
-                on_line(entry);
-            }
-            continue;
+            SessionEvent::Closed => break,
+            _ => {}
         }
-        let report = check(&registry, &topic, &payload);
-        registry.apply(report.effect.as_ref());
-        let entry = Watched {
-            topic: topic.clone(),
-            id: report.id.clone(),
-            payload,
-            predicted: report.code,
-            finding: report.reply_message(),
-            actual: None,
-        };
-        match &report.id {
-            Some(id) => {
-                open.insert((topic, id.clone()), watched.len());
-            }
-            None => open_without_id
-                .entry(topic)
-                .or_default()
-                .push_back(watched.len()),
-        }
-        watched.push(entry);
     }
-    let mut silent: Vec<usize> = open
-        .into_values()
-        .chain(open_without_id.into_values().flatten())
-        .collect();
-    silent.sort_unstable();
-    for index in silent {
-        on_line(&watched[index]);
+    for index in watcher.silent() {
+        on_line(&watcher.watched()[index]);
     }
-    watched
+    watcher.watched
+}
+
+impl Watched {
+    /// The fixture that replays this message and expects the hub's code (or silence), with the
+    /// sub-devices logged in as they were when it was seen.
+    pub fn to_fixture(&self, name: impl Into<String>, gateway: &DeviceId) -> Fixture {
+        let mut fixture = Fixture::from_message(
+            name,
+            &self.topic,
+            &self.payload,
+            Expect::code_or_silence(self.actual),
+            gateway,
+        );
+        fixture.login = Some(self.logged_in.clone());
+        fixture
+    }
+
+    /// A file name for its fixture: `watched-0001-1204.json`.
+    pub fn file_name(&self, number: usize) -> String {
+        let code = self
+            .actual
+            .map_or("no-reply".to_owned(), |c| c.0.to_string());
+        format!("watched-{number:04}-{code}.json")
+    }
 }
 
 /// JUnit XML: one test case per watched message; it fails when the hub disagreed or was silent.

@@ -51,6 +51,21 @@ pub struct Expect {
 }
 
 impl Expect {
+    /// The expectation of silence.
+    pub fn no_reply() -> Self {
+        Self {
+            code: None,
+            within_ms: None,
+            no_reply: true,
+            extra: Map::new(),
+        }
+    }
+
+    /// The expectation of `code`, or of silence when `None`.
+    pub fn code_or_silence(code: Option<ReplyCode>) -> Self {
+        code.map_or_else(Self::no_reply, Self::code)
+    }
+
     /// The expectation of one reply code.
     pub fn code(code: ReplyCode) -> Self {
         Self {
@@ -98,6 +113,50 @@ impl Fixture {
             expect: Expect::code(code),
             extra: Map::new(),
         }
+    }
+
+    /// A fixture that replays a message seen on `topic` and expects `expect`.
+    ///
+    /// The id is dropped (a fresh one is given at replay) and the topic kept only when it is not
+    /// the default for `gateway`. A login's `sign` is dropped so that replay signs again with the
+    /// workspace's secret, except when the hub refused the sign (742): then it is the point.
+    pub fn from_message(
+        name: impl Into<String>,
+        topic: &str,
+        payload: &[u8],
+        expect: Expect,
+        gateway: &DeviceId,
+    ) -> Self {
+        let body = match serde_json::from_slice::<Value>(payload) {
+            Ok(mut value) => {
+                if let Some(obj) = value.as_object_mut() {
+                    obj.shift_remove("id");
+                }
+                let is_login =
+                    value.get("method").and_then(Value::as_str) == Some(Method::Login.name());
+                if is_login
+                    && expect.code != Some(ReplyCode::SIGN_FAILED)
+                    && let Some(params) = value.get_mut("params").and_then(Value::as_object_mut)
+                {
+                    params.shift_remove("sign");
+                }
+                FixtureBody::Request(value)
+            }
+            Err(_) => FixtureBody::Raw(String::from_utf8_lossy(payload).into_owned()),
+        };
+        let mut fixture = Self {
+            name: name.into(),
+            topic: None,
+            login: None,
+            body,
+            expect,
+            extra: Map::new(),
+        };
+        let default_topic = request_topic(fixture.method().unwrap_or(Method::PostBatch), gateway);
+        if default_topic != topic {
+            fixture.topic = Some(topic.to_owned());
+        }
+        fixture
     }
 
     /// Parses a fixture file's bytes. Only the fixture's own fields are checked, never what
@@ -605,5 +664,68 @@ mod tests {
         assert_eq!(msg.payload, b"{not json");
         assert_eq!(msg.topic, "/sys/p/d/thing/measurepoint/post/batch");
         assert_eq!(msg.id, None);
+    }
+}
+
+#[cfg(test)]
+mod from_message_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_seen_message_becomes_a_replayable_fixture() {
+        let gateway = DeviceId::new("gwPk", "gw01");
+        let topic = request_topic(Method::PostBatch, &gateway);
+        let payload =
+            br#"{"id":"9","version":"1.0","method":"thing.measurepoint.post.batch","params":[]}"#;
+        let fixture = Fixture::from_message(
+            "seen",
+            &topic,
+            payload,
+            Expect::code(ReplyCode(1204)),
+            &gateway,
+        );
+        assert_eq!(fixture.topic, None, "the default topic is left out");
+        assert_eq!(
+            fixture.body,
+            FixtureBody::Request(
+                json!({"version": "1.0", "method": "thing.measurepoint.post.batch", "params": []})
+            )
+        );
+        let other = "/sys/otherPk/gw9/thing/measurepoint/post/batch";
+        let fixture =
+            Fixture::from_message("seen", other, b"not json", Expect::no_reply(), &gateway);
+        assert_eq!(fixture.topic.as_deref(), Some(other));
+        assert_eq!(fixture.body, FixtureBody::Raw("not json".into()));
+        assert!(fixture.expect.no_reply);
+    }
+
+    #[test]
+    fn a_login_keeps_its_sign_only_when_the_sign_was_refused() {
+        let gateway = DeviceId::new("gwPk", "gw01");
+        let topic = request_topic(Method::Login, &gateway);
+        let payload = br#"{"id":"1","version":"1.0","method":"combine.login","params":{"productKey":"invPk","deviceKey":"inv01","sign":"abc"}}"#;
+        let ok = Fixture::from_message(
+            "in",
+            &topic,
+            payload,
+            Expect::code(ReplyCode::SUCCESS),
+            &gateway,
+        );
+        let FixtureBody::Request(body) = &ok.body else {
+            panic!()
+        };
+        assert!(body["params"].get("sign").is_none());
+        let refused = Fixture::from_message(
+            "in",
+            &topic,
+            payload,
+            Expect::code(ReplyCode::SIGN_FAILED),
+            &gateway,
+        );
+        let FixtureBody::Request(body) = &refused.body else {
+            panic!()
+        };
+        assert_eq!(body["params"]["sign"], "abc");
     }
 }
