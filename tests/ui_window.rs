@@ -369,3 +369,88 @@ fn files_changed_on_disk_are_picked_up() {
             .is_some()
     );
 }
+
+#[test]
+fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
+    use thingbench::runner::{Outcome, Runner};
+    use thingbench::transport::{Auth, Session, SessionConfig, SessionEvent, TlsOptions};
+    use thingbench::workspace::LoginState;
+
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Watch").click();
+    harness.run();
+    harness.get_by_label("Start watching").click();
+    wait_for_label(&mut harness, "watching every device's traffic");
+
+    // A device under test on the same broker: another client, not the window.
+    let ws = Workspace::load(&root).unwrap();
+    let url = harness.state().broker_url().cloned().expect("connected");
+    let config = SessionConfig {
+        broker: url,
+        client_id: "device-under-test".into(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls: TlsOptions::default(),
+    };
+    let session = Session::start(config, Box::new(|| {})).unwrap();
+    assert!(matches!(
+        session.events.recv_timeout(Duration::from_secs(10)),
+        Ok(SessionEvent::Connected)
+    ));
+    let mut device = Runner::new(&ws, &session);
+    let notes = device.apply_login(&LoginState::All);
+    assert_eq!(notes.len(), 1, "meter02 has no secret: {notes:?}");
+    for (file, code) in [
+        ("001-valid-two-inverters.json", 200),
+        ("040-1204-wrong-type.json", 1204),
+    ] {
+        let path = root.join("messages").join(file);
+        let fixture = thingbench::runner::load_fixture(&path).unwrap();
+        let result = device.run_fixture(&path, &fixture);
+        assert!(
+            matches!(result.outcome, Outcome::Replied { code: c, .. } if c.0 == code),
+            "{}",
+            result.line()
+        );
+    }
+    drop(device);
+    drop(session);
+
+    // Three logins and meter02's logout (it has no secret), then the two batches, each with
+    // the checker's code beside the hub's.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "6 watched messages",
+        |h| h.query_by_label_contains("6 watched · 6 agree").is_some(),
+    );
+    assert!(
+        harness
+            .query_by_label_contains("predicted 1204  hub 1204")
+            .is_some()
+    );
+    // inv01's summary: a login and two batches, one of them invalid.
+    assert!(
+        harness.query_by_label("1204×1").is_some(),
+        "invalid by code in the summary"
+    );
+    harness.get_by_label("Save #6").click();
+    harness.run();
+    let saved = root.join("messages/watched-0006-1204.json");
+    let fixture: Value = serde_json::from_slice(&std::fs::read(&saved).expect("saved")).unwrap();
+    assert_eq!(fixture["expect"]["code"], 1204);
+    drop(harness);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "run",
+            saved.to_str().unwrap(),
+            "--workspace",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}

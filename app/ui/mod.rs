@@ -16,6 +16,8 @@ pub mod timeline;
 mod timeline_panel;
 mod top_panel;
 pub mod value_editor;
+mod watch_panel;
+pub mod watching;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,7 +25,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::model::{CheckReport, PointRef, Registry, check};
-use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, parse_topic};
+use crate::protocol::{DeviceId, EpochMs, ReplyCode};
 use crate::runner::connect::Embedded;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, spawn_embedded, start_worker};
 use crate::runner::{CaseResult, login_message};
@@ -31,7 +33,7 @@ use crate::transport::{
     BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
 };
 use crate::workspace::{
-    Batch, Draft, Expect, Fixture, FixtureBody, IdSource, LoginState, Workspace, write_atomic,
+    Batch, Draft, Expect, Fixture, IdSource, LoginState, Workspace, write_atomic,
 };
 
 use connection_panel::ConnectionForm;
@@ -64,6 +66,10 @@ pub enum UiCommand {
     FocusPoint(PointRef),
     SetFilter(Filter),
     ClearTimeline,
+    StartWatch,
+    StopWatch,
+    /// Save watched message `n` as a fixture expecting the hub's code.
+    SaveWatched(usize),
 }
 
 /// Where the connection stands.
@@ -119,6 +125,7 @@ pub enum LeftTab {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BottomTab {
     Timeline,
+    Watch,
     Suite,
     Plot,
 }
@@ -207,6 +214,7 @@ pub struct WorkbenchApp {
     /// Suite runs asked for before the suite runner was connected.
     suite_backlog: Vec<PathBuf>,
     plot: plot_panel::PlotView,
+    watching: Option<watching::Watching>,
     models_view: models_panel::ModelsView,
     dialogs: Box<dyn FileDialogs>,
     dialog_tx: mpsc::Sender<(DialogPurpose, PathBuf)>,
@@ -283,6 +291,7 @@ impl WorkbenchApp {
             worker: None,
             suite_backlog: Vec::new(),
             plot: plot_panel::PlotView::default(),
+            watching: None,
             models_view: models_panel::ModelsView::default(),
             dialogs,
             dialog_tx,
@@ -419,6 +428,8 @@ impl WorkbenchApp {
         };
         let request = RequestId(self.next_request);
         self.next_request += 1;
+        // What the checker says now, kept beside what the hub will say.
+        let predicted = Some(check(&self.registry, &topic, &payload).code);
         let row = self.timeline.push(
             EpochMs::now(),
             RowKind::Request,
@@ -426,6 +437,7 @@ impl WorkbenchApp {
                 device: device.as_ref(),
                 topic: &topic,
                 payload: &payload,
+                predicted,
                 ..NewRow::default()
             },
         );
@@ -574,78 +586,144 @@ impl WorkbenchApp {
         let Some(row) = self.timeline.row(index).copied() else {
             return;
         };
-        let (request, reply) = match row.kind {
-            RowKind::Request => (
+        let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
+        let (request, reply) = if is_request(row.kind) {
+            (
                 Some(row),
                 row.partner().and_then(|p| self.timeline.row(p).copied()),
-            ),
-            _ => (
+            )
+        } else {
+            (
                 row.partner().and_then(|p| self.timeline.row(p).copied()),
                 Some(row),
-            ),
+            )
         };
-        let Some(request) = request.filter(|r| r.kind == RowKind::Request) else {
+        let Some(request) = request.filter(|r| is_request(r.kind)) else {
             self.say("this row has no request to save", true);
             return;
         };
-        let payload = self.timeline.payload(&request).to_vec();
-        let topic = self.timeline.topic(&request).to_owned();
-        let body = match serde_json::from_slice::<serde_json::Value>(&payload) {
-            Ok(mut value) => {
-                // A fresh id is given at each replay.
-                if let Some(obj) = value.as_object_mut() {
-                    obj.shift_remove("id");
-                }
-                FixtureBody::Request(value)
-            }
-            Err(_) => FixtureBody::Raw(String::from_utf8_lossy(&payload).into_owned()),
-        };
+        let Ok(ws) = &self.workspace else { return };
         let code = reply.and_then(|r| r.code());
-        let expect = match code {
-            Some(code) => Expect::code(code),
-            None => Expect {
-                code: None,
-                within_ms: None,
-                no_reply: true,
-                extra: Default::default(),
-            },
-        };
+        let id = self
+            .timeline
+            .msg_id(&request)
+            .unwrap_or_else(|| index.to_string());
         let name = format!(
-            "timeline {} {}",
-            self.timeline
-                .msg_id(&request)
-                .unwrap_or_else(|| index.to_string()),
+            "timeline {id} {}",
             code.map_or("no reply".to_owned(), |c| c.to_string())
         );
-        let default_topic = match (&self.workspace, parse_topic(&topic)) {
-            (Ok(ws), Some(parsed)) => {
-                crate::protocol::request_topic(parsed.method, &ws.gateway()) == topic
-            }
-            _ => false,
-        };
-        let is_login =
-            parse_topic(&topic).is_some_and(|p| matches!(p.method, Method::Login | Method::Logout));
-        let mut body = body;
-        if is_login && let FixtureBody::Request(value) = &mut body {
-            // The sign is made again at replay, from the workspace's secret.
-            if let Some(params) = value.get_mut("params").and_then(|p| p.as_object_mut()) {
-                params.shift_remove("sign");
-            }
-        }
-        let fixture = Fixture {
-            name: name.clone(),
-            topic: (!default_topic).then_some(topic),
-            login: None,
-            body,
-            expect,
-            extra: Default::default(),
-        };
-        let stem = format!(
-            "timeline-{}",
-            self.timeline
-                .msg_id(&request)
-                .unwrap_or_else(|| index.to_string())
+        let fixture = Fixture::from_message(
+            name,
+            self.timeline.topic(&request),
+            self.timeline.payload(&request),
+            Expect::code_or_silence(code),
+            &ws.gateway(),
         );
+        self.save_fixture(&fixture, &format!("timeline-{id}"));
+    }
+
+    fn start_watch(&mut self) {
+        let Some(url) = self.broker_url.clone() else {
+            self.say("not connected: connect first, then watch", true);
+            return;
+        };
+        let Ok(ws) = &self.workspace else { return };
+        let registry = ws.registry(&LoginState::All);
+        let started = self.session_config(url).and_then(|mut config| {
+            config.client_id.push_str("-watch");
+            Session::start(config, self.wake())
+        });
+        match started {
+            Ok(session) => {
+                let watcher = crate::runner::watch::Watcher::new(registry);
+                self.watching = Some(watching::Watching::new(session, watcher));
+                self.bottom_tab = BottomTab::Watch;
+            }
+            Err(e) => self.say(format!("cannot watch: {e}"), true),
+        }
+    }
+
+    fn apply_watch_event(&mut self, event: SessionEvent) {
+        use crate::runner::watch::WatchUpdate;
+        let Some(watching) = &mut self.watching else {
+            return;
+        };
+        let now = EpochMs::now();
+        match event {
+            SessionEvent::Connected => {
+                if let Some(session) = &watching.session {
+                    for filter in crate::runner::watch::watch_filters() {
+                        session.send(SessionCommand::Subscribe(filter));
+                    }
+                }
+                self.status = Some(("watching every device's traffic".into(), false));
+            }
+            SessionEvent::Disconnected { reason } => {
+                self.status = Some((format!("watch: {reason}; retrying"), true));
+            }
+            SessionEvent::Message { topic, payload } => match watching.feed(&topic, payload) {
+                Some(WatchUpdate::Request(index)) => {
+                    let Some(w) = watching.watched().get(index) else {
+                        return;
+                    };
+                    let note: Vec<String> = w
+                        .findings
+                        .iter()
+                        .map(|f| format!("{} {}: {}", f.severity.name(), f.path, f.message))
+                        .collect();
+                    let row = self.timeline.push(
+                        w.at,
+                        RowKind::Watched,
+                        NewRow {
+                            device: w.devices.first(),
+                            topic: &w.topic,
+                            payload: &w.payload,
+                            predicted: Some(w.predicted),
+                            note: &note.join("; "),
+                            ..NewRow::default()
+                        },
+                    );
+                    watching.rows.push(row);
+                }
+                Some(WatchUpdate::Reply(index)) => {
+                    let (Some(w), Some(&request_row)) =
+                        (watching.watched().get(index), watching.rows.get(index))
+                    else {
+                        return;
+                    };
+                    let rtt = Duration::from_millis(u64::try_from(now.0 - w.at.0).unwrap_or(0));
+                    let reply_row = self.timeline.push(
+                        now,
+                        RowKind::WatchedReply,
+                        NewRow {
+                            device: w.devices.first(),
+                            topic: &crate::protocol::reply_topic(&w.topic),
+                            code: w.actual,
+                            rtt: Some(rtt),
+                            partner: Some(request_row),
+                            ..NewRow::default()
+                        },
+                    );
+                    self.timeline
+                        .answer(request_row, reply_row, w.actual, Some(rtt));
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn save_watched(&mut self, index: usize) {
+        let (Ok(ws), Some(watching)) = (&self.workspace, &self.watching) else {
+            return;
+        };
+        let Some(w) = watching.watched().get(index) else {
+            return;
+        };
+        let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
+        let fixture = w.to_fixture(format!("watched {:04} id {id}", index + 1), &ws.gateway());
+        let file = w.file_name(index + 1);
+        let stem = file.trim_end_matches(".json").to_owned();
         self.save_fixture(&fixture, &stem);
     }
 
@@ -731,6 +809,15 @@ impl WorkbenchApp {
                 self.focus = Some(point);
             }
             UiCommand::SetFilter(filter) => self.timeline.set_filter(filter),
+            UiCommand::StartWatch => self.start_watch(),
+            UiCommand::StopWatch => {
+                if let Some(session) = self.watching.as_mut().and_then(|w| w.session.take()) {
+                    let _ = std::thread::Builder::new()
+                        .name("thingbench-close".into())
+                        .spawn(move || drop(session));
+                }
+            }
+            UiCommand::SaveWatched(index) => self.save_watched(index),
             UiCommand::ClearTimeline => {
                 self.timeline.clear();
                 self.timeline_view.selected = None;
@@ -792,6 +879,7 @@ impl WorkbenchApp {
                         topic: &crate::protocol::reply_topic(&pending.topic),
                         payload: &payload,
                         code: Some(reply.code),
+                        predicted: None,
                         rtt: Some(rtt),
                         partner: Some(pending.row),
                         note: reply.message.as_deref().unwrap_or_default(),
@@ -953,6 +1041,15 @@ impl WorkbenchApp {
         for event in events {
             self.apply_session_event(event);
         }
+        let watch_events: Vec<SessionEvent> = self
+            .watching
+            .as_ref()
+            .and_then(|w| w.session.as_ref())
+            .map(|s| s.events.try_iter().collect())
+            .unwrap_or_default();
+        for event in watch_events {
+            self.apply_watch_event(event);
+        }
         let worker_events: Vec<WorkerEvent> = self
             .worker
             .as_ref()
@@ -1042,6 +1139,11 @@ impl WorkbenchApp {
     /// The suite table.
     pub fn suite(&self) -> &SuiteState {
         &self.suite
+    }
+
+    /// The broker the window is connected to (the embedded one by default).
+    pub fn broker_url(&self) -> Option<&BrokerUrl> {
+        self.broker_url.as_ref()
     }
 
     /// The text the builder would send.
@@ -1149,6 +1251,8 @@ impl eframe::App for WorkbenchApp {
             .resizable(true)
             .default_size(340.0)
             .show(ui, |ui| {
+                // The panel keeps its height whatever the tab shows.
+                ui.set_min_height(ui.available_height());
                 ui.horizontal(|ui| {
                     ui.selectable_value(
                         &mut self.bottom_tab,
@@ -1161,6 +1265,11 @@ impl eframe::App for WorkbenchApp {
                         "Suite".to_owned()
                     };
                     ui.selectable_value(&mut self.bottom_tab, BottomTab::Suite, suite_label);
+                    let watch_label = match &self.watching {
+                        Some(w) if w.session.is_some() => format!("Watch ({})", w.watched().len()),
+                        _ => "Watch".to_owned(),
+                    };
+                    ui.selectable_value(&mut self.bottom_tab, BottomTab::Watch, watch_label);
                     ui.selectable_value(&mut self.bottom_tab, BottomTab::Plot, "Plot");
                 });
                 ui.separator();
@@ -1172,6 +1281,12 @@ impl eframe::App for WorkbenchApp {
                         &mut commands,
                     ),
                     BottomTab::Suite => fixtures_panel::suite_ui(ui, &self.suite, &mut commands),
+                    BottomTab::Watch => watch_panel::watch_ui(
+                        ui,
+                        self.watching.as_ref(),
+                        self.link == LinkState::Connected,
+                        &mut commands,
+                    ),
                     BottomTab::Plot => {
                         plot_panel::plot_ui(ui, &self.timeline, &mut self.plot, &self.registry)
                     }

@@ -25,6 +25,10 @@ pub enum RowKind {
     Connected,
     /// The session lost its connection or could not connect.
     Disconnected,
+    /// A request seen on the broker while watching, checked on arrival.
+    Watched,
+    /// The hub's reply to a watched request.
+    WatchedReply,
 }
 
 impl RowKind {
@@ -38,6 +42,8 @@ impl RowKind {
             Self::Lost => "lost",
             Self::Connected => "connected",
             Self::Disconnected => "disconnected",
+            Self::Watched => "watched request",
+            Self::WatchedReply => "watched reply",
         }
     }
 
@@ -45,7 +51,7 @@ impl RowKind {
     pub fn direction(self) -> Direction {
         match self {
             Self::Request => Direction::Out,
-            Self::Reply | Self::Unpaired => Direction::In,
+            Self::Reply | Self::Unpaired | Self::Watched | Self::WatchedReply => Direction::In,
             Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected => Direction::Event,
         }
     }
@@ -80,6 +86,8 @@ pub struct Row {
     topic: Sym,
     /// 0 when the row has no code.
     code: u16,
+    /// The checker's code for a request; 0 when not checked.
+    predicted: u16,
     /// Round trip in microseconds; `u32::MAX` when unknown.
     rtt_us: u32,
     partner: u32,
@@ -92,6 +100,11 @@ impl Row {
     /// The reply code, for replies and for requests once answered.
     pub fn code(&self) -> Option<ReplyCode> {
         (self.code != 0).then_some(ReplyCode(i64::from(self.code)))
+    }
+
+    /// The code the checker predicted, for checked requests.
+    pub fn predicted(&self) -> Option<ReplyCode> {
+        (self.predicted != 0).then_some(ReplyCode(i64::from(self.predicted)))
     }
 
     /// The round trip, for replies and answered requests.
@@ -112,6 +125,7 @@ pub struct NewRow<'a> {
     pub topic: &'a str,
     pub payload: &'a [u8],
     pub code: Option<ReplyCode>,
+    pub predicted: Option<ReplyCode>,
     pub rtt: Option<Duration>,
     pub partner: Option<usize>,
     pub note: &'a str,
@@ -212,7 +226,8 @@ impl Timeline {
             kind,
             device,
             topic,
-            code: new.code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0),
+            code: code_u16(new.code),
+            predicted: code_u16(new.predicted),
             rtt_us: new.rtt.map_or(u32::MAX, |d| {
                 d.as_micros().min(u128::from(u32::MAX - 1)) as u32
             }),
@@ -238,7 +253,7 @@ impl Timeline {
     ) {
         if let Some(row) = self.rows.get_mut(request) {
             row.partner = partner as u32;
-            row.code = code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0);
+            row.code = code_u16(code);
             row.rtt_us = rtt.map_or(u32::MAX, |d| {
                 d.as_micros().min(u128::from(u32::MAX - 1)) as u32
             });
@@ -390,6 +405,9 @@ impl Timeline {
         if let Some(code) = row.code() {
             obj.insert("code".into(), Value::from(code.0));
         }
+        if let Some(code) = row.predicted() {
+            obj.insert("predicted".into(), Value::from(code.0));
+        }
         if let Some(rtt) = row.rtt() {
             obj.insert("rttMs".into(), Value::from(rtt.as_secs_f64() * 1000.0));
         }
@@ -428,6 +446,10 @@ impl Timeline {
         }
         out
     }
+}
+
+fn code_u16(code: Option<ReplyCode>) -> u16 {
+    code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0)
 }
 
 /// Replaces credentials (a login's `sign`, any `password` or `secret`) with `"***"`.

@@ -105,6 +105,11 @@ fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
         RowKind::Reply | RowKind::Lost | RowKind::Disconnected => ui.visuals().error_fg_color,
         RowKind::Unpaired | RowKind::NoReply => ui.visuals().warn_fg_color,
         RowKind::Connected => ui.visuals().weak_text_color(),
+        RowKind::Watched => ui.visuals().hyperlink_color,
+        RowKind::WatchedReply if row.code().is_some_and(|c| c.is_success()) => {
+            egui::Color32::from_rgb(80, 200, 120)
+        }
+        RowKind::WatchedReply => ui.visuals().error_fg_color,
     }
 }
 
@@ -149,9 +154,15 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView) {
                     ui.label(timeline.device(row).unwrap_or_default());
                 });
                 table_row.col(|ui| {
-                    if let Some(code) = row.code() {
-                        ui.colored_label(kind_color(ui, row), format!("{code} {}", code.meaning()));
-                    }
+                    let text = match (row.code(), row.predicted()) {
+                        (Some(code), Some(predicted)) if code != predicted => {
+                            format!("{code}, predicted {predicted}")
+                        }
+                        (Some(code), _) => format!("{code} {}", code.meaning()),
+                        (None, Some(predicted)) => format!("predicted {predicted}"),
+                        (None, None) => String::new(),
+                    };
+                    ui.colored_label(kind_color(ui, row), text);
                 });
                 table_row.col(|ui| {
                     if let Some(rtt) = row.rtt() {
@@ -200,11 +211,12 @@ fn detail_ui(
     };
     ui.horizontal(|ui| {
         ui.strong(format!("Row {selected}: {}", row.kind.name()));
-        let has_request = row.kind == RowKind::Request
+        let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
+        let has_request = is_request(row.kind)
             || row
                 .partner()
                 .and_then(|p| timeline.row(p))
-                .is_some_and(|p| p.kind == RowKind::Request);
+                .is_some_and(|p| is_request(p.kind));
         if ui
             .add_enabled(has_request, egui::Button::new("Save as fixture"))
             .on_hover_text("Save the request into messages/, expecting the code it got")
