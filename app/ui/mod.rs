@@ -871,8 +871,11 @@ impl WorkbenchApp {
                 let Some(pending) = self.pending.remove(&request) else {
                     return;
                 };
+                // The window may read events a frame late: date the reply by its round trip.
+                let sent_at = self.timeline.row(pending.row).map_or(now, |r| r.at);
+                let at = EpochMs(sent_at.0 + i64::try_from(rtt.as_millis()).unwrap_or(0));
                 let row = self.timeline.push(
-                    now,
+                    at,
                     RowKind::Reply,
                     NewRow {
                         device: pending.device.as_ref(),
