@@ -13,9 +13,20 @@ pub struct EmbeddedBroker {
     pub addr: SocketAddr,
 }
 
+/// An in-process connection to the embedded broker: no socket, no MQTT encoding.
+pub type Link = (rumqttd::local::LinkTx, rumqttd::local::LinkRx);
+
 impl EmbeddedBroker {
     /// Starts a broker on `listen`, or on a free loopback port when `None`.
     pub fn start(listen: Option<SocketAddr>) -> Result<Self, String> {
+        Self::start_with_links(listen, &[]).map(|(broker, _)| broker)
+    }
+
+    /// Starts a broker with an in-process link for each of `names` (the embedded hub uses one).
+    pub fn start_with_links(
+        listen: Option<SocketAddr>,
+        names: &[&str],
+    ) -> Result<(Self, Vec<Link>), String> {
         let addr = match listen {
             Some(addr) => addr,
             None => free_loopback_port()?,
@@ -29,6 +40,11 @@ impl EmbeddedBroker {
         let (mut probe_tx, mut probe_rx) = broker
             .link("thingbench-probe")
             .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
+        let links = names
+            .iter()
+            .map(|name| broker.link(name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
         std::thread::Builder::new()
             .name("thingbench-broker".into())
             .spawn(move || {
@@ -40,7 +56,7 @@ impl EmbeddedBroker {
         // it, and without it a round trip costs 40 ms of Nagle delay.
         set_nodelay_on_listener(addr.port());
         prove_ours(addr, &mut probe_tx, &mut probe_rx)?;
-        Ok(Self { addr })
+        Ok((Self { addr }, links))
     }
 
     /// The URL clients connect to.

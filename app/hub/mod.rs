@@ -1,10 +1,13 @@
 //! The reference hub: answers batch, resume batch, single post, login and logout on a broker
 //! with the one checker's code and message, remembering which sub-devices are logged in.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rumqttc::{Event, Packet, QoS};
 
+use crate::broker::Link;
 use crate::model::{Registry, check};
 use crate::protocol::reply_topic;
 use crate::transport::{
@@ -32,9 +35,17 @@ pub enum HubStatus {
     Disconnected(String),
 }
 
+/// How a running hub is told to stop.
+enum StopSwitch {
+    /// The MQTT hub's runtime waits on this.
+    Runtime(tokio::sync::oneshot::Sender<()>),
+    /// The in-process hub checks this between messages.
+    Flag(Arc<AtomicBool>),
+}
+
 /// A running hub on its own thread. It stops when the process ends or [`Hub::stop`] is called.
 pub struct Hub {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<StopSwitch>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub status: std::sync::mpsc::Receiver<HubStatus>,
 }
@@ -63,7 +74,27 @@ impl Hub {
             .spawn(move || runtime.block_on(serve(broker, tls, registry, stop_rx, status_tx)))
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
-            stop: Some(stop_tx),
+            stop: Some(StopSwitch::Runtime(stop_tx)),
+            thread: Some(thread),
+            status: status_rx,
+        })
+    }
+
+    /// Serves the devices of `registry` over an in-process link to the embedded broker: the
+    /// same checker and replies as over MQTT, without a socket between broker and hub.
+    pub fn start_on_link(link: Link, mut registry: Registry) -> Result<Self, String> {
+        registry.logged_in.clear();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (status_tx, status_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("thingbench-hub".into())
+            .spawn({
+                let stop = stop.clone();
+                move || serve_link(link, registry, &stop, &status_tx)
+            })
+            .map_err(|e| format!("cannot start the hub thread: {e}"))?;
+        Ok(Self {
+            stop: Some(StopSwitch::Flag(stop)),
             thread: Some(thread),
             status: status_rx,
         })
@@ -85,8 +116,12 @@ impl Hub {
 
     /// Stops the hub and waits for its thread.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        match self.stop.take() {
+            Some(StopSwitch::Runtime(stop)) => {
+                let _ = stop.send(());
+            }
+            Some(StopSwitch::Flag(stop)) => stop.store(true, Ordering::SeqCst),
+            None => {}
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -153,6 +188,58 @@ async fn serve(
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+}
+
+/// The hub's loop on an in-process link. Replies go out at QoS 0, as the link publishes.
+fn serve_link(
+    (mut link_tx, mut link_rx): Link,
+    mut registry: Registry,
+    stop: &AtomicBool,
+    status: &std::sync::mpsc::Sender<HubStatus>,
+) {
+    let filters = hub_filters();
+    for filter in &filters {
+        if let Err(e) = link_tx.subscribe(filter.clone()) {
+            let _ = status.send(HubStatus::Disconnected(format!(
+                "cannot subscribe to {filter}: {e}"
+            )));
+            return;
+        }
+    }
+    let mut acks = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match link_rx.recv_deadline(Instant::now() + Duration::from_millis(200)) {
+            Ok(Some(rumqttd::Notification::Forward(forward))) => {
+                let topic = String::from_utf8_lossy(&forward.publish.topic);
+                let report = check(&registry, &topic, &forward.publish.payload);
+                registry.apply(report.effect.as_ref());
+                if let Err(e) = link_tx.publish(reply_topic(&topic), report.reply().to_bytes()) {
+                    let _ = status.send(HubStatus::Disconnected(format!(
+                        "cannot publish a reply: {e}"
+                    )));
+                    return;
+                }
+            }
+            Ok(Some(rumqttd::Notification::DeviceAck(_))) => {
+                acks += 1;
+                if acks == filters.len() {
+                    let _ = status.send(HubStatus::Connected);
+                }
+            }
+            Ok(Some(rumqttd::Notification::Unschedule)) => {
+                // The router paused this link until it says it is ready again.
+                let _ = link_rx.ready();
+            }
+            Ok(_) => {}
+            Err(rumqttd::local::LinkError::RecvTimeout(_)) => {}
+            Err(e) => {
+                let _ = status.send(HubStatus::Disconnected(format!(
+                    "the embedded broker went away: {e}"
+                )));
+                return;
             }
         }
     }

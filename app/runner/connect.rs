@@ -13,8 +13,12 @@ pub fn start_embedded(
     ws: &Workspace,
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), String> {
-    let broker = EmbeddedBroker::start(listen)?;
-    let hub = start_hub(ws, broker.url(), TlsOptions::default())?;
+    let (broker, mut links) = EmbeddedBroker::start_with_links(listen, &["thingbench-hub"])?;
+    let link = links
+        .pop()
+        .ok_or("the embedded broker gave no link for the hub")?;
+    let hub = Hub::start_on_link(link, ws.registry(&LoginState::All))?;
+    hub.wait_connected(Duration::from_secs(10))?;
     Ok((broker, hub))
 }
 

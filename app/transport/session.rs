@@ -87,11 +87,6 @@ pub enum SessionEvent {
     Disconnected {
         reason: String,
     },
-    /// A request went out.
-    Sent {
-        request: RequestId,
-        at: EpochMs,
-    },
     Replied {
         request: RequestId,
         reply: Reply,
@@ -378,7 +373,6 @@ async fn run(
                         by_id.insert((reply.clone(), id.clone()), request);
                     }
                     pending.insert(request, Pending { reply_topic: reply, msg_id, sent: now, deadline: now + timeout, timeout });
-                    events.send(SessionEvent::Sent { request, at: EpochMs::now() });
                 }
             },
             polled = eventloop.poll(), if retry_at.is_none() => match polled {

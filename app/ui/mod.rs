@@ -985,8 +985,7 @@ impl WorkbenchApp {
                     self.session = None;
                 }
             }
-            SessionEvent::Sent { .. }
-            | SessionEvent::Message { .. }
+            SessionEvent::Message { .. }
             | SessionEvent::Acked
             | SessionEvent::PublishFailed { .. } => {}
         }
