@@ -42,9 +42,12 @@ impl EmbeddedBroker {
             .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
         let links = names
             .iter()
-            .map(|name| broker.link(name))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
+            .map(|name| {
+                broker
+                    .link(name)
+                    .map_err(|e| format!("cannot start the embedded broker: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         std::thread::Builder::new()
             .name("thingbench-broker".into())
             .spawn(move || {
