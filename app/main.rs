@@ -43,8 +43,11 @@ fn main() -> ExitCode {
 }
 
 fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
+    let started = std::time::Instant::now();
     let workspace = open_workspace(args.workspace.as_deref(), None).map_err(|e| e.0);
     let broker = args.broker.clone();
+    let timing = args.timing;
+    let demo_rows = args.demo_rows.unwrap_or(0);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("thingbench")
@@ -56,7 +59,11 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
         options,
         Box::new(move |cc| {
             Ok(Box::new(thingbench::ui::WorkbenchApp::new(
-                thingbench::ui::Startup::new(workspace, broker),
+                thingbench::ui::Startup {
+                    timing: timing.then_some(started),
+                    demo_rows,
+                    ..thingbench::ui::Startup::new(workspace, broker)
+                },
                 &cc.egui_ctx,
                 cc.storage,
             )))

@@ -69,6 +69,8 @@ fn open(root: &Path, storage: Option<&dyn eframe::Storage>) -> Harness<'static, 
                 workspace: Ok(ws),
                 broker: None,
                 dialogs: Box::new(FixedDialogs(export)),
+                timing: None,
+                demo_rows: 0,
             };
             WorkbenchApp::new(
                 startup,

@@ -50,6 +50,12 @@ pub struct GuiArgs {
     /// Connect to this broker instead of the embedded one (mqtt://host:port or mqtts://...).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
+    /// Print the time to the first frame and the resident memory on stderr (for measuring).
+    #[arg(long)]
+    pub timing: bool,
+    /// Fill the timeline with N synthetic rows at start (for measuring a large timeline).
+    #[arg(long, value_name = "N")]
+    pub demo_rows: Option<usize>,
 }
 
 /// An error for the user: one sentence, exit code 2.

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -184,6 +183,10 @@ impl ArrayItem {
 impl ThingModel {
     /// Parses a model file's bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ModelError> {
+        // The fast path; only a file that fails is read again to find the place.
+        if let Ok(raw) = serde_json::from_slice::<RawModel>(bytes) {
+            return raw.into_model();
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let raw: RawModel = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -231,17 +234,71 @@ struct RawModel {
     #[serde(default)]
     desc: Option<String>,
     #[serde(default)]
-    measurepoints: Option<IndexMap<String, RawPoint>>,
+    measurepoints: Option<PointList>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// The `measurepoints` object, in file order. A plain list: no hashing while reading, and a
+/// key listed twice is reported instead of silently replacing the first.
+struct PointList(Vec<(String, RawPoint)>);
+
+impl<'de> Deserialize<'de> for PointList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> serde::de::Visitor<'de> for ListVisitor {
+            type Value = PointList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of measure points by identifier")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PointList, A::Error> {
+                let mut points = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry::<String, RawPoint>()? {
+                    points.push(entry);
+                }
+                Ok(PointList(points))
+            }
+        }
+        deserializer.deserialize_map(ListVisitor)
+    }
+}
+
+/// A name: a plain string, or `{"defaultValue": ..., "i18nValue": {...}}`.
 enum RawName {
     Text(String),
-    I18n {
-        #[serde(rename = "defaultValue", default)]
-        default_value: Option<String>,
-    },
+    I18n { default_value: Option<String> },
+}
+
+impl<'de> Deserialize<'de> for RawName {
+    // By hand: an untagged enum would buffer every name before trying each form.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> serde::de::Visitor<'de> for NameVisitor {
+            type Value = RawName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an object with defaultValue")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawName, E> {
+                Ok(RawName::Text(text.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawName, A::Error> {
+                let mut default_value = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "defaultValue" {
+                        default_value = map.next_value::<Option<String>>()?;
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(RawName::I18n { default_value })
+            }
+        }
+        deserializer.deserialize_any(NameVisitor)
+    }
 }
 
 impl RawName {
@@ -288,7 +345,7 @@ impl RawModel {
         if self.model_id.trim().is_empty() {
             return Err(ModelError::new("modelId", "is empty; give the model an id"));
         }
-        let raw_points = self.measurepoints.unwrap_or_default();
+        let raw_points = self.measurepoints.map(|list| list.0).unwrap_or_default();
         let mut points = Vec::with_capacity(raw_points.len());
         for (key, raw) in raw_points {
             let path = format!("measurepoints.{key}");
@@ -335,6 +392,18 @@ impl RawModel {
             });
         }
         let mut model = ThingModel::new(self.model_id, points);
+        if model.index.len() < model.points.len() {
+            let mut seen = std::collections::HashSet::new();
+            let twice = model
+                .points
+                .iter()
+                .find(|p| !seen.insert(p.identifier.as_str()))
+                .map_or(String::new(), |p| p.identifier.clone());
+            return Err(ModelError::new(
+                format!("measurepoints.{twice}"),
+                "is listed twice; keep one",
+            ));
+        }
         model.name = RawName::text(self.name);
         model.desc = self.desc.unwrap_or_default();
         Ok(model)
@@ -666,6 +735,15 @@ mod tests {
             assert_eq!(err.path, path, "{point}: {err}");
             assert!(!err.reason.is_empty());
         }
+    }
+
+    #[test]
+    fn a_point_listed_twice_is_an_error() {
+        let text = r#"{"modelId": "m", "measurepoints": {
+            "p": {"dataType": "INT"}, "p": {"dataType": "FLOAT"}}}"#;
+        let err = ThingModel::from_slice(text.as_bytes()).unwrap_err();
+        assert_eq!(err.path, "measurepoints.p");
+        assert!(err.reason.contains("twice"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod fixtures_panel;
 mod models_panel;
 mod plot_panel;
 pub mod timeline;
-mod timeline_panel;
+pub mod timeline_panel;
 mod top_panel;
 pub mod value_editor;
 mod watch_panel;
@@ -172,6 +172,10 @@ pub struct Startup {
     pub workspace: Result<Workspace, String>,
     pub broker: Option<String>,
     pub dialogs: Box<dyn FileDialogs>,
+    /// When the process started, to report the time to the first frame; `None` stays quiet.
+    pub timing: Option<Instant>,
+    /// Synthetic rows to fill the timeline with, for measuring.
+    pub demo_rows: usize,
 }
 
 impl Startup {
@@ -181,6 +185,8 @@ impl Startup {
             workspace,
             broker,
             dialogs: Box::new(NativeDialogs),
+            timing: None,
+            demo_rows: 0,
         }
     }
 }
@@ -227,6 +233,8 @@ pub struct WorkbenchApp {
     status: Option<(String, bool)>,
     left_tab: LeftTab,
     bottom_tab: BottomTab,
+    /// Process start and frames drawn, when reporting timing.
+    timing: Option<(Instant, u32)>,
 }
 
 const STORAGE_KEY: &str = "thingbench";
@@ -245,6 +253,8 @@ impl WorkbenchApp {
             workspace,
             broker,
             dialogs,
+            timing,
+            demo_rows,
         } = startup;
         // Without a workspace here, the last one used.
         let workspace = match (workspace, &persisted.workspace) {
@@ -303,8 +313,12 @@ impl WorkbenchApp {
             status: None,
             left_tab: persisted.left_tab,
             bottom_tab: persisted.bottom_tab,
+            timing: timing.map(|started| (started, 0)),
             workspace,
         };
+        if demo_rows > 0 {
+            app.timeline = timeline::synthetic(demo_rows);
+        }
         app.timeline.set_filter(persisted.filter);
         app.watch_files();
         if app.workspace.is_ok() {
@@ -1159,6 +1173,13 @@ impl WorkbenchApp {
     }
 }
 
+/// The process's resident memory, from /proc (Linux).
+fn resident_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.trim_start_matches("VmRSS:").trim().to_owned())
+}
+
 /// A first batch for a fresh window: the first sub-device with two of its points.
 fn starter_batch(ws: Option<&Workspace>) -> Batch {
     let mut batch = Batch::default();
@@ -1179,8 +1200,22 @@ fn starter_batch(ws: Option<&Workspace>) -> Batch {
 }
 
 impl eframe::App for WorkbenchApp {
-    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.apply_all();
+        if let Some((started, frames)) = &mut self.timing {
+            *frames += 1;
+            // The first frame, then one a few seconds in, once the timeline has been drawn.
+            if *frames == 2 || *frames == 200 {
+                eprintln!(
+                    "thingbench: frame {} after {} ms, {} rows, resident {}",
+                    *frames - 1,
+                    started.elapsed().as_millis(),
+                    self.timeline.len(),
+                    resident_memory().unwrap_or_else(|| "unknown".into())
+                );
+            }
+            ctx.request_repaint();
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

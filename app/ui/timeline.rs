@@ -237,7 +237,7 @@ impl Timeline {
         };
         let index = self.rows.len();
         self.rows.push(row);
-        if self.matching.is_some() && self.passes(index) {
+        if self.matching.is_some() && self.passes(index, &self.finder()) {
             self.matching.get_or_insert_default().push(index as u32);
         }
         index
@@ -260,7 +260,7 @@ impl Timeline {
         }
         // A request that now has a code may now pass a code filter.
         if self.filter.code.is_some()
-            && self.passes(request)
+            && self.passes(request, &self.finder())
             && let Some(matching) = &mut self.matching
             && let Err(at) = matching.binary_search(&(request as u32))
         {
@@ -326,12 +326,13 @@ impl Timeline {
             return;
         }
         self.filter = filter;
+        let finder = self.finder();
         self.matching = if self.filter.is_empty() {
             None
         } else {
             Some(
                 (0..self.rows.len())
-                    .filter(|i| self.passes(*i))
+                    .filter(|i| self.passes(*i, &finder))
                     .map(|i| i as u32)
                     .collect(),
             )
@@ -359,7 +360,12 @@ impl Timeline {
         }
     }
 
-    fn passes(&self, index: usize) -> bool {
+    /// The text filter's searcher, built once per scan.
+    fn finder(&self) -> memchr::memmem::Finder<'static> {
+        memchr::memmem::Finder::new(self.filter.text.as_bytes()).into_owned()
+    }
+
+    fn passes(&self, index: usize, finder: &memchr::memmem::Finder<'_>) -> bool {
         let Some(row) = self.rows.get(index) else {
             return false;
         };
@@ -378,8 +384,7 @@ impl Timeline {
             return false;
         }
         if !filter.text.is_empty() {
-            let needle = filter.text.as_bytes();
-            let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+            let found = |hay: &[u8]| finder.find(hay).is_some();
             if !(found(self.topic(row).as_bytes())
                 || found(self.payload(row))
                 || found(self.note(row).as_bytes()))
@@ -450,6 +455,68 @@ impl Timeline {
 
 fn code_u16(code: Option<ReplyCode>) -> u16 {
     code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0)
+}
+
+/// A timeline of `rows` synthetic rows: batch requests of ten quality points from four
+/// devices, each followed by its reply, one in fifty a 1204. For benchmarks and `--demo-rows`.
+pub fn synthetic(rows: usize) -> Timeline {
+    let mut timeline = Timeline::default();
+    let devices: Vec<DeviceId> = (0..4)
+        .map(|i| DeviceId::new("invPk", format!("inv{i:02}")))
+        .collect();
+    let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+    let reply_topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply";
+    for n in 0..rows.div_ceil(2) {
+        let device = &devices[n % devices.len()];
+        let points: serde_json::Map<String, Value> = (0..10)
+            .map(|p| {
+                let value =
+                    serde_json::json!({"value": n as f64 / 4.0 + p as f64, "quality": p % 10});
+                (format!("point{p}"), value)
+            })
+            .collect();
+        let at = EpochMs(1_700_000_000_000 + n as i64);
+        let request = serde_json::json!({"id": n.to_string(), "version": "1.0",
+            "method": "thing.measurepoint.post.batch",
+            "params": [{"productKey": "invPk", "deviceKey": device.device_key.0, "time": at.0,
+                        "measurepoints": points}]});
+        let code = if n % 50 == 0 {
+            ReplyCode(1204)
+        } else {
+            ReplyCode(200)
+        };
+        let row = timeline.push(
+            at,
+            RowKind::Request,
+            NewRow {
+                device: Some(device),
+                topic,
+                payload: &serde_json::to_vec(&request).unwrap_or_default(),
+                predicted: Some(code),
+                ..NewRow::default()
+            },
+        );
+        if timeline.len() == rows {
+            break;
+        }
+        let reply = serde_json::json!({"id": n.to_string(), "code": code.0, "data": {}});
+        let rtt = Duration::from_micros(400);
+        let reply_row = timeline.push(
+            at,
+            RowKind::Reply,
+            NewRow {
+                device: Some(device),
+                topic: reply_topic,
+                payload: &serde_json::to_vec(&reply).unwrap_or_default(),
+                code: Some(code),
+                rtt: Some(rtt),
+                partner: Some(row),
+                ..NewRow::default()
+            },
+        );
+        timeline.answer(row, reply_row, Some(code), Some(rtt));
+    }
+    timeline
 }
 
 /// Replaces credentials (a login's `sign`, any `password` or `secret`) with `"***"`.

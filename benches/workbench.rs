@@ -1,0 +1,160 @@
+//! `cargo bench`: the timeline with a million rows (one frame, a filter change), loading a
+//! thing model of 10,000 points, checking a 1,000-entry batch, and serialising a batch.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use thingbench::model::{Registry, ThingModel, check};
+use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
+use thingbench::ui::timeline::{Filter, Timeline, synthetic};
+use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
+use thingbench::workspace::{Batch, Entry, PointEntry};
+
+const ROWS: usize = 1_000_000;
+
+fn frame(ctx: &egui::Context, timeline: &Timeline, view: &mut TimelineView) -> usize {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 400.0),
+        )),
+        ..Default::default()
+    };
+    let mut commands = Vec::new();
+    let output = ctx.run_ui(input, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            timeline_ui(ui, timeline, view, &mut commands);
+        });
+    });
+    let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+    primitives.len()
+}
+
+fn timeline_benches(c: &mut Criterion) {
+    let mut timeline = synthetic(ROWS);
+    let ctx = egui::Context::default();
+    let mut view = TimelineView::default();
+    // Warm the font atlas and the layout caches, as a running window has.
+    for _ in 0..3 {
+        frame(&ctx, &timeline, &mut view);
+    }
+    c.bench_function("timeline frame, 1M rows", |b| {
+        b.iter(|| black_box(frame(&ctx, &timeline, &mut view)))
+    });
+    let by_code = Filter {
+        code: Some(1204),
+        ..Filter::default()
+    };
+    timeline.set_filter(by_code.clone());
+    assert!(timeline.visible_len() > 0);
+    c.bench_function("timeline frame, 1M rows, code filter", |b| {
+        b.iter(|| black_box(frame(&ctx, &timeline, &mut view)))
+    });
+    let filters = [
+        (
+            "device",
+            Filter {
+                device: "invPk/inv01".into(),
+                ..Filter::default()
+            },
+        ),
+        ("code", by_code),
+        (
+            "text",
+            Filter {
+                text: "\"id\":\"4242\"".into(),
+                ..Filter::default()
+            },
+        ),
+    ];
+    let mut group = c.benchmark_group("timeline filter change, 1M rows");
+    group.sample_size(10);
+    for (name, filter) in filters {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                timeline.set_filter(Filter::default());
+                timeline.set_filter(filter.clone());
+                black_box(timeline.visible_len())
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A thing model of `n` points, of the types the checker meets most.
+fn model_json(n: usize) -> Vec<u8> {
+    let types = ["DOUBLE", "FLOAT", "INT", "BOOL", "STRING"];
+    let points: serde_json::Map<String, Value> = (0..n)
+        .map(|i| {
+            let data_type = types[i % types.len()];
+            let definition = if data_type == "STRING" {
+                json!({"maxLength": 64})
+            } else {
+                Value::Null
+            };
+            let id = format!("point{i}");
+            (
+                id.clone(),
+                json!({"identifier": id, "name": {"defaultValue": id}, "desc": "",
+                "dataType": data_type, "dataDefinition": definition,
+                "hasQuality": i % 3 == 0 && matches!(data_type, "DOUBLE" | "FLOAT" | "INT"),
+                "signalType": "AI", "unit": {"unitId": "V", "multiplier": "ONE"}}),
+            )
+        })
+        .collect();
+    serde_json::to_vec(&json!({"modelId": "big", "name": {"defaultValue": "big"}, "desc": "", "measurepoints": points}))
+        .unwrap_or_default()
+}
+
+/// A batch of `entries` entries, each with every point of `model` (up to ten), valid.
+fn batch_of(model: &ThingModel, entries: usize) -> Batch {
+    let mut batch = Batch::default();
+    for e in 0..entries {
+        let mut entry = Entry::new(Some(DeviceId::new("bigPk", format!("dev{}", e % 8))));
+        for (i, point) in model.points.iter().take(10).enumerate() {
+            entry
+                .points
+                .push(PointEntry::sample(point, (e * 10 + i) as u64));
+        }
+        batch.entries.push(entry);
+    }
+    batch
+}
+
+fn model_benches(c: &mut Criterion) {
+    let bytes = model_json(10_000);
+    c.bench_function("load a 10,000-point model", |b| {
+        b.iter(|| black_box(ThingModel::from_slice(&bytes).map(|m| m.points.len())))
+    });
+    // The floor: reading the same JSON while keeping nothing.
+    c.bench_function("parse the 10,000-point model's JSON only", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()))
+    });
+    let Ok(model) = ThingModel::from_slice(&bytes) else {
+        panic!("the generated model loads");
+    };
+    let model = Arc::new(model);
+    let gateway = DeviceId::new("gwPk", "gw01");
+    let mut registry = Registry::new();
+    registry.add_gateway(gateway.clone(), None);
+    registry.add_product(ProductKey("bigPk".into()), model.clone());
+    for d in 0..8 {
+        registry.add_sub_device(&gateway, DeviceId::new("bigPk", format!("dev{d}")), None);
+    }
+    registry.log_in_all();
+    let batch = batch_of(&model, 1000);
+    let payload = serde_json::to_vec(&batch.to_json()).unwrap_or_default();
+    let topic = request_topic(Method::PostBatch, &gateway);
+    assert_eq!(check(&registry, &topic, &payload).code, ReplyCode::SUCCESS);
+    c.bench_function("check a 1,000-entry batch", |b| {
+        b.iter(|| black_box(check(&registry, &topic, &payload).code))
+    });
+    c.bench_function("serialise a 1,000-entry batch", |b| {
+        b.iter(|| black_box(serde_json::to_vec(&batch.to_json()).map(|v| v.len())))
+    });
+}
+
+criterion_group!(benches, timeline_benches, model_benches);
+criterion_main!(benches);
