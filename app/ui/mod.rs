@@ -629,7 +629,7 @@ impl WorkbenchApp {
         let fixture = Fixture::from_message(
             name,
             self.timeline.topic(&request),
-            self.timeline.payload(&request),
+            &self.timeline.payload(&request),
             Expect::code_or_silence(code),
             &ws.gateway(),
         );
@@ -1207,10 +1207,11 @@ impl eframe::App for WorkbenchApp {
             // The first frame, then one a few seconds in, once the timeline has been drawn.
             if *frames == 2 || *frames == 200 {
                 eprintln!(
-                    "thingbench: frame {} after {} ms, {} rows, resident {}",
+                    "thingbench: frame {} after {} ms, {} rows in {:.1} MB, resident {}",
                     *frames - 1,
                     started.elapsed().as_millis(),
                     self.timeline.len(),
+                    self.timeline.memory() as f64 / 1e6,
                     resident_memory().unwrap_or_else(|| "unknown".into())
                 );
             }

@@ -1,6 +1,7 @@
 //! The timeline's storage: compact rows, payloads kept once in an arena and decoded on demand,
 //! and the list of rows that pass the filter, updated as rows arrive instead of every frame.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -70,11 +71,79 @@ type Sym = u32;
 const NO_SYM: Sym = u32::MAX;
 const NO_ROW: u32 = u32::MAX;
 
-/// A slice of the payload arena.
+/// Where a payload sits: its chunk of the arena, and its place in the chunk's raw bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct Span {
-    start: u64,
+    chunk: u32,
+    start: u32,
     len: u32,
+}
+
+/// Raw bytes gathered before a chunk is compressed.
+const CHUNK: usize = 64 * 1024;
+
+/// Payloads, appended in arrival order and compressed 64 KiB at a time (lz4): messages of one
+/// device integration repeat their keys, so a chunk shrinks several times over.
+#[derive(Default)]
+struct Arena {
+    /// The chunk being filled, uncompressed.
+    open: Vec<u8>,
+    /// Compressed chunks, each with its raw size in front.
+    sealed: Vec<Box<[u8]>>,
+    /// The last chunk decompressed, as `(chunk, bytes)`: reads go in order, so most hit it.
+    cache: RefCell<Option<(u32, Vec<u8>)>>,
+}
+
+impl Arena {
+    fn store(&mut self, bytes: &[u8]) -> Span {
+        if bytes.is_empty() {
+            return Span::default();
+        }
+        if !self.open.is_empty() && self.open.len() + bytes.len() > CHUNK {
+            self.seal();
+        }
+        let len = bytes.len().min(u32::MAX as usize);
+        let span = Span {
+            chunk: self.sealed.len() as u32,
+            start: self.open.len() as u32,
+            len: len as u32,
+        };
+        self.open.extend_from_slice(&bytes[..len]);
+        span
+    }
+
+    fn seal(&mut self) {
+        let compressed = lz4_flex::compress_prepend_size(&self.open);
+        self.sealed.push(compressed.into_boxed_slice());
+        self.open.clear();
+    }
+
+    /// Calls `f` with the bytes of `span`, decompressing its chunk when it is sealed.
+    fn with<R>(&self, span: Span, f: impl FnOnce(&[u8]) -> R) -> R {
+        let range = span.start as usize..span.start as usize + span.len as usize;
+        if span.len == 0 {
+            return f(&[]);
+        }
+        if span.chunk as usize == self.sealed.len() {
+            return f(self.open.get(range).unwrap_or_default());
+        }
+        let mut cache = self.cache.borrow_mut();
+        if cache.as_ref().is_none_or(|(chunk, _)| *chunk != span.chunk) {
+            let raw = self
+                .sealed
+                .get(span.chunk as usize)
+                .and_then(|c| lz4_flex::decompress_size_prepended(c).ok())
+                .unwrap_or_default();
+            *cache = Some((span.chunk, raw));
+        }
+        let bytes = cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
+        f(bytes.get(range).unwrap_or_default())
+    }
+
+    /// Bytes held, compressed or not.
+    fn size(&self) -> usize {
+        self.open.capacity() + self.sealed.iter().map(|c| c.len()).sum::<usize>()
+    }
 }
 
 /// One timeline row, small and fixed-size.
@@ -92,8 +161,9 @@ pub struct Row {
     rtt_us: u32,
     partner: u32,
     payload: Span,
-    /// A note in words (why a reply paired with nothing, why the connection dropped).
-    note: Span,
+    /// A note in words (why a reply paired with nothing, why the connection dropped), as an
+    /// index into the notes; most rows have none.
+    note: u32,
 }
 
 impl Row {
@@ -153,7 +223,8 @@ impl Filter {
 #[derive(Default)]
 pub struct Timeline {
     rows: Vec<Row>,
-    arena: Vec<u8>,
+    arena: Arena,
+    notes: Vec<Box<str>>,
     symbols: Vec<String>,
     symbol_of: HashMap<String, Sym>,
     filter: Filter,
@@ -194,22 +265,6 @@ impl Timeline {
         sym
     }
 
-    fn store(&mut self, bytes: &[u8]) -> Span {
-        let span = Span {
-            start: self.arena.len() as u64,
-            len: bytes.len().min(u32::MAX as usize) as u32,
-        };
-        self.arena.extend_from_slice(&bytes[..span.len as usize]);
-        span
-    }
-
-    fn bytes(&self, span: Span) -> &[u8] {
-        let start = span.start as usize;
-        self.arena
-            .get(start..start + span.len as usize)
-            .unwrap_or_default()
-    }
-
     /// Appends a row and returns its index.
     pub fn push(&mut self, at: EpochMs, kind: RowKind, new: NewRow<'_>) -> usize {
         let device = match new.device {
@@ -232,8 +287,13 @@ impl Timeline {
                 d.as_micros().min(u128::from(u32::MAX - 1)) as u32
             }),
             partner: new.partner.map_or(NO_ROW, |p| p as u32),
-            payload: self.store(new.payload),
-            note: self.store(new.note.as_bytes()),
+            payload: self.arena.store(new.payload),
+            note: if new.note.is_empty() {
+                NO_ROW
+            } else {
+                self.notes.push(new.note.into());
+                (self.notes.len() - 1) as u32
+            },
         };
         let index = self.rows.len();
         self.rows.push(row);
@@ -280,19 +340,27 @@ impl Timeline {
             .map_or("", String::as_str)
     }
 
-    /// The payload of a row, as stored.
-    pub fn payload(&self, row: &Row) -> &[u8] {
-        self.bytes(row.payload)
+    /// The payload of a row, as received (a copy, when its chunk is compressed).
+    pub fn payload(&self, row: &Row) -> Vec<u8> {
+        self.arena.with(row.payload, <[u8]>::to_vec)
     }
 
     /// The note of a row.
     pub fn note(&self, row: &Row) -> &str {
-        std::str::from_utf8(self.bytes(row.note)).unwrap_or_default()
+        self.notes.get(row.note as usize).map_or("", |n| n)
     }
 
     /// The payload decoded as JSON, when it is.
     pub fn json(&self, row: &Row) -> Option<Value> {
-        serde_json::from_slice(self.payload(row)).ok()
+        self.arena
+            .with(row.payload, |bytes| serde_json::from_slice(bytes).ok())
+    }
+
+    /// Bytes of memory the rows and payloads take, roughly.
+    pub fn memory(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<Row>()
+            + self.arena.size()
+            + self.notes.iter().map(|n| n.len() + 16).sum::<usize>()
     }
 
     /// The message id in the payload.
@@ -386,7 +454,7 @@ impl Timeline {
         if !filter.text.is_empty() {
             let found = |hay: &[u8]| finder.find(hay).is_some();
             if !(found(self.topic(row).as_bytes())
-                || found(self.payload(row))
+                || self.arena.with(row.payload, found)
                 || found(self.note(row).as_bytes()))
             {
                 return false;
@@ -421,7 +489,7 @@ impl Timeline {
         }
         let payload = self.payload(row);
         if !payload.is_empty() {
-            match serde_json::from_slice::<Value>(payload) {
+            match serde_json::from_slice::<Value>(&payload) {
                 Ok(mut json) => {
                     mask_secrets(&mut json);
                     obj.insert("payload".into(), json);
@@ -429,7 +497,7 @@ impl Timeline {
                 Err(_) => {
                     obj.insert(
                         "raw".into(),
-                        Value::from(String::from_utf8_lossy(payload).into_owned()),
+                        Value::from(String::from_utf8_lossy(&payload).into_owned()),
                     );
                 }
             }
@@ -612,6 +680,37 @@ mod tests {
         );
         assert_eq!(t.visible_len(), 2);
         assert_eq!(t.position_of(6), Some(1));
+    }
+
+    #[test]
+    fn payloads_read_back_from_compressed_chunks() {
+        let mut t = Timeline::default();
+        let payload = |i: usize| format!("{{\"id\":\"{i}\",\"pad\":\"{}\"}}", "x".repeat(i % 300));
+        for i in 0..2000 {
+            t.push(
+                EpochMs(i as i64),
+                RowKind::Request,
+                NewRow {
+                    payload: payload(i).as_bytes(),
+                    note: if i % 7 == 0 { "seventh" } else { "" },
+                    ..NewRow::default()
+                },
+            );
+        }
+        assert!(t.arena.sealed.len() > 1, "several chunks were sealed");
+        // Out of order, across chunks, and the open chunk.
+        for i in [1999, 0, 1500, 3, 777, 1998] {
+            let row = *t.row(i).unwrap();
+            assert_eq!(t.payload(&row), payload(i).into_bytes(), "row {i}");
+            assert_eq!(t.note(&row), if i % 7 == 0 { "seventh" } else { "" });
+        }
+        t.set_filter(Filter {
+            text: "\"id\":\"1234\"".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 1);
+        assert_eq!(t.visible(0), Some(1234));
+        assert!(t.memory() < 2000 * 150, "compressed: {} bytes", t.memory());
     }
 
     #[test]

@@ -76,10 +76,12 @@ fn filter_ui(
             .labelled_by(label.id);
         ui.separator();
         ui.weak(format!(
-            "{} of {} rows",
+            "{} of {} rows · {:.1} MB",
             timeline.visible_len(),
-            timeline.len()
-        ));
+            timeline.len(),
+            timeline.memory() as f64 / 1e6
+        ))
+        .on_hover_text("Memory the rows and their payloads take (payloads are compressed)");
         if ui
             .button("Export…")
             .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
@@ -254,7 +256,7 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
             super::timeline::mask_secrets(&mut json);
             serde_json::to_string_pretty(&json).unwrap_or_default()
         }
-        None => String::from_utf8_lossy(timeline.payload(row)).into_owned(),
+        None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
     };
     egui::ScrollArea::vertical()
         .id_salt(("payload", title))
