@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         None => run_gui(&GuiArgs::default()),
         Some(Command::Gui(args)) => run_gui(&args),
         Some(Command::Run(args)) => {
+            thingbench::cli::stop_on_ctrl_c();
             let mut stdout = std::io::stdout().lock();
             run_suite(&args, &mut stdout).map_err(|e| e.0)
         }

@@ -559,3 +559,221 @@ fn the_session_reconnects_and_resubscribes_after_a_broker_restart() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+// --- Faults: a broker that dies and comes back, a hub that stops answering, Ctrl-C -------
+
+/// 200 fixtures in `messages/suite`: four valid batches (each waits up to 300 ms) for every
+/// request sent to a topic nobody answers, which must stay silent for 40 ms.
+fn long_suite(ws: &Path) -> PathBuf {
+    let suite = ws.join("messages/suite");
+    std::fs::create_dir_all(&suite).expect("mkdir");
+    let valid: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ws.join("messages/001-valid-two-inverters.json")).expect("read"),
+    )
+    .expect("json");
+    for i in 0..200 {
+        let fixture = if i % 5 == 0 {
+            serde_json::json!({"name": format!("{i:03} silence"), "topic": "/sys/gwPk/gw01/thing/event/post",
+                "request": {"version": "1.0"}, "expect": {"noReply": true, "withinMs": 40}})
+        } else {
+            serde_json::json!({"name": format!("{i:03} valid"), "request": valid["request"],
+                "expect": {"code": 200, "withinMs": 300}})
+        };
+        std::fs::write(suite.join(format!("{i:03}.json")), fixture.to_string()).expect("write");
+    }
+    suite
+}
+
+fn spawn_run(suite: &Path, ws: &Path, url: &str, junit: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "run",
+            suite.to_str().expect("utf-8"),
+            "--workspace",
+            ws.to_str().expect("utf-8"),
+        ])
+        .args(["--broker", url, "--junit", junit.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run")
+}
+
+/// `thingbench serve` on `port`, once it says it is ready.
+fn serve_on(port: u16) -> Killed {
+    let mut serve = Killed(
+        Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--workspace",
+                "fixtures",
+            ])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve"),
+    );
+    let stderr = serve.0.stderr.take().expect("stderr");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
+        .expect("serve output");
+    assert!(line.contains("broker on"), "{line}");
+    serve
+}
+
+/// Checks a suite that lived through a fault: every fixture ended as something, in the output
+/// and in the JUnit file, some failed, and the run says so with exit code 1.
+fn assert_every_fixture_accounted(out: &Output, junit: &Path, failure: &str) -> String {
+    let output = text(out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let results = output
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .count();
+    assert_eq!(
+        results, 200,
+        "every request ends as replied, no reply or lost:\n{output}"
+    );
+    assert!(output.contains(failure), "{failure} expected:\n{output}");
+    let xml = std::fs::read_to_string(junit).expect("junit");
+    assert_eq!(count(&xml, "<testcase "), 200);
+    assert!(count(&xml, "<failure") > 0);
+    output
+}
+
+#[test]
+fn a_suite_outlives_the_embedded_broker_dying_and_coming_back() {
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let mut serve = serve_on(port);
+    let ws = copy_workspace();
+    let suite = long_suite(ws.path());
+    let junit = ws.path().join("junit.xml");
+    let child = spawn_run(&suite, ws.path(), &url, &junit);
+    std::thread::sleep(Duration::from_millis(800));
+    drop(serve);
+    std::thread::sleep(Duration::from_millis(700));
+    serve = serve_on(port);
+    let out = child.wait_with_output().expect("run ends");
+    drop(serve);
+    let output = assert_every_fixture_accounted(&out, &junit, "lost");
+    // The session reconnected by itself: the suite passes again at its end.
+    let last = output
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .last();
+    assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
+}
+
+#[test]
+fn a_suite_outlives_mosquitto_dying_and_coming_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let _hub = start_hub(&url);
+    let ws = copy_workspace();
+    let suite = long_suite(ws.path());
+    let junit = ws.path().join("junit.xml");
+    let child = spawn_run(&suite, ws.path(), &url, &junit);
+    std::thread::sleep(Duration::from_millis(800));
+    drop(mosquitto);
+    std::thread::sleep(Duration::from_millis(700));
+    let _mosquitto = start_mosquitto(dir.path(), port);
+    let out = child.wait_with_output().expect("run ends");
+    let output = assert_every_fixture_accounted(&out, &junit, "lost");
+    let last = output
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .last();
+    assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
+}
+
+#[test]
+fn a_hub_that_stops_answering_turns_sends_into_no_reply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let hub = start_hub(&url);
+    let ws = copy_workspace();
+    let suite = long_suite(ws.path());
+    // Shorter waits, so that 150 silent sends take seconds, not a minute.
+    for entry in std::fs::read_dir(&suite).expect("suite") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("\"withinMs\":300", "\"withinMs\":60")).expect("write");
+    }
+    let junit = ws.path().join("junit.xml");
+    let child = spawn_run(&suite, ws.path(), &url, &junit);
+    std::thread::sleep(Duration::from_millis(600));
+    drop(hub);
+    let out = child.wait_with_output().expect("run ends");
+    let output = assert_every_fixture_accounted(&out, &junit, "no reply within 60 ms");
+    assert!(
+        output
+            .lines()
+            .any(|l| l.starts_with("PASS ") && l.contains("valid")),
+        "{output}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_a_suite_and_keeps_the_results_so_far() {
+    let ws = copy_workspace();
+    let suite = long_suite(ws.path());
+    // Every fixture waits, so that the run is still going when Ctrl-C comes.
+    for entry in std::fs::read_dir(&suite).expect("suite") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("\"withinMs\":40", "\"withinMs\":200")).expect("write");
+    }
+    let junit = ws.path().join("junit.xml");
+    let child = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "run",
+            suite.to_str().expect("utf-8"),
+            "--workspace",
+            ws.path().to_str().expect("utf-8"),
+        ])
+        .args(["--junit", junit.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("run ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stops after the fixture in flight"
+    );
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let ran = output
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .count();
+    assert!(ran > 0 && ran < 200, "{ran} ran:\n{output}");
+    assert!(
+        output.contains(&format!(
+            "stopped by Ctrl-C: {} of 200 fixtures not run",
+            200 - ran
+        )),
+        "{output}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("the results so far are written");
+    assert_eq!(count(&xml, "<testcase "), ran);
+}

@@ -58,6 +58,27 @@ pub struct GuiArgs {
     pub demo_rows: Option<usize>,
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes Ctrl-C stop a suite after the fixture in flight, keeping the results so far; a second
+/// Ctrl-C ends the process at once.
+pub fn stop_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("thingbench: stopping after the fixture in flight (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        eprintln!("thingbench: warning: Ctrl-C will end the run at once: {e}");
+    }
+}
+
+/// True once Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// An error for the user: one sentence, exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -114,6 +114,15 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());
     for (path, fixture) in &fixtures {
+        if super::interrupted() {
+            let _ = writeln!(
+                out,
+                "stopped by Ctrl-C: {} of {} fixtures not run",
+                fixtures.len() - results.len(),
+                fixtures.len()
+            );
+            break;
+        }
         let result = runner.run_fixture(path, fixture);
         let _ = writeln!(out, "{}", result.line());
         for note in &result.notes {
@@ -128,7 +137,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }
-    Ok(if all_passed(&results) {
+    Ok(if all_passed(&results) && results.len() == fixtures.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

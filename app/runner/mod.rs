@@ -120,7 +120,15 @@ pub struct Runner<'a> {
     registry: Registry,
     /// Sub-devices without a usable secret, already reported once.
     unsigned_reported: Vec<DeviceId>,
+    /// Whether the session was connected at its last word.
+    connected: bool,
+    /// How long this run has already waited for the current outage to end.
+    outage_waited: Duration,
 }
+
+/// How long a run waits, over all its sends, for one lost connection to come back before its
+/// sends fail at once: long enough for a broker restart, short enough for a broker gone for good.
+const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
 
 impl<'a> Runner<'a> {
     /// A runner over `session`, which must be connected as the workspace's gateway.
@@ -134,6 +142,8 @@ impl<'a> Runner<'a> {
             timeout_override: None,
             unsigned_reported: Vec::new(),
             registry: workspace.registry(&LoginState::All),
+            connected: true,
+            outage_waited: Duration::ZERO,
         }
     }
 
@@ -179,6 +189,14 @@ impl<'a> Runner<'a> {
     ) -> Outcome {
         let request = RequestId(self.next_request);
         self.next_request += 1;
+        if !self.connected && !self.wait_for_connection(timeout) {
+            return Outcome::Lost {
+                reason: format!(
+                    "not connected to the broker (waited {} ms for the session to reconnect)",
+                    timeout.as_millis()
+                ),
+            };
+        }
         if !self.session.send(SessionCommand::Request {
             request,
             topic,
@@ -219,7 +237,7 @@ impl<'a> Runner<'a> {
                         reason: "the session has ended".into(),
                     };
                 }
-                Ok(_) => {}
+                Ok(event) => self.follow(&event),
                 Err(_) => {
                     return Outcome::Lost {
                         reason: "the session stopped answering".into(),
@@ -227,6 +245,38 @@ impl<'a> Runner<'a> {
                 }
             }
         }
+    }
+
+    /// Follows the connection: after a reconnect the hub may have forgotten every login.
+    fn follow(&mut self, event: &SessionEvent) {
+        match event {
+            SessionEvent::Connected => {
+                self.connected = true;
+                self.outage_waited = Duration::ZERO;
+            }
+            SessionEvent::Disconnected { .. } => {
+                self.connected = false;
+                self.logged_in = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Waits up to `limit` (within what is left of [`OUTAGE_PATIENCE`]) for the session to
+    /// reconnect; true when it did.
+    fn wait_for_connection(&mut self, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        let deadline = started + limit.min(OUTAGE_PATIENCE.saturating_sub(self.outage_waited));
+        while !self.connected {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            // `recv_timeout(0)` still takes events already waiting.
+            match self.session.events.recv_timeout(remaining) {
+                Ok(event) => self.follow(&event),
+                Err(_) => break,
+            }
+        }
+        self.outage_waited += started.elapsed();
+        self.connected
     }
 
     /// Logs sub-devices in or out so that exactly those of `state` are logged in.
