@@ -663,8 +663,7 @@ fn a_suite_outlives_the_embedded_broker_dying_and_coming_back() {
     // The session reconnected by itself: the suite passes again at its end.
     let last = output
         .lines()
-        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
-        .last();
+        .rfind(|l| l.starts_with("PASS ") || l.starts_with("FAIL "));
     assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
 }
 
@@ -689,8 +688,7 @@ fn a_suite_outlives_mosquitto_dying_and_coming_back() {
     let output = assert_every_fixture_accounted(&out, &junit, "lost");
     let last = output
         .lines()
-        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
-        .last();
+        .rfind(|l| l.starts_with("PASS ") || l.starts_with("FAIL "));
     assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
 }
 
