@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use thingbench::model::{DataType, Registry, Severity, ThingModel, check, sample_value};
 use thingbench::protocol::{DeviceId, Method, ReplyCode, parse_reply, request_topic};
-use thingbench::workspace::{Fixture, LoginState, Workspace};
+use thingbench::workspace::{Batch, Draft, Fixture, LoginState, Workspace};
 
 struct Sample {
     registry: Registry,
@@ -178,6 +178,29 @@ proptest! {
         let _ = ThingModel::from_slice(&bytes);
         let _ = Fixture::from_slice(Path::new("fuzz.json"), &bytes);
         let _ = parse_reply(&bytes);
+    }
+
+    #[test]
+    fn the_builder_and_the_json_view_agree(
+        other in json_strategy(),
+        params in prop::collection::vec(element_strategy(), 0..4),
+        wrong in any::<bool>(),
+    ) {
+        // Whatever text the JSON view holds, the builder either shows it or says why not; what
+        // it shows, written back, reads as the same batch.
+        let mut body = batch(params);
+        if wrong {
+            body["extra"] = other.clone();
+        }
+        prop_assert!(Draft::from_text(body.to_string()).batch().is_ok(), "a batch always shows");
+        for value in [body, other] {
+            let draft = Draft::from_text(value.to_string());
+            let Ok(batch) = draft.batch() else { continue };
+            let mut rebuilt = Draft::default();
+            rebuilt.set_batch(batch.clone());
+            let again = Batch::from_json(&serde_json::from_str(rebuilt.text()).expect("the builder writes JSON"));
+            prop_assert_eq!(again.as_ref(), Ok(batch));
+        }
     }
 
     #[test]
