@@ -206,3 +206,69 @@ fn an_oversized_request_is_refused_and_the_session_lives_on() {
         "{event:?}"
     );
 }
+
+#[test]
+fn hostile_replies_are_shown_for_what_they_are() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "hostile-client");
+    let responder = session(&broker, "hostile-responder");
+    responder.send(SessionCommand::Subscribe("lab/h".into()));
+    std::thread::sleep(Duration::from_millis(200));
+    client.send(SessionCommand::Request {
+        request: RequestId(1),
+        topic: "lab/h".into(),
+        payload: br#"{"id": "h1"}"#.to_vec(),
+        msg_id: Some(MsgId("h1".into())),
+        timeout: Duration::from_secs(10),
+    });
+    wait_for(&responder, |e| matches!(e, SessionEvent::Message { .. }));
+
+    // JSON with the right id but no code: it is not a reply, and the request still waits.
+    publish(&responder, 1, "lab/h_reply", r#"{"id": "h1", "data": {}}"#);
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(
+        matches!(&event, SessionEvent::Unpaired { why, .. } if why.contains("code")),
+        "{event:?}"
+    );
+    // A JSON array: not an object.
+    publish(&responder, 2, "lab/h_reply", "[1, 2]");
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(
+        matches!(&event, SessionEvent::Unpaired { why, .. } if why.contains("not an object")),
+        "{event:?}"
+    );
+    // A 5 MiB reply carrying the id pairs like any other, and the session lives on.
+    let padding = "x".repeat(5 * 1024 * 1024);
+    publish(
+        &responder,
+        3,
+        "lab/h_reply",
+        &format!(r#"{{"id": "h1", "code": 1204, "message": "{padding}"}}"#),
+    );
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Replied { .. }));
+    let SessionEvent::Replied {
+        request,
+        reply,
+        payload,
+        ..
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!((request, reply.code), (RequestId(1), ReplyCode(1204)));
+    assert!(payload.len() > 5 * 1024 * 1024);
+    // A reply on a reply topic the client never asked about does not reach it at all; one on
+    // its own topic after the request was answered pairs with nothing.
+    publish(
+        &responder,
+        4,
+        "lab/other_reply",
+        r#"{"id": "h1", "code": 200}"#,
+    );
+    publish(&responder, 5, "lab/h_reply", r#"{"id": "h1", "code": 200}"#);
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Unpaired { .. }));
+    assert!(
+        matches!(&event, SessionEvent::Unpaired { topic, .. } if topic == "lab/h_reply"),
+        "{event:?}"
+    );
+}

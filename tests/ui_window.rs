@@ -456,3 +456,100 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
 }
+
+/// `thingbench serve` on `port` in a process of its own, once ready.
+fn serve_on(port: u16) -> std::process::Child {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("broker on"), "{line}");
+    child
+}
+
+#[test]
+fn the_window_says_when_the_broker_goes_and_reconnects_when_it_returns() {
+    let (_dir, root) = sample_workspace();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = serve_on(port);
+    let ws = Workspace::load(&root).unwrap();
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                broker: Some(format!("mqtt://127.0.0.1:{port}")),
+                ..Startup::new(Ok(ws), None)
+            };
+            WorkbenchApp::new(startup, &cc.egui_ctx, None)
+        });
+    wait_for_label(&mut harness, "Predicted: 200 success");
+    step_until(&mut harness, Duration::from_secs(10), "connected", |h| {
+        *h.state().link() == LinkState::Connected
+    });
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    // In words, at the top, while the session retries by itself.
+    wait_for_label(&mut harness, "retrying");
+    let mut serve = serve_on(port);
+    step_until(&mut harness, Duration::from_secs(15), "reconnected", |h| {
+        *h.state().link() == LinkState::Connected
+    });
+    // The fresh hub forgot the logins; the window logs in again and the send gets a 200.
+    wait_for_label(&mut harness, "meterPk/meter01 logged in");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    let rows = harness.state().timeline().export_jsonl();
+    assert!(rows.contains("\"kind\":\"disconnected\""), "{rows}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+#[test]
+fn a_runaway_suite_stops_from_the_window_and_keeps_its_results() {
+    let (_dir, root) = sample_workspace();
+    // Sixty fixtures that each wait 200 ms for a silence: twelve seconds unless stopped.
+    for i in 0..60 {
+        let fixture = json!({"name": format!("slow {i:02}"), "topic": "/sys/gwPk/gw01/thing/event/post",
+            "request": {"version": "1.0"}, "expect": {"noReply": true, "withinMs": 200}});
+        std::fs::write(
+            root.join(format!("messages/slow-{i:02}.json")),
+            fixture.to_string(),
+        )
+        .unwrap();
+    }
+    let mut harness = open(&root, None);
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Run all").click();
+    step_until(&mut harness, Duration::from_secs(20), "some results", |h| {
+        h.state().suite().results.len() > 45
+    });
+    harness.get_by_label("Stop").click();
+    step_until(&mut harness, Duration::from_secs(5), "stopped", |h| {
+        h.state()
+            .suite()
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("stopped"))
+    });
+    let suite = harness.state().suite();
+    let total = 41 + 60;
+    assert!(suite.results.len() < total, "{} ran", suite.results.len());
+    assert_eq!(suite.queued, 0);
+    let note = suite.note.clone().unwrap();
+    assert_eq!(
+        note,
+        format!("stopped: {} fixtures not run", total - suite.results.len())
+    );
+}
