@@ -553,3 +553,45 @@ fn a_runaway_suite_stops_from_the_window_and_keeps_its_results() {
         format!("stopped: {} fixtures not run", total - suite.results.len())
     );
 }
+
+#[test]
+fn the_plot_shows_the_values_sent_for_a_point() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Power").set_value_accesskit(7.5);
+    harness.run();
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    harness.get_by_label("Power").set_value_accesskit(9.25);
+    harness.run();
+    harness.get_by_label("Send").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the second reply",
+        |h| {
+            h.state()
+                .timeline()
+                .export_jsonl()
+                .matches("\"kind\":\"reply\"")
+                .count()
+                == 5
+        },
+    );
+    // Away from the panels that list devices and points, so that each name is found once.
+    harness.get_by_label("Connection").click();
+    harness.get_by_label("Plot").click();
+    harness.run();
+    harness.get_by_label("Device").click();
+    harness.run();
+    harness.get_by_label("invPk/inv01").click();
+    harness.run();
+    harness.get_by_label("Point").click();
+    harness.run();
+    // The option, not the builder's field of the same name.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Power")
+        .click();
+    harness.run();
+    wait_for_label(&mut harness, "2 samples sent");
+}
