@@ -644,27 +644,31 @@ fn assert_every_fixture_accounted(out: &Output, junit: &Path, failure: &str) -> 
     output
 }
 
-#[test]
-fn a_suite_outlives_the_embedded_broker_dying_and_coming_back() {
-    let port = free_port();
-    let url = format!("mqtt://127.0.0.1:{port}");
-    let mut serve = serve_on(port);
+/// Runs the long suite against `url`, kills the broker 0.8 s in, starts it again 0.7 s later,
+/// and checks that every fixture was accounted for and the suite passed again by its end.
+fn suite_through_a_restart(url: &str, broker: Killed, restart: impl FnOnce() -> Option<Killed>) {
     let ws = copy_workspace();
     let suite = long_suite(ws.path());
     let junit = ws.path().join("junit.xml");
-    let child = spawn_run(&suite, ws.path(), &url, &junit);
+    let child = spawn_run(&suite, ws.path(), url, &junit);
     std::thread::sleep(Duration::from_millis(800));
-    drop(serve);
+    drop(broker);
     std::thread::sleep(Duration::from_millis(700));
-    serve = serve_on(port);
+    let _broker = restart();
     let out = child.wait_with_output().expect("run ends");
-    drop(serve);
     let output = assert_every_fixture_accounted(&out, &junit, "lost");
     // The session reconnected by itself: the suite passes again at its end.
     let last = output
         .lines()
         .rfind(|l| l.starts_with("PASS ") || l.starts_with("FAIL "));
     assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
+}
+
+#[test]
+fn a_suite_outlives_the_embedded_broker_dying_and_coming_back() {
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    suite_through_a_restart(&url, serve_on(port), || Some(serve_on(port)));
 }
 
 #[test]
@@ -676,20 +680,7 @@ fn a_suite_outlives_mosquitto_dying_and_coming_back() {
     };
     let url = format!("mqtt://127.0.0.1:{port}");
     let _hub = start_hub(&url);
-    let ws = copy_workspace();
-    let suite = long_suite(ws.path());
-    let junit = ws.path().join("junit.xml");
-    let child = spawn_run(&suite, ws.path(), &url, &junit);
-    std::thread::sleep(Duration::from_millis(800));
-    drop(mosquitto);
-    std::thread::sleep(Duration::from_millis(700));
-    let _mosquitto = start_mosquitto(dir.path(), port);
-    let out = child.wait_with_output().expect("run ends");
-    let output = assert_every_fixture_accounted(&out, &junit, "lost");
-    let last = output
-        .lines()
-        .rfind(|l| l.starts_with("PASS ") || l.starts_with("FAIL "));
-    assert!(last.is_some_and(|l| l.starts_with("PASS ")), "{output}");
+    suite_through_a_restart(&url, mosquitto, || start_mosquitto(dir.path(), port));
 }
 
 #[test]
