@@ -10,7 +10,7 @@ use thingbench::model::{Registry, ThingModel, check};
 use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
 use thingbench::ui::timeline::{Filter, Timeline, synthetic};
 use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
-use thingbench::workspace::{Batch, Entry, PointEntry};
+use thingbench::workspace::{Batch, Entry, EntryTime, PointEntry};
 
 const ROWS: usize = 1_000_000;
 
@@ -113,6 +113,7 @@ fn batch_of(model: &ThingModel, entries: usize) -> Batch {
     let mut batch = Batch::default();
     for e in 0..entries {
         let mut entry = Entry::new(Some(DeviceId::new("bigPk", format!("dev{}", e % 8))));
+        entry.time = EntryTime::Absolute(1_700_000_000_000 + e as i64);
         for (i, point) in model.points.iter().take(10).enumerate() {
             entry
                 .points

@@ -65,6 +65,8 @@ pub enum UiCommand {
     ReloadWorkspace,
     FocusPoint(PointRef),
     SetFilter(Filter),
+    /// Select a timeline row, or none.
+    SelectRow(Option<usize>),
     ClearTimeline,
     StartWatch,
     StopWatch,
@@ -823,6 +825,7 @@ impl WorkbenchApp {
                 self.focus = Some(point);
             }
             UiCommand::SetFilter(filter) => self.timeline.set_filter(filter),
+            UiCommand::SelectRow(row) => self.timeline_view.selected = row,
             UiCommand::StartWatch => self.start_watch(),
             UiCommand::StopWatch => {
                 if let Some(session) = self.watching.as_mut().and_then(|w| w.session.take()) {

@@ -24,13 +24,16 @@ pub fn timeline_ui(
 ) {
     filter_ui(ui, timeline, view, commands);
     ui.separator();
+    // The table above, the selected row's detail below it.
+    let detail_height = if view.selected.is_some() { 190.0 } else { 0.0 };
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    let table_height =
+        (ui.available_height() - detail_height - row_height * 2.0).max(row_height * 3.0);
+    table_ui(ui, timeline, view, table_height);
     if let Some(selected) = view.selected {
-        egui::Panel::right("timeline-detail")
-            .resizable(true)
-            .default_size(ui.available_width() * 0.45)
-            .show(ui, |ui| detail_ui(ui, timeline, selected, commands));
+        ui.separator();
+        detail_ui(ui, timeline, selected, commands);
     }
-    table_ui(ui, timeline, view);
 }
 
 fn filter_ui(
@@ -115,7 +118,7 @@ fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
     }
 }
 
-fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView) {
+fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, height: f32) {
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     let mut clicked = None;
     // A click anywhere on a row selects it; selectable labels would take the click.
@@ -123,6 +126,8 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView) {
     TableBuilder::new(ui)
         .striped(true)
         .stick_to_bottom(true)
+        .min_scrolled_height(height)
+        .max_scroll_height(height)
         .sense(egui::Sense::click())
         .column(Column::exact(90.0))
         .column(Column::exact(110.0))
@@ -213,6 +218,9 @@ fn detail_ui(
     };
     ui.horizontal(|ui| {
         ui.strong(format!("Row {selected}: {}", row.kind.name()));
+        if ui.small_button("Close").clicked() {
+            commands.push(UiCommand::SelectRow(None));
+        }
         let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
         let has_request = is_request(row.kind)
             || row
@@ -258,9 +266,10 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
         }
         None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
     };
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .id_salt(("payload", title))
+        .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.add(egui::Label::new(egui::RichText::new(text).monospace()).wrap());
+            ui.add(egui::Label::new(egui::RichText::new(text).monospace()).extend());
         });
 }
