@@ -247,6 +247,30 @@ fn a_logged_out_sub_device_gets_1212_and_the_timeline_exports_without_secrets() 
     assert_eq!(login["payload"]["params"]["sign"], "***");
     assert!(!export.contains("inv01-secret"));
     assert!(lines.iter().any(|l| l["code"] == 1212));
+
+    // The login saved as a fixture from its timeline row carries no sign and no secret: the
+    // sign is made again from the workspace at replay.
+    let timeline = harness.state().timeline();
+    let login_row = (0..timeline.len())
+        .rev()
+        .find(|i| {
+            timeline.row(*i).is_some_and(|r| {
+                r.kind == RowKind::Request && timeline.topic(r).ends_with("combine/login")
+            })
+        })
+        .expect("a login row");
+    let login_id = timeline.msg_id(timeline.row(login_row).unwrap()).unwrap();
+    harness.state_mut().select_row(login_row);
+    harness.run();
+    harness.get_by_label("Save as fixture").click();
+    harness.run();
+    let saved = std::fs::read_to_string(root.join(format!("messages/timeline-{login_id}.json")))
+        .expect("the login saved as a fixture");
+    assert!(!saved.contains("\"sign\""), "{saved}");
+    assert!(
+        !saved.contains("inv01-secret") && !saved.contains("gw-secret"),
+        "{saved}"
+    );
 }
 
 /// An in-memory `eframe::Storage`, to restart the app.

@@ -1155,6 +1155,11 @@ impl WorkbenchApp {
         self.status.as_ref()
     }
 
+    /// Selects a timeline row, as a click on it does.
+    pub fn select_row(&mut self, row: usize) {
+        self.timeline_view.selected = Some(row);
+    }
+
     /// The suite table.
     pub fn suite(&self) -> &SuiteState {
         &self.suite
