@@ -310,19 +310,7 @@ fn a_broker_stopped_mid_run_ends_requests_as_lost_and_exit_1() {
         r#"{"name": "waits while the broker dies", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {"version": "1.0"}, "expect": {"code": 200, "withinMs": 4000}}"#,
     )
     .expect("write");
-    let child = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args([
-            "run",
-            messages.to_str().expect("utf-8"),
-            "--workspace",
-            ws.path().to_str().expect("utf-8"),
-            "--broker",
-            &url,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
+    let child = spawn_run(&messages, ws.path(), &url, &ws.path().join("junit.xml"));
     std::thread::sleep(Duration::from_millis(1500));
     let _ = mosquitto.0.kill();
     let _ = mosquitto.0.wait();

@@ -59,6 +59,15 @@ fn sample_workspace() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn open(root: &Path, storage: Option<&dyn eframe::Storage>) -> Harness<'static, WorkbenchApp> {
+    open_on(root, storage, None)
+}
+
+/// The window on `root`, connected to `broker` or to the embedded broker and hub.
+fn open_on(
+    root: &Path,
+    storage: Option<&dyn eframe::Storage>,
+    broker: Option<String>,
+) -> Harness<'static, WorkbenchApp> {
     let ws = Workspace::load(root).expect("sample workspace");
     let export = root.join("export.jsonl");
     let storage = storage.map(MemoryStorage::copy_of);
@@ -67,7 +76,7 @@ fn open(root: &Path, storage: Option<&dyn eframe::Storage>) -> Harness<'static, 
         .build_eframe(move |cc| {
             let startup = Startup {
                 workspace: Ok(ws),
-                broker: None,
+                broker,
                 dialogs: Box::new(FixedDialogs(export)),
                 timing: None,
                 demo_rows: 0,
@@ -507,20 +516,7 @@ fn the_window_says_when_the_broker_goes_and_reconnects_when_it_returns() {
         .unwrap()
         .port();
     let mut serve = serve_on(port);
-    let ws = Workspace::load(&root).unwrap();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| {
-            let startup = Startup {
-                broker: Some(format!("mqtt://127.0.0.1:{port}")),
-                ..Startup::new(Ok(ws), None)
-            };
-            WorkbenchApp::new(startup, &cc.egui_ctx, None)
-        });
-    wait_for_label(&mut harness, "Predicted: 200 success");
-    step_until(&mut harness, Duration::from_secs(10), "connected", |h| {
-        *h.state().link() == LinkState::Connected
-    });
+    let mut harness = open_on(&root, None, Some(format!("mqtt://127.0.0.1:{port}")));
     serve.kill().unwrap();
     serve.wait().unwrap();
     // In words, at the top, while the session retries by itself.

@@ -402,29 +402,32 @@ impl WorkbenchApp {
 
     fn disconnect(&mut self) {
         if let Some(session) = self.session.take() {
-            // Dropping joins the session thread; do it off the UI thread.
-            let _ = std::thread::Builder::new()
-                .name("thingbench-close".into())
-                .spawn(move || drop(session));
+            close_in_background(session);
         }
-        for (_, pending) in self.pending.drain() {
-            let row = self.timeline.push(
-                EpochMs::now(),
-                RowKind::Lost,
-                NewRow {
-                    device: pending.device.as_ref(),
-                    topic: &pending.topic,
-                    partner: Some(pending.row),
-                    note: "disconnected before the reply",
-                    ..NewRow::default()
-                },
-            );
-            self.timeline.answer(pending.row, row, None, None);
+        let reason = "disconnected before the reply";
+        for (_, pending) in std::mem::take(&mut self.pending) {
+            self.end_unanswered(&pending, RowKind::Lost, reason);
             if matches!(pending.purpose, Purpose::Draft) {
-                self.send_state = Some(SendState::Lost("disconnected before the reply".into()));
+                self.send_state = Some(SendState::Lost(reason.into()));
             }
         }
         self.link = LinkState::Off;
+    }
+
+    /// Ends a request that got no reply: a row of `kind` beside it, each the other's partner.
+    fn end_unanswered(&mut self, pending: &Pending, kind: RowKind, note: &str) {
+        let row = self.timeline.push(
+            EpochMs::now(),
+            kind,
+            NewRow {
+                device: pending.device.as_ref(),
+                topic: &pending.topic,
+                partner: Some(pending.row),
+                note,
+                ..NewRow::default()
+            },
+        );
+        self.timeline.answer(pending.row, row, None, None);
     }
 
     fn request(
@@ -829,9 +832,7 @@ impl WorkbenchApp {
             UiCommand::StartWatch => self.start_watch(),
             UiCommand::StopWatch => {
                 if let Some(session) = self.watching.as_mut().and_then(|w| w.session.take()) {
-                    let _ = std::thread::Builder::new()
-                        .name("thingbench-close".into())
-                        .spawn(move || drop(session));
+                    close_in_background(session);
                 }
             }
             UiCommand::SaveWatched(index) => self.save_watched(index),
@@ -942,18 +943,7 @@ impl WorkbenchApp {
                     return;
                 };
                 let note = format!("no reply within {} ms", after.as_millis());
-                let row = self.timeline.push(
-                    now,
-                    RowKind::NoReply,
-                    NewRow {
-                        device: pending.device.as_ref(),
-                        topic: &pending.topic,
-                        partner: Some(pending.row),
-                        note: &note,
-                        ..NewRow::default()
-                    },
-                );
-                self.timeline.answer(pending.row, row, None, None);
+                self.end_unanswered(&pending, RowKind::NoReply, &note);
                 if matches!(pending.purpose, Purpose::Draft) {
                     self.send_state = Some(SendState::NoReply(after));
                 } else {
@@ -964,18 +954,7 @@ impl WorkbenchApp {
                 let Some(pending) = self.pending.remove(&request) else {
                     return;
                 };
-                let row = self.timeline.push(
-                    now,
-                    RowKind::Lost,
-                    NewRow {
-                        device: pending.device.as_ref(),
-                        topic: &pending.topic,
-                        partner: Some(pending.row),
-                        note: &reason,
-                        ..NewRow::default()
-                    },
-                );
-                self.timeline.answer(pending.row, row, None, None);
+                self.end_unanswered(&pending, RowKind::Lost, &reason);
                 if matches!(pending.purpose, Purpose::Draft) {
                     self.send_state = Some(SendState::Lost(reason));
                 }
@@ -1179,6 +1158,15 @@ impl WorkbenchApp {
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
     }
+}
+
+/// Closes a session off the UI thread: dropping it joins the session's thread.
+fn close_in_background(session: Session) {
+    let spawned = std::thread::Builder::new()
+        .name("thingbench-close".into())
+        .spawn(move || drop(session));
+    // Without a thread, the session is dropped here, which only blocks for a moment.
+    drop(spawned);
 }
 
 /// The process's resident memory, from /proc (Linux).
