@@ -303,7 +303,7 @@ async fn run(
     mut commands: tokio_mpsc::UnboundedReceiver<SessionCommand>,
     events: &EventSink,
 ) {
-    let (mut client, mut eventloop) = match new_event_loop(&config) {
+    let (mut client, eventloop) = match new_event_loop(&config) {
         Ok(pair) => pair,
         Err(reason) => {
             events.send(SessionEvent::Disconnected { reason });
@@ -319,6 +319,11 @@ async fn run(
     let mut retry_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The poll in progress lives across loop turns: rumqttc's `poll` is not cancel-safe, and a
+    // poll dropped halfway through writing a large publish leaves the rest unsent until the
+    // next write. `idle` holds the event loop while a reconnect waits out its backoff.
+    let mut polling = Some(poll_owned(eventloop));
+    let mut idle: Option<EventLoop> = None;
 
     loop {
         tokio::select! {
@@ -375,7 +380,14 @@ async fn run(
                     pending.insert(request, Pending { reply_topic: reply, msg_id, sent: now, deadline: now + timeout, timeout });
                 }
             },
-            polled = eventloop.poll(), if retry_at.is_none() => match polled {
+            (eventloop, polled) = async {
+                match polling.as_mut() {
+                    Some(poll) => poll.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                polling = None;
+                match polled {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     connected = true;
                     backoff = Duration::from_millis(50);
@@ -409,18 +421,26 @@ async fn run(
                     retry_at = Some(Instant::now() + backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+                }
+                if retry_at.is_some() {
+                    idle = Some(eventloop);
+                } else {
+                    polling = Some(poll_owned(eventloop));
+                }
             },
             _ = tick.tick() => {
                 let now = Instant::now();
                 if retry_at.is_some_and(|at| now >= at) {
                     retry_at = None;
+                    let mut eventloop = idle.take();
                     // A fresh event loop signs anew (the timestamp is part of the credentials).
                     if matches!(config.auth, Auth::Sign { .. })
                         && let Ok((c, e)) = new_event_loop(&config)
                     {
                         client = c;
-                        eventloop = e;
+                        eventloop = Some(e);
                     }
+                    polling = eventloop.map(poll_owned);
                 }
                 if !pending.is_empty() {
                     let expired: Vec<RequestId> = pending.iter().filter(|(_, p)| p.deadline <= now).map(|(r, _)| *r).collect();
@@ -437,6 +457,19 @@ async fn run(
         }
     }
 }
+
+/// A poll of `eventloop` that owns it, so that it can be kept across `select!` turns and give
+/// the event loop back when it ends.
+fn poll_owned(mut eventloop: EventLoop) -> Polling {
+    Box::pin(async move {
+        let polled = eventloop.poll().await;
+        (eventloop, polled)
+    })
+}
+
+type Polling = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>,
+>;
 
 fn pair_reply(
     topic: String,
