@@ -124,6 +124,54 @@ fn a_fixture_after_a_logout_fixture_finds_its_device_logged_in_again() {
     assert_eq!(count(&text(&out), "PASS"), 2, "{}", text(&out));
 }
 
+/// The workspace's `limits.maxPayload` is the hub's 1008 limit and thingbench's own: a payload
+/// over it is refused before sending unless the fixture says `sendOversize`.
+#[test]
+fn a_payload_over_the_configured_limit_is_refused_unless_sent_on_purpose() {
+    let ws = copy_workspace();
+    let file = ws.path().join("workspace.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    config["limits"] = serde_json::json!({"maxPayload": 300});
+    std::fs::write(&file, config.to_string()).expect("write");
+    let messages = ws.path().join("messages");
+    // About 165 and 430 bytes as sent, id included.
+    let small = messages.join("006-valid-single-post.json");
+    let big = messages.join("001-valid-two-inverters.json");
+    let mut on_purpose: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&big).expect("read")).expect("JSON");
+    on_purpose["name"] = "two inverters, over the limit on purpose".into();
+    on_purpose["expect"]["code"] = 1008.into();
+    on_purpose["sendOversize"] = true.into();
+    let on_purpose_file = messages.join("099-on-purpose.json");
+    std::fs::write(&on_purpose_file, on_purpose.to_string()).expect("write");
+    let junit = ws.path().join("junit.xml");
+    let out = thingbench(&[
+        "run",
+        small.to_str().expect("utf-8"),
+        big.to_str().expect("utf-8"),
+        on_purpose_file.to_str().expect("utf-8"),
+        "--workspace",
+        ws.path().to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    // Under the limit: sent and answered. Over it: refused with what to do. On purpose: the
+    // embedded hub applies the same limit and answers 1008.
+    assert_eq!(count(&printed, "PASS"), 2, "{printed}");
+    assert!(
+        printed.contains("not sent: the payload is")
+            && printed.contains("over the limit of 300")
+            && printed.contains("\"sendOversize\": true"),
+        "{printed}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(count(&xml, "<failure"), 1, "{xml}");
+    assert!(xml.contains("limits.maxPayload"), "{xml}");
+}
+
 #[test]
 fn silence_ends_as_no_reply_in_bounded_time() {
     let ws = copy_workspace();

@@ -615,3 +615,65 @@ fn the_plot_shows_the_values_sent_for_a_point() {
     harness.run();
     wait_for_label(&mut harness, "2 samples sent");
 }
+
+#[test]
+fn an_oversized_draft_is_refused_until_sent_on_purpose() {
+    let (_dir, root) = sample_workspace();
+    // A small limit keeps the oversized batch (about 2 KiB as sent) quick to edit.
+    let config = root.join("workspace.json");
+    let mut workspace: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    workspace["limits"] = json!({"maxPayload": 1500});
+    std::fs::write(&config, workspace.to_string()).unwrap();
+    let mut harness = open(&root, None);
+    let two: Value = serde_json::from_slice(
+        &std::fs::read(root.join("messages/001-valid-two-inverters.json")).unwrap(),
+    )
+    .unwrap();
+    let mut request = two["request"].clone();
+    let params = request["params"].as_array().unwrap();
+    request["params"] = Value::Array(params.iter().cycle().take(12).cloned().collect());
+    let text = serde_json::to_string_pretty(&request).unwrap();
+    harness
+        .get_by_label("JSON to send")
+        .set_text_value_accesskit(&text);
+    harness.step();
+    wait_for_label(&mut harness, "Predicted: 1008");
+    let rows_before = harness.state().timeline().len();
+
+    // Refused in words, and nothing goes out.
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "not sent: the payload is");
+    assert!(
+        harness
+            .query_by_label_contains("tick \"Send over the limit\"")
+            .is_some()
+    );
+    assert_eq!(harness.state().timeline().len(), rows_before);
+
+    // Asked for, it goes, and the hub answers 1008.
+    harness.get_by_label("Send over the limit").click();
+    harness.run();
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 1008");
+    assert_eq!(last_exchange(&harness).1, Some(1008));
+
+    // Saved as a fixture, it keeps the choice, so that `run` sends it too.
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Fixture name").focus();
+    harness
+        .get_by_label("Fixture name")
+        .type_text("big on purpose");
+    harness
+        .get_by_label("Expected code")
+        .set_text_value_accesskit("1008");
+    harness.run();
+    harness.get_by_label("Save fixture").click();
+    harness.run();
+    let saved: Value = serde_json::from_slice(
+        &std::fs::read(root.join("messages/big-on-purpose.json")).expect("saved fixture"),
+    )
+    .unwrap();
+    assert_eq!(saved["sendOversize"], true);
+    assert_eq!(saved["expect"]["code"], 1008);
+}

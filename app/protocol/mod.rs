@@ -13,3 +13,6 @@ pub use message::{Reply, ReplyParseError, id_of, parse_reply};
 pub use sign::{ConnectCredentials, SIGN_METHOD, connect_credentials, is_sha256_sign_method, sign};
 pub use topic::{Method, ParsedTopic, parse_topic, reply_topic, request_topic};
 pub use types::{DeviceId, DeviceKey, EpochMs, MsgId, ProductKey, Quality, Secret};
+
+/// The largest MQTT packet thingbench sends or accepts: well above a 512 KiB batch.
+pub const MAX_PACKET: usize = 8 * 1024 * 1024;

@@ -28,6 +28,26 @@ pub enum Outcome {
     Lost {
         reason: String,
     },
+    /// Refused before sending (a payload over the limit).
+    NotSent {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// What happened, in words: `200 success  0.41 ms`, `no reply within 5000 ms`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Replied { code, rtt, .. } => format!(
+                "{code} {}  {:.2} ms",
+                code.meaning(),
+                rtt.as_secs_f64() * 1000.0
+            ),
+            Self::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
+            Self::Lost { reason } => format!("lost: {reason}"),
+            Self::NotSent { reason } => reason.clone(),
+        }
+    }
 }
 
 /// One fixture's result.
@@ -53,8 +73,7 @@ impl CaseResult {
             Outcome::Replied { code, rtt, .. } => {
                 format!("{code}  {:.2} ms", rtt.as_secs_f64() * 1000.0)
             }
-            Outcome::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
-            Outcome::Lost { reason } => format!("lost: {reason}"),
+            other => other.describe(),
         };
         format!(
             "{verdict}  {}  expected {expected}  got {actual}",
@@ -84,6 +103,7 @@ impl CaseResult {
             Outcome::Lost { reason } => {
                 format!("expected {expected}, the request was lost: {reason}")
             }
+            Outcome::NotSent { reason } => format!("expected {expected}, {reason}"),
         }
     }
 }
@@ -159,7 +179,15 @@ impl<'a> Runner<'a> {
         let timeout = self
             .timeout_override
             .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
-        let outcome = self.request(message.topic, message.payload, message.id, timeout);
+        let refusal = message.oversize_refusal(
+            self.registry.max_payload,
+            fixture.send_oversize,
+            "to send it on purpose for a 1008 test, add \"sendOversize\": true to the fixture",
+        );
+        let outcome = match refusal {
+            Some(reason) => Outcome::NotSent { reason },
+            None => self.request(message.topic, message.payload, message.id, timeout),
+        };
         if matches!(fixture.method(), Some(Method::Login | Method::Logout)) {
             // The fixture itself changed who is logged in: ask again before the next one.
             self.logged_in = None;
@@ -327,10 +355,7 @@ impl<'a> Runner<'a> {
                         Outcome::Replied { code, message, .. } => {
                             format!("{code} {}", message.unwrap_or_default())
                         }
-                        Outcome::NoReply { after } => {
-                            format!("no reply within {} ms", after.as_millis())
-                        }
-                        Outcome::Lost { reason } => reason,
+                        other => other.describe(),
                     };
                     notes.push(format!("could not {verb} {device}: {why}"));
                     // Unknown state: ask again next time.

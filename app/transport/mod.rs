@@ -7,12 +7,10 @@ mod broker_url;
 mod session;
 mod tls;
 
+pub use crate::protocol::MAX_PACKET;
 pub use broker_url::{BrokerUrl, Scheme};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
     client_event_loop, connection_error_words,
 };
 pub use tls::{TlsOptions, client_config};
-
-/// The largest packet thingbench sends or accepts: well above a 512 KiB batch.
-pub const MAX_PACKET: usize = 8 * 1024 * 1024;

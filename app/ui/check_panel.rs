@@ -6,6 +6,14 @@ use crate::workspace::Draft;
 
 use super::{SendState, UiCommand};
 
+/// The draft's payload size against the workspace's limit.
+pub struct Size {
+    pub bytes: usize,
+    pub limit: usize,
+    /// The user asked to send it even when over the limit.
+    pub send_anyway: bool,
+}
+
 /// Draws the JSON view, the check and the reply.
 pub fn check_ui(
     ui: &mut egui::Ui,
@@ -13,8 +21,28 @@ pub fn check_ui(
     report: Option<&CheckReport>,
     send_state: Option<&SendState>,
     connected: bool,
+    size: Size,
     commands: &mut Vec<UiCommand>,
 ) {
+    if size.bytes > size.limit {
+        ui.horizontal(|ui| {
+            let mut on = size.send_anyway;
+            if ui
+                .checkbox(&mut on, "Send over the limit")
+                .on_hover_text(
+                    "Send this payload even though it is over limits.maxPayload (for a 1008 test); saved with the fixture",
+                )
+                .changed()
+            {
+                commands.push(UiCommand::SetSendOversize(on));
+            }
+            ui.weak(format!(
+                "{} KiB, limit {} KiB",
+                size.bytes.div_ceil(1024),
+                size.limit / 1024
+            ));
+        });
+    }
     ui.horizontal(|ui| {
         let send = ui
             .add_enabled(
@@ -58,6 +86,14 @@ pub fn check_ui(
             }
             Some(SendState::Lost(reason)) => {
                 ui.colored_label(ui.visuals().error_fg_color, format!("Lost: {reason}"));
+            }
+            Some(SendState::NotSent(reason)) => {
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(reason).color(ui.visuals().error_fg_color),
+                    )
+                    .wrap(),
+                );
             }
         }
     });

@@ -1,7 +1,6 @@
 //! Fixtures: the workspace's fixtures with Open and Run, "save the builder as a fixture", and the
 //! suite table with pass/fail per fixture.
 
-use crate::runner::Outcome;
 use crate::workspace::Workspace;
 
 use super::dialogs::DialogPurpose;
@@ -151,18 +150,7 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiComm
                                 ui.label(result.expected.map_or("no reply".to_owned(), |c| {
                                     format!("{c} {}", c.meaning())
                                 }));
-                                let got = match &result.outcome {
-                                    Outcome::Replied { code, rtt, .. } => format!(
-                                        "{code} {}  {:.2} ms",
-                                        code.meaning(),
-                                        rtt.as_secs_f64() * 1000.0
-                                    ),
-                                    Outcome::NoReply { after } => {
-                                        format!("no reply within {} ms", after.as_millis())
-                                    }
-                                    Outcome::Lost { reason } => format!("lost: {reason}"),
-                                };
-                                let response = ui.label(got);
+                                let response = ui.label(result.outcome.describe());
                                 if !result.notes.is_empty() {
                                     response.on_hover_text(result.notes.join("\n"));
                                 }

@@ -50,6 +50,8 @@ pub enum UiCommand {
     SetBatch(Batch),
     /// A JSON edit.
     SetText(String),
+    /// Whether to send a draft over the payload limit on purpose.
+    SetSendOversize(bool),
     Send,
     /// Log a sub-device in (`true`) or out.
     Login(DeviceId, bool),
@@ -98,6 +100,8 @@ pub enum SendState {
     },
     NoReply(Duration),
     Lost(String),
+    /// Refused before sending, with why.
+    NotSent(String),
 }
 
 /// Why a request was sent, to know what its reply changes.
@@ -209,6 +213,10 @@ pub struct WorkbenchApp {
     report: Option<(u64, CheckReport)>,
     /// The registry changed since the report was made.
     report_stale: bool,
+    /// The draft's payload size as it would be sent, in bytes.
+    draft_bytes: usize,
+    /// Send the draft even when it is over the workspace's payload limit (a 1008 test).
+    send_oversize: bool,
     send_state: Option<SendState>,
     pending: HashMap<RequestId, Pending>,
     next_request: u64,
@@ -291,6 +299,8 @@ impl WorkbenchApp {
             draft,
             report: None,
             report_stale: true,
+            draft_bytes: 0,
+            send_oversize: false,
             send_state: None,
             pending: HashMap::new(),
             next_request: 1,
@@ -490,6 +500,14 @@ impl WorkbenchApp {
             .draft
             .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
         let message = fixture.resolve(&gateway, &self.registry, EpochMs::now(), &self.ids);
+        if let Some(reason) = message.oversize_refusal(
+            self.registry.max_payload,
+            self.send_oversize,
+            "tick \"Send over the limit\" beside Send to send it on purpose (a 1008 test)",
+        ) {
+            self.send_state = Some(SendState::NotSent(reason));
+            return;
+        }
         let device = match self.draft.batch() {
             Ok(batch) => batch
                 .entries
@@ -597,7 +615,8 @@ impl WorkbenchApp {
                 }
             },
         };
-        let fixture = self.draft.to_fixture(&name, expect);
+        let mut fixture = self.draft.to_fixture(&name, expect);
+        fixture.send_oversize = self.send_oversize && self.draft_bytes > self.registry.max_payload;
         self.save_fixture(&fixture, &name);
     }
 
@@ -800,12 +819,14 @@ impl WorkbenchApp {
             UiCommand::AskFile(purpose) => self.dialogs.ask(purpose, self.dialog_tx.clone()),
             UiCommand::SetBatch(batch) => self.draft.set_batch(batch),
             UiCommand::SetText(text) => self.draft.set_text(text),
+            UiCommand::SetSendOversize(on) => self.send_oversize = on,
             UiCommand::Send => self.send_draft(),
             UiCommand::Login(device, login) => self.login(device, login),
             UiCommand::LogInAll => self.log_in_all(),
             UiCommand::OpenFixture(path) => match crate::runner::load_fixture(&path) {
                 Ok(fixture) => {
                     self.draft = Draft::from_fixture(&fixture);
+                    self.send_oversize = fixture.send_oversize;
                     self.fixture_name = fixture.name.clone();
                     self.expect_code = fixture
                         .expect
@@ -1107,6 +1128,7 @@ impl WorkbenchApp {
             .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
         let message = fixture.resolve(&ws.gateway(), &self.registry, EpochMs::now(), &self.ids);
         let report = check(&self.registry, &message.topic, &message.payload);
+        self.draft_bytes = message.payload.len();
         self.report = Some((self.draft.revision(), report));
         self.report_stale = false;
     }
@@ -1336,6 +1358,11 @@ impl eframe::App for WorkbenchApp {
                     self.report.as_ref().map(|(_, r)| r),
                     self.send_state.as_ref(),
                     self.session.is_some() && self.link == LinkState::Connected,
+                    check_panel::Size {
+                        bytes: self.draft_bytes,
+                        limit: self.registry.max_payload,
+                        send_anyway: self.send_oversize,
+                    },
                     &mut commands,
                 );
             });

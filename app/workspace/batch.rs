@@ -447,6 +447,7 @@ impl Draft {
             login: None,
             body,
             expect,
+            send_oversize: false,
             extra: Map::new(),
         }
     }

@@ -25,6 +25,9 @@ pub struct Fixture {
     pub login: Option<Vec<DeviceId>>,
     pub body: FixtureBody,
     pub expect: Expect,
+    /// Sends a payload over the workspace's `limits.maxPayload` on purpose (a 1008 test);
+    /// without it such a payload is refused before sending.
+    pub send_oversize: bool,
     /// Keys thingbench does not know, kept on save.
     pub extra: Map<String, Value>,
 }
@@ -98,6 +101,24 @@ pub struct ResolvedMessage {
     pub id: Option<MsgId>,
 }
 
+impl ResolvedMessage {
+    /// Why this message must not be sent: its payload is over `max_payload` and nobody asked to
+    /// send it anyway. `how_to_ask` tells the user how to send it on purpose.
+    pub fn oversize_refusal(
+        &self,
+        max_payload: usize,
+        on_purpose: bool,
+        how_to_ask: &str,
+    ) -> Option<String> {
+        let size = self.payload.len();
+        (size > max_payload && !on_purpose).then(|| {
+            format!(
+                "not sent: the payload is {size} bytes, over the limit of {max_payload} (limits.maxPayload in workspace.json; the hub answers 1008 above it); {how_to_ask}"
+            )
+        })
+    }
+}
+
 fn field_err(file: &Path, path: &str, reason: impl Into<String>) -> FileError {
     FileError::new(file, path, reason)
 }
@@ -111,6 +132,7 @@ impl Fixture {
             login: None,
             body: FixtureBody::Request(request),
             expect: Expect::code(code),
+            send_oversize: false,
             extra: Map::new(),
         }
     }
@@ -120,6 +142,7 @@ impl Fixture {
     /// The id is dropped (a fresh one is given at replay) and the topic kept only when it is not
     /// the default for `gateway`. A login's `sign` is dropped so that replay signs again with the
     /// workspace's secret, except when the hub refused the sign (742): then it is the point.
+    /// A message the hub found too large (1008) is marked to be sent over the limit on purpose.
     pub fn from_message(
         name: impl Into<String>,
         topic: &str,
@@ -149,6 +172,7 @@ impl Fixture {
             topic: None,
             login: None,
             body,
+            send_oversize: expect.code == Some(ReplyCode::TOO_LARGE),
             expect,
             extra: Map::new(),
         };
@@ -270,17 +294,30 @@ impl Fixture {
                 ));
             }
         };
+        let send_oversize = match obj.shift_remove("sendOversize") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(other) => {
+                return Err(field_err(
+                    file,
+                    "sendOversize",
+                    format!("must be true or false, got {other}"),
+                ));
+            }
+        };
         Ok(Self {
             name,
             topic,
             login,
             body,
             expect,
+            send_oversize,
             extra: obj,
         })
     }
 
-    /// The fixture as JSON, keys in a stable order: name, topic, login, request/raw, expect.
+    /// The fixture as JSON, keys in a stable order: name, topic, login, request/raw, expect,
+    /// sendOversize.
     pub fn to_json(&self) -> Value {
         let mut obj = Map::new();
         obj.insert("name".into(), Value::String(self.name.clone()));
@@ -307,6 +344,9 @@ impl Fixture {
         }
         expect.extend(self.expect.extra.clone());
         obj.insert("expect".into(), Value::Object(expect));
+        if self.send_oversize {
+            obj.insert("sendOversize".into(), Value::Bool(true));
+        }
         obj.extend(self.extra.clone());
         Value::Object(obj)
     }
@@ -562,12 +602,50 @@ mod tests {
                 json!({"name": "n", "request": {}, "topic": 3, "expect": {"code": 200}}),
                 "topic",
             ),
+            (
+                json!({"name": "n", "request": {}, "expect": {"code": 1008}, "sendOversize": "yes"}),
+                "sendOversize",
+            ),
         ];
         for (value, path) in cases {
             let err = parse(value.clone()).expect_err(&value.to_string());
             assert_eq!(err.path, path, "{value}: {err}");
             assert!(err.to_string().contains("messages/x.json"), "{err}");
         }
+    }
+
+    #[test]
+    fn send_oversize_is_kept_and_only_then_lets_a_big_payload_go() {
+        let on = parse(
+            json!({"name": "n", "raw": "xxxx", "expect": {"code": 1008}, "sendOversize": true}),
+        )
+        .expect("loads");
+        assert!(on.send_oversize);
+        let saved = on.to_pretty();
+        assert!(saved.contains("\"sendOversize\": true"), "{saved}");
+        let off =
+            parse(json!({"name": "n", "raw": "xxxx", "expect": {"code": 1008}})).expect("loads");
+        assert!(!off.send_oversize);
+        assert!(!off.to_pretty().contains("sendOversize"));
+
+        let message = ResolvedMessage {
+            topic: "t".into(),
+            payload: b"xxxx".to_vec(),
+            id: None,
+        };
+        assert_eq!(
+            message.oversize_refusal(4, false, "ask"),
+            None,
+            "the limit is inclusive"
+        );
+        let refusal = message.oversize_refusal(3, false, "ask").expect("refused");
+        assert!(
+            refusal.contains("4 bytes")
+                && refusal.contains("limit of 3")
+                && refusal.ends_with("ask"),
+            "{refusal}"
+        );
+        assert_eq!(message.oversize_refusal(3, true, "ask"), None);
     }
 
     #[test]
@@ -698,6 +776,16 @@ mod from_message_tests {
         assert_eq!(fixture.topic.as_deref(), Some(other));
         assert_eq!(fixture.body, FixtureBody::Raw("not json".into()));
         assert!(fixture.expect.no_reply);
+        assert!(!fixture.send_oversize);
+        // The hub found it too large: replaying it is sending it over the limit on purpose.
+        let fixture = Fixture::from_message(
+            "big",
+            &topic,
+            payload,
+            Expect::code(ReplyCode::TOO_LARGE),
+            &gateway,
+        );
+        assert!(fixture.send_oversize);
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::{Registry, ThingModel};
-use crate::protocol::{DeviceId, ProductKey};
+use crate::model::{DEFAULT_MAX_PAYLOAD, Registry, ThingModel};
+use crate::protocol::{DeviceId, MAX_PACKET, ProductKey};
 
 use super::atomic::write_atomic;
 use super::error::FileError;
@@ -84,6 +84,17 @@ impl Workspace {
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let file: WorkspaceFile =
             serde_path_to_error::deserialize(de).map_err(|e| FileError::serde(&file_path, e))?;
+        if let Some(max) = file.limits.as_ref().and_then(|l| l.max_payload)
+            && !(1..=MAX_PACKET as u64).contains(&max)
+        {
+            return Err(FileError::new(
+                &file_path,
+                "limits.maxPayload",
+                format!(
+                    "must be a size in bytes from 1 to {MAX_PACKET} (thingbench's MQTT packet limit), got {max}; the protocol's default is {DEFAULT_MAX_PAYLOAD}"
+                ),
+            ));
+        }
         let models = load_models(&root.join("models"));
         let fixtures = load_fixtures(&root.join("messages"));
         let mut ws = Self {
@@ -179,11 +190,22 @@ impl Workspace {
         for device in &self.file.devices {
             registry.add_sub_device(&gateway, device.id(), secret(device));
         }
+        registry.max_payload = self.max_payload();
         match login {
             LoginState::All => registry.log_in_all(),
             LoginState::Only(list) => registry.logged_in = list.iter().cloned().collect(),
         }
         registry
+    }
+
+    /// The largest payload the hub accepts and thingbench sends without being asked to.
+    pub fn max_payload(&self) -> usize {
+        self.file
+            .limits
+            .as_ref()
+            .and_then(|l| l.max_payload)
+            .and_then(|max| usize::try_from(max).ok())
+            .unwrap_or(DEFAULT_MAX_PAYLOAD)
     }
 
     /// Saves `workspace.json` atomically, unknown keys included.
@@ -278,6 +300,40 @@ mod tests {
   "owner": "qa-team",
   "later": {"nested": [1, 2]}
 }"#;
+
+    #[test]
+    fn limits_set_the_registry_payload_limit_and_bad_ones_name_the_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("workspace.json");
+        std::fs::write(&file, WORKSPACE).expect("write");
+        let ws = Workspace::load(dir.path()).expect("loads");
+        assert_eq!(
+            ws.registry(&LoginState::All).max_payload,
+            DEFAULT_MAX_PAYLOAD
+        );
+
+        let mut value: serde_json::Value = serde_json::from_str(WORKSPACE).expect("json");
+        value["limits"] = serde_json::json!({"maxPayload": 2048, "note": "kept"});
+        std::fs::write(&file, value.to_string()).expect("write");
+        let ws = Workspace::load(dir.path()).expect("loads");
+        assert_eq!(ws.registry(&LoginState::All).max_payload, 2048);
+        ws.save_file().expect("saves");
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+        assert_eq!(saved["limits"], value["limits"]);
+
+        for bad in [
+            serde_json::json!(0),
+            serde_json::json!(MAX_PACKET + 1),
+            serde_json::json!("1k"),
+        ] {
+            value["limits"] = serde_json::json!({"maxPayload": bad});
+            std::fs::write(&file, value.to_string()).expect("write");
+            let err = Workspace::load(dir.path()).expect_err("refused");
+            assert_eq!(err.path, "limits.maxPayload", "{err}");
+            assert!(err.to_string().contains("workspace.json"), "{err}");
+        }
+    }
 
     #[test]
     fn save_keeps_unknown_keys_and_env_secrets() {

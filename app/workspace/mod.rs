@@ -21,4 +21,6 @@ pub fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     json_files(dir, true)
 }
 pub use template::{IdSource, resolve_time_template};
-pub use workspace_file::{AuthMode, ConnectionEntry, DeviceEntry, SecretSpec, WorkspaceFile};
+pub use workspace_file::{
+    AuthMode, ConnectionEntry, DeviceEntry, Limits, SecretSpec, WorkspaceFile,
+};

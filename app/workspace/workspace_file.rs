@@ -18,6 +18,21 @@ pub struct WorkspaceFile {
     /// Absent: the embedded broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionEntry>,
+    /// Absent: the protocol's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Limits the hub enforces and thingbench sends within.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// The largest payload, in bytes, that the hub accepts (1008 above it) and that thingbench
+    /// sends unless a fixture asks to send more on purpose. Absent: 512 KiB, as the SDKs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payload: Option<u64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
