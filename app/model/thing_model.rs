@@ -1,5 +1,6 @@
 //! EnOS thing models (TSL): loaded from JSON with errors that name the place.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -12,7 +13,7 @@ pub struct ThingModel {
     pub name: String,
     pub desc: String,
     pub points: Vec<MeasurePoint>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 /// One measure point of a model.
@@ -183,8 +184,11 @@ impl ArrayItem {
 impl ThingModel {
     /// Parses a model file's bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ModelError> {
-        // The fast path; only a file that fails is read again to find the place.
-        if let Ok(raw) = serde_json::from_slice::<RawModel>(bytes) {
+        // The fast path; only a file that fails is read again to find the place. UTF-8 is
+        // checked once for the whole file rather than string by string.
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Ok(raw) = serde_json::from_str::<RawModel>(text)
+        {
             return raw.into_model();
         }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -227,40 +231,40 @@ impl ThingModel {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawModel {
+struct RawModel<'a> {
     model_id: String,
     #[serde(default)]
     name: Option<RawName>,
     #[serde(default)]
     desc: Option<String>,
-    #[serde(default)]
-    measurepoints: Option<PointList>,
+    #[serde(default, borrow)]
+    measurepoints: Option<PointList<'a>>,
 }
 
 /// The `measurepoints` object, in file order. A plain list: no hashing while reading, and a
 /// key listed twice is reported instead of silently replacing the first.
-struct PointList(Vec<(String, RawPoint)>);
+struct PointList<'a>(Vec<(String, RawPoint<'a>)>);
 
-impl<'de> Deserialize<'de> for PointList {
+impl<'de: 'a, 'a> Deserialize<'de> for PointList<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-        impl<'de> serde::de::Visitor<'de> for ListVisitor {
-            type Value = PointList;
+        struct ListVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ListVisitor<'a> {
+            type Value = PointList<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object of measure points by identifier")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<PointList, A::Error> {
+            ) -> Result<PointList<'a>, A::Error> {
                 let mut points = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry::<String, RawPoint>()? {
+                while let Some(entry) = map.next_entry::<String, RawPoint<'a>>()? {
                     points.push(entry);
                 }
                 Ok(PointList(points))
             }
         }
-        deserializer.deserialize_map(ListVisitor)
+        deserializer.deserialize_map(ListVisitor(std::marker::PhantomData))
     }
 }
 
@@ -313,14 +317,16 @@ impl RawName {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawPoint {
-    #[serde(default)]
-    identifier: Option<String>,
+struct RawPoint<'a> {
+    /// Borrowed: only compared with the key.
+    #[serde(default, borrow)]
+    identifier: Option<Cow<'a, str>>,
     #[serde(default)]
     name: Option<RawName>,
     #[serde(default)]
     desc: Option<String>,
-    data_type: String,
+    #[serde(borrow)]
+    data_type: Cow<'a, str>,
     #[serde(default)]
     data_definition: Value,
     #[serde(default)]
@@ -340,7 +346,7 @@ struct RawUnit {
     multiplier: Option<Value>,
 }
 
-impl RawModel {
+impl RawModel<'_> {
     fn into_model(self) -> Result<ThingModel, ModelError> {
         if self.model_id.trim().is_empty() {
             return Err(ModelError::new("modelId", "is empty; give the model an id"));
@@ -348,12 +354,13 @@ impl RawModel {
         let raw_points = self.measurepoints.map(|list| list.0).unwrap_or_default();
         let mut points = Vec::with_capacity(raw_points.len());
         for (key, raw) in raw_points {
-            let path = format!("measurepoints.{key}");
+            // Places are written out only for an error: most points have none.
+            let path = || format!("measurepoints.{key}");
             if let Some(identifier) = &raw.identifier
-                && identifier != &key
+                && *identifier != key
             {
                 return Err(ModelError::new(
-                    format!("{path}.identifier"),
+                    format!("{}.identifier", path()),
                     format!(
                         "is \"{identifier}\" but the point is listed under \"{key}\"; make them equal"
                     ),
@@ -367,7 +374,7 @@ impl RawModel {
                 )
             {
                 return Err(ModelError::new(
-                    format!("{path}.hasQuality"),
+                    format!("{}.hasQuality", path()),
                     format!(
                         "is true for a {} point; only INT, FLOAT and DOUBLE points can have quality",
                         data_type.name()
@@ -411,28 +418,28 @@ impl RawModel {
 }
 
 /// `dataDefinition` may be null, an object, or a string holding JSON.
-fn definition_object(
-    definition: &Value,
-    path: &str,
-) -> Result<Option<serde_json::Map<String, Value>>, ModelError> {
+fn definition_object<'v>(
+    definition: &'v Value,
+    path: &dyn Fn() -> String,
+) -> Result<Option<Cow<'v, serde_json::Map<String, Value>>>, ModelError> {
     match definition {
         Value::Null => Ok(None),
-        Value::Object(map) => Ok(Some(map.clone())),
+        Value::Object(map) => Ok(Some(Cow::Borrowed(map))),
         Value::String(text) if text.trim().is_empty() || text.trim() == "null" => Ok(None),
         Value::String(text) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(Value::Object(map)) => Ok(Some(Cow::Owned(map))),
             Ok(Value::Null) => Ok(None),
             Ok(_) => Err(ModelError::new(
-                path,
+                path(),
                 "is a string whose JSON is not an object; write an object or null",
             )),
             Err(e) => Err(ModelError::new(
-                path,
+                path(),
                 format!("is a string that is not valid JSON ({e}); write an object or null"),
             )),
         },
         _ => Err(ModelError::new(
-            path,
+            path(),
             "must be null, an object, or a string holding a JSON object",
         )),
     }
@@ -441,10 +448,10 @@ fn definition_object(
 fn parse_data_type(
     name: &str,
     definition: &Value,
-    path: &str,
+    path: &dyn Fn() -> String,
     struct_allowed: bool,
 ) -> Result<DataType, ModelError> {
-    let def_path = format!("{path}.dataDefinition");
+    let def_path = || format!("{}.dataDefinition", path());
     let def = definition_object(definition, &def_path)?;
     let field = |key: &str| def.as_ref().and_then(|d| d.get(key));
     Ok(match name {
@@ -464,7 +471,7 @@ fn parse_data_type(
                     .filter(|n| (1..=MAX_STRING_LENGTH as u64).contains(n))
                     .ok_or_else(|| {
                         ModelError::new(
-                            format!("{def_path}.maxLength"),
+                            format!("{}.maxLength", def_path()),
                             format!("is {v}; it must be an integer from 1 to {MAX_STRING_LENGTH}"),
                         )
                     })? as usize,
@@ -479,7 +486,7 @@ fn parse_data_type(
                 Some("STRING") => ArrayItem::String,
                 other => {
                     return Err(ModelError::new(
-                        format!("{def_path}.itemType"),
+                        format!("{}.itemType", def_path()),
                         format!(
                             "is {}; it must be one of INT, FLOAT, DOUBLE, STRING",
                             other.map_or("missing".to_owned(), |s| format!("\"{s}\""))
@@ -489,10 +496,10 @@ fn parse_data_type(
             };
             DataType::Array { item }
         }
-        "ENUM" => DataType::Enum(parse_enum(def.as_ref(), &def_path)?),
+        "ENUM" => DataType::Enum(parse_enum(def.as_deref(), &def_path)?),
         "STRUCT" if !struct_allowed => {
             return Err(ModelError::new(
-                format!("{path}.dataType"),
+                format!("{}.dataType", path()),
                 "is STRUCT inside a STRUCT; a struct item cannot be a struct",
             ));
         }
@@ -501,29 +508,29 @@ fn parse_data_type(
                 Some(Value::Array(items)) => items,
                 _ => {
                     return Err(ModelError::new(
-                        format!("{def_path}.items"),
+                        format!("{}.items", def_path()),
                         "is missing or not an array; list the struct's items",
                     ));
                 }
             };
             let mut parsed = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                let item_path = format!("{def_path}.items[{i}]");
+                let item_path = || format!("{}.items[{i}]", def_path());
                 let Value::Object(item) = item else {
-                    return Err(ModelError::new(item_path, "is not an object"));
+                    return Err(ModelError::new(item_path(), "is not an object"));
                 };
                 let identifier = match item.get("identifier") {
                     Some(Value::String(s)) if !s.is_empty() => s.clone(),
                     _ => {
                         return Err(ModelError::new(
-                            format!("{item_path}.identifier"),
+                            format!("{}.identifier", item_path()),
                             "is missing or empty",
                         ));
                     }
                 };
                 let Some(type_name) = item.get("dataType").and_then(Value::as_str) else {
                     return Err(ModelError::new(
-                        format!("{item_path}.dataType"),
+                        format!("{}.dataType", item_path()),
                         "is missing or not a string",
                     ));
                 };
@@ -557,7 +564,7 @@ fn parse_data_type(
         }
         other => {
             return Err(ModelError::new(
-                format!("{path}.dataType"),
+                format!("{}.dataType", path()),
                 format!(
                     "is \"{other}\"; use one of INT, FLOAT, DOUBLE, STRING, BOOL, ENUM, DATE, TIMESTAMP, STRUCT, ARRAY, FILE"
                 ),
@@ -568,21 +575,21 @@ fn parse_data_type(
 
 fn parse_enum(
     def: Option<&serde_json::Map<String, Value>>,
-    def_path: &str,
+    def_path: &dyn Fn() -> String,
 ) -> Result<EnumDef, ModelError> {
     let kind = match def.and_then(|d| d.get("enumType")).and_then(Value::as_str) {
         Some("INT") | None => EnumKind::Int,
         Some("STRING") => EnumKind::String,
         Some(other) => {
             return Err(ModelError::new(
-                format!("{def_path}.enumType"),
+                format!("{}.enumType", def_path()),
                 format!("is \"{other}\"; it must be INT or STRING"),
             ));
         }
     };
     let Some(Value::Object(desc)) = def.and_then(|d| d.get("enumDesc")) else {
         return Err(ModelError::new(
-            format!("{def_path}.enumDesc"),
+            format!("{}.enumDesc", def_path()),
             "is missing or not an object; map each value to its name",
         ));
     };
@@ -591,7 +598,7 @@ fn parse_enum(
         let enum_key = match kind {
             EnumKind::Int => EnumKey::Int(key.trim().parse().map_err(|_| {
                 ModelError::new(
-                    format!("{def_path}.enumDesc.{key}"),
+                    format!("{}.enumDesc.{key}", def_path()),
                     "is not an integer key, but enumType is INT",
                 )
             })?),
