@@ -68,6 +68,14 @@ fn timeline_benches(c: &mut Criterion) {
                 ..Filter::default()
             },
         ),
+        // A text in a quarter of the payloads: no chunk can be skipped.
+        (
+            "text in every chunk",
+            Filter {
+                text: "\"deviceKey\":\"inv01\"".into(),
+                ..Filter::default()
+            },
+        ),
     ];
     let mut group = c.benchmark_group("timeline filter change, 1M rows");
     group.sample_size(10);

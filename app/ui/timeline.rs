@@ -82,6 +82,27 @@ struct Span {
 /// Raw bytes gathered before a chunk is compressed.
 const CHUNK: usize = 64 * 1024;
 
+/// Bits in a sealed chunk's filter of 4-byte grams: 1 KiB beside each 64 KiB chunk.
+const GRAM_BITS: usize = 8192;
+
+/// Which 4-byte grams a chunk holds, as a one-hash Bloom filter: a text whose grams are not all
+/// there is not in the chunk, and the chunk need not be decompressed to know it.
+type Grams = Box<[u64; GRAM_BITS / 64]>;
+
+fn gram_bit(gram: &[u8]) -> usize {
+    let word = u32::from_le_bytes([gram[0], gram[1], gram[2], gram[3]]);
+    (word.wrapping_mul(0x9E37_79B1) >> (32 - GRAM_BITS.trailing_zeros())) as usize
+}
+
+fn grams_of(bytes: &[u8]) -> Grams {
+    let mut bits: Grams = Box::new([0; GRAM_BITS / 64]);
+    for gram in bytes.windows(4) {
+        let bit = gram_bit(gram);
+        bits[bit / 64] |= 1 << (bit % 64);
+    }
+    bits
+}
+
 /// Payloads, appended in arrival order and compressed 64 KiB at a time (lz4): messages of one
 /// device integration repeat their keys, so a chunk shrinks several times over.
 #[derive(Default)]
@@ -90,6 +111,8 @@ struct Arena {
     open: Vec<u8>,
     /// Compressed chunks, each with its raw size in front.
     sealed: Vec<Box<[u8]>>,
+    /// Each sealed chunk's grams.
+    grams: Vec<Grams>,
     /// The last chunk decompressed, as `(chunk, bytes)`: reads go in order, so most hit it.
     cache: RefCell<Option<(u32, Vec<u8>)>>,
 }
@@ -115,11 +138,56 @@ impl Arena {
     fn seal(&mut self) {
         let compressed = lz4_flex::compress_prepend_size(&self.open);
         self.sealed.push(compressed.into_boxed_slice());
+        self.grams.push(grams_of(&self.open));
         self.open.clear();
+    }
+
+    /// The arena to read from, shareable between threads.
+    fn reader(&self) -> ArenaReader<'_> {
+        ArenaReader {
+            open: &self.open,
+            sealed: &self.sealed,
+            grams: &self.grams,
+        }
     }
 
     /// Calls `f` with the bytes of `span`, decompressing its chunk when it is sealed.
     fn with<R>(&self, span: Span, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.reader().with(span, &mut self.cache.borrow_mut(), f)
+    }
+
+    /// Bytes held, compressed or not, with the gram filters.
+    fn size(&self) -> usize {
+        self.open.capacity()
+            + self.sealed.iter().map(|c| c.len()).sum::<usize>()
+            + self.grams.len() * GRAM_BITS / 8
+    }
+}
+
+/// A read-only view of an [`Arena`]; each reader keeps its own last decompressed chunk.
+#[derive(Clone, Copy)]
+struct ArenaReader<'a> {
+    open: &'a [u8],
+    sealed: &'a [Box<[u8]>],
+    grams: &'a [Grams],
+}
+
+impl ArenaReader<'_> {
+    /// False when the chunk of `span` cannot hold a text with these gram bits.
+    fn may_hold(&self, span: Span, bits: &[usize]) -> bool {
+        self.grams
+            .get(span.chunk as usize)
+            .is_none_or(|grams| bits.iter().all(|b| grams[b / 64] & (1 << (b % 64)) != 0))
+    }
+
+    /// Calls `f` with the bytes of `span`, decompressing its chunk into `cache` when it is
+    /// sealed and not already there.
+    fn with<R>(
+        &self,
+        span: Span,
+        cache: &mut Option<(u32, Vec<u8>)>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
         let range = span.start as usize..span.start as usize + span.len as usize;
         if span.len == 0 {
             return f(&[]);
@@ -127,7 +195,6 @@ impl Arena {
         if span.chunk as usize == self.sealed.len() {
             return f(self.open.get(range).unwrap_or_default());
         }
-        let mut cache = self.cache.borrow_mut();
         if cache.as_ref().is_none_or(|(chunk, _)| *chunk != span.chunk) {
             let raw = self
                 .sealed
@@ -138,11 +205,6 @@ impl Arena {
         }
         let bytes = cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
         f(bytes.get(range).unwrap_or_default())
-    }
-
-    /// Bytes held, compressed or not.
-    fn size(&self) -> usize {
-        self.open.capacity() + self.sealed.iter().map(|c| c.len()).sum::<usize>()
     }
 }
 
@@ -218,6 +280,75 @@ impl Filter {
         self == &Self::default()
     }
 }
+
+/// A filter made ready for a scan: symbols resolved, the text's searcher and grams, and which
+/// topics hold the text. Shared by the threads of a scan.
+struct Query {
+    /// The device's symbol; `None` for every device.
+    device: Option<Sym>,
+    /// The filter names a device no row has: nothing passes.
+    unknown_device: bool,
+    code: Option<i64>,
+    direction: Option<Direction>,
+    /// `None` when there is no text to find.
+    text: Option<memchr::memmem::Finder<'static>>,
+    gram_bits: Vec<usize>,
+    /// By symbol: whether the text is in it.
+    topics: Vec<bool>,
+}
+
+impl Query {
+    /// Whether `row`, with its `note`, passes; `payload_has` looks for the text in its payload.
+    fn passes(&self, row: &Row, note: &str, payload_has: impl FnOnce(&Row) -> bool) -> bool {
+        if self.unknown_device || self.device.is_some_and(|d| row.device != d) {
+            return false;
+        }
+        if let Some(code) = self.code
+            && row.code().map(|c| c.0) != Some(code)
+        {
+            return false;
+        }
+        if let Some(direction) = self.direction
+            && row.kind.direction() != direction
+        {
+            return false;
+        }
+        let Some(finder) = &self.text else {
+            return true;
+        };
+        self.topics.get(row.topic as usize) == Some(&true)
+            || payload_has(row)
+            || finder.find(note.as_bytes()).is_some()
+    }
+
+    /// The rows of `rows` (numbered from `first`) that pass, read through their own cache.
+    fn scan(
+        &self,
+        rows: &[Row],
+        first: usize,
+        arena: ArenaReader<'_>,
+        notes: &[Box<str>],
+    ) -> Vec<u32> {
+        let mut cache = None;
+        let mut found = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let note = notes.get(row.note as usize).map_or("", |n| n);
+            let passes = self.passes(row, note, |row| {
+                self.text.as_ref().is_some_and(|finder| {
+                    arena.may_hold(row.payload, &self.gram_bits)
+                        && arena.with(row.payload, &mut cache, |b| finder.find(b).is_some())
+                })
+            });
+            if passes {
+                found.push((first + i) as u32);
+            }
+        }
+        found
+    }
+}
+
+/// Rows below which a scan stays on one thread.
+const PARALLEL_SCAN: usize = 100_000;
 
 /// Every row, in arrival order.
 #[derive(Default)]
@@ -297,7 +428,7 @@ impl Timeline {
         };
         let index = self.rows.len();
         self.rows.push(row);
-        if self.matching.is_some() && self.passes(index, &self.finder()) {
+        if self.matching.is_some() && self.passes(index, &self.query()) {
             self.matching.get_or_insert_default().push(index as u32);
         }
         index
@@ -320,7 +451,7 @@ impl Timeline {
         }
         // A request that now has a code may now pass a code filter.
         if self.filter.code.is_some()
-            && self.passes(request, &self.finder())
+            && self.passes(request, &self.query())
             && let Some(matching) = &mut self.matching
             && let Err(at) = matching.binary_search(&(request as u32))
         {
@@ -394,17 +525,48 @@ impl Timeline {
             return;
         }
         self.filter = filter;
-        let finder = self.finder();
         self.matching = if self.filter.is_empty() {
             None
         } else {
-            Some(
-                (0..self.rows.len())
-                    .filter(|i| self.passes(*i, &finder))
-                    .map(|i| i as u32)
-                    .collect(),
-            )
+            Some(self.scan())
         };
+    }
+
+    /// Every row that passes the filter, scanned on as many threads as there are cores: a text
+    /// filter decompresses every chunk its grams do not rule out.
+    fn scan(&self) -> Vec<u32> {
+        let threads = if self.rows.len() < PARALLEL_SCAN {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        self.scan_on(threads)
+    }
+
+    /// Every row that passes the filter, scanned on `threads` threads.
+    fn scan_on(&self, threads: usize) -> Vec<u32> {
+        let query = self.query();
+        let arena = self.arena.reader();
+        let threads = threads.max(1);
+        let per_thread = self.rows.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = self
+                .rows
+                .chunks(per_thread)
+                .enumerate()
+                .map(|(n, rows)| {
+                    let query = &query;
+                    let notes = &self.notes;
+                    scope.spawn(move || query.scan(rows, n * per_thread, arena, notes))
+                })
+                .collect();
+            let mut all = Vec::new();
+            for part in parts {
+                // A scan thread only reads; if one panicked, its rows are simply not listed.
+                all.extend(part.join().unwrap_or_default());
+            }
+            all
+        })
     }
 
     /// Number of rows that pass the filter.
@@ -428,39 +590,40 @@ impl Timeline {
         }
     }
 
-    /// The text filter's searcher, built once per scan.
-    fn finder(&self) -> memchr::memmem::Finder<'static> {
-        memchr::memmem::Finder::new(self.filter.text.as_bytes()).into_owned()
+    /// The filter made ready for a scan.
+    fn query(&self) -> Query {
+        let filter = &self.filter;
+        let text = filter.text.as_bytes();
+        let finder = (!text.is_empty()).then(|| memchr::memmem::Finder::new(text).into_owned());
+        let topics = finder.as_ref().map_or_else(Vec::new, |finder| {
+            self.symbols
+                .iter()
+                .map(|s| finder.find(s.as_bytes()).is_some())
+                .collect()
+        });
+        let device = (!filter.device.is_empty()).then(|| self.symbol_of.get(&filter.device));
+        Query {
+            device: device.flatten().copied(),
+            unknown_device: device.is_some_and(|sym| sym.is_none()),
+            code: filter.code,
+            direction: filter.direction,
+            text: finder,
+            gram_bits: text.windows(4).map(gram_bit).collect(),
+            topics,
+        }
     }
 
-    fn passes(&self, index: usize, finder: &memchr::memmem::Finder<'_>) -> bool {
+    /// Whether row `index` passes; for single rows as they come.
+    fn passes(&self, index: usize, query: &Query) -> bool {
         let Some(row) = self.rows.get(index) else {
             return false;
         };
-        let filter = &self.filter;
-        if !filter.device.is_empty() && self.device(row) != Some(filter.device.as_str()) {
-            return false;
-        }
-        if let Some(code) = filter.code
-            && row.code().map(|c| c.0) != Some(code)
-        {
-            return false;
-        }
-        if let Some(direction) = filter.direction
-            && row.kind.direction() != direction
-        {
-            return false;
-        }
-        if !filter.text.is_empty() {
-            let found = |hay: &[u8]| finder.find(hay).is_some();
-            if !(found(self.topic(row).as_bytes())
-                || self.arena.with(row.payload, found)
-                || found(self.note(row).as_bytes()))
-            {
-                return false;
-            }
-        }
-        true
+        query.passes(row, self.note(row), |row| {
+            query.text.as_ref().is_some_and(|finder| {
+                self.arena.reader().may_hold(row.payload, &query.gram_bits)
+                    && self.arena.with(row.payload, |b| finder.find(b).is_some())
+            })
+        })
     }
 
     /// One JSON line per row, with credentials masked.
@@ -655,6 +818,15 @@ mod tests {
         });
         assert_eq!(t.visible_len(), 4);
         t.set_filter(Filter {
+            device: "invPk/nobody".into(),
+            ..Filter::default()
+        });
+        assert_eq!(
+            t.visible_len(),
+            0,
+            "rows without a device do not pass either"
+        );
+        t.set_filter(Filter {
             code: Some(1204),
             ..Filter::default()
         });
@@ -680,6 +852,20 @@ mod tests {
         );
         assert_eq!(t.visible_len(), 2);
         assert_eq!(t.position_of(6), Some(1));
+        // A filter on a device nobody is does not let rows without a device through.
+        t.push(
+            EpochMs(10),
+            RowKind::Connected,
+            NewRow {
+                note: "connected",
+                ..NewRow::default()
+            },
+        );
+        t.set_filter(Filter {
+            device: "invPk/nobody".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 0);
     }
 
     #[test]
@@ -711,6 +897,74 @@ mod tests {
         assert_eq!(t.visible_len(), 1);
         assert_eq!(t.visible(0), Some(1234));
         assert!(t.memory() < 2000 * 150, "compressed: {} bytes", t.memory());
+    }
+
+    #[test]
+    fn the_gram_filters_never_hide_a_match() {
+        let t = synthetic(20_000);
+        assert!(t.arena.sealed.len() > 10, "{} chunks", t.arena.sealed.len());
+        // Every piece of some payloads, short and long, across sealed chunks: each finds its row.
+        let mut t = t;
+        for index in [0, 1, 777, 5_001, 12_345, 19_998] {
+            let row = *t.row(index).unwrap();
+            let payload = t.payload(&row);
+            for (start, len) in [
+                (0, 1),
+                (3, 4),
+                (10, 5),
+                (20, 17),
+                (41, 60),
+                (0, payload.len()),
+            ] {
+                let Some(piece) = payload.get(start..start + len) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(piece).into_owned();
+                t.set_filter(Filter {
+                    text: text.clone(),
+                    ..Filter::default()
+                });
+                assert!(
+                    t.position_of(index).is_some(),
+                    "row {index} is not found by {text:?}"
+                );
+            }
+        }
+        // A text in no payload is in no row, and rare ones are found where they are.
+        t.set_filter(Filter {
+            text: "\"id\":\"20001\"".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 0);
+        t.set_filter(Filter {
+            text: "\"id\":\"4242\"".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 2, "the request and its reply");
+        // A text in the topic only.
+        t.set_filter(Filter {
+            text: "batch_reply".into(),
+            ..Filter::default()
+        });
+        assert_eq!(t.visible_len(), 10_000);
+        // Split over threads, a scan finds the same rows in the same order.
+        for filter in [
+            Filter {
+                text: "\"deviceKey\":\"inv01\"".into(),
+                ..Filter::default()
+            },
+            Filter {
+                device: "invPk/inv02".into(),
+                code: Some(1204),
+                ..Filter::default()
+            },
+        ] {
+            t.set_filter(filter);
+            let one = t.scan_on(1);
+            assert!(!one.is_empty());
+            assert_eq!(t.scan_on(3), one);
+            assert_eq!(t.scan_on(7), one);
+        }
     }
 
     #[test]
