@@ -272,3 +272,28 @@ fn hostile_replies_are_shown_for_what_they_are() {
         "{event:?}"
     );
 }
+
+#[test]
+fn only_a_plain_publish_reports_its_puback() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "acked-client");
+    // A request's PUBACK wakes nobody; it ends with its reply or its timeout.
+    publish(&client, 1, "lab/acked/request", "{}");
+    client.send(SessionCommand::Publish {
+        topic: "lab/acked/plain".into(),
+        payload: b"{}".to_vec(),
+    });
+    wait_for(&client, |e| matches!(e, SessionEvent::Acked));
+    publish(&client, 2, "lab/acked/request", "{}");
+    client.send(SessionCommand::Publish {
+        topic: "lab/acked/plain".into(),
+        payload: b"{}".to_vec(),
+    });
+    wait_for(&client, |e| matches!(e, SessionEvent::Acked));
+    std::thread::sleep(Duration::from_millis(300));
+    let extra: Vec<SessionEvent> = client.events.try_iter().collect();
+    assert!(
+        !extra.iter().any(|e| matches!(e, SessionEvent::Acked)),
+        "one Acked per plain publish, none for requests: {extra:?}"
+    );
+}

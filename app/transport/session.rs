@@ -1,12 +1,12 @@
 //! The session loop: connect, publish, pair replies, time out, reconnect.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
-    Packet, QoS, StateError,
+    Outgoing, Packet, QoS, StateError,
 };
 use tokio::sync::mpsc as tokio_mpsc;
 
@@ -315,6 +315,9 @@ async fn run(
     let mut by_id: HashMap<(String, MsgId), RequestId> = HashMap::new();
     let mut reply_topics: HashSet<String> = HashSet::new();
     let mut filters: Vec<String> = Vec::new();
+    // What each publish handed to rumqttc is, in order, until rumqttc numbers it.
+    let mut queued: VecDeque<Queued> = VecDeque::new();
+    let mut plain_pkids: HashSet<u16> = HashSet::new();
     let mut backoff = Duration::from_millis(50);
     let mut retry_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
@@ -351,8 +354,9 @@ async fn run(
                     } else {
                         Err("not sent: not connected to the broker".to_owned())
                     };
-                    if let Err(reason) = result {
-                        events.send(SessionEvent::PublishFailed { reason });
+                    match result {
+                        Ok(()) => queued.push_back(Queued::Publish),
+                        Err(reason) => events.send(SessionEvent::PublishFailed { reason }),
                     }
                 }
                 Some(SessionCommand::Request { request, topic, payload, msg_id, timeout }) => {
@@ -373,6 +377,7 @@ async fn run(
                         events.send(SessionEvent::Lost { request, reason: format!("could not queue the publish: {e}") });
                         continue;
                     }
+                    queued.push_back(Queued::Request);
                     let now = Instant::now();
                     if let Some(id) = &msg_id {
                         by_id.insert((reply.clone(), id.clone()), request);
@@ -405,11 +410,24 @@ async fn run(
                         events.send(SessionEvent::Message { topic, payload });
                     }
                 }
-                Ok(Event::Incoming(Packet::PubAck(_))) => events.send(SessionEvent::Acked),
+                // Only a plain publish's PUBACK is news: a request waits for its reply instead,
+                // and nobody is woken for its PUBACK.
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if queued.pop_front() == Some(Queued::Publish) {
+                        plain_pkids.insert(pkid);
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    if plain_pkids.remove(&ack.pkid) {
+                        events.send(SessionEvent::Acked);
+                    }
+                }
                 Ok(_) => {}
                 Err(err) => {
                     let reason = connection_error_words(&config.broker, &err);
                     connected = false;
+                    queued.clear();
+                    plain_pkids.clear();
                     events.send(SessionEvent::Disconnected { reason: reason.clone() });
                     by_id.clear();
                     for (request, _) in pending.drain() {
@@ -456,6 +474,13 @@ async fn run(
             }
         }
     }
+}
+
+/// What a publish handed to rumqttc was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Queued {
+    Request,
+    Publish,
 }
 
 /// A poll of `eventloop` that owns it, so that it can be kept across `select!` turns and give
