@@ -1,19 +1,34 @@
 //! EnOS thing models (TSL): loaded from JSON with errors that name the place.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+
+use hashbrown::hash_table::{Entry, HashTable};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 /// A product's thing model: its measure points in the order the file lists them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ThingModel {
     pub model_id: String,
     pub name: String,
     pub desc: String,
     pub points: Vec<MeasurePoint>,
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// Positions in `points`, found by identifier (the first point of each identifier).
+    index: HashTable<u32>,
+}
+
+impl PartialEq for ThingModel {
+    fn eq(&self, other: &Self) -> bool {
+        // The index follows from the points.
+        (&self.model_id, &self.name, &self.desc, &self.points)
+            == (&other.model_id, &other.name, &other.desc, &other.points)
+    }
+}
+
+fn identifier_hash(identifier: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0x7468_696e_6762_656e).hash_one(identifier)
 }
 
 /// One measure point of a model.
@@ -206,11 +221,16 @@ impl ThingModel {
 
     /// A model built in code, for tests and benchmarks.
     pub fn new(model_id: impl Into<String>, points: Vec<MeasurePoint>) -> Self {
-        let index = points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.identifier.clone(), i))
-            .collect();
+        let mut index = HashTable::with_capacity(points.len());
+        let rehash = |&i: &u32| identifier_hash(&points[i as usize].identifier);
+        for (i, point) in points.iter().enumerate() {
+            let same = |&j: &u32| points[j as usize].identifier == point.identifier;
+            if let Entry::Vacant(slot) =
+                index.entry(identifier_hash(&point.identifier), same, rehash)
+            {
+                slot.insert(i as u32);
+            }
+        }
         Self {
             model_id: model_id.into(),
             name: String::new(),
@@ -222,7 +242,11 @@ impl ThingModel {
 
     /// The point named `identifier`.
     pub fn point(&self, identifier: &str) -> Option<&MeasurePoint> {
-        self.index.get(identifier).map(|&i| &self.points[i])
+        self.index
+            .find(identifier_hash(identifier), |&i| {
+                self.points[i as usize].identifier == identifier
+            })
+            .map(|&i| &self.points[i as usize])
     }
 }
 
