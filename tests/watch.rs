@@ -103,6 +103,22 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
     assert_eq!(xml.matches("<testcase ").count(), lines.len());
     assert_eq!(xml.matches("<failure").count(), 0);
 
+    // The logins went by signed, yet no secret and no sign is in what the tools printed or wrote.
+    let printed = [
+        text.to_string(),
+        String::from_utf8_lossy(&watched.stderr).into_owned(),
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+        xml.clone(),
+    ];
+    assert!(
+        text.contains("/combine/login"),
+        "logins were watched:\n{text}"
+    );
+    for output in &printed {
+        assert_no_secret(output);
+    }
+
     // The watched traffic, saved as fixtures, is a regression suite that passes on replay.
     assert_eq!(
         std::fs::read_dir(&saved).expect("saved fixtures").count(),
@@ -115,4 +131,22 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
     let replayed = String::from_utf8_lossy(&replay.stdout);
     assert!(replay.status.success(), "{replayed}");
     assert_eq!(replayed.matches("PASS").count(), lines.len(), "{replayed}");
+}
+
+/// Fails when `output` holds a secret of the sample workspace or a SHA-256 sign (64 hex digits).
+fn assert_no_secret(output: &str) {
+    for secret in [
+        "gw-secret",
+        "inv01-secret",
+        "inv02-secret",
+        "meter01-secret",
+    ] {
+        assert!(!output.contains(secret), "{secret} in:\n{output}");
+    }
+    let hex_run = output
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(hex_run < 64, "a sign-like hex string in:\n{output}");
 }
