@@ -24,25 +24,6 @@ pub fn check_ui(
     size: Size,
     commands: &mut Vec<UiCommand>,
 ) {
-    if size.bytes > size.limit {
-        ui.horizontal(|ui| {
-            let mut on = size.send_anyway;
-            if ui
-                .checkbox(&mut on, "Send over the limit")
-                .on_hover_text(
-                    "Send this payload even though it is over limits.maxPayload (for a 1008 test); saved with the fixture",
-                )
-                .changed()
-            {
-                commands.push(UiCommand::SetSendOversize(on));
-            }
-            ui.weak(format!(
-                "{} KiB, limit {} KiB",
-                size.bytes.div_ceil(1024),
-                size.limit / 1024
-            ));
-        });
-    }
     ui.horizontal(|ui| {
         let send = ui
             .add_enabled(
@@ -53,6 +34,21 @@ pub fn check_ui(
             .on_disabled_hover_text("Connect first");
         if send.clicked() {
             commands.push(UiCommand::Send);
+        }
+        // Beside Send, not above it, so that Send stays where it was.
+        if size.bytes > size.limit {
+            let mut on = size.send_anyway;
+            if ui
+                .checkbox(&mut on, "Send over the limit")
+                .on_hover_text(format!(
+                    "The payload is {}, over the limit of {} (limits.maxPayload in workspace.json). Tick to send it anyway, for a 1008 test; a fixture saved from here keeps the choice.",
+                    byte_size(size.bytes),
+                    byte_size(size.limit)
+                ))
+                .changed()
+            {
+                commands.push(UiCommand::SetSendOversize(on));
+            }
         }
         match send_state {
             None => {}
@@ -87,22 +83,26 @@ pub fn check_ui(
             Some(SendState::Lost(reason)) => {
                 ui.colored_label(ui.visuals().error_fg_color, format!("Lost: {reason}"));
             }
-            Some(SendState::NotSent(reason)) => {
-                ui.add(
-                    egui::Label::new(
-                        egui::RichText::new(reason).color(ui.visuals().error_fg_color),
-                    )
-                    .wrap(),
-                );
+            Some(SendState::NotSent(_)) => {
+                ui.colored_label(ui.visuals().error_fg_color, "Not sent");
             }
         }
     });
-    if let Some(SendState::Replied {
-        message: Some(message),
-        ..
-    }) = send_state
-    {
-        ui.weak(format!("hub: {message}"));
+    match send_state {
+        Some(SendState::Replied {
+            message: Some(message),
+            ..
+        }) => {
+            ui.weak(format!("hub: {message}"));
+        }
+        // Why, in full, under the Send row.
+        Some(SendState::NotSent(reason)) => {
+            ui.add(
+                egui::Label::new(egui::RichText::new(reason).color(ui.visuals().error_fg_color))
+                    .wrap(),
+            );
+        }
+        _ => {}
     }
     ui.separator();
     if let Some(report) = report {
@@ -176,4 +176,27 @@ fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiComma
                 });
             }
         });
+}
+
+/// A size in words: `569 bytes`, `12.5 KiB`, `540.2 KiB`, `5.0 MiB`.
+fn byte_size(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / KIB / KIB)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_in_the_right_unit() {
+        assert_eq!(super::byte_size(569), "569 bytes");
+        assert_eq!(super::byte_size(540 * 1024 + 200), "540.2 KiB");
+        assert_eq!(super::byte_size(5 * 1024 * 1024), "5.0 MiB");
+    }
 }
