@@ -193,6 +193,25 @@ async fn serve(
     }
 }
 
+/// Replies queued on the link before the router is woken for them.
+const LINK_BATCH: usize = 32;
+
+/// Publishes `newest`, which wakes the router for it and for every reply queued before it.
+fn send_replies(
+    link_tx: &mut rumqttd::local::LinkTx,
+    newest: &mut Option<(String, Vec<u8>)>,
+    queued: &mut usize,
+) -> Result<(), String> {
+    *queued = 0;
+    match newest.take() {
+        Some((topic, payload)) => link_tx
+            .publish(topic, payload)
+            .map(|_| ())
+            .map_err(|e| format!("cannot publish a reply: {e}")),
+        None => Ok(()),
+    }
+}
+
 /// The hub's loop on an in-process link. Replies go out at QoS 0, as the link publishes.
 fn serve_link(
     (mut link_tx, mut link_rx): Link,
@@ -210,16 +229,40 @@ fn serve_link(
         }
     }
     let mut acks = 0;
+    // Replies to requests that arrived together go to the router together: all but the newest
+    // are queued on the link without waking the router, and the newest wakes it for all of them
+    // once no more requests are waiting (or after a batch of them).
+    let mut newest: Option<(String, Vec<u8>)> = None;
+    let mut queued = 0;
     while !stop.load(Ordering::SeqCst) {
-        match link_rx.recv_deadline(Instant::now() + Duration::from_millis(200)) {
+        let wait = if newest.is_some() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(200)
+        };
+        match link_rx.recv_deadline(Instant::now() + wait) {
             Ok(Some(rumqttd::Notification::Forward(forward))) => {
                 let topic = String::from_utf8_lossy(&forward.publish.topic);
                 let report = check(&registry, &topic, &forward.publish.payload);
                 registry.apply(report.effect.as_ref());
-                if let Err(e) = link_tx.publish(reply_topic(&topic), report.reply().to_bytes()) {
-                    let _ = status.send(HubStatus::Disconnected(format!(
-                        "cannot publish a reply: {e}"
-                    )));
+                let reply = (reply_topic(&topic), report.reply().to_bytes());
+                if let Some((topic, payload)) = newest.replace(reply) {
+                    let publish = rumqttd::protocol::Publish::new(topic.into_bytes(), payload, false);
+                    link_tx
+                        .buffer()
+                        .push_back(rumqttd::protocol::Packet::Publish(publish, None));
+                    queued += 1;
+                }
+                if queued >= LINK_BATCH
+                    && let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued)
+                {
+                    let _ = status.send(HubStatus::Disconnected(e));
+                    return;
+                }
+            }
+            Err(rumqttd::local::LinkError::RecvTimeout(_)) if newest.is_some() => {
+                if let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued) {
+                    let _ = status.send(HubStatus::Disconnected(e));
                     return;
                 }
             }
