@@ -247,7 +247,8 @@ fn serve_link(
                 registry.apply(report.effect.as_ref());
                 let reply = (reply_topic(&topic), report.reply().to_bytes());
                 if let Some((topic, payload)) = newest.replace(reply) {
-                    let publish = rumqttd::protocol::Publish::new(topic.into_bytes(), payload, false);
+                    let publish =
+                        rumqttd::protocol::Publish::new(topic.into_bytes(), payload, false);
                     link_tx
                         .buffer()
                         .push_back(rumqttd::protocol::Packet::Publish(publish, None));
