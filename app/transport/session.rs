@@ -393,52 +393,52 @@ async fn run(
             } => {
                 polling = None;
                 match polled {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    connected = true;
-                    backoff = Duration::from_millis(50);
-                    for topic in reply_topics.iter().chain(filters.iter()) {
-                        let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        connected = true;
+                        backoff = Duration::from_millis(50);
+                        for topic in reply_topics.iter().chain(filters.iter()) {
+                            let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
+                        }
+                        events.send(SessionEvent::Connected);
                     }
-                    events.send(SessionEvent::Connected);
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let topic = publish.topic.clone();
-                    let payload = publish.payload.to_vec();
-                    if reply_topics.contains(&topic) {
-                        pair_reply(topic, payload, &mut pending, &mut by_id, events);
-                    } else {
-                        events.send(SessionEvent::Message { topic, payload });
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let topic = publish.topic.clone();
+                        let payload = publish.payload.to_vec();
+                        if reply_topics.contains(&topic) {
+                            pair_reply(topic, payload, &mut pending, &mut by_id, events);
+                        } else {
+                            events.send(SessionEvent::Message { topic, payload });
+                        }
                     }
-                }
-                // Only a plain publish's PUBACK is news: a request waits for its reply instead,
-                // and nobody is woken for its PUBACK.
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                    if queued.pop_front() == Some(Queued::Publish) {
-                        plain_pkids.insert(pkid);
+                    // Only a plain publish's PUBACK is news: a request waits for its reply instead,
+                    // and nobody is woken for its PUBACK.
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                        if queued.pop_front() == Some(Queued::Publish) {
+                            plain_pkids.insert(pkid);
+                        }
                     }
-                }
-                Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    if plain_pkids.remove(&ack.pkid) {
-                        events.send(SessionEvent::Acked);
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        if plain_pkids.remove(&ack.pkid) {
+                            events.send(SessionEvent::Acked);
+                        }
                     }
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    let reason = connection_error_words(&config.broker, &err);
-                    connected = false;
-                    queued.clear();
-                    plain_pkids.clear();
-                    events.send(SessionEvent::Disconnected { reason: reason.clone() });
-                    by_id.clear();
-                    for (request, _) in pending.drain() {
-                        events.send(SessionEvent::Lost { request, reason: reason.clone() });
+                    Ok(_) => {}
+                    Err(err) => {
+                        let reason = connection_error_words(&config.broker, &err);
+                        connected = false;
+                        queued.clear();
+                        plain_pkids.clear();
+                        events.send(SessionEvent::Disconnected { reason: reason.clone() });
+                        by_id.clear();
+                        for (request, _) in pending.drain() {
+                            events.send(SessionEvent::Lost { request, reason: reason.clone() });
+                        }
+                        if matches!(err, ConnectionError::RequestsDone) {
+                            return;
+                        }
+                        retry_at = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
-                    if matches!(err, ConnectionError::RequestsDone) {
-                        return;
-                    }
-                    retry_at = Some(Instant::now() + backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
                 }
                 if retry_at.is_some() {
                     idle = Some(eventloop);
