@@ -1,14 +1,13 @@
 //! Real round trips: the sample suite over the embedded broker and over mosquitto with
 //! `thingbench hub`, JUnit output, failures, silence and a broker that goes away.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{Killed, free_port, root, serve_on, start_hub};
 
 fn thingbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thingbench"))
@@ -221,14 +220,6 @@ fn unreachable_broker_exits_2_with_a_sentence() {
 
 // --- mosquitto -------------------------------------------------------------------------
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn mosquitto_binary() -> Option<PathBuf> {
     [
         "/usr/sbin/mosquitto",
@@ -238,15 +229,6 @@ fn mosquitto_binary() -> Option<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .find(|p| p.is_file())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
@@ -296,25 +278,6 @@ fn start_mosquitto_with(dir: &Path, port: u16, tls: Option<(u16, &Path)>) -> Opt
         }
     }
     Some(child)
-}
-
-fn start_hub(url: &str) -> Killed {
-    let mut hub = Killed(
-        Command::new(env!("CARGO_BIN_EXE_thingbench"))
-            .args(["hub", "--broker", url, "--workspace", "fixtures"])
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start hub"),
-    );
-    // The hub says so on stderr once it is subscribed.
-    let stderr = hub.0.stderr.take().expect("stderr");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
-        .expect("hub output");
-    assert!(line.contains("reference hub"), "{line}");
-    hub
 }
 
 #[test]
@@ -633,31 +596,6 @@ fn spawn_run(suite: &Path, ws: &Path, url: &str, junit: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run")
-}
-
-/// `thingbench serve` on `port`, once it says it is ready.
-fn serve_on(port: u16) -> Killed {
-    let mut serve = Killed(
-        Command::new(env!("CARGO_BIN_EXE_thingbench"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--workspace",
-                "fixtures",
-            ])
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve"),
-    );
-    let stderr = serve.0.stderr.take().expect("stderr");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
-        .expect("serve output");
-    assert!(line.contains("broker on"), "{line}");
-    serve
 }
 
 /// Checks a suite that lived through a fault: every fixture ended as something, in the output

@@ -2,6 +2,8 @@
 //! the reply codes, save a fixture and replay it, log a sub-device out, keep the draft across a
 //! restart.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -490,38 +492,16 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
     assert_eq!(out.status.code(), Some(0), "{text}");
 }
 
-/// `thingbench serve` on `port` in a process of its own, once ready.
-fn serve_on(port: u16) -> std::process::Child {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("broker on"), "{line}");
-    child
-}
-
 #[test]
 fn the_window_says_when_the_broker_goes_and_reconnects_when_it_returns() {
     let (_dir, root) = sample_workspace();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut serve = serve_on(port);
+    let port = common::free_port();
+    let serve = common::serve_on(port);
     let mut harness = open_on(&root, None, Some(format!("mqtt://127.0.0.1:{port}")));
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    drop(serve);
     // In words, at the top, while the session retries by itself.
     wait_for_label(&mut harness, "retrying");
-    let mut serve = serve_on(port);
+    let _serve = common::serve_on(port);
     step_until(&mut harness, Duration::from_secs(15), "reconnected", |h| {
         *h.state().link() == LinkState::Connected
     });
@@ -531,8 +511,6 @@ fn the_window_says_when_the_broker_goes_and_reconnects_when_it_returns() {
     wait_for_label(&mut harness, "Reply: 200 success");
     let rows = harness.state().timeline().export_jsonl();
     assert!(rows.contains("\"kind\":\"disconnected\""), "{rows}");
-    serve.kill().unwrap();
-    serve.wait().unwrap();
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! `thingbench run` as a device would send it) is checked message by message, and every
 //! prediction is compared with the hub's actual reply.
 
+mod common;
+
 use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -12,27 +14,11 @@ fn thingbench() -> Command {
     command
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn watch_checks_every_message_and_agrees_with_the_hub() {
-    let port = free_port();
+    let port = common::free_port();
     let url = format!("mqtt://127.0.0.1:{port}");
-    let mut serve = thingbench()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    std::io::BufReader::new(serve.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("ready");
+    let serve = common::serve_on(port);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let junit: PathBuf = dir.path().join("watch.xml");
@@ -69,8 +55,7 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
         String::from_utf8_lossy(&run.stdout)
     );
     let watched = watcher.wait_with_output().expect("watch ends");
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
 
     let text = String::from_utf8_lossy(&watched.stdout);
     assert_eq!(watched.status.code(), Some(0), "{text}");
