@@ -282,7 +282,9 @@ impl Filter {
 }
 
 /// A filter made ready for a scan: symbols resolved, the text's searcher and grams, and which
-/// topics hold the text. Shared by the threads of a scan.
+/// topics hold the text. Made once per filter change, kept up as symbols are added, and shared
+/// by the threads of a scan.
+#[derive(Default)]
 struct Query {
     /// The device's symbol; `None` for every device.
     device: Option<Sym>,
@@ -298,6 +300,18 @@ struct Query {
 }
 
 impl Query {
+    /// Takes in symbol `sym`, just added with `text`, as the filter `filter` sees it.
+    fn learn_symbol(&mut self, sym: Sym, text: &str, filter: &Filter) {
+        if let Some(finder) = &self.text {
+            debug_assert_eq!(self.topics.len(), sym as usize);
+            self.topics.push(finder.find(text.as_bytes()).is_some());
+        }
+        if self.unknown_device && text == filter.device {
+            self.unknown_device = false;
+            self.device = Some(sym);
+        }
+    }
+
     /// Whether `row`, with its `note`, passes; `payload_has` looks for the text in its payload.
     fn passes(&self, row: &Row, note: &str, payload_has: impl FnOnce(&Row) -> bool) -> bool {
         if self.unknown_device || self.device.is_some_and(|d| row.device != d) {
@@ -361,6 +375,8 @@ pub struct Timeline {
     filter: Filter,
     /// Rows that pass `filter`, ascending; `None` when the filter is empty (all rows).
     matching: Option<Vec<u32>>,
+    /// `filter`, made ready.
+    query: Query,
 }
 
 impl Timeline {
@@ -393,6 +409,7 @@ impl Timeline {
         let sym = self.symbols.len() as Sym;
         self.symbols.push(text.to_owned());
         self.symbol_of.insert(text.to_owned(), sym);
+        self.query.learn_symbol(sym, text, &self.filter);
         sym
     }
 
@@ -428,7 +445,7 @@ impl Timeline {
         };
         let index = self.rows.len();
         self.rows.push(row);
-        if self.matching.is_some() && self.passes(index, &self.query()) {
+        if self.matching.is_some() && self.passes(index) {
             self.matching.get_or_insert_default().push(index as u32);
         }
         index
@@ -451,7 +468,7 @@ impl Timeline {
         }
         // A request that now has a code may now pass a code filter.
         if self.filter.code.is_some()
-            && self.passes(request, &self.query())
+            && self.passes(request)
             && let Some(matching) = &mut self.matching
             && let Err(at) = matching.binary_search(&(request as u32))
         {
@@ -525,6 +542,7 @@ impl Timeline {
             return;
         }
         self.filter = filter;
+        self.query = self.query();
         self.matching = if self.filter.is_empty() {
             None
         } else {
@@ -545,7 +563,7 @@ impl Timeline {
 
     /// Every row that passes the filter, scanned on `threads` threads.
     fn scan_on(&self, threads: usize) -> Vec<u32> {
-        let query = self.query();
+        let query = &self.query;
         let arena = self.arena.reader();
         let threads = threads.max(1);
         let per_thread = self.rows.len().div_ceil(threads).max(1);
@@ -555,7 +573,6 @@ impl Timeline {
                 .chunks(per_thread)
                 .enumerate()
                 .map(|(n, rows)| {
-                    let query = &query;
                     let notes = &self.notes;
                     scope.spawn(move || query.scan(rows, n * per_thread, arena, notes))
                 })
@@ -614,10 +631,11 @@ impl Timeline {
     }
 
     /// Whether row `index` passes; for single rows as they come.
-    fn passes(&self, index: usize, query: &Query) -> bool {
+    fn passes(&self, index: usize) -> bool {
         let Some(row) = self.rows.get(index) else {
             return false;
         };
+        let query = &self.query;
         query.passes(row, self.note(row), |row| {
             query.text.as_ref().is_some_and(|finder| {
                 self.arena.reader().may_hold(row.payload, &query.gram_bits)
@@ -866,6 +884,32 @@ mod tests {
             ..Filter::default()
         });
         assert_eq!(t.visible_len(), 0);
+        // Until that device's first row comes, which then passes, as does a new topic that
+        // holds a text filter's text.
+        let nobody = DeviceId::new("invPk", "nobody");
+        let row = t.push(
+            EpochMs(11),
+            RowKind::Request,
+            NewRow {
+                device: Some(&nobody),
+                topic: "a/new/topic",
+                ..NewRow::default()
+            },
+        );
+        assert_eq!(t.visible(0), Some(row));
+        t.set_filter(Filter {
+            text: "newer/topic".into(),
+            ..Filter::default()
+        });
+        let row = t.push(
+            EpochMs(12),
+            RowKind::Request,
+            NewRow {
+                topic: "a/newer/topic",
+                ..NewRow::default()
+            },
+        );
+        assert_eq!((t.visible_len(), t.visible(0)), (1, Some(row)));
     }
 
     #[test]
