@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use thingbench::model::{Registry, ThingModel, check};
 use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
-use thingbench::ui::timeline::{Filter, Timeline, synthetic};
+use thingbench::ui::timeline::{Filter, SCAN_BUDGET, Timeline, synthetic};
 use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
 use thingbench::workspace::{Batch, Entry, EntryTime, PointEntry};
 
@@ -79,12 +79,26 @@ fn timeline_benches(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("timeline filter change, 1M rows");
     group.sample_size(10);
-    for (name, filter) in filters {
-        group.bench_function(name, |b| {
+    for (name, filter) in &filters {
+        group.bench_function(*name, |b| {
             b.iter(|| {
                 timeline.set_filter(Filter::default());
                 timeline.set_filter(filter.clone());
                 black_box(timeline.visible_len())
+            })
+        });
+    }
+    group.finish();
+    // What the window waits for in the frame a filter changes: the scan's first slices, up to
+    // its budget; the rest of the scan goes on in the next frames.
+    let mut group = c.benchmark_group("window frame's share of a filter change, 1M rows");
+    group.sample_size(10);
+    for (name, filter) in &filters {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                timeline.set_filter(Filter::default());
+                timeline.change_filter(filter.clone());
+                black_box(timeline.scan_for(Some(SCAN_BUDGET)))
             })
         });
     }

@@ -70,6 +70,16 @@ fn open_on(
     storage: Option<&dyn eframe::Storage>,
     broker: Option<String>,
 ) -> Harness<'static, WorkbenchApp> {
+    open_with_rows(root, storage, broker, 0)
+}
+
+/// The window on `root`, with `demo_rows` made-up rows in its timeline before the real ones.
+fn open_with_rows(
+    root: &Path,
+    storage: Option<&dyn eframe::Storage>,
+    broker: Option<String>,
+    demo_rows: usize,
+) -> Harness<'static, WorkbenchApp> {
     let ws = Workspace::load(root).expect("sample workspace");
     let export = root.join("export.jsonl");
     let storage = storage.map(MemoryStorage::copy_of);
@@ -81,7 +91,7 @@ fn open_on(
                 broker,
                 dialogs: Box::new(FixedDialogs(export)),
                 timing: None,
-                demo_rows: 0,
+                demo_rows,
             };
             WorkbenchApp::new(
                 startup,
@@ -654,4 +664,57 @@ fn an_oversized_draft_is_refused_until_sent_on_purpose() {
     .unwrap();
     assert_eq!(saved["sendOversize"], true);
     assert_eq!(saved["expect"]["code"], 1008);
+}
+
+#[test]
+fn a_text_filter_over_many_rows_is_found_a_slice_per_frame() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open_with_rows(&root, None, None, 100_000);
+    let text = "\"deviceKey\":\"inv01\"";
+    let field = harness.get_by_label("Text");
+    field.focus();
+    field.type_text(text);
+    step_until(&mut harness, Duration::from_secs(10), "the filter", |h| {
+        h.state().timeline().filter().text == text
+    });
+    // Until every row is matched, the window draws the rows found so far and says so.
+    let mut frames = 0;
+    while harness.state().timeline().scan_progress().is_some() {
+        frames += 1;
+        assert!(
+            harness.query_by_label_contains("filtering").is_some(),
+            "a scan is under way and the window does not say so"
+        );
+        harness.step();
+        assert!(frames < 10_000, "the scan does not end");
+    }
+    harness.step();
+    assert!(harness.query_by_label_contains("filtering").is_none());
+    let timeline = harness.state().timeline();
+    let expected: Vec<usize> = (0..timeline.len())
+        .filter(|&i| {
+            let row = timeline.row(i).unwrap();
+            memchr_contains(&timeline.payload(row), text.as_bytes())
+        })
+        .collect();
+    // A quarter of the 50,000 made-up requests, and any real ones that say so.
+    assert!(expected.len() >= 50_000 / 4, "{}", expected.len());
+    let shown: Vec<usize> = (0..timeline.visible_len())
+        .map(|n| timeline.visible(n).unwrap())
+        .collect();
+    assert!(
+        shown == expected,
+        "{} rows shown, {} expected",
+        shown.len(),
+        expected.len()
+    );
+    assert!(
+        harness
+            .query_by_label_contains(&format!("{} of {} rows", shown.len(), timeline.len()))
+            .is_some()
+    );
+}
+
+fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

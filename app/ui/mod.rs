@@ -38,7 +38,7 @@ use crate::workspace::{
 
 use connection_panel::ConnectionForm;
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
-use timeline::{Filter, NewRow, RowKind, Timeline};
+use timeline::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline};
 
 /// What a panel asks the app to do; applied once per frame.
 #[derive(Debug)]
@@ -848,7 +848,7 @@ impl WorkbenchApp {
             UiCommand::FocusPoint(point) => {
                 self.focus = Some(point);
             }
-            UiCommand::SetFilter(filter) => self.timeline.set_filter(filter),
+            UiCommand::SetFilter(filter) => self.timeline.change_filter(filter),
             UiCommand::SelectRow(row) => self.timeline_view.selected = row,
             UiCommand::StartWatch => self.start_watch(),
             UiCommand::StopWatch => {
@@ -1101,7 +1101,7 @@ impl WorkbenchApp {
                 let text = self.timeline.export_jsonl();
                 match write_atomic(&path, text.as_bytes()) {
                     Ok(()) => {
-                        let rows = self.timeline.visible_len();
+                        let rows = text.lines().count();
                         self.say(format!("exported {rows} rows to {}", path.display()), false);
                     }
                     Err(e) => self.say(format!("{}: cannot write: {e}", path.display()), true),
@@ -1220,6 +1220,11 @@ fn starter_batch(ws: Option<&Workspace>) -> Batch {
 impl eframe::App for WorkbenchApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.apply_all();
+        // A new filter's rows are found a slice at a time, so typing in the filter never
+        // stalls the window; the rows found so far are drawn meanwhile.
+        if !self.timeline.scan_for(Some(SCAN_BUDGET)) {
+            ctx.request_repaint();
+        }
         if let Some((started, frames)) = &mut self.timing {
             *frames += 1;
             // The first frame, then one a few seconds in, once the timeline has been drawn.

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -188,23 +188,98 @@ impl ArenaReader<'_> {
         cache: &mut Option<(u32, Vec<u8>)>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> R {
-        let range = span.start as usize..span.start as usize + span.len as usize;
         if span.len == 0 {
             return f(&[]);
         }
-        if span.chunk as usize == self.sealed.len() {
-            return f(self.open.get(range).unwrap_or_default());
+        let range = span.start as usize..span.start as usize + span.len as usize;
+        self.with_chunk(span.chunk, cache, |bytes| {
+            f(bytes.get(range).unwrap_or_default())
+        })
+    }
+
+    /// Calls `f` with the raw bytes of chunk `chunk`, decompressing it into `cache` (reusing
+    /// its buffer) when it is sealed and not already there.
+    fn with_chunk<R>(
+        &self,
+        chunk: u32,
+        cache: &mut Option<(u32, Vec<u8>)>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
+        if chunk as usize == self.sealed.len() {
+            return f(self.open);
         }
-        if cache.as_ref().is_none_or(|(chunk, _)| *chunk != span.chunk) {
-            let raw = self
-                .sealed
-                .get(span.chunk as usize)
-                .and_then(|c| lz4_flex::decompress_size_prepended(c).ok())
-                .unwrap_or_default();
-            *cache = Some((span.chunk, raw));
+        if cache.as_ref().is_none_or(|(held, _)| *held != chunk) {
+            let (_, mut raw) = cache.take().unwrap_or_default();
+            if let Some(compressed) = self.sealed.get(chunk as usize) {
+                decompress_into(compressed, &mut raw);
+            } else {
+                raw.clear();
+            }
+            *cache = Some((chunk, raw));
         }
-        let bytes = cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
-        f(bytes.get(range).unwrap_or_default())
+        f(cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice()))
+    }
+}
+
+/// Decompresses a chunk sealed by [`Arena::seal`] into `out`, reusing its allocation; `out`
+/// is left empty if the chunk does not decode (it always does: the timeline wrote it).
+fn decompress_into(compressed: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let Ok((size, body)) = lz4_flex::block::uncompressed_size(compressed) else {
+        return;
+    };
+    out.resize(size, 0);
+    match lz4_flex::block::decompress_into(body, out) {
+        Ok(written) => out.truncate(written),
+        Err(_) => out.clear(),
+    }
+}
+
+/// Where a text starts in one chunk's raw bytes, found in one pass over the whole chunk:
+/// one search per chunk instead of one per payload.
+struct ChunkHits {
+    chunk: u32,
+    /// Ascending; overlapping matches included, so none is hidden by one that straddles two
+    /// payloads.
+    starts: Vec<u32>,
+}
+
+impl ChunkHits {
+    fn new() -> Self {
+        Self {
+            chunk: u32::MAX,
+            starts: Vec::new(),
+        }
+    }
+
+    /// Whether `finder`'s text lies wholly inside `span`, searching `span`'s chunk first if
+    /// these hits are for another chunk.
+    fn holds(
+        &mut self,
+        span: Span,
+        finder: &memchr::memmem::Finder<'_>,
+        arena: ArenaReader<'_>,
+        cache: &mut Option<(u32, Vec<u8>)>,
+    ) -> bool {
+        if span.len == 0 {
+            return false;
+        }
+        if self.chunk != span.chunk {
+            self.chunk = span.chunk;
+            self.starts.clear();
+            arena.with_chunk(span.chunk, cache, |bytes| {
+                let mut from = 0;
+                while let Some(at) = bytes.get(from..).and_then(|rest| finder.find(rest)) {
+                    self.starts.push((from + at) as u32);
+                    from += at + 1;
+                }
+            });
+        }
+        let first = self.starts.partition_point(|&at| at < span.start);
+        let end = u64::from(span.start) + u64::from(span.len);
+        self.starts
+            .get(first)
+            .is_some_and(|&at| u64::from(at) + finder.needle().len() as u64 <= end)
     }
 }
 
@@ -344,13 +419,14 @@ impl Query {
         notes: &[Box<str>],
     ) -> Vec<u32> {
         let mut cache = None;
+        let mut hits = ChunkHits::new();
         let mut found = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             let note = notes.get(row.note as usize).map_or("", |n| n);
             let passes = self.passes(row, note, |row| {
                 self.text.as_ref().is_some_and(|finder| {
                     arena.may_hold(row.payload, &self.gram_bits)
-                        && arena.with(row.payload, &mut cache, |b| finder.find(b).is_some())
+                        && hits.holds(row.payload, finder, arena, &mut cache)
                 })
             });
             if passes {
@@ -362,7 +438,15 @@ impl Query {
 }
 
 /// Rows below which a scan stays on one thread.
-const PARALLEL_SCAN: usize = 100_000;
+const PARALLEL_SCAN: usize = 32_768;
+
+/// Rows a window's scan takes at a time before it looks at the clock: a few milliseconds even
+/// for a text that is in every chunk.
+const SCAN_SLICE: usize = 65_536;
+
+/// How long one frame of the window may spend finding the rows of a new filter; the scan goes
+/// on in the next frames, and the rows found so far are shown meanwhile.
+pub const SCAN_BUDGET: Duration = Duration::from_millis(8);
 
 /// Every row, in arrival order.
 #[derive(Default)]
@@ -373,8 +457,11 @@ pub struct Timeline {
     symbols: Vec<String>,
     symbol_of: HashMap<String, Sym>,
     filter: Filter,
-    /// Rows that pass `filter`, ascending; `None` when the filter is empty (all rows).
+    /// Rows that pass `filter`, ascending, among the first `scanned`; `None` when the filter
+    /// is empty (all rows).
     matching: Option<Vec<u32>>,
+    /// Rows matched against `filter` so far; the rest wait for [`Timeline::scan_for`].
+    scanned: usize,
     /// `filter`, made ready.
     query: Query,
 }
@@ -445,8 +532,13 @@ impl Timeline {
         };
         let index = self.rows.len();
         self.rows.push(row);
-        if self.matching.is_some() && self.passes(index) {
-            self.matching.get_or_insert_default().push(index as u32);
+        // While a scan is under way, it reaches this row in its turn.
+        if self.matching.is_some() && self.scanned == index {
+            let passes = self.passes(index);
+            self.scanned = index + 1;
+            if passes && let Some(matching) = &mut self.matching {
+                matching.push(index as u32);
+            }
         }
         index
     }
@@ -466,8 +558,10 @@ impl Timeline {
                 d.as_micros().min(u128::from(u32::MAX - 1)) as u32
             });
         }
-        // A request that now has a code may now pass a code filter.
+        // A request that now has a code may now pass a code filter (a scan under way has yet
+        // to reach it, or will see its code when it does).
         if self.filter.code.is_some()
+            && request < self.scanned
             && self.passes(request)
             && let Some(matching) = &mut self.matching
             && let Err(at) = matching.binary_search(&(request as u32))
@@ -536,45 +630,83 @@ impl Timeline {
         &self.filter
     }
 
-    /// Changes the filter; the matching rows are found once, here.
+    /// Changes the filter and finds every matching row before it returns.
     pub fn set_filter(&mut self, filter: Filter) {
+        self.change_filter(filter);
+        self.scan_for(None);
+    }
+
+    /// Changes the filter; the matching rows are then found by [`Self::scan_for`], so that the
+    /// window can spread a scan of a million rows over several frames.
+    pub fn change_filter(&mut self, filter: Filter) {
         if filter == self.filter && (self.matching.is_some() || filter.is_empty()) {
             return;
         }
         self.filter = filter;
         self.query = self.query();
-        self.matching = if self.filter.is_empty() {
-            None
-        } else {
-            Some(self.scan())
-        };
+        self.scanned = 0;
+        self.matching = (!self.filter.is_empty()).then(Vec::new);
     }
 
-    /// Every row that passes the filter, scanned on as many threads as there are cores: a text
-    /// filter decompresses every chunk its grams do not rule out.
-    fn scan(&self) -> Vec<u32> {
-        let threads = if self.rows.len() < PARALLEL_SCAN {
+    /// Goes on finding the rows that pass the filter for about `budget`, or to the end with
+    /// `None`; true once every row has been matched.
+    pub fn scan_for(&mut self, budget: Option<Duration>) -> bool {
+        let Some(budget) = budget else {
+            return self.scan_slice(usize::MAX);
+        };
+        let started = Instant::now();
+        while !self.scan_slice(SCAN_SLICE) {
+            if started.elapsed() >= budget {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// How far the scan for the filter has got, from 0 to 1, while it is under way.
+    pub fn scan_progress(&self) -> Option<f32> {
+        (self.matching.is_some() && self.scanned < self.rows.len())
+            .then(|| self.scanned as f32 / self.rows.len() as f32)
+    }
+
+    /// Matches the next `rows` rows against the filter; true when none is left.
+    fn scan_slice(&mut self, rows: usize) -> bool {
+        if self.matching.is_none() || self.scanned >= self.rows.len() {
+            return true;
+        }
+        let end = self.scanned.saturating_add(rows).min(self.rows.len());
+        let found = self.scan_rows(self.scanned..end);
+        self.matching.get_or_insert_default().extend(found);
+        self.scanned = end;
+        end == self.rows.len()
+    }
+
+    /// The rows in `range` that pass the filter, scanned on as many threads as there are cores
+    /// when there are many: a text filter decompresses every chunk its grams do not rule out.
+    fn scan_rows(&self, range: std::ops::Range<usize>) -> Vec<u32> {
+        let threads = if range.len() < PARALLEL_SCAN {
             1
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
         };
-        self.scan_on(threads)
+        self.scan_on(range, threads)
     }
 
-    /// Every row that passes the filter, scanned on `threads` threads.
-    fn scan_on(&self, threads: usize) -> Vec<u32> {
+    /// The rows in `range` that pass the filter, scanned on `threads` threads.
+    fn scan_on(&self, range: std::ops::Range<usize>, threads: usize) -> Vec<u32> {
         let query = &self.query;
         let arena = self.arena.reader();
+        let first = range.start;
+        let rows = self.rows.get(range).unwrap_or_default();
         let threads = threads.max(1);
-        let per_thread = self.rows.len().div_ceil(threads).max(1);
+        let per_thread = rows.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
-            let parts: Vec<_> = self
-                .rows
+            let parts: Vec<_> = rows
                 .chunks(per_thread)
                 .enumerate()
                 .map(|(n, rows)| {
                     let notes = &self.notes;
-                    scope.spawn(move || query.scan(rows, n * per_thread, arena, notes))
+                    scope.spawn(move || query.scan(rows, first + n * per_thread, arena, notes))
                 })
                 .collect();
             let mut all = Vec::new();
@@ -689,11 +821,17 @@ impl Timeline {
         serde_json::to_string(&Value::Object(obj)).ok()
     }
 
-    /// The visible rows as JSON Lines.
+    /// The visible rows as JSON Lines; the rows a scan under way has not reached yet are
+    /// matched here, so that every row that passes the filter is in.
     pub fn export_jsonl(&self) -> String {
+        let unscanned = match &self.matching {
+            Some(_) => self.scan_rows(self.scanned..self.rows.len()),
+            None => Vec::new(),
+        };
+        let visible = (0..self.visible_len()).filter_map(|n| self.visible(n));
         let mut out = String::new();
-        for n in 0..self.visible_len() {
-            if let Some(line) = self.visible(n).and_then(|i| self.export_line(i)) {
+        for index in visible.chain(unscanned.iter().map(|&i| i as usize)) {
+            if let Some(line) = self.export_line(index) {
                 out.push_str(&line);
                 out.push('\n');
             }
@@ -1004,11 +1142,153 @@ mod tests {
             },
         ] {
             t.set_filter(filter);
-            let one = t.scan_on(1);
+            let one = t.scan_on(0..t.len(), 1);
             assert!(!one.is_empty());
-            assert_eq!(t.scan_on(3), one);
-            assert_eq!(t.scan_on(7), one);
+            assert_eq!(t.scan_on(0..t.len(), 3), one);
+            assert_eq!(t.scan_on(0..t.len(), 7), one);
         }
+    }
+
+    #[test]
+    fn a_chunk_wide_search_finds_what_a_search_per_payload_finds() {
+        // Payloads of runs of `a` and `b` put matches across payload ends, overlapping
+        // matches and matches at either end of a payload, in sealed chunks and the open one.
+        let mut t = Timeline::default();
+        let mut seed = 7_u32;
+        let mut payloads = Vec::new();
+        for n in 0..3_000 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let len = 1 + (seed >> 16) as usize % 40;
+            let payload: Vec<u8> = (0..len)
+                .map(|i| {
+                    if (seed >> (i % 13)) & 3 == 0 {
+                        b'b'
+                    } else {
+                        b'a'
+                    }
+                })
+                .collect();
+            t.push(
+                EpochMs(n),
+                RowKind::Request,
+                NewRow {
+                    payload: &payload,
+                    ..NewRow::default()
+                },
+            );
+            payloads.push(payload);
+        }
+        assert!(
+            t.arena.sealed.is_empty(),
+            "small payloads fill no chunk yet"
+        );
+        while t.arena.sealed.len() < 2 {
+            let n = t.len();
+            t.push(
+                EpochMs(n as i64),
+                RowKind::Request,
+                NewRow {
+                    payload: &[b'a'; 1000],
+                    ..NewRow::default()
+                },
+            );
+            payloads.push(vec![b'a'; 1000]);
+        }
+        for text in ["aaaa", "ab", "ba", "bab", "aaaab", "baaaaaaaa", "bbbb", "c"] {
+            t.set_filter(Filter {
+                text: text.into(),
+                ..Filter::default()
+            });
+            let expected: Vec<u32> = (0..payloads.len() as u32)
+                .filter(|&i| memchr::memmem::find(&payloads[i as usize], text.as_bytes()).is_some())
+                .collect();
+            for threads in [1, 2] {
+                let found = t.scan_on(0..t.len(), threads);
+                let first_difference = found.iter().zip(&expected).position(|(a, b)| a != b);
+                assert!(
+                    found == expected,
+                    "{text:?} on {threads} threads: {} rows found, {} expected, first difference \
+                     at {first_difference:?}",
+                    found.len(),
+                    expected.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_scan_in_slices_takes_in_rows_that_arrive_and_are_answered_meanwhile() {
+        let mut t = synthetic(5_000);
+        let filter = Filter {
+            code: Some(1204),
+            ..Filter::default()
+        };
+        t.change_filter(filter.clone());
+        assert_eq!(
+            t.visible_len(),
+            0,
+            "nothing is found before the scan starts"
+        );
+        assert_eq!(t.scan_progress(), Some(0.0));
+        // An export does not wait for the scan: 1 exchange in 50 has 1204.
+        assert_eq!(t.export_jsonl().lines().count(), 2 * 2_500 / 50);
+        let device = DeviceId::new("invPk", "inv00");
+        let mut slices = 0;
+        let mut waiting = Vec::new();
+        while !t.scan_slice(700) {
+            slices += 1;
+            let progress = t.scan_progress().unwrap_or(1.0);
+            assert!(progress > 0.0 && progress < 1.0, "{progress}");
+            // Rows arrive behind the scan; requests sent earlier are answered, some with 1204.
+            let request = t.push(
+                EpochMs(slices),
+                RowKind::Request,
+                NewRow {
+                    device: Some(&device),
+                    payload: b"{}",
+                    ..NewRow::default()
+                },
+            );
+            waiting.push(request);
+            if slices % 2 == 0
+                && let Some(request) = waiting.pop()
+            {
+                let code = ReplyCode(if slices % 4 == 0 { 1204 } else { 200 });
+                let reply = t.push(
+                    EpochMs(slices),
+                    RowKind::Reply,
+                    NewRow {
+                        device: Some(&device),
+                        payload: b"{}",
+                        code: Some(code),
+                        partner: Some(request),
+                        ..NewRow::default()
+                    },
+                );
+                t.answer(request, reply, Some(code), None);
+            }
+        }
+        assert!(slices >= 5, "{slices} slices");
+        assert_eq!(t.scan_progress(), None);
+        // Rows after the scan are matched as they come, and old requests as they are answered.
+        for request in waiting {
+            let reply = t.push(
+                EpochMs(0),
+                RowKind::Reply,
+                NewRow {
+                    code: Some(ReplyCode(1204)),
+                    partner: Some(request),
+                    ..NewRow::default()
+                },
+            );
+            t.answer(request, reply, Some(ReplyCode(1204)), None);
+        }
+        let sliced: Vec<usize> = (0..t.visible_len()).filter_map(|n| t.visible(n)).collect();
+        t.set_filter(Filter::default());
+        t.set_filter(filter);
+        let whole: Vec<usize> = (0..t.visible_len()).filter_map(|n| t.visible(n)).collect();
+        assert!(whole.len() > 100, "{} rows", whole.len());
+        assert_eq!(sliced, whole);
     }
 
     #[test]

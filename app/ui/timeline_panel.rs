@@ -78,8 +78,12 @@ fn filter_ui(
         ui.add(egui::TextEdit::singleline(&mut filter.text).desired_width(140.0))
             .labelled_by(label.id);
         ui.separator();
+        let progress = timeline
+            .scan_progress()
+            .map(|done| format!(" · filtering {:.0} %", done * 100.0))
+            .unwrap_or_default();
         ui.weak(format!(
-            "{} of {} rows · {:.1} MB",
+            "{} of {} rows{progress} · {:.1} MB",
             timeline.visible_len(),
             timeline.len(),
             timeline.memory() as f64 / 1e6
