@@ -456,6 +456,10 @@ pub struct Timeline {
     notes: Vec<Box<str>>,
     symbols: Vec<String>,
     symbol_of: HashMap<String, Sym>,
+    /// The symbols that name a row's device, in the order first seen.
+    devices: Vec<Sym>,
+    /// By symbol: whether it is in `devices`.
+    is_device: Vec<bool>,
     filter: Filter,
     /// Rows that pass `filter`, ascending, among the first `scanned`; `None` when the filter
     /// is empty (all rows).
@@ -500,10 +504,20 @@ impl Timeline {
         sym
     }
 
+    fn intern_device(&mut self, device: &DeviceId) -> Sym {
+        let sym = self.intern(&device.to_string());
+        let seen = self.is_device.len().max(sym as usize + 1);
+        self.is_device.resize(seen, false);
+        if !std::mem::replace(&mut self.is_device[sym as usize], true) {
+            self.devices.push(sym);
+        }
+        sym
+    }
+
     /// Appends a row and returns its index.
     pub fn push(&mut self, at: EpochMs, kind: RowKind, new: NewRow<'_>) -> usize {
         let device = match new.device {
-            Some(d) => self.intern(&d.to_string()),
+            Some(d) => self.intern_device(d),
             None => NO_SYM,
         };
         let topic = if new.topic.is_empty() {
@@ -616,13 +630,10 @@ impl Timeline {
     }
 
     /// Every device seen, for the device filter.
-    pub fn devices(&self) -> Vec<&str> {
-        let mut seen: Vec<Sym> = self.rows.iter().map(|r| r.device).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.into_iter()
-            .filter_map(|s| self.symbols.get(s as usize).map(String::as_str))
-            .collect()
+    pub fn devices(&self) -> impl Iterator<Item = &str> {
+        self.devices
+            .iter()
+            .filter_map(|s| self.symbols.get(*s as usize).map(String::as_str))
     }
 
     /// The active filter.
@@ -1289,6 +1300,32 @@ mod tests {
         let whole: Vec<usize> = (0..t.visible_len()).filter_map(|n| t.visible(n)).collect();
         assert!(whole.len() > 100, "{} rows", whole.len());
         assert_eq!(sliced, whole);
+    }
+
+    #[test]
+    fn the_devices_are_listed_once_each_in_the_order_first_seen() {
+        let mut t = synthetic(1_000);
+        let events = t.push(EpochMs(0), RowKind::Connected, NewRow::default());
+        assert_eq!(t.row(events).map(|r| r.device), Some(NO_SYM));
+        t.push(
+            EpochMs(0),
+            RowKind::Request,
+            NewRow {
+                device: Some(&DeviceId::new("other", "dev")),
+                topic: "not/a/device",
+                ..NewRow::default()
+            },
+        );
+        assert_eq!(
+            t.devices().collect::<Vec<_>>(),
+            [
+                "invPk/inv00",
+                "invPk/inv01",
+                "invPk/inv02",
+                "invPk/inv03",
+                "other/dev"
+            ]
+        );
     }
 
     #[test]
