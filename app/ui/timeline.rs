@@ -188,98 +188,23 @@ impl ArenaReader<'_> {
         cache: &mut Option<(u32, Vec<u8>)>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> R {
+        let range = span.start as usize..span.start as usize + span.len as usize;
         if span.len == 0 {
             return f(&[]);
         }
-        let range = span.start as usize..span.start as usize + span.len as usize;
-        self.with_chunk(span.chunk, cache, |bytes| {
-            f(bytes.get(range).unwrap_or_default())
-        })
-    }
-
-    /// Calls `f` with the raw bytes of chunk `chunk`, decompressing it into `cache` (reusing
-    /// its buffer) when it is sealed and not already there.
-    fn with_chunk<R>(
-        &self,
-        chunk: u32,
-        cache: &mut Option<(u32, Vec<u8>)>,
-        f: impl FnOnce(&[u8]) -> R,
-    ) -> R {
-        if chunk as usize == self.sealed.len() {
-            return f(self.open);
+        if span.chunk as usize == self.sealed.len() {
+            return f(self.open.get(range).unwrap_or_default());
         }
-        if cache.as_ref().is_none_or(|(held, _)| *held != chunk) {
-            let (_, mut raw) = cache.take().unwrap_or_default();
-            if let Some(compressed) = self.sealed.get(chunk as usize) {
-                decompress_into(compressed, &mut raw);
-            } else {
-                raw.clear();
-            }
-            *cache = Some((chunk, raw));
+        if cache.as_ref().is_none_or(|(chunk, _)| *chunk != span.chunk) {
+            let raw = self
+                .sealed
+                .get(span.chunk as usize)
+                .and_then(|c| lz4_flex::decompress_size_prepended(c).ok())
+                .unwrap_or_default();
+            *cache = Some((span.chunk, raw));
         }
-        f(cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice()))
-    }
-}
-
-/// Decompresses a chunk sealed by [`Arena::seal`] into `out`, reusing its allocation; `out`
-/// is left empty if the chunk does not decode (it always does: the timeline wrote it).
-fn decompress_into(compressed: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let Ok((size, body)) = lz4_flex::block::uncompressed_size(compressed) else {
-        return;
-    };
-    out.resize(size, 0);
-    match lz4_flex::block::decompress_into(body, out) {
-        Ok(written) => out.truncate(written),
-        Err(_) => out.clear(),
-    }
-}
-
-/// Where a text starts in one chunk's raw bytes, found in one pass over the whole chunk:
-/// one search per chunk instead of one per payload.
-struct ChunkHits {
-    chunk: u32,
-    /// Ascending; overlapping matches included, so none is hidden by one that straddles two
-    /// payloads.
-    starts: Vec<u32>,
-}
-
-impl ChunkHits {
-    fn new() -> Self {
-        Self {
-            chunk: u32::MAX,
-            starts: Vec::new(),
-        }
-    }
-
-    /// Whether `finder`'s text lies wholly inside `span`, searching `span`'s chunk first if
-    /// these hits are for another chunk.
-    fn holds(
-        &mut self,
-        span: Span,
-        finder: &memchr::memmem::Finder<'_>,
-        arena: ArenaReader<'_>,
-        cache: &mut Option<(u32, Vec<u8>)>,
-    ) -> bool {
-        if span.len == 0 {
-            return false;
-        }
-        if self.chunk != span.chunk {
-            self.chunk = span.chunk;
-            self.starts.clear();
-            arena.with_chunk(span.chunk, cache, |bytes| {
-                let mut from = 0;
-                while let Some(at) = bytes.get(from..).and_then(|rest| finder.find(rest)) {
-                    self.starts.push((from + at) as u32);
-                    from += at + 1;
-                }
-            });
-        }
-        let first = self.starts.partition_point(|&at| at < span.start);
-        let end = u64::from(span.start) + u64::from(span.len);
-        self.starts
-            .get(first)
-            .is_some_and(|&at| u64::from(at) + finder.needle().len() as u64 <= end)
+        let bytes = cache.as_ref().map_or(&[][..], |(_, raw)| raw.as_slice());
+        f(bytes.get(range).unwrap_or_default())
     }
 }
 
@@ -419,14 +344,13 @@ impl Query {
         notes: &[Box<str>],
     ) -> Vec<u32> {
         let mut cache = None;
-        let mut hits = ChunkHits::new();
         let mut found = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             let note = notes.get(row.note as usize).map_or("", |n| n);
             let passes = self.passes(row, note, |row| {
                 self.text.as_ref().is_some_and(|finder| {
                     arena.may_hold(row.payload, &self.gram_bits)
-                        && hits.holds(row.payload, finder, arena, &mut cache)
+                        && arena.with(row.payload, &mut cache, |b| finder.find(b).is_some())
                 })
             });
             if passes {
@@ -687,7 +611,10 @@ impl Timeline {
         }
         let end = self.scanned.saturating_add(rows).min(self.rows.len());
         let found = self.scan_rows(self.scanned..end);
-        self.matching.get_or_insert_default().extend(found);
+        match &mut self.matching {
+            Some(matching) if !matching.is_empty() => matching.extend(found),
+            matching => *matching = Some(found),
+        }
         self.scanned = end;
         end == self.rows.len()
     }
@@ -1161,7 +1088,7 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_wide_search_finds_what_a_search_per_payload_finds() {
+    fn a_text_filter_finds_exactly_the_payloads_that_hold_it() {
         // Payloads of runs of `a` and `b` put matches across payload ends, overlapping
         // matches and matches at either end of a payload, in sealed chunks and the open one.
         let mut t = Timeline::default();
