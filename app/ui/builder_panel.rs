@@ -59,12 +59,15 @@ pub fn builder_ui(
                 .push(Entry::new(ws.sub_devices().into_iter().next()));
             changed = true;
         }
-        ui.weak(format!("{} entries", edited.entries.len()));
+        ui.weak(match edited.entries.len() {
+            1 => "1 entry".to_owned(),
+            n => format!("{n} entries"),
+        });
     });
     ui.separator();
     let mut remove_entry = None;
     let mut repeat = None;
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for (index, entry) in edited.entries.iter_mut().enumerate() {
@@ -168,7 +171,7 @@ fn entry_ui(
         });
         let device = entry.device.clone().unwrap_or_else(|| ws.gateway());
         let model = registry.model_of(&device.product_key);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             match model {
                 Some(model) => {
                     let seed = crate::protocol::EpochMs::now().0 as u64;
@@ -213,8 +216,10 @@ fn entry_ui(
             }
         });
         let mut remove = None;
+        // Quality and the buttons come before the value, so a wide editor (a long text, an
+        // ARRAY, a STRUCT) never pushes them out of sight.
         egui::Grid::new(id.with("points"))
-            .num_columns(4)
+            .num_columns(5)
             .striped(true)
             .show(ui, |ui| {
                 for (p, point) in entry.points.iter_mut().enumerate() {
@@ -243,19 +248,15 @@ fn entry_ui(
                         )),
                         None => label.on_hover_text("not in the device's thing model"),
                     };
+                    match spec {
+                        Some(spec) => ui.weak(type_and_unit(spec)),
+                        None => ui.colored_label(ui.visuals().warn_fg_color, "not in model"),
+                    };
                     let point_id = id.with(("point", p));
                     let raw_id = point_id.with("raw");
                     let mut raw = ui
                         .data(|d| d.get_temp::<bool>(raw_id))
                         .unwrap_or(spec.is_none());
-                    ui.horizontal(|ui| {
-                        *changed |= match spec {
-                            Some(spec) if !raw => {
-                                value_ui(ui, point_id, label.id, &spec.data_type, &mut point.value)
-                            }
-                            _ => json_field_ui(ui, point_id, label.id, &mut point.value),
-                        };
-                    });
                     ui.horizontal(|ui| {
                         *changed |= quality_ui(
                             ui,
@@ -267,6 +268,13 @@ fn entry_ui(
                     });
                     ui.horizontal(|ui| {
                         if ui
+                            .small_button("×")
+                            .on_hover_text("Remove this point")
+                            .clicked()
+                        {
+                            remove = Some(p);
+                        }
+                        if ui
                             .selectable_label(raw, "{ }")
                             .on_hover_text("Edit the value as JSON (for values of the wrong type)")
                             .clicked()
@@ -274,13 +282,14 @@ fn entry_ui(
                             raw = !raw;
                             ui.data_mut(|d| d.insert_temp(raw_id, raw));
                         }
-                        if ui
-                            .small_button("×")
-                            .on_hover_text("Remove this point")
-                            .clicked()
-                        {
-                            remove = Some(p);
-                        }
+                    });
+                    ui.horizontal(|ui| {
+                        *changed |= match spec {
+                            Some(spec) if !raw => {
+                                value_ui(ui, point_id, label.id, &spec.data_type, &mut point.value)
+                            }
+                            _ => json_field_ui(ui, point_id, label.id, &mut point.value),
+                        };
                     });
                     ui.end_row();
                 }
@@ -291,6 +300,16 @@ fn entry_ui(
         }
     });
     action
+}
+
+/// A point's type and unit in a few characters: `FLOAT · kW`.
+fn type_and_unit(spec: &crate::model::MeasurePoint) -> String {
+    match &spec.unit {
+        Some(unit) if !unit.unit_id.is_empty() => {
+            format!("{} · {}", spec.data_type.name(), unit.unit_id)
+        }
+        _ => spec.data_type.name().to_owned(),
+    }
 }
 
 fn time_ui(ui: &mut egui::Ui, id: egui::Id, time: &mut EntryTime) -> bool {
@@ -355,6 +374,7 @@ fn quality_ui(
             let mut chosen = *q;
             let label = ui.label("quality");
             egui::ComboBox::from_id_salt(id.with("quality"))
+                .width(44.0)
                 .selected_text(q.to_string())
                 .show_ui(ui, |ui| {
                     for value in 0..=9u8 {

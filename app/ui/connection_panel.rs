@@ -149,7 +149,7 @@ pub fn connection_ui(
     let label = ui.label("Client id");
     ui.add(egui::TextEdit::singleline(client_id).hint_text(ws.gateway().device_key.0.as_str()))
         .labelled_by(label.id);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Authentication");
         ui.selectable_value(auth, AuthMode::None, "none");
         ui.selectable_value(auth, AuthMode::Password, "password");
@@ -175,7 +175,7 @@ pub fn connection_ui(
             ui.label(format!("Signs as {} with its {source}", ws.gateway()));
         }
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Keep-alive (s)");
         ui.add(egui::DragValue::new(keep_alive_s).range(5..=3600))
             .labelled_by(label.id);

@@ -47,8 +47,14 @@ pub fn devices_ui(
                 } else {
                     ("Log in", true)
                 };
-                let button =
-                    ui.add_enabled(connected, egui::Button::new(format!("{verb} {device}")));
+                // The button shows the verb; its accessible name says which device.
+                let name = format!("{verb} {device}");
+                let button = ui
+                    .add_enabled(connected, egui::Button::new(verb))
+                    .on_hover_text(&name);
+                button.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::Button, connected, &name)
+                });
                 if button.clicked() {
                     commands.push(UiCommand::Login(device.clone(), login));
                 }

@@ -1,6 +1,8 @@
 //! Fixtures: the workspace's fixtures with Open and Run, "save the builder as a fixture", and the
 //! suite table with pass/fail per fixture.
 
+use egui_extras::{Column, TableBuilder};
+
 use crate::workspace::Workspace;
 
 use super::dialogs::DialogPurpose;
@@ -52,51 +54,68 @@ pub fn fixtures_ui(
         }
     });
     let messages = ws.root.join("messages");
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("fixtures")
-            .striped(true)
-            .num_columns(3)
-            .show(ui, |ui| {
-                for entry in &ws.fixtures {
-                    let file = entry
-                        .path
-                        .strip_prefix(&messages)
-                        .unwrap_or(&entry.path)
-                        .display()
-                        .to_string();
+    // The buttons and the code first, the name last and cut to the panel's width: a long name
+    // never widens the panel over the builder.
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for entry in &ws.fixtures {
+                let file = entry
+                    .path
+                    .strip_prefix(&messages)
+                    .unwrap_or(&entry.path)
+                    .display()
+                    .to_string();
+                ui.horizontal(|ui| {
+                    let loaded = entry.fixture.is_ok();
+                    if file_button(ui, "Open", &file, loaded)
+                        .on_hover_text(format!("Open {file} in the builder"))
+                        .clicked()
+                    {
+                        commands.push(UiCommand::OpenFixture(entry.path.clone()));
+                    }
+                    if file_button(ui, "Run", &file, true)
+                        .on_hover_text(format!("Run {file} as a suite of one"))
+                        .clicked()
+                    {
+                        commands.push(UiCommand::RunSuite(vec![entry.path.clone()]));
+                    }
                     match &entry.fixture {
                         Ok(fixture) => {
                             let expect = fixture
                                 .expect
                                 .code
-                                .map_or("no reply".to_owned(), |c| c.to_string());
-                            ui.label(format!("{}  (expects {expect})", fixture.name))
-                                .on_hover_text(&file);
+                                .map_or("silent".to_owned(), |c| c.to_string());
+                            ui.add_sized(
+                                [40.0, ui.spacing().interact_size.y],
+                                egui::Label::new(egui::RichText::new(expect).monospace()),
+                            )
+                            .on_hover_text("the reply code it expects");
+                            ui.add(egui::Label::new(&fixture.name).truncate())
+                                .on_hover_text(format!("{}\n{file}", fixture.name));
                         }
                         Err(e) => {
-                            ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+                            ui.add(
+                                egui::Label::new(
+                                    egui::RichText::new(e.to_string())
+                                        .color(ui.visuals().error_fg_color),
+                                )
+                                .truncate(),
+                            )
+                            .on_hover_text(e.to_string());
                         }
                     }
-                    ui.horizontal(|ui| {
-                        if ui
-                            .add_enabled(entry.fixture.is_ok(), egui::Button::new("Open").small())
-                            .on_hover_text(format!("Open {file} in the builder"))
-                            .clicked()
-                        {
-                            commands.push(UiCommand::OpenFixture(entry.path.clone()));
-                        }
-                        if ui
-                            .add(egui::Button::new("Run").small())
-                            .on_hover_text(format!("Run {file} as a suite of one"))
-                            .clicked()
-                        {
-                            commands.push(UiCommand::RunSuite(vec![entry.path.clone()]));
-                        }
-                    });
-                    ui.end_row();
-                }
-            });
-    });
+                });
+            }
+        });
+}
+
+/// A small button showing `verb`, whose accessible name also says which file it acts on.
+fn file_button(ui: &mut egui::Ui, verb: &str, file: &str, enabled: bool) -> egui::Response {
+    let response = ui.add_enabled(enabled, egui::Button::new(verb).small());
+    let name = format!("{verb} {file}");
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, &name));
+    response
 }
 
 /// Draws the suite table.
@@ -124,46 +143,73 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiComm
             ui.colored_label(ui.visuals().warn_fg_color, note);
         }
     });
-    egui::ScrollArea::vertical()
+    let text_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    TableBuilder::new(ui)
+        .striped(true)
         .stick_to_bottom(true)
         .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("suite")
-                .striped(true)
-                .num_columns(4)
-                .show(ui, |ui| {
-                    ui.strong("");
-                    ui.strong("fixture");
-                    ui.strong("expected");
-                    ui.strong("got");
-                    ui.end_row();
-                    for result in &suite.results {
-                        match result {
-                            Ok(result) => {
-                                if result.passed {
-                                    ui.colored_label(egui::Color32::from_rgb(80, 200, 120), "PASS");
-                                } else {
-                                    ui.colored_label(ui.visuals().error_fg_color, "FAIL");
-                                }
-                                ui.label(&result.name)
-                                    .on_hover_text(result.path.display().to_string());
-                                ui.label(result.expected.map_or("no reply".to_owned(), |c| {
-                                    format!("{c} {}", c.meaning())
-                                }));
-                                let response = ui.label(result.outcome.describe());
-                                if !result.notes.is_empty() {
-                                    response.on_hover_text(result.notes.join("\n"));
-                                }
-                            }
-                            Err((path, error)) => {
-                                ui.colored_label(ui.visuals().error_fg_color, "ERROR");
-                                ui.label(path.display().to_string());
-                                ui.label("");
-                                ui.colored_label(ui.visuals().error_fg_color, error);
-                            }
-                        }
-                        ui.end_row();
-                    }
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::exact(48.0))
+        .column(Column::remainder().at_least(160.0).clip(true))
+        .column(Column::auto().at_least(150.0))
+        .column(Column::auto().at_least(220.0))
+        .header(text_height, |mut header| {
+            for title in ["", "fixture", "expected", "got"] {
+                header.col(|ui| {
+                    ui.strong(title);
                 });
+            }
+        })
+        .body(|body| {
+            body.rows(text_height, suite.results.len(), |mut row| {
+                let Some(result) = suite.results.get(row.index()) else {
+                    return;
+                };
+                match result {
+                    Ok(result) => {
+                        row.col(|ui| {
+                            if result.passed {
+                                ui.colored_label(egui::Color32::from_rgb(80, 200, 120), "PASS");
+                            } else {
+                                ui.colored_label(ui.visuals().error_fg_color, "FAIL");
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.add(egui::Label::new(&result.name).truncate())
+                                .on_hover_text(format!(
+                                    "{}\n{}",
+                                    result.name,
+                                    result.path.display()
+                                ));
+                        });
+                        row.col(|ui| {
+                            ui.label(
+                                result.expected.map_or("no reply".to_owned(), |c| {
+                                    format!("{c} {}", c.meaning())
+                                }),
+                            );
+                        });
+                        row.col(|ui| {
+                            let response = ui.label(result.outcome.describe());
+                            if !result.notes.is_empty() {
+                                response.on_hover_text(result.notes.join("\n"));
+                            }
+                        });
+                    }
+                    Err((path, error)) => {
+                        row.col(|ui| {
+                            ui.colored_label(ui.visuals().error_fg_color, "ERROR");
+                        });
+                        row.col(|ui| {
+                            ui.add(egui::Label::new(path.display().to_string()).truncate());
+                        });
+                        row.col(|_| {});
+                        row.col(|ui| {
+                            ui.colored_label(ui.visuals().error_fg_color, error)
+                                .on_hover_text(error);
+                        });
+                    }
+                }
+            });
         });
 }

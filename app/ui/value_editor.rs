@@ -194,7 +194,9 @@ fn text_ui(
     hint: &str,
 ) -> bool {
     let mut text = value.as_str().unwrap_or_default().to_owned();
-    let mut edit = egui::TextEdit::singleline(&mut text).hint_text(hint);
+    let mut edit = egui::TextEdit::singleline(&mut text)
+        .hint_text(hint)
+        .desired_width(220.0);
     if let Some(max) = max_length {
         edit = edit.char_limit(max);
     }
