@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
+use thingbench::runner::{CaseResult, Outcome};
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::timeline::RowKind;
 use thingbench::ui::{LinkState, Startup, WorkbenchApp};
@@ -221,11 +222,98 @@ fn build_send_valid_and_invalid_then_save_and_replay() {
     step_until(&mut harness, Duration::from_secs(60), &summary, |h| {
         h.query_by_label(&summary).is_some()
     });
-    assert!(harness.query_by_label("ui hot power").is_some());
-    // Each code shows in the suite table with its meaning and round trip.
-    let replies = |text: &str| harness.query_all_by_label_contains(text).count();
-    assert_eq!(replies("1204 model validation failed  "), 10);
-    assert_eq!(replies("742 sign check failed  "), 1);
+    let results = &harness.state().suite().results;
+    let got = |wanted: i64| {
+        results
+            .iter()
+            .filter(|r| {
+                matches!(r, Ok(CaseResult { outcome: Outcome::Replied { code, .. }, .. })
+                    if code.0 == wanted)
+            })
+            .count()
+    };
+    assert_eq!(got(1204), 10);
+    assert_eq!(got(742), 1);
+    let last = results.last().unwrap().as_ref().unwrap();
+    assert_eq!(
+        (last.name.as_str(), last.passed),
+        ("ui hot power", true),
+        "the saved fixture ran last"
+    );
+    // The table sticks to its newest rows: the saved fixture's, with code, meaning and round trip.
+    harness.run();
+    assert!(
+        harness
+            .query_all_by_label_contains("1204 model validation failed  ")
+            .count()
+            >= 1
+    );
+}
+
+#[test]
+fn a_suite_shows_its_traffic_and_the_window_follows_its_logins() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    // Send once, so that the window's own session listens on the batch reply topic as well.
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    // A batch for inv01 and inv02, then a logout of inv01.
+    harness
+        .get_by_label("Run 001-valid-two-inverters.json")
+        .click();
+    step_until(&mut harness, Duration::from_secs(10), "the batch", |h| {
+        h.state().suite().results.len() == 1
+    });
+    // Far down the list: scrolled to first, as a user would.
+    harness.get_by_label("Run 061-200-logout.json").scroll_to_me();
+    harness.run();
+    harness.get_by_label("Run 061-200-logout.json").click();
+    step_until(&mut harness, Duration::from_secs(10), "the logout", |h| {
+        h.state().suite().results.iter().any(|r| {
+            r.as_ref()
+                .is_ok_and(|r| r.name == "Logging out inv01 succeeds." && r.passed)
+        })
+    });
+    harness.run();
+    let export = harness.state().timeline().export_jsonl();
+    let rows: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let suite_requests: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["kind"] == "request" && r["note"] == "suite")
+        .collect();
+    let batch = suite_requests
+        .iter()
+        .find(|r| r["topic"] == "/sys/gwPk/gw01/thing/measurepoint/post/batch")
+        .expect("the suite's batch is in the timeline");
+    assert_eq!(
+        (batch["code"].as_i64(), batch["predicted"].as_i64()),
+        (Some(200), Some(200))
+    );
+    let logout = suite_requests
+        .iter()
+        .find(|r| {
+            r["topic"] == "/ext/session/gwPk/gw01/combine/logout" && r["device"] == "invPk/inv01"
+        })
+        .expect("the suite's logout is in the timeline");
+    assert_eq!(logout["code"], 200);
+    // The window's own session hears the suite's replies too; none of them is 'unpaired'.
+    assert!(
+        rows.iter().all(|r| r["kind"] != "unpaired reply"),
+        "{export}"
+    );
+    // The window believes what the hub now believes: inv01 is logged out, so the starter batch
+    // for inv01 is predicted 1212, and the hub answers 1212.
+    harness.get_by_label("Devices").click();
+    harness.run();
+    assert!(harness.query_by_label("Log in invPk/inv01").is_some());
+    wait_for_label(&mut harness, "Predicted: 1212");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 1212");
 }
 
 #[test]

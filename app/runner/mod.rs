@@ -50,6 +50,21 @@ impl Outcome {
     }
 }
 
+/// A request of a run as it goes out and as it ends, for a window that shows the run's traffic.
+#[derive(Debug)]
+pub enum Traffic<'m> {
+    /// About to be published.
+    Sent { topic: &'m str, payload: &'m [u8] },
+    /// How the request sent last ended; `reply` is the reply's payload, empty without one.
+    Ended {
+        outcome: &'m Outcome,
+        reply: &'m [u8],
+    },
+}
+
+/// What [`Runner::observe`] calls.
+type Observer<'a> = Box<dyn FnMut(Traffic<'_>) + 'a>;
+
 /// One fixture's result.
 #[derive(Clone, Debug)]
 pub struct CaseResult {
@@ -144,6 +159,8 @@ pub struct Runner<'a> {
     connected: bool,
     /// How long this run has already waited for the current outage to end.
     outage_waited: Duration,
+    /// Told of every request sent and of how it ended.
+    on_traffic: Option<Observer<'a>>,
 }
 
 /// How long a run waits, over all its sends, for one lost connection to come back before its
@@ -164,7 +181,15 @@ impl<'a> Runner<'a> {
             registry: workspace.registry(&LoginState::All),
             connected: true,
             outage_waited: Duration::ZERO,
+            on_traffic: None,
         }
+    }
+
+    /// Tells `observe` of every request this runner sends (fixtures and logins) and of how each
+    /// ended.
+    pub fn observe(mut self, observe: impl FnMut(Traffic<'_>) + 'a) -> Self {
+        self.on_traffic = Some(Box::new(observe));
+        self
     }
 
     /// Runs one fixture: its login list, then its send, judged against its `expect`.
@@ -225,6 +250,32 @@ impl<'a> Runner<'a> {
                 ),
             };
         }
+        if let Some(observe) = &mut self.on_traffic {
+            observe(Traffic::Sent {
+                topic: &topic,
+                payload: &payload,
+            });
+        }
+        let (outcome, reply) = self.send_and_wait(request, topic, payload, msg_id, timeout);
+        if let Some(observe) = &mut self.on_traffic {
+            observe(Traffic::Ended {
+                outcome: &outcome,
+                reply: &reply,
+            });
+        }
+        outcome
+    }
+
+    /// Sends one request and waits for how it ends, with the reply's payload (empty without one).
+    fn send_and_wait(
+        &mut self,
+        request: RequestId,
+        topic: String,
+        payload: Vec<u8>,
+        msg_id: Option<crate::protocol::MsgId>,
+        timeout: Duration,
+    ) -> (Outcome, Vec<u8>) {
+        let ended = |outcome| (outcome, Vec::new());
         if !self.session.send(SessionCommand::Request {
             request,
             topic,
@@ -232,9 +283,9 @@ impl<'a> Runner<'a> {
             msg_id,
             timeout,
         }) {
-            return Outcome::Lost {
+            return ended(Outcome::Lost {
                 reason: "the session has ended".into(),
-            };
+            });
         }
         // The session ends every request itself; the margin only guards against a dead thread.
         let guard = timeout + Duration::from_secs(10);
@@ -245,31 +296,33 @@ impl<'a> Runner<'a> {
                 Ok(SessionEvent::Replied {
                     request: r,
                     reply,
+                    payload,
                     rtt,
                     ..
                 }) if r == request => {
-                    return Outcome::Replied {
+                    let outcome = Outcome::Replied {
                         code: reply.code,
                         message: reply.message,
                         rtt,
                     };
+                    return (outcome, payload);
                 }
                 Ok(SessionEvent::NoReply { request: r, after }) if r == request => {
-                    return Outcome::NoReply { after };
+                    return ended(Outcome::NoReply { after });
                 }
                 Ok(SessionEvent::Lost { request: r, reason }) if r == request => {
-                    return Outcome::Lost { reason };
+                    return ended(Outcome::Lost { reason });
                 }
                 Ok(SessionEvent::Closed) => {
-                    return Outcome::Lost {
+                    return ended(Outcome::Lost {
                         reason: "the session has ended".into(),
-                    };
+                    });
                 }
                 Ok(event) => self.follow(&event),
                 Err(_) => {
-                    return Outcome::Lost {
+                    return ended(Outcome::Lost {
                         reason: "the session stopped answering".into(),
-                    };
+                    });
                 }
             }
         }

@@ -160,6 +160,13 @@ impl Watcher {
     }
 }
 
+/// The first device a request on `topic` speaks for (see [`devices_named`]); `None` off the
+/// protocol's topics.
+pub fn first_device(topic: &str, payload: &[u8]) -> Option<DeviceId> {
+    let parsed = parse_topic(topic)?;
+    devices_named(&parsed.device, payload).into_iter().next()
+}
+
 /// The devices a request speaks for: each batch element's device (the topic's when it names
 /// none), or the device of a login; the topic's device when the payload says nothing readable.
 fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {

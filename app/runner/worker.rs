@@ -11,7 +11,7 @@ use crate::transport::{BrokerUrl, SessionConfig};
 use crate::workspace::Workspace;
 
 use super::connect::{Embedded, connected_session, start_embedded};
-use super::{CaseResult, Runner, load_fixture};
+use super::{CaseResult, Outcome, Runner, Traffic, load_fixture};
 
 /// Starts the embedded broker and the workspace's hub on a thread; the answer comes on the
 /// returned channel, after which `wake` is called.
@@ -63,6 +63,16 @@ pub enum WorkerEvent {
         path: PathBuf,
         error: String,
     },
+    /// A request of the run (a fixture's, or a login before it) is about to go out.
+    Sent {
+        topic: String,
+        payload: Vec<u8>,
+    },
+    /// The request sent last ended; `reply` is the reply's payload, empty without one.
+    Ended {
+        outcome: Outcome,
+        reply: Vec<u8>,
+    },
     Result(CaseResult),
     /// A run ended, all its fixtures done or stopped.
     Finished {
@@ -111,7 +121,18 @@ pub fn start_worker(
                 Err(e) => return send(WorkerEvent::Failed(e)),
             };
             send(WorkerEvent::Ready);
-            let mut runner = Runner::new(&ws, &session);
+            let mut runner = Runner::new(&ws, &session).observe(|traffic| {
+                send(match traffic {
+                    Traffic::Sent { topic, payload } => WorkerEvent::Sent {
+                        topic: topic.to_owned(),
+                        payload: payload.to_vec(),
+                    },
+                    Traffic::Ended { outcome, reply } => WorkerEvent::Ended {
+                        outcome: outcome.clone(),
+                        reply: reply.to_vec(),
+                    },
+                })
+            });
             for command in cmd_rx {
                 let WorkerCommand::Run(paths) = command;
                 stop_flag.store(false, Ordering::SeqCst);

@@ -19,16 +19,17 @@ pub mod value_editor;
 mod watch_panel;
 pub mod watching;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::model::{CheckReport, PointRef, Registry, check};
-use crate::protocol::{DeviceId, EpochMs, ReplyCode};
+use crate::model::{CheckReport, PointRef, Registry, SessionEffect, check};
+use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, reply_topic};
 use crate::runner::connect::Embedded;
+use crate::runner::watch::first_device;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, spawn_embedded, start_worker};
-use crate::runner::{CaseResult, login_message};
+use crate::runner::{CaseResult, Outcome, login_message};
 use crate::transport::{
     BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
 };
@@ -117,6 +118,19 @@ struct Pending {
     device: Option<DeviceId>,
     topic: String,
 }
+
+/// The suite's request in flight, shown in the timeline like the window's own.
+struct SuiteRequest {
+    row: usize,
+    device: Option<DeviceId>,
+    topic: String,
+    /// The login or logout it makes when accepted.
+    effect: Option<SessionEffect>,
+}
+
+/// Suite requests whose reply the window's own session may also hear (both speak as the same
+/// gateway), by reply topic and id; a few are enough, as the suite sends one at a time.
+const SUITE_IDS_KEPT: usize = 64;
 
 /// The tabs of the left panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -229,6 +243,10 @@ pub struct WorkbenchApp {
     worker: Option<(Worker, BrokerUrl)>,
     /// Suite runs asked for before the suite runner was connected.
     suite_backlog: Vec<PathBuf>,
+    suite_request: Option<SuiteRequest>,
+    /// The latest suite requests, as `(reply topic, id)`: their replies reach the window's own
+    /// session too, which must not list them as unpaired.
+    suite_ids: VecDeque<(String, MsgId)>,
     plot: plot_panel::PlotView,
     watching: Option<watching::Watching>,
     models_view: models_panel::ModelsView,
@@ -312,6 +330,8 @@ impl WorkbenchApp {
             suite: SuiteState::default(),
             worker: None,
             suite_backlog: Vec::new(),
+            suite_request: None,
+            suite_ids: VecDeque::new(),
             plot: plot_panel::PlotView::default(),
             watching: None,
             models_view: models_panel::ModelsView::default(),
@@ -416,7 +436,13 @@ impl WorkbenchApp {
         }
         let reason = "disconnected before the reply";
         for (_, pending) in std::mem::take(&mut self.pending) {
-            self.end_unanswered(&pending, RowKind::Lost, reason);
+            self.end_unanswered(
+                pending.row,
+                pending.device.as_ref(),
+                &pending.topic,
+                RowKind::Lost,
+                reason,
+            );
             if matches!(pending.purpose, Purpose::Draft) {
                 self.send_state = Some(SendState::Lost(reason.into()));
             }
@@ -424,20 +450,60 @@ impl WorkbenchApp {
         self.link = LinkState::Off;
     }
 
-    /// Ends a request that got no reply: a row of `kind` beside it, each the other's partner.
-    fn end_unanswered(&mut self, pending: &Pending, kind: RowKind, note: &str) {
+    /// Ends the request at row `request`, on `topic` for `device`, that got no reply: a row of
+    /// `kind` beside it, each the other's partner.
+    fn end_unanswered(
+        &mut self,
+        request: usize,
+        device: Option<&DeviceId>,
+        topic: &str,
+        kind: RowKind,
+        note: &str,
+    ) {
         let row = self.timeline.push(
             EpochMs::now(),
             kind,
             NewRow {
-                device: pending.device.as_ref(),
-                topic: &pending.topic,
-                partner: Some(pending.row),
+                device,
+                topic,
+                partner: Some(request),
                 note,
                 ..NewRow::default()
             },
         );
-        self.timeline.answer(pending.row, row, None, None);
+        self.timeline.answer(request, row, None, None);
+    }
+
+    /// Adds the reply to the request at row `request` on `topic`, and answers the request.
+    #[expect(clippy::too_many_arguments)]
+    fn push_reply(
+        &mut self,
+        request: usize,
+        device: Option<&DeviceId>,
+        topic: &str,
+        payload: &[u8],
+        code: ReplyCode,
+        message: Option<&str>,
+        rtt: Duration,
+    ) {
+        // The window may read events a frame late: date the reply by its round trip.
+        let sent_at = self.timeline.row(request).map_or(EpochMs::now(), |r| r.at);
+        let at = EpochMs(sent_at.0 + i64::try_from(rtt.as_millis()).unwrap_or(0));
+        let row = self.timeline.push(
+            at,
+            RowKind::Reply,
+            NewRow {
+                device,
+                topic: &reply_topic(topic),
+                payload,
+                code: Some(code),
+                predicted: None,
+                rtt: Some(rtt),
+                partner: Some(request),
+                note: message.unwrap_or_default(),
+            },
+        );
+        self.timeline.answer(request, row, Some(code), Some(rtt));
     }
 
     fn request(
@@ -910,25 +976,15 @@ impl WorkbenchApp {
                 let Some(pending) = self.pending.remove(&request) else {
                     return;
                 };
-                // The window may read events a frame late: date the reply by its round trip.
-                let sent_at = self.timeline.row(pending.row).map_or(now, |r| r.at);
-                let at = EpochMs(sent_at.0 + i64::try_from(rtt.as_millis()).unwrap_or(0));
-                let row = self.timeline.push(
-                    at,
-                    RowKind::Reply,
-                    NewRow {
-                        device: pending.device.as_ref(),
-                        topic: &crate::protocol::reply_topic(&pending.topic),
-                        payload: &payload,
-                        code: Some(reply.code),
-                        predicted: None,
-                        rtt: Some(rtt),
-                        partner: Some(pending.row),
-                        note: reply.message.as_deref().unwrap_or_default(),
-                    },
+                self.push_reply(
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    &payload,
+                    reply.code,
+                    reply.message.as_deref(),
+                    rtt,
                 );
-                self.timeline
-                    .answer(pending.row, row, Some(reply.code), Some(rtt));
                 match pending.purpose {
                     Purpose::Draft => {
                         self.send_state = Some(SendState::Replied {
@@ -964,7 +1020,13 @@ impl WorkbenchApp {
                     return;
                 };
                 let note = format!("no reply within {} ms", after.as_millis());
-                self.end_unanswered(&pending, RowKind::NoReply, &note);
+                self.end_unanswered(
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    RowKind::NoReply,
+                    &note,
+                );
                 if matches!(pending.purpose, Purpose::Draft) {
                     self.send_state = Some(SendState::NoReply(after));
                 } else {
@@ -975,7 +1037,13 @@ impl WorkbenchApp {
                 let Some(pending) = self.pending.remove(&request) else {
                     return;
                 };
-                self.end_unanswered(&pending, RowKind::Lost, &reason);
+                self.end_unanswered(
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    RowKind::Lost,
+                    &reason,
+                );
                 if matches!(pending.purpose, Purpose::Draft) {
                     self.send_state = Some(SendState::Lost(reason));
                 }
@@ -985,6 +1053,9 @@ impl WorkbenchApp {
                 payload,
                 why,
             } => {
+                if self.is_suite_reply(&topic, &payload) {
+                    return;
+                }
                 self.timeline.push(
                     now,
                     RowKind::Unpaired,
@@ -1020,10 +1091,10 @@ impl WorkbenchApp {
                 self.suite.queued = self.suite.queued.saturating_sub(1);
                 self.suite.results.push(Err((path, error)));
             }
+            WorkerEvent::Sent { topic, payload } => self.suite_sent(topic, &payload),
+            WorkerEvent::Ended { outcome, reply } => self.suite_ended(&outcome, &reply),
             WorkerEvent::Result(result) => {
                 self.suite.queued = self.suite.queued.saturating_sub(1);
-                // The suite's logins change what the hub believes; follow them for fixtures
-                // that log everyone in.
                 self.suite.results.push(Ok(result));
             }
             WorkerEvent::Finished { stopped } => {
@@ -1033,6 +1104,85 @@ impl WorkbenchApp {
                 }
             }
         }
+    }
+
+    /// A suite request goes out: a row for it, checked as the window's own are.
+    fn suite_sent(&mut self, topic: String, payload: &[u8]) {
+        let report = check(&self.registry, &topic, payload);
+        let device = first_device(&topic, payload);
+        let row = self.timeline.push(
+            EpochMs::now(),
+            RowKind::Request,
+            NewRow {
+                device: device.as_ref(),
+                topic: &topic,
+                payload,
+                predicted: Some(report.code),
+                note: "suite",
+                ..NewRow::default()
+            },
+        );
+        if let Some(id) = report.id {
+            if self.suite_ids.len() == SUITE_IDS_KEPT {
+                self.suite_ids.pop_front();
+            }
+            self.suite_ids.push_back((reply_topic(&topic), id));
+        }
+        self.suite_request = Some(SuiteRequest {
+            row,
+            device,
+            topic,
+            effect: report.effect,
+        });
+    }
+
+    /// The suite's request in flight ended. An accepted login or logout changes what the hub
+    /// believes, so the devices panel and the live check follow it.
+    fn suite_ended(&mut self, outcome: &Outcome, reply: &[u8]) {
+        let Some(sent) = self.suite_request.take() else {
+            return;
+        };
+        let device = sent.device.as_ref();
+        match outcome {
+            Outcome::Replied { code, message, rtt } => {
+                self.push_reply(
+                    sent.row,
+                    device,
+                    &sent.topic,
+                    reply,
+                    *code,
+                    message.as_deref(),
+                    *rtt,
+                );
+                if code.is_success() && sent.effect.is_some() {
+                    self.registry.apply(sent.effect.as_ref());
+                    self.report_stale = true;
+                }
+            }
+            Outcome::NoReply { after } => {
+                let note = format!("no reply within {} ms", after.as_millis());
+                self.end_unanswered(sent.row, device, &sent.topic, RowKind::NoReply, &note);
+            }
+            Outcome::Lost { reason } | Outcome::NotSent { reason } => {
+                self.end_unanswered(sent.row, device, &sent.topic, RowKind::Lost, reason);
+            }
+        }
+    }
+
+    /// True for a reply to one of the suite's requests, heard by the window's own session.
+    fn is_suite_reply(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let Some(id) = parse_reply(payload).ok().and_then(|r| r.id) else {
+            return false;
+        };
+        let Some(at) = self
+            .suite_ids
+            .iter()
+            .position(|(t, i)| t == topic && *i == id)
+        else {
+            return false;
+        };
+        self.suite_ids.remove(at);
+        true
     }
 
     /// Applies commands and background events; called once per frame.
@@ -1052,6 +1202,16 @@ impl WorkbenchApp {
                 Err(e) => self.link = LinkState::Failed(e),
             }
         }
+        // The suite's events first: a suite request is announced before it is published, so
+        // its reply, which the window's session hears too, is known as the suite's.
+        let worker_events: Vec<WorkerEvent> = self
+            .worker
+            .as_ref()
+            .map(|(w, _)| w.events.try_iter().collect())
+            .unwrap_or_default();
+        for event in worker_events {
+            self.apply_worker_event(event);
+        }
         let events: Vec<SessionEvent> = self
             .session
             .as_ref()
@@ -1068,14 +1228,6 @@ impl WorkbenchApp {
             .unwrap_or_default();
         for event in watch_events {
             self.apply_watch_event(event);
-        }
-        let worker_events: Vec<WorkerEvent> = self
-            .worker
-            .as_ref()
-            .map(|(w, _)| w.events.try_iter().collect())
-            .unwrap_or_default();
-        for event in worker_events {
-            self.apply_worker_event(event);
         }
         while let Ok((purpose, path)) = self.dialog_rx.try_recv() {
             self.apply_dialog(purpose, path);
@@ -1270,7 +1422,7 @@ impl eframe::App for WorkbenchApp {
         };
         egui::Panel::left("left")
             .resizable(true)
-            .default_size(330.0)
+            .default_size(270.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     for (tab, label) in [
@@ -1355,7 +1507,7 @@ impl eframe::App for WorkbenchApp {
             });
         egui::Panel::right("check")
             .resizable(true)
-            .default_size(420.0)
+            .default_size(390.0)
             .show(ui, |ui| {
                 check_panel::check_ui(
                     ui,
