@@ -56,21 +56,29 @@ pub fn models_ui(ui: &mut egui::Ui, view: &mut ModelsView, ws: &Workspace) {
                 .default_open(true)
                 .open((!needle.is_empty()).then_some(!points.is_empty()))
                 .show(ui, |ui| {
+                    // The definition comes last, cut to the panel's width (a STRUCT's can be
+                    // long); hovering a point shows it whole.
                     egui::Grid::new(("points", &model.model_id))
                         .striped(true)
-                        .num_columns(4)
+                        .num_columns(5)
                         .show(ui, |ui| {
-                            ui.strong("point");
-                            ui.strong("type");
-                            ui.strong("unit");
-                            ui.strong("quality");
+                            for title in ["point", "type", "unit", "quality", "definition"] {
+                                ui.strong(title);
+                            }
                             ui.end_row();
                             for point in points {
-                                ui.label(&point.identifier)
-                                    .on_hover_text(format!("{}\n{}", point.name, point.desc));
-                                ui.label(point.data_type.definition_summary());
+                                let definition = point.data_type.definition_summary();
+                                ui.label(&point.identifier).on_hover_text(format!(
+                                    "{}\n{}\n{} {definition}",
+                                    point.name,
+                                    point.desc,
+                                    point.data_type.name()
+                                ));
+                                ui.label(point.data_type.name());
                                 ui.label(point.unit.as_ref().map_or("", |u| u.unit_id.as_str()));
                                 ui.label(if point.has_quality { "yes" } else { "" });
+                                ui.add(egui::Label::new(&definition).truncate())
+                                    .on_hover_text(&definition);
                                 ui.end_row();
                             }
                         });

@@ -200,7 +200,7 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
 }
 
 /// `HH:MM:SS.mmm` of an epoch-ms time, in UTC.
-fn clock(ms: i64) -> String {
+pub(super) fn clock(ms: i64) -> String {
     let day_ms = ms.rem_euclid(86_400_000);
     format!(
         "{:02}:{:02}:{:02}.{:03}",

@@ -1,7 +1,10 @@
 //! Watch mode: start and stop, a summary per device, and every watched message with the
 //! checker's code beside the hub's, each one saved as a fixture with one click.
 
+use egui_extras::{Column, TableBuilder};
+
 use super::UiCommand;
+use super::timeline_panel::clock;
 use super::watching::Watching;
 
 /// Draws watch mode.
@@ -43,49 +46,76 @@ pub fn watch_ui(
     });
     let Some(watching) = watching else { return };
     ui.separator();
-    ui.columns(2, |columns| {
-        summary_ui(&mut columns[0], watching);
-        messages_ui(&mut columns[1], watching, commands);
-    });
+    // The summary on the left, the messages beside it; each table cuts its cells to its width.
+    egui::Panel::left("watch-summary")
+        .resizable(true)
+        .default_size(ui.available_width() * 0.4)
+        .show(ui, |ui| summary_ui(ui, watching));
+    messages_ui(ui, watching, commands);
 }
 
 fn summary_ui(ui: &mut egui::Ui, watching: &Watching) {
     ui.strong("By device");
-    egui::ScrollArea::vertical()
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    TableBuilder::new(ui)
         .id_salt("watch-devices")
-        .show(ui, |ui| {
-            egui::Grid::new("watch-devices-grid")
-                .striped(true)
-                .num_columns(5)
-                .show(ui, |ui| {
-                    for title in [
-                        "device",
-                        "messages",
-                        "valid",
-                        "invalid by code",
-                        "mean interval",
-                    ] {
-                        ui.strong(title);
-                    }
-                    ui.end_row();
-                    for (device, summary) in &watching.devices {
+        .striped(true)
+        .auto_shrink([false, false])
+        .column(Column::initial(100.0).clip(true))
+        .columns(Column::auto(), 2)
+        .column(Column::remainder().at_least(60.0).clip(true))
+        .columns(Column::auto(), 2)
+        .header(row_height, |mut header| {
+            for title in [
+                "device",
+                "messages",
+                "valid",
+                "invalid by code",
+                "interval",
+                "last seen",
+            ] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|mut body| {
+            for (device, summary) in &watching.devices {
+                body.row(row_height, |mut row| {
+                    row.col(|ui| {
                         ui.label(device);
+                    });
+                    row.col(|ui| {
                         ui.label(summary.messages.to_string());
+                    });
+                    row.col(|ui| {
                         ui.label(summary.valid.to_string());
+                    });
+                    row.col(|ui| {
                         let invalid: Vec<String> = summary
                             .invalid
                             .iter()
                             .map(|(code, n)| format!("{code}×{n}"))
                             .collect();
-                        ui.label(invalid.join(" "));
+                        let text = invalid.join(" ");
+                        ui.add(egui::Label::new(&text).truncate())
+                            .on_hover_text(&text);
+                    });
+                    row.col(|ui| {
                         ui.label(
                             summary
                                 .mean_interval_ms()
                                 .map_or("-".to_owned(), |ms| format!("{:.1} s", ms / 1000.0)),
                         );
-                        ui.end_row();
-                    }
+                    });
+                    row.col(|ui| {
+                        let last = summary.last_seen.map_or("-".to_owned(), |at| clock(at.0));
+                        // To the second; the milliseconds are in the hover.
+                        ui.label(last.get(..8).unwrap_or(&last))
+                            .on_hover_text(format!("{last} UTC"));
+                    });
                 });
+            }
         });
 }
 
@@ -93,31 +123,67 @@ fn messages_ui(ui: &mut egui::Ui, watching: &Watching, commands: &mut Vec<UiComm
     ui.strong("Messages");
     let row_height = ui.spacing().interact_size.y;
     let watched = watching.watched();
-    egui::ScrollArea::vertical()
+    // A narrow window scrolls the table sideways rather than hiding its last columns.
+    egui::ScrollArea::horizontal()
+        .id_salt("watch-messages-sideways")
+        .show(ui, |ui| {
+            messages_table_ui(ui, watched, row_height, commands)
+        });
+}
+
+fn messages_table_ui(
+    ui: &mut egui::Ui,
+    watched: &[crate::runner::watch::Watched],
+    row_height: f32,
+    commands: &mut Vec<UiCommand>,
+) {
+    TableBuilder::new(ui)
         .id_salt("watch-messages")
+        .striped(true)
         .stick_to_bottom(true)
         .auto_shrink([false, false])
-        .show_rows(ui, row_height, watched.len(), |ui, range| {
-            for index in range {
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::exact(70.0))
+        .column(Column::auto().at_least(24.0))
+        .column(Column::auto())
+        .column(Column::initial(100.0).clip(true))
+        .column(Column::initial(110.0).clip(true))
+        .columns(Column::auto().at_least(36.0), 2)
+        .column(Column::remainder().at_least(60.0).clip(true))
+        .header(row_height, |mut header| {
+            for title in [
+                "",
+                "#",
+                "",
+                "device",
+                "method",
+                "predicted",
+                "hub",
+                "finding",
+            ] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, watched.len(), |mut row| {
+                let index = row.index();
                 let Some(w) = watched.get(index) else {
-                    continue;
+                    return;
                 };
-                ui.horizontal(|ui| {
+                row.col(|ui| {
                     let (verdict, color) = match w.actual {
                         None => ("waiting", ui.visuals().weak_text_color()),
                         Some(_) if w.agrees() => ("AGREE", egui::Color32::from_rgb(80, 200, 120)),
                         Some(_) => ("DISAGREE", ui.visuals().error_fg_color),
                     };
                     ui.colored_label(color, verdict);
-                    let method = w.topic.rsplit('/').take(2).collect::<Vec<_>>();
-                    ui.label(format!(
-                        "#{} {}  predicted {}  hub {}",
-                        index + 1,
-                        method.into_iter().rev().collect::<Vec<_>>().join("/"),
-                        w.predicted,
-                        w.actual.map_or("-".to_owned(), |c| c.to_string())
-                    ))
-                    .on_hover_text(w.finding.clone().unwrap_or_else(|| w.topic.clone()));
+                });
+                row.col(|ui| {
+                    ui.label(format!("{}", index + 1));
+                });
+                row.col(|ui| {
                     if ui
                         .small_button(format!("Save #{}", index + 1))
                         .on_hover_text("Save as a fixture in messages/, expecting the hub's code")
@@ -126,6 +192,35 @@ fn messages_ui(ui: &mut egui::Ui, watching: &Watching, commands: &mut Vec<UiComm
                         commands.push(UiCommand::SaveWatched(index));
                     }
                 });
-            }
+                row.col(|ui| {
+                    let devices: Vec<String> = w.devices.iter().map(ToString::to_string).collect();
+                    let text = devices.join(", ");
+                    ui.add(egui::Label::new(&text).truncate())
+                        .on_hover_text(&text);
+                });
+                row.col(|ui| {
+                    let method: Vec<&str> = w.topic.rsplit('/').take(2).collect();
+                    let method: Vec<&str> = method.into_iter().rev().collect();
+                    ui.add(egui::Label::new(method.join("/")).truncate())
+                        .on_hover_text(&w.topic);
+                });
+                row.col(|ui| {
+                    ui.label(w.predicted.0.to_string())
+                        .on_hover_text(w.predicted.meaning());
+                });
+                row.col(|ui| match w.actual {
+                    Some(code) => {
+                        ui.label(code.0.to_string()).on_hover_text(code.meaning());
+                    }
+                    None => {
+                        ui.weak("-");
+                    }
+                });
+                row.col(|ui| {
+                    let finding = w.finding.as_deref().unwrap_or_default();
+                    ui.add(egui::Label::new(finding).truncate())
+                        .on_hover_text(finding);
+                });
+            });
         });
 }
