@@ -29,7 +29,11 @@ pub fn timeline_ui(
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     let table_height =
         (ui.available_height() - detail_height - row_height * 2.0).max(row_height * 3.0);
-    table_ui(ui, timeline, view, table_height);
+    // Bounded, so that the table's column lines stop at its last row.
+    let width = ui.available_width();
+    ui.allocate_ui(egui::vec2(width, table_height + row_height), |ui| {
+        table_ui(ui, timeline, view, table_height);
+    });
     if let Some(selected) = view.selected {
         ui.separator();
         detail_ui(ui, timeline, selected, commands);
@@ -135,9 +139,9 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
         .sense(egui::Sense::click())
         .column(Column::exact(90.0))
         .column(Column::exact(110.0))
-        .column(Column::initial(130.0).resizable(true))
-        .column(Column::exact(150.0))
-        .column(Column::exact(70.0))
+        .column(Column::initial(120.0).resizable(true).clip(true))
+        .column(Column::initial(200.0).resizable(true).clip(true))
+        .column(Column::exact(60.0))
         .column(Column::remainder().clip(true))
         .header(row_height, |mut header| {
             for title in ["time", "kind", "device", "code", "RTT ms", "topic / note"] {
@@ -154,12 +158,21 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
                 let Some(row) = timeline.row(index) else {
                     return;
                 };
-                table_row.set_selected(view.selected == Some(index));
+                let selected = view.selected == Some(index);
+                table_row.set_selected(selected);
+                // On the selection's fill the kind's colour would be hard to read.
+                let color = |ui: &egui::Ui| {
+                    if selected {
+                        ui.visuals().strong_text_color()
+                    } else {
+                        kind_color(ui, row)
+                    }
+                };
                 table_row.col(|ui| {
                     ui.label(clock(row.at.0));
                 });
                 table_row.col(|ui| {
-                    ui.colored_label(kind_color(ui, row), row.kind.name());
+                    ui.colored_label(color(ui), row.kind.name());
                 });
                 table_row.col(|ui| {
                     ui.label(timeline.device(row).unwrap_or_default());
@@ -173,7 +186,7 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
                         (None, Some(predicted)) => format!("predicted {predicted}"),
                         (None, None) => String::new(),
                     };
-                    ui.colored_label(kind_color(ui, row), text);
+                    ui.colored_label(color(ui), text);
                 });
                 table_row.col(|ui| {
                     if let Some(rtt) = row.rtt() {
