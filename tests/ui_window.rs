@@ -682,14 +682,26 @@ fn the_plot_shows_the_values_sent_for_a_point() {
     harness.run();
     harness.get_by_label("invPk/inv01").click();
     harness.run();
-    harness.get_by_label("Point").click();
+    harness.get_by_label("Points").click();
     harness.run();
-    // The option, not the builder's field of the same name.
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::Button, "Power")
-        .click();
-    harness.run();
-    wait_for_label(&mut harness, "2 samples sent");
+    // The menu's checkboxes, not the builder's fields of the same names.
+    for point in ["Power", "INV.GenActivePW"] {
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::CheckBox, point)
+            .click();
+        harness.run();
+    }
+    wait_for_label(&mut harness, "2 points, 4 samples sent");
+    let series = harness.state().plot().series();
+    let values = |point: &str| -> Vec<f64> {
+        let s = series.iter().find(|s| s.point == point).expect(point);
+        s.samples.iter().map(|[_, y]| *y).collect()
+    };
+    assert_eq!(values("Power"), [7.5, 9.25]);
+    assert_eq!(values("INV.GenActivePW"), [0.0, 0.0]);
+    // At the times the entries carried, in order.
+    let times: Vec<f64> = series[0].samples.iter().map(|[t, _]| *t).collect();
+    assert!(times[0] <= times[1] && times[0] > 1.7e9, "{times:?}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod devices_panel;
 pub mod dialogs;
 mod fixtures_panel;
 mod models_panel;
-mod plot_panel;
+pub mod plot_panel;
 pub mod timeline;
 pub mod timeline_panel;
 mod top_panel;
@@ -1326,6 +1326,11 @@ impl WorkbenchApp {
     /// The text the builder would send.
     pub fn draft_text(&self) -> &str {
         self.draft.text()
+    }
+
+    /// The timeline.
+    pub fn plot(&self) -> &plot_panel::PlotView {
+        &self.plot
     }
 
     /// The timeline.

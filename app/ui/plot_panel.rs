@@ -1,4 +1,5 @@
-//! The values of a chosen point over time, from the requests in the timeline (egui_plot).
+//! The values of chosen points of a device over time, from the requests in the timeline (sent
+//! by the window or a suite, or watched), drawn with egui_plot.
 
 use serde_json::Value;
 
@@ -6,40 +7,59 @@ use crate::model::{DataType, Registry};
 use crate::protocol::DeviceId;
 
 use super::timeline::{RowKind, Timeline};
+use super::timeline_panel::clock;
 
-/// The chosen point and the samples found so far.
+/// One chosen point and its samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub point: String,
+    /// `[epoch s, value]`, in time order.
+    pub samples: Vec<[f64; 2]>,
+}
+
+/// The chosen device and points, and the samples found so far.
 #[derive(Default)]
 pub struct PlotView {
     device: Option<DeviceId>,
-    point: String,
-    /// `[epoch s, value]` of every sample sent.
-    samples: Vec<[f64; 2]>,
+    series: Vec<Series>,
     /// Rows already read, so that new rows are read once.
     scanned: usize,
 }
 
+impl PlotView {
+    /// The chosen points with their samples, in the order chosen.
+    pub fn series(&self) -> &[Series] {
+        &self.series
+    }
+}
+
 /// Draws the chooser and the plot.
 pub fn plot_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut PlotView, registry: &Registry) {
-    let before = (view.device.clone(), view.point.clone());
+    let PlotView {
+        device,
+        series,
+        scanned,
+    } = view;
+    let before_device = device.clone();
+    let before_points: Vec<String> = series.iter().map(|s| s.point.clone()).collect();
     ui.horizontal(|ui| {
         let mut devices: Vec<&DeviceId> = registry.devices.keys().collect();
         devices.sort_by_key(|d| d.to_string());
         let label = ui.label("Device");
         egui::ComboBox::from_id_salt("plot-device")
             .selected_text(
-                view.device
+                device
                     .as_ref()
                     .map_or("choose a device".to_owned(), ToString::to_string),
             )
             .show_ui(ui, |ui| {
-                for device in devices {
-                    ui.selectable_value(&mut view.device, Some(device.clone()), device.to_string());
+                for d in devices {
+                    ui.selectable_value(device, Some(d.clone()), d.to_string());
                 }
             })
             .response
             .labelled_by(label.id);
-        let points: Vec<String> = view
-            .device
+        let plottable: Vec<String> = device
             .as_ref()
             .and_then(|d| registry.model_of(&d.product_key))
             .map(|m| {
@@ -59,93 +79,206 @@ pub fn plot_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut PlotView, regi
                     .collect()
             })
             .unwrap_or_default();
-        let label = ui.label("Point");
-        egui::ComboBox::from_id_salt("plot-point")
-            .selected_text(if view.point.is_empty() {
-                "choose a point"
-            } else {
-                view.point.as_str()
-            })
-            .show_ui(ui, |ui| {
-                for point in points {
-                    ui.selectable_value(&mut view.point, point.clone(), point);
+        // Stays open while points are ticked, until a click outside it.
+        let config = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new("Points")
+            .config(config)
+            .ui(ui, |ui| {
+                if plottable.is_empty() {
+                    ui.weak("choose a device with numeric points first");
                 }
-            })
-            .response
-            .labelled_by(label.id);
-        ui.weak(format!("{} samples sent", view.samples.len()));
+                for point in &plottable {
+                    let mut chosen = series.iter().any(|s| s.point == *point);
+                    if ui.checkbox(&mut chosen, point).changed() {
+                        if chosen {
+                            series.push(Series {
+                                point: point.clone(),
+                                samples: Vec::new(),
+                            });
+                        } else {
+                            series.retain(|s| s.point != *point);
+                        }
+                    }
+                }
+            });
+        let samples: usize = series.iter().map(|s| s.samples.len()).sum();
+        ui.weak(match series.len() {
+            0 => "no point chosen".to_owned(),
+            1 => format!("{samples} samples sent"),
+            n => format!("{n} points, {samples} samples sent"),
+        });
     });
-    if (view.device.clone(), view.point.clone()) != before || timeline.len() < view.scanned {
-        view.samples.clear();
-        view.scanned = 0;
+    if *device != before_device {
+        // Another device's model: keep only the points it has too.
+        let model = device
+            .as_ref()
+            .and_then(|d| registry.model_of(&d.product_key));
+        series.retain(|s| model.is_some_and(|m| m.point(&s.point).is_some()));
     }
-    if let Some(device) = view.device.clone() {
-        scan(timeline, view, &device);
+    let points_now: Vec<&str> = series.iter().map(|s| s.point.as_str()).collect();
+    if *device != before_device || points_now != before_points || timeline.len() < *scanned {
+        for s in series.iter_mut() {
+            s.samples.clear();
+        }
+        *scanned = 0;
     }
-    let line = egui_plot::Line::new(
-        view.point.clone(),
-        egui_plot::PlotPoints::from(view.samples.clone()),
-    );
+    if let Some(device) = device.as_ref()
+        && !series.is_empty()
+    {
+        scan(timeline, series, *scanned, device);
+    }
+    *scanned = timeline.len();
     egui_plot::Plot::new("values")
-        .x_axis_label("time (s since epoch)")
+        .x_axis_label("time (UTC)")
+        .x_axis_formatter(|mark, _range| {
+            let clock = clock_of_seconds(mark.value);
+            // Milliseconds only when the marks are closer than a second.
+            if mark.step_size >= 1.0 {
+                clock.get(..8).unwrap_or(&clock).to_owned()
+            } else {
+                clock
+            }
+        })
+        .label_formatter(|hover| {
+            let (name, point) = match hover {
+                egui_plot::HoverPosition::NearDataPoint {
+                    plot_name,
+                    position,
+                    ..
+                } => (*plot_name, position),
+                egui_plot::HoverPosition::Elsewhere { position } => ("", position),
+            };
+            Some(format!(
+                "{name}\n{}\n{}",
+                clock_of_seconds(point.x),
+                point.y
+            ))
+        })
         .legend(egui_plot::Legend::default())
         .show(ui, |plot| {
-            plot.line(line);
-            plot.points(
-                egui_plot::Points::new(
-                    "samples",
-                    egui_plot::PlotPoints::from(view.samples.clone()),
-                )
-                .radius(3.0),
-            );
+            for (i, s) in series.iter().enumerate() {
+                // The line and its samples in one colour, so that they read as one series.
+                let color = PALETTE[i % PALETTE.len()];
+                let points = egui_plot::PlotPoints::from(s.samples.clone());
+                plot.line(egui_plot::Line::new(s.point.clone(), points).color(color));
+                let points = egui_plot::PlotPoints::from(s.samples.clone());
+                plot.points(
+                    egui_plot::Points::new(s.point.clone(), points)
+                        .color(color)
+                        .radius(3.0),
+                );
+            }
         });
 }
 
-/// Reads the rows not read yet for samples of the chosen point.
-fn scan(timeline: &Timeline, view: &mut PlotView, device: &DeviceId) {
-    let pk = device.product_key.0.as_str();
-    let dk = device.device_key.0.as_str();
-    for index in view.scanned..timeline.len() {
+/// One colour per chosen point, told apart on a dark background.
+const PALETTE: [egui::Color32; 6] = [
+    egui::Color32::from_rgb(90, 170, 255),
+    egui::Color32::from_rgb(255, 160, 60),
+    egui::Color32::from_rgb(110, 210, 120),
+    egui::Color32::from_rgb(230, 100, 200),
+    egui::Color32::from_rgb(240, 220, 90),
+    egui::Color32::from_rgb(160, 140, 255),
+];
+
+/// `HH:MM:SS.mmm` (UTC) of a time in epoch seconds.
+fn clock_of_seconds(seconds: f64) -> String {
+    clock((seconds * 1000.0).round() as i64)
+}
+
+/// Reads rows from `first` on for samples of each series' point sent for `device`.
+fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &DeviceId) {
+    let mut added = false;
+    for index in first..timeline.len() {
         let Some(row) = timeline.row(index) else {
             break;
         };
-        if row.kind != RowKind::Request {
+        if !matches!(row.kind, RowKind::Request | RowKind::Watched) {
             continue;
         }
+        // A row names the first device of its message; an element may name another.
         let Some(json) = timeline.json(row) else {
             continue;
         };
         let Some(params) = json.get("params").and_then(Value::as_array) else {
             continue;
         };
+        let topic_device = crate::protocol::parse_topic(timeline.topic(row)).map(|t| t.device);
         for element in params {
-            let same = element.get("productKey").and_then(Value::as_str) == Some(pk)
-                && element.get("deviceKey").and_then(Value::as_str) == Some(dk);
-            if !same {
+            if element_device(element, topic_device.as_ref()).as_ref() != Some(device) {
                 continue;
             }
-            let Some(value) = element
-                .get("measurepoints")
-                .and_then(|m| m.get(&view.point))
-            else {
-                continue;
-            };
-            let value = value.get("value").unwrap_or(value);
-            let y = match value {
-                Value::Number(n) => n.as_f64(),
-                Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
-            };
             let t = element
                 .get("time")
                 .and_then(Value::as_i64)
-                .unwrap_or(row.at.0);
-            if let Some(y) = y {
-                view.samples.push([t as f64 / 1000.0, y]);
+                .unwrap_or(row.at.0) as f64
+                / 1000.0;
+            let Some(points) = element.get("measurepoints") else {
+                continue;
+            };
+            for s in series.iter_mut() {
+                if let Some(y) = points.get(&s.point).and_then(number_of) {
+                    s.samples.push([t, y]);
+                    added = true;
+                }
             }
         }
     }
-    view.scanned = timeline.len();
-    view.samples.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    if added {
+        for s in series.iter_mut() {
+            s.samples.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        }
+    }
+}
+
+/// The device an element reports for: its own keys, or the topic's device without them.
+fn element_device(element: &Value, topic_device: Option<&DeviceId>) -> Option<DeviceId> {
+    let key = |name: &str| {
+        element
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (key("productKey"), key("deviceKey")) {
+        (Some(pk), Some(dk)) => Some(DeviceId::new(pk, dk)),
+        _ => topic_device.cloned(),
+    }
+}
+
+/// A point's value as a number: the value itself or the `value` of `{value, quality}`.
+fn number_of(value: &Value) -> Option<f64> {
+    let value = value.get("value").unwrap_or(value);
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_are_read_bare_or_with_quality() {
+        assert_eq!(number_of(&json!(2.5)), Some(2.5));
+        assert_eq!(number_of(&json!({"value": 7, "quality": 1})), Some(7.0));
+        assert_eq!(number_of(&json!(true)), Some(1.0));
+        assert_eq!(number_of(&json!("1.25")), Some(1.25));
+        assert_eq!(number_of(&json!("hot")), None);
+    }
+
+    #[test]
+    fn an_element_without_keys_reports_for_the_topic_device() {
+        let gw = DeviceId::new("gwPk", "gw01");
+        let inv = DeviceId::new("invPk", "inv01");
+        let named = json!({"productKey": "invPk", "deviceKey": "inv01"});
+        assert_eq!(element_device(&named, Some(&gw)), Some(inv));
+        assert_eq!(element_device(&json!({}), Some(&gw)), Some(gw.clone()));
+        let empty = json!({"productKey": "", "deviceKey": ""});
+        assert_eq!(element_device(&empty, Some(&gw)), Some(gw));
+    }
 }
