@@ -85,9 +85,9 @@ pub fn fixtures_ui(
                             let expect = fixture
                                 .expect
                                 .code
-                                .map_or("silent".to_owned(), |c| c.to_string());
+                                .map_or("no reply".to_owned(), |c| c.to_string());
                             ui.add_sized(
-                                [40.0, ui.spacing().interact_size.y],
+                                [64.0, ui.spacing().interact_size.y],
                                 egui::Label::new(egui::RichText::new(expect).monospace()),
                             )
                             .on_hover_text("the reply code it expects");
@@ -145,6 +145,7 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiComm
     });
     let text_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     TableBuilder::new(ui)
+        .id_salt("suite-table")
         .striped(true)
         .stick_to_bottom(true)
         .auto_shrink([false, false])

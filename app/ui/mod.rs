@@ -245,8 +245,8 @@ pub struct WorkbenchApp {
     suite_backlog: Vec<PathBuf>,
     suite_request: Option<SuiteRequest>,
     /// The latest suite requests, as `(reply topic, id)`: their replies reach the window's own
-    /// session too, which must not list them as unpaired.
-    suite_ids: VecDeque<(String, MsgId)>,
+    /// session too, which must not list them as unpaired. `None` for a request without an id.
+    suite_ids: VecDeque<(String, Option<MsgId>)>,
     plot: plot_panel::PlotView,
     watching: Option<watching::Watching>,
     models_view: models_panel::ModelsView,
@@ -838,6 +838,13 @@ impl WorkbenchApp {
         };
         let current = self.worker.as_ref().is_some_and(|(_, u)| *u == url);
         if !current {
+            // A runner for another broker gives way; its request in flight ends here.
+            self.suite_ended(
+                &Outcome::Lost {
+                    reason: "the suite runner was replaced".into(),
+                },
+                &[],
+            );
             let Ok(ws) = &self.workspace else { return };
             match self.session_config(url.clone()) {
                 Ok(mut config) => {
@@ -1083,6 +1090,12 @@ impl WorkbenchApp {
         match event {
             WorkerEvent::Ready => {}
             WorkerEvent::Failed(e) => {
+                self.suite_ended(
+                    &Outcome::Lost {
+                        reason: "the suite runner stopped".into(),
+                    },
+                    &[],
+                );
                 self.suite.queued = 0;
                 self.suite.note = Some(format!("the suite could not run: {e}"));
                 self.worker = None;
@@ -1122,12 +1135,10 @@ impl WorkbenchApp {
                 ..NewRow::default()
             },
         );
-        if let Some(id) = report.id {
-            if self.suite_ids.len() == SUITE_IDS_KEPT {
-                self.suite_ids.pop_front();
-            }
-            self.suite_ids.push_back((reply_topic(&topic), id));
+        if self.suite_ids.len() == SUITE_IDS_KEPT {
+            self.suite_ids.pop_front();
         }
+        self.suite_ids.push_back((reply_topic(&topic), report.id));
         self.suite_request = Some(SuiteRequest {
             row,
             device,
@@ -1169,11 +1180,10 @@ impl WorkbenchApp {
         }
     }
 
-    /// True for a reply to one of the suite's requests, heard by the window's own session.
+    /// True for a reply to one of the suite's requests, heard by the window's own session: by
+    /// id, or for a reply without one (to a request that had none), the oldest on its topic.
     fn is_suite_reply(&mut self, topic: &str, payload: &[u8]) -> bool {
-        let Some(id) = parse_reply(payload).ok().and_then(|r| r.id) else {
-            return false;
-        };
+        let id = parse_reply(payload).ok().and_then(|r| r.id);
         let Some(at) = self
             .suite_ids
             .iter()
@@ -1202,8 +1212,15 @@ impl WorkbenchApp {
                 Err(e) => self.link = LinkState::Failed(e),
             }
         }
-        // The suite's events first: a suite request is announced before it is published, so
-        // its reply, which the window's session hears too, is known as the suite's.
+        // The window's session hears the suite's replies too (both speak as the gateway). A
+        // suite request is announced before it is published, so every reply among the session
+        // events taken here belongs to a request already among the worker events taken after
+        // them: the worker's are applied first, and the reply is known as the suite's.
+        let events: Vec<SessionEvent> = self
+            .session
+            .as_ref()
+            .map(|s| s.events.try_iter().collect())
+            .unwrap_or_default();
         let worker_events: Vec<WorkerEvent> = self
             .worker
             .as_ref()
@@ -1212,11 +1229,6 @@ impl WorkbenchApp {
         for event in worker_events {
             self.apply_worker_event(event);
         }
-        let events: Vec<SessionEvent> = self
-            .session
-            .as_ref()
-            .map(|s| s.events.try_iter().collect())
-            .unwrap_or_default();
         for event in events {
             self.apply_session_event(event);
         }
@@ -1328,7 +1340,12 @@ impl WorkbenchApp {
         self.draft.text()
     }
 
-    /// The timeline.
+    /// Watch mode, once started.
+    pub fn watching(&self) -> Option<&watching::Watching> {
+        self.watching.as_ref()
+    }
+
+    /// The plot's chosen points and their samples.
     pub fn plot(&self) -> &plot_panel::PlotView {
         &self.plot
     }

@@ -22,8 +22,10 @@ pub struct Series {
 pub struct PlotView {
     device: Option<DeviceId>,
     series: Vec<Series>,
-    /// Rows already read, so that new rows are read once.
+    /// The number of the next row to read, so that each row is read once.
     scanned: usize,
+    /// The timeline's first row when last read: it moves on when the timeline is cleared.
+    first: usize,
 }
 
 impl PlotView {
@@ -39,6 +41,7 @@ pub fn plot_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut PlotView, regi
         device,
         series,
         scanned,
+        first,
     } = view;
     let before_device = device.clone();
     let before_points: Vec<String> = series.iter().map(|s| s.point.clone()).collect();
@@ -117,18 +120,19 @@ pub fn plot_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut PlotView, regi
         series.retain(|s| model.is_some_and(|m| m.point(&s.point).is_some()));
     }
     let points_now: Vec<&str> = series.iter().map(|s| s.point.as_str()).collect();
-    if *device != before_device || points_now != before_points || timeline.len() < *scanned {
+    if *device != before_device || points_now != before_points || timeline.first() != *first {
         for s in series.iter_mut() {
             s.samples.clear();
         }
-        *scanned = 0;
+        *first = timeline.first();
+        *scanned = *first;
     }
     if let Some(device) = device.as_ref()
         && !series.is_empty()
     {
         scan(timeline, series, *scanned, device);
     }
-    *scanned = timeline.len();
+    *scanned = timeline.end();
     egui_plot::Plot::new("values")
         .x_axis_label("time (UTC)")
         .x_axis_formatter(|mark, _range| {
@@ -187,10 +191,10 @@ fn clock_of_seconds(seconds: f64) -> String {
     clock((seconds * 1000.0).round() as i64)
 }
 
-/// Reads rows from `first` on for samples of each series' point sent for `device`.
+/// Reads rows from number `first` on for samples of each series' point sent for `device`.
 fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &DeviceId) {
     let mut added = false;
-    for index in first..timeline.len() {
+    for index in first.max(timeline.first())..timeline.end() {
         let Some(row) = timeline.row(index) else {
             break;
         };
@@ -201,8 +205,11 @@ fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &Devic
         let Some(json) = timeline.json(row) else {
             continue;
         };
-        let Some(params) = json.get("params").and_then(Value::as_array) else {
-            continue;
+        // A batch's params are a list of elements; a single post's are one element.
+        let params = match json.get("params") {
+            Some(Value::Array(list)) => list.as_slice(),
+            Some(element @ Value::Object(_)) => std::slice::from_ref(element),
+            _ => continue,
         };
         let topic_device = crate::protocol::parse_topic(timeline.topic(row)).map(|t| t.device);
         for element in params {
@@ -269,6 +276,46 @@ mod tests {
         assert_eq!(number_of(&json!(true)), Some(1.0));
         assert_eq!(number_of(&json!("1.25")), Some(1.25));
         assert_eq!(number_of(&json!("hot")), None);
+    }
+
+    #[test]
+    fn a_batch_and_a_single_post_both_give_samples() {
+        use crate::ui::timeline::NewRow;
+        let mut timeline = Timeline::default();
+        let gw = DeviceId::new("gwPk", "gw01");
+        let inv = DeviceId::new("invPk", "inv01");
+        let batch = json!({"id": "1", "params": [
+            {"productKey": "invPk", "deviceKey": "inv01", "time": 2000,
+             "measurepoints": {"Power": {"value": 4.5, "quality": 0}}},
+            {"time": 3000, "measurepoints": {"cpuLoad": 7}}]});
+        let post = json!({"id": "2", "params": {"time": 1000, "measurepoints": {"cpuLoad": 3.5}}});
+        for (topic, payload) in [
+            ("/sys/gwPk/gw01/thing/measurepoint/post/batch", batch),
+            ("/sys/gwPk/gw01/thing/measurepoint/post", post),
+        ] {
+            timeline.push(
+                crate::protocol::EpochMs(0),
+                RowKind::Request,
+                NewRow {
+                    device: Some(&inv),
+                    topic,
+                    payload: payload.to_string().as_bytes(),
+                    ..NewRow::default()
+                },
+            );
+        }
+        let mut series = vec![Series {
+            point: "cpuLoad".into(),
+            samples: Vec::new(),
+        }];
+        scan(&timeline, &mut series, 0, &gw);
+        assert_eq!(series[0].samples, [[1.0, 3.5], [3.0, 7.0]], "in time order");
+        let mut series = vec![Series {
+            point: "Power".into(),
+            samples: Vec::new(),
+        }];
+        scan(&timeline, &mut series, 0, &inv);
+        assert_eq!(series[0].samples, [[2.0, 4.5]]);
     }
 
     #[test]

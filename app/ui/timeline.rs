@@ -373,8 +373,14 @@ const SCAN_SLICE: usize = 65_536;
 pub const SCAN_BUDGET: Duration = Duration::from_millis(8);
 
 /// Every row, in arrival order.
+///
+/// Rows are numbered from the first one ever pushed, and a number is never reused: after a
+/// clear, a number kept from before it (by a request waiting for its reply, by watch mode)
+/// names no row instead of a new one.
 #[derive(Default)]
 pub struct Timeline {
+    /// Rows cleared away: the number of the first row in `rows`.
+    base: usize,
     rows: Vec<Row>,
     arena: Arena,
     notes: Vec<Box<str>>,
@@ -405,15 +411,27 @@ impl Timeline {
         self.rows.is_empty()
     }
 
-    /// Row `index`.
-    pub fn row(&self, index: usize) -> Option<&Row> {
-        self.rows.get(index)
+    /// The number of the oldest row kept (0 until the timeline is cleared).
+    pub fn first(&self) -> usize {
+        self.base
     }
 
-    /// Drops every row.
+    /// The number the next row will get.
+    pub fn end(&self) -> usize {
+        self.base + self.rows.len()
+    }
+
+    /// Row number `index`, unless it was cleared away.
+    pub fn row(&self, index: usize) -> Option<&Row> {
+        self.rows.get(index.checked_sub(self.base)?)
+    }
+
+    /// Drops every row; their numbers are not given again.
     pub fn clear(&mut self) {
         let filter = std::mem::take(&mut self.filter);
+        let base = self.end();
         *self = Self::default();
+        self.base = base;
         self.set_filter(filter);
     }
 
@@ -438,7 +456,7 @@ impl Timeline {
         sym
     }
 
-    /// Appends a row and returns its index.
+    /// Appends a row and returns its number.
     pub fn push(&mut self, at: EpochMs, kind: RowKind, new: NewRow<'_>) -> usize {
         let device = match new.device {
             Some(d) => self.intern_device(d),
@@ -478,7 +496,7 @@ impl Timeline {
                 matching.push(index as u32);
             }
         }
-        index
+        self.base + index
     }
 
     /// Records the answer to the request at `request`: its code, round trip and partner.
@@ -489,6 +507,9 @@ impl Timeline {
         code: Option<ReplyCode>,
         rtt: Option<Duration>,
     ) {
+        let Some(request) = request.checked_sub(self.base) else {
+            return;
+        };
         if let Some(row) = self.rows.get_mut(request) {
             row.partner = partner as u32;
             row.code = code_u16(code);
@@ -661,16 +682,18 @@ impl Timeline {
         self.matching.as_ref().map_or(self.rows.len(), Vec::len)
     }
 
-    /// The row index of the `n`th row that passes the filter.
+    /// The number of the `n`th row that passes the filter.
     pub fn visible(&self, n: usize) -> Option<usize> {
-        match &self.matching {
+        let local = match &self.matching {
             None => (n < self.rows.len()).then_some(n),
             Some(list) => list.get(n).map(|i| *i as usize),
-        }
+        };
+        local.map(|i| self.base + i)
     }
 
-    /// Where row `index` sits among the visible rows.
+    /// Where row number `index` sits among the visible rows.
     pub fn position_of(&self, index: usize) -> Option<usize> {
+        let index = index.checked_sub(self.base)?;
         match &self.matching {
             None => (index < self.rows.len()).then_some(index),
             Some(list) => list.binary_search(&(index as u32)).ok(),
@@ -714,9 +737,9 @@ impl Timeline {
         })
     }
 
-    /// One JSON line per row, with credentials masked.
+    /// Row number `index` as one JSON line, with credentials masked.
     pub fn export_line(&self, index: usize) -> Option<String> {
-        let row = self.rows.get(index)?;
+        let row = self.row(index)?;
         let mut obj = serde_json::Map::new();
         obj.insert("at".into(), Value::from(row.at.0));
         obj.insert("kind".into(), Value::from(row.kind.name()));
@@ -768,7 +791,8 @@ impl Timeline {
         };
         let visible = (0..self.visible_len()).filter_map(|n| self.visible(n));
         let mut out = String::new();
-        for index in visible.chain(unscanned.iter().map(|&i| i as usize)) {
+        let unscanned = unscanned.iter().map(|&i| self.base + i as usize);
+        for index in visible.chain(unscanned) {
             if let Some(line) = self.export_line(index) {
                 out.push_str(&line);
                 out.push('\n');
@@ -900,6 +924,45 @@ mod tests {
             t.answer(request, reply, Some(code), Some(Duration::from_micros(400)));
         }
         t
+    }
+
+    #[test]
+    fn numbers_from_before_a_clear_name_no_row() {
+        let mut t = sample();
+        let old_request = 4;
+        assert!(t.row(old_request).is_some());
+        let code = Some(ReplyCode(1204));
+        t.set_filter(Filter {
+            code: Some(1204),
+            ..Filter::default()
+        });
+        t.clear();
+        assert_eq!((t.len(), t.first(), t.end()), (0, 6, 6));
+        let device = DeviceId::new("invPk", "inv09");
+        let fresh = t.push(
+            EpochMs(9),
+            RowKind::Request,
+            NewRow {
+                device: Some(&device),
+                topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+                payload: b"{\"id\":\"9\"}",
+                ..NewRow::default()
+            },
+        );
+        assert_eq!(fresh, 6, "numbers go on from where the cleared rows ended");
+        // A late reply to a request from before the clear changes nothing.
+        t.answer(old_request, 5, code, None);
+        assert!(t.row(old_request).is_none());
+        assert_eq!(t.row(fresh).and_then(Row::code), None);
+        assert_eq!(
+            t.visible_len(),
+            0,
+            "the kept code filter lets no row through"
+        );
+        t.answer(fresh, 7, code, None);
+        assert_eq!((t.visible_len(), t.visible(0)), (1, Some(fresh)));
+        assert_eq!(t.position_of(fresh), Some(0));
+        assert!(t.export_jsonl().contains("\"code\":1204"));
     }
 
     #[test]

@@ -132,6 +132,7 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
     // A click anywhere on a row selects it; selectable labels would take the click.
     ui.style_mut().interaction.selectable_labels = false;
     TableBuilder::new(ui)
+        .id_salt("timeline-table")
         .striped(true)
         .stick_to_bottom(true)
         .min_scrolled_height(height)
