@@ -187,7 +187,8 @@ fn build_send_valid_and_invalid_then_save_and_replay() {
     field.type_text("\"hot\"");
     harness.run();
     wait_for_label(&mut harness, "Predicted: 1204 model validation failed");
-    harness.get_by_label("Send").click();
+    // Sent from the keyboard this time.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     wait_for_label(&mut harness, "Reply: 1204 model validation failed");
     let (request, code) = last_exchange(&harness);
     assert_eq!(code, Some(1204));

@@ -25,14 +25,20 @@ pub fn check_ui(
     commands: &mut Vec<UiCommand>,
 ) {
     ui.horizontal(|ui| {
+        let shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Enter);
         let send = ui
             .add_enabled(
                 connected,
                 egui::Button::new(egui::RichText::new("Send").strong()),
             )
-            .on_hover_text("Publish the message as it is, valid or not, and wait for the reply")
+            .on_hover_text(format!(
+                "Publish the message as it is, valid or not, and wait for the reply ({})",
+                ui.ctx().format_shortcut(&shortcut)
+            ))
             .on_disabled_hover_text("Connect first");
-        if send.clicked() {
+        // Taken before the JSON editor below can read it as a new line.
+        let pressed = connected && ui.input_mut(|i| i.consume_shortcut(&shortcut));
+        if send.clicked() || pressed {
             commands.push(UiCommand::Send);
         }
         // Beside Send, not above it, so that Send stays where it was.
