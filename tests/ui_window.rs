@@ -252,6 +252,48 @@ fn build_send_valid_and_invalid_then_save_and_replay() {
 }
 
 #[test]
+fn the_fixture_list_narrows_to_a_search_and_runs_what_it_shows() {
+    let (_dir, root) = sample_workspace();
+    let ws = Workspace::load(&root).unwrap();
+    // What a search for "1204" finds: the fixtures expecting 1204, and any that name it.
+    let about_1204 = |name: &str, path: &Path, code: Option<i64>| {
+        code == Some(1204) || name.contains("1204") || path.to_string_lossy().contains("1204")
+    };
+    let found = ws
+        .fixtures
+        .iter()
+        .filter(|f| {
+            f.fixture
+                .as_ref()
+                .is_ok_and(|x| about_1204(&x.name, &f.path, x.expect.code.map(|c| c.0)))
+        })
+        .count();
+    assert!(found > 1);
+    let mut harness = open(&root, None);
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Search fixtures").focus();
+    harness.get_by_label("Search fixtures").type_text("1204");
+    harness.run();
+    let heading = format!("Fixtures ({found} of {})", ws.fixtures.len());
+    assert!(harness.query_by_label(&heading).is_some(), "{heading}");
+    assert!(
+        harness
+            .query_by_label("Run 001-valid-two-inverters.json")
+            .is_none()
+    );
+    harness.get_by_label("Run shown").click();
+    let summary = format!("{found} passed, 0 failed");
+    step_until(&mut harness, Duration::from_secs(30), &summary, |h| {
+        h.query_by_label(&summary).is_some()
+    });
+    assert!(harness.state().suite().results.iter().all(|r| {
+        r.as_ref()
+            .is_ok_and(|r| about_1204(&r.name, &r.path, r.expected.map(|c| c.0)))
+    }));
+}
+
+#[test]
 fn a_suite_shows_its_traffic_and_the_window_follows_its_logins() {
     let (_dir, root) = sample_workspace();
     let mut harness = open(&root, None);

@@ -43,29 +43,72 @@ pub fn fixtures_ui(
         commands.push(UiCommand::SaveDraft);
     }
     ui.separator();
-    let paths: Vec<_> = ws.fixtures.iter().map(|f| f.path.clone()).collect();
+    let messages = ws.root.join("messages");
+    let file_of = |path: &std::path::Path| {
+        path.strip_prefix(&messages)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    // Throw-away view state: what the list is narrowed to.
+    let search_id = ui.make_persistent_id("fixture-search");
+    let mut search: String = ui.data(|d| d.get_temp(search_id)).unwrap_or_default();
     ui.horizontal(|ui| {
-        ui.strong(format!("Fixtures ({})", ws.fixtures.len()));
-        if ui.button("Run all").clicked() {
+        let label = ui.label("Search fixtures");
+        ui.add(
+            egui::TextEdit::singleline(&mut search)
+                .hint_text("name, file or code")
+                .desired_width(160.0),
+        )
+        .labelled_by(label.id);
+    });
+    ui.data_mut(|d| d.insert_temp(search_id, search.clone()));
+    let needle = search.trim().to_lowercase();
+    let shown: Vec<_> = ws
+        .fixtures
+        .iter()
+        .filter(|entry| {
+            needle.is_empty()
+                || file_of(&entry.path).to_lowercase().contains(&needle)
+                || entry.fixture.as_ref().is_ok_and(|f| {
+                    f.name.to_lowercase().contains(&needle)
+                        || f.expect.code.is_some_and(|c| c.to_string() == needle)
+                })
+        })
+        .collect();
+    ui.horizontal(|ui| {
+        if needle.is_empty() {
+            ui.strong(format!("Fixtures ({})", ws.fixtures.len()));
+        } else {
+            ui.strong(format!(
+                "Fixtures ({} of {})",
+                shown.len(),
+                ws.fixtures.len()
+            ));
+        }
+        let paths: Vec<_> = shown.iter().map(|f| f.path.clone()).collect();
+        let run = if needle.is_empty() {
+            "Run all"
+        } else {
+            "Run shown"
+        };
+        if ui
+            .add_enabled(!paths.is_empty(), egui::Button::new(run))
+            .clicked()
+        {
             commands.push(UiCommand::RunSuite(paths));
         }
         if ui.button("Run folder…").clicked() {
             commands.push(UiCommand::AskFile(DialogPurpose::SuiteFolder));
         }
     });
-    let messages = ws.root.join("messages");
     // The buttons and the code first, the name last and cut to the panel's width: a long name
     // never widens the panel over the builder.
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for entry in &ws.fixtures {
-                let file = entry
-                    .path
-                    .strip_prefix(&messages)
-                    .unwrap_or(&entry.path)
-                    .display()
-                    .to_string();
+            for entry in shown {
+                let file = file_of(&entry.path);
                 ui.horizontal(|ui| {
                     let loaded = entry.fixture.is_ok();
                     if file_button(ui, "Open", &file, loaded)
@@ -82,15 +125,18 @@ pub fn fixtures_ui(
                     }
                     match &entry.fixture {
                         Ok(fixture) => {
-                            let expect = fixture
-                                .expect
-                                .code
-                                .map_or("no reply".to_owned(), |c| c.to_string());
+                            let (expect, hover) = match fixture.expect.code {
+                                Some(code) => (
+                                    code.to_string(),
+                                    format!("expects {code} {}", code.meaning()),
+                                ),
+                                None => ("none".to_owned(), "expects no reply".to_owned()),
+                            };
                             ui.add_sized(
-                                [64.0, ui.spacing().interact_size.y],
+                                [44.0, ui.spacing().interact_size.y],
                                 egui::Label::new(egui::RichText::new(expect).monospace()),
                             )
-                            .on_hover_text("the reply code it expects");
+                            .on_hover_text(hover);
                             ui.add(egui::Label::new(&fixture.name).truncate())
                                 .on_hover_text(format!("{}\n{file}", fixture.name));
                         }
