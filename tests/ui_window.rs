@@ -291,6 +291,17 @@ fn the_fixture_list_narrows_to_a_search_and_runs_what_it_shows() {
         r.as_ref()
             .is_ok_and(|r| about_1204(&r.name, &r.path, r.expected.map(|c| c.0)))
     }));
+    // A result's name opens its fixture in the builder (the list above shows the name too).
+    let first = harness.state().suite().results[0].as_ref().unwrap().clone();
+    harness
+        .get_all_by_label(&first.name)
+        .last()
+        .unwrap()
+        .click();
+    harness.run();
+    let fixture: Value = serde_json::from_slice(&std::fs::read(&first.path).unwrap()).unwrap();
+    let draft = draft(&harness);
+    assert_eq!(draft["params"], fixture["request"]["params"]);
 }
 
 #[test]

@@ -222,12 +222,21 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiComm
                             }
                         });
                         row.col(|ui| {
-                            ui.add(egui::Label::new(&result.name).truncate())
+                            // A click opens the fixture in the builder, to see why it failed.
+                            let name = ui
+                                .add(
+                                    egui::Label::new(&result.name)
+                                        .truncate()
+                                        .sense(egui::Sense::click()),
+                                )
                                 .on_hover_text(format!(
-                                    "{}\n{}",
+                                    "{}\n{}\nClick to open it in the builder",
                                     result.name,
                                     result.path.display()
                                 ));
+                            if name.clicked() {
+                                commands.push(UiCommand::OpenFixture(result.path.clone()));
+                            }
                         });
                         row.col(|ui| {
                             ui.label(
