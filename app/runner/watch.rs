@@ -160,6 +160,31 @@ impl Watcher {
     }
 }
 
+/// The elements of a request's `params`: a batch's list, or a single post's (or a login's) one
+/// object; none when `params` is neither.
+pub fn elements(request: &serde_json::Value) -> &[serde_json::Value] {
+    match request.get("params") {
+        Some(serde_json::Value::Array(list)) => list,
+        Some(element @ serde_json::Value::Object(_)) => std::slice::from_ref(element),
+        _ => &[],
+    }
+}
+
+/// The device an element reports for: its own `productKey` and `deviceKey`, or without them
+/// (absent or empty) the topic's device.
+pub fn element_device(element: &serde_json::Value, topic_device: &DeviceId) -> DeviceId {
+    let key = |name: &str| {
+        element
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (key("productKey"), key("deviceKey")) {
+        (Some(pk), Some(dk)) => DeviceId::new(pk, dk),
+        _ => topic_device.clone(),
+    }
+}
+
 /// The first device a request on `topic` speaks for (see [`devices_named`]); `None` off the
 /// protocol's topics.
 pub fn first_device(topic: &str, payload: &[u8]) -> Option<DeviceId> {
@@ -170,27 +195,16 @@ pub fn first_device(topic: &str, payload: &[u8]) -> Option<DeviceId> {
 /// The devices a request speaks for: each batch element's device (the topic's when it names
 /// none), or the device of a login; the topic's device when the payload says nothing readable.
 fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {
-    use serde_json::Value;
-    let of = |element: &Value| {
-        let key = |name: &str| {
-            element
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        match (key("productKey"), key("deviceKey")) {
-            (Some(pk), Some(dk)) => DeviceId::new(pk, dk),
-            _ => topic_device.clone(),
-        }
-    };
-    let mut devices = match serde_json::from_slice::<Value>(payload)
-        .ok()
-        .and_then(|v| v.get("params").cloned())
-    {
-        Some(Value::Array(params)) => params.iter().map(of).collect(),
-        Some(params @ Value::Object(_)) => vec![of(&params)],
-        _ => Vec::new(),
-    };
+    let json = serde_json::from_slice::<serde_json::Value>(payload).ok();
+    let mut devices: Vec<DeviceId> = json
+        .as_ref()
+        .map(|json| {
+            elements(json)
+                .iter()
+                .map(|e| element_device(e, topic_device))
+                .collect()
+        })
+        .unwrap_or_default();
     devices.dedup();
     if devices.is_empty() {
         devices.push(topic_device.clone());
@@ -274,4 +288,29 @@ pub fn watch_junit(watched: &[Watched]) -> Result<String, String> {
             }
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_element_without_keys_reports_for_the_topic_device() {
+        let gw = DeviceId::new("gwPk", "gw01");
+        let inv = DeviceId::new("invPk", "inv01");
+        let named = json!({"productKey": "invPk", "deviceKey": "inv01"});
+        assert_eq!(element_device(&named, &gw), inv);
+        assert_eq!(element_device(&json!({}), &gw), gw.clone());
+        let empty = json!({"productKey": "", "deviceKey": ""});
+        assert_eq!(element_device(&empty, &gw), gw);
+    }
+
+    #[test]
+    fn elements_are_a_list_or_one_object() {
+        assert_eq!(elements(&json!({"params": [{"a": 1}, {"b": 2}]})).len(), 2);
+        assert_eq!(elements(&json!({"params": {"a": 1}})), [json!({"a": 1})]);
+        assert!(elements(&json!({"params": 3})).is_empty());
+        assert!(elements(&json!([])).is_empty());
+    }
 }

@@ -474,6 +474,30 @@ impl WorkbenchApp {
         self.timeline.answer(request, row, None, None);
     }
 
+    /// Adds a request going out now, with what the checker says of it kept beside what the hub
+    /// will say; returns its row.
+    fn push_request(
+        &mut self,
+        device: Option<&DeviceId>,
+        topic: &str,
+        payload: &[u8],
+        report: &CheckReport,
+        note: &str,
+    ) -> usize {
+        self.timeline.push(
+            EpochMs::now(),
+            RowKind::Request,
+            NewRow {
+                device,
+                topic,
+                payload,
+                predicted: Some(report.code),
+                note,
+                ..NewRow::default()
+            },
+        )
+    }
+
     /// Adds the reply to the request at row `request` on `topic`, and answers the request.
     #[expect(clippy::too_many_arguments)]
     fn push_reply(
@@ -514,34 +538,26 @@ impl WorkbenchApp {
         purpose: Purpose,
         device: Option<DeviceId>,
     ) -> bool {
-        let Some(session) = &self.session else {
+        if self.session.is_none() {
             self.say(
                 "not connected: connect first (left panel, Connection)",
                 true,
             );
             return false;
-        };
+        }
         let request = RequestId(self.next_request);
         self.next_request += 1;
-        // What the checker says now, kept beside what the hub will say.
-        let predicted = Some(check(&self.registry, &topic, &payload).code);
-        let row = self.timeline.push(
-            EpochMs::now(),
-            RowKind::Request,
-            NewRow {
-                device: device.as_ref(),
-                topic: &topic,
-                payload: &payload,
-                predicted,
-                ..NewRow::default()
-            },
-        );
-        let sent = session.send(SessionCommand::Request {
-            request,
-            topic: topic.clone(),
-            payload,
-            msg_id,
-            timeout: Duration::from_millis(self.form.timeout_ms.max(1)),
+        let report = check(&self.registry, &topic, &payload);
+        let row = self.push_request(device.as_ref(), &topic, &payload, &report, "");
+        let timeout = Duration::from_millis(self.form.timeout_ms.max(1));
+        let sent = self.session.as_ref().is_some_and(|session| {
+            session.send(SessionCommand::Request {
+                request,
+                topic: topic.clone(),
+                payload,
+                msg_id,
+                timeout,
+            })
         });
         if !sent {
             self.say("the session has ended; connect again", true);
@@ -1123,18 +1139,7 @@ impl WorkbenchApp {
     fn suite_sent(&mut self, topic: String, payload: &[u8]) {
         let report = check(&self.registry, &topic, payload);
         let device = first_device(&topic, payload);
-        let row = self.timeline.push(
-            EpochMs::now(),
-            RowKind::Request,
-            NewRow {
-                device: device.as_ref(),
-                topic: &topic,
-                payload,
-                predicted: Some(report.code),
-                note: "suite",
-                ..NewRow::default()
-            },
-        );
+        let row = self.push_request(device.as_ref(), &topic, payload, &report, "suite");
         if self.suite_ids.len() == SUITE_IDS_KEPT {
             self.suite_ids.pop_front();
         }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::model::{DataType, Registry};
 use crate::protocol::DeviceId;
+use crate::runner::watch::{element_device, elements};
 
 use super::timeline::{RowKind, Timeline};
 use super::timeline_panel::clock;
@@ -205,15 +206,12 @@ fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &Devic
         let Some(json) = timeline.json(row) else {
             continue;
         };
-        // A batch's params are a list of elements; a single post's are one element.
-        let params = match json.get("params") {
-            Some(Value::Array(list)) => list.as_slice(),
-            Some(element @ Value::Object(_)) => std::slice::from_ref(element),
-            _ => continue,
+        let Some(topic) = crate::protocol::parse_topic(timeline.topic(row)) else {
+            continue;
         };
-        let topic_device = crate::protocol::parse_topic(timeline.topic(row)).map(|t| t.device);
-        for element in params {
-            if element_device(element, topic_device.as_ref()).as_ref() != Some(device) {
+        // A batch's params are a list of elements; a single post's are one element.
+        for element in elements(&json) {
+            if element_device(element, &topic.device) != *device {
                 continue;
             }
             let t = element
@@ -236,20 +234,6 @@ fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &Devic
         for s in series.iter_mut() {
             s.samples.sort_by(|a, b| a[0].total_cmp(&b[0]));
         }
-    }
-}
-
-/// The device an element reports for: its own keys, or the topic's device without them.
-fn element_device(element: &Value, topic_device: Option<&DeviceId>) -> Option<DeviceId> {
-    let key = |name: &str| {
-        element
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    match (key("productKey"), key("deviceKey")) {
-        (Some(pk), Some(dk)) => Some(DeviceId::new(pk, dk)),
-        _ => topic_device.cloned(),
     }
 }
 
@@ -316,16 +300,5 @@ mod tests {
         }];
         scan(&timeline, &mut series, 0, &inv);
         assert_eq!(series[0].samples, [[2.0, 4.5]]);
-    }
-
-    #[test]
-    fn an_element_without_keys_reports_for_the_topic_device() {
-        let gw = DeviceId::new("gwPk", "gw01");
-        let inv = DeviceId::new("invPk", "inv01");
-        let named = json!({"productKey": "invPk", "deviceKey": "inv01"});
-        assert_eq!(element_device(&named, Some(&gw)), Some(inv));
-        assert_eq!(element_device(&json!({}), Some(&gw)), Some(gw.clone()));
-        let empty = json!({"productKey": "", "deviceKey": ""});
-        assert_eq!(element_device(&empty, Some(&gw)), Some(gw));
     }
 }
