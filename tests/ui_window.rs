@@ -252,6 +252,38 @@ fn build_send_valid_and_invalid_then_save_and_replay() {
 }
 
 #[test]
+fn a_window_started_without_a_workspace_opens_one_and_connects() {
+    let (_dir, root) = sample_workspace();
+    let missing = root.join("no-such-folder");
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                workspace: Workspace::load(&missing).map_err(|e| e.to_string()),
+                broker: None,
+                // The folder dialog answers with the sample workspace.
+                dialogs: Box::new(FixedDialogs(root.clone())),
+                timing: None,
+                demo_rows: 0,
+            };
+            WorkbenchApp::new(startup, &cc.egui_ctx, None)
+        });
+    harness.run();
+    assert!(harness.query_by_label("No workspace").is_some());
+    assert_eq!(*harness.state().link(), LinkState::Off);
+    harness.get_by_label("Open workspace…").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the connection",
+        |h| *h.state().link() == LinkState::Connected,
+    );
+    wait_for_label(&mut harness, "Predicted: 200 success");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+}
+
+#[test]
 fn the_fixture_list_narrows_to_a_search_and_runs_what_it_shows() {
     let (_dir, root) = sample_workspace();
     let ws = Workspace::load(&root).unwrap();

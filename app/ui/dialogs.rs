@@ -14,6 +14,7 @@ pub enum DialogPurpose {
     ClientKey,
     ExportTimeline,
     SuiteFolder,
+    Workspace,
 }
 
 impl DialogPurpose {
@@ -25,6 +26,7 @@ impl DialogPurpose {
             Self::ClientKey => "Client private key (PEM)",
             Self::ExportTimeline => "Export the timeline as JSON Lines",
             Self::SuiteFolder => "Folder of fixtures to run",
+            Self::Workspace => "Workspace folder (the one with workspace.json)",
         }
     }
 }
@@ -54,7 +56,7 @@ impl FileDialogs for NativeDialogs {
                         .add_filter("JSON Lines", &["jsonl"])
                         .set_file_name("timeline.jsonl")
                         .save_file(),
-                    DialogPurpose::SuiteFolder => dialog.pick_folder(),
+                    DialogPurpose::SuiteFolder | DialogPurpose::Workspace => dialog.pick_folder(),
                 };
                 if let Some(path) = path {
                     let _ = answer.send((purpose, path));

@@ -1280,6 +1280,30 @@ impl WorkbenchApp {
                 Ok(files) => self.run_suite(files),
                 Err(e) => self.say(e, true),
             },
+            DialogPurpose::Workspace => self.open_workspace(&path),
+        }
+    }
+
+    /// Opens the workspace at `root` when the window started without one, and connects.
+    /// (The embedded hub serves the workspace it started with, so a loaded one stays.)
+    fn open_workspace(&mut self, root: &std::path::Path) {
+        if self.workspace.is_ok() {
+            self.say(
+                "a workspace is open; to change it, start thingbench with --workspace DIR",
+                true,
+            );
+            return;
+        }
+        match Workspace::load(root) {
+            Ok(ws) => {
+                self.registry = ws.registry(&LoginState::Only(Vec::new()));
+                self.draft = Draft::from_batch(starter_batch(Some(&ws)));
+                self.report_stale = true;
+                self.workspace = Ok(ws);
+                self.watch_files();
+                self.connect();
+            }
+            Err(e) => self.workspace = Err(e.to_string()),
         }
     }
 
@@ -1443,8 +1467,12 @@ impl eframe::App for WorkbenchApp {
                 if let Err(e) = &self.workspace {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                 }
-                ui.label("Start thingbench in a folder with fixtures/workspace.json, or pass --workspace DIR.");
+                ui.label("Start thingbench in a folder with fixtures/workspace.json, or pass --workspace DIR, or open one:");
+                if ui.button("Open workspace…").clicked() {
+                    commands.push(UiCommand::AskFile(DialogPurpose::Workspace));
+                }
             });
+            self.commands.extend(commands);
             return;
         };
         egui::Panel::left("left")
