@@ -139,50 +139,80 @@ pub fn connection_ui(
         verify,
     } = form;
     ui.checkbox(embedded, "Embedded broker and reference hub");
-    ui.add_enabled_ui(!*embedded, |ui| {
-        let label = ui.label("Broker URL");
-        ui.add(
-            egui::TextEdit::singleline(broker).hint_text("mqtt://host:1883 or mqtts://host:8883"),
-        )
-        .labelled_by(label.id);
-    });
-    let label = ui.label("Client id");
-    ui.add(egui::TextEdit::singleline(client_id).hint_text(ws.gateway().device_key.0.as_str()))
-        .labelled_by(label.id);
-    ui.horizontal_wrapped(|ui| {
-        ui.label("Authentication");
-        ui.selectable_value(auth, AuthMode::None, "none");
-        ui.selectable_value(auth, AuthMode::Password, "password");
-        ui.selectable_value(auth, AuthMode::Sign, "device secret");
-    });
-    match auth {
-        AuthMode::None => {}
-        AuthMode::Password => {
-            let label = ui.label("Username");
-            ui.text_edit_singleline(username).labelled_by(label.id);
-            let label = ui.label("Password (never saved)");
-            ui.add(egui::TextEdit::singleline(password).password(true))
-                .labelled_by(label.id);
-        }
-        AuthMode::Sign => {
-            let source = match &ws.file.gateway.secret {
-                Some(crate::workspace::SecretSpec::Env { env }) => {
-                    format!("secret from the environment variable {env}")
-                }
-                Some(_) => "secret from workspace.json".to_owned(),
-                None => "no secret in workspace.json".to_owned(),
+    // Labels in one column, fields in the other, so the form reads down a narrow panel.
+    egui::Grid::new("connection-form")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            let label = ui.add_enabled(!*embedded, egui::Label::new("Broker URL"));
+            ui.add_enabled(
+                !*embedded,
+                egui::TextEdit::singleline(broker)
+                    .hint_text("mqtt://host:1883 or mqtts://host:8883")
+                    .desired_width(170.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Client id");
+            ui.add(
+                egui::TextEdit::singleline(client_id)
+                    .hint_text(ws.gateway().device_key.0.as_str())
+                    .desired_width(170.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Authentication");
+            let name = |mode: AuthMode| match mode {
+                AuthMode::None => "none",
+                AuthMode::Password => "username and password",
+                AuthMode::Sign => "device secret (signed)",
             };
-            ui.label(format!("Signs as {} with its {source}", ws.gateway()));
-        }
+            egui::ComboBox::from_id_salt("auth")
+                .selected_text(name(*auth))
+                .show_ui(ui, |ui| {
+                    for mode in [AuthMode::None, AuthMode::Password, AuthMode::Sign] {
+                        ui.selectable_value(auth, mode, name(mode));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            if *auth == AuthMode::Password {
+                let label = ui.label("Username");
+                ui.add(egui::TextEdit::singleline(username).desired_width(170.0))
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui
+                    .label("Password")
+                    .on_hover_text("Never saved: type it again after a restart");
+                ui.add(
+                    egui::TextEdit::singleline(password)
+                        .password(true)
+                        .hint_text("never saved")
+                        .desired_width(170.0),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
+            }
+            let label = ui.label("Keep-alive (s)");
+            ui.add(egui::DragValue::new(keep_alive_s).range(5..=3600))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Reply timeout (ms)");
+            ui.add(egui::DragValue::new(timeout_ms).range(1..=600_000))
+                .labelled_by(label.id);
+            ui.end_row();
+        });
+    if *auth == AuthMode::Sign {
+        let source = match &ws.file.gateway.secret {
+            Some(crate::workspace::SecretSpec::Env { env }) => {
+                format!("secret from the environment variable {env}")
+            }
+            Some(_) => "secret from workspace.json".to_owned(),
+            None => "no secret in workspace.json".to_owned(),
+        };
+        ui.weak(format!("Signs as {} with its {source}", ws.gateway()));
     }
-    ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Keep-alive (s)");
-        ui.add(egui::DragValue::new(keep_alive_s).range(5..=3600))
-            .labelled_by(label.id);
-        let label = ui.label("Reply timeout (ms)");
-        ui.add(egui::DragValue::new(timeout_ms).range(1..=600_000))
-            .labelled_by(label.id);
-    });
     ui.add_enabled_ui(!*embedded, |ui| {
         egui::CollapsingHeader::new("TLS (mqtts://)").show(ui, |ui| {
             file_row(ui, "CA file", ca_file, DialogPurpose::CaFile, commands);

@@ -979,14 +979,19 @@ impl WorkbenchApp {
                 }
             }
             SessionEvent::Disconnected { reason } => {
-                self.timeline.push(
-                    now,
-                    RowKind::Disconnected,
-                    NewRow {
-                        note: &reason,
-                        ..NewRow::default()
-                    },
-                );
+                // A broker that stays away fails every retry the same way: one row for the
+                // outage (and one for each new reason), not one per attempt.
+                let again = matches!(&self.link, LinkState::Retrying(r) if *r == reason);
+                if !again {
+                    self.timeline.push(
+                        now,
+                        RowKind::Disconnected,
+                        NewRow {
+                            note: &reason,
+                            ..NewRow::default()
+                        },
+                    );
+                }
                 self.link = LinkState::Retrying(reason);
             }
             SessionEvent::Replied {
