@@ -265,7 +265,7 @@ fn file_row(
 ) {
     let label = ui.label(label);
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(value).desired_width(200.0))
+        ui.add(egui::TextEdit::singleline(value).desired_width(170.0))
             .labelled_by(label.id);
         if ui.button("Browse…").clicked() {
             commands.push(UiCommand::AskFile(purpose));
