@@ -771,6 +771,24 @@ fn a_runaway_suite_stops_from_the_window_and_keeps_its_results() {
         note,
         format!("stopped: {} fixtures not run", total - suite.results.len())
     );
+    // What ran before the stop is kept, and exports as JUnit (the test's dialog answers with
+    // the workspace's export.jsonl).
+    let ran = suite.results.len();
+    harness.get_by_label("Export JUnit…").click();
+    harness.run();
+    let xml = std::fs::read_to_string(root.join("export.jsonl")).expect("JUnit written");
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), ran, "{xml}");
+    assert_eq!(
+        xml.matches("<failure").count(),
+        harness
+            .state()
+            .suite()
+            .results
+            .iter()
+            .filter(|r| !r.as_ref().is_ok_and(|r| r.passed))
+            .count()
+    );
 }
 
 #[test]

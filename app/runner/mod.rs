@@ -481,18 +481,40 @@ pub(crate) fn junit_report(
 
 /// The JUnit XML of a suite: one `testcase` per fixture, `classname` its path.
 pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, String> {
+    junit_report(suite_name, results.iter().map(junit_case))
+}
+
+/// JUnit XML of a run in the window, where a fixture that could not be loaded is a result too
+/// (a failing case named by its file).
+pub fn junit_xml_of_run(
+    suite_name: &str,
+    results: &[Result<CaseResult, (PathBuf, String)>],
+) -> Result<String, String> {
     junit_report(
         suite_name,
-        results.iter().map(|result| JunitCase {
-            name: result.name.clone(),
-            classname: result.path.display().to_string(),
-            failure: (!result.passed).then(|| result.failure_message()),
-            time: match result.outcome {
-                Outcome::Replied { rtt, .. } => Some(rtt),
-                _ => None,
+        results.iter().map(|result| match result {
+            Ok(result) => junit_case(result),
+            Err((path, error)) => JunitCase {
+                name: path.display().to_string(),
+                classname: path.display().to_string(),
+                failure: Some(format!("could not load the fixture: {error}")),
+                time: None,
             },
         }),
     )
+}
+
+/// One fixture's JUnit case: `name` the fixture's name, `classname` its path.
+fn junit_case(result: &CaseResult) -> JunitCase {
+    JunitCase {
+        name: result.name.clone(),
+        classname: result.path.display().to_string(),
+        failure: (!result.passed).then(|| result.failure_message()),
+        time: match result.outcome {
+            Outcome::Replied { rtt, .. } => Some(rtt),
+            _ => None,
+        },
+    }
 }
 
 /// True when every result passed.
@@ -505,4 +527,37 @@ pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
     let bytes =
         std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
     Fixture::from_slice(path, &bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_in_the_window_exports_unloadable_fixtures_as_failures() {
+        let passed = CaseResult {
+            name: "fine".into(),
+            path: PathBuf::from("messages/fine.json"),
+            expected: Some(ReplyCode::SUCCESS),
+            outcome: Outcome::Replied {
+                code: ReplyCode::SUCCESS,
+                message: None,
+                rtt: Duration::from_micros(300),
+            },
+            passed: true,
+            notes: Vec::new(),
+        };
+        let broken = (
+            PathBuf::from("messages/broken.json"),
+            "is not valid JSON".to_owned(),
+        );
+        let xml = junit_xml_of_run("thingbench", &[Ok(passed), Err(broken)]).expect("xml");
+        assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+        assert!(
+            xml.contains("could not load the fixture: is not valid JSON"),
+            "{xml}"
+        );
+        assert!(xml.contains("name=\"fine\""), "{xml}");
+    }
 }

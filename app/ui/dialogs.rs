@@ -13,6 +13,7 @@ pub enum DialogPurpose {
     ClientCert,
     ClientKey,
     ExportTimeline,
+    ExportJunit,
     SuiteFolder,
     Workspace,
 }
@@ -25,6 +26,7 @@ impl DialogPurpose {
             Self::ClientCert => "Client certificate (PEM)",
             Self::ClientKey => "Client private key (PEM)",
             Self::ExportTimeline => "Export the timeline as JSON Lines",
+            Self::ExportJunit => "Export the suite's results as JUnit XML",
             Self::SuiteFolder => "Folder of fixtures to run",
             Self::Workspace => "Workspace folder (the one with workspace.json)",
         }
@@ -55,6 +57,10 @@ impl FileDialogs for NativeDialogs {
                     DialogPurpose::ExportTimeline => dialog
                         .add_filter("JSON Lines", &["jsonl"])
                         .set_file_name("timeline.jsonl")
+                        .save_file(),
+                    DialogPurpose::ExportJunit => dialog
+                        .add_filter("JUnit XML", &["xml"])
+                        .set_file_name("junit.xml")
                         .save_file(),
                     DialogPurpose::SuiteFolder | DialogPurpose::Workspace => dialog.pick_folder(),
                 };

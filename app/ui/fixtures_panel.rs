@@ -188,6 +188,16 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiComm
         if let Some(note) = &suite.note {
             ui.colored_label(ui.visuals().warn_fg_color, note);
         }
+        if !suite.results.is_empty()
+            && ui
+                .button("Export JUnit…")
+                .on_hover_text(
+                    "The results so far as JUnit XML, as `thingbench run --junit` writes",
+                )
+                .clicked()
+        {
+            commands.push(UiCommand::AskFile(DialogPurpose::ExportJunit));
+        }
     });
     let text_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     TableBuilder::new(ui)

@@ -1281,6 +1281,23 @@ impl WorkbenchApp {
                     Err(e) => self.say(format!("{}: cannot write: {e}", path.display()), true),
                 }
             }
+            DialogPurpose::ExportJunit => {
+                let written = crate::runner::junit_xml_of_run("thingbench", &self.suite.results)
+                    .and_then(|xml| {
+                        write_atomic(&path, xml.as_bytes())
+                            .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+                    });
+                match written {
+                    Ok(()) => {
+                        let cases = self.suite.results.len();
+                        self.say(
+                            format!("wrote {cases} test cases to {}", path.display()),
+                            false,
+                        );
+                    }
+                    Err(e) => self.say(e, true),
+                }
+            }
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
                 Ok(files) => self.run_suite(files),
                 Err(e) => self.say(e, true),
