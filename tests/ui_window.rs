@@ -476,6 +476,23 @@ fn a_logged_out_sub_device_gets_1212_and_the_timeline_exports_without_secrets() 
     let login_id = timeline.msg_id(timeline.row(login_row).unwrap()).unwrap();
     harness.state_mut().select_row(login_row);
     harness.run();
+    // Its payload copied to the clipboard is masked like the export.
+    harness.get_all_by_label("Copy").next().unwrap().click();
+    harness.step();
+    let copied: Vec<&String> = harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied.len(), 1);
+    let copied: Value = serde_json::from_str(copied[0]).expect("the payload as JSON");
+    assert_eq!(copied["params"]["sign"], "***");
+    assert_eq!(copied["id"], login_id);
     harness.get_by_label("Save as fixture").click();
     harness.run();
     let saved = std::fs::read_to_string(root.join(format!("messages/timeline-{login_id}.json")))

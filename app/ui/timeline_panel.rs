@@ -273,10 +273,7 @@ fn detail_ui(
 }
 
 fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
-    ui.weak(title);
-    if !timeline.note(row).is_empty() {
-        ui.label(timeline.note(row));
-    }
+    // Credentials masked here as in exports, so a copy holds none either.
     let text = match timeline.json(row) {
         Some(mut json) => {
             super::timeline::mask_secrets(&mut json);
@@ -284,6 +281,20 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
         }
         None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
     };
+    ui.horizontal(|ui| {
+        ui.weak(title);
+        if !text.is_empty()
+            && ui
+                .small_button("Copy")
+                .on_hover_text("Copy this payload to the clipboard")
+                .clicked()
+        {
+            ui.ctx().copy_text(text.clone());
+        }
+    });
+    if !timeline.note(row).is_empty() {
+        ui.label(timeline.note(row));
+    }
     egui::ScrollArea::both()
         .id_salt(("payload", title))
         .auto_shrink([false, false])
