@@ -284,6 +284,30 @@ fn a_window_started_without_a_workspace_opens_one_and_connects() {
 }
 
 #[test]
+fn the_keyboard_moves_through_the_timeline_and_closes_the_detail() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    // The connection and three logins with their replies.
+    assert!(harness.state().timeline().len() >= 7);
+    harness.state_mut().select_row(3);
+    harness.run();
+    assert!(harness.query_by_label_contains("Row 3:").is_some());
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(harness.state().selected_row(), Some(4));
+    assert!(harness.query_by_label_contains("Row 4:").is_some());
+    for _ in 0..2 {
+        harness.key_press(egui::Key::ArrowUp);
+        harness.run();
+    }
+    assert_eq!(harness.state().selected_row(), Some(2));
+    harness.key_press(egui::Key::Escape);
+    harness.run();
+    assert_eq!(harness.state().selected_row(), None);
+    assert!(harness.query_by_label_contains("Row 2:").is_none());
+}
+
+#[test]
 fn the_fixture_list_narrows_to_a_search_and_runs_what_it_shows() {
     let (_dir, root) = sample_workspace();
     let ws = Workspace::load(&root).unwrap();

@@ -1396,6 +1396,11 @@ impl WorkbenchApp {
         self.watching.as_ref()
     }
 
+    /// The timeline row selected for its detail.
+    pub fn selected_row(&self) -> Option<usize> {
+        self.timeline_view.selected
+    }
+
     /// The plot's chosen points and their samples.
     pub fn plot(&self) -> &plot_panel::PlotView {
         &self.plot

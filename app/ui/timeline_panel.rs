@@ -131,7 +131,12 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
     let mut clicked = None;
     // A click anywhere on a row selects it; selectable labels would take the click.
     ui.style_mut().interaction.selectable_labels = false;
-    TableBuilder::new(ui)
+    let scroll_to = keyboard_ui(ui, timeline, view);
+    let mut table = TableBuilder::new(ui);
+    if let Some(position) = scroll_to {
+        table = table.scroll_to_row(position, None);
+    }
+    table
         .id_salt("timeline-table")
         .striped(true)
         .stick_to_bottom(true)
@@ -211,6 +216,35 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
     if let Some(index) = clicked {
         view.selected = Some(index);
     }
+}
+
+/// Up and Down move the selection through the rows shown, Escape closes the detail; not while
+/// a text field has the keyboard. Returns the position to scroll to.
+fn keyboard_ui(ui: &egui::Ui, timeline: &Timeline, view: &mut TimelineView) -> Option<usize> {
+    let selected = view.selected?;
+    if ui.ctx().memory(|m| m.focused().is_some()) {
+        return None;
+    }
+    let (down, up, escape) = ui.input(|i| {
+        (
+            i.key_pressed(egui::Key::ArrowDown),
+            i.key_pressed(egui::Key::ArrowUp),
+            i.key_pressed(egui::Key::Escape),
+        )
+    });
+    if escape {
+        view.selected = None;
+        return None;
+    }
+    let position = timeline.position_of(selected)?;
+    let next = match (down, up) {
+        (true, false) => position.checked_add(1)?,
+        (false, true) => position.checked_sub(1)?,
+        _ => return None,
+    };
+    let row = timeline.visible(next)?;
+    view.selected = Some(row);
+    Some(next)
 }
 
 /// `HH:MM:SS.mmm` of an epoch-ms time, in UTC.
