@@ -36,8 +36,16 @@ pub fn check_ui(
                 ui.ctx().format_shortcut(&shortcut)
             ))
             .on_disabled_hover_text("Connect first");
-        // Taken before the JSON editor below can read it as a new line.
-        let pressed = connected && ui.input_mut(|i| i.consume_shortcut(&shortcut));
+        // Taken before the JSON editor below can read it as a new line; a held key repeats,
+        // but sends once.
+        let pressed = connected
+            && ui.input_mut(|i| {
+                let fresh = i.events.iter().any(|e| {
+                    matches!(e, egui::Event::Key { key: egui::Key::Enter, pressed: true,
+                        repeat: false, modifiers, .. } if modifiers.command)
+                });
+                i.consume_shortcut(&shortcut) && fresh
+            });
         if send.clicked() || pressed {
             commands.push(UiCommand::Send);
         }

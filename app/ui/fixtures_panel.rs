@@ -72,7 +72,9 @@ pub fn fixtures_ui(
                 || file_of(&entry.path).to_lowercase().contains(&needle)
                 || entry.fixture.as_ref().is_ok_and(|f| {
                     f.name.to_lowercase().contains(&needle)
-                        || f.expect.code.is_some_and(|c| c.to_string() == needle)
+                        || f.expect
+                            .code
+                            .map_or(needle == "none", |c| c.to_string() == needle)
                 })
         })
         .collect();

@@ -206,12 +206,12 @@ fn scan(timeline: &Timeline, series: &mut [Series], first: usize, device: &Devic
         let Some(json) = timeline.json(row) else {
             continue;
         };
-        let Some(topic) = crate::protocol::parse_topic(timeline.topic(row)) else {
-            continue;
-        };
+        // Off the protocol's topics only elements that name their device count.
+        let topic_device = crate::protocol::parse_topic(timeline.topic(row))
+            .map_or_else(|| DeviceId::new("", ""), |t| t.device);
         // A batch's params are a list of elements; a single post's are one element.
         for element in elements(&json) {
-            if element_device(element, &topic.device) != *device {
+            if element_device(element, &topic_device) != *device {
                 continue;
             }
             let t = element

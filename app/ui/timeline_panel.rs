@@ -13,6 +13,9 @@ use super::timeline::{Direction, Row, RowKind, Timeline};
 pub struct TimelineView {
     pub selected: Option<usize>,
     code_text: String,
+    /// A widget had the keyboard at the end of the last frame. Escape takes the focus away
+    /// before this frame's panels run, so only this says the key was meant for that widget.
+    keyboard_taken: bool,
 }
 
 /// Draws the timeline.
@@ -38,6 +41,8 @@ pub fn timeline_ui(
         ui.separator();
         detail_ui(ui, timeline, selected, commands);
     }
+    view.keyboard_taken =
+        ui.ctx().memory(|m| m.focused().is_some()) || egui::Popup::is_any_open(ui.ctx());
 }
 
 fn filter_ui(
@@ -222,7 +227,8 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
 /// a text field has the keyboard. Returns the position to scroll to.
 fn keyboard_ui(ui: &egui::Ui, timeline: &Timeline, view: &mut TimelineView) -> Option<usize> {
     let selected = view.selected?;
-    if ui.ctx().memory(|m| m.focused().is_some()) {
+    let busy = ui.ctx().memory(|m| m.focused().is_some()) || egui::Popup::is_any_open(ui.ctx());
+    if busy || view.keyboard_taken {
         return None;
     }
     let (down, up, escape) = ui.input(|i| {
