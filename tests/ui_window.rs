@@ -71,7 +71,7 @@ fn open_on(
     storage: Option<&dyn eframe::Storage>,
     broker: Option<String>,
 ) -> Harness<'static, WorkbenchApp> {
-    open_with_rows(root, storage, broker, 0)
+    open_with_rows(root, storage, broker, 0, [1400.0, 900.0])
 }
 
 /// The window on `root`, with `demo_rows` made-up rows in its timeline before the real ones.
@@ -80,26 +80,25 @@ fn open_with_rows(
     storage: Option<&dyn eframe::Storage>,
     broker: Option<String>,
     demo_rows: usize,
+    size: [f32; 2],
 ) -> Harness<'static, WorkbenchApp> {
     let ws = Workspace::load(root).expect("sample workspace");
     let export = root.join("export.jsonl");
     let storage = storage.map(MemoryStorage::copy_of);
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| {
-            let startup = Startup {
-                workspace: Ok(ws),
-                broker,
-                dialogs: Box::new(FixedDialogs(export)),
-                timing: None,
-                demo_rows,
-            };
-            WorkbenchApp::new(
-                startup,
-                &cc.egui_ctx,
-                storage.as_ref().map(|s| s as &dyn eframe::Storage),
-            )
-        });
+    let mut harness = Harness::builder().with_size(size).build_eframe(move |cc| {
+        let startup = Startup {
+            workspace: Ok(ws),
+            broker,
+            dialogs: Box::new(FixedDialogs(export)),
+            timing: None,
+            demo_rows,
+        };
+        WorkbenchApp::new(
+            startup,
+            &cc.egui_ctx,
+            storage.as_ref().map(|s| s as &dyn eframe::Storage),
+        )
+    });
     step_until(
         &mut harness,
         Duration::from_secs(20),
@@ -297,6 +296,50 @@ fn a_window_started_without_a_workspace_opens_one_and_connects() {
     wait_for_label(&mut harness, "Predicted: 200 success");
     harness.get_by_label("Send").click();
     wait_for_label(&mut harness, "Reply: 200 success");
+}
+
+#[test]
+fn with_every_point_added_each_row_keeps_its_quality_and_buttons_in_view() {
+    let (_dir, root) = sample_workspace();
+    // The window's own default size.
+    let mut harness = open_with_rows(&root, None, None, 0, [1280.0, 800.0]);
+    harness.get_by_label("Add all points").click();
+    harness.run();
+    // The builder ends where the check panel (with "JSON to send") begins.
+    let builder_right = harness.get_by_label("JSON to send").rect().min.x;
+    // The point rows' own remove buttons (an ARRAY's items have theirs inside the value).
+    let removes: Vec<egui::Rect> = harness
+        .get_all_by_label_contains("Remove point ")
+        .map(|n| n.rect())
+        .collect();
+    // Rows scrolled out of view are not in the accessibility tree: those in view are enough,
+    // as the grid gives every row the same columns.
+    assert!(
+        removes.len() >= 5,
+        "{} remove buttons in view",
+        removes.len()
+    );
+    for rect in &removes {
+        assert!(
+            rect.max.x <= builder_right,
+            "a remove button at {rect:?} is hidden"
+        );
+    }
+    let qualities: Vec<egui::Rect> = harness
+        .get_all_by_label("quality")
+        .map(|n| n.rect())
+        .collect();
+    assert!(
+        qualities.len() >= 3,
+        "{} quality selectors",
+        qualities.len()
+    );
+    for rect in &qualities {
+        assert!(
+            rect.max.x <= builder_right,
+            "a quality selector at {rect:?} is hidden"
+        );
+    }
 }
 
 #[test]
@@ -983,7 +1026,7 @@ fn an_oversized_draft_is_refused_until_sent_on_purpose() {
 #[test]
 fn a_text_filter_over_many_rows_is_found_a_slice_per_frame() {
     let (_dir, root) = sample_workspace();
-    let mut harness = open_with_rows(&root, None, None, 100_000);
+    let mut harness = open_with_rows(&root, None, None, 100_000, [1400.0, 900.0]);
     let text = "\"deviceKey\":\"inv01\"";
     let field = harness.get_by_label("Text");
     field.focus();

@@ -267,11 +267,12 @@ fn entry_ui(
                         );
                     });
                     ui.horizontal(|ui| {
-                        if ui
-                            .small_button("×")
-                            .on_hover_text("Remove this point")
-                            .clicked()
-                        {
+                        let button = ui.small_button("×").on_hover_text("Remove this point");
+                        let name = format!("Remove point {}", point.identifier);
+                        button.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Button, true, &name)
+                        });
+                        if button.clicked() {
                             remove = Some(p);
                         }
                         if ui
