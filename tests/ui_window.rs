@@ -307,39 +307,22 @@ fn with_every_point_added_each_row_keeps_its_quality_and_buttons_in_view() {
     harness.run();
     // The builder ends where the check panel (with "JSON to send") begins.
     let builder_right = harness.get_by_label("JSON to send").rect().min.x;
-    // The point rows' own remove buttons (an ARRAY's items have theirs inside the value).
-    let removes: Vec<egui::Rect> = harness
-        .get_all_by_label_contains("Remove point ")
-        .map(|n| n.rect())
-        .collect();
     // Rows scrolled out of view are not in the accessibility tree: those in view are enough,
     // as the grid gives every row the same columns.
-    assert!(
-        removes.len() >= 5,
-        "{} remove buttons in view",
-        removes.len()
-    );
-    for rect in &removes {
-        assert!(
-            rect.max.x <= builder_right,
-            "a remove button at {rect:?} is hidden"
-        );
-    }
-    let qualities: Vec<egui::Rect> = harness
-        .get_all_by_label("quality")
-        .map(|n| n.rect())
-        .collect();
-    assert!(
-        qualities.len() >= 3,
-        "{} quality selectors",
-        qualities.len()
-    );
-    for rect in &qualities {
-        assert!(
-            rect.max.x <= builder_right,
-            "a quality selector at {rect:?} is hidden"
-        );
-    }
+    let in_view = |what: &str, rects: Vec<egui::Rect>, at_least: usize| {
+        assert!(rects.len() >= at_least, "{} {what} in view", rects.len());
+        for rect in rects {
+            assert!(
+                rect.max.x <= builder_right,
+                "a {what} at {rect:?} is hidden"
+            );
+        }
+    };
+    // The point rows' own remove buttons (an ARRAY's items have theirs inside the value).
+    let removes = harness.get_all_by_label_contains("Remove point ");
+    in_view("remove button", removes.map(|n| n.rect()).collect(), 5);
+    let qualities = harness.get_all_by_label("quality");
+    in_view("quality selector", qualities.map(|n| n.rect()).collect(), 3);
 }
 
 #[test]
