@@ -99,15 +99,17 @@ fn open_with_rows(
             storage.as_ref().map(|s| s as &dyn eframe::Storage),
         )
     });
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the connection",
-        |h| *h.state().link() == LinkState::Connected,
-    );
-    // Once connected, the window logs the sub-devices in, and the starter batch checks clean.
-    wait_for_label(&mut harness, "Predicted: 200 success");
+    wait_until_ready(&mut harness);
     harness
+}
+
+/// Waits for the window to connect; once connected it logs the sub-devices in, and the
+/// starter batch checks clean.
+fn wait_until_ready(harness: &mut Harness<'_, WorkbenchApp>) {
+    step_until(harness, Duration::from_secs(20), "the connection", |h| {
+        *h.state().link() == LinkState::Connected
+    });
+    wait_for_label(harness, "Predicted: 200 success");
 }
 
 fn draft(harness: &Harness<'_, WorkbenchApp>) -> Value {
@@ -287,13 +289,7 @@ fn a_window_started_without_a_workspace_opens_one_and_connects() {
     assert!(harness.query_by_label("No workspace").is_some());
     assert_eq!(*harness.state().link(), LinkState::Off);
     harness.get_by_label("Open workspace…").click();
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the connection",
-        |h| *h.state().link() == LinkState::Connected,
-    );
-    wait_for_label(&mut harness, "Predicted: 200 success");
+    wait_until_ready(&mut harness);
     harness.get_by_label("Send").click();
     wait_for_label(&mut harness, "Reply: 200 success");
 }
