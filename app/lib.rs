@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod cli;
+pub mod control;
 pub mod hub;
 pub mod model;
 pub mod protocol;

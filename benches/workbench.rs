@@ -1,16 +1,19 @@
-//! `cargo bench`: the timeline with a million rows (one frame, a filter change), loading a
-//! thing model of 10,000 points, checking a 1,000-entry batch, and serialising a batch.
+//! `cargo bench`: the timeline with a million rows (one frame, a filter change), a frame of the
+//! window with a 10,000-point model in Models and 1,000 entries in the builder, loading a thing
+//! model of 10,000 points, checking a 1,000-entry batch, and serialising a batch.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use thingbench::control::{DraftCtl, WorkspaceCtl};
 use thingbench::model::{Registry, ThingModel, check};
 use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
 use thingbench::ui::timeline::{Filter, SCAN_BUDGET, Timeline, synthetic};
 use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
-use thingbench::workspace::{Batch, Entry, EntryTime, PointEntry};
+use thingbench::ui::{BuilderPanel, ModelsPanel, check_ui};
+use thingbench::workspace::{Batch, Draft, Entry, EntryTime, PointEntry};
 
 const ROWS: usize = 1_000_000;
 
@@ -179,5 +182,97 @@ fn model_benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, timeline_benches, model_benches);
+/// A workspace whose one sub-device product has the 10,000-point model.
+fn big_workspace(dir: &std::path::Path) -> Option<thingbench::workspace::Workspace> {
+    let devices: Vec<Value> = (0..8)
+        .map(|d| json!({"productKey": "bigPk", "deviceKey": format!("dev{d}"), "secret": "s"}))
+        .collect();
+    let file = json!({
+        "products": {"gwPk": "big", "bigPk": "big"},
+        "gateway": {"productKey": "gwPk", "deviceKey": "gw01", "secret": "gw-secret"},
+        "devices": devices,
+    });
+    std::fs::create_dir_all(dir.join("models")).ok()?;
+    std::fs::write(dir.join("workspace.json"), file.to_string()).ok()?;
+    std::fs::write(dir.join("models/big.json"), model_json(10_000)).ok()?;
+    thingbench::workspace::Workspace::load(dir).ok()
+}
+
+/// One frame of the window's panels over the builder, as the window lays them out (the Models
+/// tab open on the left, the check and JSON on the right), tessellated on the CPU.
+fn window_frame(
+    ctx: &egui::Context,
+    workspace: &WorkspaceCtl,
+    draft: &mut DraftCtl,
+    models: &mut ModelsPanel,
+    builder: &mut BuilderPanel,
+) -> usize {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let Ok(ws) = workspace.get() else { return 0 };
+    let registry = workspace.registry();
+    let mut commands = Vec::new();
+    let output = ctx.run_ui(input, |ui| {
+        egui::Panel::left("left")
+            .default_size(270.0)
+            .show(ui, |ui| models.ui(ui, workspace));
+        egui::Panel::right("check")
+            .default_size(390.0)
+            .show(ui, |ui| {
+                check_ui(ui, draft, registry.max_payload, true, &mut commands)
+            });
+        egui::CentralPanel::default().show(ui, |ui| builder.ui(ui, draft, ws, registry));
+    });
+    let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+    primitives.len()
+}
+
+fn window_benches(c: &mut Criterion) {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("a temporary folder for the workspace");
+    };
+    let Some(ws) = big_workspace(dir.path()) else {
+        panic!("the big workspace loads");
+    };
+    let workspace = WorkspaceCtl::new(Ok(ws));
+    let Some(model) = workspace
+        .registry()
+        .model_of(&ProductKey("bigPk".into()))
+        .cloned()
+    else {
+        panic!("the big model is in the registry");
+    };
+    let mut draft = DraftCtl::new(
+        Draft::from_batch(batch_of(&model, 1000)),
+        String::new(),
+        String::new(),
+    );
+    if let Ok(ws) = workspace.get() {
+        draft.refresh(ws, workspace.registry());
+    }
+    let ctx = egui::Context::default();
+    let mut models = ModelsPanel::default();
+    let mut builder = BuilderPanel::default();
+    for _ in 0..3 {
+        window_frame(&ctx, &workspace, &mut draft, &mut models, &mut builder);
+    }
+    c.bench_function("window frame, 10,000-point model, 1,000 entries", |b| {
+        b.iter(|| {
+            black_box(window_frame(
+                &ctx,
+                &workspace,
+                &mut draft,
+                &mut models,
+                &mut builder,
+            ))
+        })
+    });
+}
+
+criterion_group!(benches, timeline_benches, window_benches, model_benches);
 criterion_main!(benches);

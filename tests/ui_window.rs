@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
+use thingbench::control::LinkState;
 use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::timeline::RowKind;
-use thingbench::ui::{LinkState, Startup, WorkbenchApp};
+use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
 
 /// Steps the app until `found` holds, failing after `limit`.

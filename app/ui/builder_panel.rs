@@ -1,111 +1,208 @@
 //! The batch builder: entries (device, time, points), one editor per point with its quality,
-//! the two flags and the method. Every edit becomes a [`UiCommand::SetBatch`].
+//! the two flags and the method. Edits go straight to the draft; only the entries on screen
+//! are drawn, so a batch of a thousand entries costs a frame what a few do.
 
+use crate::control::DraftCtl;
 use crate::model::{PointRef, Registry};
 use crate::protocol::DeviceId;
 use crate::workspace::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry, Workspace};
 
-use super::UiCommand;
+use super::theme;
 use super::value_editor::{json_field_ui, value_ui};
 
-/// Draws the builder.
-pub fn builder_ui(
-    ui: &mut egui::Ui,
-    draft: &Draft,
-    ws: &Workspace,
-    registry: &Registry,
-    focus: Option<&PointRef>,
-    commands: &mut Vec<UiCommand>,
-) {
-    ui.heading("Batch builder");
-    let batch = match draft.batch() {
-        Ok(batch) => batch,
-        Err(why) => {
+/// The builder's own state: how tall each entry was when last drawn.
+#[derive(Default)]
+pub struct BuilderPanel {
+    /// By entry; `0.0` for an entry never drawn, whose height is estimated.
+    heights: Vec<f32>,
+}
+
+/// What every entry's drawing needs to know.
+struct EntryCx<'a> {
+    devices: &'a [Option<DeviceId>],
+    ws: &'a Workspace,
+    registry: &'a Registry,
+    /// The point a finding was clicked for, and whether to scroll to it.
+    focus: Option<&'a PointRef>,
+    scroll: bool,
+}
+
+/// What an entry's buttons asked for.
+#[derive(Default)]
+struct EntryOutcome {
+    changed: bool,
+    remove: bool,
+    /// Repeat over this many timestamps, this many ms apart.
+    repeat: Option<(usize, i64)>,
+    /// The focused point was scrolled into view.
+    scrolled: bool,
+}
+
+impl BuilderPanel {
+    /// Draws the builder; every edit goes to `draft` in place.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        draft: &mut DraftCtl,
+        ws: &Workspace,
+        registry: &Registry,
+    ) {
+        ui.heading("Batch builder");
+        if let Err(why) = draft.draft().batch() {
             ui.colored_label(
-                ui.visuals().warn_fg_color,
+                theme::warn(ui),
                 format!("The builder cannot show this message: {why}."),
             );
             ui.label(
                 "It is sent exactly as the JSON on the right says. Edit it there, or start again:",
             );
             if ui.button("New batch").clicked() {
-                commands.push(UiCommand::SetBatch(Batch::default()));
+                draft.replace(Draft::from_batch(Batch::default()));
             }
             return;
         }
-    };
-    let mut edited = batch.clone();
+        let focus = draft.focused().cloned();
+        let devices = device_choices(ws);
+        let cx = EntryCx {
+            devices: &devices,
+            ws,
+            registry,
+            focus: focus.as_ref(),
+            scroll: draft.wants_scroll(),
+        };
+        let mut scrolled = false;
+        draft.edit_batch(|batch| {
+            let changed = header_ui(ui, batch, ws);
+            ui.separator();
+            let outcome = self.entries_ui(ui, batch, &cx);
+            scrolled = outcome.scrolled;
+            changed | outcome.changed
+        });
+        if scrolled {
+            draft.scrolled();
+        }
+    }
+
+    /// Draws the entries in view, with space for the others; applies their buttons.
+    fn entries_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        batch: &mut Batch,
+        cx: &EntryCx<'_>,
+    ) -> EntryOutcome {
+        let spacing = ui.spacing().item_spacing.y;
+        let row = ui.spacing().interact_size.y + spacing;
+        self.heights.resize(batch.entries.len(), 0.0);
+        let heights: Vec<f32> = batch
+            .entries
+            .iter()
+            .zip(&self.heights)
+            .map(|(entry, &known)| {
+                if known > 0.0 {
+                    known
+                } else {
+                    // A frame, its two lines of buttons, and a row per point.
+                    2.0 * row + entry.points.len() as f32 * row + 16.0
+                }
+            })
+            .collect();
+        let focus_entry = cx.focus.and_then(|f| f.element);
+        let mut outcome = EntryOutcome::default();
+        let mut action = None;
+        egui::ScrollArea::both()
+            .id_salt("entries")
+            .auto_shrink([false, false])
+            .show_viewport(ui, |ui, viewport| {
+                let top = ui.max_rect().top();
+                let mut y = 0.0;
+                let mut index = 0;
+                while index < heights.len() && y + heights[index] < viewport.min.y {
+                    y += heights[index] + spacing;
+                    index += 1;
+                }
+                ui.add_space(y);
+                while index < heights.len() && y <= viewport.max.y {
+                    let Some(entry) = batch.entries.get_mut(index) else {
+                        break;
+                    };
+                    let (drawn, height) = entry_ui(ui, index, entry, cx);
+                    if let Some(h) = self.heights.get_mut(index) {
+                        *h = height;
+                    }
+                    outcome.changed |= drawn.changed;
+                    outcome.scrolled |= drawn.scrolled;
+                    if drawn.remove || drawn.repeat.is_some() {
+                        action = Some((index, drawn.remove, drawn.repeat));
+                    }
+                    y += height + spacing;
+                    index += 1;
+                }
+                // The focused entry is out of view: bring it in, and its point next frame.
+                if cx.scroll
+                    && !outcome.scrolled
+                    && let Some(e) = focus_entry.filter(|&e| e < heights.len())
+                {
+                    let at: f32 = heights[..e].iter().map(|h| h + spacing).sum();
+                    let rect = egui::Rect::from_min_size(
+                        egui::pos2(ui.max_rect().left(), top + at),
+                        egui::vec2(1.0, heights[e]),
+                    );
+                    ui.scroll_to_rect(rect, Some(egui::Align::Center));
+                }
+                let rest: f32 = heights[index.min(heights.len())..]
+                    .iter()
+                    .map(|h| h + spacing)
+                    .sum();
+                ui.add_space(rest);
+            });
+        match action {
+            Some((index, true, _)) => {
+                batch.entries.remove(index);
+                self.heights
+                    .remove(index.min(self.heights.len().saturating_sub(1)));
+                outcome.changed = true;
+            }
+            Some((index, false, Some((count, step)))) => {
+                batch.repeat_entry(index, count, step);
+                outcome.changed = true;
+            }
+            _ => {}
+        }
+        outcome
+    }
+}
+
+/// The method, the flags and "+ Entry"; returns whether anything changed.
+fn header_ui(ui: &mut egui::Ui, batch: &mut Batch, ws: &Workspace) -> bool {
     let mut changed = false;
     ui.horizontal_wrapped(|ui| {
         ui.label("Method");
         for method in [BatchMethod::Batch, BatchMethod::ResumeBatch] {
             changed |= ui
-                .selectable_value(&mut edited.method, method, method.label())
+                .selectable_value(&mut batch.method, method, method.label())
                 .changed();
         }
         ui.separator();
-        changed |= flag_ui(ui, &mut edited.allow_offline, "allowOfflineSubDevice");
-        changed |= flag_ui(ui, &mut edited.skip_invalid, "skipInvalidMeasurepoints");
+        changed |= flag_ui(ui, &mut batch.allow_offline, "allowOfflineSubDevice");
+        changed |= flag_ui(ui, &mut batch.skip_invalid, "skipInvalidMeasurepoints");
     });
-    let devices = device_choices(ws);
     ui.horizontal(|ui| {
         if ui
             .button("+ Entry")
             .on_hover_text("Add an entry for a sub-device")
             .clicked()
         {
-            edited
+            batch
                 .entries
                 .push(Entry::new(ws.sub_devices().into_iter().next()));
             changed = true;
         }
-        ui.weak(match edited.entries.len() {
+        ui.weak(match batch.entries.len() {
             1 => "1 entry".to_owned(),
             n => format!("{n} entries"),
         });
     });
-    ui.separator();
-    let mut remove_entry = None;
-    let mut repeat = None;
-    egui::ScrollArea::both()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for (index, entry) in edited.entries.iter_mut().enumerate() {
-                let action = entry_ui(
-                    ui,
-                    index,
-                    entry,
-                    &devices,
-                    ws,
-                    registry,
-                    focus,
-                    &mut changed,
-                );
-                match action {
-                    EntryAction::None => {}
-                    EntryAction::Remove => remove_entry = Some(index),
-                    EntryAction::Repeat(count, step) => repeat = Some((index, count, step)),
-                }
-            }
-        });
-    if let Some(index) = remove_entry {
-        edited.entries.remove(index);
-        changed = true;
-    }
-    if let Some((index, count, step)) = repeat {
-        edited.repeat_entry(index, count, step);
-        changed = true;
-    }
-    if changed {
-        commands.push(UiCommand::SetBatch(edited));
-    }
-}
-
-enum EntryAction {
-    None,
-    Remove,
-    /// Repeat over this many timestamps, this many ms apart.
-    Repeat(usize, i64),
+    changed
 }
 
 fn flag_ui(ui: &mut egui::Ui, flag: &mut Option<bool>, name: &str) -> bool {
@@ -132,20 +229,27 @@ fn device_name(device: &Option<DeviceId>) -> String {
     }
 }
 
-#[expect(clippy::too_many_arguments)]
+/// Draws entry `index`; returns what its buttons asked for and the height it took.
 fn entry_ui(
     ui: &mut egui::Ui,
     index: usize,
     entry: &mut Entry,
-    devices: &[Option<DeviceId>],
-    ws: &Workspace,
-    registry: &Registry,
-    focus: Option<&PointRef>,
-    changed: &mut bool,
-) -> EntryAction {
-    let mut action = EntryAction::None;
+    cx: &EntryCx<'_>,
+) -> (EntryOutcome, f32) {
+    let EntryCx {
+        devices,
+        ws,
+        registry,
+        focus,
+        scroll,
+    } = *cx;
+    let mut outcome = EntryOutcome::default();
+    let changed = &mut outcome.changed;
+    let mut remove_entry = false;
+    let mut repeat = None;
+    let mut scrolled = false;
     let id = ui.make_persistent_id(("entry", index));
-    egui::Frame::group(ui.style()).show(ui, |ui| {
+    let frame = egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong(format!("params[{index}]"));
             let label = ui.label("device");
@@ -166,7 +270,7 @@ fn entry_ui(
                 .labelled_by(label.id);
             *changed |= time_ui(ui, id, &mut entry.time);
             if ui.small_button("Remove entry").clicked() {
-                action = EntryAction::Remove;
+                remove_entry = true;
             }
         });
         let device = entry.device.clone().unwrap_or_else(|| ws.gateway());
@@ -179,15 +283,19 @@ fn entry_ui(
                         entry.add_all_points(model, seed);
                         *changed = true;
                     }
-                    let missing: Vec<_> = model
-                        .points
-                        .iter()
-                        .filter(|p| !entry.points.iter().any(|e| e.identifier == p.identifier))
-                        .collect();
                     let label = ui.label("Add point");
                     egui::ComboBox::from_id_salt(id.with("add"))
                         .selected_text("choose…")
                         .show_ui(ui, |ui| {
+                            // Found only while the list is open: a model may have many points.
+                            let present: std::collections::HashSet<&str> =
+                                entry.points.iter().map(|e| e.identifier.as_str()).collect();
+                            let missing: Vec<_> = model
+                                .points
+                                .iter()
+                                .filter(|p| !present.contains(p.identifier.as_str()))
+                                .collect();
+                            drop(present);
                             for point in missing {
                                 let text =
                                     format!("{} ({})", point.identifier, point.data_type.name());
@@ -206,14 +314,12 @@ fn entry_ui(
                 }
                 None => {
                     ui.colored_label(
-                        ui.visuals().warn_fg_color,
+                        theme::warn(ui),
                         format!("no thing model for product {}", device.product_key),
                     );
                 }
             }
-            if let Some((count, step)) = repeat_ui(ui, id) {
-                action = EntryAction::Repeat(count, step);
-            }
+            repeat = repeat_ui(ui, id);
         });
         let mut remove = None;
         // Quality and the buttons come before the value, so a wide editor (a long text, an
@@ -232,8 +338,9 @@ fn entry_ui(
                         label = label.background_color(ui.visuals().selection.bg_fill);
                     }
                     let label = ui.label(label);
-                    if focused {
+                    if focused && scroll {
                         label.scroll_to_me(Some(egui::Align::Center));
+                        scrolled = true;
                     }
                     let label = match spec {
                         Some(spec) => label.on_hover_text(format!(
@@ -250,7 +357,7 @@ fn entry_ui(
                     };
                     match spec {
                         Some(spec) => ui.weak(type_and_unit(spec)),
-                        None => ui.colored_label(ui.visuals().warn_fg_color, "not in model"),
+                        None => ui.colored_label(theme::warn(ui), "not in model"),
                     };
                     let point_id = id.with(("point", p));
                     let raw_id = point_id.with("raw");
@@ -300,7 +407,10 @@ fn entry_ui(
             *changed = true;
         }
     });
-    action
+    outcome.remove = remove_entry;
+    outcome.repeat = repeat;
+    outcome.scrolled = scrolled;
+    (outcome, frame.response.rect.height())
 }
 
 /// A point's type and unit in a few characters: `FLOAT · kW`.

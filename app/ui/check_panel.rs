@@ -1,29 +1,20 @@
 //! The message as JSON (editable, in sync with the builder), the live check's predicted code and
 //! findings (each one jumps to its point), the Send button and the reply.
 
-use crate::model::{CheckReport, Severity};
-use crate::workspace::Draft;
+use crate::control::{DraftCtl, SendState};
+use crate::model::{CheckReport, PointRef, Severity};
 
-use super::{SendState, UiCommand};
+use super::{UiCommand, theme};
 
-/// The draft's payload size against the workspace's limit.
-pub struct Size {
-    pub bytes: usize,
-    pub limit: usize,
-    /// The user asked to send it even when over the limit.
-    pub send_anyway: bool,
-}
-
-/// Draws the JSON view, the check and the reply.
+/// Draws the JSON view, the check and the reply. The draft is edited in place; Send is a command.
 pub fn check_ui(
     ui: &mut egui::Ui,
-    draft: &Draft,
-    report: Option<&CheckReport>,
-    send_state: Option<&SendState>,
+    draft: &mut DraftCtl,
+    max_payload: usize,
     connected: bool,
-    size: Size,
     commands: &mut Vec<UiCommand>,
 ) {
+    let (bytes, limit) = (draft.bytes(), max_payload);
     ui.horizontal(|ui| {
         let shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Enter);
         let send = ui
@@ -50,34 +41,23 @@ pub fn check_ui(
             commands.push(UiCommand::Send);
         }
         // Beside Send, not above it, so that Send stays where it was.
-        if size.bytes > size.limit {
-            let mut on = size.send_anyway;
-            if ui
-                .checkbox(&mut on, "Send over the limit")
+        if bytes > limit {
+            ui.checkbox(&mut draft.send_oversize, "Send over the limit")
                 .on_hover_text(format!(
                     "The payload is {}, over the limit of {} (limits.maxPayload in workspace.json). Tick to send it anyway, for a 1008 test; a fixture saved from here keeps the choice.",
-                    byte_size(size.bytes),
-                    byte_size(size.limit)
-                ))
-                .changed()
-            {
-                commands.push(UiCommand::SetSendOversize(on));
-            }
+                    byte_size(bytes),
+                    byte_size(limit)
+                ));
         }
-        match send_state {
+        match &draft.send_state {
             None => {}
             Some(SendState::Waiting) => {
                 ui.spinner();
                 ui.label("waiting for the reply…");
             }
             Some(SendState::Replied { code, message, rtt }) => {
-                let color = if code.is_success() {
-                    egui::Color32::from_rgb(80, 200, 120)
-                } else {
-                    ui.visuals().error_fg_color
-                };
                 let response = ui.colored_label(
-                    color,
+                    theme::code(ui, *code),
                     format!(
                         "Reply: {code} {} · {:.2} ms",
                         code.meaning(),
@@ -90,19 +70,19 @@ pub fn check_ui(
             }
             Some(SendState::NoReply(after)) => {
                 ui.colored_label(
-                    ui.visuals().warn_fg_color,
+                    theme::warn(ui),
                     format!("Reply: none within {} ms", after.as_millis()),
                 );
             }
             Some(SendState::Lost(reason)) => {
-                ui.colored_label(ui.visuals().error_fg_color, format!("Lost: {reason}"));
+                ui.colored_label(theme::error(ui), format!("Lost: {reason}"));
             }
             Some(SendState::NotSent(_)) => {
-                ui.colored_label(ui.visuals().error_fg_color, "Not sent");
+                ui.colored_label(theme::error(ui), "Not sent");
             }
         }
     });
-    match send_state {
+    match &draft.send_state {
         Some(SendState::Replied {
             message: Some(message),
             ..
@@ -111,16 +91,13 @@ pub fn check_ui(
         }
         // Why, in full, under the Send row.
         Some(SendState::NotSent(reason)) => {
-            ui.add(
-                egui::Label::new(egui::RichText::new(reason).color(ui.visuals().error_fg_color))
-                    .wrap(),
-            );
+            ui.add(egui::Label::new(egui::RichText::new(reason).color(theme::error(ui))).wrap());
         }
         _ => {}
     }
     ui.separator();
-    if let Some(report) = report {
-        report_ui(ui, report, commands);
+    if let Some(point) = draft.report().and_then(|report| report_ui(ui, report)) {
+        draft.focus(point);
     }
     ui.separator();
     let label = ui.strong("JSON to send");
@@ -128,35 +105,59 @@ pub fn check_ui(
         .id_salt("json")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let mut text = draft.text().to_owned();
-            let response = ui
-                .add(
-                    egui::TextEdit::multiline(&mut text)
-                        .code_editor()
-                        .desired_width(f32::INFINITY)
-                        .desired_rows(20),
-                )
-                .labelled_by(label.id);
-            if response.changed() {
-                commands.push(UiCommand::SetText(text));
-            }
+            // Edited in place: the text is not copied every frame, only on an edit.
+            ui.add(
+                egui::TextEdit::multiline(&mut DraftText(draft))
+                    .code_editor()
+                    .desired_width(f32::INFINITY)
+                    .desired_rows(20),
+            )
+            .labelled_by(label.id);
         });
 }
 
-fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiCommand>) {
+/// The draft's text as a [`egui::TextBuffer`]: an edit goes straight to the draft, which reads
+/// it as a batch again.
+struct DraftText<'a>(&'a mut DraftCtl);
+
+impl egui::TextBuffer for DraftText<'_> {
+    fn is_mutable(&self) -> bool {
+        true
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.draft().text()
+    }
+
+    fn insert_text(&mut self, text: &str, char_index: egui::text::CharIndex) -> usize {
+        let mut edited = self.as_str().to_owned();
+        let inserted = egui::TextBuffer::insert_text(&mut edited, text, char_index);
+        self.0.set_text(edited);
+        inserted
+    }
+
+    fn delete_char_range(&mut self, char_range: std::ops::Range<egui::text::CharIndex>) {
+        let mut edited = self.as_str().to_owned();
+        egui::TextBuffer::delete_char_range(&mut edited, char_range);
+        self.0.set_text(edited);
+    }
+
+    fn type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<DraftText<'static>>()
+    }
+}
+
+/// Draws the predicted code and the findings; returns the point of a finding clicked.
+fn report_ui(ui: &mut egui::Ui, report: &CheckReport) -> Option<PointRef> {
     let code = report.code;
-    let color = if code.is_success() {
-        egui::Color32::from_rgb(80, 200, 120)
-    } else {
-        ui.visuals().error_fg_color
-    };
+    let mut clicked = None;
     ui.colored_label(
-        color,
+        theme::code(ui, code),
         egui::RichText::new(format!("Predicted: {code} {}", code.meaning())).strong(),
     );
     if report.findings.is_empty() {
         ui.weak("No findings: the message matches the models.");
-        return;
+        return None;
     }
     egui::ScrollArea::vertical()
         .id_salt("findings")
@@ -164,8 +165,8 @@ fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiComma
         .show(ui, |ui| {
             for finding in &report.findings {
                 let color = match finding.severity {
-                    Severity::Error => ui.visuals().error_fg_color,
-                    Severity::Warning | Severity::Skipped => ui.visuals().warn_fg_color,
+                    Severity::Error => theme::error(ui),
+                    Severity::Warning | Severity::Skipped => theme::warn(ui),
                 };
                 ui.horizontal_wrapped(|ui| {
                     ui.colored_label(
@@ -180,7 +181,7 @@ fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiComma
                                 .on_hover_text("Show this point in the builder")
                                 .clicked()
                             {
-                                commands.push(UiCommand::FocusPoint(point.clone()));
+                                clicked = Some(point.clone());
                             }
                         }
                         None => {
@@ -190,6 +191,7 @@ fn report_ui(ui: &mut egui::Ui, report: &CheckReport, commands: &mut Vec<UiComma
                 });
             }
         });
+    clicked
 }
 
 /// A size in words: `569 bytes`, `12.5 KiB`, `540.2 KiB`, `5.0 MiB`.

@@ -1,127 +1,16 @@
 //! The connection panel: broker, client id, authentication, TLS, connect and disconnect.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use crate::transport::{Auth, BrokerUrl, SessionConfig, TlsOptions};
+use crate::control::{Connection, ConnectionForm};
 use crate::workspace::{AuthMode, Workspace};
 
 use super::dialogs::DialogPurpose;
-use super::{LinkState, UiCommand};
+use super::{UiCommand, theme};
 
-/// The connection form. Persisted between runs, except the password, which never is.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct ConnectionForm {
-    /// Use the embedded broker and hub instead of `broker`.
-    pub embedded: bool,
-    pub broker: String,
-    /// The free part of the client id; empty means the gateway's device key.
-    pub client_id: String,
-    pub auth: AuthMode,
-    pub username: String,
-    #[serde(skip)]
-    pub password: String,
-    pub keep_alive_s: u64,
-    /// How long a send waits for its reply.
-    pub timeout_ms: u64,
-    pub ca_file: String,
-    pub client_cert: String,
-    pub client_key: String,
-    pub verify: bool,
-}
-
-impl Default for ConnectionForm {
-    fn default() -> Self {
-        Self {
-            embedded: true,
-            broker: "mqtt://127.0.0.1:1883".into(),
-            client_id: String::new(),
-            auth: AuthMode::Sign,
-            username: String::new(),
-            password: String::new(),
-            keep_alive_s: 30,
-            timeout_ms: 5000,
-            ca_file: String::new(),
-            client_cert: String::new(),
-            client_key: String::new(),
-            verify: true,
-        }
-    }
-}
-
-impl ConnectionForm {
-    /// The session this form describes, for `ws`'s gateway at `url`.
-    pub fn session_config(&self, ws: &Workspace, url: BrokerUrl) -> Result<SessionConfig, String> {
-        let gateway = ws.gateway();
-        let auth = match self.auth {
-            AuthMode::None => Auth::None,
-            AuthMode::Password => Auth::Password {
-                username: self.username.clone(),
-                password: crate::protocol::Secret::new(self.password.clone()),
-            },
-            AuthMode::Sign => {
-                let secret = ws
-                    .file
-                    .gateway
-                    .secret
-                    .as_ref()
-                    .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?
-                    .resolve()
-                    .map_err(|e| format!("the gateway's secret: {e}"))?;
-                Auth::Sign {
-                    device: gateway.clone(),
-                    secret,
-                }
-            }
-        };
-        let path = |text: &str| (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()));
-        let client_cert = match (path(&self.client_cert), path(&self.client_key)) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            _ => {
-                return Err(
-                    "a client certificate needs both its certificate and its key file".into(),
-                );
-            }
-        };
-        let client_id = if self.client_id.trim().is_empty() {
-            gateway.device_key.0.clone()
-        } else {
-            self.client_id.trim().to_owned()
-        };
-        Ok(SessionConfig {
-            broker: url,
-            client_id,
-            auth,
-            keep_alive: Duration::from_secs(self.keep_alive_s.clamp(5, 3600)),
-            tls: TlsOptions {
-                ca_file: path(&self.ca_file),
-                client_cert,
-                verify: self.verify,
-            },
-        })
-    }
-}
-
-/// The state of the connection in words, and whether it is an error.
-pub fn link_words(link: &LinkState) -> (String, bool) {
-    match link {
-        LinkState::Off => ("not connected".into(), false),
-        LinkState::StartingEmbedded => ("starting the embedded broker and hub…".into(), false),
-        LinkState::Connecting => ("connecting…".into(), false),
-        LinkState::Connected => ("connected".into(), false),
-        LinkState::Retrying(reason) => (format!("{reason}; retrying"), true),
-        LinkState::Failed(reason) => (reason.clone(), true),
-    }
-}
-
-/// Draws the connection form.
+/// Draws the connection form; fields are edited in place, Connect and Disconnect are commands.
 pub fn connection_ui(
     ui: &mut egui::Ui,
-    form: &mut ConnectionForm,
+    connection: &mut Connection,
     ws: &Workspace,
-    link: &LinkState,
     commands: &mut Vec<UiCommand>,
 ) {
     let ConnectionForm {
@@ -137,7 +26,7 @@ pub fn connection_ui(
         client_cert,
         client_key,
         verify,
-    } = form;
+    } = &mut connection.form;
     ui.checkbox(embedded, "Embedded broker and reference hub");
     // Labels in one column, fields in the other, so the form reads down a narrow panel.
     egui::Grid::new("connection-form")
@@ -233,7 +122,7 @@ pub fn connection_ui(
             ui.checkbox(verify, "Verify the broker's certificate");
             if !*verify {
                 ui.colored_label(
-                    ui.visuals().warn_fg_color,
+                    theme::warn(ui),
                     "Warning: not verifying: anyone on the path can read and change the traffic.",
                 );
             }
@@ -248,12 +137,8 @@ pub fn connection_ui(
             commands.push(UiCommand::Disconnect);
         }
     });
-    let (words, error) = link_words(link);
-    if error {
-        ui.colored_label(ui.visuals().error_fg_color, words);
-    } else {
-        ui.label(words);
-    }
+    let (words, error) = connection.link().words();
+    theme::notice_ui(ui, words, error);
 }
 
 fn file_row(

@@ -1,15 +1,15 @@
 //! The gateway and its sub-devices, with their login state and log-in / log-out buttons.
 
-use crate::model::Registry;
+use crate::control::WorkspaceCtl;
 use crate::workspace::Workspace;
 
-use super::UiCommand;
+use super::{UiCommand, theme};
 
-/// Draws the device list.
+/// Draws the device list; logging in and out are commands, answered by the hub.
 pub fn devices_ui(
     ui: &mut egui::Ui,
     ws: &Workspace,
-    registry: &Registry,
+    workspace: &WorkspaceCtl,
     connected: bool,
     commands: &mut Vec<UiCommand>,
 ) {
@@ -25,6 +25,7 @@ pub fn devices_ui(
         }
     });
     ui.label("Sub-devices (login state as thingbench last set it):");
+    let registry = workspace.registry();
     egui::Grid::new("devices")
         .striped(true)
         .num_columns(3)
@@ -38,9 +39,9 @@ pub fn devices_ui(
                     .map_or("no model", String::as_str);
                 ui.label(device.to_string()).on_hover_text(model);
                 if logged_in {
-                    ui.colored_label(egui::Color32::from_rgb(80, 200, 120), "logged in");
+                    ui.colored_label(theme::SUCCESS, "logged in");
                 } else {
-                    ui.colored_label(ui.visuals().weak_text_color(), "logged out");
+                    ui.colored_label(theme::weak(ui), "logged out");
                 }
                 let (verb, login) = if logged_in {
                     ("Log out", false)

@@ -1,21 +1,44 @@
-//! Fixtures: the workspace's fixtures with Open and Run, "save the builder as a fixture", and the
-//! suite table with pass/fail per fixture.
+//! Fixtures: the workspace's fixtures with Open and Run, narrowed by a search, and "save the
+//! builder as a fixture".
 
-use egui_extras::{Column, TableBuilder};
-
+use crate::control::DraftCtl;
 use crate::workspace::Workspace;
 
 use super::dialogs::DialogPurpose;
-use super::{SuiteState, UiCommand};
+use super::{UiCommand, theme};
 
-/// Draws the fixture list and the save form.
-pub fn fixtures_ui(
+/// The fixture list's own state: what it is narrowed to.
+#[derive(Default)]
+pub struct FixturesPanel {
+    search: String,
+}
+
+impl FixturesPanel {
+    /// Draws the save form (edited in place) and the fixture list (Open and Run are commands).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ws: &Workspace,
+        draft: &mut DraftCtl,
+        commands: &mut Vec<UiCommand>,
+    ) {
+        let Self { search } = self;
+        fixtures_ui(ui, ws, draft, search, commands);
+    }
+}
+
+fn fixtures_ui(
     ui: &mut egui::Ui,
     ws: &Workspace,
-    fixture_name: &mut String,
-    expect_code: &mut String,
+    draft: &mut DraftCtl,
+    search: &mut String,
     commands: &mut Vec<UiCommand>,
 ) {
+    let DraftCtl {
+        fixture_name,
+        expect_code,
+        ..
+    } = draft;
     ui.strong("Save the builder as a fixture");
     egui::Grid::new("save-fixture")
         .num_columns(2)
@@ -50,19 +73,15 @@ pub fn fixtures_ui(
             .display()
             .to_string()
     };
-    // Throw-away view state: what the list is narrowed to.
-    let search_id = ui.make_persistent_id("fixture-search");
-    let mut search: String = ui.data(|d| d.get_temp(search_id)).unwrap_or_default();
     ui.horizontal(|ui| {
         let label = ui.label("Search fixtures");
         ui.add(
-            egui::TextEdit::singleline(&mut search)
+            egui::TextEdit::singleline(search)
                 .hint_text("name, file or code")
                 .desired_width(160.0),
         )
         .labelled_by(label.id);
     });
-    ui.data_mut(|d| d.insert_temp(search_id, search.clone()));
     let needle = search.trim().to_lowercase();
     let shown: Vec<_> = ws
         .fixtures
@@ -145,8 +164,7 @@ pub fn fixtures_ui(
                         Err(e) => {
                             ui.add(
                                 egui::Label::new(
-                                    egui::RichText::new(e.to_string())
-                                        .color(ui.visuals().error_fg_color),
+                                    egui::RichText::new(e.to_string()).color(theme::error(ui)),
                                 )
                                 .truncate(),
                             )
@@ -164,120 +182,4 @@ fn file_button(ui: &mut egui::Ui, verb: &str, file: &str, enabled: bool) -> egui
     let name = format!("{verb} {file}");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, &name));
     response
-}
-
-/// Draws the suite table.
-pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteState, commands: &mut Vec<UiCommand>) {
-    let passed = suite
-        .results
-        .iter()
-        .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
-        .count();
-    ui.horizontal(|ui| {
-        if suite.queued > 0 {
-            ui.spinner();
-            ui.label(format!("{} to go", suite.queued));
-            if ui.button("Stop").clicked() {
-                commands.push(UiCommand::StopSuite);
-            }
-        }
-        if !suite.results.is_empty() {
-            ui.strong(format!(
-                "{passed} passed, {} failed",
-                suite.results.len() - passed
-            ));
-        }
-        if let Some(note) = &suite.note {
-            ui.colored_label(ui.visuals().warn_fg_color, note);
-        }
-        if !suite.results.is_empty()
-            && ui
-                .button("Export JUnit…")
-                .on_hover_text(
-                    "The results so far as JUnit XML, as `thingbench run --junit` writes",
-                )
-                .clicked()
-        {
-            commands.push(UiCommand::AskFile(DialogPurpose::ExportJunit));
-        }
-    });
-    let text_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-    TableBuilder::new(ui)
-        .id_salt("suite-table")
-        .striped(true)
-        .stick_to_bottom(true)
-        .auto_shrink([false, false])
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::exact(48.0))
-        .column(Column::remainder().at_least(160.0).clip(true))
-        .column(Column::auto().at_least(150.0))
-        .column(Column::auto().at_least(220.0))
-        .header(text_height, |mut header| {
-            for title in ["", "fixture", "expected", "got"] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(text_height, suite.results.len(), |mut row| {
-                let Some(result) = suite.results.get(row.index()) else {
-                    return;
-                };
-                match result {
-                    Ok(result) => {
-                        row.col(|ui| {
-                            if result.passed {
-                                ui.colored_label(egui::Color32::from_rgb(80, 200, 120), "PASS");
-                            } else {
-                                ui.colored_label(ui.visuals().error_fg_color, "FAIL");
-                            }
-                        });
-                        row.col(|ui| {
-                            // A click opens the fixture in the builder, to see why it failed.
-                            let name = ui
-                                .add(
-                                    egui::Label::new(&result.name)
-                                        .truncate()
-                                        .sense(egui::Sense::click()),
-                                )
-                                .on_hover_text(format!(
-                                    "{}\n{}\nClick to open it in the builder",
-                                    result.name,
-                                    result.path.display()
-                                ));
-                            if name.clicked() {
-                                commands.push(UiCommand::OpenFixture(result.path.clone()));
-                            }
-                        });
-                        row.col(|ui| {
-                            ui.label(
-                                result.expected.map_or("no reply".to_owned(), |c| {
-                                    format!("{c} {}", c.meaning())
-                                }),
-                            );
-                        });
-                        row.col(|ui| {
-                            let response = ui.label(result.outcome.describe());
-                            if !result.notes.is_empty() {
-                                response.on_hover_text(result.notes.join("\n"));
-                            }
-                        });
-                    }
-                    Err((path, error)) => {
-                        row.col(|ui| {
-                            ui.colored_label(ui.visuals().error_fg_color, "ERROR");
-                        });
-                        row.col(|ui| {
-                            ui.add(egui::Label::new(path.display().to_string()).truncate());
-                        });
-                        row.col(|_| {});
-                        row.col(|ui| {
-                            ui.colored_label(ui.visuals().error_fg_color, error)
-                                .on_hover_text(error);
-                        });
-                    }
-                }
-            });
-        });
 }

@@ -1,24 +1,22 @@
 //! The top bar: the workspace, where the connection stands, and the last thing that happened.
 
-use crate::transport::BrokerUrl;
-use crate::workspace::Workspace;
+use crate::control::{Connection, LinkState, Notice, WorkspaceCtl};
 
-use super::connection_panel::link_words;
-use super::{LinkState, UiCommand};
+use super::{UiCommand, theme};
 
 /// Draws the top bar.
 pub fn top_panel_ui(
     ui: &mut egui::Ui,
-    workspace: &Result<Workspace, String>,
-    link: &LinkState,
-    broker: Option<&BrokerUrl>,
-    status: Option<&(String, bool)>,
+    workspace: &WorkspaceCtl,
+    connection: &Connection,
+    status: Option<&Notice>,
     commands: &mut Vec<UiCommand>,
 ) {
     ui.horizontal(|ui| {
         ui.heading("thingbench");
         ui.separator();
-        if let Ok(ws) = workspace {
+        let ws = workspace.get().ok();
+        if let Some(ws) = ws {
             ui.label(format!("workspace {}", ws.root.display()));
             if ui
                 .small_button("Reload")
@@ -29,28 +27,25 @@ pub fn top_panel_ui(
             }
             ui.separator();
         }
-        let (words, error) = link_words(link);
-        let text = match (link, broker) {
-            (LinkState::Connected, Some(url)) => match workspace {
-                Ok(ws) => format!("connected to {url} as the gateway {}", ws.gateway()),
-                Err(_) => format!("connected to {url}"),
-            },
+        let link = connection.link();
+        let (words, error) = link.words();
+        let text = match (link, connection.broker_url(), ws) {
+            (LinkState::Connected, Some(url), Some(ws)) => {
+                format!("connected to {url} as the gateway {}", ws.gateway())
+            }
+            (LinkState::Connected, Some(url), None) => format!("connected to {url}"),
             _ => words,
         };
-        if matches!(link, LinkState::StartingEmbedded | LinkState::Connecting) {
+        if link.busy() {
             ui.spinner();
         }
-        if error {
-            ui.colored_label(ui.visuals().error_fg_color, text);
-        } else {
-            ui.label(text);
-        }
-        if let Some((message, error)) = status {
+        theme::notice_ui(ui, text, error);
+        if let Some(status) = status {
             ui.separator();
-            if *error {
-                ui.colored_label(ui.visuals().warn_fg_color, message);
+            if status.error {
+                ui.colored_label(theme::warn(ui), &status.text);
             } else {
-                ui.label(message);
+                ui.label(&status.text);
             }
         }
     });

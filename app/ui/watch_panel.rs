@@ -3,18 +3,18 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::UiCommand;
 use super::timeline_panel::clock;
-use super::watching::Watching;
+use super::{UiCommand, theme};
+use crate::control::WatchCtl;
 
 /// Draws watch mode.
 pub fn watch_ui(
     ui: &mut egui::Ui,
-    watching: Option<&Watching>,
+    watching: Option<&WatchCtl>,
     connected: bool,
     commands: &mut Vec<UiCommand>,
 ) {
-    let running = watching.is_some_and(|w| w.session.is_some());
+    let running = watching.is_some_and(WatchCtl::running);
     ui.horizontal(|ui| match watching.filter(|_| running) {
         None => {
             if ui
@@ -54,7 +54,7 @@ pub fn watch_ui(
     messages_ui(ui, watching, commands);
 }
 
-fn summary_ui(ui: &mut egui::Ui, watching: &Watching) {
+fn summary_ui(ui: &mut egui::Ui, watching: &WatchCtl) {
     ui.strong("By device");
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     TableBuilder::new(ui)
@@ -119,7 +119,7 @@ fn summary_ui(ui: &mut egui::Ui, watching: &Watching) {
         });
 }
 
-fn messages_ui(ui: &mut egui::Ui, watching: &Watching, commands: &mut Vec<UiCommand>) {
+fn messages_ui(ui: &mut egui::Ui, watching: &WatchCtl, commands: &mut Vec<UiCommand>) {
     ui.strong("Messages");
     let row_height = ui.spacing().interact_size.y;
     let watched = watching.watched();
@@ -174,9 +174,9 @@ fn messages_table_ui(
                 };
                 row.col(|ui| {
                     let (verdict, color) = match w.actual {
-                        None => ("waiting", ui.visuals().weak_text_color()),
-                        Some(_) if w.agrees() => ("AGREE", egui::Color32::from_rgb(80, 200, 120)),
-                        Some(_) => ("DISAGREE", ui.visuals().error_fg_color),
+                        None => ("waiting", theme::weak(ui)),
+                        Some(_) if w.agrees() => ("AGREE", theme::SUCCESS),
+                        Some(_) => ("DISAGREE", theme::error(ui)),
                     };
                     ui.colored_label(color, verdict);
                 });

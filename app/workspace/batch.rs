@@ -426,6 +426,20 @@ impl Draft {
         self.revision += 1;
     }
 
+    /// A builder edit in place, without copying the batch: `edit` says whether it changed
+    /// anything, and the text follows when it did. Does nothing to text the builder cannot show.
+    pub fn edit_batch(&mut self, edit: impl FnOnce(&mut Batch) -> bool) -> bool {
+        let Ok(batch) = &mut self.batch else {
+            return false;
+        };
+        if !edit(batch) {
+            return false;
+        }
+        self.text = batch.to_text();
+        self.revision += 1;
+        true
+    }
+
     /// A JSON edit: the batch follows when the text can be read as one.
     pub fn set_text(&mut self, text: String) {
         self.batch = serde_json::from_str::<Value>(&text)

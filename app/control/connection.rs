@@ -1,0 +1,706 @@
+//! The window's connection: the form that describes it, the session as the gateway, the
+//! embedded broker and hub it may start, and the requests waiting for their replies.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::model::{Registry, check};
+use crate::protocol::{DeviceId, MsgId, ReplyCode};
+use crate::runner::connect::Embedded;
+use crate::runner::worker::spawn_embedded;
+use crate::transport::{
+    Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+};
+use crate::ui::timeline::{RowKind, Timeline};
+use crate::workspace::{AuthMode, Workspace};
+
+use super::Wake;
+use super::draft::SendState;
+use super::notice::Notice;
+use super::traffic::{Reply, end_unanswered, push_event, push_reply, push_request};
+
+/// The connection form. Persisted between runs, except the password, which never is.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ConnectionForm {
+    /// Use the embedded broker and hub instead of `broker`.
+    pub embedded: bool,
+    pub broker: String,
+    /// The free part of the client id; empty means the gateway's device key.
+    pub client_id: String,
+    pub auth: AuthMode,
+    pub username: String,
+    #[serde(skip)]
+    pub password: String,
+    pub keep_alive_s: u64,
+    /// How long a send waits for its reply.
+    pub timeout_ms: u64,
+    pub ca_file: String,
+    pub client_cert: String,
+    pub client_key: String,
+    pub verify: bool,
+}
+
+impl Default for ConnectionForm {
+    fn default() -> Self {
+        Self {
+            embedded: true,
+            broker: "mqtt://127.0.0.1:1883".into(),
+            client_id: String::new(),
+            auth: AuthMode::Sign,
+            username: String::new(),
+            password: String::new(),
+            keep_alive_s: 30,
+            timeout_ms: 5000,
+            ca_file: String::new(),
+            client_cert: String::new(),
+            client_key: String::new(),
+            verify: true,
+        }
+    }
+}
+
+impl ConnectionForm {
+    /// The session this form describes, for `ws`'s gateway at `url`.
+    pub fn session_config(&self, ws: &Workspace, url: BrokerUrl) -> Result<SessionConfig, String> {
+        let gateway = ws.gateway();
+        let auth = match self.auth {
+            AuthMode::None => Auth::None,
+            AuthMode::Password => Auth::Password {
+                username: self.username.clone(),
+                password: crate::protocol::Secret::new(self.password.clone()),
+            },
+            AuthMode::Sign => {
+                let secret = ws
+                    .file
+                    .gateway
+                    .secret
+                    .as_ref()
+                    .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?
+                    .resolve()
+                    .map_err(|e| format!("the gateway's secret: {e}"))?;
+                Auth::Sign {
+                    device: gateway.clone(),
+                    secret,
+                }
+            }
+        };
+        let path = |text: &str| (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()));
+        let client_cert = match (path(&self.client_cert), path(&self.client_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "a client certificate needs both its certificate and its key file".into(),
+                );
+            }
+        };
+        let client_id = if self.client_id.trim().is_empty() {
+            gateway.device_key.0.clone()
+        } else {
+            self.client_id.trim().to_owned()
+        };
+        Ok(SessionConfig {
+            broker: url,
+            client_id,
+            auth,
+            keep_alive: Duration::from_secs(self.keep_alive_s.clamp(5, 3600)),
+            tls: TlsOptions {
+                ca_file: path(&self.ca_file),
+                client_cert,
+                verify: self.verify,
+            },
+        })
+    }
+
+    /// How long a request waits for its reply.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+}
+
+/// Where the connection stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkState {
+    Off,
+    StartingEmbedded,
+    Connecting,
+    Connected,
+    /// Lost or refused; the session retries by itself.
+    Retrying(String),
+    /// Could not start at all.
+    Failed(String),
+}
+
+impl LinkState {
+    /// The state in words, and whether it is an error.
+    pub fn words(&self) -> (String, bool) {
+        match self {
+            Self::Off => ("not connected".into(), false),
+            Self::StartingEmbedded => ("starting the embedded broker and hub…".into(), false),
+            Self::Connecting => ("connecting…".into(), false),
+            Self::Connected => ("connected".into(), false),
+            Self::Retrying(reason) => (format!("{reason}; retrying"), true),
+            Self::Failed(reason) => (reason.clone(), true),
+        }
+    }
+
+    /// True while work is under way that will end by itself (a spinner's worth).
+    pub fn busy(&self) -> bool {
+        matches!(self, Self::StartingEmbedded | Self::Connecting)
+    }
+}
+
+/// Why a request was sent, to know what its reply changes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Purpose {
+    Draft,
+    /// A login (`true`) or logout of a sub-device.
+    Login(DeviceId, bool),
+}
+
+struct Pending {
+    row: usize,
+    purpose: Purpose,
+    device: Option<DeviceId>,
+    topic: String,
+}
+
+/// What the rest of the window must hear of a session event.
+#[derive(Debug, PartialEq)]
+pub enum Routed {
+    /// Connected (again): log the sub-devices in, run what waited for the connection.
+    Connected,
+    /// The draft's request ended.
+    Draft(SendState),
+    /// A login or logout was answered.
+    Login {
+        device: DeviceId,
+        login: bool,
+        code: ReplyCode,
+        message: Option<String>,
+    },
+    /// Something for the status line.
+    Notice(Notice),
+    /// A reply that pairs with none of this session's requests; the suite's may be among them.
+    Unpaired {
+        topic: String,
+        payload: Vec<u8>,
+        why: String,
+    },
+}
+
+/// The window's connection as the workspace's gateway.
+pub struct Connection {
+    pub form: ConnectionForm,
+    link: LinkState,
+    broker_url: Option<BrokerUrl>,
+    session: Option<Session>,
+    /// The embedded broker and hub, kept running while held.
+    embedded: Embedded,
+    embedded_rx: Option<mpsc::Receiver<Result<(Embedded, BrokerUrl), String>>>,
+    pending: HashMap<RequestId, Pending>,
+    next_request: u64,
+}
+
+impl Connection {
+    /// Not connected yet, with `form` as the user last left it.
+    pub fn new(form: ConnectionForm) -> Self {
+        Self {
+            form,
+            link: LinkState::Off,
+            broker_url: None,
+            session: None,
+            embedded: None,
+            embedded_rx: None,
+            pending: HashMap::new(),
+            next_request: 1,
+        }
+    }
+
+    /// Where the connection stands.
+    pub fn link(&self) -> &LinkState {
+        &self.link
+    }
+
+    /// The broker of the session (the embedded one by default).
+    pub fn broker_url(&self) -> Option<&BrokerUrl> {
+        self.broker_url.as_ref()
+    }
+
+    /// True when a session exists, connected or retrying.
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// True when requests can go out now.
+    pub fn connected(&self) -> bool {
+        self.session.is_some() && self.link == LinkState::Connected
+    }
+
+    /// The requests waiting for a reply.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Connects as the form says: to its broker, or to the embedded broker and hub of `ws`,
+    /// started on a thread (then [`Connection::poll`] opens the session).
+    pub fn connect(&mut self, ws: &Workspace, timeline: &mut Timeline, wake: &Wake) -> Vec<Routed> {
+        let routed = self.disconnect(timeline);
+        if self.form.embedded {
+            match self.embedded.as_ref().map(|(broker, _)| broker.url()) {
+                Some(url) => self.open_session(ws, url, wake),
+                None => {
+                    self.link = LinkState::StartingEmbedded;
+                    let wake = wake.clone();
+                    self.embedded_rx =
+                        Some(spawn_embedded(ws.root.clone(), Box::new(move || wake())));
+                }
+            }
+        } else {
+            match BrokerUrl::parse(self.form.broker.trim()) {
+                Ok(url) => self.open_session(ws, url, wake),
+                Err(e) => self.link = LinkState::Failed(format!("broker URL: {e}")),
+            }
+        }
+        routed
+    }
+
+    /// Opens the session once the embedded broker has started.
+    pub fn poll(&mut self, ws: &Workspace, wake: &Wake) {
+        let Some(rx) = &self.embedded_rx else { return };
+        let Ok(started) = rx.try_recv() else { return };
+        self.embedded_rx = None;
+        match started {
+            Ok((embedded, url)) => {
+                self.embedded = embedded;
+                self.open_session(ws, url, wake);
+            }
+            Err(e) => self.link = LinkState::Failed(e),
+        }
+    }
+
+    fn open_session(&mut self, ws: &Workspace, url: BrokerUrl, wake: &Wake) {
+        let wake = wake.clone();
+        let started = self
+            .form
+            .session_config(ws, url.clone())
+            .and_then(|config| Session::start(config, Box::new(move || wake())));
+        match started {
+            Ok(session) => {
+                self.session = Some(session);
+                self.broker_url = Some(url);
+                self.link = LinkState::Connecting;
+            }
+            Err(e) => self.link = LinkState::Failed(e),
+        }
+    }
+
+    /// A session like the window's, to the same broker, for other work (the suite, watch):
+    /// `suffix` is added to the client id.
+    pub fn sibling_config(&self, ws: &Workspace, suffix: &str) -> Result<SessionConfig, String> {
+        let url = self
+            .broker_url
+            .clone()
+            .ok_or("not connected: connect first (left panel, Connection)")?;
+        let mut config = self.form.session_config(ws, url)?;
+        config.client_id.push_str(suffix);
+        Ok(config)
+    }
+
+    /// Closes the session; every request waiting for a reply ends as lost.
+    pub fn disconnect(&mut self, timeline: &mut Timeline) -> Vec<Routed> {
+        if let Some(session) = self.session.take() {
+            close_in_background(session);
+        }
+        let reason = "disconnected before the reply";
+        let mut routed = Vec::new();
+        for (_, pending) in std::mem::take(&mut self.pending) {
+            end_unanswered(
+                timeline,
+                pending.row,
+                pending.device.as_ref(),
+                &pending.topic,
+                RowKind::Lost,
+                reason,
+            );
+            if pending.purpose == Purpose::Draft {
+                routed.push(Routed::Draft(SendState::Lost(reason.into())));
+            }
+        }
+        self.link = LinkState::Off;
+        routed
+    }
+
+    /// Sends a request, checked against `registry`, with a row for it in the timeline.
+    pub fn request(
+        &mut self,
+        message: Request,
+        registry: &Registry,
+        timeline: &mut Timeline,
+    ) -> Result<(), Notice> {
+        let Some(session) = &self.session else {
+            return Err(Notice::error(
+                "not connected: connect first (left panel, Connection)",
+            ));
+        };
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        let Request {
+            topic,
+            payload,
+            msg_id,
+            purpose,
+            device,
+        } = message;
+        let report = check(registry, &topic, &payload);
+        let row = push_request(timeline, device.as_ref(), &topic, &payload, &report, "");
+        let sent = session.send(SessionCommand::Request {
+            request,
+            topic: topic.clone(),
+            payload,
+            msg_id,
+            timeout: self.form.timeout(),
+        });
+        if !sent {
+            end_unanswered(
+                timeline,
+                row,
+                device.as_ref(),
+                &topic,
+                RowKind::Lost,
+                "the session has ended",
+            );
+            return Err(Notice::error("the session has ended; connect again"));
+        }
+        self.pending.insert(
+            request,
+            Pending {
+                row,
+                purpose,
+                device,
+                topic,
+            },
+        );
+        Ok(())
+    }
+
+    /// The session's events since the last frame.
+    pub fn take_events(&self) -> Vec<SessionEvent> {
+        self.session
+            .as_ref()
+            .map(|s| s.events.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Applies one session event: rows in the timeline, and what others must hear of it.
+    pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Option<Routed> {
+        match event {
+            SessionEvent::Connected => {
+                self.link = LinkState::Connected;
+                let note = format!(
+                    "connected to {}",
+                    self.broker_url
+                        .as_ref()
+                        .map_or(String::new(), ToString::to_string)
+                );
+                push_event(timeline, RowKind::Connected, &note);
+                Some(Routed::Connected)
+            }
+            SessionEvent::Disconnected { reason } => {
+                // A broker that stays away fails every retry the same way: one row for the
+                // outage (and one for each new reason), not one per attempt.
+                let again = matches!(&self.link, LinkState::Retrying(r) if *r == reason);
+                if !again {
+                    push_event(timeline, RowKind::Disconnected, &reason);
+                }
+                self.link = LinkState::Retrying(reason);
+                None
+            }
+            SessionEvent::Replied {
+                request,
+                reply,
+                payload,
+                rtt,
+                ..
+            } => {
+                let pending = self.pending.remove(&request)?;
+                push_reply(
+                    timeline,
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    &Reply {
+                        payload: &payload,
+                        code: reply.code,
+                        message: reply.message.as_deref(),
+                        rtt,
+                    },
+                );
+                Some(match pending.purpose {
+                    Purpose::Draft => Routed::Draft(SendState::Replied {
+                        code: reply.code,
+                        message: reply.message,
+                        rtt,
+                    }),
+                    Purpose::Login(device, login) => Routed::Login {
+                        device,
+                        login,
+                        code: reply.code,
+                        message: reply.message,
+                    },
+                })
+            }
+            SessionEvent::NoReply { request, after } => {
+                let pending = self.pending.remove(&request)?;
+                let note = format!("no reply within {} ms", after.as_millis());
+                end_unanswered(
+                    timeline,
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    RowKind::NoReply,
+                    &note,
+                );
+                Some(match pending.purpose {
+                    Purpose::Draft => Routed::Draft(SendState::NoReply(after)),
+                    Purpose::Login(..) => Routed::Notice(Notice::error(note)),
+                })
+            }
+            SessionEvent::Lost { request, reason } => {
+                let pending = self.pending.remove(&request)?;
+                end_unanswered(
+                    timeline,
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    RowKind::Lost,
+                    &reason,
+                );
+                match pending.purpose {
+                    Purpose::Draft => Some(Routed::Draft(SendState::Lost(reason))),
+                    Purpose::Login(..) => None,
+                }
+            }
+            SessionEvent::Unpaired {
+                topic,
+                payload,
+                why,
+            } => Some(Routed::Unpaired {
+                topic,
+                payload,
+                why,
+            }),
+            SessionEvent::Closed => {
+                if self.session.take().is_some() {
+                    self.link = LinkState::Failed("the session ended".into());
+                }
+                None
+            }
+            SessionEvent::Message { .. }
+            | SessionEvent::Acked
+            | SessionEvent::PublishFailed { .. } => None,
+        }
+    }
+}
+
+/// A request to send, and why.
+pub struct Request {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub msg_id: Option<MsgId>,
+    pub purpose: Purpose,
+    pub device: Option<DeviceId>,
+}
+
+/// Closes a session off the UI thread: dropping it joins the session's thread.
+pub fn close_in_background(session: Session) {
+    let spawned = std::thread::Builder::new()
+        .name("thingbench-close".into())
+        .spawn(move || drop(session));
+    // Without a thread, the session is dropped here, which only blocks for a moment.
+    drop(spawned);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::runner::connect::start_embedded;
+    use crate::runner::login_message;
+    use crate::workspace::{IdSource, LoginState};
+
+    fn sample() -> Workspace {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        Workspace::load(&root).expect("the sample workspace loads")
+    }
+
+    /// Applies the connection's events until `done` says so, failing after ten seconds.
+    fn until(
+        connection: &mut Connection,
+        timeline: &mut Timeline,
+        what: &str,
+        mut done: impl FnMut(&Routed) -> bool,
+    ) -> Routed {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for event in connection.take_events() {
+                if let Some(routed) = connection.apply(event, timeline)
+                    && done(&routed)
+                {
+                    return routed;
+                }
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn requests_pair_with_their_replies_and_logins_are_routed() {
+        let ws = sample();
+        let (broker, _hub) = start_embedded(&ws, None).expect("embedded broker and hub");
+        let form = ConnectionForm {
+            embedded: false,
+            broker: broker.url().to_string(),
+            ..ConnectionForm::default()
+        };
+        let mut connection = Connection::new(form);
+        let mut timeline = Timeline::default();
+        let wake: Wake = Arc::new(|| {});
+        assert!(connection.connect(&ws, &mut timeline, &wake).is_empty());
+        assert_eq!(*connection.link(), LinkState::Connecting);
+        until(&mut connection, &mut timeline, "the connection", |r| {
+            *r == Routed::Connected
+        });
+        assert!(connection.connected());
+        // A login, answered by the hub and routed with its device.
+        let registry = ws.registry(&LoginState::Only(Vec::new()));
+        let inv = DeviceId::new("invPk", "inv01");
+        let message = login_message(
+            &ws.gateway(),
+            &registry,
+            &inv,
+            true,
+            &IdSource::from_clock(),
+        );
+        connection
+            .request(
+                Request {
+                    topic: message.topic,
+                    payload: message.payload,
+                    msg_id: message.id,
+                    purpose: Purpose::Login(inv.clone(), true),
+                    device: Some(inv.clone()),
+                },
+                &registry,
+                &mut timeline,
+            )
+            .expect("sent");
+        assert_eq!(connection.pending(), 1);
+        let routed = until(&mut connection, &mut timeline, "the login's reply", |r| {
+            matches!(r, Routed::Login { .. })
+        });
+        assert_eq!(
+            routed,
+            Routed::Login {
+                device: inv.clone(),
+                login: true,
+                code: ReplyCode::SUCCESS,
+                message: None,
+            }
+        );
+        assert_eq!(connection.pending(), 0);
+        // The request's row and the reply's, each the other's partner.
+        let request = timeline
+            .row(timeline.end() - 2)
+            .copied()
+            .expect("request row");
+        let reply = timeline
+            .row(timeline.end() - 1)
+            .copied()
+            .expect("reply row");
+        assert_eq!(request.kind, RowKind::Request);
+        assert_eq!(reply.kind, RowKind::Reply);
+        assert_eq!(request.partner(), Some(timeline.end() - 1));
+        assert_eq!(request.code(), Some(ReplyCode::SUCCESS));
+    }
+
+    #[test]
+    fn a_request_cut_off_by_a_disconnect_ends_as_lost() {
+        let ws = sample();
+        let (broker, _hub) = start_embedded(&ws, None).expect("embedded broker and hub");
+        let form = ConnectionForm {
+            embedded: false,
+            broker: broker.url().to_string(),
+            ..ConnectionForm::default()
+        };
+        let mut connection = Connection::new(form);
+        let mut timeline = Timeline::default();
+        let wake: Wake = Arc::new(|| {});
+        connection.connect(&ws, &mut timeline, &wake);
+        until(&mut connection, &mut timeline, "the connection", |r| {
+            *r == Routed::Connected
+        });
+        let registry = ws.registry(&LoginState::All);
+        connection
+            .request(
+                Request {
+                    topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch".into(),
+                    payload: b"{}".to_vec(),
+                    msg_id: None,
+                    purpose: Purpose::Draft,
+                    device: None,
+                },
+                &registry,
+                &mut timeline,
+            )
+            .expect("sent");
+        // Cut before the events are read: the request is still waiting.
+        let routed = connection.disconnect(&mut timeline);
+        assert_eq!(
+            routed,
+            [Routed::Draft(SendState::Lost(
+                "disconnected before the reply".into()
+            ))]
+        );
+        assert_eq!(*connection.link(), LinkState::Off);
+        let last = timeline.row(timeline.end() - 1).copied().expect("a row");
+        assert_eq!(last.kind, RowKind::Lost);
+        let refused = connection
+            .request(
+                Request {
+                    topic: "/x".into(),
+                    payload: Vec::new(),
+                    msg_id: None,
+                    purpose: Purpose::Draft,
+                    device: None,
+                },
+                &registry,
+                &mut timeline,
+            )
+            .expect_err("not connected");
+        assert!(refused.text.contains("connect first"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_bad_broker_url_fails_in_words() {
+        let ws = sample();
+        let mut connection = Connection::new(ConnectionForm {
+            embedded: false,
+            broker: "http://nowhere".into(),
+            ..ConnectionForm::default()
+        });
+        let wake: Wake = Arc::new(|| {});
+        connection.connect(&ws, &mut Timeline::default(), &wake);
+        let LinkState::Failed(why) = connection.link() else {
+            panic!("{:?}", connection.link());
+        };
+        assert!(why.starts_with("broker URL:"), "{why}");
+        assert!(connection.link().words().1, "said as an error");
+    }
+}

@@ -1,0 +1,373 @@
+//! The draft: the message being built, its live check against the models, the save form, and
+//! how its last send ended.
+
+use std::time::Duration;
+
+use crate::model::{CheckReport, PointRef, Registry, check};
+use crate::protocol::{DeviceId, EpochMs, ReplyCode};
+use crate::workspace::{
+    Batch, Draft, Entry, Expect, Fixture, IdSource, ResolvedMessage, Workspace,
+};
+
+use super::notice::Notice;
+
+/// How the last send from the builder ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SendState {
+    Waiting,
+    Replied {
+        code: ReplyCode,
+        message: Option<String>,
+        rtt: Duration,
+    },
+    NoReply(Duration),
+    Lost(String),
+    /// Refused before sending, with why.
+    NotSent(String),
+}
+
+/// The draft and everything said about it.
+pub struct DraftCtl {
+    draft: Draft,
+    /// The check of the draft at a revision.
+    report: Option<(u64, CheckReport)>,
+    /// The registry changed since the report was made.
+    stale: bool,
+    /// The draft's payload size as it would be sent, in bytes.
+    bytes: usize,
+    /// Send the draft even when it is over the workspace's payload limit (a 1008 test).
+    pub send_oversize: bool,
+    pub send_state: Option<SendState>,
+    /// The save form: the fixture's name and expected code as typed.
+    pub fixture_name: String,
+    pub expect_code: String,
+    /// The point a finding was clicked for: shown marked in the builder until the next edit.
+    focus: Option<PointRef>,
+    /// The builder still has to scroll to the focused point.
+    scroll_to_focus: bool,
+    ids: IdSource,
+}
+
+impl DraftCtl {
+    /// A draft of `draft`, with the save form as the user left it.
+    pub fn new(draft: Draft, fixture_name: String, expect_code: String) -> Self {
+        Self {
+            draft,
+            report: None,
+            stale: true,
+            bytes: 0,
+            send_oversize: false,
+            send_state: None,
+            fixture_name,
+            expect_code,
+            focus: None,
+            scroll_to_focus: false,
+            ids: IdSource::from_clock(),
+        }
+    }
+
+    /// The message being built.
+    pub fn draft(&self) -> &Draft {
+        &self.draft
+    }
+
+    /// Replaces the draft (a new batch, an opened fixture).
+    pub fn replace(&mut self, draft: Draft) {
+        self.draft = draft;
+        self.focus = None;
+    }
+
+    /// A builder edit in place; returns whether anything changed.
+    pub fn edit_batch(&mut self, edit: impl FnOnce(&mut Batch) -> bool) -> bool {
+        let changed = self.draft.edit_batch(edit);
+        if changed {
+            self.focus = None;
+        }
+        changed
+    }
+
+    /// A JSON edit.
+    pub fn set_text(&mut self, text: String) {
+        self.draft.set_text(text);
+        self.focus = None;
+    }
+
+    /// The check of the current draft, once [`DraftCtl::refresh`] has run.
+    pub fn report(&self) -> Option<&CheckReport> {
+        self.report.as_ref().map(|(_, report)| report)
+    }
+
+    /// The message ids of the window's requests, the draft's and the logins'.
+    pub fn ids(&self) -> &IdSource {
+        &self.ids
+    }
+
+    /// The payload's size as it would be sent.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// What the check knows changed: logins, models.
+    pub fn registry_changed(&mut self) {
+        self.stale = true;
+    }
+
+    /// Checks the draft again when it or the registry changed since the last check.
+    pub fn refresh(&mut self, ws: &Workspace, registry: &Registry) {
+        let fresh = self
+            .report
+            .as_ref()
+            .is_some_and(|(rev, _)| *rev == self.draft.revision());
+        if fresh && !self.stale {
+            return;
+        }
+        let message = self.message(ws, registry);
+        let report = check(registry, &message.topic, &message.payload);
+        self.bytes = message.payload.len();
+        self.report = Some((self.draft.revision(), report));
+        self.stale = false;
+    }
+
+    /// The draft as it would be sent now, with a fresh id and times resolved.
+    pub fn message(&self, ws: &Workspace, registry: &Registry) -> ResolvedMessage {
+        let fixture = self
+            .draft
+            .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
+        fixture.resolve(&ws.gateway(), registry, EpochMs::now(), &self.ids)
+    }
+
+    /// The message to send and the device its row is for, or why it must not go out (which
+    /// becomes the send state).
+    pub fn to_send(
+        &mut self,
+        ws: &Workspace,
+        registry: &Registry,
+    ) -> Option<(ResolvedMessage, DeviceId)> {
+        let message = self.message(ws, registry);
+        if let Some(reason) = message.oversize_refusal(
+            registry.max_payload,
+            self.send_oversize,
+            "tick \"Send over the limit\" beside Send to send it on purpose (a 1008 test)",
+        ) {
+            self.send_state = Some(SendState::NotSent(reason));
+            return None;
+        }
+        let gateway = ws.gateway();
+        let device = self
+            .draft
+            .batch()
+            .ok()
+            .and_then(|batch| batch.entries.first())
+            .and_then(|entry| entry.device.clone())
+            .unwrap_or(gateway);
+        Some((message, device))
+    }
+
+    /// The draft as a fixture, from the save form; or why the form cannot be saved.
+    pub fn fixture_to_save(&self, max_payload: usize) -> Result<Fixture, Notice> {
+        let name = self.fixture_name.trim();
+        if name.is_empty() {
+            return Err(Notice::error("give the fixture a name first"));
+        }
+        let expect = match self.expect_code.trim() {
+            "" | "none" | "no reply" => Expect::code_or_silence(None),
+            text => match text.parse::<i64>() {
+                Ok(code) => Expect::code(ReplyCode(code)),
+                Err(_) => {
+                    return Err(Notice::error(format!(
+                        "expected code \"{text}\" is not a number; write e.g. 200 or 1204"
+                    )));
+                }
+            },
+        };
+        let mut fixture = self.draft.to_fixture(name, expect);
+        fixture.send_oversize = self.send_oversize && self.bytes > max_payload;
+        Ok(fixture)
+    }
+
+    /// Opens `fixture` in the builder, with its name and expected code in the save form.
+    pub fn open_fixture(&mut self, fixture: &Fixture) {
+        self.replace(Draft::from_fixture(fixture));
+        self.send_oversize = fixture.send_oversize;
+        self.fixture_name = fixture.name.clone();
+        self.expect_code = fixture
+            .expect
+            .code
+            .map_or("no reply".into(), |c| c.0.to_string());
+    }
+
+    /// Marks `point` in the builder and scrolls to it once.
+    pub fn focus(&mut self, point: PointRef) {
+        self.focus = Some(point);
+        self.scroll_to_focus = true;
+    }
+
+    /// The point marked in the builder.
+    pub fn focused(&self) -> Option<&PointRef> {
+        self.focus.as_ref()
+    }
+
+    /// True until the builder has scrolled the focused point into view.
+    pub fn wants_scroll(&self) -> bool {
+        self.scroll_to_focus && self.focus.is_some()
+    }
+
+    /// The builder has scrolled the focused point into view.
+    pub fn scrolled(&mut self) {
+        self.scroll_to_focus = false;
+    }
+}
+
+/// A first batch for a fresh window: the first sub-device with two of its points.
+pub fn starter_batch(ws: Option<&Workspace>, registry: &Registry) -> Batch {
+    let mut batch = Batch::default();
+    let Some(ws) = ws else { return batch };
+    if let Some(device) = ws.sub_devices().into_iter().next() {
+        let mut entry = Entry::new(Some(device.clone()));
+        if let Some(model) = registry.model_of(&device.product_key) {
+            for (i, point) in model.points.iter().take(2).enumerate() {
+                entry
+                    .points
+                    .push(crate::workspace::PointEntry::sample(point, i as u64));
+            }
+        }
+        batch.entries.push(entry);
+    }
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::{LoginState, PointEntry};
+    use serde_json::json;
+
+    fn sample() -> Workspace {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        Workspace::load(&root).expect("the sample workspace loads")
+    }
+
+    fn ctl_of(ws: &Workspace, registry: &Registry) -> DraftCtl {
+        DraftCtl::new(
+            Draft::from_batch(starter_batch(Some(ws), registry)),
+            String::new(),
+            "200".into(),
+        )
+    }
+
+    #[test]
+    fn the_check_follows_edits_and_logins() {
+        let ws = sample();
+        let mut registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        draft.refresh(&ws, &registry);
+        assert_eq!(draft.report().map(|r| r.code), Some(ReplyCode::SUCCESS));
+        assert!(draft.bytes() > 0);
+        // A FLOAT point given a string: the model says no.
+        let edited = draft.edit_batch(|batch| {
+            let point = &mut batch.entries[0].points[0];
+            point.value = json!("hot");
+            true
+        });
+        assert!(edited);
+        draft.refresh(&ws, &registry);
+        assert_eq!(draft.report().map(|r| r.code), Some(ReplyCode(1204)));
+        // Back to a good value, then the sub-device logs out: the check must notice.
+        draft.edit_batch(|batch| {
+            let entry = &mut batch.entries[0];
+            let model = registry.model_of(&entry.device.clone().expect("device").product_key);
+            entry.points[0] = PointEntry::sample(&model.expect("model").points[0], 1);
+            true
+        });
+        draft.refresh(&ws, &registry);
+        assert_eq!(draft.report().map(|r| r.code), Some(ReplyCode::SUCCESS));
+        registry.logged_in.clear();
+        draft.refresh(&ws, &registry);
+        assert_eq!(
+            draft.report().map(|r| r.code),
+            Some(ReplyCode::SUCCESS),
+            "not checked again until told"
+        );
+        draft.registry_changed();
+        draft.refresh(&ws, &registry);
+        assert_eq!(draft.report().map(|r| r.code), Some(ReplyCode(1212)));
+    }
+
+    #[test]
+    fn an_edit_that_changes_nothing_keeps_the_text_and_its_revision() {
+        let ws = sample();
+        let registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        let (text, revision) = (draft.draft().text().to_owned(), draft.draft().revision());
+        assert!(!draft.edit_batch(|_| false));
+        assert_eq!(draft.draft().text(), text);
+        assert_eq!(draft.draft().revision(), revision);
+    }
+
+    #[test]
+    fn the_save_form_says_what_is_wrong() {
+        let ws = sample();
+        let registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        let refused = draft.fixture_to_save(1024).expect_err("no name");
+        assert!(
+            refused.error && refused.text.contains("name"),
+            "{refused:?}"
+        );
+        draft.fixture_name = "inverter ok".into();
+        draft.expect_code = "twelve".into();
+        let refused = draft.fixture_to_save(1024).expect_err("not a code");
+        assert!(refused.text.contains("\"twelve\""), "{refused:?}");
+        draft.expect_code = "no reply".into();
+        let fixture = draft.fixture_to_save(1024).expect("saves");
+        assert!(fixture.expect.no_reply);
+        assert_eq!(fixture.name, "inverter ok");
+        draft.expect_code = "1204".into();
+        assert_eq!(
+            draft.fixture_to_save(1024).expect("saves").expect.code,
+            Some(ReplyCode(1204))
+        );
+    }
+
+    #[test]
+    fn an_oversized_draft_is_sent_only_on_purpose() {
+        let ws = sample();
+        let mut registry = ws.registry(&LoginState::All);
+        registry.max_payload = 10;
+        let mut draft = ctl_of(&ws, &registry);
+        assert!(draft.to_send(&ws, &registry).is_none());
+        assert!(
+            matches!(&draft.send_state, Some(SendState::NotSent(why)) if why.contains("limits.maxPayload")),
+            "{:?}",
+            draft.send_state
+        );
+        draft.send_oversize = true;
+        let (message, device) = draft.to_send(&ws, &registry).expect("sent on purpose");
+        assert_eq!(device, DeviceId::new("invPk", "inv01"));
+        assert!(message.topic.ends_with("/thing/measurepoint/post/batch"));
+        draft.refresh(&ws, &registry);
+        let fixture = {
+            draft.fixture_name = "big".into();
+            draft.fixture_to_save(registry.max_payload).expect("saves")
+        };
+        assert!(fixture.send_oversize, "the choice is kept with the fixture");
+    }
+
+    #[test]
+    fn a_focused_point_is_scrolled_to_once_and_dropped_by_an_edit() {
+        let ws = sample();
+        let registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        let point = PointRef {
+            element: Some(0),
+            identifier: "Power".into(),
+        };
+        draft.focus(point.clone());
+        assert!(draft.wants_scroll());
+        draft.scrolled();
+        assert!(!draft.wants_scroll());
+        assert_eq!(draft.focused(), Some(&point), "still marked");
+        draft.set_text("{}".into());
+        assert_eq!(draft.focused(), None);
+    }
+}

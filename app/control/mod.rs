@@ -1,0 +1,24 @@
+//! The window's state as plain controllers that know nothing of egui: the workspace and its
+//! reloads, the connection and its pending requests, the draft and its check, the suite, watch
+//! mode and the plot's samples. Each applies the commands and events of its own concern and is
+//! tested without a window; `app/ui/` only draws them.
+
+pub mod connection;
+pub mod draft;
+pub mod notice;
+pub mod plot;
+pub mod suite;
+pub mod traffic;
+pub mod watch;
+pub mod workspace;
+
+pub use connection::{Connection, ConnectionForm, LinkState, Purpose, Routed};
+pub use draft::{DraftCtl, SendState};
+pub use notice::Notice;
+pub use plot::{PlotCtl, Series};
+pub use suite::SuiteCtl;
+pub use watch::{DeviceSummary, WatchCtl};
+pub use workspace::WorkspaceCtl;
+
+/// Wakes the window when background work has something for it (a repaint request).
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;

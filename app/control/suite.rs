@@ -1,0 +1,353 @@
+//! The suite: a runner on its own thread replaying fixtures, its results so far, and its
+//! traffic, shown in the timeline like the window's own.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use crate::model::{Registry, SessionEffect, check};
+use crate::protocol::{DeviceId, MsgId, parse_reply, reply_topic};
+use crate::runner::watch::first_device;
+use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, start_worker};
+use crate::runner::{CaseResult, Outcome};
+use crate::transport::{BrokerUrl, SessionConfig};
+use crate::ui::timeline::{RowKind, Timeline};
+
+use super::Wake;
+use super::traffic::{Reply, end_unanswered, push_reply, push_request};
+
+/// The suite's request in flight, shown in the timeline like the window's own.
+struct SuiteRequest {
+    row: usize,
+    device: Option<DeviceId>,
+    topic: String,
+    /// The login or logout it makes when accepted.
+    effect: Option<SessionEffect>,
+}
+
+/// Suite requests whose reply the window's own session may also hear (both speak as the same
+/// gateway), by reply topic and id; a few are enough, as the suite sends one at a time.
+const SUITE_IDS_KEPT: usize = 64;
+
+/// One line of the suite table: a result, or a fixture that could not be loaded.
+pub type SuiteResult = Result<CaseResult, (PathBuf, String)>;
+
+/// The suite table and the runner behind it.
+#[derive(Default)]
+pub struct SuiteCtl {
+    pub results: Vec<SuiteResult>,
+    /// Fixtures asked for and not run yet.
+    pub queued: usize,
+    /// Why the suite stopped short, when it did.
+    pub note: Option<String>,
+    worker: Option<(Worker, BrokerUrl)>,
+    request: Option<SuiteRequest>,
+    /// The latest suite requests, as `(reply topic, id)`: their replies reach the window's own
+    /// session too, which must not list them as unpaired. `None` for a request without an id.
+    ids: VecDeque<(String, Option<MsgId>)>,
+}
+
+impl SuiteCtl {
+    /// Replays `paths` with a runner connected as `config` says (started when there is none
+    /// for that broker yet), after the run in progress.
+    pub fn run(
+        &mut self,
+        paths: Vec<PathBuf>,
+        config: SessionConfig,
+        workspace_root: PathBuf,
+        timeline: &mut Timeline,
+        wake: &Wake,
+    ) {
+        let url = config.broker.clone();
+        if !self.worker.as_ref().is_some_and(|(_, u)| *u == url) {
+            // A runner for another broker gives way; its request in flight ends here.
+            self.ended(
+                &Outcome::Lost {
+                    reason: "the suite runner was replaced".into(),
+                },
+                &[],
+                timeline,
+            );
+            let wake = wake.clone();
+            let worker = start_worker(workspace_root, config, Box::new(move || wake()));
+            self.worker = Some((worker, url));
+        }
+        self.results.clear();
+        self.note = None;
+        self.queued += paths.len();
+        if let Some((worker, _)) = &self.worker
+            && worker.commands.send(WorkerCommand::Run(paths)).is_err()
+        {
+            self.queued = 0;
+            self.note = Some("the suite runner has stopped; connect again".into());
+            self.worker = None;
+        }
+    }
+
+    /// Stops the run after the fixture in flight; what ran is kept.
+    pub fn stop(&self) {
+        if let Some((worker, _)) = &self.worker {
+            worker.stop();
+        }
+    }
+
+    /// The runner's events since the last frame.
+    pub fn take_events(&self) -> Vec<WorkerEvent> {
+        self.worker
+            .as_ref()
+            .map(|(w, _)| w.events.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The number of fixtures that passed so far.
+    pub fn passed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
+            .count()
+    }
+
+    /// Applies one event of the runner. An accepted login or logout of the suite changes what
+    /// the hub believes, so `registry` follows it; returns true when it did.
+    pub fn apply(
+        &mut self,
+        event: WorkerEvent,
+        registry: &mut Registry,
+        timeline: &mut Timeline,
+    ) -> bool {
+        match event {
+            WorkerEvent::Ready => false,
+            WorkerEvent::Failed(e) => {
+                self.ended(
+                    &Outcome::Lost {
+                        reason: "the suite runner stopped".into(),
+                    },
+                    &[],
+                    timeline,
+                );
+                self.queued = 0;
+                self.note = Some(format!("the suite could not run: {e}"));
+                self.worker = None;
+                false
+            }
+            WorkerEvent::BadFixture { path, error } => {
+                self.queued = self.queued.saturating_sub(1);
+                self.results.push(Err((path, error)));
+                false
+            }
+            WorkerEvent::Sent { topic, payload } => {
+                self.sent(topic, &payload, registry, timeline);
+                false
+            }
+            WorkerEvent::Ended { outcome, reply } => {
+                let effect = self.ended(&outcome, &reply, timeline);
+                let changed = effect.is_some();
+                registry.apply(effect.as_ref());
+                changed
+            }
+            WorkerEvent::Result(result) => {
+                self.queued = self.queued.saturating_sub(1);
+                self.results.push(Ok(result));
+                false
+            }
+            WorkerEvent::Finished { stopped } => {
+                self.queued = self.queued.saturating_sub(stopped);
+                if stopped > 0 {
+                    self.note = Some(format!("stopped: {stopped} fixtures not run"));
+                }
+                false
+            }
+        }
+    }
+
+    /// A suite request goes out: a row for it, checked as the window's own are.
+    fn sent(
+        &mut self,
+        topic: String,
+        payload: &[u8],
+        registry: &Registry,
+        timeline: &mut Timeline,
+    ) {
+        let report = check(registry, &topic, payload);
+        let device = first_device(&topic, payload);
+        let row = push_request(timeline, device.as_ref(), &topic, payload, &report, "suite");
+        if self.ids.len() == SUITE_IDS_KEPT {
+            self.ids.pop_front();
+        }
+        self.ids.push_back((reply_topic(&topic), report.id));
+        self.request = Some(SuiteRequest {
+            row,
+            device,
+            topic,
+            effect: report.effect,
+        });
+    }
+
+    /// The suite's request in flight ended; returns the login or logout it made, if accepted.
+    fn ended(
+        &mut self,
+        outcome: &Outcome,
+        reply: &[u8],
+        timeline: &mut Timeline,
+    ) -> Option<SessionEffect> {
+        let sent = self.request.take()?;
+        let device = sent.device.as_ref();
+        match outcome {
+            Outcome::Replied { code, message, rtt } => {
+                let reply = Reply {
+                    payload: reply,
+                    code: *code,
+                    message: message.as_deref(),
+                    rtt: *rtt,
+                };
+                push_reply(timeline, sent.row, device, &sent.topic, &reply);
+                sent.effect.filter(|_| code.is_success())
+            }
+            Outcome::NoReply { after } => {
+                let note = format!("no reply within {} ms", after.as_millis());
+                end_unanswered(
+                    timeline,
+                    sent.row,
+                    device,
+                    &sent.topic,
+                    RowKind::NoReply,
+                    &note,
+                );
+                None
+            }
+            Outcome::Lost { reason } | Outcome::NotSent { reason } => {
+                end_unanswered(
+                    timeline,
+                    sent.row,
+                    device,
+                    &sent.topic,
+                    RowKind::Lost,
+                    reason,
+                );
+                None
+            }
+        }
+    }
+
+    /// True for a reply to one of the suite's requests, heard by the window's own session: by
+    /// id, or for a reply without one (to a request that had none), the oldest on its topic.
+    pub fn claims_reply(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let id = parse_reply(payload).ok().and_then(|r| r.id);
+        let Some(at) = self.ids.iter().position(|(t, i)| t == topic && *i == id) else {
+            return false;
+        };
+        self.ids.remove(at);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::protocol::ReplyCode;
+    use crate::runner::login_message;
+    use crate::workspace::{IdSource, LoginState, Workspace};
+
+    fn sample() -> Workspace {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        Workspace::load(&root).expect("the sample workspace loads")
+    }
+
+    #[test]
+    fn an_accepted_suite_login_reaches_the_registry_and_the_timeline() {
+        let ws = sample();
+        let mut registry = ws.registry(&LoginState::Only(Vec::new()));
+        let mut timeline = Timeline::default();
+        let mut suite = SuiteCtl::default();
+        let inv = DeviceId::new("invPk", "inv01");
+        let login = login_message(
+            &ws.gateway(),
+            &registry,
+            &inv,
+            true,
+            &IdSource::from_clock(),
+        );
+        let sent = WorkerEvent::Sent {
+            topic: login.topic.clone(),
+            payload: login.payload.clone(),
+        };
+        assert!(!suite.apply(sent, &mut registry, &mut timeline));
+        assert_eq!(timeline.len(), 1, "a row for the suite's request");
+        // The window's own session hears the reply too, and must leave it to the suite.
+        let id = login.id.as_ref().map(|id| id.0.clone()).expect("an id");
+        let reply = format!(r#"{{"id":"{id}","code":200,"data":{{}}}}"#);
+        assert!(suite.claims_reply(&reply_topic(&login.topic), reply.as_bytes()));
+        assert!(
+            !suite.claims_reply(&reply_topic(&login.topic), reply.as_bytes()),
+            "claimed once"
+        );
+        let ended = WorkerEvent::Ended {
+            outcome: Outcome::Replied {
+                code: ReplyCode::SUCCESS,
+                message: None,
+                rtt: Duration::from_millis(1),
+            },
+            reply: reply.into_bytes(),
+        };
+        assert!(
+            suite.apply(ended, &mut registry, &mut timeline),
+            "logins changed"
+        );
+        assert!(registry.logged_in.contains(&inv));
+        let request = timeline.row(timeline.first()).copied().expect("request");
+        assert_eq!(request.code(), Some(ReplyCode::SUCCESS));
+        assert_eq!(timeline.note(&request), "suite");
+    }
+
+    #[test]
+    fn a_refused_login_changes_nothing_and_results_count_down() {
+        let ws = sample();
+        let mut registry = ws.registry(&LoginState::Only(Vec::new()));
+        let mut timeline = Timeline::default();
+        let mut suite = SuiteCtl {
+            queued: 2,
+            ..SuiteCtl::default()
+        };
+        let inv = DeviceId::new("invPk", "inv01");
+        let login = login_message(
+            &ws.gateway(),
+            &registry,
+            &inv,
+            true,
+            &IdSource::from_clock(),
+        );
+        suite.apply(
+            WorkerEvent::Sent {
+                topic: login.topic,
+                payload: login.payload,
+            },
+            &mut registry,
+            &mut timeline,
+        );
+        let refused = WorkerEvent::Ended {
+            outcome: Outcome::Replied {
+                code: ReplyCode(1203),
+                message: Some("bad signature".into()),
+                rtt: Duration::from_millis(1),
+            },
+            reply: Vec::new(),
+        };
+        assert!(!suite.apply(refused, &mut registry, &mut timeline));
+        assert!(registry.logged_in.is_empty());
+        let bad = WorkerEvent::BadFixture {
+            path: "messages/broken.json".into(),
+            error: "messages/broken.json: at name: must be a string".into(),
+        };
+        suite.apply(bad, &mut registry, &mut timeline);
+        suite.apply(
+            WorkerEvent::Finished { stopped: 1 },
+            &mut registry,
+            &mut timeline,
+        );
+        assert_eq!(suite.queued, 0);
+        assert_eq!(suite.results.len(), 1);
+        assert_eq!(suite.passed(), 0);
+        assert_eq!(suite.note.as_deref(), Some("stopped: 1 fixtures not run"));
+    }
+}

@@ -1,0 +1,222 @@
+//! Watch mode: a session of its own subscribed to the protocol's topics, the [`Watcher`] that
+//! checks what it sees, a summary per device, and a timeline row for each watched message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::protocol::{DeviceId, EpochMs, ReplyCode, reply_topic};
+use crate::runner::watch::{WatchUpdate, Watched, Watcher, watch_filters};
+use crate::transport::{Session, SessionCommand, SessionConfig, SessionEvent};
+use crate::ui::timeline::{NewRow, RowKind, Timeline};
+use crate::workspace::Fixture;
+
+use super::Wake;
+use super::connection::close_in_background;
+use super::notice::Notice;
+
+/// What watch mode has seen of one device.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeviceSummary {
+    pub messages: usize,
+    /// Messages the checker found nothing wrong with.
+    pub valid: usize,
+    /// Invalid messages by the code the checker predicted.
+    pub invalid: BTreeMap<i64, usize>,
+    pub first_seen: Option<EpochMs>,
+    pub last_seen: Option<EpochMs>,
+}
+
+impl DeviceSummary {
+    /// The mean time between two messages, once there are two.
+    pub fn mean_interval_ms(&self) -> Option<f64> {
+        match (self.first_seen, self.last_seen) {
+            (Some(first), Some(last)) if self.messages > 1 => {
+                Some((last.0 - first.0) as f64 / (self.messages - 1) as f64)
+            }
+            _ => None,
+        }
+    }
+
+    fn add(&mut self, at: EpochMs, predicted: ReplyCode) {
+        self.messages += 1;
+        if predicted.is_success() {
+            self.valid += 1;
+        } else {
+            *self.invalid.entry(predicted.0).or_default() += 1;
+        }
+        self.first_seen.get_or_insert(at);
+        self.last_seen = Some(at);
+    }
+}
+
+/// Watch mode, once started; what was seen stays after it stops.
+pub struct WatchCtl {
+    /// `None` once stopped.
+    session: Option<Session>,
+    watcher: Watcher,
+    /// The timeline row of each watched request, by its index in the watcher.
+    rows: Vec<usize>,
+    /// By device, `"pk/dk"`.
+    pub devices: BTreeMap<String, DeviceSummary>,
+}
+
+impl WatchCtl {
+    /// Starts watching with a session made from `config`, checking with `watcher`.
+    pub fn start(config: SessionConfig, watcher: Watcher, wake: &Wake) -> Result<Self, String> {
+        let wake = wake.clone();
+        let session = Session::start(config, Box::new(move || wake()))?;
+        Ok(Self::with_session(session, watcher))
+    }
+
+    /// Watch mode over `session`.
+    pub fn with_session(session: Session, watcher: Watcher) -> Self {
+        Self {
+            session: Some(session),
+            watcher,
+            rows: Vec::new(),
+            devices: BTreeMap::new(),
+        }
+    }
+
+    /// True until stopped.
+    pub fn running(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Stops watching; what was seen stays.
+    pub fn stop(&mut self) {
+        if let Some(session) = self.session.take() {
+            close_in_background(session);
+        }
+    }
+
+    /// Every watched request.
+    pub fn watched(&self) -> &[Watched] {
+        self.watcher.watched()
+    }
+
+    /// The session's events since the last frame.
+    pub fn take_events(&self) -> Vec<SessionEvent> {
+        self.session
+            .as_ref()
+            .map(|s| s.events.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Feeds one message; a new request also counts for each device it names.
+    pub fn feed(&mut self, topic: &str, payload: Vec<u8>) -> Option<WatchUpdate> {
+        let update = self.watcher.feed(topic, payload)?;
+        if let WatchUpdate::Request(index) = update
+            && let Some(w) = self.watcher.watched().get(index)
+        {
+            for device in &w.devices {
+                self.devices
+                    .entry(device.to_string())
+                    .or_default()
+                    .add(w.at, w.predicted);
+            }
+        }
+        Some(update)
+    }
+
+    /// Applies one event of the watch session: rows in the timeline, and a notice when the
+    /// connection changed.
+    pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Option<Notice> {
+        match event {
+            SessionEvent::Connected => {
+                if let Some(session) = &self.session {
+                    for filter in watch_filters() {
+                        session.send(SessionCommand::Subscribe(filter));
+                    }
+                }
+                Some(Notice::info("watching every device's traffic"))
+            }
+            SessionEvent::Disconnected { reason } => {
+                Some(Notice::error(format!("watch: {reason}; retrying")))
+            }
+            SessionEvent::Message { topic, payload } => {
+                match self.feed(&topic, payload)? {
+                    WatchUpdate::Request(index) => self.request_row(index, timeline),
+                    WatchUpdate::Reply(index) => self.reply_row(index, timeline),
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn request_row(&mut self, index: usize, timeline: &mut Timeline) {
+        let Some(w) = self.watcher.watched().get(index) else {
+            return;
+        };
+        let note: Vec<String> = w
+            .findings
+            .iter()
+            .map(|f| format!("{} {}: {}", f.severity.name(), f.path, f.message))
+            .collect();
+        let row = timeline.push(
+            w.at,
+            RowKind::Watched,
+            NewRow {
+                device: w.devices.first(),
+                topic: &w.topic,
+                payload: &w.payload,
+                predicted: Some(w.predicted),
+                note: &note.join("; "),
+                ..NewRow::default()
+            },
+        );
+        self.rows.push(row);
+    }
+
+    fn reply_row(&mut self, index: usize, timeline: &mut Timeline) {
+        let (Some(w), Some(&request_row)) =
+            (self.watcher.watched().get(index), self.rows.get(index))
+        else {
+            return;
+        };
+        let now = EpochMs::now();
+        let rtt = Duration::from_millis(u64::try_from(now.0 - w.at.0).unwrap_or(0));
+        let reply_row = timeline.push(
+            now,
+            RowKind::WatchedReply,
+            NewRow {
+                device: w.devices.first(),
+                topic: &reply_topic(&w.topic),
+                code: w.actual,
+                rtt: Some(rtt),
+                partner: Some(request_row),
+                ..NewRow::default()
+            },
+        );
+        timeline.answer(request_row, reply_row, w.actual, Some(rtt));
+    }
+
+    /// Watched message `index` as a fixture expecting the hub's code, with its file's stem.
+    pub fn fixture_of(&self, index: usize, gateway: &DeviceId) -> Option<(Fixture, String)> {
+        let w = self.watcher.watched().get(index)?;
+        let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
+        let fixture = w.to_fixture(format!("watched {:04} id {id}", index + 1), gateway);
+        let stem = w.file_name(index + 1).trim_end_matches(".json").to_owned();
+        Some((fixture, stem))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_counts_valid_and_invalid_and_the_mean_interval() {
+        let mut summary = DeviceSummary::default();
+        assert_eq!(summary.mean_interval_ms(), None);
+        summary.add(EpochMs(1000), ReplyCode(200));
+        summary.add(EpochMs(2000), ReplyCode(1204));
+        summary.add(EpochMs(4000), ReplyCode(1204));
+        assert_eq!(summary.messages, 3);
+        assert_eq!(summary.valid, 1);
+        assert_eq!(summary.invalid.get(&1204), Some(&2));
+        assert_eq!(summary.mean_interval_ms(), Some(1500.0));
+        assert_eq!(summary.last_seen, Some(EpochMs(4000)));
+    }
+}
