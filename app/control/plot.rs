@@ -124,7 +124,7 @@ impl PlotCtl {
         while index < timeline.end() {
             // The clock is read every few rows (it costs more than a skipped row), and only after
             // some progress, so that every frame moves on.
-            if index > start && (index - start) % 64 == 0 && started.elapsed() >= budget {
+            if index > start && (index - start).is_multiple_of(64) && started.elapsed() >= budget {
                 break;
             }
             added |= read_row(timeline, index, &mut self.series, &device);
