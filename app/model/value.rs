@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::protocol::Quality;
+
 use super::thing_model::{ArrayItem, DataType, EnumKey, EnumKind, MeasurePoint};
 
 /// The longest ARRAY the protocol allows.
@@ -62,7 +64,7 @@ pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Result<Option<S
         }
         let warning = check_value(&point.data_type, inner).map_err(|e| format!("value: {e}"))?;
         match quality.as_u64() {
-            Some(q) if q <= 9 && !quality.is_f64() => {}
+            Some(q) if Quality::fits(q) && !quality.is_f64() => {}
             _ => {
                 return Err(format!(
                     "quality must be an integer from 0 to 9, got {}",

@@ -91,6 +91,11 @@ impl Quality {
         (value <= Self::MAX).then_some(Self(value))
     }
 
+    /// True when `value`, as read from JSON, is a quality the protocol allows.
+    pub fn fits(value: u64) -> bool {
+        value <= u64::from(Self::MAX)
+    }
+
     /// The number sent on the wire.
     pub fn get(self) -> u8 {
         self.0

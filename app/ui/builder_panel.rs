@@ -488,7 +488,7 @@ fn quality_ui(
                 .width(44.0)
                 .selected_text(q.to_string())
                 .show_ui(ui, |ui| {
-                    for value in 0..=9u8 {
+                    for value in 0..=crate::protocol::Quality::MAX {
                         ui.selectable_value(&mut chosen, value, format!("quality {value}"));
                     }
                 })

@@ -199,9 +199,9 @@ fn messages_table_ui(
                         .on_hover_text(&text);
                 });
                 row.col(|ui| {
-                    let method: Vec<&str> = w.topic.rsplit('/').take(2).collect();
-                    let method: Vec<&str> = method.into_iter().rev().collect();
-                    ui.add(egui::Label::new(method.join("/")).truncate())
+                    let method = crate::protocol::parse_topic(&w.topic)
+                        .map_or("(not the protocol's)", |t| t.method.name());
+                    ui.add(egui::Label::new(method).truncate())
                         .on_hover_text(&w.topic);
                 });
                 row.col(|ui| {

@@ -128,7 +128,7 @@ impl PointEntry {
         if let Some(obj) = value.as_object()
             && obj.len() == 2
             && let (Some(v), Some(q)) = (obj.get("value"), obj.get("quality"))
-            && let Some(q) = q.as_u64().filter(|q| *q <= 9)
+            && let Some(q) = q.as_u64().filter(|q| crate::protocol::Quality::fits(*q))
         {
             return Self {
                 identifier: identifier.to_owned(),
