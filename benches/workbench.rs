@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use thingbench::history::{Filter, SCAN_BUDGET, Timeline, synthetic};
 use thingbench::model::{Registry, ThingModel, check};
 use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
-use thingbench::ui::timeline::{Filter, SCAN_BUDGET, Timeline, synthetic};
 use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
 use thingbench::workspace::{Batch, Entry, EntryTime, PointEntry};
 

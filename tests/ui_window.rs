@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
+use thingbench::history::RowKind;
 use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
-use thingbench::ui::timeline::RowKind;
 use thingbench::ui::{LinkState, Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
 

@@ -12,7 +12,6 @@ pub mod dialogs;
 mod fixtures_panel;
 mod models_panel;
 pub mod plot_panel;
-pub mod timeline;
 pub mod timeline_panel;
 mod top_panel;
 pub mod value_editor;
@@ -24,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::history::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::model::{CheckReport, PointRef, Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, reply_topic};
 use crate::runner::connect::Embedded;
@@ -39,7 +39,6 @@ use crate::workspace::{
 
 use connection_panel::ConnectionForm;
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
-use timeline::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline};
 
 /// What a panel asks the app to do; applied once per frame.
 #[derive(Debug)]
@@ -349,7 +348,7 @@ impl WorkbenchApp {
             workspace,
         };
         if demo_rows > 0 {
-            app.timeline = timeline::synthetic(demo_rows);
+            app.timeline = synthetic(demo_rows);
         }
         app.timeline.set_filter(persisted.filter);
         app.watch_files();

@@ -7,8 +7,8 @@ use crate::model::{DataType, Registry};
 use crate::protocol::DeviceId;
 use crate::runner::watch::{element_device, elements};
 
-use super::timeline::{RowKind, Timeline};
 use super::timeline_panel::clock;
+use crate::history::{RowKind, Timeline};
 
 /// One chosen point and its samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_batch_and_a_single_post_both_give_samples() {
-        use crate::ui::timeline::NewRow;
+        use crate::history::NewRow;
         let mut timeline = Timeline::default();
         let gw = DeviceId::new("gwPk", "gw01");
         let inv = DeviceId::new("invPk", "inv01");

@@ -6,7 +6,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::UiCommand;
 use super::dialogs::DialogPurpose;
-use super::timeline::{Direction, Row, RowKind, Timeline};
+use crate::history::{Direction, Row, RowKind, Timeline, mask_secrets};
 
 /// What the user chose in the timeline: the selected row and the filter being typed.
 #[derive(Default)]
@@ -316,7 +316,7 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
     // Credentials masked here as in exports, so a copy holds none either.
     let text = match timeline.json(row) {
         Some(mut json) => {
-            super::timeline::mask_secrets(&mut json);
+            mask_secrets(&mut json);
             serde_json::to_string_pretty(&json).unwrap_or_default()
         }
         None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
