@@ -796,13 +796,17 @@ impl WorkbenchApp {
                         NewRow {
                             device: w.devices.first(),
                             topic: &w.topic,
-                            payload: &w.payload,
+                            payload: &w.payload(),
                             predicted: Some(w.predicted),
                             note: &note.join("; "),
                             ..NewRow::default()
                         },
                     );
                     watching.rows.push(row);
+                    // The timeline keeps the payload now; the watcher need not.
+                    if let Some(w) = watching.watcher.watched_mut(index) {
+                        w.drop_payload();
+                    }
                 }
                 Some(WatchUpdate::Reply(index)) => {
                     let (Some(w), Some(&request_row)) =
@@ -839,8 +843,15 @@ impl WorkbenchApp {
         let Some(w) = watching.watched().get(index) else {
             return;
         };
+        // The window keeps a watched payload once, in the request's timeline row.
+        let row = watching.rows.get(index).and_then(|&r| self.timeline.row(r));
+        let Some(payload) = row.map(|row| self.timeline.payload(row)) else {
+            self.say(format!("watched #{}: its row was cleared", index + 1), true);
+            return;
+        };
         let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
-        let fixture = w.to_fixture(format!("watched {:04} id {id}", index + 1), &ws.gateway());
+        let name = format!("watched {:04} id {id}", index + 1);
+        let fixture = w.to_fixture_with(&payload, name, &ws.gateway());
         let file = w.file_name(index + 1);
         let stem = file.trim_end_matches(".json").to_owned();
         self.save_fixture(&fixture, &stem);
