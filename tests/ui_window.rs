@@ -515,8 +515,8 @@ fn a_logged_out_sub_device_gets_1212_and_the_timeline_exports_without_secrets() 
     wait_for_label(&mut harness, "Reply: 200 success");
 
     harness.get_by_label("Export…").click();
-    harness.run();
-    harness.run();
+    // The export writes on a thread of its own, and says so when it has finished.
+    wait_for_label(&mut harness, "exported ");
     let export = std::fs::read_to_string(root.join("export.jsonl")).expect("export written");
     let lines: Vec<Value> = export
         .lines()

@@ -2,6 +2,7 @@
 //! demand.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::filter::{GRAM_BITS, Grams, grams_of};
 
@@ -22,8 +23,8 @@ const CHUNK: usize = 64 * 1024;
 pub(super) struct Arena {
     /// The chunk being filled, uncompressed.
     open: Vec<u8>,
-    /// Compressed chunks, each with its raw size in front.
-    pub(super) sealed: Vec<Box<[u8]>>,
+    /// Compressed chunks, each with its raw size in front; shared with exports under way.
+    pub(super) sealed: Vec<Arc<[u8]>>,
     /// Each sealed chunk's grams.
     grams: Vec<Grams>,
     /// The last chunk decompressed, as `(chunk, bytes)`: reads go in order, so most hit it.
@@ -50,7 +51,7 @@ impl Arena {
 
     fn seal(&mut self) {
         let compressed = lz4_flex::compress_prepend_size(&self.open);
-        self.sealed.push(compressed.into_boxed_slice());
+        self.sealed.push(Arc::from(compressed));
         self.grams.push(grams_of(&self.open));
         self.open.clear();
     }
@@ -61,6 +62,16 @@ impl Arena {
             open: &self.open,
             sealed: &self.sealed,
             grams: &self.grams,
+        }
+    }
+
+    /// A copy to read from on another thread: the sealed chunks are shared, not copied, so
+    /// only the open chunk (at most 64 KiB) is.
+    pub(super) fn share(&self) -> SharedArena {
+        SharedArena {
+            open: self.open.clone(),
+            sealed: self.sealed.clone(),
+            grams: self.grams.clone(),
         }
     }
 
@@ -77,11 +88,29 @@ impl Arena {
     }
 }
 
+/// The payloads of an [`Arena`] as they were when shared, owned by another thread.
+pub(super) struct SharedArena {
+    open: Vec<u8>,
+    sealed: Vec<Arc<[u8]>>,
+    grams: Vec<Grams>,
+}
+
+impl SharedArena {
+    /// The payloads to read from.
+    pub(super) fn reader(&self) -> ArenaReader<'_> {
+        ArenaReader {
+            open: &self.open,
+            sealed: &self.sealed,
+            grams: &self.grams,
+        }
+    }
+}
+
 /// A read-only view of an [`Arena`]; each reader keeps its own last decompressed chunk.
 #[derive(Clone, Copy)]
 pub(super) struct ArenaReader<'a> {
     open: &'a [u8],
-    sealed: &'a [Box<[u8]>],
+    sealed: &'a [Arc<[u8]>],
     grams: &'a [Grams],
 }
 

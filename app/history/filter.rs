@@ -1,6 +1,8 @@
 //! What rows to show: the filter as the user sets it, made ready once per change (symbols
 //! resolved, the text's searcher, its 4-byte grams), and the list of the rows that pass.
 
+use std::sync::Arc;
+
 use super::Timeline;
 use super::arena::ArenaReader;
 use super::rows::{Direction, Row, Sym};
@@ -9,8 +11,9 @@ use super::rows::{Direction, Row, Sym};
 pub(super) const GRAM_BITS: usize = 8192;
 
 /// Which 4-byte grams a chunk holds, as a one-hash Bloom filter: a text whose grams are not all
-/// there is not in the chunk, and the chunk need not be decompressed to know it.
-pub(super) type Grams = Box<[u64; GRAM_BITS / 64]>;
+/// there is not in the chunk, and the chunk need not be decompressed to know it. Shared, as
+/// the chunks are, with exports under way.
+pub(super) type Grams = Arc<[u64; GRAM_BITS / 64]>;
 
 fn gram_bit(gram: &[u8]) -> usize {
     let word = u32::from_le_bytes([gram[0], gram[1], gram[2], gram[3]]);
@@ -18,12 +21,12 @@ fn gram_bit(gram: &[u8]) -> usize {
 }
 
 pub(super) fn grams_of(bytes: &[u8]) -> Grams {
-    let mut bits: Grams = Box::new([0; GRAM_BITS / 64]);
+    let mut bits = Box::new([0_u64; GRAM_BITS / 64]);
     for gram in bytes.windows(4) {
         let bit = gram_bit(gram);
         bits[bit / 64] |= 1 << (bit % 64);
     }
-    bits
+    Arc::from(bits)
 }
 
 /// What rows to show.
@@ -48,8 +51,8 @@ impl Filter {
 
 /// A filter made ready for a scan: symbols resolved, the text's searcher and grams, and which
 /// topics hold the text. Made once per filter change, kept up as symbols are added, and shared
-/// by the threads of a scan.
-#[derive(Default)]
+/// by the threads of a scan, and copied for an export's.
+#[derive(Clone, Default)]
 pub(super) struct Query {
     /// The device's symbol; `None` for every device.
     device: Option<Sym>,

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::protocol::{DeviceId, EpochMs, ReplyCode};
 
-pub use export::mask_secrets;
+pub use export::{ExportError, ExportJob, Exported, mask_secrets};
 pub use filter::Filter;
 pub use rows::{Direction, NewRow, Row, RowKind};
 pub use scan::SCAN_BUDGET;

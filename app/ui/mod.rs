@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::history::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
+use crate::history::{ExportJob, Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::model::{CheckReport, PointRef, Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, reply_topic};
 use crate::runner::connect::Embedded;
@@ -1264,6 +1264,11 @@ impl WorkbenchApp {
         while let Ok((purpose, path)) = self.dialog_rx.try_recv() {
             self.apply_dialog(purpose, path);
         }
+        match self.timeline_view.finished_export() {
+            Some(Ok(exported)) => self.say(exported.to_string(), false),
+            Some(Err(e)) => self.say(e.to_string(), true),
+            None => {}
+        }
         if let Some((_, rx)) = &self.file_watch
             && rx.try_iter().count() > 0
         {
@@ -1282,14 +1287,7 @@ impl WorkbenchApp {
             DialogPurpose::ClientCert => self.form.client_cert = path.display().to_string(),
             DialogPurpose::ClientKey => self.form.client_key = path.display().to_string(),
             DialogPurpose::ExportTimeline => {
-                let text = self.timeline.export_jsonl();
-                match write_atomic(&path, text.as_bytes()) {
-                    Ok(()) => {
-                        let rows = text.lines().count();
-                        self.say(format!("exported {rows} rows to {}", path.display()), false);
-                    }
-                    Err(e) => self.say(format!("{}: cannot write: {e}", path.display()), true),
-                }
+                self.timeline_view.export = Some(ExportJob::start(&self.timeline, path));
             }
             DialogPurpose::ExportJunit => {
                 let written = crate::runner::junit_xml_of_run("thingbench", &self.suite.results)
@@ -1464,6 +1462,10 @@ impl eframe::App for WorkbenchApp {
         // stalls the window; the rows found so far are drawn meanwhile.
         if !self.timeline.scan_for(Some(SCAN_BUDGET)) {
             ctx.request_repaint();
+        }
+        // Its result reaches the status line even while another tab is shown.
+        if self.timeline_view.export.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(100));
         }
         if let Some((started, frames)) = &mut self.timing {
             *frames += 1;

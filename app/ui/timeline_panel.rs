@@ -6,7 +6,9 @@ use egui_extras::{Column, TableBuilder};
 
 use super::UiCommand;
 use super::dialogs::DialogPurpose;
-use crate::history::{Direction, Row, RowKind, Timeline, mask_secrets};
+use crate::history::{
+    Direction, ExportError, ExportJob, Exported, Row, RowKind, Timeline, mask_secrets,
+};
 
 /// What the user chose in the timeline: the selected row and the filter being typed.
 #[derive(Default)]
@@ -19,9 +21,19 @@ pub struct TimelineView {
     keyboard_taken: bool,
     /// The selected row's detail, decoded once per selection rather than every frame.
     detail: Option<Detail>,
+    /// The export to a file under way, shown with its progress until the window takes its
+    /// result with [`TimelineView::finished_export`].
+    pub export: Option<ExportJob>,
 }
 
 impl TimelineView {
+    /// The result of the export under way, once it has finished; the export is then over.
+    pub fn finished_export(&mut self) -> Option<Result<Exported, ExportError>> {
+        let result = self.export.as_mut()?.poll()?;
+        self.export = None;
+        Some(result)
+    }
+
     /// The detail of row `selected` of `timeline`, decoded again only when the selection,
     /// its partner (a late reply) or the rows kept (a clear) changed.
     fn detail(&mut self, timeline: &Timeline, selected: usize) -> Option<&Detail> {
@@ -156,12 +168,21 @@ fn filter_ui(
             timeline.memory() as f64 / 1e6
         ))
         .on_hover_text("Memory the rows and their payloads take (payloads are compressed)");
-        if ui
-            .button("Export…")
-            .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
-            .clicked()
-        {
-            commands.push(UiCommand::AskFile(DialogPurpose::ExportTimeline));
+        match &view.export {
+            // The window repaints while it runs, so the share written moves on.
+            Some(job) => {
+                ui.label(format!("exporting {:.0} %", job.progress() * 100.0))
+                    .on_hover_text(format!("Writing {}", job.path().display()));
+            }
+            None => {
+                if ui
+                    .button("Export…")
+                    .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
+                    .clicked()
+                {
+                    commands.push(UiCommand::AskFile(DialogPurpose::ExportTimeline));
+                }
+            }
         }
         if ui.button("Clear").clicked() {
             commands.push(UiCommand::ClearTimeline);
