@@ -1,10 +1,12 @@
 //! thingbench: a test workbench for the EnOS-style device protocol over MQTT.
 //!
-//! Layers, each using only those above it: [`protocol`] → [`model`] → [`workspace`] → … → [`cli`].
+//! Layers, each using only those above it: [`protocol`] → [`model`] → [`workspace`] → … →
+//! [`runner`] → [`history`] → [`ui`] and [`cli`].
 
 pub mod broker;
 pub mod cli;
 pub mod control;
+pub mod history;
 pub mod hub;
 pub mod model;
 pub mod protocol;

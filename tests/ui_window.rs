@@ -12,9 +12,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
 use thingbench::control::LinkState;
+use thingbench::history::RowKind;
 use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
-use thingbench::ui::timeline::RowKind;
 use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
 
@@ -516,8 +516,8 @@ fn a_logged_out_sub_device_gets_1212_and_the_timeline_exports_without_secrets() 
     wait_for_label(&mut harness, "Reply: 200 success");
 
     harness.get_by_label("Export…").click();
-    harness.run();
-    harness.run();
+    // The export writes on a thread of its own, and says so when it has finished.
+    wait_for_label(&mut harness, "exported ");
     let export = std::fs::read_to_string(root.join("export.jsonl")).expect("export written");
     let lines: Vec<Value> = export
         .lines()

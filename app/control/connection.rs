@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, check};
 use crate::protocol::{DeviceId, MsgId, ReplyCode};
 use crate::runner::connect::Embedded;
@@ -13,7 +14,6 @@ use crate::runner::worker::spawn_embedded;
 use crate::transport::{
     Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
 };
-use crate::ui::timeline::{RowKind, Timeline};
 use crate::workspace::{AuthMode, Workspace};
 
 use super::Wake;

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::history::{RowKind, Timeline};
 use crate::model::{DataType, Registry};
 use crate::protocol::DeviceId;
 use crate::runner::watch::{element_device, elements};
-use crate::ui::timeline::{RowKind, Timeline};
 
 /// One chosen point and its samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -193,7 +193,7 @@ fn number_of(value: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::timeline::NewRow;
+    use crate::history::NewRow;
     use serde_json::json;
 
     #[test]

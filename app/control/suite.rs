@@ -4,13 +4,13 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, MsgId, parse_reply, reply_topic};
 use crate::runner::watch::first_device;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, start_worker};
 use crate::runner::{CaseResult, Outcome};
 use crate::transport::{BrokerUrl, SessionConfig};
-use crate::ui::timeline::{RowKind, Timeline};
 
 use super::Wake;
 use super::traffic::{Reply, end_unanswered, push_reply, push_request};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::history::{NewRow, RowKind, Timeline};
 use crate::model::CheckReport;
 use crate::protocol::{DeviceId, EpochMs, ReplyCode, reply_topic};
-use crate::ui::timeline::{NewRow, RowKind, Timeline};
 use crate::workspace::{Expect, Fixture};
 
 /// What came back for a request.

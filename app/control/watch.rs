@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::history::{NewRow, RowKind, Timeline};
 use crate::protocol::{DeviceId, EpochMs, ReplyCode, reply_topic};
 use crate::runner::watch::{WatchUpdate, Watched, Watcher, watch_filters};
 use crate::transport::{Session, SessionCommand, SessionConfig, SessionEvent};
-use crate::ui::timeline::{NewRow, RowKind, Timeline};
 use crate::workspace::Fixture;
 
 use super::Wake;
@@ -160,13 +160,17 @@ impl WatchCtl {
             NewRow {
                 device: w.devices.first(),
                 topic: &w.topic,
-                payload: &w.payload,
+                payload: &w.payload(),
                 predicted: Some(w.predicted),
                 note: &note.join("; "),
                 ..NewRow::default()
             },
         );
         self.rows.push(row);
+        // The timeline keeps the payload now: the watcher need not keep a second copy.
+        if let Some(w) = self.watcher.watched_mut(index) {
+            w.drop_payload();
+        }
     }
 
     fn reply_row(&mut self, index: usize, timeline: &mut Timeline) {
@@ -193,12 +197,28 @@ impl WatchCtl {
     }
 
     /// Watched message `index` as a fixture expecting the hub's code, with its file's stem.
-    pub fn fixture_of(&self, index: usize, gateway: &DeviceId) -> Option<(Fixture, String)> {
-        let w = self.watcher.watched().get(index)?;
+    /// Its payload is kept once, in its timeline row.
+    pub fn fixture_of(
+        &self,
+        index: usize,
+        timeline: &Timeline,
+        gateway: &DeviceId,
+    ) -> Result<(Fixture, String), Notice> {
+        let number = index + 1;
+        let w = self
+            .watcher
+            .watched()
+            .get(index)
+            .ok_or_else(|| Notice::error(format!("watched #{number}: no such message")))?;
+        let row = self.rows.get(index).and_then(|&r| timeline.row(r));
+        let payload = row
+            .map(|row| timeline.payload(row))
+            .ok_or_else(|| Notice::error(format!("watched #{number}: its row was cleared")))?;
         let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
-        let fixture = w.to_fixture(format!("watched {:04} id {id}", index + 1), gateway);
-        let stem = w.file_name(index + 1).trim_end_matches(".json").to_owned();
-        Some((fixture, stem))
+        let name = format!("watched {number:04} id {id}");
+        let fixture = w.to_fixture_with(&payload, name, gateway);
+        let stem = w.file_name(number).trim_end_matches(".json").to_owned();
+        Ok((fixture, stem))
     }
 }
 

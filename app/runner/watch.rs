@@ -23,7 +23,9 @@ pub fn watch_filters() -> Vec<String> {
 pub struct Watched {
     pub topic: String,
     pub id: Option<MsgId>,
-    pub payload: Vec<u8>,
+    /// The payload lz4-compressed, its size in front; `None` once dropped. A long watch keeps
+    /// every request, and their payloads repeat their keys.
+    payload: Option<Box<[u8]>>,
     pub predicted: ReplyCode,
     /// The first finding that decides the predicted code.
     pub finding: Option<String>,
@@ -39,6 +41,21 @@ pub struct Watched {
 }
 
 impl Watched {
+    /// The payload as seen on the broker; empty once [`Watched::drop_payload`] was called.
+    pub fn payload(&self) -> Vec<u8> {
+        self.payload
+            .as_deref()
+            // It was compressed here, so it decompresses; an empty payload is the fallback.
+            .and_then(|packed| lz4_flex::decompress_size_prepended(packed).ok())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the payload, for a caller that keeps its own copy (the window's timeline), so
+    /// that it is kept once.
+    pub fn drop_payload(&mut self) {
+        self.payload = None;
+    }
+
     /// True when the hub answered and agreed with the checker.
     pub fn agrees(&self) -> bool {
         self.actual == Some(self.predicted)
@@ -100,6 +117,11 @@ impl Watcher {
         &self.watched
     }
 
+    /// Request `index`, to change (to drop its payload once copied elsewhere).
+    pub fn watched_mut(&mut self, index: usize) -> Option<&mut Watched> {
+        self.watched.get_mut(index)
+    }
+
     /// Takes one message seen on the broker.
     pub fn feed(&mut self, topic: &str, payload: Vec<u8>) -> Option<WatchUpdate> {
         let parsed = parse_topic(topic)?;
@@ -125,7 +147,7 @@ impl Watcher {
         self.watched.push(Watched {
             topic: topic.to_owned(),
             id: report.id.clone(),
-            payload,
+            payload: Some(lz4_flex::compress_prepend_size(&payload).into_boxed_slice()),
             predicted: report.code,
             finding: report.reply_message(),
             actual: None,
@@ -253,10 +275,20 @@ impl Watched {
     /// The fixture that replays this message and expects the hub's code (or silence), with the
     /// sub-devices logged in as they were when it was seen.
     pub fn to_fixture(&self, name: impl Into<String>, gateway: &DeviceId) -> Fixture {
+        self.to_fixture_with(&self.payload(), name, gateway)
+    }
+
+    /// [`Watched::to_fixture`] with `payload` kept elsewhere, once this one's was dropped.
+    pub fn to_fixture_with(
+        &self,
+        payload: &[u8],
+        name: impl Into<String>,
+        gateway: &DeviceId,
+    ) -> Fixture {
         let mut fixture = Fixture::from_message(
             name,
             &self.topic,
-            &self.payload,
+            payload,
             Expect::code_or_silence(self.actual),
             gateway,
         );
@@ -304,6 +336,44 @@ mod tests {
         assert_eq!(element_device(&json!({}), &gw), gw.clone());
         let empty = json!({"productKey": "", "deviceKey": ""});
         assert_eq!(element_device(&empty, &gw), gw);
+    }
+
+    #[test]
+    fn a_watched_payload_is_kept_compressed_and_reads_back_until_dropped() {
+        let mut watcher = Watcher::new(Registry::new());
+        let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        let points: serde_json::Map<String, serde_json::Value> = (0..50)
+            .map(|i| (format!("point{i}"), json!({"value": i, "quality": 0})))
+            .collect();
+        let payload = serde_json::to_vec(&json!({"id": "7", "version": "1.0",
+            "method": "thing.measurepoint.post.batch",
+            "params": [{"productKey": "invPk", "deviceKey": "inv01", "measurepoints": points}]}))
+        .expect("a JSON payload");
+        assert_eq!(
+            watcher.feed(topic, payload.clone()),
+            Some(WatchUpdate::Request(0))
+        );
+        let w = &watcher.watched()[0];
+        assert_eq!(w.payload(), payload);
+        let stored = w.payload.as_deref().map_or(0, <[u8]>::len);
+        assert!(
+            stored < payload.len() / 2,
+            "{stored} bytes stored for {}",
+            payload.len()
+        );
+        let gateway = DeviceId::new("gwPk", "gw01");
+        let fixture = w.to_fixture("kept", &gateway);
+        let dropped = watcher.watched_mut(0).map(|w| {
+            w.drop_payload();
+            w.payload()
+        });
+        assert_eq!(dropped, Some(Vec::new()));
+        // Given the payload kept elsewhere, the same fixture.
+        let w = &watcher.watched()[0];
+        assert_eq!(w.to_fixture_with(&payload, "kept", &gateway), fixture);
+        // An empty payload reads back empty too.
+        watcher.feed(topic, Vec::new());
+        assert_eq!(watcher.watched()[1].payload(), Vec::<u8>::new());
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod models_panel;
 pub mod plot_panel;
 mod suite_panel;
 pub mod theme;
-pub mod timeline;
 pub mod timeline_panel;
 mod top_panel;
 pub mod value_editor;
@@ -36,13 +35,13 @@ use crate::control::{
     Connection, ConnectionForm, DraftCtl, LinkState, Notice, PlotCtl, Routed, SuiteCtl, Wake,
     WatchCtl, WorkspaceCtl,
 };
+use crate::history::{ExportJob, Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::protocol::DeviceId;
 use crate::runner::login_message;
 use crate::workspace::{Draft, Fixture, LoginState, Workspace, write_atomic};
 
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
 use fixtures_panel::FixturesPanel;
-use timeline::{Filter, RowKind, SCAN_BUDGET, Timeline};
 
 /// What a panel asks the app to do when it involves more than the controller it draws;
 /// applied once per frame.
@@ -212,7 +211,7 @@ impl WorkbenchApp {
             Draft::from_text(persisted.draft.clone())
         };
         let mut timeline = if demo_rows > 0 {
-            timeline::synthetic(demo_rows)
+            synthetic(demo_rows)
         } else {
             Timeline::default()
         };
@@ -386,8 +385,9 @@ impl WorkbenchApp {
         let (Ok(ws), Some(watch)) = (self.workspace.get(), &self.watch) else {
             return;
         };
-        if let Some((fixture, stem)) = watch.fixture_of(index, &ws.gateway()) {
-            self.save_fixture(&fixture, &stem);
+        match watch.fixture_of(index, &self.timeline, &ws.gateway()) {
+            Ok((fixture, stem)) => self.save_fixture(&fixture, &stem),
+            Err(notice) => self.say(notice),
         }
     }
 
@@ -486,11 +486,11 @@ impl WorkbenchApp {
                         self.timeline.push(
                             crate::protocol::EpochMs::now(),
                             RowKind::Unpaired,
-                            timeline::NewRow {
+                            NewRow {
                                 topic: &topic,
                                 payload: &payload,
                                 note: &why,
-                                ..timeline::NewRow::default()
+                                ..NewRow::default()
                             },
                         );
                     }
@@ -534,6 +534,11 @@ impl WorkbenchApp {
         while let Ok((purpose, path)) = self.dialog_rx.try_recv() {
             self.apply_dialog(purpose, path);
         }
+        match self.panels.timeline.finished_export() {
+            Some(Ok(exported)) => self.say(Notice::info(exported.to_string())),
+            Some(Err(e)) => self.say(Notice::error(e.to_string())),
+            None => {}
+        }
         match self.workspace.poll() {
             Some(Ok(())) => self.draft.registry_changed(),
             Some(Err(notice)) => self.say(notice),
@@ -551,20 +556,7 @@ impl WorkbenchApp {
             DialogPurpose::ClientCert => form.client_cert = path.display().to_string(),
             DialogPurpose::ClientKey => form.client_key = path.display().to_string(),
             DialogPurpose::ExportTimeline => {
-                let text = self.timeline.export_jsonl();
-                match write_atomic(&path, text.as_bytes()) {
-                    Ok(()) => {
-                        let rows = text.lines().count();
-                        self.say(Notice::info(format!(
-                            "exported {rows} rows to {}",
-                            path.display()
-                        )));
-                    }
-                    Err(e) => self.say(Notice::error(format!(
-                        "{}: cannot write: {e}",
-                        path.display()
-                    ))),
-                }
+                self.panels.timeline.export = Some(ExportJob::start(&self.timeline, path));
             }
             DialogPurpose::ExportJunit => {
                 let written = crate::runner::junit_xml_of_run("thingbench", &self.suite.results)
@@ -692,6 +684,10 @@ impl eframe::App for WorkbenchApp {
         // The plot reads new rows the same way, outside the panel.
         if !self.plot.update(&self.timeline, PLOT_BUDGET) {
             ctx.request_repaint();
+        }
+        // An export's result reaches the status line even while another tab is shown.
+        if self.panels.timeline.export.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
         if let Some(due) = self.workspace.reload_due() {
             ctx.request_repaint_after(due);

@@ -6,16 +6,86 @@ use egui_extras::{Column, TableBuilder};
 
 use super::UiCommand;
 use super::dialogs::DialogPurpose;
-use super::timeline::{Direction, Row, RowKind, Timeline};
+use crate::history::{
+    Direction, ExportError, ExportJob, Exported, Row, RowKind, Timeline, mask_secrets,
+};
 
 /// What the user chose in the timeline: the selected row and the filter being typed.
 #[derive(Default)]
 pub struct TimelineView {
+    /// The row whose detail is shown.
     pub selected: Option<usize>,
     code_text: String,
     /// A widget had the keyboard at the end of the last frame. Escape takes the focus away
     /// before this frame's panels run, so only this says the key was meant for that widget.
     keyboard_taken: bool,
+    /// The selected row's detail, decoded once per selection rather than every frame.
+    detail: Option<Detail>,
+    /// The export to a file under way, shown with its progress until the window takes its
+    /// result with [`TimelineView::finished_export`].
+    pub export: Option<ExportJob>,
+}
+
+impl TimelineView {
+    /// The result of the export under way, once it has finished; the export is then over.
+    pub fn finished_export(&mut self) -> Option<Result<Exported, ExportError>> {
+        let result = self.export.as_mut()?.poll()?;
+        self.export = None;
+        Some(result)
+    }
+
+    /// The detail of row `selected` of `timeline`, decoded again only when the selection,
+    /// its partner (a late reply) or the rows kept (a clear) changed.
+    fn detail(&mut self, timeline: &Timeline, selected: usize) -> Option<&Detail> {
+        let row = timeline.row(selected)?;
+        let key = DetailKey {
+            selected,
+            partner: row.partner(),
+            first: timeline.first(),
+        };
+        if self.detail.as_ref().is_none_or(|d| d.key != key) {
+            self.detail = Some(Detail {
+                key,
+                this: payload_text(timeline, row),
+                partner: row
+                    .partner()
+                    .and_then(|p| timeline.row(p))
+                    .map(|p| payload_text(timeline, p)),
+            });
+        }
+        self.detail.as_ref()
+    }
+}
+
+/// What a [`Detail`] was made from: rows are never renumbered, so the same key means the
+/// same text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DetailKey {
+    selected: usize,
+    /// Set when a late reply pairs with the selected request.
+    partner: Option<usize>,
+    /// Moves on at a clear, which drops the rows shown.
+    first: usize,
+}
+
+/// The payloads of the selected row and its partner, masked and pretty-printed.
+struct Detail {
+    key: DetailKey,
+    this: String,
+    /// `None` without a partner, or when it was cleared away.
+    partner: Option<String>,
+}
+
+/// A row's payload as shown and copied: pretty JSON with credentials masked, as in exports,
+/// so that a copy holds none either; other bytes as text.
+fn payload_text(timeline: &Timeline, row: &Row) -> String {
+    match timeline.json(row) {
+        Some(mut json) => {
+            mask_secrets(&mut json);
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        }
+        None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
+    }
 }
 
 /// Draws the timeline.
@@ -39,7 +109,7 @@ pub fn timeline_ui(
     });
     if let Some(selected) = view.selected {
         ui.separator();
-        detail_ui(ui, timeline, selected, commands);
+        detail_ui(ui, timeline, view, selected, commands);
     }
     view.keyboard_taken =
         ui.ctx().memory(|m| m.focused().is_some()) || egui::Popup::is_any_open(ui.ctx());
@@ -98,12 +168,21 @@ fn filter_ui(
             timeline.memory() as f64 / 1e6
         ))
         .on_hover_text("Memory the rows and their payloads take (payloads are compressed)");
-        if ui
-            .button("Export…")
-            .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
-            .clicked()
-        {
-            commands.push(UiCommand::AskFile(DialogPurpose::ExportTimeline));
+        match &view.export {
+            // The window repaints while it runs, so the share written moves on.
+            Some(job) => {
+                ui.label(format!("exporting {:.0} %", job.progress() * 100.0))
+                    .on_hover_text(format!("Writing {}", job.path().display()));
+            }
+            None => {
+                if ui
+                    .button("Export…")
+                    .on_hover_text("Save the rows shown as JSON Lines (credentials masked)")
+                    .clicked()
+                {
+                    commands.push(UiCommand::AskFile(DialogPurpose::ExportTimeline));
+                }
+            }
         }
         if ui.button("Clear").clicked() {
             commands.push(UiCommand::ClearTimeline);
@@ -268,10 +347,12 @@ pub(super) fn clock(ms: i64) -> String {
 fn detail_ui(
     ui: &mut egui::Ui,
     timeline: &Timeline,
+    view: &mut TimelineView,
     selected: usize,
     commands: &mut Vec<UiCommand>,
 ) {
-    let Some(row) = timeline.row(selected) else {
+    let (Some(row), Some(detail)) = (timeline.row(selected), view.detail(timeline, selected))
+    else {
         return;
     };
     ui.horizontal(|ui| {
@@ -295,32 +376,29 @@ fn detail_ui(
     });
     let partner = row.partner().and_then(|p| timeline.row(p).map(|r| (p, r)));
     ui.columns(2, |columns| {
-        payload_ui(&mut columns[0], timeline, row, "this row");
-        match partner {
-            Some((index, partner)) => {
+        payload_ui(
+            &mut columns[0],
+            timeline.note(row),
+            &detail.this,
+            "this row",
+        );
+        match (partner, &detail.partner) {
+            (Some((index, partner)), Some(text)) => {
                 payload_ui(
                     &mut columns[1],
-                    timeline,
-                    partner,
+                    timeline.note(partner),
+                    text,
                     &format!("partner: row {index}, {}", partner.kind.name()),
                 );
             }
-            None => {
+            _ => {
                 columns[1].weak("no partner");
             }
         }
     });
 }
 
-fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
-    // Credentials masked here as in exports, so a copy holds none either.
-    let text = match timeline.json(row) {
-        Some(mut json) => {
-            super::timeline::mask_secrets(&mut json);
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        }
-        None => String::from_utf8_lossy(&timeline.payload(row)).into_owned(),
-    };
+fn payload_ui(ui: &mut egui::Ui, note: &str, text: &str, title: &str) {
     ui.horizontal(|ui| {
         ui.weak(title);
         if !text.is_empty()
@@ -329,11 +407,11 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
                 .on_hover_text("Copy this payload to the clipboard")
                 .clicked()
         {
-            ui.ctx().copy_text(text.clone());
+            ui.ctx().copy_text(text.to_owned());
         }
     });
-    if !timeline.note(row).is_empty() {
-        ui.label(timeline.note(row));
+    if !note.is_empty() {
+        ui.label(note);
     }
     egui::ScrollArea::both()
         .id_salt(("payload", title))
@@ -341,4 +419,58 @@ fn payload_ui(ui: &mut egui::Ui, timeline: &Timeline, row: &Row, title: &str) {
         .show(ui, |ui| {
             ui.add(egui::Label::new(egui::RichText::new(text).monospace()).extend());
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::NewRow;
+    use crate::protocol::{EpochMs, ReplyCode};
+
+    #[test]
+    fn the_detail_is_decoded_once_per_selection_and_again_when_the_reply_comes() {
+        let mut t = Timeline::default();
+        let request = t.push(
+            EpochMs(1),
+            RowKind::Request,
+            NewRow {
+                topic: "/ext/session/gwPk/gw01/combine/login",
+                payload: br#"{"id":"1","params":{"deviceKey":"inv01","sign":"abcdef0123"}}"#,
+                ..NewRow::default()
+            },
+        );
+        let mut view = TimelineView::default();
+        let text = |view: &mut TimelineView, t: &Timeline, row| {
+            view.detail(t, row)
+                .map(|d| (d.this.as_ptr(), d.this.clone(), d.partner.clone()))
+        };
+        let first = text(&mut view, &t, request).expect("the request's detail");
+        assert!(first.1.contains("\"sign\": \"***\"") && !first.1.contains("abcdef0123"));
+        assert_eq!(first.2, None, "no reply yet");
+        // The next frames reuse the text made for the first.
+        assert_eq!(text(&mut view, &t, request), Some(first.clone()));
+        // The reply comes while the request is selected: its payload shows up beside it.
+        let reply = t.push(
+            EpochMs(2),
+            RowKind::Reply,
+            NewRow {
+                payload: br#"{"id":"1","code":200,"data":{}}"#,
+                code: Some(ReplyCode(200)),
+                partner: Some(request),
+                ..NewRow::default()
+            },
+        );
+        assert_eq!(text(&mut view, &t, request), Some(first.clone()));
+        t.answer(request, reply, Some(ReplyCode(200)), None);
+        let answered = text(&mut view, &t, request).expect("the request's detail");
+        assert_eq!(answered.1, first.1);
+        assert!(answered.2.is_some_and(|p| p.contains("\"code\": 200")));
+        // Another row selected shows its own, with the request as its partner.
+        let other = text(&mut view, &t, reply).expect("the reply's detail");
+        assert!(other.1.contains("\"code\": 200"));
+        assert!(other.2.is_some_and(|p| p.contains("\"sign\": \"***\"")));
+        // After a clear the numbers name no row, and nothing is shown.
+        t.clear();
+        assert_eq!(text(&mut view, &t, reply), None);
+    }
 }

@@ -10,7 +10,7 @@ mod load;
 mod template;
 mod workspace_file;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_atomic_with};
 pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry};
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
