@@ -727,7 +727,7 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
         session.events.recv_timeout(Duration::from_secs(10)),
         Ok(SessionEvent::Connected)
     ));
-    let mut device = Runner::new(&ws, &session);
+    let mut device = Runner::new(std::sync::Arc::new(ws), &session);
     let notes = device.apply_login(&LoginState::All);
     assert_eq!(notes.len(), 1, "meter02 has no secret: {notes:?}");
     for (file, code) in [

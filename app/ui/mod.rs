@@ -254,6 +254,8 @@ pub struct WorkbenchApp {
     dialog_tx: mpsc::Sender<(DialogPurpose, PathBuf)>,
     dialog_rx: mpsc::Receiver<(DialogPurpose, PathBuf)>,
     file_watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+    /// The workspace the embedded hub and the suite runner follow.
+    live: Option<crate::workspace::LiveWorkspace>,
     reload_at: Option<Instant>,
     commands: Vec<UiCommand>,
     focus: Option<PointRef>,
@@ -339,6 +341,7 @@ impl WorkbenchApp {
             dialog_tx,
             dialog_rx,
             file_watch: None,
+            live: None,
             reload_at: None,
             commands: Vec::new(),
             focus: None,
@@ -371,6 +374,10 @@ impl WorkbenchApp {
     fn watch_files(&mut self) {
         use notify::Watcher as _;
         let Ok(ws) = &self.workspace else { return };
+        match crate::workspace::LiveWorkspace::open(&ws.root) {
+            Ok(live) => self.live = Some(live),
+            Err(e) => self.status = Some((e.to_string(), true)),
+        }
         let (tx, rx) = mpsc::channel();
         let ctx = self.ctx.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -404,9 +411,9 @@ impl WorkbenchApp {
         if self.form.embedded {
             if let Some((_, url)) = self.embedded.as_ref().map(|(b, _)| ((), b.url())) {
                 self.open_session(url);
-            } else if let Ok(ws) = &self.workspace {
+            } else if let Some(live) = &self.live {
                 self.link = LinkState::StartingEmbedded;
-                self.embedded_rx = Some(spawn_embedded(ws.root.clone(), self.wake()));
+                self.embedded_rx = Some(spawn_embedded(live.subscribe(), self.wake()));
             }
         } else {
             match BrokerUrl::parse(self.form.broker.trim()) {
@@ -861,11 +868,13 @@ impl WorkbenchApp {
                 },
                 &[],
             );
-            let Ok(ws) = &self.workspace else { return };
+            let Some(feed) = self.live.as_ref().map(|live| live.subscribe()) else {
+                return;
+            };
             match self.session_config(url.clone()) {
                 Ok(mut config) => {
                     config.client_id.push_str("-suite");
-                    let worker = start_worker(ws.root.clone(), config, self.wake());
+                    let worker = start_worker(feed, config, self.wake());
                     self.worker = Some((worker, url));
                 }
                 Err(e) => {
@@ -888,6 +897,9 @@ impl WorkbenchApp {
     }
 
     fn reload_workspace(&mut self) {
+        if let Some(live) = &self.live {
+            live.reload();
+        }
         let Ok(ws) = &mut self.workspace else { return };
         match Workspace::load(&ws.root) {
             Ok(fresh) => {
