@@ -187,3 +187,59 @@ fn the_embedded_hub_of_a_live_workspace_follows_the_files() {
     );
     assert_answers_with_the_int_model(&device, &mut runner);
 }
+
+#[test]
+fn a_running_suite_takes_up_a_reload_at_its_next_fixture() {
+    use thingbench::runner::worker::{WorkerCommand, WorkerEvent, start_worker};
+    use thingbench::transport::{Auth, SessionConfig};
+    let ws = common::copy_workspace();
+    let live = LiveWorkspace::open(ws.path()).expect("workspace loads");
+    let (broker, _hub) = start_embedded(live.subscribe(), None).expect("embedded starts");
+    let gateway = live.snapshot().workspace.gateway();
+    let config = SessionConfig {
+        broker: broker.url(),
+        client_id: gateway.device_key.0.clone(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls: TlsOptions::default(),
+    };
+    let worker = start_worker(live.subscribe(), config, Box::new(|| {}));
+    let fixture = ws.path().join("messages/001-valid-two-inverters.json");
+    let run = |worker: &thingbench::runner::worker::Worker| {
+        worker
+            .commands
+            .send(WorkerCommand::Run(vec![fixture.clone()]))
+            .expect("worker runs");
+        loop {
+            match worker.events.recv_timeout(Duration::from_secs(20)) {
+                Ok(WorkerEvent::Result(result)) => return result.outcome,
+                Ok(WorkerEvent::Failed(e)) => panic!("{e}"),
+                Ok(_) => {}
+                Err(e) => panic!("no result within 20 s: {e}"),
+            }
+        }
+    };
+    assert!(matches!(run(&worker), Outcome::Replied { code, .. } if code.0 == 200));
+
+    // A payload limit below the batch's size: the suite must now refuse to send it.
+    let file = ws.path().join("workspace.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    value["limits"] = serde_json::json!({"maxPayload": 100});
+    std::fs::write(&file, value.to_string()).expect("write");
+    let mut feed = live.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while feed
+        .newest()
+        .is_none_or(|s| s.workspace.max_payload() != 100)
+    {
+        assert!(Instant::now() < deadline, "no reload within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outcome = run(&worker);
+    assert!(
+        matches!(outcome, Outcome::NotSent { .. }),
+        "{}",
+        outcome.describe()
+    );
+}
