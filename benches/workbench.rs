@@ -239,7 +239,7 @@ fn window_benches(c: &mut Criterion) {
     let Some(ws) = big_workspace(dir.path()) else {
         panic!("the big workspace loads");
     };
-    let workspace = WorkspaceCtl::new(Ok(ws));
+    let workspace = WorkspaceCtl::fixed(Ok(ws));
     let Some(model) = workspace
         .registry()
         .model_of(&ProductKey("bigPk".into()))

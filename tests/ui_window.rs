@@ -728,7 +728,7 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
         session.events.recv_timeout(Duration::from_secs(10)),
         Ok(SessionEvent::Connected)
     ));
-    let mut device = Runner::new(&ws, &session);
+    let mut device = Runner::new(std::sync::Arc::new(ws), &session);
     let notes = device.apply_login(&LoginState::All);
     assert_eq!(notes.len(), 1, "meter02 has no secret: {notes:?}");
     for (file, code) in [
@@ -1054,4 +1054,47 @@ fn a_text_filter_over_many_rows_is_found_a_slice_per_frame() {
 
 fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Makes `point` in `models/<file>` on disk a STRING without quality.
+fn make_text_point(root: &Path, file: &str, point: &str) {
+    let path = root.join("models").join(file);
+    let mut model: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    model["measurepoints"][point]["dataType"] = json!("STRING");
+    model["measurepoints"][point]["hasQuality"] = json!(false);
+    std::fs::write(&path, serde_json::to_vec_pretty(&model).unwrap()).unwrap();
+}
+
+#[test]
+fn a_model_changed_on_disk_reaches_the_check_and_the_embedded_hub_alike() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    // Power becomes a text without quality: the starter batch's number no longer fits.
+    make_text_point(&root, "wb_inverter.json", "Power");
+    wait_for_label(&mut harness, "Predicted: 1204");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 1204");
+    let (_, code) = last_exchange(&harness);
+    assert_eq!(code, Some(1204), "the hub answers with the new model");
+    // A broken edit: the last good model stays in use, in the window and in the hub, and
+    // the Models tab names the file.
+    std::fs::write(root.join("models/wb_inverter.json"), "{ not json").unwrap();
+    harness.get_by_label("Models").click();
+    wait_for_label(&mut harness, "wb_inverter.json");
+    assert!(
+        harness
+            .query_by_label_contains("wb_inverter (invPk)")
+            .is_some(),
+        "the last good model is still listed"
+    );
+    wait_for_label(&mut harness, "Predicted: 1204");
+    let sent = harness.state().timeline().len();
+    harness.get_by_label("Send").click();
+    step_until(&mut harness, Duration::from_secs(10), "the reply", |h| {
+        h.state().timeline().len() >= sent + 2
+    });
+    let (_, code) = last_exchange(&harness);
+    assert_eq!(code, Some(1204), "the hub kept the last good model");
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::runner::connect::{broker_or_embedded, gateway_session, start_embedded, start_hub};
@@ -10,7 +11,9 @@ use crate::runner::{
     CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
 };
 use crate::transport::{BrokerUrl, TlsOptions};
-use crate::workspace::{LoginState, write_atomic};
+use crate::workspace::{
+    LiveWorkspace, LoginState, Snapshot, Workspace, WorkspaceFeed, write_atomic,
+};
 
 use super::{UsageError, open_workspace};
 
@@ -105,12 +108,16 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         args.workspace.as_deref(),
         args.paths.first().map(PathBuf::as_path),
     )?;
-    let (_embedded, url) = broker_or_embedded(&ws, args.broker.as_deref()).map_err(UsageError)?;
+    let live = follow_files(ws);
+    print_notices(&live.snapshot());
+    let mut feed = live.subscribe();
+    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
+    let ws = feed.workspace();
     let session = gateway_session(&ws, url, args.tls.options()).map_err(UsageError)?;
-    let mut runner = Runner::new(&ws, &session);
+    let mut runner = Runner::new(ws, &session);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());
     for (path, fixture) in &fixtures {
@@ -122,6 +129,9 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
                 fixtures.len()
             );
             break;
+        }
+        if let Some(snapshot) = feed.newest() {
+            runner.set_workspace(snapshot.workspace);
         }
         let result = runner.run_fixture(path, fixture);
         let _ = writeln!(out, "{}", result.line());
@@ -144,15 +154,60 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     })
 }
 
+/// Follows the files of `ws`, printing one line on stderr per reload: `reloaded models from
+/// DIR`, or each file that failed to load, where, and what was kept instead.
+fn follow_files(ws: Workspace) -> LiveWorkspace {
+    let live = LiveWorkspace::start(ws);
+    let (woken_tx, woken) = std::sync::mpsc::channel();
+    let mut feed = live.subscribe_waking(move || {
+        let _ = woken_tx.send(());
+    });
+    // It ends when the live workspace does, which drops the sender inside the wake.
+    let printer = std::thread::Builder::new()
+        .name("thingbench-reloads".into())
+        .spawn(move || {
+            for () in woken {
+                let Some(snapshot) = feed.newest() else {
+                    continue;
+                };
+                if snapshot.notices.is_empty() {
+                    let root = snapshot.workspace.root.display();
+                    say(&format!("reloaded models from {root}"));
+                }
+                print_notices(&snapshot);
+            }
+        });
+    if let Err(e) = printer {
+        eprintln!("thingbench: warning: reloads will not be reported ({e})");
+    }
+    live
+}
+
+/// Prints what went wrong in the load that published `snapshot`, one line each.
+fn print_notices(snapshot: &Snapshot) {
+    for notice in snapshot.notices.iter() {
+        say(notice);
+    }
+}
+
+/// One line on stderr. Unlike `eprintln!` it does not panic when nobody reads stderr any more
+/// (a test that only waited for the first line).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "thingbench: {line}");
+}
+
 /// Runs `thingbench serve` until the process is stopped.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (broker, _hub) = start_embedded(&ws, Some(args.listen)).map_err(UsageError)?;
+    let live = follow_files(ws);
+    let (broker, _hub) = start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
         broker.url(),
-        ws.gateway()
+        live.snapshot().workspace.gateway()
     );
+    print_notices(&live.snapshot());
     loop {
         std::thread::park();
     }
@@ -165,11 +220,13 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
-    let _hub = start_hub(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    let live = follow_files(ws);
+    let _hub = start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
-        ws.gateway()
+        live.snapshot().workspace.gateway()
     );
+    print_notices(&live.snapshot());
     loop {
         std::thread::park();
     }
@@ -208,8 +265,9 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
             "--requests, --inflight and --points must be at least 1".into(),
         ));
     }
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (_embedded, url) = broker_or_embedded(&ws, args.broker.as_deref()).map_err(UsageError)?;
+    let ws = Arc::new(open_workspace(args.workspace.as_deref(), None)?);
+    let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
+    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
@@ -217,7 +275,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         .into_iter()
         .find(|d| registry.model_of(&d.product_key).is_some())
         .unwrap_or_else(|| ws.gateway());
-    let mut runner = Runner::new(&ws, &session);
+    let mut runner = Runner::new(Arc::clone(&ws), &session);
     runner.apply_login(&LoginState::Only(vec![device.clone()]));
     drop(runner);
     let body = bench_body(&registry, &device, args.points).map_err(UsageError)?;
@@ -292,13 +350,15 @@ pub struct WatchArgs {
 /// the hub disagreed or was silent, 2 on bad input.
 pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (_embedded, url) = broker_or_embedded(&ws, args.broker.as_deref()).map_err(UsageError)?;
+    let live = follow_files(ws);
+    let feed = live.subscribe();
+    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
     let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
         .map_err(UsageError)?;
     eprintln!("thingbench: watching {url} for gateway traffic; devices may connect now");
+    print_notices(&live.snapshot());
     let duration = Duration::from_secs(args.seconds.unwrap_or(u64::MAX / 4));
-    let registry = ws.registry(&LoginState::All);
-    let watched = crate::runner::watch::watch(&session, registry, duration, |w| {
+    let watched = crate::runner::watch::watch(&session, feed, duration, |w| {
         let _ = writeln!(out, "{}", w.line());
     });
     let agreed = watched.iter().filter(|w| w.agrees()).count();
@@ -312,7 +372,7 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     if let Some(dir) = &args.save {
         std::fs::create_dir_all(dir)
             .map_err(|e| UsageError(crate::workspace::FileError::io(dir, &e).to_string()))?;
-        let gateway = ws.gateway();
+        let gateway = live.snapshot().workspace.gateway();
         for (i, w) in watched.iter().enumerate() {
             let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
             let fixture = w.to_fixture(format!("watched {:04} id {id}", i + 1), &gateway);

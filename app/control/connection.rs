@@ -20,6 +20,7 @@ use super::Wake;
 use super::draft::SendState;
 use super::notice::Notice;
 use super::traffic::{Reply, end_unanswered, push_event, push_reply, push_request};
+use super::workspace::WorkspaceCtl;
 
 /// The connection form. Persisted between runs, except the password, which never is.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -245,18 +246,25 @@ impl Connection {
         self.pending.len()
     }
 
-    /// Connects as the form says: to its broker, or to the embedded broker and hub of `ws`,
-    /// started on a thread (then [`Connection::poll`] opens the session).
-    pub fn connect(&mut self, ws: &Workspace, timeline: &mut Timeline, wake: &Wake) -> Vec<Routed> {
+    /// Connects as the form says: to its broker, or to the embedded broker with a hub that
+    /// follows `workspace`, started on a thread (then [`Connection::poll`] opens the session).
+    pub fn connect(
+        &mut self,
+        workspace: &WorkspaceCtl,
+        timeline: &mut Timeline,
+        wake: &Wake,
+    ) -> Vec<Routed> {
         let routed = self.disconnect(timeline);
+        let (Ok(ws), Some(feed)) = (workspace.get(), workspace.feed()) else {
+            return routed;
+        };
         if self.form.embedded {
             match self.embedded.as_ref().map(|(broker, _)| broker.url()) {
                 Some(url) => self.open_session(ws, url, wake),
                 None => {
                     self.link = LinkState::StartingEmbedded;
                     let wake = wake.clone();
-                    self.embedded_rx =
-                        Some(spawn_embedded(ws.root.clone(), Box::new(move || wake())));
+                    self.embedded_rx = Some(spawn_embedded(feed, Box::new(move || wake())));
                 }
             }
         } else {
@@ -539,6 +547,23 @@ mod tests {
         Workspace::load(&root).expect("the sample workspace loads")
     }
 
+    /// The sample workspace, and the embedded broker with its hub.
+    fn sample_on_a_broker() -> (
+        WorkspaceCtl,
+        crate::runner::connect::Embedded,
+        ConnectionForm,
+    ) {
+        let workspace = WorkspaceCtl::fixed(Ok(sample()));
+        let feed = workspace.feed().expect("a feed");
+        let (broker, hub) = start_embedded(feed, None).expect("embedded broker and hub");
+        let form = ConnectionForm {
+            embedded: false,
+            broker: broker.url().to_string(),
+            ..ConnectionForm::default()
+        };
+        (workspace, Some((broker, hub)), form)
+    }
+
     /// Applies the connection's events until `done` says so, failing after ten seconds.
     fn until(
         connection: &mut Connection,
@@ -562,17 +587,16 @@ mod tests {
 
     #[test]
     fn requests_pair_with_their_replies_and_logins_are_routed() {
-        let ws = sample();
-        let (broker, _hub) = start_embedded(&ws, None).expect("embedded broker and hub");
-        let form = ConnectionForm {
-            embedded: false,
-            broker: broker.url().to_string(),
-            ..ConnectionForm::default()
-        };
+        let (workspace, _embedded, form) = sample_on_a_broker();
+        let ws = workspace.get().expect("workspace");
         let mut connection = Connection::new(form);
         let mut timeline = Timeline::default();
         let wake: Wake = Arc::new(|| {});
-        assert!(connection.connect(&ws, &mut timeline, &wake).is_empty());
+        assert!(
+            connection
+                .connect(&workspace, &mut timeline, &wake)
+                .is_empty()
+        );
         assert_eq!(*connection.link(), LinkState::Connecting);
         until(&mut connection, &mut timeline, "the connection", |r| {
             *r == Routed::Connected
@@ -632,17 +656,12 @@ mod tests {
 
     #[test]
     fn a_request_cut_off_by_a_disconnect_ends_as_lost() {
-        let ws = sample();
-        let (broker, _hub) = start_embedded(&ws, None).expect("embedded broker and hub");
-        let form = ConnectionForm {
-            embedded: false,
-            broker: broker.url().to_string(),
-            ..ConnectionForm::default()
-        };
+        let (workspace, _embedded, form) = sample_on_a_broker();
+        let ws = workspace.get().expect("workspace");
         let mut connection = Connection::new(form);
         let mut timeline = Timeline::default();
         let wake: Wake = Arc::new(|| {});
-        connection.connect(&ws, &mut timeline, &wake);
+        connection.connect(&workspace, &mut timeline, &wake);
         until(&mut connection, &mut timeline, "the connection", |r| {
             *r == Routed::Connected
         });
@@ -689,14 +708,14 @@ mod tests {
 
     #[test]
     fn a_bad_broker_url_fails_in_words() {
-        let ws = sample();
+        let workspace = WorkspaceCtl::fixed(Ok(sample()));
         let mut connection = Connection::new(ConnectionForm {
             embedded: false,
             broker: "http://nowhere".into(),
             ..ConnectionForm::default()
         });
         let wake: Wake = Arc::new(|| {});
-        connection.connect(&ws, &mut Timeline::default(), &wake);
+        connection.connect(&workspace, &mut Timeline::default(), &wake);
         let LinkState::Failed(why) = connection.link() else {
             panic!("{:?}", connection.link());
         };

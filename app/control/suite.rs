@@ -11,6 +11,7 @@ use crate::runner::watch::first_device;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, start_worker};
 use crate::runner::{CaseResult, Outcome};
 use crate::transport::{BrokerUrl, SessionConfig};
+use crate::workspace::WorkspaceFeed;
 
 use super::Wake;
 use super::traffic::{Reply, end_unanswered, push_reply, push_request};
@@ -48,12 +49,12 @@ pub struct SuiteCtl {
 
 impl SuiteCtl {
     /// Replays `paths` with a runner connected as `config` says (started when there is none
-    /// for that broker yet), after the run in progress.
+    /// for that broker yet), after the run in progress; the runner follows `workspace`.
     pub fn run(
         &mut self,
         paths: Vec<PathBuf>,
         config: SessionConfig,
-        workspace_root: PathBuf,
+        workspace: WorkspaceFeed,
         timeline: &mut Timeline,
         wake: &Wake,
     ) {
@@ -68,7 +69,7 @@ impl SuiteCtl {
                 timeline,
             );
             let wake = wake.clone();
-            let worker = start_worker(workspace_root, config, Box::new(move || wake()));
+            let worker = start_worker(workspace, config, Box::new(move || wake()));
             self.worker = Some((worker, url));
         }
         self.results.clear();

@@ -1,50 +1,94 @@
-//! The open workspace, the checker's registry built from it with the logins the window
-//! believes in, and its reloads when files change on disk or on request.
+//! The open workspace as the window sees it: the newest snapshot of the live workspace (the one
+//! the embedded hub and the suite follow too), the checker's registry built from it with the
+//! logins the window believes in, and reloads when files change or on request.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use crate::model::Registry;
 use crate::protocol::DeviceId;
-use crate::workspace::{Fixture, LoginState, Workspace};
+use crate::workspace::{
+    Fixture, LiveWorkspace, LoginState, Snapshot, Workspace, WorkspaceFeed, merge_reload,
+};
 
 use super::Wake;
 use super::notice::Notice;
 
-/// How long to wait after a file change for the burst of changes to end.
-const SETTLE: Duration = Duration::from_millis(200);
-
-/// The workspace, or why there is none, with its registry and file watch.
+/// The workspace, or why there is none, with its registry and its live source.
 pub struct WorkspaceCtl {
-    workspace: Result<Workspace, String>,
+    workspace: Result<Arc<Workspace>, String>,
+    /// Watches the files and publishes each reload to every reader; `None` for a workspace
+    /// that is not followed (benchmarks, tests).
+    live: Option<LiveWorkspace>,
+    /// The window's own subscription to `live`.
+    feed: Option<WorkspaceFeed>,
     /// The checker's view of the workspace, with the logins we believe in.
     registry: Registry,
-    file_watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
-    reload_at: Option<Instant>,
     /// Grows with every load, so that views know when to prepare their text again.
     generation: u64,
 }
 
 impl WorkspaceCtl {
-    /// The controller of `workspace`; nobody is logged in until the window logs them in.
-    pub fn new(workspace: Result<Workspace, String>) -> Self {
+    /// The controller of `workspace`, not followed on disk; nobody is logged in until the
+    /// window logs them in.
+    pub fn fixed(workspace: Result<Workspace, String>) -> Self {
+        let workspace = workspace.map(Arc::new);
         let registry = match &workspace {
             Ok(ws) => ws.registry(&LoginState::Only(Vec::new())),
             Err(_) => Registry::new(),
         };
         Self {
             workspace,
+            live: None,
+            feed: None,
             registry,
-            file_watch: None,
-            reload_at: None,
             generation: 0,
+        }
+    }
+
+    /// The controller of `workspace`, followed on disk: every reload reaches the window (woken
+    /// by `wake`) and every reader given [`WorkspaceCtl::feed`]. Returns what stands in the way
+    /// of following it, if anything.
+    pub fn live(workspace: Result<Workspace, String>, wake: &Wake) -> (Self, Vec<Notice>) {
+        match workspace {
+            Ok(ws) => {
+                let mut ctl = Self::fixed(Err(String::new()));
+                let notices = ctl.follow(LiveWorkspace::start(ws), wake);
+                (ctl, notices)
+            }
+            Err(e) => (Self::fixed(Err(e)), Vec::new()),
+        }
+    }
+
+    /// Takes `live` as the source of the workspace.
+    fn follow(&mut self, live: LiveWorkspace, wake: &Wake) -> Vec<Notice> {
+        let wake = wake.clone();
+        let feed = live.subscribe_waking(move || wake());
+        let snapshot = feed.snapshot();
+        self.registry = snapshot.workspace.registry(&LoginState::Only(Vec::new()));
+        self.workspace = Ok(snapshot.workspace.clone());
+        self.generation += 1;
+        self.live = Some(live);
+        self.feed = Some(feed);
+        notices_of(&snapshot)
+    }
+
+    /// A feed of the workspace for another reader (the embedded hub, the suite runner), which
+    /// then follows every reload as the window does.
+    pub fn feed(&self) -> Option<WorkspaceFeed> {
+        match (&self.live, &self.workspace) {
+            (Some(live), _) => Some(live.subscribe()),
+            (None, Ok(ws)) => Some(WorkspaceFeed::fixed(ws.clone())),
+            (None, Err(_)) => None,
         }
     }
 
     /// The workspace, or why none is open.
     pub fn get(&self) -> Result<&Workspace, &str> {
-        self.workspace.as_ref().map_err(String::as_str)
+        self.workspace
+            .as_ref()
+            .map(|ws| ws.as_ref())
+            .map_err(String::as_str)
     }
 
     /// The number of the current load: it changes with every reload.
@@ -76,84 +120,65 @@ impl WorkspaceCtl {
         }
     }
 
-    /// Watches the workspace's files; changes reload it (see [`WorkspaceCtl::poll`]).
-    pub fn watch_files(&mut self, wake: &Wake) -> Result<(), Notice> {
-        use notify::Watcher as _;
-        let Ok(ws) = &self.workspace else {
-            return Ok(());
-        };
-        let (tx, rx) = mpsc::channel();
-        let wake = wake.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if event.is_ok_and(|e| !e.kind.is_access()) {
-                    let _ = tx.send(());
-                    wake();
-                }
-            })
-            .map_err(|e| Notice::error(format!("cannot watch files for changes: {e}")))?;
-        watcher
-            .watch(&ws.root, notify::RecursiveMode::Recursive)
-            .map_err(|e| {
-                Notice::error(format!(
-                    "cannot watch {} for changes ({e}); use Reload after editing files",
-                    ws.root.display()
-                ))
-            })?;
-        self.file_watch = Some((watcher, rx));
-        Ok(())
+    /// Takes the newest reload, if one came since the last call: the registry follows it,
+    /// keeping who is logged in. Returns what the reload had to say (a broken file, kept as it
+    /// was before), or an empty list; `None` when nothing changed.
+    pub fn poll(&mut self) -> Option<Vec<Notice>> {
+        let snapshot = self.feed.as_mut()?.newest()?;
+        Some(self.adopt(&snapshot.workspace, &snapshot.notices))
     }
 
-    /// Reloads once files have settled after a change; returns what came of it, if anything.
-    pub fn poll(&mut self) -> Option<Result<(), Notice>> {
-        if let Some((_, rx)) = &self.file_watch
-            && rx.try_iter().count() > 0
-        {
-            self.reload_at = Some(Instant::now() + SETTLE);
-        }
-        let due = self.reload_at.is_some_and(|at| Instant::now() >= at);
-        if !due {
-            return None;
-        }
-        self.reload_at = None;
-        Some(self.reload())
-    }
-
-    /// When the next reload is due, to wake the window then.
-    pub fn reload_due(&self) -> Option<Duration> {
-        self.reload_at
-            .map(|at| at.saturating_duration_since(Instant::now()))
-    }
-
-    /// Reads the workspace again, keeping who is logged in.
-    pub fn reload(&mut self) -> Result<(), Notice> {
-        let Ok(ws) = &mut self.workspace else {
-            return Ok(());
-        };
-        let fresh = Workspace::load(&ws.root)
-            .map_err(|e| Notice::error(format!("reload failed, keeping what was loaded: {e}")))?;
-        let logged_in = std::mem::take(&mut self.registry.logged_in);
-        self.registry = fresh.registry(&LoginState::All);
-        self.registry.logged_in.retain(|d| logged_in.contains(d));
-        *ws = fresh;
+    /// Takes `ws` as the workspace; returns what its load had to say, for the status line.
+    fn adopt(&mut self, ws: &Arc<Workspace>, notices: &[String]) -> Vec<Notice> {
+        self.registry
+            .replace_keeping_logins(ws.registry(&LoginState::All));
+        self.workspace = Ok(ws.clone());
         self.generation += 1;
-        Ok(())
+        // A model file that does not load is named, with its place, in the Models tab; the
+        // status line points there instead of saying it twice.
+        let broken = ws
+            .models
+            .iter()
+            .filter(|m| m.model.is_err() || m.reload_error.is_some())
+            .count();
+        match (broken, notices.first()) {
+            (_, None) => Vec::new(),
+            (0, Some(first)) => vec![Notice::error(first.clone())],
+            (1, Some(_)) => vec![Notice::error(
+                "a model file does not load: the Models tab says where; a version loaded before stays in use",
+            )],
+            (n, Some(_)) => vec![Notice::error(format!(
+                "{n} model files do not load: the Models tab says where; versions loaded before stay in use"
+            ))],
+        }
     }
 
-    /// Opens the workspace at `root` when none is open.
-    pub fn open(&mut self, root: &Path) -> Result<(), Notice> {
+    /// Reads the workspace again at once, keeping who is logged in, and has the live workspace
+    /// do the same for every other reader (the embedded hub, a running suite).
+    pub fn reload(&mut self) -> Result<(), Notice> {
+        let Ok(before) = &self.workspace else {
+            return Ok(());
+        };
+        let (ws, notices) = merge_reload(before, Workspace::load(&before.root));
+        let said = self.adopt(&ws, &notices);
+        if let Some(live) = &self.live {
+            live.reload();
+        }
+        match said.into_iter().next() {
+            Some(notice) => Err(notice),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the workspace at `root` when none is open, and follows it.
+    pub fn open(&mut self, root: &Path, wake: &Wake) -> Result<Vec<Notice>, Notice> {
         if self.workspace.is_ok() {
             return Err(Notice::error(
                 "a workspace is open; to change it, start thingbench with --workspace DIR",
             ));
         }
-        match Workspace::load(root) {
-            Ok(ws) => {
-                self.registry = ws.registry(&LoginState::Only(Vec::new()));
-                self.workspace = Ok(ws);
-                self.generation += 1;
-                Ok(())
-            }
+        match LiveWorkspace::open(root) {
+            Ok(live) => Ok(self.follow(live, wake)),
             Err(e) => {
                 self.workspace = Err(e.to_string());
                 Err(Notice::error(e.to_string()))
@@ -166,6 +191,7 @@ impl WorkspaceCtl {
         let Ok(ws) = &self.workspace else {
             return Err(Notice::error("no workspace is open"));
         };
+        let ws = ws.clone();
         let stem: String = stem
             .trim()
             .chars()
@@ -180,7 +206,10 @@ impl WorkspaceCtl {
         let path = ws
             .save_fixture(&format!("{stem}.json"), fixture)
             .map_err(|e| Notice::error(e.to_string()))?;
-        self.reload()?;
+        // Saved either way: a reload that finds another file broken says so beside it.
+        self.reload().map_err(|notice| {
+            Notice::error(format!("saved {}; {}", path.display(), notice.text))
+        })?;
         Ok(path)
     }
 
@@ -231,7 +260,7 @@ mod tests {
     #[test]
     fn a_reload_keeps_who_is_logged_in() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::new(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
         let inv = DeviceId::new("invPk", "inv01");
         ctl.set_login(&inv, true);
         ctl.reload().expect("reloads");
@@ -242,7 +271,7 @@ mod tests {
     #[test]
     fn a_saved_fixture_is_listed_at_once() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::new(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
         let before = ctl.get().expect("workspace").fixtures.len();
         let fixture = crate::workspace::Draft::default().to_fixture(
             "a new one",
@@ -260,8 +289,83 @@ mod tests {
     #[test]
     fn a_second_workspace_is_refused_by_name() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::new(Workspace::load(&root).map_err(|e| e.to_string()));
-        let refused = ctl.open(&root).expect_err("one workspace at a time");
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        let wake: Wake = Arc::new(|| {});
+        let refused = ctl.open(&root, &wake).expect_err("one workspace at a time");
         assert!(refused.text.contains("--workspace"), "{}", refused.text);
     }
+
+    #[test]
+    fn a_model_changed_on_disk_reaches_the_registry_and_a_broken_one_keeps_it() {
+        let (_dir, root) = sample();
+        let wake: Wake = Arc::new(|| {});
+        let (mut ctl, notices) =
+            WorkspaceCtl::live(Workspace::load(&root).map_err(|e| e.to_string()), &wake);
+        assert!(notices.is_empty(), "{notices:?}");
+        let inv = DeviceId::new("invPk", "inv01");
+        ctl.set_login(&inv, true);
+        let generation = ctl.generation();
+        let path = root.join("models/wb_inverter.json");
+        let mut model: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("model")).expect("JSON");
+        model["measurepoints"]["Power"]["dataType"] = serde_json::json!("STRING");
+        model["measurepoints"]["Power"]["hasQuality"] = serde_json::json!(false);
+        std::fs::write(&path, serde_json::to_vec_pretty(&model).expect("JSON")).expect("write");
+        let power_type = |ctl: &WorkspaceCtl| {
+            let model = ctl
+                .registry()
+                .model_of(&crate::protocol::ProductKey("invPk".into()))
+                .cloned();
+            model.and_then(|m| m.point("Power").map(|p| p.data_type.name()))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while power_type(&ctl) != Some("STRING") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the change never came"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            ctl.poll();
+        }
+        assert!(ctl.generation() > generation);
+        assert!(ctl.registry().logged_in.contains(&inv), "logins are kept");
+        std::fs::write(&path, "{ not json").expect("write");
+        let notices = loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broken file was not noticed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            if let Some(notices) = ctl.poll()
+                && !notices.is_empty()
+            {
+                break notices;
+            }
+        };
+        assert!(
+            notices.iter().any(|n| n.error && n.text.contains("Models")),
+            "{notices:?}"
+        );
+        let problems = &ctl.get().expect("workspace").problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("wb_inverter.json") && p.contains("loaded before")),
+            "the Models tab names the file: {problems:?}"
+        );
+        assert_eq!(
+            power_type(&ctl),
+            Some("STRING"),
+            "the last good model stays"
+        );
+    }
+}
+
+/// What a snapshot says beside the workspace, as status-line notices.
+fn notices_of(snapshot: &Snapshot) -> Vec<Notice> {
+    snapshot
+        .notices
+        .iter()
+        .map(|text| Notice::error(text.clone()))
+        .collect()
 }

@@ -1,5 +1,6 @@
 //! The reference hub: answers batch, resume batch, single post, login and logout on a broker
-//! with the one checker's code and message, remembering which sub-devices are logged in.
+//! with the one checker's code and message, remembering which sub-devices are logged in, and
+//! following its live workspace so that it always answers with the models on disk.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use crate::protocol::reply_topic;
 use crate::transport::{
     BrokerUrl, Scheme, TlsOptions, client_config, client_event_loop, connection_error_words,
 };
+use crate::workspace::{LoginState, Workspace, WorkspaceFeed};
 
 /// The topic filters the hub serves: every request topic of the protocol, for any device.
 pub fn hub_filters() -> Vec<String> {
@@ -51,18 +53,14 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Connects to `broker` and serves the devices of `registry`. Every sub-device starts
-    /// logged out, as on a real hub.
-    pub fn start(
-        broker: BrokerUrl,
-        tls: TlsOptions,
-        mut registry: Registry,
-    ) -> Result<Self, String> {
+    /// Connects to `broker` and serves the devices of the workspace `feed` follows. Every
+    /// sub-device starts logged out, as on a real hub.
+    pub fn start(broker: BrokerUrl, tls: TlsOptions, feed: WorkspaceFeed) -> Result<Self, String> {
         if broker.scheme == Scheme::Mqtts {
             // Fail now, with the file named, rather than on every reconnect.
             client_config(&tls)?;
         }
-        registry.logged_in.clear();
+        let served = Served::new(feed);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -71,7 +69,7 @@ impl Hub {
             .map_err(|e| format!("cannot start the hub's runtime: {e}"))?;
         let thread = std::thread::Builder::new()
             .name("thingbench-hub".into())
-            .spawn(move || runtime.block_on(serve(broker, tls, registry, stop_rx, status_tx)))
+            .spawn(move || runtime.block_on(serve(broker, tls, served, stop_rx, status_tx)))
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
             stop: Some(StopSwitch::Runtime(stop_tx)),
@@ -80,17 +78,18 @@ impl Hub {
         })
     }
 
-    /// Serves the devices of `registry` over an in-process link to the embedded broker: the
-    /// same checker and replies as over MQTT, without a socket between broker and hub.
-    pub fn start_on_link(link: Link, mut registry: Registry) -> Result<Self, String> {
-        registry.logged_in.clear();
+    /// Serves the devices of the workspace `feed` follows over an in-process link to the
+    /// embedded broker: the same checker and replies as over MQTT, without a socket between
+    /// broker and hub.
+    pub fn start_on_link(link: Link, feed: WorkspaceFeed) -> Result<Self, String> {
+        let served = Served::new(feed);
         let stop = Arc::new(AtomicBool::new(false));
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("thingbench-hub".into())
             .spawn({
                 let stop = stop.clone();
-                move || serve_link(link, registry, &stop, &status_tx)
+                move || serve_link(link, served, &stop, &status_tx)
             })
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
@@ -135,10 +134,52 @@ impl Drop for Hub {
     }
 }
 
+/// What the hub answers with: the registry of the newest workspace, with who is logged in.
+struct Served {
+    feed: WorkspaceFeed,
+    workspace: Arc<Workspace>,
+    registry: Registry,
+}
+
+impl Served {
+    /// The newest workspace of `feed`, with every sub-device logged out.
+    fn new(feed: WorkspaceFeed) -> Self {
+        let workspace = feed.workspace();
+        let registry = workspace.registry(&LoginState::Only(Vec::new()));
+        Self {
+            feed,
+            workspace,
+            registry,
+        }
+    }
+
+    /// Takes up a workspace published since the last request, keeping who is logged in.
+    fn follow(&mut self) {
+        let Some(snapshot) = self.feed.newest() else {
+            return;
+        };
+        // A reload that kept the whole workspace publishes the same one with its notices.
+        if Arc::ptr_eq(&snapshot.workspace, &self.workspace) {
+            return;
+        }
+        let fresh = snapshot.workspace.registry(&LoginState::Only(Vec::new()));
+        self.registry.replace_keeping_logins(fresh);
+        self.workspace = snapshot.workspace;
+    }
+
+    /// The reply to a request: its topic and payload.
+    fn answer(&mut self, topic: &str, payload: &[u8]) -> (String, Vec<u8>) {
+        self.follow();
+        let report = check(&self.registry, topic, payload);
+        self.registry.apply(report.effect.as_ref());
+        (reply_topic(topic), report.reply().to_bytes())
+    }
+}
+
 async fn serve(
     broker: BrokerUrl,
     tls: TlsOptions,
-    mut registry: Registry,
+    mut served: Served,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     status: std::sync::mpsc::Sender<HubStatus>,
 ) {
@@ -178,9 +219,8 @@ async fn serve(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let report = check(&registry, &publish.topic, &publish.payload);
-                    registry.apply(report.effect.as_ref());
-                    let _ = client.try_publish(reply_topic(&publish.topic), QoS::AtLeastOnce, false, report.reply().to_bytes());
+                    let (topic, reply) = served.answer(&publish.topic, &publish.payload);
+                    let _ = client.try_publish(topic, QoS::AtLeastOnce, false, reply);
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -215,7 +255,7 @@ fn send_replies(
 /// The hub's loop on an in-process link. Replies go out at QoS 0, as the link publishes.
 fn serve_link(
     (mut link_tx, mut link_rx): Link,
-    mut registry: Registry,
+    mut served: Served,
     stop: &AtomicBool,
     status: &std::sync::mpsc::Sender<HubStatus>,
 ) {
@@ -243,9 +283,7 @@ fn serve_link(
         match link_rx.recv_deadline(Instant::now() + wait) {
             Ok(Some(rumqttd::Notification::Forward(forward))) => {
                 let topic = String::from_utf8_lossy(&forward.publish.topic);
-                let report = check(&registry, &topic, &forward.publish.payload);
-                registry.apply(report.effect.as_ref());
-                let reply = (reply_topic(&topic), report.reply().to_bytes());
+                let reply = served.answer(&topic, &forward.publish.payload);
                 if let Some((topic, payload)) = newest.replace(reply) {
                     let publish =
                         rumqttd::protocol::Publish::new(topic.into_bytes(), payload, false);
@@ -286,5 +324,81 @@ fn serve_link(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{DeviceId, ReplyCode};
+    use crate::workspace::LiveWorkspace;
+
+    const WORKSPACE: &str = r#"{
+  "products": {"gwPk": "gw", "invPk": "inv"},
+  "gateway": {"productKey": "gwPk", "deviceKey": "gw01", "secret": "s"},
+  "devices": [{"productKey": "invPk", "deviceKey": "inv01", "secret": "s1"},
+              {"productKey": "invPk", "deviceKey": "inv02", "secret": "s2"}]
+}"#;
+
+    fn model(id: &str, data_type: &str) -> String {
+        format!(
+            r#"{{"modelId": "{id}", "measurepoints": {{"Power": {{"identifier": "Power", "dataType": "{data_type}", "hasQuality": false}}}}}}"#
+        )
+    }
+
+    fn code(reply: &[u8]) -> ReplyCode {
+        crate::protocol::parse_reply(reply).expect("a reply").code
+    }
+
+    const BATCH_TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+    const BATCH: &str = r#"{"id": "1", "version": "1.0", "method": "thing.measurepoint.post.batch",
+        "params": [{"productKey": "invPk", "deviceKey": "inv01", "measurepoints": {"Power": 3.2}}]}"#;
+
+    #[test]
+    fn a_reloaded_workspace_is_used_at_the_next_request_and_logins_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = dir.path().join("models");
+        std::fs::create_dir_all(&models).expect("mkdir");
+        std::fs::write(dir.path().join("workspace.json"), WORKSPACE).expect("write");
+        std::fs::write(models.join("gw.json"), model("gw", "FLOAT")).expect("write");
+        std::fs::write(models.join("inv.json"), model("inv", "FLOAT")).expect("write");
+        let live = LiveWorkspace::open(dir.path()).expect("opens");
+        let mut served = Served::new(live.subscribe());
+        assert_eq!(
+            code(&served.answer(BATCH_TOPIC, BATCH.as_bytes()).1).0,
+            1212
+        );
+        let inv01 = DeviceId::new("invPk", "inv01");
+        let inv02 = DeviceId::new("invPk", "inv02");
+        served.registry.logged_in = [inv01.clone(), inv02].into_iter().collect();
+        assert_eq!(
+            code(&served.answer(BATCH_TOPIC, BATCH.as_bytes()).1),
+            ReplyCode::SUCCESS
+        );
+
+        // Power becomes an INT and inv02 leaves the workspace.
+        std::fs::write(models.join("inv.json"), model("inv", "INT")).expect("write");
+        let one_device = WORKSPACE.replace(
+            r#",
+              {"productKey": "invPk", "deviceKey": "inv02", "secret": "s2"}"#,
+            "",
+        );
+        std::fs::write(dir.path().join("workspace.json"), one_device).expect("write");
+        live.reload();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (_, reply) = served.answer(BATCH_TOPIC, BATCH.as_bytes());
+            if code(&reply).0 == 1204 && served.registry.devices.len() == 2 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the hub still answers {} after 5 s",
+                code(&reply)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let logged_in: std::collections::HashSet<_> = [inv01].into_iter().collect();
+        assert_eq!(served.registry.logged_in, logged_in);
     }
 }

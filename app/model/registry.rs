@@ -86,18 +86,6 @@ impl Registry {
             .is_some_and(|g| g == gateway)
     }
 
-    /// The sub-devices of `gateway`, sorted.
-    pub fn sub_devices_of(&self, gateway: &DeviceId) -> Vec<DeviceId> {
-        let mut subs: Vec<_> = self
-            .devices
-            .iter()
-            .filter(|(_, d)| d.gateway.as_ref() == Some(gateway))
-            .map(|(id, _)| id.clone())
-            .collect();
-        subs.sort();
-        subs
-    }
-
     /// Applies what an accepted login or logout changes.
     pub fn apply(&mut self, effect: Option<&SessionEffect>) {
         match effect {
@@ -111,6 +99,19 @@ impl Registry {
         }
     }
 
+    /// Takes everything from `fresh` (a reloaded workspace's registry) but who is logged in,
+    /// which stays as it was, less the devices that are no longer sub-devices.
+    pub fn replace_keeping_logins(&mut self, fresh: Self) {
+        let mut logged_in = std::mem::take(&mut self.logged_in);
+        logged_in.retain(|device| {
+            fresh
+                .devices
+                .get(device)
+                .is_some_and(|d| d.gateway.is_some())
+        });
+        *self = Self { logged_in, ..fresh };
+    }
+
     /// Logs every sub-device in.
     pub fn log_in_all(&mut self) {
         self.logged_in = self
@@ -119,5 +120,39 @@ impl Registry {
             .filter(|(_, d)| d.gateway.is_some())
             .map(|(id, _)| id.clone())
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(subs: &[&str]) -> Registry {
+        let gateway = DeviceId::new("gwPk", "gw01");
+        let mut registry = Registry::new();
+        registry.add_gateway(gateway.clone(), None);
+        for dk in subs {
+            registry.add_sub_device(&gateway, DeviceId::new("invPk", *dk), None);
+        }
+        registry
+    }
+
+    #[test]
+    fn a_replaced_registry_keeps_who_is_logged_in_unless_the_device_is_gone() {
+        let mut hub = registry(&["inv01", "inv02", "inv03"]);
+        hub.logged_in = [
+            DeviceId::new("invPk", "inv01"),
+            DeviceId::new("invPk", "inv02"),
+        ]
+        .into_iter()
+        .collect();
+        let mut fresh = registry(&["inv01", "inv03", "inv04"]);
+        fresh.max_payload = 100;
+        fresh.log_in_all();
+        hub.replace_keeping_logins(fresh);
+        assert_eq!(hub.max_payload, 100);
+        assert!(hub.devices.contains_key(&DeviceId::new("invPk", "inv04")));
+        let logged_in: HashSet<_> = [DeviceId::new("invPk", "inv01")].into_iter().collect();
+        assert_eq!(hub.logged_in, logged_in);
     }
 }

@@ -6,25 +6,27 @@ use std::time::Duration;
 use crate::broker::EmbeddedBroker;
 use crate::hub::Hub;
 use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
-use crate::workspace::{LoginState, Workspace};
+use crate::workspace::{Workspace, WorkspaceFeed};
 
-/// The embedded broker with the reference hub of `ws` on it.
+/// The embedded broker with the reference hub on it, answering with the newest workspace of
+/// `feed` (a [`crate::workspace::LiveWorkspace`]'s, to follow the files).
 pub fn start_embedded(
-    ws: &Workspace,
+    feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), String> {
     let (broker, mut links) = EmbeddedBroker::start_with_links(listen, &["thingbench-hub"])?;
     let link = links
         .pop()
         .ok_or("the embedded broker gave no link for the hub")?;
-    let hub = Hub::start_on_link(link, ws.registry(&LoginState::All))?;
+    let hub = Hub::start_on_link(link, feed)?;
     hub.wait_connected(Duration::from_secs(10))?;
     Ok((broker, hub))
 }
 
-/// The reference hub of `ws` on the broker at `url`, connected and subscribed.
-pub fn start_hub(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, String> {
-    let hub = Hub::start(url, tls, ws.registry(&LoginState::All))?;
+/// The reference hub on the broker at `url`, connected and subscribed, answering with the
+/// newest workspace of `feed`.
+pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, String> {
+    let hub = Hub::start(url, tls, feed)?;
     hub.wait_connected(Duration::from_secs(10))?;
     Ok(hub)
 }
@@ -81,16 +83,16 @@ pub(crate) fn connected_session(config: SessionConfig) -> Result<Session, String
 /// The embedded broker and hub, kept running while held.
 pub type Embedded = Option<(EmbeddedBroker, Hub)>;
 
-/// The broker at `url`, or, without one, the embedded broker with the reference hub on it.
-/// Keep the first element alive for as long as the broker is used.
+/// The broker at `url`, or, without one, the embedded broker with the reference hub of `feed`
+/// on it. Keep the first element alive for as long as the broker is used.
 pub fn broker_or_embedded(
-    ws: &Workspace,
+    feed: &WorkspaceFeed,
     url: Option<&str>,
 ) -> Result<(Embedded, BrokerUrl), String> {
     match url {
         Some(url) => Ok((None, BrokerUrl::parse(url)?)),
         None => {
-            let (broker, hub) = start_embedded(ws, None)?;
+            let (broker, hub) = start_embedded(feed.clone(), None)?;
             let url = broker.url();
             Ok((Some((broker, hub)), url))
         }

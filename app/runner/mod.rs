@@ -7,6 +7,7 @@ pub mod watch;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::Registry;
@@ -144,14 +145,14 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> 
 
 /// Replays fixtures one by one over a connected session.
 pub struct Runner<'a> {
-    workspace: &'a Workspace,
+    workspace: Arc<Workspace>,
     session: &'a Session,
     ids: IdSource,
     next_request: u64,
     /// What we believe the hub thinks of each sub-device; `None` until first set.
     logged_in: Option<Vec<DeviceId>>,
     pub timeout_override: Option<Duration>,
-    /// The workspace's devices and secrets, for signing logins (read once).
+    /// The workspace's devices and secrets, for signing logins (read once per workspace).
     registry: Registry,
     /// Sub-devices without a usable secret, already reported once.
     unsigned_reported: Vec<DeviceId>,
@@ -169,8 +170,9 @@ const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
 
 impl<'a> Runner<'a> {
     /// A runner over `session`, which must be connected as the workspace's gateway.
-    pub fn new(workspace: &'a Workspace, session: &'a Session) -> Self {
+    pub fn new(workspace: Arc<Workspace>, session: &'a Session) -> Self {
         Self {
+            registry: workspace.registry(&LoginState::All),
             workspace,
             session,
             ids: IdSource::from_clock(),
@@ -178,11 +180,17 @@ impl<'a> Runner<'a> {
             logged_in: None,
             timeout_override: None,
             unsigned_reported: Vec::new(),
-            registry: workspace.registry(&LoginState::All),
             connected: true,
             outage_waited: Duration::ZERO,
             on_traffic: None,
         }
+    }
+
+    /// Uses `workspace` (a reload of the same folder) from the next fixture on; the devices
+    /// this runner logged in stay logged in, as the hub keeps them across a reload.
+    pub fn set_workspace(&mut self, workspace: Arc<Workspace>) {
+        self.registry = workspace.registry(&LoginState::All);
+        self.workspace = workspace;
     }
 
     /// Tells `observe` of every request this runner sends (fixtures and logins) and of how each

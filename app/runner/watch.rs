@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::model::{Finding, Registry, check};
 use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, parse_topic};
 use crate::transport::{Session, SessionCommand, SessionEvent};
-use crate::workspace::{Expect, Fixture};
+use crate::workspace::{Expect, Fixture, LoginState, WorkspaceFeed};
 
 /// The filters watched: requests and replies of every method, for any device.
 pub fn watch_filters() -> Vec<String> {
@@ -110,6 +110,12 @@ impl Watcher {
             open: HashMap::new(),
             open_without_id: HashMap::new(),
         }
+    }
+
+    /// Checks with `fresh` (a reloaded workspace's registry) from now on, keeping the logins
+    /// seen so far.
+    pub fn replace_registry(&mut self, fresh: Registry) {
+        self.registry.replace_keeping_logins(fresh);
     }
 
     /// Every request seen so far.
@@ -234,18 +240,18 @@ fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {
     devices
 }
 
-/// Watches over `session` for `duration`, checking each request against `registry`.
-/// `on_line` gets each watched message once its reply came (or when watching ends).
+/// Watches over `session` for `duration`, checking each request against the newest workspace
+/// of `feed`. `on_line` gets each watched message once its reply came (or when watching ends).
 pub fn watch(
     session: &Session,
-    registry: Registry,
+    mut feed: WorkspaceFeed,
     duration: Duration,
     mut on_line: impl FnMut(&Watched),
 ) -> Vec<Watched> {
     for filter in watch_filters() {
         session.send(SessionCommand::Subscribe(filter));
     }
-    let mut watcher = Watcher::new(registry);
+    let mut watcher = Watcher::new(feed.workspace().registry(&LoginState::All));
     let deadline = Instant::now() + duration;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -257,6 +263,9 @@ pub fn watch(
         };
         match event {
             SessionEvent::Message { topic, payload } => {
+                if let Some(snapshot) = feed.newest() {
+                    watcher.replace_registry(snapshot.workspace.registry(&LoginState::All));
+                }
                 if let Some(WatchUpdate::Reply(index)) = watcher.feed(&topic, payload) {
                     on_line(&watcher.watched()[index]);
                 }

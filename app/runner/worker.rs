@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use crate::transport::{BrokerUrl, SessionConfig};
-use crate::workspace::Workspace;
+use crate::workspace::WorkspaceFeed;
 
 use super::connect::{Embedded, connected_session, start_embedded};
 use super::{CaseResult, Outcome, Runner, Traffic, load_fixture};
 
-/// Starts the embedded broker and the workspace's hub on a thread; the answer comes on the
-/// returned channel, after which `wake` is called.
+/// Starts the embedded broker and the hub of the workspace `feed` follows on a thread; the
+/// answer comes on the returned channel, after which `wake` is called. The hub answers with
+/// the newest workspace of `feed` at every request.
 pub fn spawn_embedded(
-    workspace_root: PathBuf,
+    feed: WorkspaceFeed,
     wake: Box<dyn Fn() + Send>,
 ) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
     let (tx, rx) = mpsc::channel();
@@ -25,13 +26,10 @@ pub fn spawn_embedded(
         .spawn({
             let tx = tx.clone();
             move || {
-                let started = Workspace::load(&workspace_root)
-                    .map_err(|e| e.to_string())
-                    .and_then(|ws| start_embedded(&ws, None))
-                    .map(|(broker, hub)| {
-                        let url = broker.url();
-                        (Some((broker, hub)), url)
-                    });
+                let started = start_embedded(feed, None).map(|(broker, hub)| {
+                    let url = broker.url();
+                    (Some((broker, hub)), url)
+                });
                 let _ = tx.send(started);
                 wake();
             }
@@ -94,9 +92,10 @@ impl Worker {
     }
 }
 
-/// Starts the suite runner with its own session, made from `config`.
+/// Starts the suite runner with its own session, made from `config`. Before each fixture it
+/// takes up the newest workspace of `feed`, keeping who it logged in.
 pub fn start_worker(
-    workspace_root: PathBuf,
+    mut feed: WorkspaceFeed,
     config: SessionConfig,
     wake: Box<dyn Fn() + Send>,
 ) -> Worker {
@@ -112,16 +111,12 @@ pub fn start_worker(
                 let _ = event_tx.send(event);
                 wake();
             };
-            let ws = match Workspace::load(&workspace_root) {
-                Ok(ws) => ws,
-                Err(e) => return send(WorkerEvent::Failed(e.to_string())),
-            };
             let session = match connected_session(config) {
                 Ok(session) => session,
                 Err(e) => return send(WorkerEvent::Failed(e)),
             };
             send(WorkerEvent::Ready);
-            let mut runner = Runner::new(&ws, &session).observe(|traffic| {
+            let mut runner = Runner::new(feed.workspace(), &session).observe(|traffic| {
                 send(match traffic {
                     Traffic::Sent { topic, payload } => WorkerEvent::Sent {
                         topic: topic.to_owned(),
@@ -141,6 +136,9 @@ pub fn start_worker(
                     if stop_flag.load(Ordering::SeqCst) {
                         stopped += 1;
                         continue;
+                    }
+                    if let Some(snapshot) = feed.newest() {
+                        runner.set_workspace(snapshot.workspace);
                     }
                     match load_fixture(&path) {
                         Ok(fixture) => {

@@ -204,7 +204,11 @@ impl WorkbenchApp {
             form.embedded = false;
             form.broker = url;
         }
-        let workspace = WorkspaceCtl::new(workspace);
+        let wake: Wake = {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.request_repaint())
+        };
+        let (workspace, notices) = WorkspaceCtl::live(workspace, &wake);
         let draft = if persisted.draft.is_empty() {
             Draft::from_batch(starter_batch(workspace.get().ok(), workspace.registry()))
         } else {
@@ -217,10 +221,6 @@ impl WorkbenchApp {
         };
         timeline.set_filter(persisted.filter);
         let (dialog_tx, dialog_rx) = mpsc::channel();
-        let wake: Wake = {
-            let ctx = ctx.clone();
-            Arc::new(move || ctx.request_repaint())
-        };
         let mut app = Self {
             wake,
             workspace,
@@ -242,10 +242,10 @@ impl WorkbenchApp {
             dialog_tx,
             dialog_rx,
             commands: Vec::new(),
-            status: None,
+            status: notices.into_iter().next(),
             timing: timing.map(|started| (started, 0)),
         };
-        app.start_workspace();
+        app.connect();
         app
     }
 
@@ -253,20 +253,10 @@ impl WorkbenchApp {
         self.status = Some(notice);
     }
 
-    /// Watches the open workspace's files and connects.
-    fn start_workspace(&mut self) {
-        if self.workspace.get().is_err() {
-            return;
-        }
-        if let Err(notice) = self.workspace.watch_files(&self.wake) {
-            self.say(notice);
-        }
-        self.connect();
-    }
-
     fn connect(&mut self) {
-        let Ok(ws) = self.workspace.get() else { return };
-        let routed = self.connection.connect(ws, &mut self.timeline, &self.wake);
+        let routed = self
+            .connection
+            .connect(&self.workspace, &mut self.timeline, &self.wake);
         self.route(routed);
     }
 
@@ -392,12 +382,13 @@ impl WorkbenchApp {
     }
 
     fn run_suite(&mut self, paths: Vec<PathBuf>) {
-        let Ok(ws) = self.workspace.get() else { return };
+        let (Ok(ws), Some(feed)) = (self.workspace.get(), self.workspace.feed()) else {
+            return;
+        };
         match self.connection.sibling_config(ws, "-suite") {
             Ok(config) => {
-                let root = ws.root.clone();
                 self.suite
-                    .run(paths, config, root, &mut self.timeline, &self.wake);
+                    .run(paths, config, feed, &mut self.timeline, &self.wake);
                 self.panels.bottom_tab = BottomTab::Suite;
             }
             Err(e) => self.say(Notice::error(format!("{e}; then run the suite"))),
@@ -539,10 +530,11 @@ impl WorkbenchApp {
             Some(Err(e)) => self.say(Notice::error(e.to_string())),
             None => {}
         }
-        match self.workspace.poll() {
-            Some(Ok(())) => self.draft.registry_changed(),
-            Some(Err(notice)) => self.say(notice),
-            None => {}
+        if let Some(notices) = self.workspace.poll() {
+            self.draft.registry_changed();
+            if let Some(notice) = notices.into_iter().next() {
+                self.say(notice);
+            }
         }
         if let Ok(ws) = self.workspace.get() {
             self.draft.refresh(ws, self.workspace.registry());
@@ -585,13 +577,16 @@ impl WorkbenchApp {
 
     /// Opens the workspace at `root` when the window started without one, and connects.
     fn open_workspace(&mut self, root: &std::path::Path) {
-        match self.workspace.open(root) {
-            Ok(()) => {
+        match self.workspace.open(root, &self.wake) {
+            Ok(notices) => {
                 let ws = self.workspace.get().ok();
                 let batch = starter_batch(ws, self.workspace.registry());
                 self.draft.replace(Draft::from_batch(batch));
                 self.draft.registry_changed();
-                self.start_workspace();
+                if let Some(notice) = notices.into_iter().next() {
+                    self.say(notice);
+                }
+                self.connect();
             }
             Err(notice) => self.say(notice),
         }
@@ -688,9 +683,6 @@ impl eframe::App for WorkbenchApp {
         // An export's result reaches the status line even while another tab is shown.
         if self.panels.timeline.export.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
-        }
-        if let Some(due) = self.workspace.reload_due() {
-            ctx.request_repaint_after(due);
         }
         if let Some((started, frames)) = &mut self.timing {
             *frames += 1;

@@ -17,6 +17,9 @@ use super::workspace_file::WorkspaceFile;
 pub struct ModelFile {
     pub path: PathBuf,
     pub model: Result<Arc<ThingModel>, FileError>,
+    /// Why the file on disk did not load on the last reload; `model` is then the version
+    /// loaded before it.
+    pub reload_error: Option<FileError>,
 }
 
 /// A loaded workspace: its file, its models (each loaded or not), and its fixtures.
@@ -108,14 +111,8 @@ impl Workspace {
         Ok(ws)
     }
 
-    /// Re-reads the models and fixtures, keeping `workspace.json` as loaded.
-    pub fn reload_files(&mut self) {
-        self.models = load_models(&self.root.join("models"));
-        self.fixtures = load_fixtures(&self.root.join("messages"));
-        self.problems = self.find_problems();
-    }
-
-    fn find_problems(&self) -> Vec<String> {
+    /// Problems that do not stop the workspace from loading.
+    pub(super) fn find_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let loaded = self.models_by_id();
         let file = self.root.join("workspace.json");
@@ -247,7 +244,11 @@ fn load_models(dir: &Path) -> Vec<ModelFile> {
                         .map(Arc::new)
                         .map_err(|e| FileError::new(&path, e.path, e.reason))
                 });
-            ModelFile { path, model }
+            ModelFile {
+                path,
+                model,
+                reload_error: None,
+            }
         })
         .collect()
 }

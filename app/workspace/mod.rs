@@ -1,11 +1,13 @@
 //! Workspace files: `workspace.json`, `models/*.json` and the fixtures in `messages/`.
 //!
-//! Loads and saves files (atomically) and fills the model layer's registry. No MQTT, no window.
+//! Loads and saves files (atomically), follows them as they change ([`LiveWorkspace`]), and
+//! fills the model layer's registry. No MQTT, no window.
 
 mod atomic;
 mod batch;
 mod error;
 mod fixture;
+mod live;
 mod load;
 mod template;
 mod workspace_file;
@@ -14,6 +16,7 @@ pub use atomic::{write_atomic, write_atomic_with};
 pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry};
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
+pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root, json_files};
 
 /// Every `*.json` under `dir`, recursively, in path order.

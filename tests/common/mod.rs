@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::BufRead as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The project's root, where `fixtures/` is.
@@ -68,4 +68,24 @@ pub fn start_hub(url: &str) -> Killed {
         &["hub", "--broker", url, "--workspace", "fixtures"],
         "reference hub",
     )
+}
+
+/// A copy of the sample workspace to change freely.
+pub fn copy_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&root().join("fixtures"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

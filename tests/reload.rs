@@ -1,0 +1,245 @@
+//! One workspace truth: a model changed on disk reaches the hub of `thingbench serve` and the
+//! embedded hub of a live workspace within 2 s, and a broken edit keeps the last good model
+//! and is reported, naming the file.
+
+mod common;
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use thingbench::runner::connect::{gateway_session, start_embedded};
+use thingbench::runner::{Outcome, Runner, load_fixture};
+use thingbench::transport::{BrokerUrl, Session, TlsOptions};
+use thingbench::workspace::{Fixture, LiveWorkspace, Workspace};
+
+/// How soon a change on disk must reach the hub.
+const WITHIN: Duration = Duration::from_secs(2);
+
+/// The inverter model's file in workspace `ws`.
+fn inverter_model(ws: &Path) -> PathBuf {
+    ws.join("models/wb_inverter.json")
+}
+
+/// Makes the inverter's `Power` an INT: the sample batch's `3.2` then gets 1204.
+fn make_power_an_int(ws: &Path) {
+    let file = inverter_model(ws);
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    assert_eq!(model["measurepoints"]["Power"]["dataType"], "FLOAT");
+    model["measurepoints"]["Power"]["dataType"] = "INT".into();
+    std::fs::write(&file, model.to_string()).expect("write");
+}
+
+/// A device sending the sample two-inverter batch, as the workspace's gateway.
+struct Device {
+    session: Session,
+    workspace: Arc<Workspace>,
+    fixture: Fixture,
+    path: PathBuf,
+}
+
+impl Device {
+    fn connect(ws: &Path, url: BrokerUrl) -> Self {
+        let workspace = Arc::new(Workspace::load(ws).expect("workspace loads"));
+        let session =
+            gateway_session(&workspace, url, TlsOptions::default()).expect("device connects");
+        let path = ws.join("messages/001-valid-two-inverters.json");
+        let fixture = load_fixture(&path).expect("fixture loads");
+        Self {
+            session,
+            workspace,
+            fixture,
+            path,
+        }
+    }
+
+    /// Sends the batch (logging the inverters in the first time) and returns the reply's code
+    /// and message.
+    fn send(&self, runner: &mut Runner<'_>) -> (i64, String) {
+        match runner.run_fixture(&self.path, &self.fixture).outcome {
+            Outcome::Replied { code, message, .. } => (code.0, message.unwrap_or_default()),
+            other => panic!("no reply: {}", other.describe()),
+        }
+    }
+
+    fn runner(&self) -> Runner<'_> {
+        Runner::new(Arc::clone(&self.workspace), &self.session)
+    }
+}
+
+/// Sends until the hub answers `code`, for at most [`WITHIN`] after `written`.
+fn answers_within(device: &Device, runner: &mut Runner<'_>, written: Instant, code: i64) {
+    loop {
+        let (got, message) = device.send(runner);
+        if got == code {
+            return;
+        }
+        assert!(
+            written.elapsed() < WITHIN,
+            "the hub still answered {got} ({message}) {} ms after the model changed",
+            written.elapsed().as_millis()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The reply of a hub that still uses the INT model: 1204 for the type, not for a lost model.
+fn assert_answers_with_the_int_model(device: &Device, runner: &mut Runner<'_>) {
+    let (code, message) = device.send(runner);
+    assert_eq!(code, 1204, "{message}");
+    assert!(
+        message.contains("Power") && !message.contains("no thing model"),
+        "{message}"
+    );
+}
+
+#[test]
+fn serve_answers_with_a_changed_model_within_2_s_and_keeps_it_when_the_file_breaks() {
+    let ws = common::copy_workspace();
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = common::Killed(
+        Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .args(["serve", "--listen", &listen, "--workspace"])
+            .arg(ws.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let (lines_tx, lines) = mpsc::channel();
+    let stderr = serve.0.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let ready = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve says it is ready");
+    assert!(ready.contains("with the reference hub"), "{ready}");
+
+    let url = BrokerUrl::parse(&format!("mqtt://{listen}")).expect("url");
+    let device = Device::connect(ws.path(), url);
+    let mut runner = device.runner();
+    assert_eq!(device.send(&mut runner).0, 200);
+
+    make_power_an_int(ws.path());
+    answers_within(&device, &mut runner, Instant::now(), 1204);
+    let reloaded = lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("serve reports the reload");
+    assert!(reloaded.contains("reloaded models from"), "{reloaded}");
+
+    std::fs::write(inverter_model(ws.path()), "{\"modelId\": \"wb_inverter\",").expect("write");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let said = loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(remaining)
+            .expect("serve reports the broken model within 5 s");
+        if line.contains("keeping") {
+            break line;
+        }
+    };
+    assert!(
+        said.contains("models/wb_inverter.json")
+            && said.contains("keeping the version loaded before"),
+        "{said}"
+    );
+    assert_answers_with_the_int_model(&device, &mut runner);
+}
+
+#[test]
+fn the_embedded_hub_of_a_live_workspace_follows_the_files() {
+    let ws = common::copy_workspace();
+    let live = LiveWorkspace::open(ws.path()).expect("workspace loads");
+    let (broker, _hub) = start_embedded(live.subscribe(), None).expect("embedded starts");
+    let device = Device::connect(ws.path(), broker.url());
+    let mut runner = device.runner();
+    assert_eq!(device.send(&mut runner).0, 200);
+
+    make_power_an_int(ws.path());
+    answers_within(&device, &mut runner, Instant::now(), 1204);
+
+    let mut feed = live.subscribe();
+    std::fs::write(inverter_model(ws.path()), "not json").expect("write");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let notices = loop {
+        if let Some(snapshot) = feed.newest()
+            && !snapshot.notices.is_empty()
+        {
+            break snapshot.notices;
+        }
+        assert!(Instant::now() < deadline, "no reload notice within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        notices[0].contains("wb_inverter.json") && notices[0].contains("keeping"),
+        "{notices:?}"
+    );
+    assert_answers_with_the_int_model(&device, &mut runner);
+}
+
+#[test]
+fn a_running_suite_takes_up_a_reload_at_its_next_fixture() {
+    use thingbench::runner::worker::{WorkerCommand, WorkerEvent, start_worker};
+    use thingbench::transport::{Auth, SessionConfig};
+    let ws = common::copy_workspace();
+    let live = LiveWorkspace::open(ws.path()).expect("workspace loads");
+    let (broker, _hub) = start_embedded(live.subscribe(), None).expect("embedded starts");
+    let gateway = live.snapshot().workspace.gateway();
+    let config = SessionConfig {
+        broker: broker.url(),
+        client_id: gateway.device_key.0.clone(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls: TlsOptions::default(),
+    };
+    let worker = start_worker(live.subscribe(), config, Box::new(|| {}));
+    let fixture = ws.path().join("messages/001-valid-two-inverters.json");
+    let run = |worker: &thingbench::runner::worker::Worker| {
+        worker
+            .commands
+            .send(WorkerCommand::Run(vec![fixture.clone()]))
+            .expect("worker runs");
+        loop {
+            match worker.events.recv_timeout(Duration::from_secs(20)) {
+                Ok(WorkerEvent::Result(result)) => return result.outcome,
+                Ok(WorkerEvent::Failed(e)) => panic!("{e}"),
+                Ok(_) => {}
+                Err(e) => panic!("no result within 20 s: {e}"),
+            }
+        }
+    };
+    assert!(matches!(run(&worker), Outcome::Replied { code, .. } if code.0 == 200));
+
+    // A payload limit below the batch's size: the suite must now refuse to send it.
+    let file = ws.path().join("workspace.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    value["limits"] = serde_json::json!({"maxPayload": 100});
+    std::fs::write(&file, value.to_string()).expect("write");
+    let mut feed = live.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while feed
+        .newest()
+        .is_none_or(|s| s.workspace.max_payload() != 100)
+    {
+        assert!(Instant::now() < deadline, "no reload within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outcome = run(&worker);
+    assert!(
+        matches!(outcome, Outcome::NotSent { .. }),
+        "{}",
+        outcome.describe()
+    );
+}
