@@ -99,6 +99,15 @@ impl SuiteCtl {
             .unwrap_or_default()
     }
 
+    /// Writes the results so far as JUnit XML, as `thingbench run --junit` does; returns the
+    /// number of test cases.
+    pub fn export_junit(&self, path: &std::path::Path) -> Result<usize, String> {
+        let xml = crate::runner::junit_xml_of_run("thingbench", &self.results)?;
+        crate::workspace::write_atomic(path, xml.as_bytes())
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        Ok(self.results.len())
+    }
+
     /// The number of fixtures that passed so far.
     pub fn passed(&self) -> usize {
         self.results
@@ -350,5 +359,16 @@ mod tests {
         assert_eq!(suite.results.len(), 1);
         assert_eq!(suite.passed(), 0);
         assert_eq!(suite.note.as_deref(), Some("stopped: 1 fixtures not run"));
+        // The results so far as JUnit: the unloadable fixture is a failed case with its error.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("junit.xml");
+        assert_eq!(suite.export_junit(&path), Ok(1));
+        let xml = std::fs::read_to_string(&path).expect("written");
+        assert!(xml.contains("messages/broken.json"), "{xml}");
+        assert!(xml.contains("<failure"), "{xml}");
+        let refused = suite
+            .export_junit(&dir.path().join("no/such/folder/junit.xml"))
+            .expect_err("no folder");
+        assert!(refused.contains("junit.xml: cannot write"), "{refused}");
     }
 }

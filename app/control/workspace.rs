@@ -230,6 +230,15 @@ impl WorkspaceCtl {
     }
 }
 
+/// What a snapshot says beside the workspace, as status-line notices.
+fn notices_of(snapshot: &Snapshot) -> Vec<Notice> {
+    snapshot
+        .notices
+        .iter()
+        .map(|text| Notice::error(text.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,13 +368,4 @@ mod tests {
             "the last good model stays"
         );
     }
-}
-
-/// What a snapshot says beside the workspace, as status-line notices.
-fn notices_of(snapshot: &Snapshot) -> Vec<Notice> {
-    snapshot
-        .notices
-        .iter()
-        .map(|text| Notice::error(text.clone()))
-        .collect()
 }

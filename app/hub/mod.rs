@@ -196,7 +196,7 @@ async fn serve(
                 return;
             }
         };
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = crate::transport::Backoff::default();
     let mut subscribed_pkids = 0usize;
     loop {
         tokio::select! {
@@ -206,7 +206,7 @@ async fn serve(
             }
             polled = eventloop.poll() => match polled {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    backoff = Duration::from_millis(50);
+                    backoff.reset();
                     subscribed_pkids = 0;
                     for filter in hub_filters() {
                         let _ = client.try_subscribe(filter, QoS::AtLeastOnce);
@@ -225,8 +225,7 @@ async fn serve(
                 Ok(_) => {}
                 Err(err) => {
                     let _ = status.send(HubStatus::Disconnected(connection_error_words(&broker, &err)));
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(backoff.next_wait()).await;
                 }
             }
         }

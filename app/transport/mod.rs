@@ -3,11 +3,13 @@
 //! Callers send [`SessionCommand`]s and receive [`SessionEvent`]s over channels. Every request
 //! ends as exactly one of: replied, no reply within its timeout, or lost to a disconnect.
 
+mod backoff;
 mod broker_url;
 mod session;
 mod tls;
 
 pub use crate::protocol::MAX_PACKET;
+pub use backoff::Backoff;
 pub use broker_url::{BrokerUrl, Scheme};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,

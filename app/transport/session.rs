@@ -318,7 +318,7 @@ async fn run(
     // What each publish handed to rumqttc is, in order, until rumqttc numbers it.
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut plain_pkids: HashSet<u16> = HashSet::new();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = super::Backoff::default();
     let mut retry_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -395,7 +395,7 @@ async fn run(
                 match polled {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
-                        backoff = Duration::from_millis(50);
+                        backoff.reset();
                         for topic in reply_topics.iter().chain(filters.iter()) {
                             let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
                         }
@@ -436,8 +436,7 @@ async fn run(
                         if matches!(err, ConnectionError::RequestsDone) {
                             return;
                         }
-                        retry_at = Some(Instant::now() + backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        retry_at = Some(Instant::now() + backoff.next_wait());
                     }
                 }
                 if retry_at.is_some() {

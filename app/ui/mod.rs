@@ -38,7 +38,7 @@ use crate::control::{
 use crate::history::{ExportJob, Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::protocol::DeviceId;
 use crate::runner::login_message;
-use crate::workspace::{Draft, Fixture, LoginState, Workspace, write_atomic};
+use crate::workspace::{Draft, Fixture, LoginState, Workspace};
 
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
 use fixtures_panel::FixturesPanel;
@@ -64,8 +64,6 @@ pub enum UiCommand {
     SaveRow(usize),
     ReloadWorkspace,
     SetFilter(Filter),
-    /// Select a timeline row, or none.
-    SelectRow(Option<usize>),
     ClearTimeline,
     StartWatch,
     StopWatch,
@@ -427,7 +425,6 @@ impl WorkbenchApp {
             UiCommand::SaveRow(index) => self.save_row(index),
             UiCommand::ReloadWorkspace => self.reload_workspace(),
             UiCommand::SetFilter(filter) => self.timeline.change_filter(filter),
-            UiCommand::SelectRow(row) => self.panels.timeline.selected = row,
             UiCommand::StartWatch => self.start_watch(),
             UiCommand::StopWatch => {
                 if let Some(watch) = &mut self.watch {
@@ -550,23 +547,13 @@ impl WorkbenchApp {
             DialogPurpose::ExportTimeline => {
                 self.panels.timeline.export = Some(ExportJob::start(&self.timeline, path));
             }
-            DialogPurpose::ExportJunit => {
-                let written = crate::runner::junit_xml_of_run("thingbench", &self.suite.results)
-                    .and_then(|xml| {
-                        write_atomic(&path, xml.as_bytes())
-                            .map_err(|e| format!("{}: cannot write: {e}", path.display()))
-                    });
-                match written {
-                    Ok(()) => {
-                        let cases = self.suite.results.len();
-                        self.say(Notice::info(format!(
-                            "wrote {cases} test cases to {}",
-                            path.display()
-                        )));
-                    }
-                    Err(e) => self.say(Notice::error(e)),
-                }
-            }
+            DialogPurpose::ExportJunit => match self.suite.export_junit(&path) {
+                Ok(cases) => self.say(Notice::info(format!(
+                    "wrote {cases} test cases to {}",
+                    path.display()
+                ))),
+                Err(e) => self.say(Notice::error(e)),
+            },
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
                 Ok(files) => self.run_suite(files),
                 Err(e) => self.say(Notice::error(e)),
@@ -617,7 +604,7 @@ impl WorkbenchApp {
 
     /// Selects a timeline row, as a click on it does.
     pub fn select_row(&mut self, row: usize) {
-        self.apply_command(UiCommand::SelectRow(Some(row)));
+        self.panels.timeline.selected = Some(row);
     }
 
     /// The suite table.

@@ -355,11 +355,10 @@ fn detail_ui(
     else {
         return;
     };
+    let mut close = false;
     ui.horizontal(|ui| {
         ui.strong(format!("Row {selected}: {}", row.kind.name()));
-        if ui.small_button("Close").clicked() {
-            commands.push(UiCommand::SelectRow(None));
-        }
+        close = ui.small_button("Close").clicked();
         let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
         let has_request = is_request(row.kind)
             || row
@@ -396,6 +395,9 @@ fn detail_ui(
             }
         }
     });
+    if close {
+        view.selected = None;
+    }
 }
 
 fn payload_ui(ui: &mut egui::Ui, note: &str, text: &str, title: &str) {
