@@ -38,6 +38,8 @@ struct IndexedModel {
     haystacks: Vec<String>,
     /// Per point: its definition in a few words.
     definitions: Vec<String>,
+    /// The longest identifier, in characters, to size the point column.
+    longest: usize,
 }
 
 /// One row of the browser.
@@ -86,6 +88,12 @@ impl Index {
                         .iter()
                         .map(|p| p.data_type.definition_summary())
                         .collect(),
+                    longest: model
+                        .points
+                        .iter()
+                        .map(|p| p.identifier.chars().count())
+                        .max()
+                        .unwrap_or(0),
                 })
             })
             .collect();
@@ -147,7 +155,14 @@ impl ModelsPanel {
 
     fn table_ui(&mut self, ui: &mut egui::Ui, ws: &Workspace) {
         let row_height = ui.spacing().interact_size.y;
-        let widths = Widths::of(ui.available_width());
+        let longest = self
+            .index
+            .models
+            .iter()
+            .map(|m| m.longest)
+            .max()
+            .unwrap_or(0);
+        let widths = Widths::of(ui.available_width(), longest as f32 * 7.5);
         // The definition comes last, cut to the panel's width (a STRUCT's can be long);
         // hovering a point shows it whole.
         ui.horizontal(|ui| {
@@ -181,15 +196,29 @@ impl ModelsPanel {
                             } else {
                                 format!("{shown} of {total} points")
                             };
-                            let arrow = if folded { "+" } else { "-" };
-                            let text = format!("{arrow} {} · {count}", indexed.title);
-                            let header = ui.add_sized(
-                                [ui.available_width(), row_height],
-                                egui::Button::new(egui::RichText::new(text).strong())
-                                    .frame(false)
-                                    .truncate(),
-                            );
-                            if header.on_hover_text("Fold or unfold this model").clicked() {
+                            let text = format!("{} · {count}", indexed.title);
+                            let clicked = ui
+                                .horizontal(|ui| {
+                                    // The fold arrow as egui draws a collapsing header's.
+                                    let side = row_height * 0.6;
+                                    let (_, arrow) = ui.allocate_exact_size(
+                                        egui::vec2(side, side),
+                                        egui::Sense::hover(),
+                                    );
+                                    let openness = if folded { 0.0 } else { 1.0 };
+                                    egui::collapsing_header::paint_default_icon(
+                                        ui, openness, &arrow,
+                                    );
+                                    ui.add(
+                                        egui::Button::new(egui::RichText::new(text).strong())
+                                            .frame(false)
+                                            .truncate(),
+                                    )
+                                    .on_hover_text("Fold or unfold this model")
+                                    .clicked()
+                                })
+                                .inner;
+                            if clicked {
                                 toggled = Some(indexed.model_id.clone());
                             }
                         }
@@ -265,15 +294,18 @@ struct Widths {
 }
 
 impl Widths {
-    fn of(width: f32) -> Self {
-        let (kind, unit, quality) = (64.0, 44.0, 50.0);
-        let rest = (width - kind - unit - quality - 32.0).max(120.0);
+    /// Widths for a panel this wide, whose identifiers want `point` points: the identifier
+    /// first, the definition gets what is left.
+    fn of(width: f32, point: f32) -> Self {
+        let (kind, unit, quality) = (72.0, 36.0, 48.0);
+        let rest = (width - kind - unit - quality - 40.0).max(100.0);
+        let point = point.clamp(60.0, (rest - 40.0).max(60.0));
         Self {
-            point: rest * 0.45,
+            point,
             kind,
             unit,
             quality,
-            definition: rest * 0.55,
+            definition: (rest - point).max(40.0),
         }
     }
 
