@@ -100,7 +100,41 @@ pub fn check_ui(
         draft.focus(point);
     }
     ui.separator();
-    let label = ui.strong("JSON to send");
+    json_ui(ui, draft);
+}
+
+/// Above this size the JSON is shown line by line, only the lines in view, until the user asks
+/// to edit it: a text field lays out and hashes its whole text every frame.
+const EDITED_WHOLE: usize = 64 * 1024;
+
+/// The JSON to send: a text field, or for a large draft a viewer with "Edit as text".
+fn json_ui(ui: &mut egui::Ui, draft: &mut DraftCtl) {
+    let text_len = draft.draft().text().len();
+    let edit_id = ui.make_persistent_id("edit-large-json");
+    let mut edit_large = ui.data(|d| d.get_temp::<bool>(edit_id)).unwrap_or(false);
+    let large = text_len > EDITED_WHOLE;
+    let label = ui
+        .horizontal(|ui| {
+            let label = ui.strong("JSON to send");
+            if large {
+                ui.weak(byte_size(text_len));
+                let verb = if edit_large { "View" } else { "Edit as text" };
+                if ui
+                    .small_button(verb)
+                    .on_hover_text("A text this large is slow to edit as a whole")
+                    .clicked()
+                {
+                    edit_large = !edit_large;
+                    ui.data_mut(|d| d.insert_temp(edit_id, edit_large));
+                }
+            }
+            label
+        })
+        .inner;
+    if large && !edit_large {
+        lines_ui(ui, draft);
+        return;
+    }
     egui::ScrollArea::vertical()
         .id_salt("json")
         .auto_shrink([false, false])
@@ -114,6 +148,43 @@ pub fn check_ui(
             )
             .labelled_by(label.id);
         });
+}
+
+/// The draft's text, only the lines in view; where its lines start is found once per revision.
+fn lines_ui(ui: &mut egui::Ui, draft: &DraftCtl) {
+    let text = draft.draft().text();
+    let revision = draft.draft().revision();
+    let starts_id = ui.make_persistent_id("json-line-starts");
+    let cached: Option<(u64, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(starts_id));
+    let starts = match cached {
+        Some((at, starts)) if at == revision => starts,
+        _ => {
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let starts = std::sync::Arc::new(starts);
+            ui.data_mut(|d| d.insert_temp(starts_id, (revision, starts.clone())));
+            starts
+        }
+    };
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+    egui::Frame::canvas(ui.style()).show(ui, |ui| {
+        egui::ScrollArea::both()
+            .id_salt("json-lines")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, starts.len(), |ui, range| {
+                for i in range {
+                    let start = starts.get(i).copied().unwrap_or(text.len());
+                    let end = starts.get(i + 1).map_or(text.len(), |next| next - 1);
+                    let line = text.get(start..end).unwrap_or_default();
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(line).monospace())
+                            .extend()
+                            .selectable(true),
+                    );
+                }
+            });
+    });
 }
 
 /// The draft's text as a [`egui::TextBuffer`]: an edit goes straight to the draft, which reads
@@ -159,39 +230,64 @@ fn report_ui(ui: &mut egui::Ui, report: &CheckReport) -> Option<PointRef> {
         ui.weak("No findings: the message matches the models.");
         return None;
     }
-    egui::ScrollArea::vertical()
-        .id_salt("findings")
-        .max_height(160.0)
-        .show(ui, |ui| {
-            for finding in &report.findings {
-                let color = match finding.severity {
-                    Severity::Error => theme::error(ui),
-                    Severity::Warning | Severity::Skipped => theme::warn(ui),
-                };
-                ui.horizontal_wrapped(|ui| {
-                    ui.colored_label(
-                        color,
-                        format!("{} {}", finding.severity.name(), finding.code),
-                    );
-                    let text = format!("{}: {}", finding.path, finding.message);
-                    match &finding.point {
-                        Some(point) => {
-                            if ui
-                                .link(text)
-                                .on_hover_text("Show this point in the builder")
-                                .clicked()
-                            {
-                                clicked = Some(point.clone());
-                            }
+    if report.findings.len() <= WRAPPED_FINDINGS {
+        egui::ScrollArea::vertical()
+            .id_salt("findings")
+            .max_height(160.0)
+            .show(ui, |ui| {
+                for finding in &report.findings {
+                    ui.horizontal_wrapped(|ui| {
+                        if let Some(point) = finding_ui(ui, finding) {
+                            clicked = Some(point);
                         }
-                        None => {
-                            ui.label(text);
+                    });
+                }
+            });
+    } else {
+        // One line each, only those in view: a batch of many elements can have thousands.
+        ui.weak(format!("{} findings", report.findings.len()));
+        let row_height = ui.spacing().interact_size.y;
+        egui::ScrollArea::both()
+            .id_salt("findings")
+            .max_height(160.0)
+            .show_rows(ui, row_height, report.findings.len(), |ui, range| {
+                for finding in report.findings.get(range).unwrap_or_default() {
+                    ui.horizontal(|ui| {
+                        if let Some(point) = finding_ui(ui, finding) {
+                            clicked = Some(point);
                         }
-                    }
-                });
-            }
-        });
+                    });
+                }
+            });
+    }
     clicked
+}
+
+/// Up to this many findings are drawn whole, wrapped to the panel.
+const WRAPPED_FINDINGS: usize = 50;
+
+/// One finding: its severity and code, and its place and message as a link to the point.
+fn finding_ui(ui: &mut egui::Ui, finding: &crate::model::Finding) -> Option<PointRef> {
+    let color = match finding.severity {
+        Severity::Error => theme::error(ui),
+        Severity::Warning | Severity::Skipped => theme::warn(ui),
+    };
+    ui.colored_label(
+        color,
+        format!("{} {}", finding.severity.name(), finding.code),
+    );
+    let text = format!("{}: {}", finding.path, finding.message);
+    match &finding.point {
+        Some(point) => ui
+            .link(text)
+            .on_hover_text("Show this point in the builder")
+            .clicked()
+            .then(|| point.clone()),
+        None => {
+            ui.label(text);
+            None
+        }
+    }
 }
 
 /// A size in words: `569 bytes`, `12.5 KiB`, `540.2 KiB`, `5.0 MiB`.
