@@ -25,7 +25,10 @@ fn sdk_python() -> Option<PathBuf> {
 #[test]
 fn official_python_sdk_logs_in_and_posts() {
     let Some(python) = sdk_python() else {
-        eprintln!("SKIPPED: the EnOS Python SDK is not installed (see .ci/run: target/sdk-venv)");
+        common::missing_peer(
+            "the EnOS Python SDK",
+            "install it as .ci/run does, into target/sdk-venv",
+        );
         return;
     };
     let root = common::root();

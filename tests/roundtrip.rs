@@ -200,15 +200,12 @@ fn unreachable_broker_exits_2_with_a_sentence() {
 
 // --- mosquitto -------------------------------------------------------------------------
 
+/// mosquitto as found on `PATH` (Debian puts it in /usr/sbin, on root's `PATH`).
 fn mosquitto_binary() -> Option<PathBuf> {
-    [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("mosquitto"))
+        .find(|p| p.is_file())
 }
 
 fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
@@ -219,9 +216,7 @@ fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
 /// (with a note) when mosquitto is not installed.
 fn start_mosquitto_with(dir: &Path, port: u16, tls: Option<(u16, &Path)>) -> Option<Killed> {
     let Some(binary) = mosquitto_binary() else {
-        eprintln!(
-            "SKIPPED: mosquitto is not installed (apt-get install mosquitto); the embedded-broker tests still ran"
-        );
+        common::missing_peer("mosquitto", "apt-get install mosquitto");
         return None;
     };
     // `user root`: as root, mosquitto would otherwise drop to a user that cannot read our files.
@@ -399,8 +394,12 @@ fn mqtts_verifies_the_broker_certificate() {
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if mosquitto_binary().is_none() || !openssl_present {
-        eprintln!("SKIPPED: mosquitto or openssl is not installed");
+    if mosquitto_binary().is_none() {
+        common::missing_peer("mosquitto", "apt-get install mosquitto");
+        return;
+    }
+    if !openssl_present {
+        common::missing_peer("openssl", "apt-get install openssl");
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

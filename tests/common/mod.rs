@@ -89,3 +89,20 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A test's peer (mosquitto, openssl, the Python SDK) is not on this machine. With
+/// `THINGBENCH_REQUIRE_PEERS=1` (`.ci/run` sets it) the test fails, naming what is missing;
+/// without, it says in one line that it was skipped and why.
+pub fn missing_peer(what: &str, install: &str) {
+    let required = std::env::var("THINGBENCH_REQUIRE_PEERS").is_ok_and(|v| v.trim() == "1");
+    assert!(
+        !required,
+        "{what} is missing and THINGBENCH_REQUIRE_PEERS=1 requires it: {install}"
+    );
+    // Straight to the process's stderr: the test harness would swallow `eprintln!` of a test
+    // that passes, and this line must be seen.
+    let line = format!(
+        "SKIPPED: {what} is missing ({install}); THINGBENCH_REQUIRE_PEERS=1 makes this a failure\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
