@@ -225,6 +225,65 @@ impl WatchCtl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::{LoginState, Workspace};
+
+    /// Watch mode with no session: what it is fed by hand.
+    fn watching() -> (WatchCtl, DeviceId) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let ws = Workspace::load(&root).expect("the sample workspace loads");
+        let watch = WatchCtl {
+            session: None,
+            watcher: Watcher::new(ws.registry(&LoginState::All)),
+            rows: Vec::new(),
+            devices: BTreeMap::new(),
+        };
+        (watch, ws.gateway())
+    }
+
+    #[test]
+    fn a_watched_exchange_is_two_rows_and_its_payload_is_kept_once() {
+        let (mut watch, gateway) = watching();
+        let mut timeline = Timeline::default();
+        let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        let request = br#"{"id":"7","version":"1.0","method":"thing.measurepoint.post.batch","params":[{"measurepoints":{"cpuLoad":1.5}}]}"#;
+        let event = SessionEvent::Message {
+            topic: topic.into(),
+            payload: request.to_vec(),
+        };
+        assert_eq!(watch.apply(event, &mut timeline), None);
+        assert_eq!(timeline.len(), 1);
+        assert!(
+            watch.watched()[0].payload().is_empty(),
+            "the timeline holds the payload; the watcher dropped its copy"
+        );
+        let reply = SessionEvent::Message {
+            topic: reply_topic(topic),
+            payload: br#"{"id":"7","code":200,"data":null}"#.to_vec(),
+        };
+        watch.apply(reply, &mut timeline);
+        assert_eq!(timeline.len(), 2);
+        let request_row = timeline
+            .row(timeline.first())
+            .copied()
+            .expect("request row");
+        assert_eq!(request_row.kind, RowKind::Watched);
+        assert_eq!(request_row.code(), Some(ReplyCode::SUCCESS));
+        assert_eq!(watch.devices.get("gwPk/gw01").map(|d| d.messages), Some(1));
+        // Saved as a fixture, the payload comes back from the timeline, byte for byte.
+        let (fixture, stem) = watch.fixture_of(0, &timeline, &gateway).expect("a fixture");
+        assert_eq!(stem, "watched-0001-200");
+        assert_eq!(fixture.expect.code, Some(ReplyCode::SUCCESS));
+        let crate::workspace::FixtureBody::Request(body) = &fixture.body else {
+            panic!("a JSON request: {:?}", fixture.body);
+        };
+        assert_eq!(body["params"][0]["measurepoints"]["cpuLoad"], 1.5);
+        // Once the timeline is cleared the row is gone, and saving says so.
+        timeline.clear();
+        let refused = watch
+            .fixture_of(0, &timeline, &gateway)
+            .expect_err("its row was cleared");
+        assert!(refused.text.contains("cleared"), "{refused:?}");
+    }
 
     #[test]
     fn a_summary_counts_valid_and_invalid_and_the_mean_interval() {
