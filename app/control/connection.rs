@@ -534,6 +534,7 @@ pub fn close_in_background(session: Session) {
 
 #[cfg(test)]
 mod tests {
+    use crate::control::testing::sample;
     use std::sync::Arc;
     use std::time::Instant;
 
@@ -541,11 +542,6 @@ mod tests {
     use crate::runner::connect::start_embedded;
     use crate::runner::login_message;
     use crate::workspace::{IdSource, LoginState};
-
-    fn sample() -> Workspace {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        Workspace::load(&root).expect("the sample workspace loads")
-    }
 
     /// The sample workspace, and the embedded broker with its hub.
     fn sample_on_a_broker() -> (

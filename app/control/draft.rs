@@ -239,13 +239,9 @@ pub fn starter_batch(ws: Option<&Workspace>, registry: &Registry) -> Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::testing::sample;
     use crate::workspace::{LoginState, PointEntry};
     use serde_json::json;
-
-    fn sample() -> Workspace {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        Workspace::load(&root).expect("the sample workspace loads")
-    }
 
     fn ctl_of(ws: &Workspace, registry: &Registry) -> DraftCtl {
         DraftCtl::new(

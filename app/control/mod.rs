@@ -20,5 +20,8 @@ pub use suite::SuiteCtl;
 pub use watch::{DeviceSummary, WatchCtl};
 pub use workspace::WorkspaceCtl;
 
+#[cfg(test)]
+mod testing;
+
 /// Wakes the window when background work has something for it (a repaint request).
 pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;

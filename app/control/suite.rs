@@ -252,17 +252,13 @@ impl SuiteCtl {
 
 #[cfg(test)]
 mod tests {
+    use crate::control::testing::sample;
     use std::time::Duration;
 
     use super::*;
     use crate::protocol::ReplyCode;
     use crate::runner::login_message;
-    use crate::workspace::{IdSource, LoginState, Workspace};
-
-    fn sample() -> Workspace {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        Workspace::load(&root).expect("the sample workspace loads")
-    }
+    use crate::workspace::{IdSource, LoginState};
 
     #[test]
     fn an_accepted_suite_login_reaches_the_registry_and_the_timeline() {

@@ -242,29 +242,7 @@ fn notices_of(snapshot: &Snapshot) -> Vec<Notice> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().join("ws");
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-            &root,
-        );
-        (dir, root)
-    }
-
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read dir") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("type").is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).expect("copy");
-            }
-        }
-    }
+    use crate::control::testing::sample_copy as sample;
 
     #[test]
     fn a_reload_keeps_who_is_logged_in() {
