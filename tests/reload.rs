@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use thingbench::runner::connect::{gateway_session, start_embedded};
 use thingbench::runner::{Outcome, Runner, load_fixture};
 use thingbench::transport::{BrokerUrl, Session, TlsOptions};
-use thingbench::workspace::{Fixture, LiveWorkspace, Workspace};
+use thingbench::workspace::{Fixture, LiveWorkspace, Snapshot, Workspace};
 
 /// How soon a change on disk must reach the hub.
 const WITHIN: Duration = Duration::from_secs(2);
@@ -71,19 +71,29 @@ impl Device {
     }
 }
 
-/// Sends until the hub answers `code`, for at most [`WITHIN`] after `written`.
-fn answers_within(device: &Device, runner: &mut Runner<'_>, written: Instant, code: i64) {
+/// Does `change` to the files and waits for the live workspace's first publish after it that
+/// `wanted` accepts, for at most `limit`: a reload is an event, not a time.
+fn publish_after(
+    live: &LiveWorkspace,
+    change: impl FnOnce(),
+    limit: Duration,
+    wanted: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
+    let (tx, published) = mpsc::channel();
+    let mut feed = live.subscribe_waking(move || {
+        // The receiver is gone once the test has what it waited for.
+        let _ = tx.send(());
+    });
+    let deadline = Instant::now() + limit;
+    change();
     loop {
-        let (got, message) = device.send(runner);
-        if got == code {
-            return;
+        if let Some(snapshot) = feed.newest().filter(|s| wanted(s)) {
+            return snapshot;
         }
-        assert!(
-            written.elapsed() < WITHIN,
-            "the hub still answered {got} ({message}) {} ms after the model changed",
-            written.elapsed().as_millis()
-        );
-        std::thread::sleep(Duration::from_millis(20));
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        published
+            .recv_timeout(remaining)
+            .unwrap_or_else(|_| panic!("no such reload within {} ms", limit.as_millis()));
     }
 }
 
@@ -132,11 +142,13 @@ fn serve_answers_with_a_changed_model_within_2_s_and_keeps_it_when_the_file_brea
     assert_eq!(device.send(&mut runner).0, 200);
 
     make_power_an_int(ws.path());
-    answers_within(&device, &mut runner, Instant::now(), 1204);
+    // serve says so once its hub has the new model, for the next request.
     let reloaded = lines
-        .recv_timeout(Duration::from_secs(5))
-        .expect("serve reports the reload");
+        .recv_timeout(WITHIN)
+        .expect("serve reports the reload within 2 s");
     assert!(reloaded.contains("reloaded models from"), "{reloaded}");
+    let (code, message) = device.send(&mut runner);
+    assert_eq!(code, 1204, "the changed model answers: {message}");
 
     std::fs::write(inverter_model(ws.path()), "{\"modelId\": \"wb_inverter\",").expect("write");
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -166,21 +178,15 @@ fn the_embedded_hub_of_a_live_workspace_follows_the_files() {
     let mut runner = device.runner();
     assert_eq!(device.send(&mut runner).0, 200);
 
-    make_power_an_int(ws.path());
-    answers_within(&device, &mut runner, Instant::now(), 1204);
+    publish_after(&live, || make_power_an_int(ws.path()), WITHIN, |_| true);
+    let (code, message) = device.send(&mut runner);
+    assert_eq!(code, 1204, "the changed model answers: {message}");
 
-    let mut feed = live.subscribe();
-    std::fs::write(inverter_model(ws.path()), "not json").expect("write");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let notices = loop {
-        if let Some(snapshot) = feed.newest()
-            && !snapshot.notices.is_empty()
-        {
-            break snapshot.notices;
-        }
-        assert!(Instant::now() < deadline, "no reload notice within 5 s");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let broken = || std::fs::write(inverter_model(ws.path()), "not json").expect("write");
+    let notices = publish_after(&live, broken, Duration::from_secs(5), |s| {
+        !s.notices.is_empty()
+    })
+    .notices;
     assert!(
         notices[0].contains("wb_inverter.json") && notices[0].contains("keeping"),
         "{notices:?}"
@@ -226,16 +232,10 @@ fn a_running_suite_takes_up_a_reload_at_its_next_fixture() {
     let mut value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
     value["limits"] = serde_json::json!({"maxPayload": 100});
-    std::fs::write(&file, value.to_string()).expect("write");
-    let mut feed = live.subscribe();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while feed
-        .newest()
-        .is_none_or(|s| s.workspace.max_payload() != 100)
-    {
-        assert!(Instant::now() < deadline, "no reload within 5 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let write = || std::fs::write(&file, value.to_string()).expect("write");
+    publish_after(&live, write, Duration::from_secs(5), |s| {
+        s.workspace.max_payload() == 100
+    });
     let outcome = run(&worker);
     assert!(
         matches!(outcome, Outcome::NotSent { .. }),
