@@ -125,6 +125,10 @@ impl WorkspaceCtl {
     /// was before), or an empty list; `None` when nothing changed.
     pub fn poll(&mut self) -> Option<Vec<Notice>> {
         let snapshot = self.feed.as_mut()?.newest()?;
+        // The window's own load, handed to the live workspace, comes back: nothing new.
+        if matches!(&self.workspace, Ok(ws) if Arc::ptr_eq(ws, &snapshot.workspace)) {
+            return None;
+        }
         Some(self.adopt(&snapshot.workspace, &snapshot.notices))
     }
 
@@ -153,8 +157,9 @@ impl WorkspaceCtl {
         }
     }
 
-    /// Reads the workspace again at once, keeping who is logged in, and has the live workspace
-    /// do the same for every other reader (the embedded hub, a running suite).
+    /// Reads the workspace again at once, keeping who is logged in, and hands the load to the
+    /// live workspace, so that every other reader (the embedded hub, a running suite) takes it
+    /// up without reading the files again.
     pub fn reload(&mut self) -> Result<(), Notice> {
         let Ok(before) = &self.workspace else {
             return Ok(());
@@ -162,7 +167,7 @@ impl WorkspaceCtl {
         let (ws, notices) = merge_reload(before, Workspace::load(&before.root));
         let said = self.adopt(&ws, &notices);
         if let Some(live) = &self.live {
-            live.reload();
+            live.publish(ws, notices);
         }
         match said.into_iter().next() {
             Some(notice) => Err(notice),

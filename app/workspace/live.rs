@@ -40,6 +40,8 @@ enum Request {
     Changed,
     /// Reload now (the window's Reload).
     Reload,
+    /// Publish this load, made by a reader that needed it at once (the window after a save).
+    Publish(Arc<Workspace>, Vec<String>),
     /// Call this after every publish.
     Wake(Box<dyn Fn() + Send>),
     Stop,
@@ -146,6 +148,12 @@ impl LiveWorkspace {
     pub fn reload(&self) {
         let _ = self.requests.send(Request::Reload);
     }
+
+    /// Publishes `workspace`, loaded (and merged with [`merge_reload`]) by a reader that could
+    /// not wait, so that every other reader takes it up without loading the files again.
+    pub fn publish(&self, workspace: Arc<Workspace>, notices: Vec<String>) {
+        let _ = self.requests.send(Request::Publish(workspace, notices));
+    }
 }
 
 impl Drop for LiveWorkspace {
@@ -251,13 +259,15 @@ fn follow(publish: &watch::Sender<Snapshot>, incoming: &mpsc::Receiver<Request>)
     let mut wakes: Vec<Box<dyn Fn() + Send>> = Vec::new();
     loop {
         let Ok(request) = incoming.recv() else { return };
-        match request {
+        let before = publish.borrow().clone();
+        let (workspace, notices) = match request {
             Request::Stop => return,
             Request::Wake(wake) => {
                 wakes.push(wake);
                 continue;
             }
-            Request::Reload => {}
+            Request::Publish(workspace, notices) => (workspace, notices),
+            Request::Reload => load(&before),
             Request::Changed => {
                 let give_up = Instant::now() + MOST_WAIT;
                 loop {
@@ -266,15 +276,14 @@ fn follow(publish: &watch::Sender<Snapshot>, incoming: &mpsc::Receiver<Request>)
                         Ok(Request::Changed) if Instant::now() < give_up => {}
                         Ok(Request::Wake(wake)) => wakes.push(wake),
                         Ok(Request::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                        Ok(Request::Changed | Request::Reload)
+                        // A load made meanwhile may predate the last change: load again.
+                        Ok(Request::Changed | Request::Reload | Request::Publish(..))
                         | Err(mpsc::RecvTimeoutError::Timeout) => break,
                     }
                 }
+                load(&before)
             }
-        }
-        let before = publish.borrow().clone();
-        let root = before.workspace.root.clone();
-        let (workspace, notices) = merge_reload(&before.workspace, Workspace::load(&root));
+        };
         publish.send_replace(Snapshot {
             workspace,
             number: before.number + 1,
@@ -284,6 +293,11 @@ fn follow(publish: &watch::Sender<Snapshot>, incoming: &mpsc::Receiver<Request>)
             wake();
         }
     }
+}
+
+/// Loads the files of `before`'s workspace again, merged with what it had.
+fn load(before: &Snapshot) -> (Arc<Workspace>, Vec<String>) {
+    merge_reload(&before.workspace, Workspace::load(&before.workspace.root))
 }
 
 /// What a reload publishes: `fresh` as loaded, except that a model file that no longer loads
@@ -473,6 +487,12 @@ mod tests {
         let reloaded = wait_for(&mut window, |s| s.number > number);
         assert_eq!(power_type(&reloaded.workspace), "INT");
         assert!(!reloaded.notices.is_empty(), "still broken on disk");
+
+        // A load made elsewhere is handed on as it is, the very same workspace.
+        let fresh = Arc::new(Workspace::load(dir.path()).expect("loads"));
+        live.publish(Arc::clone(&fresh), vec!["said by the window".into()]);
+        let published = wait_for(&mut hub, |s| Arc::ptr_eq(&s.workspace, &fresh));
+        assert_eq!(&*published.notices, ["said by the window".to_owned()]);
     }
 
     #[test]
