@@ -326,7 +326,14 @@ fn with_every_point_added_each_row_keeps_its_quality_and_buttons_in_view() {
 fn the_keyboard_moves_through_the_timeline_and_closes_the_detail() {
     let (_dir, root) = sample_workspace();
     let mut harness = open(&root, None);
-    // The connection and three logins with their replies.
+    // The connection and three logins with their replies: ready means inv01's reply came,
+    // the other two may still be on their way.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "every login's reply",
+        |h| h.state().timeline().len() >= 7,
+    );
     assert!(harness.state().timeline().len() >= 7);
     harness.state_mut().select_row(3);
     harness.run();
