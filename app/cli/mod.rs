@@ -1,7 +1,10 @@
 //! The command line: argument parsing and the headless commands.
 
+mod bench;
 mod check;
 mod run;
+mod serve;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +12,11 @@ use clap::{Parser, Subcommand};
 
 use crate::workspace::{Workspace, find_workspace_root};
 
+pub use bench::{BenchArgs, bench};
 pub use check::{CheckArgs, run_check};
-pub use run::{
-    BenchArgs, HubArgs, RunArgs, ServeArgs, TlsArgs, WatchArgs, bench, hub, run_suite, serve, watch,
-};
+pub use run::{RunArgs, TlsArgs, run_suite};
+pub use serve::{HubArgs, ServeArgs, hub, serve};
+pub use watch::{WatchArgs, watch};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]

@@ -1,19 +1,16 @@
-//! `thingbench run`, `serve` and `hub`: the commands that need a broker.
+//! `thingbench run`: replay fixtures against a broker and hub; the TLS options and reload
+//! reporting the other commands share.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runner::connect::{broker_or_embedded, gateway_session, start_embedded, start_hub};
+use crate::runner::connect::{broker_or_embedded, gateway_session};
 use crate::runner::{
     CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
 };
-use crate::transport::{BrokerUrl, TlsOptions};
-use crate::workspace::{
-    LiveWorkspace, LoginState, Snapshot, Workspace, WorkspaceFeed, write_atomic,
-};
+use crate::transport::TlsOptions;
+use crate::workspace::{LiveWorkspace, Snapshot, Workspace, write_atomic};
 
 use super::{UsageError, open_workspace};
 
@@ -65,30 +62,6 @@ impl TlsArgs {
             verify: !self.insecure,
         }
     }
-}
-
-/// Options of `thingbench serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Where the embedded broker listens.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
-    pub listen: SocketAddr,
-    /// The workspace folder with workspace.json (default: ./fixtures).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-}
-
-/// Options of `thingbench hub`.
-#[derive(Debug, clap::Args)]
-pub struct HubArgs {
-    /// The broker to serve on.
-    #[arg(long, value_name = "URL")]
-    pub broker: String,
-    /// The workspace folder with workspace.json (default: ./fixtures).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    #[command(flatten)]
-    pub tls: TlsArgs,
 }
 
 /// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed, 2 bad input or no connection.
@@ -156,7 +129,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
 
 /// Follows the files of `ws`, printing one line on stderr per reload: `reloaded models from
 /// DIR`, or each file that failed to load, where, and what was kept instead.
-fn follow_files(ws: Workspace) -> LiveWorkspace {
+pub(super) fn follow_files(ws: Workspace) -> LiveWorkspace {
     let live = LiveWorkspace::start(ws);
     let (woken_tx, woken) = std::sync::mpsc::channel();
     let mut feed = live.subscribe_waking(move || {
@@ -184,7 +157,7 @@ fn follow_files(ws: Workspace) -> LiveWorkspace {
 }
 
 /// Prints what went wrong in the load that published `snapshot`, one line each.
-fn print_notices(snapshot: &Snapshot) {
+pub(super) fn print_notices(snapshot: &Snapshot) {
     for notice in snapshot.notices.iter() {
         say(notice);
     }
@@ -192,204 +165,7 @@ fn print_notices(snapshot: &Snapshot) {
 
 /// One line on stderr. Unlike `eprintln!` it does not panic when nobody reads stderr any more
 /// (a test that only waited for the first line).
-fn say(line: &str) {
+pub(super) fn say(line: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "thingbench: {line}");
-}
-
-/// Runs `thingbench serve` until the process is stopped.
-pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let live = follow_files(ws);
-    let (broker, _hub) = start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
-    eprintln!(
-        "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
-        broker.url(),
-        live.snapshot().workspace.gateway()
-    );
-    print_notices(&live.snapshot());
-    loop {
-        std::thread::park();
-    }
-}
-
-/// Runs `thingbench hub` until the process is stopped.
-pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
-    if args.tls.insecure {
-        eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
-    }
-    let live = follow_files(ws);
-    let _hub = start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
-    eprintln!(
-        "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
-        live.snapshot().workspace.gateway()
-    );
-    print_notices(&live.snapshot());
-    loop {
-        std::thread::park();
-    }
-}
-
-/// Options of `thingbench bench`.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// A broker with a hub on it (default: the embedded broker and hub).
-    #[arg(long, value_name = "URL")]
-    pub broker: Option<String>,
-    /// The workspace folder with workspace.json (default: ./fixtures).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// How many batch requests to send.
-    #[arg(long, value_name = "N", default_value_t = 20_000)]
-    pub requests: usize,
-    /// How many requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    pub inflight: usize,
-    /// Measure points per batch.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub points: usize,
-    /// Print {"requests", "req_per_s", "p50_ms", "p99_ms", "publish_per_s", "lost"}.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub tls: TlsArgs,
-}
-
-/// Runs `thingbench bench`.
-pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    use crate::runner::bench::{BenchConfig, bench_body, run_bench};
-    if args.requests == 0 || args.inflight == 0 || args.points == 0 {
-        return Err(UsageError(
-            "--requests, --inflight and --points must be at least 1".into(),
-        ));
-    }
-    let ws = Arc::new(open_workspace(args.workspace.as_deref(), None)?);
-    let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
-    let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
-    let registry = ws.registry(&LoginState::All);
-    let device = ws
-        .sub_devices()
-        .into_iter()
-        .find(|d| registry.model_of(&d.product_key).is_some())
-        .unwrap_or_else(|| ws.gateway());
-    let mut runner = Runner::new(Arc::clone(&ws), &session);
-    runner.apply_login(&LoginState::Only(vec![device.clone()]));
-    drop(runner);
-    let body = bench_body(&registry, &device, args.points).map_err(UsageError)?;
-    let config = BenchConfig {
-        requests: args.requests,
-        inflight: args.inflight,
-        points: args.points,
-    };
-    let report = run_bench(&session, &ws.gateway(), &body, config);
-    let written = if args.json {
-        writeln!(out, "{}", report.to_json())
-    } else {
-        writeln!(out, "broker          {url}")
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "requests        {} of {} points, {} in flight, as {device}",
-                    report.requests, args.points, args.inflight
-                )
-            })
-            .and_then(|_| writeln!(out, "round trips/s   {:.0}", report.req_per_s))
-            .and_then(|_| writeln!(out, "round trip p50  {:.3} ms", report.p50_ms))
-            .and_then(|_| writeln!(out, "round trip p99  {:.3} ms", report.p99_ms))
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "publishes/s     {:.0} (same payloads, broker PUBACK only)",
-                    report.publish_per_s
-                )
-            })
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "ratio           {:.2} (round trips / publishes)",
-                    report.req_per_s / report.publish_per_s
-                )
-            })
-            .and_then(|_| writeln!(out, "lost            {}", report.lost))
-            .and_then(|_| writeln!(out, "not 200         {}", report.not_200))
-    };
-    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
-    Ok(if report.lost == 0 && report.not_200 == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Options of `thingbench watch`.
-#[derive(Debug, clap::Args)]
-pub struct WatchArgs {
-    /// The broker the devices and the hub use (default: the embedded broker and hub).
-    #[arg(long, value_name = "URL")]
-    pub broker: Option<String>,
-    /// The workspace folder with workspace.json (default: ./fixtures).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Write one JUnit test case per watched message (needs --for).
-    #[arg(long, value_name = "FILE", requires = "seconds")]
-    pub junit: Option<PathBuf>,
-    /// Save each watched message as a fixture in DIR, expecting the hub's code (needs --for).
-    #[arg(long, value_name = "DIR", requires = "seconds")]
-    pub save: Option<PathBuf>,
-    /// Watch this many seconds, then print a summary (default: until stopped).
-    #[arg(long = "for", value_name = "SECONDS", id = "seconds")]
-    pub seconds: Option<u64>,
-    #[command(flatten)]
-    pub tls: TlsArgs,
-}
-
-/// Runs `thingbench watch`: exit 0 when every watched message got the predicted code, 1 when
-/// the hub disagreed or was silent, 2 on bad input.
-pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let live = follow_files(ws);
-    let feed = live.subscribe();
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
-    let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
-        .map_err(UsageError)?;
-    eprintln!("thingbench: watching {url} for gateway traffic; devices may connect now");
-    print_notices(&live.snapshot());
-    let duration = Duration::from_secs(args.seconds.unwrap_or(u64::MAX / 4));
-    let watched = crate::runner::watch::watch(&session, feed, duration, |w| {
-        let _ = writeln!(out, "{}", w.line());
-    });
-    let agreed = watched.iter().filter(|w| w.agrees()).count();
-    let invalid = watched.iter().filter(|w| !w.predicted.is_success()).count();
-    let _ = writeln!(
-        out,
-        "{} watched, {invalid} invalid, {agreed} agreed with the hub, {} did not",
-        watched.len(),
-        watched.len() - agreed
-    );
-    if let Some(dir) = &args.save {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| UsageError(crate::workspace::FileError::io(dir, &e).to_string()))?;
-        let gateway = live.snapshot().workspace.gateway();
-        for (i, w) in watched.iter().enumerate() {
-            let id = w.id.as_ref().map_or("-".to_owned(), |id| id.0.clone());
-            let fixture = w.to_fixture(format!("watched {:04} id {id}", i + 1), &gateway);
-            let path = dir.join(w.file_name(i + 1));
-            write_atomic(&path, fixture.to_pretty().as_bytes())
-                .map_err(|e| UsageError(crate::workspace::FileError::io(&path, &e).to_string()))?;
-        }
-        let _ = writeln!(out, "saved {} fixtures in {}", watched.len(), dir.display());
-    }
-    if let Some(junit) = &args.junit {
-        let xml = crate::runner::watch::watch_junit(&watched).map_err(UsageError)?;
-        write_atomic(junit, xml.as_bytes())
-            .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
-    }
-    Ok(if agreed == watched.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
