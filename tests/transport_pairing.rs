@@ -34,6 +34,19 @@ fn wait_for(session: &Session, mut wanted: impl FnMut(&SessionEvent) -> bool) ->
     }
 }
 
+/// Subscribes `session` to `filter` and waits for the broker's SUBACK.
+fn subscribed(session: &Session, filter: &str) {
+    session.send(SessionCommand::Subscribe(filter.to_owned()));
+    let event = wait_for(
+        session,
+        |e| matches!(e, SessionEvent::Subscribed { filter: f, .. } if f == filter),
+    );
+    assert!(
+        matches!(&event, SessionEvent::Subscribed { granted: Ok(_), .. }),
+        "{event:?}"
+    );
+}
+
 /// `device` publishes `payload` on `topic` (via a request whose own reply nobody sends).
 fn publish(device: &Session, n: u64, topic: &str, payload: &str) {
     device.send(SessionCommand::Request {
@@ -50,8 +63,7 @@ fn replies_pair_by_id_then_oldest_and_the_rest_is_unpaired() {
     let broker = EmbeddedBroker::start(None).expect("embedded broker");
     let client = session(&broker, "pairing-client");
     let responder = session(&broker, "pairing-responder");
-    responder.send(SessionCommand::Subscribe("lab/req".into()));
-    std::thread::sleep(Duration::from_millis(200));
+    subscribed(&responder, "lab/req");
 
     // Two requests in flight on the same topic.
     for (n, id) in [(1, "a1"), (2, "a2")] {
@@ -212,8 +224,7 @@ fn hostile_replies_are_shown_for_what_they_are() {
     let broker = EmbeddedBroker::start(None).expect("embedded broker");
     let client = session(&broker, "hostile-client");
     let responder = session(&broker, "hostile-responder");
-    responder.send(SessionCommand::Subscribe("lab/h".into()));
-    std::thread::sleep(Duration::from_millis(200));
+    subscribed(&responder, "lab/h");
     client.send(SessionCommand::Request {
         request: RequestId(1),
         topic: "lab/h".into(),
@@ -278,22 +289,47 @@ fn only_a_plain_publish_reports_its_puback() {
     let broker = EmbeddedBroker::start(None).expect("embedded broker");
     let client = session(&broker, "acked-client");
     // A request's PUBACK wakes nobody; it ends with its reply or its timeout.
-    publish(&client, 1, "lab/acked/request", "{}");
-    client.send(SessionCommand::Publish {
-        topic: "lab/acked/plain".into(),
-        payload: b"{}".to_vec(),
-    });
-    wait_for(&client, |e| matches!(e, SessionEvent::Acked));
-    publish(&client, 2, "lab/acked/request", "{}");
-    client.send(SessionCommand::Publish {
-        topic: "lab/acked/plain".into(),
-        payload: b"{}".to_vec(),
-    });
-    wait_for(&client, |e| matches!(e, SessionEvent::Acked));
-    std::thread::sleep(Duration::from_millis(300));
-    let extra: Vec<SessionEvent> = client.events.try_iter().collect();
-    assert!(
-        !extra.iter().any(|e| matches!(e, SessionEvent::Acked)),
-        "one Acked per plain publish, none for requests: {extra:?}"
+    for n in 1..=2 {
+        publish(&client, n, "lab/acked/request", "{}");
+        client.send(SessionCommand::Publish {
+            topic: "lab/acked/plain".into(),
+            payload: b"{}".to_vec(),
+        });
+    }
+    // The broker answers one client's packets in order: once the SUBACK of a later
+    // subscription is in, every PUBACK before it is too.
+    client.send(SessionCommand::Subscribe("lab/acked/sentinel".into()));
+    let mut seen = Vec::new();
+    loop {
+        let event = wait_for(&client, |_| true);
+        if matches!(&event, SessionEvent::Subscribed { filter, .. } if filter == "lab/acked/sentinel")
+        {
+            break;
+        }
+        seen.push(event);
+    }
+    let acked = seen
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Acked))
+        .count();
+    assert_eq!(
+        acked, 2,
+        "one Acked per plain publish, none for requests: {seen:?}"
     );
+}
+
+#[test]
+fn a_subscription_that_cannot_be_made_is_reported_not_dropped() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let client = session(&broker, "refused-client");
+    client.send(SessionCommand::Subscribe("lab/#/bad".into()));
+    let event = wait_for(&client, |e| matches!(e, SessionEvent::Subscribed { .. }));
+    let SessionEvent::Subscribed { filter, granted } = event else {
+        unreachable!()
+    };
+    assert_eq!(filter, "lab/#/bad");
+    let reason = granted.expect_err("an invalid filter is refused");
+    assert!(reason.contains("not a valid MQTT topic filter"), "{reason}");
+    // The session lives on: a good subscription after it is granted.
+    subscribed(&client, "lab/good");
 }

@@ -507,7 +507,13 @@ impl Connection {
                 }
                 None
             }
-            SessionEvent::Message { .. }
+            // Only reply topics are subscribed here; a refused one means no reply can arrive.
+            SessionEvent::Subscribed {
+                granted: Err(reason),
+                ..
+            } => Some(Routed::Notice(Notice::error(reason))),
+            SessionEvent::Subscribed { granted: Ok(_), .. }
+            | SessionEvent::Message { .. }
             | SessionEvent::Acked
             | SessionEvent::PublishFailed { .. } => None,
         }

@@ -2,7 +2,7 @@
 //! with the one checker, and the hub's reply is paired with it, so that a device's mistakes and
 //! any disagreement between the checker and the hub show up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::model::{Finding, Registry, check};
@@ -33,8 +33,14 @@ pub struct Watched {
     pub actual: Option<ReplyCode>,
     /// Everything the checker found.
     pub findings: Vec<Finding>,
-    /// The sub-devices logged in when it was seen, as the watcher followed them.
+    /// The sub-devices logged in when it was seen, as the watcher followed them (and as the
+    /// hub's reply settled the unknown ones).
     pub logged_in: Vec<DeviceId>,
+    /// Sub-devices it speaks for whose login the watcher never saw: predicted as logged in.
+    pub unknown_logins: Vec<DeviceId>,
+    /// The code had those devices been logged out, when it differs: the hub's reply settles
+    /// which it was, and either code agrees.
+    pub if_logged_out: Option<ReplyCode>,
     /// The devices it speaks for.
     pub devices: Vec<DeviceId>,
     pub at: EpochMs,
@@ -56,9 +62,22 @@ impl Watched {
         self.payload = None;
     }
 
-    /// True when the hub answered and agreed with the checker.
+    /// True when the hub answered and agreed with the checker (with either prediction, when a
+    /// login state was unknown).
     pub fn agrees(&self) -> bool {
-        self.actual == Some(self.predicted)
+        self.actual.is_some()
+            && (self.actual == Some(self.predicted) || self.actual == self.if_logged_out)
+    }
+
+    /// What the watcher could not know, in words: `login of invPk/inv01 unknown (not seen since
+    /// the watch began): predicted as logged in, 1212 if logged out`.
+    pub fn unknown_note(&self) -> Option<String> {
+        let out = self.if_logged_out?;
+        let devices: Vec<String> = self.unknown_logins.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "login of {} unknown (not seen since the watch began): predicted as logged in, {out} if logged out",
+            devices.join(", ")
+        ))
     }
 
     /// One line for the terminal.
@@ -72,9 +91,10 @@ impl Watched {
         };
         let finding = self
             .finding
-            .as_ref()
+            .iter()
+            .chain(self.unknown_note().as_ref())
             .map(|f| format!("  {f}"))
-            .unwrap_or_default();
+            .collect::<String>();
         format!(
             "{verdict:<8}  {}  id {id}  predicted {}  hub {actual}{finding}",
             self.topic, self.predicted
@@ -98,6 +118,9 @@ pub struct Watcher {
     open: HashMap<(String, MsgId), usize>,
     /// Requests without an id, per topic, oldest first: a reply without an id pairs with the oldest.
     open_without_id: HashMap<String, VecDeque<usize>>,
+    /// Sub-devices whose login state is known: a login or logout was seen, or a hub's reply
+    /// settled it. The others may have logged in before the watch began.
+    known_logins: HashSet<DeviceId>,
 }
 
 impl Watcher {
@@ -109,6 +132,7 @@ impl Watcher {
             watched: Vec::new(),
             open: HashMap::new(),
             open_without_id: HashMap::new(),
+            known_logins: HashSet::new(),
         }
     }
 
@@ -142,13 +166,38 @@ impl Watcher {
                     .and_then(VecDeque::pop_front),
             }?;
             self.watched[index].actual = Some(reply.code);
+            self.settle(index);
             return Some(WatchUpdate::Reply(index));
         }
         let devices = devices_named(&parsed.device, &payload);
         let mut logged_in: Vec<_> = self.registry.logged_in.iter().cloned().collect();
         logged_in.sort_by_key(ToString::to_string);
+        let unknown: Vec<DeviceId> = devices
+            .iter()
+            .filter(|d| !self.known_logins.contains(*d))
+            .filter(|d| self.registry.devices.get(*d).is_some_and(|r| r.gateway.is_some()))
+            .cloned()
+            .collect();
+        // Predicted as logged in; had they been out, the code may differ.
+        let if_logged_out = if unknown.is_empty() {
+            None
+        } else {
+            let out = check(&self.registry, topic, &payload).code;
+            self.registry.logged_in.extend(unknown.iter().cloned());
+            Some(out)
+        };
         let report = check(&self.registry, topic, &payload);
+        for device in &unknown {
+            self.registry.logged_in.remove(device);
+        }
+        if let Some(crate::model::SessionEffect::Login(d) | crate::model::SessionEffect::Logout(d)) =
+            &report.effect
+        {
+            self.known_logins.insert(d.clone());
+        }
         self.registry.apply(report.effect.as_ref());
+        let if_logged_out = if_logged_out.filter(|out| *out != report.code);
+        let unknown_logins = if if_logged_out.is_some() { unknown } else { Vec::new() };
         let index = self.watched.len();
         self.watched.push(Watched {
             topic: topic.to_owned(),
@@ -159,6 +208,8 @@ impl Watcher {
             actual: None,
             findings: report.findings,
             logged_in,
+            unknown_logins,
+            if_logged_out,
             devices,
             at: EpochMs::now(),
         });
@@ -173,6 +224,31 @@ impl Watcher {
                 .push_back(index),
         }
         Some(WatchUpdate::Request(index))
+    }
+
+    /// Lets the hub's reply to request `index` settle the unknown logins it depended on: the
+    /// predicted code says they were logged in; the other says logged out, which tells which
+    /// device only when there was one.
+    fn settle(&mut self, index: usize) {
+        let w = &mut self.watched[index];
+        if w.unknown_logins.is_empty() || w.actual.is_none() {
+            return;
+        }
+        if w.actual == Some(w.predicted) {
+            for device in &w.unknown_logins {
+                if self.known_logins.insert(device.clone()) {
+                    self.registry.logged_in.insert(device.clone());
+                }
+                if !w.logged_in.contains(device) {
+                    w.logged_in.push(device.clone());
+                }
+            }
+            w.logged_in.sort_by_key(ToString::to_string);
+        } else if w.actual == w.if_logged_out
+            && let [device] = w.unknown_logins.as_slice()
+        {
+            self.known_logins.insert(device.clone());
+        }
     }
 
     /// Requests still waiting for a reply, in the order seen.
@@ -383,6 +459,62 @@ mod tests {
         // An empty payload reads back empty too.
         watcher.feed(topic, Vec::new());
         assert_eq!(watcher.watched()[1].payload(), Vec::<u8>::new());
+    }
+
+    /// The sample workspace's registry.
+    fn sample_registry() -> Registry {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        crate::workspace::Workspace::load(&root)
+            .expect("the sample workspace loads")
+            .registry(&LoginState::All)
+    }
+
+    fn batch(id: u32, device: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({"id": id.to_string(), "version": "1.0",
+            "method": "thing.measurepoint.post.batch",
+            "params": [{"productKey": "invPk", "deviceKey": device,
+                        "measurepoints": {"temp": 41.5}}]}))
+        .expect("a JSON payload")
+    }
+
+    fn reply(id: u32, code: i64) -> Vec<u8> {
+        serde_json::to_vec(&json!({"id": id.to_string(), "code": code, "data": null}))
+            .expect("a JSON payload")
+    }
+
+    #[test]
+    fn a_login_never_seen_is_unknown_and_the_hub_settles_it() {
+        const TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        const REPLY: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply";
+        let mut watcher = Watcher::new(sample_registry());
+        // inv01 logged in before the watch began: predicted as logged in, and the hub's 200
+        // agrees and settles it.
+        watcher.feed(TOPIC, batch(1, "inv01"));
+        let w = &watcher.watched()[0];
+        assert_eq!(w.predicted, ReplyCode::SUCCESS);
+        assert_eq!(w.if_logged_out, Some(ReplyCode(1212)));
+        assert!(w.line().contains("login of invPk/inv01 unknown"), "{}", w.line());
+        watcher.feed(REPLY, reply(1, 200));
+        let w = &watcher.watched()[0];
+        assert!(w.agrees(), "{}", w.line());
+        assert!(w.line().starts_with("AGREE"), "{}", w.line());
+        assert_eq!(w.logged_in, vec![DeviceId::new("invPk", "inv01")]);
+        // Now it is known to be in: no doubt left.
+        watcher.feed(TOPIC, batch(2, "inv01"));
+        let w = &watcher.watched()[1];
+        assert_eq!((w.predicted, w.if_logged_out), (ReplyCode::SUCCESS, None));
+
+        // inv02 was out: the hub's 1212 agrees too, and settles it as out.
+        watcher.feed(TOPIC, batch(3, "inv02"));
+        watcher.feed(REPLY, reply(3, 1212));
+        assert!(watcher.watched()[2].agrees(), "{}", watcher.watched()[2].line());
+        watcher.feed(TOPIC, batch(4, "inv02"));
+        let w = &watcher.watched()[3];
+        assert_eq!((w.predicted, w.if_logged_out), (ReplyCode(1212), None));
+        // A code that is neither still disagrees.
+        watcher.feed(REPLY, reply(4, 200));
+        assert!(!watcher.watched()[3].agrees());
+        assert!(watcher.watched()[3].line().starts_with("DISAGREE"));
     }
 
     #[test]

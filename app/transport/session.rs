@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
-    Outgoing, Packet, QoS, StateError,
+    Outgoing, Packet, QoS, StateError, SubscribeReasonCode,
 };
 use tokio::sync::mpsc as tokio_mpsc;
 
@@ -70,7 +70,8 @@ pub enum SessionCommand {
         msg_id: Option<MsgId>,
         timeout: Duration,
     },
-    /// Subscribe to a filter; its messages come as [`SessionEvent::Message`].
+    /// Subscribe to a filter, now and after every reconnect; its messages come as
+    /// [`SessionEvent::Message`], the broker's answer as [`SessionEvent::Subscribed`].
     Subscribe(String),
     /// Publish without waiting for a reply (QoS 1); the broker's PUBACK comes as
     /// [`SessionEvent::Acked`].
@@ -112,6 +113,13 @@ pub enum SessionEvent {
     Message {
         topic: String,
         payload: Vec<u8>,
+    },
+    /// The broker answered a subscription (its SUBACK), or the subscription could not be sent:
+    /// the QoS granted, or why not. Reply topics are subscribed too; a refused one means its
+    /// replies cannot arrive.
+    Subscribed {
+        filter: String,
+        granted: Result<QoS, String>,
     },
     /// The broker acknowledged a QoS 1 publish.
     Acked,
@@ -318,6 +326,10 @@ async fn run(
     // What each publish handed to rumqttc is, in order, until rumqttc numbers it.
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut plain_pkids: HashSet<u16> = HashSet::new();
+    // The filter of each subscription handed to rumqttc, in order, until rumqttc numbers it;
+    // then by packet id until the broker's SUBACK.
+    let mut subscribing: VecDeque<String> = VecDeque::new();
+    let mut sub_pkids: HashMap<u16, String> = HashMap::new();
     let mut backoff = super::Backoff::default();
     let mut retry_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
@@ -339,8 +351,16 @@ async fn run(
                     return;
                 }
                 Some(SessionCommand::Subscribe(filter)) => {
-                    if connected {
-                        let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    if filters.contains(&filter) {
+                        continue;
+                    }
+                    if !rumqttc::valid_filter(&filter) {
+                        let granted = Err(invalid_filter(&filter));
+                        events.send(SessionEvent::Subscribed { filter, granted });
+                        continue;
+                    }
+                    if connected && let Err(reason) = subscribe(&client, &filter, &mut subscribing) {
+                        events.send(SessionEvent::Subscribed { filter: filter.clone(), granted: Err(reason) });
                     }
                     filters.push(filter);
                 }
@@ -369,9 +389,13 @@ async fn run(
                         continue;
                     }
                     let reply = reply_topic(&topic);
-                    if reply_topics.insert(reply.clone()) {
+                    if !reply_topics.contains(&reply) {
                         // Subscribed before the first publish on this topic; the broker keeps the order.
-                        let _ = client.try_subscribe(reply.clone(), QoS::AtLeastOnce);
+                        if let Err(reason) = subscribe(&client, &reply, &mut subscribing) {
+                            events.send(SessionEvent::Lost { request, reason });
+                            continue;
+                        }
+                        reply_topics.insert(reply.clone());
                     }
                     if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload) {
                         events.send(SessionEvent::Lost { request, reason: format!("could not queue the publish: {e}") });
@@ -396,8 +420,10 @@ async fn run(
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
                         backoff.reset();
-                        for topic in reply_topics.iter().chain(filters.iter()) {
-                            let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
+                        for filter in reply_topics.iter().chain(filters.iter()) {
+                            if let Err(reason) = subscribe(&client, filter, &mut subscribing) {
+                                events.send(SessionEvent::Subscribed { filter: filter.clone(), granted: Err(reason) });
+                            }
                         }
                         events.send(SessionEvent::Connected);
                     }
@@ -417,6 +443,23 @@ async fn run(
                             plain_pkids.insert(pkid);
                         }
                     }
+                    Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => {
+                        if let Some(filter) = subscribing.pop_front() {
+                            sub_pkids.insert(pkid, filter);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        if let Some(filter) = sub_pkids.remove(&ack.pkid) {
+                            let granted = match ack.return_codes.first() {
+                                Some(SubscribeReasonCode::Success(qos)) => Ok(*qos),
+                                Some(SubscribeReasonCode::Failure) => {
+                                    Err(format!("the broker refused the subscription to {filter} (check its access rules)"))
+                                }
+                                None => Err(format!("the broker answered the subscription to {filter} with no code")),
+                            };
+                            events.send(SessionEvent::Subscribed { filter, granted });
+                        }
+                    }
                     Ok(Event::Incoming(Packet::PubAck(ack))) => {
                         if plain_pkids.remove(&ack.pkid) {
                             events.send(SessionEvent::Acked);
@@ -428,6 +471,8 @@ async fn run(
                         connected = false;
                         queued.clear();
                         plain_pkids.clear();
+                        subscribing.clear();
+                        sub_pkids.clear();
                         events.send(SessionEvent::Disconnected { reason: reason.clone() });
                         by_id.clear();
                         for (request, _) in pending.drain() {
@@ -451,11 +496,16 @@ async fn run(
                     retry_at = None;
                     let mut eventloop = idle.take();
                     // A fresh event loop signs anew (the timestamp is part of the credentials).
-                    if matches!(config.auth, Auth::Sign { .. })
-                        && let Ok((c, e)) = new_event_loop(&config)
-                    {
-                        client = c;
-                        eventloop = Some(e);
+                    if matches!(config.auth, Auth::Sign { .. }) {
+                        match new_event_loop(&config) {
+                            Ok((c, e)) => {
+                                client = c;
+                                eventloop = Some(e);
+                            }
+                            Err(e) => events.send(SessionEvent::Disconnected {
+                                reason: format!("cannot sign the reconnect anew ({e}); retrying with the previous credentials"),
+                            }),
+                        }
                     }
                     polling = eventloop.map(poll_owned);
                 }
@@ -473,6 +523,34 @@ async fn run(
             }
         }
     }
+}
+
+/// Hands a subscription to rumqttc, or says why it cannot.
+fn subscribe(
+    client: &AsyncClient,
+    filter: &str,
+    subscribing: &mut VecDeque<String>,
+) -> Result<(), String> {
+    match client.try_subscribe(filter, QoS::AtLeastOnce) {
+        Ok(()) => {
+            subscribing.push_back(filter.to_owned());
+            Ok(())
+        }
+        Err(e) => {
+            if rumqttc::valid_filter(filter) {
+                Err(format!("could not subscribe to {filter}: {e}"))
+            } else {
+                Err(invalid_filter(filter))
+            }
+        }
+    }
+}
+
+/// Why `filter` cannot be subscribed to.
+fn invalid_filter(filter: &str) -> String {
+    format!(
+        "could not subscribe to {filter}: not a valid MQTT topic filter ('#' only last, '+' and '#' only as whole levels)"
+    )
 }
 
 /// What a publish handed to rumqttc was for.
