@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         None => run_gui(&GuiArgs::default()),
         Some(Command::Gui(args)) => run_gui(&args),
         Some(Command::Run(args)) => {
-            thingbench::cli::stop_on_ctrl_c();
+            thingbench::cli::stop_on_ctrl_c("stopping after the fixture in flight");
             let mut stdout = std::io::stdout().lock();
             run_suite(&args, &mut stdout).map_err(|e| e.0)
         }
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             bench(&args, &mut stdout).map_err(|e| e.0)
         }
         Some(Command::Watch(args)) => {
+            thingbench::cli::stop_on_ctrl_c("stopping: the summary and files follow");
             let mut stdout = std::io::stdout().lock();
             watch(&args, &mut stdout).map_err(|e| e.0)
         }

@@ -4,9 +4,14 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::LineReader;
+
+/// How long a test waits for a line before it fails.
+const WAIT: Duration = Duration::from_secs(60);
 
 fn thingbench() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_thingbench"));
@@ -23,27 +28,27 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
     let dir = tempfile::tempdir().expect("tempdir");
     let junit: PathBuf = dir.path().join("watch.xml");
     let saved: PathBuf = dir.path().join("saved");
-    let mut watcher = thingbench()
-        .args([
-            "watch",
-            "--broker",
-            &url,
-            "--for",
-            "10",
-            "--junit",
-            junit.to_str().expect("utf-8"),
-            "--save",
-            saved.to_str().expect("utf-8"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("watch");
-    let mut ready = String::new();
-    std::io::BufReader::new(watcher.stderr.take().expect("stderr"))
-        .read_line(&mut ready)
-        .expect("watching");
-    assert!(ready.contains("watching"), "{ready}");
+    // No --for: it watches until Ctrl-C, then prints its summary and writes its files.
+    let mut watcher = common::Killed(
+        thingbench()
+            .args([
+                "watch",
+                "--broker",
+                &url,
+                "--junit",
+                junit.to_str().expect("utf-8"),
+                "--save",
+                saved.to_str().expect("utf-8"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("watch"),
+    );
+    let mut stdout = LineReader::new(watcher.0.stdout.take().expect("stdout"));
+    let mut stderr = LineReader::new(watcher.0.stderr.take().expect("stderr"));
+    // Said once the broker granted the subscriptions: nothing sent after it is missed.
+    stderr.wait_for(WAIT, |l| l.contains("watching"));
 
     let run = thingbench()
         .args(["run", "fixtures/messages", "--broker", &url])
@@ -54,22 +59,64 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
         "{}",
         String::from_utf8_lossy(&run.stdout)
     );
-    let watched = watcher.wait_with_output().expect("watch ends");
+    // One more request with an id of its own: the broker hands the watcher messages in order,
+    // so once its reply is seen, every reply before it was seen too.
+    let sentinel = dir.path().join("sentinel.json");
+    let first = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/messages/001-valid-two-inverters.json"),
+    )
+    .expect("a sample fixture");
+    std::fs::write(
+        &sentinel,
+        first.replacen("\"request\": {", "\"request\": {\"id\": \"sentinel-1\",", 1),
+    )
+    .expect("write");
+    let last = thingbench()
+        .args([
+            "run",
+            sentinel.to_str().expect("utf-8"),
+            "--workspace",
+            "fixtures",
+            "--broker",
+            &url,
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stdout)
+    );
+    stdout.wait_for(WAIT, |l| l.contains("id sentinel-1"));
+    common::interrupt(watcher.0.id());
+    let status = watcher.0.wait().expect("watch ends");
+    let all = stdout.rest(WAIT);
+    let errors = stderr.rest(WAIT).join("\n");
     drop(serve);
 
-    let text = String::from_utf8_lossy(&watched.stdout);
-    assert_eq!(watched.status.code(), Some(0), "{text}");
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" predicted ")).collect();
+    let text = all.join("\n");
+    assert_eq!(status.code(), Some(0), "{text}\n{errors}");
+    let lines: Vec<&str> = all
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.contains(" predicted "))
+        .collect();
     let fixtures = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/messages"))
         .expect("dir")
         .count();
-    // Every fixture, plus the logins and logouts the runner sent before them.
+    // Every fixture and the sentinel, plus the logins and logouts the runner sent before them.
     assert!(
-        lines.len() > fixtures,
+        lines.len() > fixtures + 1,
         "{} lines for {fixtures} fixtures:\n{text}",
         lines.len()
     );
     assert!(lines.iter().all(|l| l.starts_with("AGREE")), "{text}");
+    // The summary, printed at Ctrl-C, counts every line.
+    assert!(
+        text.contains(&format!("{} watched, ", lines.len())),
+        "the summary:\n{text}"
+    );
     for code in [
         "1204", "1206", "1212", "1220", "1251", "1008", "1009", "1260", "705", "740", "742",
     ] {
@@ -90,8 +137,8 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
 
     // The logins went by signed, yet no secret and no sign is in what the tools printed or wrote.
     let printed = [
-        text.to_string(),
-        String::from_utf8_lossy(&watched.stderr).into_owned(),
+        text.clone(),
+        errors.clone(),
         String::from_utf8_lossy(&run.stdout).into_owned(),
         String::from_utf8_lossy(&run.stderr).into_owned(),
         xml.clone(),
@@ -116,6 +163,40 @@ fn watch_checks_every_message_and_agrees_with_the_hub() {
     let replayed = String::from_utf8_lossy(&replay.stdout);
     assert!(replay.status.success(), "{replayed}");
     assert_eq!(replayed.matches("PASS").count(), lines.len(), "{replayed}");
+}
+
+#[test]
+fn a_watch_whose_broker_goes_away_says_so_and_comes_back() {
+    let port = common::free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let serve = common::serve_on(port);
+    let mut watcher = common::Killed(
+        thingbench()
+            .args(["watch", "--broker", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("watch"),
+    );
+    let mut stderr = LineReader::new(watcher.0.stderr.take().expect("stderr"));
+    stderr.wait_for(WAIT, |l| l.contains("watching"));
+    drop(serve);
+    let lost = stderr.wait_for(WAIT, |l| l.contains("lost the broker"));
+    assert!(lost.contains("retrying"), "{lost}");
+    let _serve = common::serve_on(port);
+    stderr.wait_for(Duration::from_secs(30), |l| {
+        l.contains("the broker is back")
+    });
+    // One line for the outage, however many retries it took.
+    let outage_lines = stderr
+        .seen
+        .iter()
+        .filter(|l| l.contains("lost the broker"))
+        .count();
+    assert_eq!(outage_lines, 1, "{:#?}", stderr.seen);
+    common::interrupt(watcher.0.id());
+    let status = watcher.0.wait().expect("watch ends");
+    assert_eq!(status.code(), Some(0), "{:#?}", stderr.rest(WAIT));
 }
 
 /// Fails when `output` holds a secret of the sample workspace or a SHA-256 sign (64 hex digits).

@@ -64,14 +64,15 @@ pub struct GuiArgs {
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Makes Ctrl-C stop a suite after the fixture in flight, keeping the results so far; a second
-/// Ctrl-C ends the process at once.
-pub fn stop_on_ctrl_c() {
-    let installed = ctrlc::set_handler(|| {
+/// Makes Ctrl-C stop a command gently (a suite after the fixture in flight, a watch with its
+/// summary), keeping the results so far, after printing `stopping`; a second Ctrl-C ends the
+/// process at once.
+pub fn stop_on_ctrl_c(stopping: &'static str) {
+    let installed = ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("thingbench: stopping after the fixture in flight (Ctrl-C again to quit now)");
+        eprintln!("thingbench: {stopping} (Ctrl-C again to quit now)");
     });
     if let Err(e) = installed {
         eprintln!("thingbench: warning: Ctrl-C will end the run at once: {e}");

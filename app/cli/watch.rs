@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::runner::connect::broker_or_embedded;
+use crate::runner::watch::{WatchEnd, WatchReport, Watched, subscribe_watch};
 use crate::workspace::write_atomic;
 
-use super::run::{TlsArgs, follow_files, print_notices};
+use super::run::{TlsArgs, follow_files, print_notices, say};
 use super::{UsageError, open_workspace};
 
 /// Options of `thingbench watch`.
@@ -19,13 +20,15 @@ pub struct WatchArgs {
     /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
-    /// Write one JUnit test case per watched message (needs --for).
-    #[arg(long, value_name = "FILE", requires = "seconds")]
+    /// Write one JUnit test case per watched message when the watch ends.
+    #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Save each watched message as a fixture in DIR, expecting the hub's code (needs --for).
-    #[arg(long, value_name = "DIR", requires = "seconds")]
+    /// Save each watched message as a fixture in DIR, expecting the hub's code, when the watch
+    /// ends.
+    #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
-    /// Watch this many seconds, then print a summary (default: until stopped).
+    /// Watch this many seconds, then print a summary (default: until Ctrl-C, which prints it
+    /// too).
     #[arg(long = "for", value_name = "SECONDS", id = "seconds")]
     pub seconds: Option<u64>,
     #[command(flatten)]
@@ -33,7 +36,8 @@ pub struct WatchArgs {
 }
 
 /// Runs `thingbench watch`: exit 0 when every watched message got the predicted code, 1 when
-/// the hub disagreed or was silent, 2 on bad input.
+/// the hub disagreed or was silent, 2 on bad input or when the session ended under it (after
+/// the summary and the files, so that nothing watched is lost).
 pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let live = follow_files(ws);
@@ -41,12 +45,23 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
     let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
         .map_err(UsageError)?;
-    eprintln!("thingbench: watching {url} for gateway traffic; devices may connect now");
+    subscribe_watch(&session, Duration::from_secs(10))
+        .map_err(|e| UsageError(format!("cannot watch {url}: {e}")))?;
+    let until = match args.seconds {
+        Some(seconds) => format!("for {seconds} s"),
+        None => "until Ctrl-C".to_owned(),
+    };
+    say(&format!(
+        "watching {url} for gateway traffic {until}; devices may connect now"
+    ));
     print_notices(&live.snapshot());
-    let duration = Duration::from_secs(args.seconds.unwrap_or(u64::MAX / 4));
-    let watched = crate::runner::watch::watch(&session, feed, duration, |w| {
-        let _ = writeln!(out, "{}", w.line());
-    });
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut lines = Lines { out };
+    let (watched, end) =
+        crate::runner::watch::watch(&session, feed, deadline, super::interrupted, &mut lines);
+    let out = lines.out;
     let agreed = watched.iter().filter(|w| w.agrees()).count();
     let invalid = watched.iter().filter(|w| !w.predicted.is_success()).count();
     let _ = writeln!(
@@ -72,10 +87,29 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         let xml = crate::runner::watch::watch_junit(&watched).map_err(UsageError)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
+        let _ = writeln!(out, "wrote JUnit XML to {}", junit.display());
+    }
+    if let WatchEnd::SessionEnded(reason) = end {
+        return Err(UsageError(format!("the watch ended early: {reason}")));
     }
     Ok(if agreed == watched.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Each watched message as a line on `out`, connection changes on stderr.
+struct Lines<'o> {
+    out: &'o mut dyn std::io::Write,
+}
+
+impl WatchReport for Lines<'_> {
+    fn watched(&mut self, watched: &Watched) {
+        let _ = writeln!(self.out, "{}", watched.line());
+    }
+
+    fn connection(&mut self, note: &str) {
+        say(note);
+    }
 }

@@ -58,6 +58,11 @@ pub struct WatchCtl {
     rows: Vec<usize>,
     /// By device, `"pk/dk"`.
     pub devices: BTreeMap<String, DeviceSummary>,
+    /// The filters the broker has not granted since the session last connected: watching
+    /// starts when none is left.
+    waiting: Vec<String>,
+    /// Why the connection went, while it is away.
+    lost: Option<String>,
 }
 
 impl WatchCtl {
@@ -68,14 +73,25 @@ impl WatchCtl {
         Ok(Self::with_session(session, watcher))
     }
 
-    /// Watch mode over `session`.
+    /// Watch mode over `session`, which subscribes to the watched filters now and again after
+    /// every reconnect.
     pub fn with_session(session: Session, watcher: Watcher) -> Self {
+        for filter in watch_filters() {
+            session.send(SessionCommand::Subscribe(filter));
+        }
         Self {
             session: Some(session),
             watcher,
             rows: Vec::new(),
             devices: BTreeMap::new(),
+            waiting: watch_filters(),
+            lost: None,
         }
+    }
+
+    /// True once the broker granted every watched filter, so that no message is missed.
+    pub fn ready(&self) -> bool {
+        self.running() && self.waiting.is_empty()
     }
 
     /// True until stopped.
@@ -124,15 +140,38 @@ impl WatchCtl {
     pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Option<Notice> {
         match event {
             SessionEvent::Connected => {
-                if let Some(session) = &self.session {
-                    for filter in watch_filters() {
-                        session.send(SessionCommand::Subscribe(filter));
-                    }
-                }
-                Some(Notice::info("watching every device's traffic"))
+                // The session subscribes again by itself; watching resumes at the SUBACKs.
+                self.waiting = watch_filters();
+                None
             }
+            SessionEvent::Subscribed {
+                filter,
+                granted: Ok(_),
+            } => {
+                let before = self.waiting.len();
+                self.waiting.retain(|f| *f != filter);
+                (before > 0 && self.waiting.is_empty()).then(|| match self.lost.take() {
+                    Some(_) => Notice::info("watching every device's traffic again"),
+                    None => Notice::info("watching every device's traffic"),
+                })
+            }
+            SessionEvent::Subscribed {
+                granted: Err(reason),
+                ..
+            } => Some(Notice::error(format!("watch: {reason}"))),
+            // A broker that stays away fails each retry alike: one notice per outage.
             SessionEvent::Disconnected { reason } => {
-                Some(Notice::error(format!("watch: {reason}; retrying")))
+                let again = self.lost.as_ref() == Some(&reason);
+                self.lost = Some(reason.clone());
+                (!again).then(|| Notice::error(format!("watch: {reason}; retrying")))
+            }
+            SessionEvent::Closed => {
+                let reason = self
+                    .lost
+                    .take()
+                    .unwrap_or_else(|| "the session closed".into());
+                self.session = None;
+                Some(Notice::error(format!("watch stopped: {reason}")))
             }
             SessionEvent::Message { topic, payload } => {
                 match self.feed(&topic, payload)? {
@@ -236,6 +275,8 @@ mod tests {
             watcher: Watcher::new(ws.registry(&LoginState::All)),
             rows: Vec::new(),
             devices: BTreeMap::new(),
+            waiting: Vec::new(),
+            lost: None,
         };
         (watch, ws.gateway())
     }
@@ -283,6 +324,42 @@ mod tests {
             .fixture_of(0, &timeline, &gateway)
             .expect_err("its row was cleared");
         assert!(refused.text.contains("cleared"), "{refused:?}");
+    }
+
+    #[test]
+    fn watching_is_said_once_every_filter_is_granted_and_an_outage_once() {
+        let (mut watch, _) = watching();
+        let mut timeline = Timeline::default();
+        let mut apply = |watch: &mut WatchCtl, event| watch.apply(event, &mut timeline);
+        let granted = |filter: &str| SessionEvent::Subscribed {
+            filter: filter.to_owned(),
+            granted: Ok(rumqttc::QoS::AtLeastOnce),
+        };
+        let filters = watch_filters();
+        assert_eq!(apply(&mut watch, SessionEvent::Connected), None);
+        assert_eq!(apply(&mut watch, granted(&filters[0])), None);
+        let ready = apply(&mut watch, granted(&filters[1])).expect("a notice");
+        assert_eq!(ready.text, "watching every device's traffic");
+        // A refused subscription is an error the person sees.
+        let refused = apply(
+            &mut watch,
+            SessionEvent::Subscribed {
+                filter: filters[0].clone(),
+                granted: Err("the broker refused the subscription".into()),
+            },
+        )
+        .expect("a notice");
+        assert!(refused.text.contains("refused"), "{refused:?}");
+        // Retries that fail alike are one notice; the way back is another.
+        let lost = || SessionEvent::Disconnected {
+            reason: "connection refused".into(),
+        };
+        assert!(apply(&mut watch, lost()).is_some());
+        assert_eq!(apply(&mut watch, lost()), None);
+        assert_eq!(apply(&mut watch, SessionEvent::Connected), None);
+        assert_eq!(apply(&mut watch, granted(&filters[0])), None);
+        let back = apply(&mut watch, granted(&filters[1])).expect("a notice");
+        assert_eq!(back.text, "watching every device's traffic again");
     }
 
     #[test]

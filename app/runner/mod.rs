@@ -162,6 +162,8 @@ pub struct Runner<'a> {
     outage_waited: Duration,
     /// Told of every request sent and of how it ended.
     on_traffic: Option<Observer<'a>>,
+    /// Subscriptions the broker refused since the last fixture (its replies cannot arrive).
+    refused: Vec<String>,
 }
 
 /// How long a run waits, over all its sends, for one lost connection to come back before its
@@ -183,6 +185,7 @@ impl<'a> Runner<'a> {
             connected: true,
             outage_waited: Duration::ZERO,
             on_traffic: None,
+            refused: Vec::new(),
         }
     }
 
@@ -202,7 +205,7 @@ impl<'a> Runner<'a> {
 
     /// Runs one fixture: its login list, then its send, judged against its `expect`.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
-        let notes = self.apply_login(&LoginState::of_fixture(fixture));
+        let mut notes = self.apply_login(&LoginState::of_fixture(fixture));
         let message = fixture.resolve(
             &self.workspace.gateway(),
             &self.registry,
@@ -225,6 +228,7 @@ impl<'a> Runner<'a> {
             // The fixture itself changed who is logged in: ask again before the next one.
             self.logged_in = None;
         }
+        notes.append(&mut self.refused);
         let passed = match (&outcome, fixture.expect.no_reply, fixture.expect.code) {
             (Outcome::NoReply { .. }, true, _) => true,
             (Outcome::Replied { code, .. }, false, Some(expected)) => *code == expected,
@@ -347,6 +351,10 @@ impl<'a> Runner<'a> {
                 self.connected = false;
                 self.logged_in = None;
             }
+            SessionEvent::Subscribed {
+                granted: Err(reason),
+                ..
+            } => self.refused.push(reason.clone()),
             _ => {}
         }
     }

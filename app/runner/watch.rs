@@ -3,6 +3,7 @@
 //! any disagreement between the checker and the hub show up.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::model::{Finding, Registry, check};
@@ -73,7 +74,11 @@ impl Watched {
     /// the watch began): predicted as logged in, 1212 if logged out`.
     pub fn unknown_note(&self) -> Option<String> {
         let out = self.if_logged_out?;
-        let devices: Vec<String> = self.unknown_logins.iter().map(ToString::to_string).collect();
+        let devices: Vec<String> = self
+            .unknown_logins
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         Some(format!(
             "login of {} unknown (not seen since the watch began): predicted as logged in, {out} if logged out",
             devices.join(", ")
@@ -175,7 +180,12 @@ impl Watcher {
         let unknown: Vec<DeviceId> = devices
             .iter()
             .filter(|d| !self.known_logins.contains(*d))
-            .filter(|d| self.registry.devices.get(*d).is_some_and(|r| r.gateway.is_some()))
+            .filter(|d| {
+                self.registry
+                    .devices
+                    .get(*d)
+                    .is_some_and(|r| r.gateway.is_some())
+            })
             .cloned()
             .collect();
         // Predicted as logged in; had they been out, the code may differ.
@@ -190,14 +200,19 @@ impl Watcher {
         for device in &unknown {
             self.registry.logged_in.remove(device);
         }
-        if let Some(crate::model::SessionEffect::Login(d) | crate::model::SessionEffect::Logout(d)) =
-            &report.effect
+        if let Some(
+            crate::model::SessionEffect::Login(d) | crate::model::SessionEffect::Logout(d),
+        ) = &report.effect
         {
             self.known_logins.insert(d.clone());
         }
         self.registry.apply(report.effect.as_ref());
         let if_logged_out = if_logged_out.filter(|out| *out != report.code);
-        let unknown_logins = if if_logged_out.is_some() { unknown } else { Vec::new() };
+        let unknown_logins = if if_logged_out.is_some() {
+            unknown
+        } else {
+            Vec::new()
+        };
         let index = self.watched.len();
         self.watched.push(Watched {
             topic: topic.to_owned(),
@@ -316,26 +331,90 @@ fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {
     devices
 }
 
-/// Watches over `session` for `duration`, checking each request against the newest workspace
-/// of `feed`. `on_line` gets each watched message once its reply came (or when watching ends).
+/// Subscribes `session` to the [`watch_filters`] and waits until the broker granted each, or
+/// says which it refused and why.
+pub fn subscribe_watch(session: &Session, within: Duration) -> Result<(), String> {
+    let mut waiting = watch_filters();
+    for filter in &waiting {
+        session.send(SessionCommand::Subscribe(filter.clone()));
+    }
+    let deadline = Instant::now() + within;
+    while !waiting.is_empty() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match session.events.recv_timeout(remaining) {
+            Ok(SessionEvent::Subscribed { filter, granted }) => {
+                granted?;
+                waiting.retain(|f| *f != filter);
+            }
+            Ok(SessionEvent::Closed) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the session ended before the broker granted the subscriptions".into());
+            }
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "the broker did not answer the subscription to {} within {} s",
+                    waiting.join(" and "),
+                    within.as_secs()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a watch ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// Its time was up.
+    Elapsed,
+    /// It was told to stop (Ctrl-C).
+    Stopped,
+    /// The session ended under it: the reason.
+    SessionEnded(String),
+}
+
+/// What [`watch`] tells as it goes.
+pub trait WatchReport {
+    /// A watched message, once its reply came (or when watching ends without one).
+    fn watched(&mut self, watched: &Watched);
+    /// A change in the connection, in words: lost, back, a refused subscription.
+    fn connection(&mut self, note: &str);
+}
+
+/// Watches over `session` (subscribed with [`subscribe_watch`]) until `deadline` (`None`:
+/// forever) or until `stop()` says so, checking each request against the newest workspace of
+/// `feed`.
 pub fn watch(
     session: &Session,
     mut feed: WorkspaceFeed,
-    duration: Duration,
-    mut on_line: impl FnMut(&Watched),
-) -> Vec<Watched> {
-    for filter in watch_filters() {
-        session.send(SessionCommand::Subscribe(filter));
-    }
+    deadline: Option<Instant>,
+    stop: impl Fn() -> bool,
+    report: &mut dyn WatchReport,
+) -> (Vec<Watched>, WatchEnd) {
+    // How often `stop` is asked while nothing arrives.
+    const STOP_CHECK: Duration = Duration::from_millis(100);
     let mut watcher = Watcher::new(feed.workspace().registry(&LoginState::All));
-    let deadline = Instant::now() + duration;
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            break;
+    let mut lost: Option<String> = None;
+    let end = loop {
+        if stop() {
+            break WatchEnd::Stopped;
         }
-        let Ok(event) = session.events.recv_timeout(remaining) else {
-            continue;
+        let slice = match deadline {
+            Some(at) => {
+                let remaining = at.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    break WatchEnd::Elapsed;
+                }
+                remaining.min(STOP_CHECK)
+            }
+            None => STOP_CHECK,
+        };
+        let event = match session.events.recv_timeout(slice) {
+            Ok(event) => event,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break WatchEnd::SessionEnded("the session thread stopped".into());
+            }
         };
         match event {
             SessionEvent::Message { topic, payload } => {
@@ -343,17 +422,34 @@ pub fn watch(
                     watcher.replace_registry(snapshot.workspace.registry(&LoginState::All));
                 }
                 if let Some(WatchUpdate::Reply(index)) = watcher.feed(&topic, payload) {
-                    on_line(&watcher.watched()[index]);
+                    report.watched(&watcher.watched()[index]);
                 }
             }
-            SessionEvent::Closed => break,
+            // A broker that stays away fails each retry alike: one line per outage.
+            SessionEvent::Disconnected { reason } => {
+                if lost.as_ref() != Some(&reason) {
+                    report.connection(&format!("lost the broker: {reason}; retrying"));
+                }
+                lost = Some(reason);
+            }
+            SessionEvent::Connected if lost.take().is_some() => {
+                report.connection("the broker is back; watching again");
+            }
+            SessionEvent::Subscribed {
+                granted: Err(reason),
+                ..
+            } => report.connection(&reason),
+            SessionEvent::Closed => {
+                let reason = lost.unwrap_or_else(|| "the session closed".into());
+                break WatchEnd::SessionEnded(reason);
+            }
             _ => {}
         }
-    }
+    };
     for index in watcher.silent() {
-        on_line(&watcher.watched()[index]);
+        report.watched(&watcher.watched()[index]);
     }
-    watcher.watched
+    (watcher.watched, end)
 }
 
 impl Watched {
@@ -493,7 +589,11 @@ mod tests {
         let w = &watcher.watched()[0];
         assert_eq!(w.predicted, ReplyCode::SUCCESS);
         assert_eq!(w.if_logged_out, Some(ReplyCode(1212)));
-        assert!(w.line().contains("login of invPk/inv01 unknown"), "{}", w.line());
+        assert!(
+            w.line().contains("login of invPk/inv01 unknown"),
+            "{}",
+            w.line()
+        );
         watcher.feed(REPLY, reply(1, 200));
         let w = &watcher.watched()[0];
         assert!(w.agrees(), "{}", w.line());
@@ -507,7 +607,11 @@ mod tests {
         // inv02 was out: the hub's 1212 agrees too, and settles it as out.
         watcher.feed(TOPIC, batch(3, "inv02"));
         watcher.feed(REPLY, reply(3, 1212));
-        assert!(watcher.watched()[2].agrees(), "{}", watcher.watched()[2].line());
+        assert!(
+            watcher.watched()[2].agrees(),
+            "{}",
+            watcher.watched()[2].line()
+        );
         watcher.feed(TOPIC, batch(4, "inv02"));
         let w = &watcher.watched()[3];
         assert_eq!((w.predicted, w.if_logged_out), (ReplyCode(1212), None));
@@ -515,6 +619,48 @@ mod tests {
         watcher.feed(REPLY, reply(4, 200));
         assert!(!watcher.watched()[3].agrees());
         assert!(watcher.watched()[3].line().starts_with("DISAGREE"));
+    }
+
+    struct Collect(Vec<String>);
+
+    impl WatchReport for Collect {
+        fn watched(&mut self, watched: &Watched) {
+            self.0.push(watched.line());
+        }
+        fn connection(&mut self, note: &str) {
+            self.0.push(note.to_owned());
+        }
+    }
+
+    #[test]
+    fn a_session_that_ends_under_a_watch_ends_it_with_the_reason() {
+        use crate::transport::{Auth, BrokerUrl, SessionConfig, TlsOptions};
+        // A CA file that is not there: the session cannot even start to connect, and ends.
+        let config = SessionConfig {
+            broker: BrokerUrl::parse("mqtts://127.0.0.1:1").expect("a URL"),
+            client_id: "watch-test".into(),
+            auth: Auth::None,
+            keep_alive: Duration::from_secs(30),
+            tls: TlsOptions {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..TlsOptions::default()
+            },
+        };
+        let session = Session::start(config, Box::new(|| {})).expect("the thread starts");
+        let feed = WorkspaceFeed::fixed(std::sync::Arc::new(
+            crate::workspace::Workspace::load(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+            )
+            .expect("the sample workspace"),
+        ));
+        let mut report = Collect(Vec::new());
+        // No deadline and never stopped: only the session's end can end it.
+        let (watched, end) = watch(&session, feed, None, || false, &mut report);
+        assert!(watched.is_empty());
+        let WatchEnd::SessionEnded(reason) = end else {
+            panic!("{end:?}")
+        };
+        assert!(reason.contains("/nonexistent/ca.pem"), "{reason}");
     }
 
     #[test]

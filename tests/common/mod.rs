@@ -106,3 +106,78 @@ pub fn missing_peer(what: &str, install: &str) {
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
+
+/// Sends SIGINT to process `pid`, as Ctrl-C in its terminal would.
+pub fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill (procps) runs");
+    assert!(status.success(), "kill -INT {pid} failed");
+}
+
+/// The lines a child writes to one of its pipes, read on a thread as they come.
+pub struct LineReader {
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line taken so far.
+    pub seen: Vec<String>,
+}
+
+impl LineReader {
+    /// Reads `pipe` (a child's stdout or stderr) line by line until it closes.
+    pub fn new(pipe: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to `within` for a line that `wanted` accepts, and returns it.
+    pub fn wait_for(
+        &mut self,
+        within: std::time::Duration,
+        mut wanted: impl FnMut(&str) -> bool,
+    ) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such line within {within:?}; the lines so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Every line until the pipe closes (the child ended), within `within`.
+    pub fn rest(&mut self, within: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => self.seen.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return self.seen.clone(),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "the pipe stayed open for {within:?}; the lines so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
