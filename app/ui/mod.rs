@@ -555,7 +555,12 @@ impl WorkbenchApp {
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
-                Ok(files) => self.run_suite(files),
+                Ok(found) => {
+                    if let Some(notice) = crate::control::skipped_notice(&found.skipped) {
+                        self.say(notice);
+                    }
+                    self.run_suite(found.files);
+                }
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::Workspace => self.open_workspace(&path),
