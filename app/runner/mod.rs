@@ -175,6 +175,9 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, String> {
     Ok(files)
 }
 
+/// How a fixture asks for a payload over the limit to be sent.
+const OVER_LIMIT_HINT: &str = "a fixture expecting 1008 is sent anyway; to send it while expecting another code, add \"sendOversize\": true to the fixture";
+
 /// Replays fixtures one by one over a connected session.
 pub struct Runner<'a> {
     workspace: Arc<Workspace>,
@@ -258,8 +261,8 @@ impl<'a> Runner<'a> {
             .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
         let refusal = message.oversize_refusal(
             self.registry.max_payload,
-            fixture.send_oversize,
-            "to send it on purpose for a 1008 test, add \"sendOversize\": true to the fixture",
+            fixture.sends_over_limit(),
+            OVER_LIMIT_HINT,
         );
         let outcome = match refusal {
             Some(reason) => Outcome::NotSent { reason },
