@@ -594,6 +594,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reply_code_outside_the_table_is_printed_as_sent() {
+        for code in [-1, 70_000, 1 << 40] {
+            let result = CaseResult {
+                name: "odd".into(),
+                path: PathBuf::from("messages/odd.json"),
+                expected: Some(ReplyCode::SUCCESS),
+                outcome: Outcome::Replied {
+                    code: ReplyCode(code),
+                    message: None,
+                    rtt: Duration::from_micros(300),
+                },
+                passed: false,
+                notes: Vec::new(),
+            };
+            assert_eq!(
+                result.line(),
+                format!("FAIL  odd  expected 200  got {code}  0.30 ms")
+            );
+            assert_eq!(
+                result.failure_message(),
+                format!("expected 200, got {code}")
+            );
+        }
+    }
+
+    #[test]
     fn a_run_in_the_window_exports_unloadable_fixtures_as_failures() {
         let passed = CaseResult {
             name: "fine".into(),
