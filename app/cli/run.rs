@@ -84,7 +84,10 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let live = follow_files(ws);
     print_notices(&live.snapshot());
     let mut feed = live.subscribe();
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    if let Some((broker, _)) = &embedded {
+        warn_about_latency(broker);
+    }
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -162,6 +165,13 @@ pub(super) fn follow_files(ws: Workspace) -> LiveWorkspace {
 pub(super) fn print_notices(snapshot: &Snapshot) {
     for notice in snapshot.notices.iter() {
         say(notice);
+    }
+}
+
+/// Says once on stderr when the embedded broker's round trips will be slow, and why.
+pub(super) fn warn_about_latency(broker: &crate::broker::EmbeddedBroker) {
+    if let Some(warning) = broker.latency_warning() {
+        say(&format!("warning: {warning}"));
     }
 }
 
