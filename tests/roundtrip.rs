@@ -104,9 +104,10 @@ fn a_fixture_after_a_logout_fixture_finds_its_device_logged_in_again() {
 }
 
 /// The workspace's `limits.maxPayload` is the hub's 1008 limit and thingbench's own: a payload
-/// over it is refused before sending unless the fixture says `sendOversize`.
+/// over it is sent when the fixture expects 1008 (it has said what it wants) or says
+/// `sendOversize`, and refused before sending otherwise.
 #[test]
-fn a_payload_over_the_configured_limit_is_refused_unless_sent_on_purpose() {
+fn a_payload_over_the_configured_limit_is_sent_when_expecting_1008_or_on_purpose() {
     let ws = copy_workspace();
     let file = ws.path().join("workspace.json");
     let mut config: serde_json::Value =
@@ -117,19 +118,27 @@ fn a_payload_over_the_configured_limit_is_refused_unless_sent_on_purpose() {
     // About 165 and 430 bytes as sent, id included.
     let small = messages.join("006-valid-single-post.json");
     let big = messages.join("001-valid-two-inverters.json");
-    let mut on_purpose: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&big).expect("read")).expect("JSON");
-    on_purpose["name"] = "two inverters, over the limit on purpose".into();
-    on_purpose["expect"]["code"] = 1008.into();
-    on_purpose["sendOversize"] = true.into();
-    let on_purpose_file = messages.join("099-on-purpose.json");
-    std::fs::write(&on_purpose_file, on_purpose.to_string()).expect("write");
+    let variant = |file: &str, name: &str, code: u16, on_purpose: bool| {
+        let mut fixture: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&big).expect("read")).expect("JSON");
+        fixture["name"] = name.into();
+        fixture["expect"]["code"] = code.into();
+        if on_purpose {
+            fixture["sendOversize"] = true.into();
+        }
+        let path = messages.join(file);
+        std::fs::write(&path, fixture.to_string()).expect("write");
+        path
+    };
+    let expecting_1008 = variant("097-expects-1008.json", "expects 1008", 1008, false);
+    let on_purpose = variant("098-on-purpose.json", "on purpose, expects 200", 200, true);
     let junit = ws.path().join("junit.xml");
     let out = thingbench(&[
         "run",
         small.to_str().expect("utf-8"),
         big.to_str().expect("utf-8"),
-        on_purpose_file.to_str().expect("utf-8"),
+        expecting_1008.to_str().expect("utf-8"),
+        on_purpose.to_str().expect("utf-8"),
         "--workspace",
         ws.path().to_str().expect("utf-8"),
         "--junit",
@@ -137,17 +146,27 @@ fn a_payload_over_the_configured_limit_is_refused_unless_sent_on_purpose() {
     ]);
     let printed = text(&out);
     assert_eq!(out.status.code(), Some(1), "{printed}");
-    // Under the limit: sent and answered. Over it: refused with what to do. On purpose: the
-    // embedded hub applies the same limit and answers 1008.
+    // Under the limit: sent and answered. Over it, expecting 200: refused with what to do.
+    // Expecting 1008, without being told: sent, and the embedded hub applies the same limit.
+    // On purpose while expecting 200: sent, and answered 1008.
     assert_eq!(count(&printed, "PASS"), 2, "{printed}");
+    assert!(
+        printed.contains("PASS  expects 1008  expected 1008  got 1008"),
+        "{printed}"
+    );
     assert!(
         printed.contains("not sent: the payload is")
             && printed.contains("over the limit of 300")
+            && printed.contains("a fixture expecting 1008 is sent anyway")
             && printed.contains("\"sendOversize\": true"),
         "{printed}"
     );
+    assert!(
+        printed.contains("FAIL  on purpose, expects 200  expected 200  got 1008"),
+        "{printed}"
+    );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert_eq!(count(&xml, "<failure"), 1, "{xml}");
+    assert_eq!(count(&xml, "<failure"), 2, "{xml}");
     assert!(xml.contains("limits.maxPayload"), "{xml}");
 }
 

@@ -11,6 +11,8 @@ use crate::transport::{BrokerUrl, MAX_PACKET, Scheme};
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     pub addr: SocketAddr,
+    /// Whether the sockets it accepts get TCP_NODELAY, or why not.
+    pub nodelay: Result<(), String>,
 }
 
 /// An in-process connection to the embedded broker: no socket, no MQTT encoding.
@@ -57,9 +59,19 @@ impl EmbeddedBroker {
         wait_until_listening(addr)?;
         // Accepted sockets inherit TCP_NODELAY from the listener on Linux; rumqttd never sets
         // it, and without it a round trip costs 40 ms of Nagle delay.
-        set_nodelay_on_listener(addr.port());
+        let nodelay = set_nodelay_on_listener(addr.port());
         prove_ours(addr, &mut probe_tx, &mut probe_rx)?;
-        Ok((Self { addr }, links))
+        Ok((Self { addr, nodelay }, links))
+    }
+
+    /// What a person must be told once about this broker's round trips: that TCP_NODELAY could
+    /// not be set, so that Nagle's algorithm makes each one take about 40 ms.
+    pub fn latency_warning(&self) -> Option<String> {
+        let why = self.nodelay.as_ref().err()?;
+        Some(format!(
+            "TCP_NODELAY could not be set on the embedded broker's port {} ({why}): round trips will take about 40 ms because Nagle's algorithm is on",
+            self.addr.port()
+        ))
     }
 
     /// The URL clients connect to.
@@ -127,14 +139,23 @@ fn wait_until_listening(addr: SocketAddr) -> Result<(), String> {
     ))
 }
 
-/// Sets TCP_NODELAY on the listening socket of `port` in this process.
+/// Sets TCP_NODELAY on the listening socket of `port` in this process, or says why it could not.
 #[cfg(target_os = "linux")]
-fn set_nodelay_on_listener(port: u16) -> bool {
+fn set_nodelay_on_listener(port: u16) -> Result<(), String> {
+    set_nodelay_in(std::path::Path::new("/proc/self/fd"), port)
+}
+
+/// Sets TCP_NODELAY on the listening socket of `port` among the open files listed in `fd_dir`
+/// (this process's `/proc/self/fd`).
+#[cfg(target_os = "linux")]
+fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
     use std::os::fd::{BorrowedFd, RawFd};
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return false;
-    };
-    let mut done = false;
+    let entries = std::fs::read_dir(fd_dir)
+        .map_err(|e| format!("cannot list {} to find its socket: {e}", fd_dir.display()))?;
+    let mut found = Err(format!(
+        "no listening socket on port {port} in {}",
+        fd_dir.display()
+    ));
     for entry in entries.flatten() {
         let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
             continue;
@@ -154,16 +175,21 @@ fn set_nodelay_on_listener(port: u16) -> bool {
             .ok()
             .and_then(|a| a.as_socket())
             .map(|a| a.port());
-        if listening && local_port == Some(port) && socket.set_tcp_nodelay(true).is_ok() {
-            done = true;
+        if listening && local_port == Some(port) {
+            found = socket
+                .set_tcp_nodelay(true)
+                .map_err(|e| format!("the system refused it: {e}"));
+            if found.is_ok() {
+                break;
+            }
         }
     }
-    done
+    found
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_nodelay_on_listener(_port: u16) -> bool {
-    false
+fn set_nodelay_on_listener(_port: u16) -> Result<(), String> {
+    Err("this system has no /proc/self/fd to find the broker's listening socket by".into())
 }
 
 /// Publishes a nonce over TCP and checks that it arrives through our own in-process link.
@@ -239,5 +265,52 @@ fn prove_ours(
             Ok(_) => {}
             Err(_) => return Err(not_ours()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn nodelay_is_set_on_the_listener_or_the_reason_is_kept() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let socket = socket2::SockRef::from(&listener);
+        assert!(!socket.tcp_nodelay().expect("nodelay"), "off to begin with");
+        assert_eq!(set_nodelay_on_listener(port), Ok(()));
+        assert!(socket.tcp_nodelay().expect("nodelay"));
+
+        let missing = std::path::Path::new("/nonexistent/fd");
+        let why = set_nodelay_in(missing, port).expect_err("no such folder");
+        assert!(why.contains("/nonexistent/fd"), "{why}");
+        drop(listener);
+        let why = set_nodelay_on_listener(port).expect_err("nobody listens");
+        assert!(why.contains(&format!("port {port}")), "{why}");
+    }
+
+    #[test]
+    fn a_broker_without_nodelay_says_why_its_round_trips_are_slow() {
+        let broker = EmbeddedBroker {
+            addr: "127.0.0.1:1883".parse().expect("addr"),
+            nodelay: Err("no listening socket on port 1883 in /proc/self/fd".into()),
+        };
+        let warning = broker.latency_warning().expect("a warning");
+        assert!(
+            warning.contains("TCP_NODELAY")
+                && warning.contains("40 ms")
+                && warning.contains("Nagle's algorithm is on")
+                && warning.contains("no listening socket on port 1883"),
+            "{warning}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_embedded_broker_sets_nodelay_here() {
+        let broker = EmbeddedBroker::start(None).expect("starts");
+        assert_eq!(broker.nodelay, Ok(()));
+        assert_eq!(broker.latency_warning(), None);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::runner::connect::{broker_or_embedded, gateway_session};
 use crate::runner::{
-    CaseResult, Runner, all_passed, collect_fixture_files, junit_xml, load_fixture,
+    Runner, SuiteResult, collect_fixture_files, junit_xml_of_run, passed_count, result_line,
 };
 use crate::transport::TlsOptions;
 use crate::workspace::{LiveWorkspace, Snapshot, Workspace, write_atomic};
@@ -64,19 +64,19 @@ impl TlsArgs {
     }
 }
 
-/// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed, 2 bad input or no connection.
+/// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed (or could not be loaded), 2 bad
+/// arguments or no connection.
 pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    let files = collect_fixture_files(&args.paths).map_err(UsageError)?;
+    let found = collect_fixture_files(&args.paths).map_err(UsageError)?;
+    for skipped in &found.skipped {
+        say(skipped);
+    }
+    let files = found.files;
     if files.is_empty() {
         return Err(UsageError(
             "no fixture files (*.json) found in the given paths".into(),
         ));
     }
-    let fixtures = files
-        .iter()
-        .map(|path| load_fixture(path).map(|f| (path.clone(), f)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(UsageError)?;
     let ws = open_workspace(
         args.workspace.as_deref(),
         args.paths.first().map(PathBuf::as_path),
@@ -84,7 +84,10 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let live = follow_files(ws);
     print_notices(&live.snapshot());
     let mut feed = live.subscribe();
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    if let Some((broker, _)) = &embedded {
+        warn_about_latency(broker);
+    }
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -92,35 +95,37 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let session = gateway_session(&ws, url, args.tls.options()).map_err(UsageError)?;
     let mut runner = Runner::new(ws, &session);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
-    let mut results: Vec<CaseResult> = Vec::with_capacity(fixtures.len());
-    for (path, fixture) in &fixtures {
+    let mut results: Vec<SuiteResult> = Vec::with_capacity(files.len());
+    for path in &files {
         if super::interrupted() {
             let _ = writeln!(
                 out,
                 "stopped by Ctrl-C: {} of {} fixtures not run",
-                fixtures.len() - results.len(),
-                fixtures.len()
+                files.len() - results.len(),
+                files.len()
             );
             break;
         }
         if let Some(snapshot) = feed.newest() {
             runner.set_workspace(snapshot.workspace);
         }
-        let result = runner.run_fixture(path, fixture);
-        let _ = writeln!(out, "{}", result.line());
-        for note in &result.notes {
-            let _ = writeln!(out, "      note: {note}");
+        let result = runner.run_file(path);
+        let _ = writeln!(out, "{}", result_line(&result));
+        if let Ok(result) = &result {
+            for note in &result.notes {
+                let _ = writeln!(out, "      note: {note}");
+            }
         }
         results.push(result);
     }
-    let passed = results.iter().filter(|r| r.passed).count();
+    let passed = passed_count(&results);
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
     if let Some(junit) = &args.junit {
-        let xml = junit_xml("thingbench", &results).map_err(UsageError)?;
+        let xml = junit_xml_of_run("thingbench", &results).map_err(UsageError)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }
-    Ok(if all_passed(&results) && results.len() == fixtures.len() {
+    Ok(if passed == files.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -160,6 +165,13 @@ pub(super) fn follow_files(ws: Workspace) -> LiveWorkspace {
 pub(super) fn print_notices(snapshot: &Snapshot) {
     for notice in snapshot.notices.iter() {
         say(notice);
+    }
+}
+
+/// Says once on stderr when the embedded broker's round trips will be slow, and why.
+pub(super) fn warn_about_latency(broker: &crate::broker::EmbeddedBroker) {
+    if let Some(warning) = broker.latency_warning() {
+        say(&format!("warning: {warning}"));
     }
 }
 

@@ -1,13 +1,17 @@
-//! `thingbench serve` and `hub`: the reference hub, headless, until stopped.
+//! `thingbench serve` and `hub`: the reference hub, headless, until SIGTERM or Ctrl-C, saying
+//! when it loses its broker, gets it back, or cannot send a reply.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
 
+use crate::hub::{Hub, HubStatus};
 use crate::runner::connect::{start_embedded, start_hub};
 use crate::transport::BrokerUrl;
 
-use super::run::{TlsArgs, follow_files, print_notices};
+use super::run::{TlsArgs, follow_files, print_notices, say, warn_about_latency};
 use super::{UsageError, open_workspace};
 
 /// Options of `thingbench serve`.
@@ -34,37 +38,158 @@ pub struct HubArgs {
     pub tls: TlsArgs,
 }
 
-/// Runs `thingbench serve` until the process is stopped.
+/// Runs `thingbench serve` until SIGTERM or Ctrl-C, then stops with one line and exit 0.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
+    let stop = stop_signals();
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let live = follow_files(ws);
-    let (broker, _hub) = start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
+    let (broker, mut hub) =
+        start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
         broker.url(),
         live.snapshot().workspace.gateway()
     );
+    warn_about_latency(&broker);
     print_notices(&live.snapshot());
-    loop {
-        std::thread::park();
-    }
+    run_until_stopped(&mut hub, &stop, &broker.url().to_string());
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `thingbench hub` until the process is stopped.
+/// Runs `thingbench hub` until SIGTERM or Ctrl-C, saying when it loses its broker and when it
+/// gets it back; then stops with one line and exit 0.
 pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
+    let stop = stop_signals();
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
     let live = follow_files(ws);
-    let _hub = start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
+    let mut hub =
+        start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
         live.snapshot().workspace.gateway()
     );
     print_notices(&live.snapshot());
-    loop {
-        std::thread::park();
+    run_until_stopped(&mut hub, &stop, &url.to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Makes SIGTERM and Ctrl-C stop a command that runs until stopped: the channel gets one
+/// message per signal. Without a handler they end the process at once, as before.
+fn stop_signals() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    }) {
+        say(&format!(
+            "warning: SIGTERM and Ctrl-C will end it at once, without a word ({e})"
+        ));
+    }
+    rx
+}
+
+/// How long the wait for the hub's news lasts before looking for a stop signal again.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Says what the hub reports until a stop signal comes, then stops it and says so.
+fn run_until_stopped(hub: &mut Hub, stop: &mpsc::Receiver<()>, broker: &str) {
+    let mut log = HubLog::new(broker);
+    while stop.try_recv().is_err() {
+        match hub.status.recv_timeout(STOP_CHECK) {
+            Ok(status) => log.say(&status),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The hub has ended and said why; only a signal is left to wait for.
+                let _ = stop.recv();
+                break;
+            }
+        }
+    }
+    hub.stop();
+    for status in hub.status.try_iter() {
+        log.say(&status);
+    }
+    say("stopped (SIGTERM or Ctrl-C)");
+}
+
+/// The hub's news as lines for a person: losing the broker and getting it back, once each,
+/// and replies that could not be sent.
+struct HubLog {
+    broker: String,
+    lost: bool,
+}
+
+impl HubLog {
+    fn new(broker: &str) -> Self {
+        Self {
+            broker: broker.to_owned(),
+            lost: false,
+        }
+    }
+
+    /// The line for `status`, if it says something new.
+    fn line(&mut self, status: &HubStatus) -> Option<String> {
+        match status {
+            HubStatus::Connected => std::mem::take(&mut self.lost)
+                .then(|| format!("hub: connected to {} again; answering", self.broker)),
+            HubStatus::Disconnected(why) => (!std::mem::replace(&mut self.lost, true))
+                .then(|| format!("hub: lost the broker: {why}; retrying until it is back")),
+            HubStatus::RepliesNotSent { cause, count: 1 } => Some(format!(
+                "hub: a reply could not be sent: {cause} (more of this kind are counted, not listed)"
+            )),
+            HubStatus::RepliesNotSent { cause, count } => Some(format!(
+                "hub: {count} replies in all could not be sent: {cause}"
+            )),
+        }
+    }
+
+    fn say(&mut self, status: &HubStatus) {
+        if let Some(line) = self.line(status) {
+            say(&line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_broker_is_said_once_and_its_return_once() {
+        let mut log = HubLog::new("mqtt://127.0.0.1:1883");
+        assert_eq!(
+            log.line(&HubStatus::Connected),
+            None,
+            "the start says it already"
+        );
+        let refused = HubStatus::Disconnected("connection refused".into());
+        let lost = log.line(&refused).expect("said");
+        assert!(
+            lost.contains("lost the broker: connection refused"),
+            "{lost}"
+        );
+        assert_eq!(log.line(&refused), None, "each retry is not said again");
+        let back = log.line(&HubStatus::Connected).expect("said");
+        assert!(back.contains("mqtt://127.0.0.1:1883 again"), "{back}");
+        assert_eq!(log.line(&HubStatus::Connected), None);
+        let first = HubStatus::RepliesNotSent {
+            cause: "full".into(),
+            count: 1,
+        };
+        assert!(
+            log.line(&first)
+                .is_some_and(|l| l.contains("a reply could not be sent: full"))
+        );
+        let more = HubStatus::RepliesNotSent {
+            cause: "full".into(),
+            count: 40,
+        };
+        assert!(
+            log.line(&more)
+                .is_some_and(|l| l.contains("40 replies in all"))
+        );
     }
 }

@@ -35,7 +35,8 @@ pub struct DraftCtl {
     stale: bool,
     /// The draft's payload size as it would be sent, in bytes.
     bytes: usize,
-    /// Send the draft even when it is over the workspace's payload limit (a 1008 test).
+    /// Send the draft even when it is over the workspace's payload limit; expecting 1008 in the
+    /// save form does too.
     pub send_oversize: bool,
     pub send_state: Option<SendState>,
     /// The save form: the fixture's name and expected code as typed.
@@ -144,10 +145,11 @@ impl DraftCtl {
         registry: &Registry,
     ) -> Option<(ResolvedMessage, DeviceId)> {
         let message = self.message(ws, registry);
+        let expects_too_large = self.expect_code.trim().parse() == Ok(ReplyCode::TOO_LARGE.0);
         if let Some(reason) = message.oversize_refusal(
             registry.max_payload,
-            self.send_oversize,
-            "tick \"Send over the limit\" beside Send to send it on purpose (a 1008 test)",
+            self.send_oversize || expects_too_large,
+            "tick \"Send over the limit\" beside Send, or expect 1008 in the save form, to send it on purpose",
         ) {
             self.send_state = Some(SendState::NotSent(reason));
             return None;
@@ -337,6 +339,14 @@ mod tests {
             "{:?}",
             draft.send_state
         );
+        // Expecting 1008 (a fixture opened from a 1008 test) is asking for it.
+        draft.expect_code = "1008".into();
+        assert!(
+            draft.to_send(&ws, &registry).is_some(),
+            "sent expecting 1008"
+        );
+        draft.expect_code = "200".into();
+        assert!(draft.to_send(&ws, &registry).is_none());
         draft.send_oversize = true;
         let (message, device) = draft.to_send(&ws, &registry).expect("sent on purpose");
         assert_eq!(device, DeviceId::new("invPk", "inv01"));

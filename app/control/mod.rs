@@ -18,7 +18,7 @@ pub use notice::Notice;
 pub use plot::{PlotCtl, Series};
 pub use suite::SuiteCtl;
 pub use watch::{DeviceSummary, WatchCtl};
-pub use workspace::WorkspaceCtl;
+pub use workspace::{WorkspaceCtl, skipped_notice};
 
 #[cfg(test)]
 mod testing;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, MsgId, parse_reply, reply_topic};
+use crate::runner::Outcome;
 use crate::runner::watch::first_device;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, start_worker};
-use crate::runner::{CaseResult, Outcome};
 use crate::transport::{BrokerUrl, SessionConfig};
 use crate::workspace::WorkspaceFeed;
 
@@ -29,8 +29,9 @@ struct SuiteRequest {
 /// gateway), by reply topic and id; a few are enough, as the suite sends one at a time.
 const SUITE_IDS_KEPT: usize = 64;
 
-/// One line of the suite table: a result, or a fixture that could not be loaded.
-pub type SuiteResult = Result<CaseResult, (PathBuf, String)>;
+/// One line of the suite table: a result, or a fixture that could not be loaded (a failure,
+/// as in `thingbench run`).
+pub use crate::runner::SuiteResult;
 
 /// The suite table and the runner behind it.
 #[derive(Default)]
@@ -110,10 +111,7 @@ impl SuiteCtl {
 
     /// The number of fixtures that passed so far.
     pub fn passed(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
-            .count()
+        crate::runner::passed_count(&self.results)
     }
 
     /// Applies one event of the runner. An accepted login or logout of the suite changes what
@@ -139,9 +137,9 @@ impl SuiteCtl {
                 self.worker = None;
                 false
             }
-            WorkerEvent::BadFixture { path, error } => {
+            WorkerEvent::BadFixture(unloadable) => {
                 self.queued = self.queued.saturating_sub(1);
-                self.results.push(Err((path, error)));
+                self.results.push(Err(unloadable));
                 false
             }
             WorkerEvent::Sent { topic, payload } => {
@@ -341,10 +339,10 @@ mod tests {
         };
         assert!(!suite.apply(refused, &mut registry, &mut timeline));
         assert!(registry.logged_in.is_empty());
-        let bad = WorkerEvent::BadFixture {
+        let bad = WorkerEvent::BadFixture(crate::runner::Unloadable {
             path: "messages/broken.json".into(),
             error: "messages/broken.json: at name: must be a string".into(),
-        };
+        });
         suite.apply(bad, &mut registry, &mut timeline);
         suite.apply(
             WorkerEvent::Finished { stopped: 1 },

@@ -70,7 +70,9 @@ impl WorkspaceCtl {
         self.generation += 1;
         self.live = Some(live);
         self.feed = Some(feed);
-        notices_of(&snapshot)
+        let mut notices = notices_of(&snapshot);
+        notices.extend(skipped_notice(&snapshot.workspace.skipped));
+        notices
     }
 
     /// A feed of the workspace for another reader (the embedded hub, the suite runner), which
@@ -136,8 +138,15 @@ impl WorkspaceCtl {
     fn adopt(&mut self, ws: &Arc<Workspace>, notices: &[String]) -> Vec<Notice> {
         self.registry
             .replace_keeping_logins(ws.registry(&LoginState::All));
-        self.workspace = Ok(ws.clone());
+        let before = std::mem::replace(&mut self.workspace, Ok(ws.clone()));
         self.generation += 1;
+        // Said once, when the folders' skips change, not at every reload.
+        let skipped_before = before.as_ref().map_or(&[][..], |b| &b.skipped[..]);
+        if ws.skipped != skipped_before
+            && let Some(notice) = skipped_notice(&ws.skipped)
+        {
+            return vec![notice];
+        }
         // A model file that does not load is named, with its place, in the Models tab; the
         // status line points there instead of saying it twice.
         let broken = ws
@@ -235,6 +244,16 @@ impl WorkspaceCtl {
     }
 }
 
+/// The status line's word on what a folder walk skipped (a link loop, an unreadable folder):
+/// the first by name, and how many more; `None` when nothing was skipped.
+pub fn skipped_notice(skipped: &[String]) -> Option<Notice> {
+    let (first, rest) = skipped.split_first()?;
+    Some(Notice::error(match rest.len() {
+        0 => first.clone(),
+        n => format!("{first}; and {n} more skipped (listed under Fixtures)"),
+    }))
+}
+
 /// What a snapshot says beside the workspace, as status-line notices.
 fn notices_of(snapshot: &Snapshot) -> Vec<Notice> {
     snapshot
@@ -276,6 +295,37 @@ mod tests {
             path.display()
         );
         assert_eq!(ctl.get().expect("workspace").fixtures.len(), before + 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_in_messages_is_said_once_and_models_are_not_fixtures() {
+        let (_dir, root) = sample();
+        let fixtures = Workspace::load(&root).expect("loads").fixtures.len();
+        std::os::unix::fs::symlink("..", root.join("messages/loop")).expect("link");
+        let wake: Wake = Arc::new(|| {});
+        let (mut ctl, notices) =
+            WorkspaceCtl::live(Workspace::load(&root).map_err(|e| e.to_string()), &wake);
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0].error
+                && notices[0].text.contains("messages/loop: ")
+                && notices[0].text.contains("(a loop)"),
+            "{notices:?}"
+        );
+        let ws = ctl.get().expect("workspace");
+        assert_eq!(ws.fixtures.len(), fixtures, "nothing read through the link");
+        assert_eq!(
+            ws.skipped.len(),
+            1,
+            "the Fixtures tab lists it: {:?}",
+            ws.skipped
+        );
+        // A reload that skips the same link says nothing new.
+        assert_eq!(ctl.reload(), Ok(()));
+        std::fs::remove_file(root.join("messages/loop")).expect("unlink");
+        assert_eq!(ctl.reload(), Ok(()));
+        assert!(ctl.get().expect("workspace").skipped.is_empty());
     }
 
     #[test]

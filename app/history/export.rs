@@ -106,7 +106,15 @@ fn line_of(
     if !topic.is_empty() {
         obj.insert("topic".into(), Value::from(topic));
     }
-    if let Some(code) = row.code() {
+    // A code too wide for the row is read from the reply's own payload; a request's line leaves
+    // it to its reply's.
+    let wide = || {
+        row.has_wide_code()
+            .then(|| crate::protocol::parse_reply(payload).ok())
+            .flatten()
+            .map(|reply| reply.code)
+    };
+    if let Some(code) = row.code().or_else(wide) {
         obj.insert("code".into(), Value::from(code.0));
     }
     if let Some(code) = row.predicted() {

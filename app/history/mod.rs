@@ -24,7 +24,7 @@ pub use synthetic::synthetic;
 
 use arena::Arena;
 use filter::Query;
-use rows::{NO_ROW, NO_SYM, Sym, code_u16, rtt_u32};
+use rows::{NO_ROW, NO_SYM, Sym, code_i32, code_u16, rtt_u32};
 
 /// Every row, in arrival order.
 ///
@@ -126,7 +126,7 @@ impl Timeline {
             kind,
             device,
             topic,
-            code: code_u16(new.code),
+            code: code_i32(new.code),
             predicted: code_u16(new.predicted),
             rtt_us: rtt_u32(new.rtt),
             partner: new.partner.map_or(NO_ROW, |p| p as u32),
@@ -164,7 +164,7 @@ impl Timeline {
         };
         if let Some(row) = self.rows.get_mut(request) {
             row.partner = partner as u32;
-            row.code = code_u16(code);
+            row.code = code_i32(code);
             row.rtt_us = rtt_u32(rtt);
         }
         // A request that now has a code may now pass a code filter (a scan under way has yet
@@ -177,6 +177,21 @@ impl Timeline {
         {
             matching.insert(at, request as u32);
         }
+    }
+
+    /// The reply code of a row (a reply, or a request once answered), whatever its size: a code
+    /// too wide for the row is read again from the reply.
+    pub fn code(&self, row: &Row) -> Option<ReplyCode> {
+        if !row.has_wide_code() {
+            return row.code();
+        }
+        let reply = match row.kind {
+            RowKind::Request | RowKind::Watched => self.row(row.partner()?)?,
+            _ => row,
+        };
+        self.arena.with(reply.payload, |bytes| {
+            crate::protocol::parse_reply(bytes).ok().map(|r| r.code)
+        })
     }
 
     /// The device of a row, as `"pk/dk"`.
@@ -268,6 +283,55 @@ mod tests {
             t.answer(request, reply, Some(code), Some(Duration::from_micros(400)));
         }
         t
+    }
+
+    #[test]
+    fn a_row_stays_48_bytes() {
+        assert_eq!(std::mem::size_of::<Row>(), 48);
+    }
+
+    #[test]
+    fn a_reply_code_of_any_sign_or_size_is_shown_as_sent() {
+        let wide = 1_i64 << 40;
+        for code in [-1, 0, 65_536, 2_000_000_000, -2_147_483_646, wide, i64::MIN] {
+            let mut t = Timeline::default();
+            let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+            let request = t.push(
+                EpochMs(1),
+                RowKind::Request,
+                NewRow {
+                    topic,
+                    payload: b"{\"id\":\"1\"}",
+                    ..NewRow::default()
+                },
+            );
+            let payload = format!(r#"{{"id":"1","code":{code}}}"#);
+            let reply = t.push(
+                EpochMs(2),
+                RowKind::Reply,
+                NewRow {
+                    topic: "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply",
+                    payload: payload.as_bytes(),
+                    code: Some(ReplyCode(code)),
+                    partner: Some(request),
+                    ..NewRow::default()
+                },
+            );
+            t.answer(request, reply, Some(ReplyCode(code)), None);
+            for index in [request, reply] {
+                let row = t.row(index).copied().expect("row");
+                assert_eq!(t.code(&row), Some(ReplyCode(code)), "{code} at row {index}");
+            }
+            let line = t.export_line(reply).expect("line");
+            assert!(line.contains(&format!("\"code\":{code},")), "{line}");
+            if code.unsigned_abs() < 1 << 31 {
+                t.set_filter(Filter {
+                    code: Some(code),
+                    ..Filter::default()
+                });
+                assert_eq!(t.visible_len(), 2, "the code filter finds {code}");
+            }
+        }
     }
 
     #[test]

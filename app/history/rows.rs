@@ -81,8 +81,9 @@ pub struct Row {
     pub kind: RowKind,
     pub(super) device: Sym,
     pub(super) topic: Sym,
-    /// 0 when the row has no code.
-    pub(super) code: u16,
+    /// The reply code as sent, whatever its sign or size ([`NO_CODE`] when the row has none,
+    /// [`WIDE_CODE`] when it does not fit in 32 bits: the reply's payload has it).
+    pub(super) code: i32,
     /// The checker's code for a request; 0 when not checked.
     pub(super) predicted: u16,
     /// Round trip in microseconds; `u32::MAX` when unknown.
@@ -95,9 +96,15 @@ pub struct Row {
 }
 
 impl Row {
-    /// The reply code, for replies and for requests once answered.
+    /// The reply code, for replies and for requests once answered; `None` too for a code that
+    /// does not fit in 32 bits, which [`super::Timeline::code`] reads from the reply.
     pub fn code(&self) -> Option<ReplyCode> {
-        (self.code != 0).then_some(ReplyCode(i64::from(self.code)))
+        (self.code > WIDE_CODE).then_some(ReplyCode(i64::from(self.code)))
+    }
+
+    /// True when the reply's code does not fit in 32 bits (beyond ±2,147,483,647).
+    pub fn has_wide_code(&self) -> bool {
+        self.code == WIDE_CODE
     }
 
     /// The code the checker predicted, for checked requests.
@@ -137,6 +144,24 @@ pub struct NewRow<'a> {
     pub note: &'a str,
 }
 
+/// [`Row`]'s code when it has none.
+pub(super) const NO_CODE: i32 = i32::MIN;
+/// [`Row`]'s code when it does not fit in 32 bits: the reply's payload holds it. Codes that
+/// large are rare enough to be read again from the reply when shown.
+pub(super) const WIDE_CODE: i32 = i32::MIN + 1;
+
+/// A reply code as a row stores it: every code of 32 bits as it is, negative ones too.
+pub(super) fn code_i32(code: Option<ReplyCode>) -> i32 {
+    match code {
+        None => NO_CODE,
+        Some(code) => i32::try_from(code.0)
+            .ok()
+            .filter(|c| *c > WIDE_CODE)
+            .unwrap_or(WIDE_CODE),
+    }
+}
+
+/// A code the checker predicts: always one of the table's, so 16 bits hold it (0: none).
 pub(super) fn code_u16(code: Option<ReplyCode>) -> u16 {
     code.and_then(|c| u16::try_from(c.0).ok()).unwrap_or(0)
 }

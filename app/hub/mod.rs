@@ -33,8 +33,95 @@ pub fn hub_filters() -> Vec<String> {
 /// What the hub reports while it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HubStatus {
+    /// Connected and subscribed (again, after a loss).
     Connected,
+    /// Lost the broker, or could not reach it, with why in words; the hub keeps trying.
     Disconnected(String),
+    /// Replies could not be sent for `cause`: `count` in all so far. The first of a cause is
+    /// reported at once, later ones as a count now and then, so that a failure never floods.
+    RepliesNotSent { cause: String, count: u64 },
+}
+
+/// How often, at most, a count of failed replies of one cause is reported again.
+const FAILURE_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Replies that could not be sent, counted by cause.
+#[derive(Debug, Default)]
+struct ReplyFailures {
+    causes: Vec<FailureCount>,
+}
+
+#[derive(Debug)]
+struct FailureCount {
+    cause: String,
+    count: u64,
+    reported: u64,
+    reported_at: Instant,
+}
+
+impl ReplyFailures {
+    /// Counts one failure; returns what to report now: the first of its cause, or the count
+    /// when it was last reported long enough ago.
+    fn failed(&mut self, cause: String, now: Instant) -> Option<HubStatus> {
+        let Some(known) = self.causes.iter_mut().find(|c| c.cause == cause) else {
+            self.causes.push(FailureCount {
+                cause: cause.clone(),
+                count: 1,
+                reported: 1,
+                reported_at: now,
+            });
+            return Some(HubStatus::RepliesNotSent { cause, count: 1 });
+        };
+        known.count += 1;
+        (now.duration_since(known.reported_at) >= FAILURE_REPORT_EVERY).then(|| known.report(now))
+    }
+
+    /// The counts not reported yet (said when the connection comes back and when the hub stops).
+    fn unreported(&mut self, now: Instant) -> Vec<HubStatus> {
+        self.causes
+            .iter_mut()
+            .filter(|c| c.count > c.reported)
+            .map(|c| c.report(now))
+            .collect()
+    }
+}
+
+impl FailureCount {
+    fn report(&mut self, now: Instant) -> HubStatus {
+        self.reported = self.count;
+        self.reported_at = now;
+        HubStatus::RepliesNotSent {
+            cause: self.cause.clone(),
+            count: self.count,
+        }
+    }
+}
+
+/// Why the hub is not connected, in words. A connection that was up and then broke was closed
+/// by the broker's side (it stopped, or dropped the hub), not refused at login.
+fn lost_words(broker: &BrokerUrl, err: &rumqttc::ConnectionError, was_up: bool) -> String {
+    use rumqttc::{ConnectionError, StateError};
+    let broke = matches!(
+        err,
+        ConnectionError::MqttState(
+            StateError::ConnectionAborted | StateError::Io(_) | StateError::Deserialization(_)
+        ) | ConnectionError::Io(_)
+    );
+    if was_up && broke {
+        format!("{broker} closed the connection (the broker stopped, restarted or dropped the hub)")
+    } else {
+        connection_error_words(broker, err)
+    }
+}
+
+/// Why the MQTT client would not take a reply, in words.
+fn publish_error_words(error: &rumqttc::ClientError) -> String {
+    match error {
+        rumqttc::ClientError::Request(_) => "the hub's MQTT client has stopped".into(),
+        rumqttc::ClientError::TryRequest(_) => {
+            "the hub's queue of outgoing replies is full: the broker does not take them as fast as requests come".into()
+        }
+    }
 }
 
 /// How a running hub is told to stop.
@@ -108,6 +195,8 @@ impl Hub {
             match self.status.recv_timeout(remaining) {
                 Ok(HubStatus::Connected) => return Ok(()),
                 Ok(HubStatus::Disconnected(reason)) => last = reason,
+                // Nothing is answered before the hub is subscribed.
+                Ok(HubStatus::RepliesNotSent { .. }) => {}
                 Err(_) => return Err(format!("the hub could not connect: {last}")),
             }
         }
@@ -198,18 +287,31 @@ async fn serve(
         };
     let mut backoff = crate::transport::Backoff::default();
     let mut subscribed_pkids = 0usize;
+    let mut failures = ReplyFailures::default();
+    let report = |statuses: Vec<HubStatus>| {
+        for report in statuses {
+            let _ = status.send(report);
+        }
+    };
     loop {
         tokio::select! {
             _ = &mut stop => {
                 let _ = client.try_disconnect();
+                report(failures.unreported(Instant::now()));
                 return;
             }
             polled = eventloop.poll() => match polled {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff.reset();
                     subscribed_pkids = 0;
+                    report(failures.unreported(Instant::now()));
                     for filter in hub_filters() {
-                        let _ = client.try_subscribe(filter, QoS::AtLeastOnce);
+                        if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                            let why = publish_error_words(&e);
+                            let _ = status.send(HubStatus::Disconnected(format!(
+                                "cannot subscribe to {filter}: {why}"
+                            )));
+                        }
                     }
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
@@ -220,11 +322,15 @@ async fn serve(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let (topic, reply) = served.answer(&publish.topic, &publish.payload);
-                    let _ = client.try_publish(topic, QoS::AtLeastOnce, false, reply);
+                    if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, reply) {
+                        report(failures.failed(publish_error_words(&e), Instant::now()).into_iter().collect());
+                    }
                 }
                 Ok(_) => {}
                 Err(err) => {
-                    let _ = status.send(HubStatus::Disconnected(connection_error_words(&broker, &err)));
+                    let words = lost_words(&broker, &err, subscribed_pkids > 0);
+                    subscribed_pkids = 0;
+                    let _ = status.send(HubStatus::Disconnected(words));
                     tokio::time::sleep(backoff.next_wait()).await;
                 }
             }
@@ -236,17 +342,19 @@ async fn serve(
 const LINK_BATCH: usize = 32;
 
 /// Publishes `newest`, which wakes the router for it and for every reply queued before it.
+/// Fails only when the router has gone: those replies are lost, and the error says how many.
 fn send_replies(
     link_tx: &mut rumqttd::local::LinkTx,
     newest: &mut Option<(String, Vec<u8>)>,
     queued: &mut usize,
 ) -> Result<(), String> {
-    *queued = 0;
+    let lost = std::mem::take(queued) + 1;
     match newest.take() {
-        Some((topic, payload)) => link_tx
-            .publish(topic, payload)
-            .map(|_| ())
-            .map_err(|e| format!("cannot publish a reply: {e}")),
+        Some((topic, payload)) => link_tx.publish(topic, payload).map(|_| ()).map_err(|e| {
+            format!(
+                "the embedded broker stopped taking replies ({e}); {lost} replies were not sent"
+            )
+        }),
         None => Ok(()),
     }
 }
@@ -352,6 +460,69 @@ mod tests {
     const BATCH_TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
     const BATCH: &str = r#"{"id": "1", "version": "1.0", "method": "thing.measurepoint.post.batch",
         "params": [{"productKey": "invPk", "deviceKey": "inv01", "measurepoints": {"Power": 3.2}}]}"#;
+
+    #[test]
+    fn failed_replies_are_reported_once_per_cause_then_counted() {
+        let mut failures = ReplyFailures::default();
+        let start = Instant::now();
+        let full = "the queue is full".to_owned();
+        let said = failures.failed(full.clone(), start);
+        assert_eq!(
+            said,
+            Some(HubStatus::RepliesNotSent {
+                cause: full.clone(),
+                count: 1
+            })
+        );
+        for n in 0..1000 {
+            let at = start + Duration::from_millis(n);
+            assert_eq!(failures.failed(full.clone(), at), None, "counted, not said");
+        }
+        let other = failures.failed("stopped".into(), start);
+        assert!(
+            matches!(&other, Some(HubStatus::RepliesNotSent { count: 1, .. })),
+            "another cause is said at once: {other:?}"
+        );
+        let later = start + FAILURE_REPORT_EVERY + Duration::from_secs(1);
+        assert_eq!(
+            failures.failed(full.clone(), later),
+            Some(HubStatus::RepliesNotSent {
+                cause: full.clone(),
+                count: 1002
+            }),
+            "the count, now and then"
+        );
+        assert_eq!(failures.unreported(later), Vec::new());
+        assert_eq!(failures.failed(full.clone(), later), None);
+        assert_eq!(
+            failures.unreported(later),
+            vec![HubStatus::RepliesNotSent {
+                cause: full,
+                count: 1003
+            }],
+            "what is left is said at a reconnect or at the end"
+        );
+    }
+
+    #[test]
+    fn a_refused_publish_is_said_in_words() {
+        let (client, eventloop) = rumqttc::AsyncClient::new(
+            rumqttc::MqttOptions::new("thingbench-test", "127.0.0.1", 1),
+            1,
+        );
+        client
+            .try_publish("a", QoS::AtMostOnce, false, "1")
+            .expect("room for one");
+        let full = client
+            .try_publish("a", QoS::AtMostOnce, false, "2")
+            .expect_err("the queue holds one");
+        assert!(publish_error_words(&full).contains("queue of outgoing replies is full"));
+        drop(eventloop);
+        let stopped = client
+            .try_publish("a", QoS::AtMostOnce, false, "3")
+            .expect_err("nobody takes it");
+        assert!(!publish_error_words(&stopped).is_empty());
+    }
 
     #[test]
     fn a_reloaded_workspace_is_used_at_the_next_request_and_logins_stay() {

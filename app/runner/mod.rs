@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::model::Registry;
 use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
-use crate::workspace::{Fixture, IdSource, LoginState, ResolvedMessage, Workspace};
+use crate::workspace::{Fixture, IdSource, JsonFiles, LoginState, ResolvedMessage, Workspace};
 
 /// How one fixture ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,15 +124,47 @@ impl CaseResult {
     }
 }
 
-/// The fixture files named by `paths`: files as given, folders searched recursively, each
-/// folder's files in name order.
-pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut files = Vec::new();
+/// A fixture file that could not be loaded: a failed case of its run, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unloadable {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+impl Unloadable {
+    /// One line for the terminal, like a failed fixture's.
+    pub fn line(&self) -> String {
+        format!("FAIL  {}  {}", self.path.display(), self.failure_message())
+    }
+
+    /// Why it failed, for JUnit.
+    pub fn failure_message(&self) -> String {
+        format!("could not load the fixture: {}", self.error)
+    }
+}
+
+/// How one fixture file of a run ended: its result, or why it could not be loaded.
+pub type SuiteResult = Result<CaseResult, Unloadable>;
+
+/// The terminal line of a result.
+pub fn result_line(result: &SuiteResult) -> String {
+    match result {
+        Ok(result) => result.line(),
+        Err(unloadable) => unloadable.line(),
+    }
+}
+
+/// The fixture files named by `paths`: files as given, folders searched recursively (links
+/// followed), each folder's files in name order; with what the search skipped, by name.
+pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, String> {
+    let mut files = JsonFiles::default();
     for path in paths {
         if path.is_dir() {
-            files.extend(crate::workspace::json_files_under(path));
+            let found = crate::workspace::json_files_under(path);
+            files.files.extend(found.files);
+            files.skipped.extend(found.skipped);
         } else if path.is_file() {
-            files.push(path.clone());
+            files.files.push(path.clone());
         } else {
             return Err(format!(
                 "{}: no such file or folder; check the path",
@@ -142,6 +174,9 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> 
     }
     Ok(files)
 }
+
+/// How a fixture asks for a payload over the limit to be sent.
+const OVER_LIMIT_HINT: &str = "a fixture expecting 1008 is sent anyway; to send it while expecting another code, add \"sendOversize\": true to the fixture";
 
 /// Replays fixtures one by one over a connected session.
 pub struct Runner<'a> {
@@ -203,6 +238,18 @@ impl<'a> Runner<'a> {
         self
     }
 
+    /// Loads the fixture file `path` and runs it; a file that cannot be loaded is a failed case
+    /// of the run, and the run goes on.
+    pub fn run_file(&mut self, path: &Path) -> SuiteResult {
+        match load_fixture(path) {
+            Ok(fixture) => Ok(self.run_fixture(path, &fixture)),
+            Err(error) => Err(Unloadable {
+                path: path.to_owned(),
+                error,
+            }),
+        }
+    }
+
     /// Runs one fixture: its login list, then its send, judged against its `expect`.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
         let mut notes = self.apply_login(&LoginState::of_fixture(fixture));
@@ -217,8 +264,8 @@ impl<'a> Runner<'a> {
             .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
         let refusal = message.oversize_refusal(
             self.registry.max_payload,
-            fixture.send_oversize,
-            "to send it on purpose for a 1008 test, add \"sendOversize\": true to the fixture",
+            fixture.sends_over_limit(),
+            OVER_LIMIT_HINT,
         );
         let outcome = match refusal {
             Some(reason) => Outcome::NotSent { reason },
@@ -500,20 +547,17 @@ pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, Str
     junit_report(suite_name, results.iter().map(junit_case))
 }
 
-/// JUnit XML of a run in the window, where a fixture that could not be loaded is a result too
-/// (a failing case named by its file).
-pub fn junit_xml_of_run(
-    suite_name: &str,
-    results: &[Result<CaseResult, (PathBuf, String)>],
-) -> Result<String, String> {
+/// JUnit XML of a run (`run --junit`, the window's export), where a fixture that could not be
+/// loaded is a result too (a failing case named by its file).
+pub fn junit_xml_of_run(suite_name: &str, results: &[SuiteResult]) -> Result<String, String> {
     junit_report(
         suite_name,
         results.iter().map(|result| match result {
             Ok(result) => junit_case(result),
-            Err((path, error)) => JunitCase {
-                name: path.display().to_string(),
-                classname: path.display().to_string(),
-                failure: Some(format!("could not load the fixture: {error}")),
+            Err(unloadable) => JunitCase {
+                name: unloadable.path.display().to_string(),
+                classname: unloadable.path.display().to_string(),
+                failure: Some(unloadable.failure_message()),
                 time: None,
             },
         }),
@@ -538,7 +582,15 @@ pub fn all_passed(results: &[CaseResult]) -> bool {
     results.iter().all(|r| r.passed)
 }
 
-/// Loads a fixture file for a run; a broken one is bad input.
+/// The number of results that passed; an unloadable fixture is a failure.
+pub fn passed_count(results: &[SuiteResult]) -> usize {
+    results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
+        .count()
+}
+
+/// Loads a fixture file for a run; the error names the file, the place and the reason.
 pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
     let bytes =
         std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
@@ -548,6 +600,32 @@ pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_code_outside_the_table_is_printed_as_sent() {
+        for code in [-1, 70_000, 1 << 40] {
+            let result = CaseResult {
+                name: "odd".into(),
+                path: PathBuf::from("messages/odd.json"),
+                expected: Some(ReplyCode::SUCCESS),
+                outcome: Outcome::Replied {
+                    code: ReplyCode(code),
+                    message: None,
+                    rtt: Duration::from_micros(300),
+                },
+                passed: false,
+                notes: Vec::new(),
+            };
+            assert_eq!(
+                result.line(),
+                format!("FAIL  odd  expected 200  got {code}  0.30 ms")
+            );
+            assert_eq!(
+                result.failure_message(),
+                format!("expected 200, got {code}")
+            );
+        }
+    }
 
     #[test]
     fn a_run_in_the_window_exports_unloadable_fixtures_as_failures() {
@@ -563,10 +641,10 @@ mod tests {
             passed: true,
             notes: Vec::new(),
         };
-        let broken = (
-            PathBuf::from("messages/broken.json"),
-            "is not valid JSON".to_owned(),
-        );
+        let broken = Unloadable {
+            path: PathBuf::from("messages/broken.json"),
+            error: "is not valid JSON".to_owned(),
+        };
         let xml = junit_xml_of_run("thingbench", &[Ok(passed), Err(broken)]).expect("xml");
         assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
         assert_eq!(xml.matches("<failure").count(), 1, "{xml}");

@@ -11,7 +11,7 @@ use crate::transport::{BrokerUrl, SessionConfig};
 use crate::workspace::WorkspaceFeed;
 
 use super::connect::{Embedded, connected_session, start_embedded};
-use super::{CaseResult, Outcome, Runner, Traffic, load_fixture};
+use super::{CaseResult, Outcome, Runner, Traffic, Unloadable};
 
 /// Starts the embedded broker and the hub of the workspace `feed` follows on a thread; the
 /// answer comes on the returned channel, after which `wake` is called. The hub answers with
@@ -56,11 +56,8 @@ pub enum WorkerEvent {
     Ready,
     /// Could not connect; nothing will run.
     Failed(String),
-    /// A fixture could not be loaded.
-    BadFixture {
-        path: PathBuf,
-        error: String,
-    },
+    /// A fixture could not be loaded: a failed case of the run.
+    BadFixture(Unloadable),
     /// A request of the run (a fixture's, or a login before it) is about to go out.
     Sent {
         topic: String,
@@ -140,12 +137,10 @@ pub fn start_worker(
                     if let Some(snapshot) = feed.newest() {
                         runner.set_workspace(snapshot.workspace);
                     }
-                    match load_fixture(&path) {
-                        Ok(fixture) => {
-                            send(WorkerEvent::Result(runner.run_fixture(&path, &fixture)))
-                        }
-                        Err(error) => send(WorkerEvent::BadFixture { path, error }),
-                    }
+                    send(match runner.run_file(&path) {
+                        Ok(result) => WorkerEvent::Result(result),
+                        Err(unloadable) => WorkerEvent::BadFixture(unloadable),
+                    });
                 }
                 send(WorkerEvent::Finished { stopped });
             }

@@ -44,7 +44,7 @@ pub fn check_ui(
         if bytes > limit {
             ui.checkbox(&mut draft.send_oversize, "Send over the limit")
                 .on_hover_text(format!(
-                    "The payload is {}, over the limit of {} (limits.maxPayload in workspace.json). Tick to send it anyway, for a 1008 test; a fixture saved from here keeps the choice.",
+                    "The payload is {}, over the limit of {} (limits.maxPayload in workspace.json). Tick to send it anyway; a draft expecting 1008 in the save form is sent anyway. A fixture saved from here keeps the choice.",
                     byte_size(bytes),
                     byte_size(limit)
                 ));

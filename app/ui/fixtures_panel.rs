@@ -123,6 +123,11 @@ fn fixtures_ui(
             commands.push(UiCommand::AskFile(DialogPurpose::SuiteFolder));
         }
     });
+    // A link loop or an unreadable folder in messages/ is named where its fixtures would be.
+    for skipped in &ws.skipped {
+        ui.add(egui::Label::new(egui::RichText::new(skipped).color(theme::error(ui))).truncate())
+            .on_hover_text(skipped);
+    }
     // The buttons and the code first, the name last and cut to the panel's width: a long name
     // never widens the panel over the builder.
     egui::ScrollArea::vertical()

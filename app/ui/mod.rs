@@ -493,7 +493,17 @@ impl WorkbenchApp {
             self.apply_command(command);
         }
         if let Ok(ws) = self.workspace.get() {
+            let starting = self.connection.embedded_broker().is_none();
             self.connection.poll(ws, &self.wake);
+            // Said once, when the embedded broker has just started.
+            let warning = self
+                .connection
+                .embedded_broker()
+                .filter(|_| starting)
+                .and_then(crate::broker::EmbeddedBroker::latency_warning);
+            if let Some(warning) = warning {
+                self.say(Notice::error(warning));
+            }
         }
         // The window's session hears the suite's replies too (both speak as the gateway). A
         // suite request is announced before it is published, so every reply among the session
@@ -555,7 +565,12 @@ impl WorkbenchApp {
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
-                Ok(files) => self.run_suite(files),
+                Ok(found) => {
+                    if let Some(notice) = crate::control::skipped_notice(&found.skipped) {
+                        self.say(notice);
+                    }
+                    self.run_suite(found.files);
+                }
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::Workspace => self.open_workspace(&path),

@@ -98,17 +98,19 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteCtl, commands: &mut Vec<UiComman
                             }
                         });
                     }
-                    Err((path, error)) => {
+                    Err(unloadable) => {
                         row.col(|ui| {
-                            ui.colored_label(theme::error(ui), "ERROR");
+                            ui.colored_label(theme::error(ui), "FAIL");
                         });
                         row.col(|ui| {
-                            ui.add(egui::Label::new(path.display().to_string()).truncate());
+                            let file = unloadable.path.display().to_string();
+                            ui.add(egui::Label::new(file).truncate());
                         });
                         row.col(|_| {});
                         row.col(|ui| {
-                            ui.colored_label(theme::error(ui), error)
-                                .on_hover_text(error);
+                            let message = unloadable.failure_message();
+                            ui.colored_label(theme::error(ui), &message)
+                                .on_hover_text(&message);
                         });
                     }
                 }

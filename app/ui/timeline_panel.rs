@@ -268,7 +268,7 @@ fn table_ui(ui: &mut egui::Ui, timeline: &Timeline, view: &mut TimelineView, hei
                     ui.label(timeline.device(row).unwrap_or_default());
                 });
                 table_row.col(|ui| {
-                    let text = match (row.code(), row.predicted()) {
+                    let text = match (timeline.code(row), row.predicted()) {
                         (Some(code), Some(predicted)) if code != predicted => {
                             format!("{code}, predicted {predicted}")
                         }

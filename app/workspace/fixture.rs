@@ -25,8 +25,9 @@ pub struct Fixture {
     pub login: Option<Vec<DeviceId>>,
     pub body: FixtureBody,
     pub expect: Expect,
-    /// Sends a payload over the workspace's `limits.maxPayload` on purpose (a 1008 test);
-    /// without it such a payload is refused before sending.
+    /// Sends a payload over the workspace's `limits.maxPayload` on purpose, whatever the
+    /// fixture expects; without it (and unless it expects 1008) such a payload is refused
+    /// before sending.
     pub send_oversize: bool,
     /// Keys thingbench does not know, kept on save.
     pub extra: Map<String, Value>,
@@ -142,7 +143,7 @@ impl Fixture {
     /// The id is dropped (a fresh one is given at replay) and the topic kept only when it is not
     /// the default for `gateway`. A login's `sign` is dropped so that replay signs again with the
     /// workspace's secret, except when the hub refused the sign (742): then it is the point.
-    /// A message the hub found too large (1008) is marked to be sent over the limit on purpose.
+    /// A message the hub found too large (1008) is sent over the limit again, as it expects 1008.
     pub fn from_message(
         name: impl Into<String>,
         topic: &str,
@@ -172,7 +173,7 @@ impl Fixture {
             topic: None,
             login: None,
             body,
-            send_oversize: expect.code == Some(ReplyCode::TOO_LARGE),
+            send_oversize: false,
             expect,
             extra: Map::new(),
         };
@@ -356,6 +357,13 @@ impl Fixture {
         let mut text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
         text.push('\n');
         text
+    }
+
+    /// Whether a payload over the workspace's `limits.maxPayload` goes out: asked for with
+    /// `sendOversize`, or implied by expecting 1008 (the hub's answer to it). thingbench's own
+    /// MQTT packet limit still applies.
+    pub fn sends_over_limit(&self) -> bool {
+        self.send_oversize || self.expect.code == Some(ReplyCode::TOO_LARGE)
     }
 
     /// The method the request names, if it names one thingbench knows.
@@ -623,10 +631,22 @@ mod tests {
         assert!(on.send_oversize);
         let saved = on.to_pretty();
         assert!(saved.contains("\"sendOversize\": true"), "{saved}");
-        let off =
+        let implied =
             parse(json!({"name": "n", "raw": "xxxx", "expect": {"code": 1008}})).expect("loads");
-        assert!(!off.send_oversize);
-        assert!(!off.to_pretty().contains("sendOversize"));
+        assert!(!implied.send_oversize);
+        assert!(
+            implied.sends_over_limit(),
+            "expecting 1008 is asking for it"
+        );
+        assert!(!implied.to_pretty().contains("sendOversize"));
+        let off =
+            parse(json!({"name": "n", "raw": "xxxx", "expect": {"code": 1204}})).expect("loads");
+        assert!(!off.sends_over_limit());
+        let on_purpose = parse(
+            json!({"name": "n", "raw": "xxxx", "expect": {"code": 1204}, "sendOversize": true}),
+        )
+        .expect("loads");
+        assert!(on_purpose.sends_over_limit());
 
         let message = ResolvedMessage {
             topic: "t".into(),
@@ -776,8 +796,8 @@ mod from_message_tests {
         assert_eq!(fixture.topic.as_deref(), Some(other));
         assert_eq!(fixture.body, FixtureBody::Raw("not json".into()));
         assert!(fixture.expect.no_reply);
-        assert!(!fixture.send_oversize);
-        // The hub found it too large: replaying it is sending it over the limit on purpose.
+        assert!(!fixture.sends_over_limit());
+        // The hub found it too large: replaying it sends it over the limit, as it expects 1008.
         let fixture = Fixture::from_message(
             "big",
             &topic,
@@ -785,7 +805,8 @@ mod from_message_tests {
             Expect::code(ReplyCode::TOO_LARGE),
             &gateway,
         );
-        assert!(fixture.send_oversize);
+        assert!(fixture.sends_over_limit());
+        assert!(!fixture.send_oversize, "implied, so not written");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::protocol::{DeviceId, MAX_PACKET, ProductKey};
 use super::atomic::write_atomic;
 use super::error::FileError;
 use super::fixture::{Fixture, FixtureEntry};
+use super::walk::json_files;
 use super::workspace_file::WorkspaceFile;
 
 /// A model file and what came of loading it.
@@ -31,6 +32,9 @@ pub struct Workspace {
     pub models: Vec<ModelFile>,
     /// Every `messages/**/*.json`, in path order.
     pub fixtures: Vec<FixtureEntry>,
+    /// What the walks of `models/` and `messages/` skipped (a link loop, an unreadable
+    /// folder), one sentence each naming the path.
+    pub skipped: Vec<String>,
     /// Problems that do not stop the workspace from loading (a product without a model...).
     pub problems: Vec<String>,
 }
@@ -98,13 +102,16 @@ impl Workspace {
                 ),
             ));
         }
-        let models = load_models(&root.join("models"));
-        let fixtures = load_fixtures(&root.join("messages"));
+        let model_files = json_files(&root.join("models"), false);
+        let fixture_files = json_files(&root.join("messages"), true);
+        let mut skipped = model_files.skipped;
+        skipped.extend(fixture_files.skipped);
         let mut ws = Self {
             root: root.to_owned(),
             file,
-            models,
-            fixtures,
+            models: load_models(model_files.files),
+            fixtures: load_fixtures(fixture_files.files),
+            skipped,
             problems: Vec::new(),
         };
         ws.problems = ws.find_problems();
@@ -142,6 +149,7 @@ impl Workspace {
                 problems.push(format!("{}: at {place}.secret: {e}", file.display()));
             }
         }
+        problems.extend(self.skipped.iter().cloned());
         problems
     }
 
@@ -232,9 +240,9 @@ impl Workspace {
     }
 }
 
-/// Loads every `*.json` of `dir`, in file-name order; a missing folder has no models.
-fn load_models(dir: &Path) -> Vec<ModelFile> {
-    json_files(dir, false)
+/// Loads the model files `paths`.
+fn load_models(paths: Vec<PathBuf>) -> Vec<ModelFile> {
+    paths
         .into_iter()
         .map(|path| {
             let model = std::fs::read(&path)
@@ -253,9 +261,9 @@ fn load_models(dir: &Path) -> Vec<ModelFile> {
         .collect()
 }
 
-/// Loads every fixture under `dir`, recursively, in path order.
-fn load_fixtures(dir: &Path) -> Vec<FixtureEntry> {
-    json_files(dir, true)
+/// Loads the fixture files `paths`.
+fn load_fixtures(paths: Vec<PathBuf>) -> Vec<FixtureEntry> {
+    paths
         .into_iter()
         .map(|path| {
             let fixture = std::fs::read(&path)
@@ -264,30 +272,6 @@ fn load_fixtures(dir: &Path) -> Vec<FixtureEntry> {
             FixtureEntry { path, fixture }
         })
         .collect()
-}
-
-/// `*.json` files of `dir` (and below when `recursive`), sorted; hidden files skipped.
-pub fn json_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            if recursive {
-                found.extend(json_files(&path, true));
-            }
-        } else if path.extension().is_some_and(|e| e == "json") {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod fixture;
 mod live;
 mod load;
 mod template;
+mod walk;
 mod workspace_file;
 
 pub use atomic::{write_atomic, write_atomic_with};
@@ -17,10 +18,11 @@ pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry};
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
-pub use load::{LoginState, ModelFile, Workspace, find_workspace_root, json_files};
+pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
+pub use walk::{JsonFiles, json_files};
 
-/// Every `*.json` under `dir`, recursively, in path order.
-pub fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+/// Every `*.json` under `dir`, recursively, in path order, with what the walk skipped.
+pub fn json_files_under(dir: &std::path::Path) -> JsonFiles {
     json_files(dir, true)
 }
 pub use template::{IdSource, resolve_time_template};
