@@ -359,7 +359,7 @@ fn state_words(broker: &BrokerUrl, e: &StateError) -> String {
     match e {
         StateError::Io(e) | StateError::Deserialization(Bytes::Io(e)) => broken_words(broker, e),
         StateError::ConnectionAborted => format!(
-            "{broker} closed the connection (it may have rejected the credentials or client id, or stopped)"
+            "{broker} closed the connection (the broker stopped, or it refused this client: check the credentials and client id)"
         ),
         StateError::AwaitPingResp => format!(
             "{broker} stopped answering (no answer to the keep-alive ping): the broker or the network is down"
