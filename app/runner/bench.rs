@@ -113,8 +113,13 @@ pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<()
                     after.as_millis()
                 ));
             }
-            Outcome::Lost { reason } | Outcome::NotSent { reason } => {
+            Outcome::Lost { reason } => {
                 return Err(format!("the bench's warm-up request was lost: {reason}"));
+            }
+            Outcome::NotSent { reason } => {
+                return Err(format!(
+                    "the bench's warm-up request was not sent: {reason}"
+                ));
             }
         }
     }

@@ -241,11 +241,6 @@ impl<'a> Runner<'a> {
         self.diagnosis.hub_seen()
     }
 
-    /// The no-hub hint in words, when nothing has replied to any request so far.
-    pub fn no_hub_words(&self, unanswered: usize) -> Option<String> {
-        (!self.diagnosis.hub_seen()).then(|| Hint::NoHub { unanswered }.words(self.broker.as_ref()))
-    }
-
     /// Says what is still unsaid at the end of a run: the Nagle hint of a short run, and a
     /// connection that is still lost.
     pub fn finish(&mut self) {
