@@ -192,7 +192,7 @@ pub struct Runner<'a> {
 /// come back before its sends fail at once: long enough for a broker restart, short enough for a
 /// broker gone for good. The request that finds the connection lost waits for it, whatever its
 /// own timeout: a fixture after a restart passes instead of failing for want of patience.
-pub const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
+const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How long a login waits for its reply once a hub has answered.
 const LOGIN_WAIT: Duration = Duration::from_secs(5);
