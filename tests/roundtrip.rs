@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Killed, copy_workspace, free_port, root, serve_on, start_hub};
@@ -234,13 +236,27 @@ fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
 /// mosquitto on `port`, plus a TLS listener `(port, certificate folder)` when given; `None`
 /// (with a note) when mosquitto is not installed.
 fn start_mosquitto_with(dir: &Path, port: u16, tls: Option<(u16, &Path)>) -> Option<Killed> {
+    start_mosquitto_configured(dir, port, tls, "set_tcp_nodelay true\n")
+}
+
+/// mosquitto as installed, with Nagle's algorithm left on for the sockets it accepts.
+fn start_stock_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
+    start_mosquitto_configured(dir, port, None, "")
+}
+
+fn start_mosquitto_configured(
+    dir: &Path,
+    port: u16,
+    tls: Option<(u16, &Path)>,
+    extra: &str,
+) -> Option<Killed> {
     let Some(binary) = mosquitto_binary() else {
         common::missing_peer("mosquitto", "apt-get install mosquitto");
         return None;
     };
     // `user root`: as root, mosquitto would otherwise drop to a user that cannot read our files.
     let mut config = format!(
-        "user root\nallow_anonymous true\nset_tcp_nodelay true\nmessage_size_limit 0\npersistence false\nlistener {port} 127.0.0.1\n"
+        "user root\nallow_anonymous true\n{extra}message_size_limit 0\npersistence false\nlistener {port} 127.0.0.1\n"
     );
     let mut ports = vec![port];
     if let Some((tls_port, certs)) = tls {
@@ -296,6 +312,86 @@ fn sample_suite_passes_against_mosquitto_with_thingbench_hub() {
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert_eq!(count(&xml, "<testcase "), fixture_count());
     assert_eq!(count(&xml, "<failure"), 0);
+    // With `set_tcp_nodelay true` round trips are fast: no hint about them.
+    assert_eq!(count(&text(&out), "Nagle"), 0, "{}", text(&out));
+}
+
+/// A stock mosquitto leaves Nagle's algorithm on: every round trip waits for a delayed ACK.
+/// `run` and `bench` say so once, naming the broker setting.
+#[test]
+fn round_trips_held_up_by_nagle_on_the_broker_get_one_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) = start_stock_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let _hub = start_hub(&url);
+    let out = thingbench(&[
+        "run",
+        "fixtures/messages/001-valid-two-inverters.json",
+        "fixtures/messages/002-valid-every-data-type.json",
+        "fixtures/messages/003-valid-meter.json",
+        "--broker",
+        &url,
+    ]);
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{output}");
+    let hint = format!("Nagle's algorithm on {url} is the likely cause");
+    assert_eq!(count(&output, &hint), 1, "{output}");
+    assert!(output.contains("set_tcp_nodelay true"), "{output}");
+
+    let out = thingbench(&["bench", "--broker", &url, "--requests", "50", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The hint goes to stderr; stdout stays the JSON.
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("--json prints JSON");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(count(&err, &hint), 1, "{err}");
+}
+
+/// A broker with nobody answering on it: `run` says so once, without a note per login and in
+/// seconds rather than five per login, and `bench` stops at its warm-up instead of counting
+/// every request lost.
+#[test]
+fn a_broker_without_a_hub_is_said_once_and_soon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) = start_mosquitto(dir.path(), port) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = thingbench(&[
+        "run",
+        "fixtures/messages/001-valid-two-inverters.json",
+        "fixtures/messages/002-valid-every-data-type.json",
+        "--broker",
+        &url,
+        "--timeout-ms",
+        "300",
+    ]);
+    let took = started.elapsed();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let said = format!("no hub seems to be answering on {url}");
+    assert_eq!(count(&output, &said), 1, "{output}");
+    assert!(
+        output.contains(&format!("thingbench hub --broker {url}")),
+        "{output}"
+    );
+    assert_eq!(count(&output, "could not log in"), 0, "{output}");
+    assert_eq!(count(&output, "got no reply within 300 ms"), 2, "{output}");
+    // Three logins of 5 s each per fixture took 30 s; now the first wait 2 s and the rest less.
+    assert!(took < Duration::from_secs(20), "took {took:?}:\n{output}");
+
+    let started = Instant::now();
+    let out = thingbench(&["bench", "--broker", &url, "--requests", "200", "--json"]);
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(count(&err, &said), 1, "{err}");
+    assert!(err.contains("nothing to measure"), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {err}");
 }
 
 #[test]
@@ -309,27 +405,78 @@ fn a_broker_stopped_mid_run_ends_requests_as_lost_and_exit_1() {
     let _hub = start_hub(&url);
     let ws = copy_workspace();
     let messages = ws.path().join("messages");
-    // The first fixture waits in silence long enough for the broker to be killed under it.
+    // A first fixture that passes, then one that waits in silence while the broker dies under
+    // it: the broker is killed once the first has passed.
+    let first: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(messages.join("001-valid-two-inverters.json")).expect("read"),
+    )
+    .expect("json");
+    let first = serde_json::json!({"name": "passes before the broker dies",
+        "request": first["request"], "expect": {"code": 200}});
+    std::fs::write(messages.join("000-a-first.json"), first.to_string()).expect("write");
     std::fs::write(
-        messages.join("000-wait.json"),
+        messages.join("000-b-wait.json"),
         r#"{"name": "waits while the broker dies", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {"version": "1.0"}, "expect": {"code": 200, "withinMs": 4000}}"#,
     )
     .expect("write");
-    let child = spawn_run(&messages, ws.path(), &url, &ws.path().join("junit.xml"));
-    std::thread::sleep(Duration::from_millis(1500));
+    let fixtures = std::fs::read_dir(&messages).expect("messages").count();
+    let mut run = Running::run(&messages, ws.path(), &url, &ws.path().join("junit.xml"));
+    run.wait_for("the first fixture's PASS", Duration::from_secs(30), |l| {
+        l.starts_with("PASS  passes before the broker dies")
+    });
     let _ = mosquitto.0.kill();
     let _ = mosquitto.0.wait();
-    let started = Instant::now();
-    let out = child.wait_with_output().expect("run ends");
-    assert!(started.elapsed() < Duration::from_secs(60), "never hangs");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let output = text(&out);
+    let killed = Instant::now();
+    let (code, output) = run.finish(Duration::from_secs(60));
+    let after_kill = killed.elapsed();
+    assert_eq!(code, Some(1), "{output}");
     assert!(
         output.contains("FAIL  waits while the broker dies"),
         "{output}"
     );
-    assert!(output.contains("lost"), "{output}");
     assert!(output.contains(" failed"), "{output}");
+    // Every fixture has its line, and every one after the first failed as lost.
+    let results: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .collect();
+    assert_eq!(results.len(), fixtures, "{output}");
+    assert!(
+        results[1..]
+            .iter()
+            .all(|l| l.starts_with("FAIL ") && l.contains("lost: ")),
+        "{output}"
+    );
+    // The outage: one line when it starts, one when the run stops waiting, in plain words.
+    assert_eq!(count(&output, "lost the connection: "), 1, "{output}");
+    assert_eq!(
+        count(&output, "still no connection after 10 s"),
+        1,
+        "{output}"
+    );
+    for jargon in ["serialization", "os error", "Mqtt state", "IO:"] {
+        assert!(!output.contains(jargon), "{jargon:?} in:\n{output}");
+    }
+    // Each fixture after it: one line, no notes, with the time it really waited. The waits
+    // add up to no more than the run lasted after the kill.
+    let first_fail = output.find("FAIL ").expect("a failure");
+    assert!(!output[first_fail..].contains("note:"), "{output}");
+    let waited: u64 = results
+        .iter()
+        .filter_map(|l| l.split("(waited ").nth(1))
+        .filter_map(|rest| rest.split(" ms").next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        Duration::from_millis(waited) <= after_kill,
+        "{waited} ms of waits claimed in {after_kill:?}:\n{output}"
+    );
+    assert!(
+        count(
+            &output,
+            "(not waited: the run stopped waiting for it after 10 s)"
+        ) > 0,
+        "{output}"
+    );
 }
 
 // --- TLS ---------------------------------------------------------------------------------
@@ -581,26 +728,116 @@ fn long_suite(ws: &Path) -> PathBuf {
     suite
 }
 
-fn spawn_run(suite: &Path, ws: &Path, url: &str, junit: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args([
+/// A `thingbench run` in the background whose output is read line by line as it comes:
+/// stdout and stderr in one stream, in the order they arrive.
+struct Running {
+    child: Killed,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// `thingbench run SUITE --workspace WS --junit JUNIT`, against `url` when given.
+    fn run(suite: &Path, ws: &Path, url: &str, junit: &Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_thingbench"));
+        command.args([
             "run",
             suite.to_str().expect("utf-8"),
             "--workspace",
             ws.to_str().expect("utf-8"),
-        ])
-        .args(["--broker", url, "--junit", junit.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run")
+            "--junit",
+            junit.to_str().expect("utf-8"),
+        ]);
+        if !url.is_empty() {
+            command.args(["--broker", url]);
+        }
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("thingbench starts");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let child = Killed(child);
+        let forward = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        };
+        forward(Box::new(stdout), tx.clone());
+        forward(Box::new(stderr), tx);
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the first line `wanted` accepts, failing with everything seen after `within`.
+    fn wait_for(&mut self, what: &str, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "no {what} within {within:?}; the output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                    "the run ended without {what}; its output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// How many result lines (PASS or FAIL) were seen so far.
+    fn results(&self) -> usize {
+        self.seen
+            .iter()
+            .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+            .count()
+    }
+
+    /// Reads to the end of the output and waits for the exit, failing after `within`: the exit
+    /// code and every line.
+    fn finish(mut self, within: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "the run did not end within {within:?}; its output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+        let status = self.child.0.wait().expect("the run ends");
+        (status.code(), self.seen.join("\n"))
+    }
 }
 
 /// Checks a suite that lived through a fault: every fixture ended as something, in the output
 /// and in the JUnit file, some failed, and the run says so with exit code 1.
-fn assert_every_fixture_accounted(out: &Output, junit: &Path, failure: &str) -> String {
-    let output = text(out);
-    assert_eq!(out.status.code(), Some(1), "{output}");
+fn assert_every_fixture_accounted(code: Option<i32>, output: &str, junit: &Path, failure: &str) {
+    assert_eq!(code, Some(1), "{output}");
     let results = output
         .lines()
         .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
@@ -613,22 +850,36 @@ fn assert_every_fixture_accounted(out: &Output, junit: &Path, failure: &str) -> 
     let xml = std::fs::read_to_string(junit).expect("junit");
     assert_eq!(count(&xml, "<testcase "), 200);
     assert!(count(&xml, "<failure") > 0);
-    output
 }
 
-/// Runs the long suite against `url`, kills the broker 0.8 s in, starts it again 0.7 s later,
-/// and checks that every fixture was accounted for and the suite passed again by its end.
+/// Runs the long suite against `url`, kills the broker once 20 fixtures are done, starts it
+/// again once the run has said it lost the connection, and checks that every fixture was
+/// accounted for, the outage was said in two lines, and the suite passed again by its end.
 fn suite_through_a_restart(url: &str, broker: Killed, restart: impl FnOnce() -> Option<Killed>) {
     let ws = copy_workspace();
     let suite = long_suite(ws.path());
     let junit = ws.path().join("junit.xml");
-    let child = spawn_run(&suite, ws.path(), url, &junit);
-    std::thread::sleep(Duration::from_millis(800));
+    let mut run = Running::run(&suite, ws.path(), url, &junit);
+    while run.results() < 20 {
+        run.wait_for("20 results", Duration::from_secs(60), |l| {
+            l.starts_with("PASS ") || l.starts_with("FAIL ")
+        });
+    }
     drop(broker);
-    std::thread::sleep(Duration::from_millis(700));
+    run.wait_for("the outage's line", Duration::from_secs(30), |l| {
+        l.contains("lost the connection: ")
+    });
     let _broker = restart();
-    let out = child.wait_with_output().expect("run ends");
-    let output = assert_every_fixture_accounted(&out, &junit, "lost");
+    let (code, output) = run.finish(Duration::from_secs(120));
+    assert_every_fixture_accounted(code, &output, &junit, "lost");
+    // One line when the outage starts, one when it ends, and the run never stopped waiting.
+    assert_eq!(count(&output, "lost the connection: "), 1, "{output}");
+    assert_eq!(
+        count(&output, "connected to the broker again after"),
+        1,
+        "{output}"
+    );
+    assert_eq!(count(&output, "still no connection"), 0, "{output}");
     // The session reconnected by itself: the suite passes again at its end.
     let last = output
         .lines()
@@ -673,17 +924,16 @@ fn a_hub_that_stops_answering_turns_sends_into_no_reply() {
         std::fs::write(&path, text.replace("\"withinMs\":300", "\"withinMs\":60")).expect("write");
     }
     let junit = ws.path().join("junit.xml");
-    let child = spawn_run(&suite, ws.path(), &url, &junit);
-    std::thread::sleep(Duration::from_millis(600));
+    let mut run = Running::run(&suite, ws.path(), &url, &junit);
+    // The hub answers until a valid batch has passed.
+    run.wait_for("a valid batch's PASS", Duration::from_secs(60), |l| {
+        l.starts_with("PASS ") && l.contains("valid")
+    });
     drop(hub);
-    let out = child.wait_with_output().expect("run ends");
-    let output = assert_every_fixture_accounted(&out, &junit, "no reply within 60 ms");
-    assert!(
-        output
-            .lines()
-            .any(|l| l.starts_with("PASS ") && l.contains("valid")),
-        "{output}"
-    );
+    let (code, output) = run.finish(Duration::from_secs(120));
+    assert_every_fixture_accounted(code, &output, &junit, "no reply within 60 ms");
+    // A hub that answered and then stopped is not "no hub".
+    assert_eq!(count(&output, "no hub seems"), 0, "{output}");
 }
 
 #[test]
@@ -697,37 +947,31 @@ fn ctrl_c_stops_a_suite_and_keeps_the_results_so_far() {
         std::fs::write(&path, text.replace("\"withinMs\":40", "\"withinMs\":200")).expect("write");
     }
     let junit = ws.path().join("junit.xml");
-    let child = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args([
-            "run",
-            suite.to_str().expect("utf-8"),
-            "--workspace",
-            ws.path().to_str().expect("utf-8"),
-        ])
-        .args(["--junit", junit.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    std::thread::sleep(Duration::from_millis(2500));
+    let mut run = Running::run(&suite, ws.path(), "", &junit);
+    // Ctrl-C once five fixtures are done: the run is under way, its handler installed.
+    while run.results() < 5 {
+        run.wait_for("five results", Duration::from_secs(60), |l| {
+            l.starts_with("PASS ") || l.starts_with("FAIL ")
+        });
+    }
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &run.child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
     let started = Instant::now();
-    let out = child.wait_with_output().expect("run ends");
+    let (code, output) = run.finish(Duration::from_secs(30));
     assert!(
         started.elapsed() < Duration::from_secs(5),
-        "stops after the fixture in flight"
+        "stops after the fixture in flight, not after {:?}",
+        started.elapsed()
     );
-    let output = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert_eq!(code, Some(1), "{output}");
     let ran = output
         .lines()
         .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
         .count();
-    assert!(ran > 0 && ran < 200, "{ran} ran:\n{output}");
+    assert!((5..200).contains(&ran), "{ran} ran:\n{output}");
     assert!(
         output.contains(&format!(
             "stopped by Ctrl-C: {} of 200 fixtures not run",

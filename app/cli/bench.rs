@@ -8,7 +8,7 @@ use crate::runner::Runner;
 use crate::runner::connect::{broker_or_embedded, gateway_session};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
-use super::run::TlsArgs;
+use super::run::{TlsArgs, say};
 use super::{UsageError, open_workspace};
 
 /// Options of `thingbench bench`.
@@ -38,7 +38,7 @@ pub struct BenchArgs {
 
 /// Runs `thingbench bench`.
 pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    use crate::runner::bench::{BenchConfig, bench_body, run_bench};
+    use crate::runner::bench::{BenchConfig, bench_body, run_bench, warm_up};
     if args.requests == 0 || args.inflight == 0 || args.points == 0 {
         return Err(UsageError(
             "--requests, --inflight and --points must be at least 1".into(),
@@ -54,10 +54,13 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         .into_iter()
         .find(|d| registry.model_of(&d.product_key).is_some())
         .unwrap_or_else(|| ws.gateway());
-    let mut runner = Runner::new(Arc::clone(&ws), &session);
-    runner.apply_login(&LoginState::Only(vec![device.clone()]));
-    drop(runner);
     let body = bench_body(&registry, &device, args.points).map_err(UsageError)?;
+    let mut runner = Runner::new(Arc::clone(&ws), &session).tell(&url, say);
+    for note in runner.apply_login(&LoginState::Only(vec![device.clone()])) {
+        say(&note);
+    }
+    warm_up(&mut runner, &ws.gateway(), &body).map_err(UsageError)?;
+    drop(runner);
     let config = BenchConfig {
         requests: args.requests,
         inflight: args.inflight,

@@ -92,8 +92,8 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
     let ws = feed.workspace();
-    let session = gateway_session(&ws, url, args.tls.options()).map_err(UsageError)?;
-    let mut runner = Runner::new(ws, &session);
+    let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    let mut runner = Runner::new(ws, &session).tell(&url, say);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut results: Vec<SuiteResult> = Vec::with_capacity(files.len());
     for path in &files {
@@ -118,6 +118,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         }
         results.push(result);
     }
+    runner.finish();
     let passed = passed_count(&results);
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
     if let Some(junit) = &args.junit {

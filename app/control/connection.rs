@@ -10,6 +10,7 @@ use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, check};
 use crate::protocol::{DeviceId, MsgId, ReplyCode};
 use crate::runner::connect::Embedded;
+use crate::runner::diagnosis::{Diagnosis, Hint};
 use crate::runner::worker::spawn_embedded;
 use crate::transport::{
     Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
@@ -204,6 +205,10 @@ pub struct Connection {
     embedded_rx: Option<mpsc::Receiver<Result<(Embedded, BrokerUrl), String>>>,
     pending: HashMap<RequestId, Pending>,
     next_request: u64,
+    /// What this session's replies and silences say about the broker and the hub.
+    diagnosis: Diagnosis,
+    /// The hint the status line shows, said once per session.
+    hint: Option<Hint>,
 }
 
 impl Connection {
@@ -218,7 +223,17 @@ impl Connection {
             embedded_rx: None,
             pending: HashMap::new(),
             next_request: 1,
+            diagnosis: Diagnosis::default(),
+            hint: None,
         }
+    }
+
+    /// What looks wrong with the broker or the hub (round trips held up by Nagle's algorithm,
+    /// no hub answering), in words for the status line.
+    pub fn hint(&self) -> Option<String> {
+        self.hint
+            .as_ref()
+            .map(|hint| hint.words(self.broker_url.as_ref()))
     }
 
     /// Where the connection stands.
@@ -306,6 +321,8 @@ impl Connection {
                 self.session = Some(session);
                 self.broker_url = Some(url);
                 self.link = LinkState::Connecting;
+                self.diagnosis = Diagnosis::default();
+                self.hint = None;
             }
             Err(e) => self.link = LinkState::Failed(e),
         }
@@ -439,6 +456,13 @@ impl Connection {
                 rtt,
                 ..
             } => {
+                if matches!(self.hint, Some(Hint::NoHub { .. })) {
+                    // A reply after all: a hub answers.
+                    self.hint = None;
+                }
+                if let Some(hint) = self.diagnosis.replied(rtt) {
+                    self.hint = Some(hint);
+                }
                 let pending = self.pending.remove(&request)?;
                 push_reply(
                     timeline,
@@ -467,6 +491,9 @@ impl Connection {
                 })
             }
             SessionEvent::NoReply { request, after } => {
+                if let Some(hint) = self.diagnosis.unanswered() {
+                    self.hint = Some(hint);
+                }
                 let pending = self.pending.remove(&request)?;
                 let note = format!("no reply within {} ms", after.as_millis());
                 end_unanswered(
@@ -711,6 +738,116 @@ mod tests {
             )
             .expect_err("not connected");
         assert!(refused.text.contains("connect first"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_broker_without_a_hub_is_said_in_the_status_line() {
+        let workspace = WorkspaceCtl::fixed(Ok(sample()));
+        let ws = workspace.get().expect("workspace");
+        // A broker and nobody answering on it.
+        let broker = crate::broker::EmbeddedBroker::start(None).expect("embedded broker");
+        let mut connection = Connection::new(ConnectionForm {
+            embedded: false,
+            broker: broker.url().to_string(),
+            timeout_ms: 200,
+            ..ConnectionForm::default()
+        });
+        let mut timeline = Timeline::default();
+        let wake: Wake = Arc::new(|| {});
+        connection.connect(&workspace, &mut timeline, &wake);
+        until(&mut connection, &mut timeline, "the connection", |r| {
+            *r == Routed::Connected
+        });
+        let registry = ws.registry(&LoginState::All);
+        let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        for n in 1..=crate::runner::diagnosis::NO_HUB_AFTER {
+            assert_eq!(connection.hint(), None, "not before {n} requests");
+            connection
+                .request(
+                    Request {
+                        topic: topic.into(),
+                        payload: b"{}".to_vec(),
+                        msg_id: None,
+                        purpose: Purpose::Draft,
+                        device: None,
+                    },
+                    &registry,
+                    &mut timeline,
+                )
+                .expect("sent");
+            until(&mut connection, &mut timeline, "no reply", |r| {
+                matches!(r, Routed::Draft(SendState::NoReply(_)))
+            });
+        }
+        let hint = connection
+            .hint()
+            .expect("a hint once three requests went unanswered");
+        assert!(
+            hint.contains(&format!("no hub seems to be answering on {}", broker.url()))
+                && hint.contains("thingbench hub --broker"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_broker_with_a_hub_gets_no_hint() {
+        let (workspace, _embedded, form) = sample_on_a_broker();
+        let ws = workspace.get().expect("workspace");
+        let mut connection = Connection::new(ConnectionForm {
+            timeout_ms: 200,
+            ..form
+        });
+        let mut timeline = Timeline::default();
+        let wake: Wake = Arc::new(|| {});
+        connection.connect(&workspace, &mut timeline, &wake);
+        until(&mut connection, &mut timeline, "the connection", |r| {
+            *r == Routed::Connected
+        });
+        let registry = ws.registry(&LoginState::All);
+        // One answered request, then more unanswered than the rule needs: a hub is there.
+        let inv = DeviceId::new("invPk", "inv01");
+        let login = login_message(
+            &ws.gateway(),
+            &registry,
+            &inv,
+            true,
+            &IdSource::from_clock(),
+        );
+        connection
+            .request(
+                Request {
+                    topic: login.topic,
+                    payload: login.payload,
+                    msg_id: login.id,
+                    purpose: Purpose::Login(inv.clone(), true),
+                    device: Some(inv),
+                },
+                &registry,
+                &mut timeline,
+            )
+            .expect("sent");
+        until(&mut connection, &mut timeline, "the login's reply", |r| {
+            matches!(r, Routed::Login { .. })
+        });
+        for _ in 0..=crate::runner::diagnosis::NO_HUB_AFTER {
+            connection
+                .request(
+                    Request {
+                        topic: "/sys/gwPk/gw01/thing/event/post".into(),
+                        payload: b"{}".to_vec(),
+                        msg_id: None,
+                        purpose: Purpose::Draft,
+                        device: None,
+                    },
+                    &registry,
+                    &mut timeline,
+                )
+                .expect("sent");
+            until(&mut connection, &mut timeline, "no reply", |r| {
+                matches!(r, Routed::Draft(SendState::NoReply(_)))
+            });
+        }
+        assert_eq!(connection.hint(), None);
     }
 
     #[test]

@@ -164,6 +164,10 @@ impl SuiteCtl {
                 }
                 false
             }
+            WorkerEvent::News(line) => {
+                self.note = Some(line);
+                false
+            }
         }
     }
 
@@ -364,5 +368,56 @@ mod tests {
             .export_junit(&dir.path().join("no/such/folder/junit.xml"))
             .expect_err("no folder");
         assert!(refused.contains("junit.xml: cannot write"), "{refused}");
+    }
+
+    /// The window's suite says what the run says once: here, that no hub answers.
+    #[test]
+    fn the_window_suite_hears_that_no_hub_answers() {
+        let broker = crate::broker::EmbeddedBroker::start(None).expect("a broker, no hub");
+        let ws = std::sync::Arc::new(sample());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fixture = dir.path().join("quick.json");
+        std::fs::write(
+            &fixture,
+            r#"{"name": "quick", "request": {"version": "1.0", "method": "thing.measurepoint.post.batch", "params": []}, "expect": {"code": 200, "withinMs": 100}}"#,
+        )
+        .expect("write");
+        let config = crate::transport::SessionConfig {
+            broker: broker.url(),
+            client_id: "suite-no-hub".into(),
+            auth: crate::transport::Auth::None,
+            keep_alive: Duration::from_secs(30),
+            tls: Default::default(),
+        };
+        let worker = crate::runner::worker::start_worker(
+            crate::workspace::WorkspaceFeed::fixed(ws),
+            config,
+            Box::new(|| {}),
+        );
+        worker
+            .commands
+            .send(crate::runner::worker::WorkerCommand::Run(vec![fixture]))
+            .expect("the worker listens");
+        let mut suite = SuiteCtl::default();
+        let mut registry = sample().registry(&LoginState::All);
+        let mut timeline = Timeline::default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let event = worker
+                .events
+                .recv_timeout(remaining)
+                .expect("the run ends in time");
+            let finished = matches!(event, WorkerEvent::Finished { .. });
+            suite.apply(event, &mut registry, &mut timeline);
+            if finished {
+                break;
+            }
+        }
+        let note = suite.note.clone().unwrap_or_default();
+        assert!(
+            note.contains(&format!("no hub seems to be answering on {}", broker.url())),
+            "{note:?}"
+        );
     }
 }

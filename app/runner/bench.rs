@@ -9,6 +9,9 @@ use crate::model::{Registry, sample_value};
 use crate::protocol::{DeviceId, Method, MsgId, request_topic};
 use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
 
+use super::diagnosis::NAGLE_SAMPLE;
+use super::{Outcome, Runner};
+
 /// What to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct BenchConfig {
@@ -84,7 +87,53 @@ fn with_id(body: &str, id: u64) -> Vec<u8> {
     format!("{{\"id\":\"{id}\",{body}").into_bytes()
 }
 
-/// Runs both loops over `session`, connected as `gateway` with `device` logged in.
+/// Sequential round trips before the measure, through `runner`: the reply subscription and the
+/// first allocations stay out of the figure, and the runner judges from them whether a hub
+/// answers and whether Nagle's algorithm on the broker holds each round trip up (each said once
+/// through [`Runner::tell`]). An error when a warm-up request gets no reply or is lost.
+pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<(), String> {
+    let topic = request_topic(Method::PostBatch, gateway);
+    for n in 0..NAGLE_SAMPLE {
+        // A hub that has answered gets the bench's full wait; before that, a live hub answers
+        // in milliseconds, and a broker without one should not keep the bench for long.
+        let wait = if runner.hub_seen() {
+            REPLY_WAIT
+        } else {
+            FIRST_REPLY_WAIT
+        };
+        let id = format!("warm-up-{n}");
+        let payload = format!("{{\"id\":\"{id}\",{body}").into_bytes();
+        match runner.request(topic.clone(), payload, Some(MsgId(id)), wait) {
+            Outcome::Replied { .. } => {}
+            Outcome::NoReply { after } => {
+                // Says that no hub answers, when nothing ever did.
+                runner.finish();
+                return Err(format!(
+                    "no reply to the bench's warm-up request within {} ms; nothing to measure",
+                    after.as_millis()
+                ));
+            }
+            Outcome::Lost { reason } => {
+                return Err(format!("the bench's warm-up request was lost: {reason}"));
+            }
+            Outcome::NotSent { reason } => {
+                return Err(format!(
+                    "the bench's warm-up request was not sent: {reason}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How long a request of the bench waits for its reply.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// How long the first warm-up request waits while nothing has ever replied.
+const FIRST_REPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs both loops over `session`, connected as `gateway` with `device` logged in and warmed up
+/// by [`warm_up`].
 pub fn run_bench(
     session: &Session,
     gateway: &DeviceId,
@@ -92,8 +141,7 @@ pub fn run_bench(
     config: BenchConfig,
 ) -> BenchReport {
     let topic = request_topic(Method::PostBatch, gateway);
-    let timeout = Duration::from_secs(10);
-    // Warm up: the reply subscription and the first allocation are not part of the figure.
+    let timeout = REPLY_WAIT;
     let mut next = 0u64;
     let send = |n: u64| {
         session.send(SessionCommand::Request {
@@ -104,9 +152,6 @@ pub fn run_bench(
             timeout,
         });
     };
-    send(next);
-    next += 1;
-    wait_end(session);
 
     let mut rtts = Vec::with_capacity(config.requests);
     let (mut lost, mut not_200, mut done, mut sent) = (0usize, 0usize, 0usize, 0usize);
@@ -188,17 +233,6 @@ pub fn run_bench(
         publish_per_s: acked as f64 / publish_elapsed.as_secs_f64(),
         lost,
         not_200,
-    }
-}
-
-fn wait_end(session: &Session) {
-    while let Ok(event) = session.events.recv_timeout(Duration::from_secs(10)) {
-        if matches!(
-            event,
-            SessionEvent::Replied { .. } | SessionEvent::NoReply { .. } | SessionEvent::Lost { .. }
-        ) {
-            return;
-        }
     }
 }
 

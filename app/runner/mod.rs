@@ -3,17 +3,20 @@
 
 pub mod bench;
 pub mod connect;
+pub mod diagnosis;
 pub mod watch;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::Registry;
 use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
-use crate::transport::{RequestId, Session, SessionCommand, SessionEvent};
+use crate::transport::{BrokerUrl, RequestId, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Fixture, IdSource, JsonFiles, LoginState, ResolvedMessage, Workspace};
+
+use diagnosis::{Diagnosis, Hint};
 
 /// How one fixture ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +68,19 @@ pub enum Traffic<'m> {
 
 /// What [`Runner::observe`] calls.
 type Observer<'a> = Box<dyn FnMut(Traffic<'_>) + 'a>;
+
+/// What [`Runner::tell`] calls with each line of news.
+type Teller<'a> = Box<dyn FnMut(&str) + 'a>;
+
+/// A lost connection, from the moment the runner heard of it.
+#[derive(Debug)]
+struct Outage {
+    since: Instant,
+    /// The session's latest word on why it cannot connect.
+    reason: String,
+    /// The run stopped waiting for this outage to end.
+    gave_up: bool,
+}
 
 /// One fixture's result.
 #[derive(Clone, Debug)]
@@ -193,17 +209,38 @@ pub struct Runner<'a> {
     unsigned_reported: Vec<DeviceId>,
     /// Whether the session was connected at its last word.
     connected: bool,
-    /// How long this run has already waited for the current outage to end.
-    outage_waited: Duration,
+    /// The connection lost and not yet back.
+    outage: Option<Outage>,
+    /// How long the requests not yet sent or reported have waited for the connection.
+    link_wait: Duration,
+    /// What the replies and silences so far say about the broker and the hub.
+    diagnosis: Diagnosis,
+    /// The broker, for the words of news.
+    broker: Option<BrokerUrl>,
     /// Told of every request sent and of how it ended.
     on_traffic: Option<Observer<'a>>,
     /// Subscriptions the broker refused since the last fixture (its replies cannot arrive).
     refused: Vec<String>,
+    /// Told of outages and hints, each once.
+    on_news: Option<Teller<'a>>,
 }
 
-/// How long a run waits, over all its sends, for one lost connection to come back before its
-/// sends fail at once: long enough for a broker restart, short enough for a broker gone for good.
+/// How long a run waits, from the moment it hears of a lost connection, for the connection to
+/// come back before its sends fail at once: long enough for a broker restart, short enough for a
+/// broker gone for good. The request that finds the connection lost waits for it, whatever its
+/// own timeout: a fixture after a restart passes instead of failing for want of patience.
 const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long a login waits for its reply once a hub has answered.
+const LOGIN_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a login waits while nothing has ever replied: a hub answers a login within
+/// milliseconds, and a broker without one should not cost every fixture seconds per login.
+const FIRST_LOGIN_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a login waits once no hub seems to be answering (said once): long enough for a hub
+/// that has started since.
+const NO_HUB_LOGIN_WAIT: Duration = Duration::from_millis(500);
 
 impl<'a> Runner<'a> {
     /// A runner over `session`, which must be connected as the workspace's gateway.
@@ -218,10 +255,57 @@ impl<'a> Runner<'a> {
             timeout_override: None,
             unsigned_reported: Vec::new(),
             connected: true,
-            outage_waited: Duration::ZERO,
+            outage: None,
+            link_wait: Duration::ZERO,
+            diagnosis: Diagnosis::default(),
+            broker: None,
             on_traffic: None,
             refused: Vec::new(),
+            on_news: None,
         }
+    }
+
+    /// Tells `say` of what goes wrong with the link to `broker`, each once, in one line: an
+    /// outage when it starts and when it ends (or when the run stops waiting for it), round
+    /// trips slowed by Nagle's algorithm, and no hub answering.
+    pub fn tell(mut self, broker: &BrokerUrl, say: impl FnMut(&str) + 'a) -> Self {
+        self.broker = Some(broker.clone());
+        self.on_news = Some(Box::new(say));
+        self
+    }
+
+    /// True once any request of this runner got a reply: a hub answers on the broker.
+    pub fn hub_seen(&self) -> bool {
+        self.diagnosis.hub_seen()
+    }
+
+    /// Says what is still unsaid at the end of a run: the Nagle hint of a short run, and a
+    /// connection that is still lost.
+    pub fn finish(&mut self) {
+        if let Some(hint) = self.diagnosis.finish() {
+            self.hint(&hint);
+        }
+        if let Some(outage) = &self.outage
+            && !outage.gave_up
+        {
+            let line = format!(
+                "the run ends without the broker, lost {:.1} s ago: {}",
+                outage.since.elapsed().as_secs_f64(),
+                outage.reason
+            );
+            self.say(&line);
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        if let Some(say) = &mut self.on_news {
+            say(line);
+        }
+    }
+
+    fn hint(&mut self, hint: &Hint) {
+        let line = hint.words(self.broker.as_ref());
+        self.say(&line);
     }
 
     /// Uses `workspace` (a reload of the same folder) from the next fixture on; the devices
@@ -301,14 +385,13 @@ impl<'a> Runner<'a> {
     ) -> Outcome {
         let request = RequestId(self.next_request);
         self.next_request += 1;
-        if !self.connected && !self.wait_for_connection(timeout) {
+        if !self.connected && !self.wait_for_connection() {
+            let waited = std::mem::take(&mut self.link_wait);
             return Outcome::Lost {
-                reason: format!(
-                    "not connected to the broker (waited {} ms for the session to reconnect)",
-                    timeout.as_millis()
-                ),
+                reason: self.not_connected(waited),
             };
         }
+        self.link_wait = Duration::ZERO;
         if let Some(observe) = &mut self.on_traffic {
             observe(Traffic::Sent {
                 topic: &topic,
@@ -316,6 +399,14 @@ impl<'a> Runner<'a> {
             });
         }
         let (outcome, reply) = self.send_and_wait(request, topic, payload, msg_id, timeout);
+        let hint = match &outcome {
+            Outcome::Replied { rtt, .. } => self.diagnosis.replied(*rtt),
+            Outcome::NoReply { .. } => self.diagnosis.unanswered(),
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            self.hint(&hint);
+        }
         if let Some(observe) = &mut self.on_traffic {
             observe(Traffic::Ended {
                 outcome: &outcome,
@@ -387,16 +478,55 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Follows the connection: after a reconnect the hub may have forgotten every login.
+    /// Why a request could not go out: the connection is lost, after `waited` of waiting.
+    fn not_connected(&self, waited: Duration) -> String {
+        let gave_up = self.outage.as_ref().is_some_and(|o| o.gave_up);
+        if waited.as_millis() == 0 && gave_up {
+            format!(
+                "not connected to the broker (not waited: the run stopped waiting for it after {} s)",
+                OUTAGE_PATIENCE.as_secs()
+            )
+        } else {
+            format!(
+                "not connected to the broker (waited {} ms for it to come back)",
+                waited.as_millis()
+            )
+        }
+    }
+
+    /// Follows the connection: after a reconnect the hub may have forgotten every login. An
+    /// outage is said when it starts and when it ends.
     fn follow(&mut self, event: &SessionEvent) {
         match event {
             SessionEvent::Connected => {
                 self.connected = true;
-                self.outage_waited = Duration::ZERO;
+                if let Some(outage) = self.outage.take() {
+                    let line = format!(
+                        "connected to the broker again after {:.1} s",
+                        outage.since.elapsed().as_secs_f64()
+                    );
+                    self.say(&line);
+                }
             }
-            SessionEvent::Disconnected { .. } => {
+            SessionEvent::Disconnected { reason } => {
                 self.connected = false;
                 self.logged_in = None;
+                match &mut self.outage {
+                    // Each failed retry says why again: keep the latest, say nothing new.
+                    Some(outage) => outage.reason.clone_from(reason),
+                    None => {
+                        self.outage = Some(Outage {
+                            since: Instant::now(),
+                            reason: reason.clone(),
+                            gave_up: false,
+                        });
+                        let line = format!(
+                            "lost the connection: {reason}; waiting up to {} s for it to come back",
+                            OUTAGE_PATIENCE.as_secs()
+                        );
+                        self.say(&line);
+                    }
+                }
             }
             SessionEvent::Subscribed {
                 granted: Err(reason),
@@ -406,31 +536,64 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Waits up to `limit` (within what is left of [`OUTAGE_PATIENCE`]) for the session to
-    /// reconnect; true when it did.
-    fn wait_for_connection(&mut self, limit: Duration) -> bool {
-        let started = std::time::Instant::now();
-        let deadline = started + limit.min(OUTAGE_PATIENCE.saturating_sub(self.outage_waited));
+    /// Waits for the session to reconnect, no later than [`OUTAGE_PATIENCE`] into the outage;
+    /// true when it did. Says once when the run stops waiting.
+    fn wait_for_connection(&mut self) -> bool {
+        let started = Instant::now();
+        let deadline = self
+            .outage
+            .as_ref()
+            .map_or(started, |o| o.since + OUTAGE_PATIENCE);
         while !self.connected {
-            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let remaining = deadline.saturating_duration_since(Instant::now());
             // `recv_timeout(0)` still takes events already waiting.
             match self.session.events.recv_timeout(remaining) {
                 Ok(event) => self.follow(&event),
                 Err(_) => break,
             }
         }
-        self.outage_waited += started.elapsed();
+        self.link_wait += started.elapsed();
+        if !self.connected
+            && Instant::now() >= deadline
+            && let Some(outage) = &mut self.outage
+            && !outage.gave_up
+        {
+            outage.gave_up = true;
+            let line = format!(
+                "still no connection after {} s ({}); the remaining fixtures fail at once until it comes back",
+                OUTAGE_PATIENCE.as_secs(),
+                outage.reason
+            );
+            self.say(&line);
+        }
         self.connected
     }
 
-    /// Logs sub-devices in or out so that exactly those of `state` are logged in.
+    /// How long a login waits for its reply: less while no hub has ever answered.
+    fn login_wait(&self) -> Duration {
+        if self.diagnosis.no_hub() {
+            NO_HUB_LOGIN_WAIT
+        } else if self.diagnosis.hub_seen() {
+            LOGIN_WAIT
+        } else {
+            FIRST_LOGIN_WAIT
+        }
+    }
+
+    /// Logs sub-devices in or out so that exactly those of `state` are logged in. Says nothing
+    /// of logins lost to an outage or unanswered while no hub has ever replied: the outage and
+    /// the missing hub are said once, not once per device.
     pub fn apply_login(&mut self, state: &LoginState) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.connected && !self.wait_for_connection() {
+            // The fixture's own send says it, with the whole wait.
+            return notes;
+        }
         let all = self.workspace.sub_devices();
         let wanted: Vec<DeviceId> = match state {
             LoginState::All => all.clone(),
             LoginState::Only(list) => list.clone(),
         };
-        let mut notes = Vec::new();
         let gateway = self.workspace.gateway();
         let mut now_in = Vec::new();
         for device in &all {
@@ -454,16 +617,20 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let message = login_message(&gateway, &self.registry, device, want, &self.ids);
-            match self.request(
-                message.topic,
-                message.payload,
-                message.id,
-                Duration::from_secs(5),
-            ) {
+            let wait = self.login_wait();
+            match self.request(message.topic, message.payload, message.id, wait) {
                 Outcome::Replied { code, .. } if code.is_success() => {
                     if want {
                         now_in.push(device.clone());
                     }
+                }
+                Outcome::Lost { .. } if !self.connected => {
+                    // The outage is said once; after it the hub may have forgotten every login.
+                    self.logged_in = None;
+                    return notes;
+                }
+                Outcome::NoReply { .. } if !self.diagnosis.hub_seen() => {
+                    // No hub has answered anything: said once, not per device.
                 }
                 other => {
                     let verb = if want { "log in" } else { "log out" };

@@ -73,6 +73,9 @@ pub enum WorkerEvent {
     Finished {
         stopped: usize,
     },
+    /// Something the run says once: an outage starting or ending, a hint about the broker or
+    /// the hub.
+    News(String),
 }
 
 /// The suite runner's handle: commands in, events out, and a stop switch.
@@ -108,23 +111,26 @@ pub fn start_worker(
                 let _ = event_tx.send(event);
                 wake();
             };
+            let broker = config.broker.clone();
             let session = match connected_session(config) {
                 Ok(session) => session,
                 Err(e) => return send(WorkerEvent::Failed(e)),
             };
             send(WorkerEvent::Ready);
-            let mut runner = Runner::new(feed.workspace(), &session).observe(|traffic| {
-                send(match traffic {
-                    Traffic::Sent { topic, payload } => WorkerEvent::Sent {
-                        topic: topic.to_owned(),
-                        payload: payload.to_vec(),
-                    },
-                    Traffic::Ended { outcome, reply } => WorkerEvent::Ended {
-                        outcome: outcome.clone(),
-                        reply: reply.to_vec(),
-                    },
+            let mut runner = Runner::new(feed.workspace(), &session)
+                .observe(|traffic| {
+                    send(match traffic {
+                        Traffic::Sent { topic, payload } => WorkerEvent::Sent {
+                            topic: topic.to_owned(),
+                            payload: payload.to_vec(),
+                        },
+                        Traffic::Ended { outcome, reply } => WorkerEvent::Ended {
+                            outcome: outcome.clone(),
+                            reply: reply.to_vec(),
+                        },
+                    })
                 })
-            });
+                .tell(&broker, |line| send(WorkerEvent::News(line.to_owned())));
             for command in cmd_rx {
                 let WorkerCommand::Run(paths) = command;
                 stop_flag.store(false, Ordering::SeqCst);
@@ -142,6 +148,7 @@ pub fn start_worker(
                         Err(unloadable) => WorkerEvent::BadFixture(unloadable),
                     });
                 }
+                runner.finish();
                 send(WorkerEvent::Finished { stopped });
             }
         });

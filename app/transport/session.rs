@@ -265,46 +265,147 @@ fn check_size(topic: &str, payload: &[u8]) -> Result<(), String> {
     }
 }
 
-/// A connection error in words a person can act on.
+/// A connection error in words a person can act on: what happened, and where to look.
 pub fn connection_error_words(broker: &BrokerUrl, err: &ConnectionError) -> String {
     match err {
-        ConnectionError::ConnectionRefused(code) => match code {
-            ConnectReturnCode::BadUserNamePassword => {
-                format!(
-                    "{broker} refused the login: bad username or password (check the credentials or secret)"
-                )
-            }
-            ConnectReturnCode::NotAuthorized => {
-                format!(
-                    "{broker} refused the login: not authorized (check the credentials or secret)"
-                )
-            }
-            ConnectReturnCode::BadClientId => format!("{broker} refused the client id"),
-            other => format!("{broker} refused the connection: {other:?}"),
-        },
-        ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            format!("connection refused by {broker}: is a broker running there?")
-        }
-        ConnectionError::Io(e) => {
-            format!("cannot reach {broker}: {e} (check the host and the network)")
-        }
+        ConnectionError::ConnectionRefused(code) => refusal_words(broker, *code),
+        ConnectionError::Io(e) => connect_io_words(broker, e),
         ConnectionError::NetworkTimeout => {
             format!(
                 "timed out connecting to {broker}: the host is unreachable or not an MQTT broker"
             )
         }
-        ConnectionError::Tls(e) => {
-            format!("TLS with {broker} failed: {e} (is the certificate trusted?)")
-        }
-        ConnectionError::MqttState(StateError::ConnectionAborted) => format!(
-            "{broker} closed the connection (it may have rejected the credentials or client id, or stopped)"
+        ConnectionError::FlushTimeout => format!(
+            "{broker} did not take what was sent in time: the broker or the network is stalled"
         ),
-        ConnectionError::MqttState(StateError::Io(e)) => {
-            format!("connection to {broker} broke: {e}")
-        }
-        other => format!("connection to {broker} failed: {other}"),
+        ConnectionError::Tls(e) => tls_words(broker, e),
+        ConnectionError::MqttState(e) => state_words(broker, e),
+        ConnectionError::NotConnAck(packet) => format!(
+            "{broker} answered the login with something other than CONNACK ({packet:?}): is it an MQTT broker?"
+        ),
+        ConnectionError::RequestsDone => "the session was closed".to_owned(),
     }
 }
+
+/// The broker answered the CONNECT with a refusal.
+fn refusal_words(broker: &BrokerUrl, code: ConnectReturnCode) -> String {
+    match code {
+        ConnectReturnCode::BadUserNamePassword => format!(
+            "{broker} refused the login: bad username or password (check the credentials or secret)"
+        ),
+        ConnectReturnCode::NotAuthorized => {
+            format!("{broker} refused the login: not authorized (check the credentials or secret)")
+        }
+        ConnectReturnCode::BadClientId => format!(
+            "{broker} refused the client id (try another, or check the broker's client id rules)"
+        ),
+        ConnectReturnCode::RefusedProtocolVersion => format!(
+            "{broker} refused MQTT 3.1.1, the version thingbench speaks (does the broker allow it?)"
+        ),
+        ConnectReturnCode::ServiceUnavailable => {
+            format!("{broker} refused the connection: the service is unavailable; try again later")
+        }
+        ConnectReturnCode::Success => format!("{broker} accepted the connection, then failed it"),
+    }
+}
+
+/// Opening the TCP connection failed (or the name did not resolve).
+fn connect_io_words(broker: &BrokerUrl, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => {
+            format!("connection refused by {broker}: is a broker running there?")
+        }
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            format!("{broker} is unreachable from here: check the host and the network")
+        }
+        ErrorKind::TimedOut => format!(
+            "timed out connecting to {broker}: the host is unreachable or a firewall drops the connection"
+        ),
+        ErrorKind::AddrNotAvailable => {
+            format!("cannot connect to {broker}: the address is not available from this machine")
+        }
+        ErrorKind::PermissionDenied => {
+            format!("not allowed to connect to {broker} (a firewall or a security policy?)")
+        }
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::UnexpectedEof => broken_words(broker, e),
+        // Name resolution fails without a kind of its own.
+        _ if e.to_string().contains("lookup address") => format!(
+            "cannot find the host {:?} of {broker}: check the broker's name",
+            broker.host
+        ),
+        _ => format!("cannot reach {broker}: {e} (check the host and the network)"),
+    }
+}
+
+/// An open connection broke.
+fn broken_words(broker: &BrokerUrl, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => format!(
+            "{broker} reset the connection (the broker stopped or restarted, or it dropped this client)"
+        ),
+        ErrorKind::BrokenPipe => format!(
+            "the connection to {broker} was cut while sending (the broker stopped or closed it)"
+        ),
+        ErrorKind::UnexpectedEof => format!(
+            "{broker} closed the connection (the broker stopped, or it dropped this client)"
+        ),
+        ErrorKind::TimedOut => {
+            format!("the connection to {broker} timed out: the broker or the network is down")
+        }
+        _ => format!("the connection to {broker} broke: {e}"),
+    }
+}
+
+/// The MQTT exchange on an open connection failed.
+fn state_words(broker: &BrokerUrl, e: &StateError) -> String {
+    use rumqttc::mqttbytes::Error as Bytes;
+    match e {
+        StateError::Io(e) | StateError::Deserialization(Bytes::Io(e)) => broken_words(broker, e),
+        StateError::ConnectionAborted => format!(
+            "{broker} closed the connection (the broker stopped, or it refused this client: check the credentials and client id)"
+        ),
+        StateError::AwaitPingResp => format!(
+            "{broker} stopped answering (no answer to the keep-alive ping): the broker or the network is down"
+        ),
+        StateError::Deserialization(Bytes::PayloadSizeLimitExceeded(size)) => format!(
+            "{broker} sent a packet of {size} bytes, over thingbench's limit of {MAX_PACKET} bytes"
+        ),
+        StateError::Deserialization(Bytes::OutgoingPacketTooLarge { pkt_size, max }) => format!(
+            "a packet of {pkt_size} bytes is over {broker}'s limit of {max} bytes: send a smaller one"
+        ),
+        StateError::Deserialization(other) => format!(
+            "{broker} sent something that is not MQTT ({other}): is it an MQTT broker, and does the scheme fit the port (mqtt:// or mqtts://)?"
+        ),
+        other => format!("{broker} broke the MQTT exchange ({other}); reconnecting"),
+    }
+}
+
+/// The TLS handshake failed.
+fn tls_words(broker: &BrokerUrl, e: &rumqttc::TlsError) -> String {
+    use rumqttc::TlsError;
+    match e {
+        TlsError::TLS(rustls::Error::InvalidCertificate(why)) => format!(
+            "TLS with {broker} failed: its certificate is not trusted ({why:?}); give the CA that signed it (--ca, or the CA file of the connection form)"
+        ),
+        TlsError::TLS(rustls::Error::InvalidMessage(_)) => format!(
+            "TLS with {broker} failed: the broker did not answer in TLS; is the port a plain MQTT one (then use mqtt://)?"
+        ),
+        TlsError::Io(e) => format!(
+            "TLS with {broker} broke off: {} (is the port a TLS one?)",
+            broken_words(broker, e)
+        ),
+        other => format!("TLS with {broker} failed: {other} (is the certificate trusted?)"),
+    }
+}
+
+#[cfg(test)]
+#[path = "session_words_tests.rs"]
+mod words_tests;
 
 async fn run(
     config: SessionConfig,

@@ -40,6 +40,10 @@ pub fn top_panel_ui(
             ui.spinner();
         }
         theme::notice_ui(ui, text, error);
+        if let Some(hint) = connection.hint() {
+            ui.separator();
+            ui.colored_label(theme::warn(ui), hint);
+        }
         if let Some(status) = status {
             ui.separator();
             if status.error {
