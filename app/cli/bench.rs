@@ -46,7 +46,10 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     }
     let ws = Arc::new(open_workspace(args.workspace.as_deref(), None)?);
     let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    if let Some((broker, _)) = &embedded {
+        super::run::warn_about_latency(broker);
+    }
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
@@ -67,6 +70,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         points: args.points,
     };
     let report = run_bench(&session, &ws.gateway(), &body, config);
+    super::run::EmbeddedHubNews::new(&embedded).say();
     let written = if args.json {
         writeln!(out, "{}", report.to_json())
     } else {

@@ -95,6 +95,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let mut runner = Runner::new(ws, &session).tell(&url, say);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
+    let mut hub_news = EmbeddedHubNews::new(&embedded);
     let mut results: Vec<SuiteResult> = Vec::with_capacity(files.len());
     for path in &files {
         if super::interrupted() {
@@ -117,8 +118,10 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             }
         }
         results.push(result);
+        hub_news.say();
     }
     runner.finish();
+    hub_news.say();
     let passed = passed_count(&results);
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
     if let Some(junit) = &args.junit {
@@ -173,6 +176,35 @@ pub(super) fn print_notices(snapshot: &Snapshot) {
 pub(super) fn warn_about_latency(broker: &crate::broker::EmbeddedBroker) {
     if let Some(warning) = broker.latency_warning() {
         say(&format!("warning: {warning}"));
+    }
+}
+
+/// What the embedded hub has to say (replies it could not send), as lines on stderr.
+pub(super) struct EmbeddedHubNews<'e> {
+    hub: Option<&'e crate::hub::Hub>,
+    log: crate::hub::HubLog,
+}
+
+impl<'e> EmbeddedHubNews<'e> {
+    pub(super) fn new(embedded: &'e crate::runner::connect::Embedded) -> Self {
+        let hub = embedded.as_ref().map(|(_, hub)| hub);
+        let broker = embedded
+            .as_ref()
+            .map_or(String::new(), |(broker, _)| broker.url().to_string());
+        Self {
+            hub,
+            log: crate::hub::HubLog::new(&broker),
+        }
+    }
+
+    /// Says what the hub reported since the last call.
+    pub(super) fn say(&mut self) {
+        let Some(hub) = self.hub else { return };
+        for status in hub.status.try_iter() {
+            if let Some(line) = self.log.line(&status) {
+                say(&line);
+            }
+        }
     }
 }
 

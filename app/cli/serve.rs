@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::hub::{Hub, HubStatus};
+use crate::hub::{Hub, HubLog, HubStatus};
 use crate::runner::connect::{start_embedded, start_hub};
 use crate::transport::BrokerUrl;
 
@@ -99,7 +99,7 @@ fn run_until_stopped(hub: &mut Hub, stop: &mpsc::Receiver<()>, broker: &str) {
     let mut log = HubLog::new(broker);
     while stop.try_recv().is_err() {
         match hub.status.recv_timeout(STOP_CHECK) {
-            Ok(status) => log.say(&status),
+            Ok(status) => say_hub(&mut log, &status),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // The hub has ended and said why; only a signal is left to wait for.
@@ -110,86 +110,14 @@ fn run_until_stopped(hub: &mut Hub, stop: &mpsc::Receiver<()>, broker: &str) {
     }
     hub.stop();
     for status in hub.status.try_iter() {
-        log.say(&status);
+        say_hub(&mut log, &status);
     }
     say("stopped (SIGTERM or Ctrl-C)");
 }
 
-/// The hub's news as lines for a person: losing the broker and getting it back, once each,
-/// and replies that could not be sent.
-struct HubLog {
-    broker: String,
-    lost: bool,
-}
-
-impl HubLog {
-    fn new(broker: &str) -> Self {
-        Self {
-            broker: broker.to_owned(),
-            lost: false,
-        }
-    }
-
-    /// The line for `status`, if it says something new.
-    fn line(&mut self, status: &HubStatus) -> Option<String> {
-        match status {
-            HubStatus::Connected => std::mem::take(&mut self.lost)
-                .then(|| format!("hub: connected to {} again; answering", self.broker)),
-            HubStatus::Disconnected(why) => (!std::mem::replace(&mut self.lost, true))
-                .then(|| format!("hub: lost the broker: {why}; retrying until it is back")),
-            HubStatus::RepliesNotSent { cause, count: 1 } => Some(format!(
-                "hub: a reply could not be sent: {cause} (more of this kind are counted, not listed)"
-            )),
-            HubStatus::RepliesNotSent { cause, count } => Some(format!(
-                "hub: {count} replies in all could not be sent: {cause}"
-            )),
-        }
-    }
-
-    fn say(&mut self, status: &HubStatus) {
-        if let Some(line) = self.line(status) {
-            say(&line);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lost_broker_is_said_once_and_its_return_once() {
-        let mut log = HubLog::new("mqtt://127.0.0.1:1883");
-        assert_eq!(
-            log.line(&HubStatus::Connected),
-            None,
-            "the start says it already"
-        );
-        let refused = HubStatus::Disconnected("connection refused".into());
-        let lost = log.line(&refused).expect("said");
-        assert!(
-            lost.contains("lost the broker: connection refused"),
-            "{lost}"
-        );
-        assert_eq!(log.line(&refused), None, "each retry is not said again");
-        let back = log.line(&HubStatus::Connected).expect("said");
-        assert!(back.contains("mqtt://127.0.0.1:1883 again"), "{back}");
-        assert_eq!(log.line(&HubStatus::Connected), None);
-        let first = HubStatus::RepliesNotSent {
-            cause: "full".into(),
-            count: 1,
-        };
-        assert!(
-            log.line(&first)
-                .is_some_and(|l| l.contains("a reply could not be sent: full"))
-        );
-        let more = HubStatus::RepliesNotSent {
-            cause: "full".into(),
-            count: 40,
-        };
-        assert!(
-            log.line(&more)
-                .is_some_and(|l| l.contains("40 replies in all"))
-        );
+/// Says `status` on stderr if it is news.
+pub(super) fn say_hub(log: &mut HubLog, status: &HubStatus) {
+    if let Some(line) = log.line(status) {
+        say(&line);
     }
 }

@@ -8,7 +8,7 @@ use crate::runner::connect::broker_or_embedded;
 use crate::runner::watch::{WatchEnd, WatchReport, Watched, subscribe_watch};
 use crate::workspace::write_atomic;
 
-use super::run::{TlsArgs, follow_files, print_notices, say};
+use super::run::{EmbeddedHubNews, TlsArgs, follow_files, print_notices, say, warn_about_latency};
 use super::{UsageError, open_workspace};
 
 /// Options of `thingbench watch`.
@@ -42,7 +42,10 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     let ws = open_workspace(args.workspace.as_deref(), None)?;
     let live = follow_files(ws);
     let feed = live.subscribe();
-    let (_embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    if let Some((broker, _)) = &embedded {
+        warn_about_latency(broker);
+    }
     let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
         .map_err(UsageError)?;
     subscribe_watch(&session, Duration::from_secs(10))
@@ -62,6 +65,7 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     let (watched, end) =
         crate::runner::watch::watch(&session, feed, deadline, super::interrupted, &mut lines);
     let out = lines.out;
+    EmbeddedHubNews::new(&embedded).say();
     let agreed = watched.iter().filter(|w| w.agrees()).count();
     let invalid = watched.iter().filter(|w| !w.predicted.is_success()).count();
     let _ = writeln!(

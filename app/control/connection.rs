@@ -209,6 +209,8 @@ pub struct Connection {
     diagnosis: Diagnosis,
     /// The hint the status line shows, said once per session.
     hint: Option<Hint>,
+    /// What the embedded hub said so far (losing its link, replies it could not send).
+    hub_log: crate::hub::HubLog,
 }
 
 impl Connection {
@@ -225,7 +227,21 @@ impl Connection {
             next_request: 1,
             diagnosis: Diagnosis::default(),
             hint: None,
+            hub_log: crate::hub::HubLog::new("the embedded broker"),
         }
+    }
+
+    /// What the embedded hub reported since the last call that a person should hear (a reply
+    /// it could not send), newest last.
+    pub fn hub_news(&mut self) -> Vec<Notice> {
+        let Some((_, hub)) = &self.embedded else {
+            return Vec::new();
+        };
+        hub.status
+            .try_iter()
+            .filter_map(|status| self.hub_log.line(&status))
+            .map(Notice::error)
+            .collect()
     }
 
     /// What looks wrong with the broker or the hub (round trips held up by Nagle's algorithm,

@@ -42,6 +42,39 @@ pub enum HubStatus {
     RepliesNotSent { cause: String, count: u64 },
 }
 
+/// The hub's news as lines for a person: losing the broker and getting it back, once each,
+/// and replies that could not be sent.
+pub struct HubLog {
+    broker: String,
+    lost: bool,
+}
+
+impl HubLog {
+    /// News of the hub serving on `broker`.
+    pub fn new(broker: &str) -> Self {
+        Self {
+            broker: broker.to_owned(),
+            lost: false,
+        }
+    }
+
+    /// The line for `status`, if it says something new.
+    pub fn line(&mut self, status: &HubStatus) -> Option<String> {
+        match status {
+            HubStatus::Connected => std::mem::take(&mut self.lost)
+                .then(|| format!("hub: connected to {} again; answering", self.broker)),
+            HubStatus::Disconnected(why) => (!std::mem::replace(&mut self.lost, true))
+                .then(|| format!("hub: lost the broker: {why}; retrying until it is back")),
+            HubStatus::RepliesNotSent { cause, count: 1 } => Some(format!(
+                "hub: a reply could not be sent: {cause} (more of this kind are counted, not listed)"
+            )),
+            HubStatus::RepliesNotSent { cause, count } => Some(format!(
+                "hub: {count} replies in all could not be sent: {cause}"
+            )),
+        }
+    }
+}
+
 /// How often, at most, a count of failed replies of one cause is reported again.
 const FAILURE_REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -437,6 +470,42 @@ fn serve_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_broker_is_said_once_and_its_return_once() {
+        let mut log = HubLog::new("mqtt://127.0.0.1:1883");
+        assert_eq!(
+            log.line(&HubStatus::Connected),
+            None,
+            "the start says it already"
+        );
+        let refused = HubStatus::Disconnected("connection refused".into());
+        let lost = log.line(&refused).expect("said");
+        assert!(
+            lost.contains("lost the broker: connection refused"),
+            "{lost}"
+        );
+        assert_eq!(log.line(&refused), None, "each retry is not said again");
+        let back = log.line(&HubStatus::Connected).expect("said");
+        assert!(back.contains("mqtt://127.0.0.1:1883 again"), "{back}");
+        assert_eq!(log.line(&HubStatus::Connected), None);
+        let first = HubStatus::RepliesNotSent {
+            cause: "full".into(),
+            count: 1,
+        };
+        assert!(
+            log.line(&first)
+                .is_some_and(|l| l.contains("a reply could not be sent: full"))
+        );
+        let more = HubStatus::RepliesNotSent {
+            cause: "full".into(),
+            count: 40,
+        };
+        assert!(
+            log.line(&more)
+                .is_some_and(|l| l.contains("40 replies in all"))
+        );
+    }
     use crate::protocol::{DeviceId, ReplyCode};
     use crate::workspace::LiveWorkspace;
 

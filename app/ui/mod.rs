@@ -505,6 +505,9 @@ impl WorkbenchApp {
                 self.say(Notice::error(warning));
             }
         }
+        if let Some(news) = self.connection.hub_news().pop() {
+            self.say(news);
+        }
         // The window's session hears the suite's replies too (both speak as the gateway). A
         // suite request is announced before it is published, so every reply among the session
         // events taken here belongs to a request already among the worker events taken after
