@@ -1,10 +1,12 @@
 //! Pairing over a real broker: replies pair by topic and id, a reply without an id pairs with
 //! the oldest pending request (marked so), and anything else is shown as unpaired, never dropped.
 
+mod common;
+
 use std::time::Duration;
 
 use thingbench::broker::EmbeddedBroker;
-use thingbench::protocol::{MsgId, ReplyCode};
+use thingbench::protocol::{DeviceId, MsgId, ReplyCode, Secret};
 use thingbench::transport::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
 };
@@ -332,4 +334,47 @@ fn a_subscription_that_cannot_be_made_is_reported_not_dropped() {
     assert!(reason.contains("not a valid MQTT topic filter"), "{reason}");
     // The session lives on: a good subscription after it is granted.
     subscribed(&client, "lab/good");
+}
+
+#[test]
+fn a_reconnect_that_cannot_sign_anew_says_so() {
+    let bundle = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if !bundle.is_file() {
+        common::missing_peer(
+            "the system CA bundle /etc/ssl/certs/ca-certificates.crt",
+            "apt-get install ca-certificates",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::copy(bundle, &ca).expect("copy the CA bundle");
+    // Nobody listens there: every connect fails and the session retries, signing anew each time.
+    let url = format!("mqtts://127.0.0.1:{}", common::free_port());
+    let config = SessionConfig {
+        broker: thingbench::transport::BrokerUrl::parse(&url).expect("a URL"),
+        client_id: "gw01".into(),
+        auth: Auth::Sign {
+            device: DeviceId::new("gwPk", "gw01"),
+            secret: Secret::new("gw-secret".to_owned()),
+        },
+        keep_alive: Duration::from_secs(30),
+        tls: TlsOptions {
+            ca_file: Some(ca.clone()),
+            ..TlsOptions::default()
+        },
+    };
+    let session = Session::start(config, Box::new(|| {})).expect("session starts");
+    wait_for(&session, |e| matches!(e, SessionEvent::Disconnected { .. }));
+    // The CA file goes away: the next sign-in cannot build its TLS settings.
+    std::fs::remove_file(&ca).expect("remove");
+    let event = wait_for(
+        &session,
+        |e| matches!(e, SessionEvent::Disconnected { reason } if reason.contains("cannot sign")),
+    );
+    let SessionEvent::Disconnected { reason } = event else {
+        unreachable!()
+    };
+    assert!(reason.contains("ca.pem"), "names the file: {reason}");
+    assert!(reason.contains("previous credentials"), "{reason}");
 }
