@@ -224,8 +224,15 @@ fn build_send_valid_and_invalid_then_save_and_replay() {
         .set_text_value_accesskit("1204");
     harness.run();
     harness.get_by_label("Save fixture").click();
-    harness.run();
     let saved = root.join("messages/ui-hot-power.json");
+    // Saving reloads the workspace on its own thread, and the window repaints until it is in:
+    // wait for the file and the reload rather than a fixed number of frames.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the saved fixture",
+        |_| saved.is_file(),
+    );
     let fixture: Value = serde_json::from_slice(&std::fs::read(&saved).expect("saved fixture"))
         .expect("fixture is JSON");
     assert_eq!(fixture["name"], "ui hot power");
@@ -1001,11 +1008,15 @@ fn an_oversized_draft_is_refused_until_sent_on_purpose() {
         .set_text_value_accesskit("1008");
     harness.run();
     harness.get_by_label("Save fixture").click();
-    harness.run();
-    let saved: Value = serde_json::from_slice(
-        &std::fs::read(root.join("messages/big-on-purpose.json")).expect("saved fixture"),
-    )
-    .unwrap();
+    let big = root.join("messages/big-on-purpose.json");
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the saved fixture",
+        |_| big.is_file(),
+    );
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&big).expect("saved fixture")).unwrap();
     assert_eq!(saved["sendOversize"], true);
     assert_eq!(saved["expect"]["code"], 1008);
 }

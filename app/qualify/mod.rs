@@ -1,0 +1,11 @@
+//! Qualifying a real device: the hub plays a [`Plan`] of phases (forced codes, silence, an
+//! outage, latency) against the device under test, and [`judge`] decides check by check what
+//! the device did, from a [`Record`] of its connections and requests.
+
+pub mod checks;
+pub mod judge;
+pub mod plan;
+
+pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
+pub use judge::{Record, Seen, judge};
+pub use plan::{Answer, Network, Phase, Plan};

@@ -1,0 +1,372 @@
+//! Plans: the phases the hub plays against the device under test, read from `plans/*.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::protocol::{DeviceId, ReplyCode};
+use crate::workspace::{FileError, Workspace};
+
+use super::checks::{CheckId, Level};
+
+/// How the hub answers the device's measure-point requests in a phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The checker's code, as the reference hub always answers.
+    Normal,
+    /// This code for every measure-point request; logins are answered normally.
+    Code(ReplyCode),
+    /// Every request is processed (a login takes effect) but none is answered.
+    None,
+}
+
+/// The device's network in a phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    #[default]
+    Up,
+    /// Open connections are closed at the phase start; each new one is accepted, counted as an
+    /// attempt and closed at once.
+    Down,
+}
+
+/// One phase of a plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub length: Duration,
+    pub answer: Answer,
+    pub network: Network,
+    /// Added to every packet, both ways.
+    pub delay: Duration,
+}
+
+impl Phase {
+    /// Normal answers, the network up and no delay.
+    pub fn is_normal(&self) -> bool {
+        self.answer == Answer::Normal && self.network == Network::Up && self.delay.is_zero()
+    }
+
+    /// Silent (`"answer": "none"`) or an outage: the phases a device back-fills.
+    pub fn wants_backfill(&self) -> bool {
+        self.answer == Answer::None || self.network == Network::Down
+    }
+
+    /// What it does, in a few words: `normal`, `answers 1204`, `no replies, +800 ms`, ...
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.answer {
+            Answer::Normal => {}
+            Answer::Code(code) => parts.push(format!("answers {code}")),
+            Answer::None => parts.push("no replies".to_owned()),
+        }
+        if self.network == Network::Down {
+            parts.push("network down".to_owned());
+        }
+        if !self.delay.is_zero() {
+            parts.push(format!("+{} ms each way", self.delay.as_millis()));
+        }
+        if parts.is_empty() {
+            "normal".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// A plan, checked against its workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    /// The gateway (or directly connected device) under test.
+    pub device: DeviceId,
+    pub connect_within: Duration,
+    /// How often the device is meant to report.
+    pub period: Duration,
+    pub phases: Vec<Phase>,
+    /// Levels the plan sets, over the checks' defaults.
+    pub levels: BTreeMap<CheckId, Level>,
+}
+
+impl Plan {
+    /// The level of `check` in this plan.
+    pub fn level(&self, check: CheckId) -> Level {
+        self.levels
+            .get(&check)
+            .copied()
+            .unwrap_or(check.default_level())
+    }
+
+    /// The whole plan's length.
+    pub fn length(&self) -> Duration {
+        self.phases.iter().map(|p| p.length).sum()
+    }
+
+    /// The phase in force `since` the clock started, with its index and its start; `None` once
+    /// the plan is over.
+    pub fn phase_at(&self, since: Duration) -> Option<(usize, &Phase, Duration)> {
+        let mut start = Duration::ZERO;
+        for (index, phase) in self.phases.iter().enumerate() {
+            if since < start + phase.length {
+                return Some((index, phase, start));
+            }
+            start += phase.length;
+        }
+        None
+    }
+
+    /// Each phase with its start on the plan clock.
+    pub fn schedule(&self) -> impl Iterator<Item = (usize, &Phase, Duration)> {
+        self.phases
+            .iter()
+            .enumerate()
+            .scan(Duration::ZERO, |start, (index, phase)| {
+                let begins = *start;
+                *start += phase.length;
+                Some((index, phase, begins))
+            })
+    }
+
+    /// Loads `path` and checks it against `workspace`: bad JSON, a missing or wrong field, an
+    /// unknown device, check id or level are one error naming the file and the place.
+    pub fn load(path: &Path, workspace: &Workspace) -> Result<Self, FileError> {
+        let bytes = std::fs::read(path).map_err(|e| FileError::io(path, &e))?;
+        Self::from_slice(path, &bytes, workspace)
+    }
+
+    /// [`Plan::load`] of bytes already read from `path`.
+    pub fn from_slice(path: &Path, bytes: &[u8], workspace: &Workspace) -> Result<Self, FileError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let file: PlanFile =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| FileError::serde(path, e))?;
+        de.end().map_err(|e| {
+            FileError::new(path, "", format!("is not valid JSON: {e}; fix the syntax"))
+        })?;
+        let error = |place: &str, reason: String| FileError::new(path, place, reason);
+        if file.name.trim().is_empty() {
+            return Err(error("name", "must be a non-empty string".into()));
+        }
+        let device = DeviceId::parse_slash(&file.device).ok_or_else(|| {
+            error(
+                "device",
+                format!(
+                    "{:?} is not a device: write \"productKey/deviceKey\"",
+                    file.device
+                ),
+            )
+        })?;
+        let gateway = workspace.gateway();
+        if device != gateway {
+            return Err(error(
+                "device",
+                format!(
+                    "{device} is not the workspace's gateway; the device under test is {gateway} (see workspace.json)"
+                ),
+            ));
+        }
+        if file.connect_within_s == 0 {
+            return Err(error("connectWithinS", "must be at least 1".into()));
+        }
+        if !(file.period_s.is_finite() && file.period_s > 0.0) {
+            return Err(error(
+                "periodS",
+                "must be a number of seconds above 0".into(),
+            ));
+        }
+        if file.phases.is_empty() {
+            return Err(error("phases", "must hold at least one phase".into()));
+        }
+        let mut phases = Vec::with_capacity(file.phases.len());
+        for (i, phase) in file.phases.into_iter().enumerate() {
+            if !(phase.for_s.is_finite() && phase.for_s > 0.0) {
+                return Err(error(
+                    &format!("phases[{i}].forS"),
+                    "must be a number of seconds above 0".into(),
+                ));
+            }
+            let answer = match phase.answer {
+                None => Answer::Normal,
+                Some(AnswerFile::Word(word)) => match word.as_str() {
+                    "normal" => Answer::Normal,
+                    "none" => Answer::None,
+                    other => {
+                        return Err(error(
+                            &format!("phases[{i}].answer"),
+                            format!(
+                                "{other:?} is not an answer: use \"normal\", \"none\" or a reply code such as 1204"
+                            ),
+                        ));
+                    }
+                },
+                Some(AnswerFile::Code(code)) => Answer::Code(ReplyCode(code)),
+            };
+            phases.push(Phase {
+                name: phase.name.unwrap_or_else(|| format!("phase {}", i + 1)),
+                length: Duration::from_secs_f64(phase.for_s),
+                answer,
+                network: phase.network,
+                delay: Duration::from_millis(phase.delay_ms),
+            });
+        }
+        let mut levels = BTreeMap::new();
+        for (id, level) in file.levels {
+            let place = format!("levels.{id}");
+            let check = CheckId::from_id(&id).ok_or_else(|| {
+                error(
+                    &place,
+                    format!(
+                        "no check has this id; the checks are {}",
+                        CheckId::id_list()
+                    ),
+                )
+            })?;
+            let level = Level::from_name(&level).ok_or_else(|| {
+                error(
+                    &place,
+                    format!("{level:?} is not a level: use \"must\", \"should\" or \"off\""),
+                )
+            })?;
+            levels.insert(check, level);
+        }
+        Ok(Self {
+            name: file.name,
+            device,
+            connect_within: Duration::from_secs(file.connect_within_s),
+            period: Duration::from_secs_f64(file.period_s),
+            phases,
+            levels,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PlanFile {
+    name: String,
+    device: String,
+    #[serde(default = "default_connect_within")]
+    connect_within_s: u64,
+    period_s: f64,
+    phases: Vec<PhaseFile>,
+    #[serde(default)]
+    levels: BTreeMap<String, String>,
+}
+
+fn default_connect_within() -> u64 {
+    60
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PhaseFile {
+    name: Option<String>,
+    for_s: f64,
+    answer: Option<AnswerFile>,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnswerFile {
+    Code(i64),
+    Word(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Workspace {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        Workspace::load(&root).expect("the sample workspace loads")
+    }
+
+    fn load(text: &str) -> Result<Plan, String> {
+        Plan::from_slice(Path::new("plans/p.json"), text.as_bytes(), &sample())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plan_reads_its_phases_and_levels() {
+        let plan = load(
+            r#"{"name": "outage", "device": "gwPk/gw01", "periodS": 5,
+                "phases": [{"name": "steady", "forS": 30},
+                           {"name": "rejected", "forS": 10, "answer": 1204},
+                           {"forS": 2.5, "answer": "none"},
+                           {"name": "down", "forS": 20, "network": "down"},
+                           {"name": "slow", "forS": 20, "delayMs": 800}],
+                "levels": {"backfills": "must", "ids-unique": "off"}}"#,
+        )
+        .expect("a good plan");
+        assert_eq!(plan.connect_within, Duration::from_secs(60));
+        assert_eq!(plan.phases[1].answer, Answer::Code(ReplyCode(1204)));
+        assert_eq!(plan.phases[2].name, "phase 3");
+        assert_eq!(plan.phases[2].length, Duration::from_millis(2500));
+        assert!(plan.phases[3].wants_backfill() && plan.phases[2].wants_backfill());
+        assert!(plan.phases[0].is_normal() && !plan.phases[4].is_normal());
+        assert_eq!(plan.phases[4].describe(), "+800 ms each way");
+        assert_eq!(plan.level(CheckId::Backfills), Level::Must);
+        assert_eq!(plan.level(CheckId::IdsUnique), Level::Off);
+        assert_eq!(plan.level(CheckId::Connects), Level::Must);
+        assert_eq!(plan.length(), Duration::from_millis(82_500));
+        let (index, _, start) = plan.phase_at(Duration::from_secs(41)).expect("in the plan");
+        assert_eq!((index, start), (2, Duration::from_secs(40)));
+        assert!(plan.phase_at(Duration::from_secs(83)).is_none());
+    }
+
+    #[test]
+    fn a_bad_plan_is_refused_naming_the_place() {
+        let cases = [
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"name": "a"}]}"#,
+                "at phases[0]: missing field `forS`",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/nobody", "periodS": 5, "phases": [{"forS": 1}]}"#,
+                "at device: gwPk/nobody is not the workspace's gateway; the device under test is gwPk/gw01",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}], "levels": {"fast": "must"}}"#,
+                "at levels.fast: no check has this id; the checks are connects, conforms",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}], "levels": {"backfills": "may"}}"#,
+                "at levels.backfills: \"may\" is not a level",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1, "answer": "later"}]}"#,
+                "at phases[0].answer: \"later\" is not an answer",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 0}]}"#,
+                "at phases[0].forS: must be a number of seconds above 0",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1, "network": "flaky"}]}"#,
+                "at phases[0].network: unknown variant `flaky`",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": []}"#,
+                "at phases: must hold at least one phase",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}], }"#,
+                "is not valid JSON",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = load(text).expect_err(text);
+            assert!(err.starts_with("plans/p.json"), "{err}");
+            assert!(
+                err.contains(expected),
+                "{text}\n  gave: {err}\n  wanted: {expected}"
+            );
+        }
+    }
+}
