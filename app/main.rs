@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use thingbench::cli::{
-    Cli, Command, GuiArgs, bench, hub, open_workspace, run_check, run_suite, serve, watch,
+    Cli, Command, GuiArgs, bench, hub, open_workspace, qualify, run_check, run_suite, serve, watch,
 };
 
 fn main() -> ExitCode {
@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             thingbench::cli::stop_on_ctrl_c("stopping: the summary and files follow");
             let mut stdout = std::io::stdout().lock();
             watch(&args, &mut stdout).map_err(|e| e.0)
+        }
+        Some(Command::Qualify(args)) => {
+            thingbench::cli::stop_on_ctrl_c("stopping: the verdicts so far follow");
+            let mut stdout = std::io::stdout().lock();
+            qualify(&args, &mut stdout).map_err(|e| e.0)
         }
         Some(Command::Serve(args)) => serve(&args).map_err(|e| e.0),
         Some(Command::Hub(args)) => hub(&args).map_err(|e| e.0),

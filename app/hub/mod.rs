@@ -10,7 +10,7 @@ use rumqttc::{Event, Packet, QoS};
 
 use crate::broker::Link;
 use crate::model::{Registry, check};
-use crate::protocol::reply_topic;
+use crate::protocol::{DeviceId, Method, Reply, ReplyCode, reply_topic};
 use crate::transport::{
     BrokerUrl, Scheme, TlsOptions, client_config, client_event_loop, connection_error_words,
 };
@@ -176,11 +176,21 @@ impl Hub {
     /// Connects to `broker` and serves the devices of the workspace `feed` follows. Every
     /// sub-device starts logged out, as on a real hub.
     pub fn start(broker: BrokerUrl, tls: TlsOptions, feed: WorkspaceFeed) -> Result<Self, String> {
+        Self::start_steered(broker, tls, feed, None)
+    }
+
+    /// [`Hub::start`], steered by `policy` (a qualification's plan) when given.
+    pub fn start_steered(
+        broker: BrokerUrl,
+        tls: TlsOptions,
+        feed: WorkspaceFeed,
+        policy: Option<Arc<dyn HubPolicy>>,
+    ) -> Result<Self, String> {
         if broker.scheme == Scheme::Mqtts {
             // Fail now, with the file named, rather than on every reconnect.
             client_config(&tls)?;
         }
-        let served = Served::new(feed);
+        let served = Served::new(feed, policy);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -202,7 +212,16 @@ impl Hub {
     /// embedded broker: the same checker and replies as over MQTT, without a socket between
     /// broker and hub.
     pub fn start_on_link(link: Link, feed: WorkspaceFeed) -> Result<Self, String> {
-        let served = Served::new(feed);
+        Self::start_on_link_steered(link, feed, None)
+    }
+
+    /// [`Hub::start_on_link`], steered by `policy` (a qualification's plan) when given.
+    pub fn start_on_link_steered(
+        link: Link,
+        feed: WorkspaceFeed,
+        policy: Option<Arc<dyn HubPolicy>>,
+    ) -> Result<Self, String> {
+        let served = Served::new(feed, policy);
         let stop = Arc::new(AtomicBool::new(false));
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -256,22 +275,46 @@ impl Drop for Hub {
     }
 }
 
+/// How the hub treats one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The checker's code, as always.
+    Normal,
+    /// This code for a measure-point request (a login or logout is answered normally).
+    Code(ReplyCode),
+    /// Processed (a login takes effect) but not answered.
+    Silent,
+}
+
+/// Steers the hub for a qualification: how it answers the device under test, and when that
+/// device's connection ended (the platform then logs its sub-devices out).
+pub trait HubPolicy: Send + Sync {
+    /// What to do with a request, before it is answered.
+    fn decide(&self, topic: &str, payload: &[u8]) -> Decision;
+    /// The code sent for it; `None` when no reply was sent.
+    fn answered(&self, topic: &str, payload: &[u8], code: Option<ReplyCode>);
+    /// Gateways whose connection ended since the last call: their sub-devices are logged out.
+    fn take_logouts(&self) -> Vec<DeviceId>;
+}
+
 /// What the hub answers with: the registry of the newest workspace, with who is logged in.
 struct Served {
     feed: WorkspaceFeed,
     workspace: Arc<Workspace>,
     registry: Registry,
+    policy: Option<Arc<dyn HubPolicy>>,
 }
 
 impl Served {
     /// The newest workspace of `feed`, with every sub-device logged out.
-    fn new(feed: WorkspaceFeed) -> Self {
+    fn new(feed: WorkspaceFeed, policy: Option<Arc<dyn HubPolicy>>) -> Self {
         let workspace = feed.workspace();
         let registry = workspace.registry(&LoginState::Only(Vec::new()));
         Self {
             feed,
             workspace,
             registry,
+            policy,
         }
     }
 
@@ -289,12 +332,42 @@ impl Served {
         self.workspace = snapshot.workspace;
     }
 
-    /// The reply to a request: its topic and payload.
-    fn answer(&mut self, topic: &str, payload: &[u8]) -> (String, Vec<u8>) {
+    /// The reply to a request, its topic and payload; `None` when the policy silences it.
+    fn answer(&mut self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
         self.follow();
+        let Some(policy) = self.policy.clone() else {
+            let report = check(&self.registry, topic, payload);
+            self.registry.apply(report.effect.as_ref());
+            return Some((reply_topic(topic), report.reply().to_bytes()));
+        };
+        for gateway in policy.take_logouts() {
+            let registry = &self.registry;
+            let subs: Vec<DeviceId> = registry
+                .logged_in
+                .iter()
+                .filter(|d| registry.is_sub_device_of(d, &gateway))
+                .cloned()
+                .collect();
+            for device in subs {
+                self.registry.logged_in.remove(&device);
+            }
+        }
         let report = check(&self.registry, topic, payload);
         self.registry.apply(report.effect.as_ref());
-        (reply_topic(topic), report.reply().to_bytes())
+        let points = report.method.is_some_and(Method::carries_points);
+        let reply = match policy.decide(topic, payload) {
+            Decision::Normal => Some(report.reply()),
+            Decision::Code(code) if points => Some(Reply::new(
+                report.id.clone(),
+                code,
+                Some(format!("answered {code} by the qualification plan")),
+                serde_json::Value::Null,
+            )),
+            Decision::Code(_) => Some(report.reply()),
+            Decision::Silent => None,
+        };
+        policy.answered(topic, payload, reply.as_ref().map(|r| r.code));
+        reply.map(|r| (reply_topic(topic), r.to_bytes()))
     }
 }
 
@@ -354,7 +427,9 @@ async fn serve(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let (topic, reply) = served.answer(&publish.topic, &publish.payload);
+                    let Some((topic, reply)) = served.answer(&publish.topic, &publish.payload) else {
+                        continue;
+                    };
                     if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, reply) {
                         report(failures.failed(publish_error_words(&e), Instant::now()).into_iter().collect());
                     }
@@ -423,7 +498,9 @@ fn serve_link(
         match link_rx.recv_deadline(Instant::now() + wait) {
             Ok(Some(rumqttd::Notification::Forward(forward))) => {
                 let topic = String::from_utf8_lossy(&forward.publish.topic);
-                let reply = served.answer(&topic, &forward.publish.payload);
+                let Some(reply) = served.answer(&topic, &forward.publish.payload) else {
+                    continue;
+                };
                 if let Some((topic, payload)) = newest.replace(reply) {
                     let publish =
                         rumqttd::protocol::Publish::new(topic.into_bytes(), payload, false);
@@ -602,16 +679,27 @@ mod tests {
         std::fs::write(models.join("gw.json"), model("gw", "FLOAT")).expect("write");
         std::fs::write(models.join("inv.json"), model("inv", "FLOAT")).expect("write");
         let live = LiveWorkspace::open(dir.path()).expect("opens");
-        let mut served = Served::new(live.subscribe());
+        let mut served = Served::new(live.subscribe(), None);
         assert_eq!(
-            code(&served.answer(BATCH_TOPIC, BATCH.as_bytes()).1).0,
+            code(
+                &served
+                    .answer(BATCH_TOPIC, BATCH.as_bytes())
+                    .expect("a reply")
+                    .1
+            )
+            .0,
             1212
         );
         let inv01 = DeviceId::new("invPk", "inv01");
         let inv02 = DeviceId::new("invPk", "inv02");
         served.registry.logged_in = [inv01.clone(), inv02].into_iter().collect();
         assert_eq!(
-            code(&served.answer(BATCH_TOPIC, BATCH.as_bytes()).1),
+            code(
+                &served
+                    .answer(BATCH_TOPIC, BATCH.as_bytes())
+                    .expect("a reply")
+                    .1
+            ),
             ReplyCode::SUCCESS
         );
 
@@ -626,7 +714,9 @@ mod tests {
         live.reload();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let (_, reply) = served.answer(BATCH_TOPIC, BATCH.as_bytes());
+            let (_, reply) = served
+                .answer(BATCH_TOPIC, BATCH.as_bytes())
+                .expect("a reply");
             if code(&reply).0 == 1204 && served.registry.devices.len() == 2 {
                 break;
             }

@@ -4,8 +4,11 @@
 
 pub mod checks;
 pub mod judge;
+pub mod mqtt_frame;
 pub mod plan;
+pub mod run;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 pub use judge::{Record, Seen, judge};
 pub use plan::{Answer, Network, Phase, Plan};
+pub use run::{Qualification, QualifyEvent, Steering};

@@ -1,0 +1,313 @@
+//! `thingbench qualify`: the hub plays a plan of faults against a real device connected
+//! through the proxy, and each check gives its verdict.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::broker::EmbeddedBroker;
+use crate::hub::{Hub, HubPolicy};
+use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Verdict, judge};
+use crate::transport::{BrokerUrl, Scheme};
+use crate::workspace::{LoginState, write_atomic};
+
+use super::run::{TlsArgs, follow_files, print_notices, say};
+use super::{UsageError, open_workspace};
+
+/// Options of `thingbench qualify`.
+#[derive(Debug, clap::Args)]
+pub struct QualifyArgs {
+    /// The plan: a JSON file, usually in the workspace's plans/ folder.
+    pub plan: PathBuf,
+    /// The workspace folder with workspace.json (default: the one around the plan, else ./fixtures).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Where the device connects: the fault-injecting proxy listens here.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
+    pub listen: SocketAddr,
+    /// A plain MQTT broker to put the proxy and the hub in front of (default: the embedded one).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Write one JUnit test case per check.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print only {"plan", "checks": [{"id", "level", "verdict", "summary", "evidence"}]} on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Runs `thingbench qualify`: exit 0 when no MUST check failed, 1 when one did, 2 on a bad
+/// plan or when the device never connected.
+pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
+    let ws = open_workspace(args.workspace.as_deref(), Some(&args.plan))?;
+    let plan = Plan::load(&args.plan, &ws).map_err(|e| UsageError(e.to_string()))?;
+    let live = follow_files(ws);
+    print_notices(&live.snapshot());
+    let feed = live.subscribe();
+    let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
+    // The broker, the proxy in front of it, then the hub steered by the proxy's record.
+    let (embedded, upstream, url) = match &args.broker {
+        Some(url) => {
+            let url = BrokerUrl::parse(url).map_err(UsageError)?;
+            if url.scheme == Scheme::Mqtts {
+                return Err(UsageError(format!(
+                    "qualify forwards plain MQTT and reads the device's CONNECT: give an mqtt:// broker, not {url}"
+                )));
+            }
+            (None, resolve(&url)?, url)
+        }
+        None => {
+            // On a free loopback port: only the proxy talks to it.
+            let (broker, links) =
+                EmbeddedBroker::start_with_links(None, &["thingbench-hub"]).map_err(UsageError)?;
+            let url = broker.url();
+            (Some((broker, links)), resolve(&url)?, url)
+        }
+    };
+    let mut qualification = Qualification::start(
+        plan.clone(),
+        &registry,
+        args.listen,
+        upstream,
+        Box::new(|| {}),
+    )
+    .map_err(UsageError)?;
+    let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
+    let (_broker, _hub) = match embedded {
+        Some((broker, mut links)) => {
+            let link = links
+                .pop()
+                .ok_or_else(|| UsageError("the embedded broker gave no link for the hub".into()))?;
+            let hub = Hub::start_on_link_steered(link, feed, Some(policy)).map_err(UsageError)?;
+            hub.wait_connected(Duration::from_secs(10))
+                .map_err(UsageError)?;
+            (Some(broker), hub)
+        }
+        None => {
+            let hub = Hub::start_steered(url.clone(), args.tls.options(), feed, Some(policy))
+                .map_err(UsageError)?;
+            hub.wait_connected(Duration::from_secs(10))
+                .map_err(UsageError)?;
+            (None, hub)
+        }
+    };
+    say(&format!(
+        "qualifying {} with plan \"{}\" ({} phases, {:.0} s): connect the device to mqtt://{} as {}, signed with its secret; waiting up to {} s",
+        plan.device,
+        plan.name,
+        plan.phases.len(),
+        plan.length().as_secs_f64(),
+        qualification.listen,
+        plan.device,
+        plan.connect_within.as_secs()
+    ));
+    let waited = follow(&plan, &qualification)?;
+    qualification.stop();
+    let record = qualification.steering.record();
+    let results = judge(&plan, &registry, &record);
+    if let Some(stopped) = waited {
+        say(&stopped);
+    }
+    print_results(&plan, &results, args.json, out)?;
+    if let Some(junit) = &args.junit {
+        let xml = junit_xml(&plan, &results)?;
+        write_atomic(junit, xml.as_bytes())
+            .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
+    }
+    Ok(if results.iter().any(CheckResult::fails_the_run) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The first address of `url`'s host and port.
+fn resolve(url: &BrokerUrl) -> Result<SocketAddr, UsageError> {
+    (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "cannot find the host of {url}: check the broker's name"
+            ))
+        })
+}
+
+/// Says the run's progress on stderr until the plan ends; `Some(why)` when it was cut short by
+/// Ctrl-C.
+fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, UsageError> {
+    let connect_by = Instant::now() + plan.connect_within;
+    let mut started = false;
+    loop {
+        if super::interrupted() {
+            return Ok(Some(
+                "stopped by Ctrl-C: the verdicts judge what was seen so far".into(),
+            ));
+        }
+        let event = match qualification
+            .events
+            .recv_timeout(Duration::from_millis(100))
+        {
+            Ok(event) => event,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !started && Instant::now() >= connect_by {
+                    return Err(UsageError(format!(
+                        "the device never connected to mqtt://{} within connectWithinS ({} s): check its broker address, client id and credentials",
+                        qualification.listen,
+                        plan.connect_within.as_secs()
+                    )));
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(UsageError("the proxy stopped unexpectedly".into()));
+            }
+        };
+        let at = qualification
+            .steering
+            .elapsed()
+            .map_or(0.0, |d| d.as_secs_f64());
+        match event {
+            QualifyEvent::Started => {
+                started = true;
+                say("the device connected: the plan's clock starts");
+            }
+            QualifyEvent::Phase { index } => {
+                if let Some(phase) = plan.phases.get(index) {
+                    say(&format!(
+                        "{at:7.1} s  phase {}/{} \"{}\" ({}) for {:.1} s",
+                        index + 1,
+                        plan.phases.len(),
+                        phase.name,
+                        phase.describe(),
+                        phase.length.as_secs_f64()
+                    ));
+                }
+            }
+            QualifyEvent::Connected { conn } => {
+                say(&format!("{at:7.1} s  device connected (connection {conn})"))
+            }
+            QualifyEvent::Refused { conn, why } => say(&format!(
+                "{at:7.1} s  device CONNECT refused with CONNACK 5 (connection {conn}): {why}"
+            )),
+            QualifyEvent::Disconnected { conn } => {
+                say(&format!(
+                    "{at:7.1} s  device disconnected (connection {conn}); its sub-devices are logged out"
+                ));
+            }
+            QualifyEvent::Attempt => say(&format!(
+                "{at:7.1} s  connection attempt while the network is down: closed"
+            )),
+            QualifyEvent::Finished => {
+                say(&format!(
+                    "{at:7.1} s  the plan is over: the device's connection is closed"
+                ));
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn print_results(
+    plan: &Plan,
+    results: &[CheckResult],
+    json: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), UsageError> {
+    let written = if json {
+        let checks: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.check.id(),
+                    "level": r.level.name(),
+                    "verdict": r.verdict.name(),
+                    "summary": r.summary,
+                    "evidence": r.evidence.iter().map(|e| serde_json::json!({
+                        "atMs": e.at_ms, "request": e.row, "text": e.text,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"plan": plan.name, "checks": checks})
+        )
+    } else {
+        let mut text = String::new();
+        for result in results {
+            text.push_str(&result.line());
+            text.push('\n');
+            if result.verdict == Verdict::Fail {
+                for e in &result.evidence {
+                    let request = e.row.map_or(String::new(), |r| format!("request #{r}, "));
+                    text.push_str(&format!(
+                        "      {request}at {:.1} s: {}\n",
+                        e.at_ms as f64 / 1000.0,
+                        e.text
+                    ));
+                }
+            }
+        }
+        let failed = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .count();
+        let must = results.iter().filter(|r| r.fails_the_run()).count();
+        text.push_str(&format!(
+            "{} checks: {} pass, {failed} fail ({must} must), {} n/a\n",
+            results.len(),
+            results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Pass)
+                .count(),
+            results
+                .iter()
+                .filter(|r| r.verdict == Verdict::NotApplicable)
+                .count(),
+        ));
+        out.write_all(text.as_bytes())
+    };
+    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))
+}
+
+/// JUnit XML: one test case per check; a failure fails it, `n/a` skips it.
+fn junit_xml(plan: &Plan, results: &[CheckResult]) -> Result<String, UsageError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("thingbench qualify: {}", plan.name));
+    for result in results {
+        let status = match result.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Fail => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let evidence: Vec<&str> = result.evidence.iter().map(|e| e.text.as_str()).collect();
+                status.set_message(format!(
+                    "{} ({}): {}",
+                    result.summary,
+                    result.level.name(),
+                    evidence.join("; ")
+                ));
+                status
+            }
+            Verdict::NotApplicable => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(result.summary.clone());
+                status
+            }
+        };
+        let mut case = TestCase::new(result.check.id(), status);
+        case.set_classname(format!("{}.{}", plan.device, result.level.name()));
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("thingbench");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| UsageError(format!("cannot write JUnit XML: {e}")))
+}
