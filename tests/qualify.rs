@@ -286,7 +286,12 @@ impl Device {
 }
 
 /// Runs `thingbench qualify PLAN` with `flaw`'s device; returns the exit code, stdout and stderr.
-fn qualify(plan: &str, flaw: Flaw, broker: Option<&str>) -> (Option<i32>, String, String) {
+fn qualify(
+    plan: &str,
+    flaw: Flaw,
+    broker: Option<&str>,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -298,6 +303,7 @@ fn qualify(plan: &str, flaw: Flaw, broker: Option<&str>) -> (Option<i32>, String
     if let Some(url) = broker {
         args.extend(["--broker".to_owned(), url.to_owned()]);
     }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let mut child = Killed(
         Command::new(env!("CARGO_BIN_EXE_thingbench"))
             .args(&args)
@@ -339,7 +345,10 @@ fn with_verdict<'o>(out: &'o str, verdict: &str) -> Vec<&'o str> {
 
 #[test]
 fn a_well_behaved_gateway_passes_the_short_plan() {
-    let (code, out, err) = qualify("short.json", Flaw::None, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("qualify.xml");
+    let junit_arg = junit.to_str().expect("utf-8");
+    let (code, out, err) = qualify("short.json", Flaw::None, None, &["--junit", junit_arg]);
     assert_eq!(
         with_verdict(&out, "FAIL"),
         Vec::<&str>::new(),
@@ -360,6 +369,10 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
         "{err}"
     );
     assert_eq!(with_verdict(&out, "PASS").len(), 9, "{out}");
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert_eq!(xml.matches("<testcase ").count(), 9, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
+    assert!(xml.contains("name=\"backfills\""), "{xml}");
 }
 
 #[test]
@@ -378,11 +391,41 @@ fn each_flawed_gateway_fails_exactly_its_check() {
     let runs: Vec<_> = cases
         .iter()
         .map(|&(flaw, check)| {
-            std::thread::spawn(move || (flaw, check, qualify("short.json", flaw, None)))
+            std::thread::spawn(move || {
+                // One of them speaks JSON.
+                let extra: &[&str] = if flaw == Flaw::Resends {
+                    &["--json"]
+                } else {
+                    &[]
+                };
+                (flaw, check, qualify("short.json", flaw, None, extra))
+            })
         })
         .collect();
     for run in runs {
         let (flaw, check, (code, out, err)) = run.join().expect("a run");
+        if flaw == Flaw::Resends {
+            let json: Value = serde_json::from_str(&out).expect("only JSON on stdout");
+            assert_eq!(json["plan"], "Every phase kind in ten seconds");
+            let checks = json["checks"].as_array().expect("checks");
+            assert_eq!(checks.len(), 9, "{out}");
+            let failed: Vec<&Value> = checks.iter().filter(|c| c["verdict"] == "fail").collect();
+            assert_eq!(failed.len(), 1, "{out}");
+            assert_eq!(failed[0]["id"], check);
+            assert_eq!(failed[0]["level"], "should");
+            assert!(
+                failed[0]["evidence"][0]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("expected")),
+                "{out}"
+            );
+            assert_eq!(
+                code,
+                Some(0),
+                "a should-level failure does not fail the run\n{err}"
+            );
+            continue;
+        }
         let failed = with_verdict(&out, "FAIL");
         if flaw == Flaw::BadSignature {
             assert!(err.contains("CONNACK 5"), "{flaw:?}\n{err}");
@@ -396,4 +439,81 @@ fn each_flawed_gateway_fails_exactly_its_check() {
         );
         assert!(out.contains("expected"), "{flaw:?}: evidence\n{out}");
     }
+}
+
+#[test]
+fn qualify_works_in_front_of_mosquitto() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) =
+        common::start_mosquitto_configured(dir.path(), port, None, "set_tcp_nodelay true\n")
+    else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let (code, out, err) = qualify("short.json", Flaw::None, Some(&url), &[]);
+    assert_eq!(
+        with_verdict(&out, "FAIL"),
+        Vec::<&str>::new(),
+        "{out}\n{err}"
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // The hub logs the sub-devices out when the device's connection ends, on any broker.
+    let (code, out, err) = qualify("short.json", Flaw::NoLoginAfterReconnect, Some(&url), &[]);
+    assert_eq!(
+        with_verdict(&out, "FAIL"),
+        vec!["logs-in-first"],
+        "{out}\n{err}"
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+}
+
+#[test]
+fn a_bad_plan_and_a_device_that_never_connects_exit_2_with_a_sentence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name": "bad", "device": "gwPk/gw01", "periodS": 1, "phases": [{"name": "a"}]}"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "qualify",
+            bad.to_str().expect("utf-8"),
+            "--workspace",
+            "fixtures",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.json: at phases[0]: missing field `forS`"),
+        "{err}"
+    );
+
+    let never = dir.path().join("never.json");
+    std::fs::write(
+        &never,
+        r#"{"name": "never", "device": "gwPk/gw01", "connectWithinS": 1, "periodS": 1, "phases": [{"forS": 1}]}"#,
+    )
+    .expect("write");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .args([
+            "qualify",
+            never.to_str().expect("utf-8"),
+            "--workspace",
+            "fixtures",
+            "--listen",
+            &listen,
+        ])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the device never connected"), "{err}");
 }

@@ -9,7 +9,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Killed, copy_workspace, free_port, root, serve_on, start_hub};
+use common::{
+    Killed, copy_workspace, free_port, mosquitto_binary, root, serve_on, start_hub,
+    start_mosquitto_configured,
+};
 
 fn thingbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thingbench"))
@@ -222,13 +225,6 @@ fn unreachable_broker_exits_2_with_a_sentence() {
 // --- mosquitto -------------------------------------------------------------------------
 
 /// mosquitto as found on `PATH` (Debian puts it in /usr/sbin, on root's `PATH`).
-fn mosquitto_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("mosquitto"))
-        .find(|p| p.is_file())
-}
-
 fn start_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
     start_mosquitto_with(dir, port, None)
 }
@@ -242,52 +238,6 @@ fn start_mosquitto_with(dir: &Path, port: u16, tls: Option<(u16, &Path)>) -> Opt
 /// mosquitto as installed, with Nagle's algorithm left on for the sockets it accepts.
 fn start_stock_mosquitto(dir: &Path, port: u16) -> Option<Killed> {
     start_mosquitto_configured(dir, port, None, "")
-}
-
-fn start_mosquitto_configured(
-    dir: &Path,
-    port: u16,
-    tls: Option<(u16, &Path)>,
-    extra: &str,
-) -> Option<Killed> {
-    let Some(binary) = mosquitto_binary() else {
-        common::missing_peer("mosquitto", "apt-get install mosquitto");
-        return None;
-    };
-    // `user root`: as root, mosquitto would otherwise drop to a user that cannot read our files.
-    let mut config = format!(
-        "user root\nallow_anonymous true\n{extra}message_size_limit 0\npersistence false\nlistener {port} 127.0.0.1\n"
-    );
-    let mut ports = vec![port];
-    if let Some((tls_port, certs)) = tls {
-        let d = certs.display();
-        config.push_str(&format!(
-            "listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
-        ));
-        ports.push(tls_port);
-    }
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(&conf, config).expect("write config");
-    let child = Killed(
-        Command::new(binary)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for port in ports {
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    Some(child)
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The project's root, where `fixtures/` is.
 pub fn root() -> PathBuf {
@@ -180,4 +181,60 @@ impl LineReader {
             }
         }
     }
+}
+
+/// mosquitto's binary on `PATH`.
+pub fn mosquitto_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("mosquitto"))
+        .find(|p| p.is_file())
+}
+
+/// mosquitto on `port` with `extra` lines in its configuration, plus a TLS listener `(port,
+/// certificate folder)` when given; `None` (after [`missing_peer`]) when it is not installed.
+pub fn start_mosquitto_configured(
+    dir: &Path,
+    port: u16,
+    tls: Option<(u16, &Path)>,
+    extra: &str,
+) -> Option<Killed> {
+    let Some(binary) = mosquitto_binary() else {
+        missing_peer("mosquitto", "apt-get install mosquitto");
+        return None;
+    };
+    // `user root`: as root, mosquitto would otherwise drop to a user that cannot read our files.
+    let mut config = format!(
+        "user root\nallow_anonymous true\n{extra}message_size_limit 0\npersistence false\nlistener {port} 127.0.0.1\n"
+    );
+    let mut ports = vec![port];
+    if let Some((tls_port, certs)) = tls {
+        let d = certs.display();
+        config.push_str(&format!(
+            "listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
+        ));
+        ports.push(tls_port);
+    }
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(&conf, config).expect("write config");
+    let child = Killed(
+        Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Some(child)
 }
