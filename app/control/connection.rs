@@ -76,8 +76,7 @@ impl ConnectionForm {
             },
             AuthMode::Sign => {
                 let secret = ws
-                    .file
-                    .gateway
+                    .gateway_entry()
                     .secret
                     .as_ref()
                     .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?

@@ -173,7 +173,10 @@ impl WorkspaceCtl {
         let Ok(before) = &self.workspace else {
             return Ok(());
         };
-        let (ws, notices) = merge_reload(before, Workspace::load(&before.root));
+        let (ws, notices) = merge_reload(
+            before,
+            Workspace::load_env(&before.root, before.env.as_deref()),
+        );
         let said = self.adopt(&ws, &notices);
         if let Some(live) = &self.live {
             live.publish(ws, notices);
