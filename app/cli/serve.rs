@@ -54,7 +54,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
         broker.url(),
-        live.snapshot().workspace.gateway()
+        gateway_words(&live.snapshot().workspace)
     );
     warn_about_latency(&broker);
     print_notices(&live.snapshot());
@@ -82,11 +82,19 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
         start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
-        live.snapshot().workspace.gateway()
+        gateway_words(&live.snapshot().workspace)
     );
     print_notices(&live.snapshot());
     run_until_stopped(&mut hub, &stop, &url.to_string());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gateway, and the environment it comes from when one is in use.
+fn gateway_words(ws: &crate::workspace::Workspace) -> String {
+    match &ws.env {
+        Some(env) => format!("{} of environment {env}", ws.gateway()),
+        None => ws.gateway().to_string(),
+    }
 }
 
 /// Makes SIGTERM and Ctrl-C stop a command that runs until stopped: the channel gets one
