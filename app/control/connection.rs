@@ -116,6 +116,21 @@ impl ConnectionForm {
         })
     }
 
+    /// Points the form at `ws`'s connection (its environment's when one is in use): its
+    /// broker, or the embedded one when it names none, and its authentication if it says.
+    pub fn follow_workspace(&mut self, ws: &Workspace) {
+        match ws.broker() {
+            Some(url) => {
+                self.embedded = false;
+                self.broker = url.to_owned();
+            }
+            None => self.embedded = true,
+        }
+        if let Some(auth) = ws.connection().and_then(|c| c.auth) {
+            self.auth = auth;
+        }
+    }
+
     /// How long a request waits for its reply.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.max(1))

@@ -335,8 +335,26 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs one fixture: its login list, then its send, judged against its `expect`.
+    /// Runs one fixture: its login list, then its send, judged against its `expect`. Its
+    /// `{{name}}` variables are filled from the workspace's environment first; an unknown one
+    /// fails the fixture unsent.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
+        let fixture = match fixture.with_vars(path, &self.workspace.vars()) {
+            Ok(filled) => filled,
+            Err(e) => {
+                return CaseResult {
+                    name: fixture.name.clone(),
+                    path: path.to_owned(),
+                    expected: fixture.expect.code,
+                    outcome: Outcome::NotSent {
+                        reason: e.to_string(),
+                    },
+                    passed: false,
+                    notes: Vec::new(),
+                };
+            }
+        };
+        let fixture = &fixture;
         let mut notes = self.apply_login(&LoginState::of_fixture(fixture));
         let message = fixture.resolve(
             &self.workspace.gateway(),
