@@ -583,7 +583,10 @@ impl WorkbenchApp {
             DialogPurpose::ExportTimeline => {
                 self.panels.timeline.export = Some(ExportJob::start(&self.timeline, path));
             }
-            DialogPurpose::ExportJunit => match self.suite.export_junit(&path) {
+            DialogPurpose::ExportJunit => match self.suite.export_junit_in(
+                &path,
+                self.workspace.get().ok().and_then(|ws| ws.env.as_deref()),
+            ) {
                 Ok(cases) => self.say(Notice::info(format!(
                     "wrote {cases} test cases to {}",
                     path.display()
