@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use thingbench::cli::{
-    Cli, Command, GuiArgs, bench, hub, open_workspace, qualify, run_check, run_suite, serve, watch,
+    Cli, Command, GuiArgs, bench, hub, open_workspace_env, qualify, run_check, run_suite, serve,
+    watch,
 };
 
 fn main() -> ExitCode {
@@ -51,7 +52,14 @@ fn main() -> ExitCode {
 
 fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
     let started = std::time::Instant::now();
-    let workspace = open_workspace(args.workspace.as_deref(), None).map_err(|e| e.0);
+    let workspace =
+        open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref()).map_err(|e| e.0);
+    // An environment asked for by name must exist: the window would otherwise open without it.
+    if args.env.is_some()
+        && let Err(e) = &workspace
+    {
+        return Err(e.clone());
+    }
     let broker = args.broker.clone();
     let timing = args.timing;
     let demo_rows = args.demo_rows.unwrap_or(0);

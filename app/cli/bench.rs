@@ -9,7 +9,7 @@ use crate::runner::connect::{broker_or_embedded, gateway_session};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::run::{TlsArgs, say};
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench bench`.
 #[derive(Debug, clap::Args)]
@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// How many batch requests to send.
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     pub requests: usize,
@@ -44,9 +47,14 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
             "--requests, --inflight and --points must be at least 1".into(),
         ));
     }
-    let ws = Arc::new(open_workspace(args.workspace.as_deref(), None)?);
+    let ws = Arc::new(open_workspace_env(
+        args.workspace.as_deref(),
+        None,
+        args.env.as_deref(),
+    )?);
     let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
-    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let broker = args.broker.as_deref().or(ws.broker());
+    let (embedded, url) = broker_or_embedded(&feed, broker).map_err(UsageError)?;
     if let Some((broker, _)) = &embedded {
         super::run::warn_about_latency(broker);
     }

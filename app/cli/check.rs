@@ -8,7 +8,7 @@ use crate::model::{CheckReport, check};
 use crate::protocol::{EpochMs, Method, request_topic};
 use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
 
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench check`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +18,9 @@ pub struct CheckArgs {
     /// The workspace folder (default: the one around FILE, else ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// The topic to check a message body on (default: the topic of its method).
     #[arg(long, value_name = "TOPIC")]
     pub topic: Option<String>,
@@ -41,7 +44,11 @@ pub fn run_check(
 ) -> Result<CheckOutcome, UsageError> {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| UsageError(crate::workspace::FileError::io(&args.file, &e).to_string()))?;
-    let ws = open_workspace(args.workspace.as_deref(), Some(&args.file))?;
+    let ws = open_workspace_env(
+        args.workspace.as_deref(),
+        Some(&args.file),
+        args.env.as_deref(),
+    )?;
     let outcome = check_bytes(&ws, &args.file, &bytes, args.topic.as_deref())?;
     let written = if args.json {
         print_json(out, &outcome.report)
@@ -68,7 +75,8 @@ pub fn check_bytes(
         .and_then(Value::as_object)
         .is_some_and(|o| o.contains_key("request") || o.contains_key("raw"));
     if is_fixture {
-        let fixture = Fixture::from_slice(file, bytes).map_err(|e| UsageError(e.to_string()))?;
+        let fixture = Fixture::from_slice_vars(file, bytes, &ws.vars())
+            .map_err(|e| UsageError(e.to_string()))?;
         let registry = ws.registry(&LoginState::of_fixture(&fixture));
         let mut message = fixture.resolve(&gateway, &registry, now, &ids);
         if let Some(topic) = topic {

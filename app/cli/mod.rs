@@ -55,6 +55,9 @@ pub struct GuiArgs {
     /// The workspace folder (holds workspace.json).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// Connect to this broker instead of the embedded one (mqtt://host:port or mqtts://...).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
@@ -95,6 +98,15 @@ pub struct UsageError(pub String);
 
 /// The workspace to use: the one given, else the one around `near`, else `./fixtures`.
 pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, UsageError> {
+    open_workspace_env(given, near, None)
+}
+
+/// [`open_workspace`] in environment `env` of its `workspace.json`.
+pub fn open_workspace_env(
+    given: Option<&Path>,
+    near: Option<&Path>,
+    env: Option<&str>,
+) -> Result<Workspace, UsageError> {
     let root = match given {
         Some(dir) => dir.to_owned(),
         None => near
@@ -110,5 +122,5 @@ pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Works
                 )
             })?,
     };
-    Workspace::load(&root).map_err(|e| UsageError(e.to_string()))
+    Workspace::load_env(&root, env).map_err(|e| UsageError(e.to_string()))
 }

@@ -14,7 +14,7 @@ use crate::transport::{BrokerUrl, Scheme};
 use crate::workspace::{LoginState, write_atomic};
 
 use super::run::{TlsArgs, follow_files, print_notices, say};
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench qualify`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +24,9 @@ pub struct QualifyArgs {
     /// The workspace folder with workspace.json (default: the one around the plan, else ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its gateway, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// Where the device connects: the fault-injecting proxy listens here.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
     pub listen: SocketAddr,
@@ -43,7 +46,11 @@ pub struct QualifyArgs {
 /// Runs `thingbench qualify`: exit 0 when no MUST check failed, 1 when one did, 2 on a bad
 /// plan or when the device never connected.
 pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    let ws = open_workspace(args.workspace.as_deref(), Some(&args.plan))?;
+    let ws = open_workspace_env(
+        args.workspace.as_deref(),
+        Some(&args.plan),
+        args.env.as_deref(),
+    )?;
     let plan = Plan::load(&args.plan, &ws).map_err(|e| UsageError(e.to_string()))?;
     let live = follow_files(ws);
     print_notices(&live.snapshot());

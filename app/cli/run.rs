@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::runner::connect::{broker_or_embedded, gateway_session};
+use crate::runner::shard::{Shard, suite_name};
 use crate::runner::{
     Runner, SuiteResult, collect_fixture_files, junit_xml_of_run, passed_count, result_line,
 };
 use crate::transport::TlsOptions;
 use crate::workspace::{LiveWorkspace, Snapshot, Workspace, write_atomic};
 
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench run`.
 #[derive(Debug, clap::Args)]
@@ -23,7 +24,10 @@ pub struct RunArgs {
     /// The workspace folder with workspace.json (default: the one around the first path, else ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
-    /// A broker with a hub on it; without it, the embedded broker and hub are started.
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// A broker with a hub on it (default: the environment's broker, else the embedded broker and hub).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
     /// Write JUnit XML here.
@@ -32,6 +36,9 @@ pub struct RunArgs {
     /// Wait this long for each reply instead of each fixture's own `expect.withinMs`.
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
+    /// Replay only the K-th of N slices of the fixtures, cut by path (for a CI matrix).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -71,20 +78,30 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     for skipped in &found.skipped {
         say(skipped);
     }
-    let files = found.files;
+    let mut files = found.files;
     if files.is_empty() {
         return Err(UsageError(
             "no fixture files (*.json) found in the given paths".into(),
         ));
     }
-    let ws = open_workspace(
+    if let Some(shard) = args.shard {
+        let all = files.len();
+        files = shard.select(files);
+        say(&format!("shard {shard}: {} of {all} fixtures", files.len()));
+    }
+    let ws = open_workspace_env(
         args.workspace.as_deref(),
         args.paths.first().map(PathBuf::as_path),
+        args.env.as_deref(),
     )?;
+    let broker = args
+        .broker
+        .clone()
+        .or_else(|| ws.broker().map(str::to_owned));
     let live = follow_files(ws);
     print_notices(&live.snapshot());
     let mut feed = live.subscribe();
-    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
     if let Some((broker, _)) = &embedded {
         warn_about_latency(broker);
     }
@@ -92,6 +109,12 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
     let ws = feed.workspace();
+    if let Some(env) = &ws.env {
+        say(&format!(
+            "environment {env}: gateway {} on {url}",
+            ws.gateway()
+        ));
+    }
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let mut runner = Runner::new(ws, &session).tell(&url, say);
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
@@ -125,7 +148,8 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let passed = passed_count(&results);
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
     if let Some(junit) = &args.junit {
-        let xml = junit_xml_of_run("thingbench", &results).map_err(UsageError)?;
+        let name = suite_name(args.env.as_deref(), args.shard);
+        let xml = junit_xml_of_run(&name, &results).map_err(UsageError)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }

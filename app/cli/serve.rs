@@ -12,7 +12,7 @@ use crate::runner::connect::{start_embedded, start_hub};
 use crate::transport::BrokerUrl;
 
 use super::run::{TlsArgs, follow_files, print_notices, say, warn_about_latency};
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench serve`.
 #[derive(Debug, clap::Args)]
@@ -23,17 +23,23 @@ pub struct ServeArgs {
     /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 /// Options of `thingbench hub`.
 #[derive(Debug, clap::Args)]
 pub struct HubArgs {
-    /// The broker to serve on.
+    /// The broker to serve on (default: the broker of the environment, or of workspace.json).
     #[arg(long, value_name = "URL")]
-    pub broker: String,
+    pub broker: Option<String>,
     /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -41,14 +47,14 @@ pub struct HubArgs {
 /// Runs `thingbench serve` until SIGTERM or Ctrl-C, then stops with one line and exit 0.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     let stop = stop_signals();
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
+    let ws = open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref())?;
     let live = follow_files(ws);
     let (broker, mut hub) =
         start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
         broker.url(),
-        live.snapshot().workspace.gateway()
+        gateway_words(&live.snapshot().workspace)
     );
     warn_about_latency(&broker);
     print_notices(&live.snapshot());
@@ -60,8 +66,14 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
 /// gets it back; then stops with one line and exit 0.
 pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
     let stop = stop_signals();
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let url = BrokerUrl::parse(&args.broker).map_err(UsageError)?;
+    let ws = open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref())?;
+    let broker = args.broker.as_deref().or(ws.broker()).ok_or_else(|| {
+        UsageError(
+            "the hub needs a broker: pass --broker URL, or --env NAME of an environment whose connection names one"
+                .into(),
+        )
+    })?;
+    let url = BrokerUrl::parse(broker).map_err(UsageError)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -70,11 +82,19 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
         start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
-        live.snapshot().workspace.gateway()
+        gateway_words(&live.snapshot().workspace)
     );
     print_notices(&live.snapshot());
     run_until_stopped(&mut hub, &stop, &url.to_string());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gateway, and the environment it comes from when one is in use.
+fn gateway_words(ws: &crate::workspace::Workspace) -> String {
+    match &ws.env {
+        Some(env) => format!("{} of environment {env}", ws.gateway()),
+        None => ws.gateway().to_string(),
+    }
 }
 
 /// Makes SIGTERM and Ctrl-C stop a command that runs until stopped: the channel gets one

@@ -9,7 +9,7 @@ use crate::runner::watch::{WatchEnd, WatchReport, Watched, subscribe_watch};
 use crate::workspace::write_atomic;
 
 use super::run::{EmbeddedHubNews, TlsArgs, follow_files, print_notices, say, warn_about_latency};
-use super::{UsageError, open_workspace};
+use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench watch`.
 #[derive(Debug, clap::Args)]
@@ -20,6 +20,9 @@ pub struct WatchArgs {
     /// The workspace folder with workspace.json (default: ./fixtures).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The environment of workspace.json to use: its broker, devices and variables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     /// Write one JUnit test case per watched message when the watch ends.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -39,10 +42,14 @@ pub struct WatchArgs {
 /// the hub disagreed or was silent, 2 on bad input or when the session ended under it (after
 /// the summary and the files, so that nothing watched is lost).
 pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    let ws = open_workspace(args.workspace.as_deref(), None)?;
+    let ws = open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref())?;
+    let broker = args
+        .broker
+        .clone()
+        .or_else(|| ws.broker().map(str::to_owned));
     let live = follow_files(ws);
     let feed = live.subscribe();
-    let (embedded, url) = broker_or_embedded(&feed, args.broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
     if let Some((broker, _)) = &embedded {
         warn_about_latency(broker);
     }

@@ -76,8 +76,7 @@ impl ConnectionForm {
             },
             AuthMode::Sign => {
                 let secret = ws
-                    .file
-                    .gateway
+                    .gateway_entry()
                     .secret
                     .as_ref()
                     .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?
@@ -115,6 +114,21 @@ impl ConnectionForm {
                 verify: self.verify,
             },
         })
+    }
+
+    /// Points the form at `ws`'s connection (its environment's when one is in use): its
+    /// broker, or the embedded one when it names none, and its authentication if it says.
+    pub fn follow_workspace(&mut self, ws: &Workspace) {
+        match ws.broker() {
+            Some(url) => {
+                self.embedded = false;
+                self.broker = url.to_owned();
+            }
+            None => self.embedded = true,
+        }
+        if let Some(auth) = ws.connection().and_then(|c| c.auth) {
+            self.auth = auth;
+        }
     }
 
     /// How long a request waits for its reply.

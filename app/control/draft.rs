@@ -129,12 +129,25 @@ impl DraftCtl {
         self.stale = false;
     }
 
-    /// The draft as it would be sent now, with a fresh id and times resolved.
+    /// The draft as it would be sent now, with a fresh id, times resolved and its `{{name}}`
+    /// variables replaced from the workspace's environment (kept as written when one is
+    /// unknown: [`DraftCtl::to_send`] refuses it, the check shows what the hub would say).
     pub fn message(&self, ws: &Workspace, registry: &Registry) -> ResolvedMessage {
+        let fixture = self.fixture_with_vars(ws).unwrap_or_else(|_| {
+            self.draft
+                .to_fixture("draft", Expect::code(ReplyCode::SUCCESS))
+        });
+        fixture.resolve(&ws.gateway(), registry, EpochMs::now(), &self.ids)
+    }
+
+    /// The draft as a fixture with its variables replaced, or which one is unknown.
+    fn fixture_with_vars(&self, ws: &Workspace) -> Result<Fixture, String> {
         let fixture = self
             .draft
             .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
-        fixture.resolve(&ws.gateway(), registry, EpochMs::now(), &self.ids)
+        fixture
+            .with_vars(std::path::Path::new("the builder's message"), &ws.vars())
+            .map_err(|e| e.to_string())
     }
 
     /// The message to send and the device its row is for, or why it must not go out (which
@@ -144,6 +157,10 @@ impl DraftCtl {
         ws: &Workspace,
         registry: &Registry,
     ) -> Option<(ResolvedMessage, DeviceId)> {
+        if let Err(unknown) = self.fixture_with_vars(ws) {
+            self.send_state = Some(SendState::NotSent(unknown));
+            return None;
+        }
         let message = self.message(ws, registry);
         let expects_too_large = self.expect_code.trim().parse() == Ok(ReplyCode::TOO_LARGE.0);
         if let Some(reason) = message.oversize_refusal(
@@ -155,12 +172,15 @@ impl DraftCtl {
             return None;
         }
         let gateway = ws.gateway();
+        let vars = ws.vars();
+        let fill = |text: &str| vars.fill_str(text).unwrap_or_else(|_| text.to_owned());
         let device = self
             .draft
             .batch()
             .ok()
             .and_then(|batch| batch.entries.first())
-            .and_then(|entry| entry.device.clone())
+            .and_then(|entry| entry.device.as_ref())
+            .map(|d| DeviceId::new(fill(&d.product_key.0), fill(&d.device_key.0)))
             .unwrap_or(gateway);
         Some((message, device))
     }
@@ -244,6 +264,42 @@ mod tests {
     use crate::control::testing::sample;
     use crate::workspace::{LoginState, PointEntry};
     use serde_json::json;
+
+    #[test]
+    fn an_opened_fixture_keeps_its_variables_and_sends_the_environments_values() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let lab = Workspace::load_env(&root, Some("lab")).expect("the lab environment loads");
+        let registry = lab.registry(&LoginState::All);
+        let path = root.join("messages/001-valid-two-inverters.json");
+        let fixture = crate::runner::load_fixture(&path).expect("loads as written");
+        let mut ctl = ctl_of(&lab, &registry);
+        ctl.open_fixture(&fixture);
+        assert!(
+            ctl.draft().text().contains("{{inv1}}"),
+            "the builder shows the name"
+        );
+        let saved = ctl.fixture_to_save(registry.max_payload).expect("saves");
+        assert!(saved.to_pretty().contains("\"deviceKey\": \"{{inv1}}\""));
+        assert!(!saved.to_pretty().contains("inv-lab-1"), "never the value");
+
+        let (message, device) = ctl.to_send(&lab, &registry).expect("sent");
+        assert_eq!(device, DeviceId::new("invPk", "inv-lab-1"));
+        assert_eq!(
+            message.topic,
+            "/sys/gwPk/gw-lab/thing/measurepoint/post/batch"
+        );
+        let sent = String::from_utf8_lossy(&message.payload).into_owned();
+        assert!(sent.contains("inv-lab-1") && !sent.contains("{{"), "{sent}");
+        ctl.refresh(&lab, &registry);
+        assert_eq!(ctl.report().map(|r| r.code), Some(ReplyCode::SUCCESS));
+
+        ctl.set_text(ctl.draft().text().replace("{{inv1}}", "{{inv9}}"));
+        assert!(ctl.to_send(&lab, &registry).is_none());
+        let Some(SendState::NotSent(why)) = &ctl.send_state else {
+            panic!("refused: {:?}", ctl.send_state)
+        };
+        assert!(why.contains("{{inv9}}") && why.contains("inv1"), "{why}");
+    }
 
     fn ctl_of(ws: &Workspace, registry: &Registry) -> DraftCtl {
         DraftCtl::new(

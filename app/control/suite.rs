@@ -103,7 +103,17 @@ impl SuiteCtl {
     /// Writes the results so far as JUnit XML, as `thingbench run --junit` does; returns the
     /// number of test cases.
     pub fn export_junit(&self, path: &std::path::Path) -> Result<usize, String> {
-        let xml = crate::runner::junit_xml_of_run("thingbench", &self.results)?;
+        self.export_junit_in(path, None)
+    }
+
+    /// [`SuiteCtl::export_junit`], the suite named for environment `env` as `run --env` names it.
+    pub fn export_junit_in(
+        &self,
+        path: &std::path::Path,
+        env: Option<&str>,
+    ) -> Result<usize, String> {
+        let name = crate::runner::shard::suite_name(env, None);
+        let xml = crate::runner::junit_xml_of_run(&name, &self.results)?;
         crate::workspace::write_atomic(path, xml.as_bytes())
             .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
         Ok(self.results.len())

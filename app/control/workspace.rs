@@ -173,7 +173,10 @@ impl WorkspaceCtl {
         let Ok(before) = &self.workspace else {
             return Ok(());
         };
-        let (ws, notices) = merge_reload(before, Workspace::load(&before.root));
+        let (ws, notices) = merge_reload(
+            before,
+            Workspace::load_env(&before.root, before.env.as_deref()),
+        );
         let said = self.adopt(&ws, &notices);
         if let Some(live) = &self.live {
             live.publish(ws, notices);
@@ -182,6 +185,24 @@ impl WorkspaceCtl {
             Some(notice) => Err(notice),
             None => Ok(()),
         }
+    }
+
+    /// Loads the workspace again in environment `env` (`None`: as it is) and hands it to every
+    /// reader; nobody is logged in in the new environment until the window logs them in.
+    pub fn switch_env(&mut self, env: Option<&str>) -> Result<(), Notice> {
+        let Ok(before) = &self.workspace else {
+            return Err(Notice::error("no workspace is open"));
+        };
+        let ws =
+            Workspace::load_env(&before.root, env).map_err(|e| Notice::error(e.to_string()))?;
+        let ws = Arc::new(ws);
+        self.registry = ws.registry(&LoginState::Only(Vec::new()));
+        self.workspace = Ok(Arc::clone(&ws));
+        self.generation += 1;
+        if let Some(live) = &self.live {
+            live.publish(ws, Vec::new());
+        }
+        Ok(())
     }
 
     /// Opens the workspace at `root` when none is open, and follows it.
@@ -326,6 +347,36 @@ mod tests {
         std::fs::remove_file(root.join("messages/loop")).expect("unlink");
         assert_eq!(ctl.reload(), Ok(()));
         assert!(ctl.get().expect("workspace").skipped.is_empty());
+    }
+
+    #[test]
+    fn switching_environment_changes_devices_and_forgets_logins() {
+        let (_dir, root) = sample();
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        ctl.set_login(&DeviceId::new("invPk", "inv01"), true);
+        ctl.switch_env(Some("lab")).expect("switches");
+        let ws = ctl.get().expect("workspace");
+        assert_eq!(ws.env.as_deref(), Some("lab"));
+        assert_eq!(ws.gateway(), DeviceId::new("gwPk", "gw-lab"));
+        assert!(ctl.registry().logged_in.is_empty());
+        assert!(
+            ctl.registry()
+                .devices
+                .contains_key(&DeviceId::new("invPk", "inv-lab-1"))
+        );
+        // A reload stays in the environment.
+        ctl.reload().expect("reloads");
+        assert_eq!(ctl.get().expect("workspace").env.as_deref(), Some("lab"));
+        let refused = ctl
+            .switch_env(Some("prod"))
+            .expect_err("no such environment");
+        assert!(refused.text.contains("local, lab"), "{}", refused.text);
+        assert_eq!(ctl.get().expect("workspace").env.as_deref(), Some("lab"));
+        ctl.switch_env(None).expect("back");
+        assert_eq!(
+            ctl.get().expect("workspace").gateway(),
+            DeviceId::new("gwPk", "gw01")
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result
 /// A session connected as the workspace's gateway, signing with its secret when it has one.
 pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
     let gateway = ws.gateway();
-    let auth = match ws.file.gateway.secret.as_ref().map(|s| s.resolve()) {
+    let auth = match ws.gateway_entry().secret.as_ref().map(|s| s.resolve()) {
         Some(Ok(secret)) => Auth::Sign {
             device: gateway.clone(),
             secret,

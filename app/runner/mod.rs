@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod connect;
 pub mod diagnosis;
+pub mod shard;
 pub mod watch;
 pub mod worker;
 
@@ -325,7 +326,7 @@ impl<'a> Runner<'a> {
     /// Loads the fixture file `path` and runs it; a file that cannot be loaded is a failed case
     /// of the run, and the run goes on.
     pub fn run_file(&mut self, path: &Path) -> SuiteResult {
-        match load_fixture(path) {
+        match load_fixture_vars(path, &self.workspace.vars()) {
             Ok(fixture) => Ok(self.run_fixture(path, &fixture)),
             Err(error) => Err(Unloadable {
                 path: path.to_owned(),
@@ -334,8 +335,26 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs one fixture: its login list, then its send, judged against its `expect`.
+    /// Runs one fixture: its login list, then its send, judged against its `expect`. Its
+    /// `{{name}}` variables are filled from the workspace's environment first; an unknown one
+    /// fails the fixture unsent.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
+        let fixture = match fixture.with_vars(path, &self.workspace.vars()) {
+            Ok(filled) => filled,
+            Err(e) => {
+                return CaseResult {
+                    name: fixture.name.clone(),
+                    path: path.to_owned(),
+                    expected: fixture.expect.code,
+                    outcome: Outcome::NotSent {
+                        reason: e.to_string(),
+                    },
+                    passed: false,
+                    notes: Vec::new(),
+                };
+            }
+        };
+        let fixture = &fixture;
         let mut notes = self.apply_login(&LoginState::of_fixture(fixture));
         let message = fixture.resolve(
             &self.workspace.gateway(),
@@ -757,11 +776,19 @@ pub fn passed_count(results: &[SuiteResult]) -> usize {
         .count()
 }
 
-/// Loads a fixture file for a run; the error names the file, the place and the reason.
+/// Loads a fixture file as written, `{{name}}` variables kept (for the builder); the error
+/// names the file, the place and the reason.
 pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
     let bytes =
         std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
     Fixture::from_slice(path, &bytes).map_err(|e| e.to_string())
+}
+
+/// Loads a fixture file for a run, its variables replaced from `vars`.
+pub fn load_fixture_vars(path: &Path, vars: &crate::workspace::Vars) -> Result<Fixture, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
+    Fixture::from_slice_vars(path, &bytes, vars).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -93,14 +93,18 @@ pub fn connection_ui(
             ui.end_row();
         });
     if *auth == AuthMode::Sign {
-        let source = match &ws.file.gateway.secret {
+        let source = match &ws.gateway_entry().secret {
             Some(crate::workspace::SecretSpec::Env { env }) => {
                 format!("secret from the environment variable {env}")
             }
             Some(_) => "secret from workspace.json".to_owned(),
             None => "no secret in workspace.json".to_owned(),
         };
-        ui.weak(format!("Signs as {} with its {source}", ws.gateway()));
+        let env = ws
+            .env
+            .as_ref()
+            .map_or(String::new(), |env| format!(" (environment {env})"));
+        ui.weak(format!("Signs as {}{env} with its {source}", ws.gateway()));
     }
     ui.add_enabled_ui(!*embedded, |ui| {
         egui::CollapsingHeader::new("TLS (mqtts://)").show(ui, |ui| {

@@ -15,7 +15,10 @@ pub fn devices_ui(
 ) {
     let gateway = ws.gateway();
     ui.horizontal(|ui| {
-        ui.label(format!("Gateway {gateway}"));
+        match &ws.env {
+            Some(env) => ui.label(format!("Gateway {gateway} (environment {env})")),
+            None => ui.label(format!("Gateway {gateway}")),
+        };
         if ui
             .add_enabled(connected, egui::Button::new("Log in all"))
             .on_hover_text("Log in every sub-device that has a secret")

@@ -63,6 +63,8 @@ pub enum UiCommand {
     /// Save the request of a timeline row, with its reply's code as expect.
     SaveRow(usize),
     ReloadWorkspace,
+    /// Use this environment of workspace.json (`None`: the workspace as it is) and reconnect.
+    SwitchEnv(Option<String>),
     SetFilter(Filter),
     ClearTimeline,
     StartWatch,
@@ -198,6 +200,11 @@ impl WorkbenchApp {
             (ws, _) => ws,
         };
         let mut form = persisted.connection.clone();
+        if let Ok(ws) = &workspace
+            && ws.env.is_some()
+        {
+            form.follow_workspace(ws);
+        }
         if let Some(url) = broker {
             form.embedded = false;
             form.broker = url;
@@ -400,6 +407,21 @@ impl WorkbenchApp {
         }
     }
 
+    /// Switches to environment `env` and reconnects: to its broker, as its gateway.
+    fn switch_env(&mut self, env: Option<String>) {
+        if let Err(notice) = self.workspace.switch_env(env.as_deref()) {
+            self.say(notice);
+            return;
+        }
+        if let Ok(ws) = self.workspace.get() {
+            self.connection.form.follow_workspace(ws);
+        }
+        self.draft.registry_changed();
+        let name = env.as_deref().unwrap_or("none (the workspace as it is)");
+        self.say(Notice::info(format!("environment {name}")));
+        self.connect();
+    }
+
     fn open_fixture(&mut self, path: &std::path::Path) {
         match crate::runner::load_fixture(path) {
             Ok(fixture) => {
@@ -424,6 +446,7 @@ impl WorkbenchApp {
             UiCommand::StopSuite => self.suite.stop(),
             UiCommand::SaveRow(index) => self.save_row(index),
             UiCommand::ReloadWorkspace => self.reload_workspace(),
+            UiCommand::SwitchEnv(env) => self.switch_env(env),
             UiCommand::SetFilter(filter) => self.timeline.change_filter(filter),
             UiCommand::StartWatch => self.start_watch(),
             UiCommand::StopWatch => {
@@ -560,7 +583,10 @@ impl WorkbenchApp {
             DialogPurpose::ExportTimeline => {
                 self.panels.timeline.export = Some(ExportJob::start(&self.timeline, path));
             }
-            DialogPurpose::ExportJunit => match self.suite.export_junit(&path) {
+            DialogPurpose::ExportJunit => match self.suite.export_junit_in(
+                &path,
+                self.workspace.get().ok().and_then(|ws| ws.env.as_deref()),
+            ) {
                 Ok(cases) => self.say(Notice::info(format!(
                     "wrote {cases} test cases to {}",
                     path.display()

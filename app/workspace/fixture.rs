@@ -11,6 +11,7 @@ use crate::protocol::{
 
 use super::error::FileError;
 use super::template::{IdSource, resolve_time_template};
+use super::vars::Vars;
 
 /// The default wait for a reply.
 pub const DEFAULT_WITHIN_MS: u64 = 5000;
@@ -189,6 +190,35 @@ impl Fixture {
     pub fn from_slice(file: &Path, bytes: &[u8]) -> Result<Self, FileError> {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| field_err(file, "", format!("is not valid JSON: {e}; fix the syntax")))?;
+        Self::from_value(file, value)
+    }
+
+    /// Parses a fixture file's bytes with its `{{name}}` variables replaced from `vars`; an
+    /// unknown variable is an error naming the file, the place and the variables that exist.
+    pub fn from_slice_vars(file: &Path, bytes: &[u8], vars: &Vars) -> Result<Self, FileError> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| field_err(file, "", format!("is not valid JSON: {e}; fix the syntax")))?;
+        Self::from_value_vars(file, value, vars)
+    }
+
+    /// This fixture with its `{{name}}` variables replaced from `vars`; `file` names it in
+    /// the error.
+    pub fn with_vars(&self, file: &Path, vars: &Vars) -> Result<Self, FileError> {
+        Self::from_value_vars(file, self.to_json(), vars)
+    }
+
+    /// [`Fixture::from_value`] with the variables of `request`, `raw`, `topic` and `login`
+    /// replaced from `vars`.
+    pub fn from_value_vars(file: &Path, mut value: Value, vars: &Vars) -> Result<Self, FileError> {
+        if let Value::Object(obj) = &mut value {
+            for key in ["request", "raw", "topic", "login"] {
+                if let Some(item) = obj.get_mut(key) {
+                    *item = vars.fill_value(item, key).map_err(|unknown| {
+                        field_err(file, &unknown.place, vars.reason(&unknown))
+                    })?;
+                }
+            }
+        }
         Self::from_value(file, value)
     }
 

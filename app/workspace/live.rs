@@ -297,7 +297,8 @@ fn follow(publish: &watch::Sender<Snapshot>, incoming: &mpsc::Receiver<Request>)
 
 /// Loads the files of `before`'s workspace again, merged with what it had.
 fn load(before: &Snapshot) -> (Arc<Workspace>, Vec<String>) {
-    merge_reload(&before.workspace, Workspace::load(&before.workspace.root))
+    let ws = &before.workspace;
+    merge_reload(ws, Workspace::load_env(&ws.root, ws.env.as_deref()))
 }
 
 /// What a reload publishes: `fresh` as loaded, except that a model file that no longer loads

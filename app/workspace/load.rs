@@ -10,8 +10,9 @@ use crate::protocol::{DeviceId, MAX_PACKET, ProductKey};
 use super::atomic::write_atomic;
 use super::error::FileError;
 use super::fixture::{Fixture, FixtureEntry};
+use super::vars::Vars;
 use super::walk::json_files;
-use super::workspace_file::WorkspaceFile;
+use super::workspace_file::{ConnectionEntry, DeviceEntry, EnvironmentEntry, WorkspaceFile};
 
 /// A model file and what came of loading it.
 #[derive(Debug)]
@@ -27,7 +28,11 @@ pub struct ModelFile {
 #[derive(Debug)]
 pub struct Workspace {
     pub root: PathBuf,
+    /// `workspace.json` as on disk; the environment's overrides are not merged into it, so
+    /// saving it never writes one environment's devices or secrets into another.
     pub file: WorkspaceFile,
+    /// The environment in use, one of `file.environments`; `None` is the workspace as it is.
+    pub env: Option<String>,
     /// Every `models/*.json`, in file-name order.
     pub models: Vec<ModelFile>,
     /// Every `messages/**/*.json`, in path order.
@@ -76,6 +81,12 @@ impl Workspace {
     /// Loads the workspace in `root`. Fails only when `workspace.json` itself cannot be used;
     /// a broken model or fixture is recorded beside the others.
     pub fn load(root: &Path) -> Result<Self, FileError> {
+        Self::load_env(root, None)
+    }
+
+    /// Loads the workspace in `root` in environment `env` (`None`: the workspace as it is);
+    /// an environment the file does not name is refused, naming those it does.
+    pub fn load_env(root: &Path, env: Option<&str>) -> Result<Self, FileError> {
         let file_path = root.join("workspace.json");
         let bytes = std::fs::read(&file_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -102,6 +113,22 @@ impl Workspace {
                 ),
             ));
         }
+        if let Some(env) = env
+            && !file.environments.contains_key(env)
+        {
+            let reason = if file.environments.is_empty() {
+                format!(
+                    "has no \"environments\", so there is no environment \"{env}\"; add it there or leave out --env"
+                )
+            } else {
+                let names: Vec<&str> = file.environments.keys().map(String::as_str).collect();
+                format!(
+                    "has no environment \"{env}\"; the environments are {}; choose one of them",
+                    names.join(", ")
+                )
+            };
+            return Err(FileError::new(&file_path, "environments", reason));
+        }
         let model_files = json_files(&root.join("models"), false);
         let fixture_files = json_files(&root.join("messages"), true);
         let mut skipped = model_files.skipped;
@@ -109,11 +136,13 @@ impl Workspace {
         let mut ws = Self {
             root: root.to_owned(),
             file,
+            env: env.map(str::to_owned),
             models: load_models(model_files.files),
-            fixtures: load_fixtures(fixture_files.files),
+            fixtures: Vec::new(),
             skipped,
             problems: Vec::new(),
         };
+        ws.fixtures = load_fixtures(fixture_files.files, &ws.vars());
         ws.problems = ws.find_problems();
         Ok(ws)
     }
@@ -131,12 +160,22 @@ impl Workspace {
                 ));
             }
         }
-        let devices = std::iter::once(&self.file.gateway).chain(&self.file.devices);
+        let env = self.environment();
+        let prefix = |overridden: bool| match (&self.env, overridden) {
+            (Some(name), true) => format!("environments.{name}."),
+            _ => String::new(),
+        };
+        let gateway_place = format!(
+            "{}gateway",
+            prefix(env.is_some_and(|e| e.gateway.is_some()))
+        );
+        let devices_prefix = prefix(env.is_some_and(|e| e.devices.is_some()));
+        let devices = std::iter::once(self.gateway_entry()).chain(self.device_entries());
         for (i, device) in devices.enumerate() {
             let place = if i == 0 {
-                "gateway".to_owned()
+                gateway_place.clone()
             } else {
-                format!("devices[{}]", i - 1)
+                format!("{devices_prefix}devices[{}]", i - 1)
             };
             if !self.file.products.contains_key(&device.product_key) {
                 problems.push(format!(
@@ -164,14 +203,57 @@ impl Workspace {
         map
     }
 
+    /// The environment in use, as written in `workspace.json`.
+    pub fn environment(&self) -> Option<&EnvironmentEntry> {
+        self.file.environments.get(self.env.as_deref()?)
+    }
+
+    /// The names of the environments, in file order.
+    pub fn environment_names(&self) -> Vec<String> {
+        self.file.environments.keys().cloned().collect()
+    }
+
+    /// The gateway's entry, the environment's when it names one.
+    pub fn gateway_entry(&self) -> &DeviceEntry {
+        self.environment()
+            .and_then(|e| e.gateway.as_ref())
+            .unwrap_or(&self.file.gateway)
+    }
+
+    /// The sub-devices' entries, the environment's when it lists them.
+    pub fn device_entries(&self) -> &[DeviceEntry] {
+        self.environment()
+            .and_then(|e| e.devices.as_deref())
+            .unwrap_or(&self.file.devices)
+    }
+
+    /// How to connect, the environment's when it says; `None`: the embedded broker.
+    pub fn connection(&self) -> Option<&ConnectionEntry> {
+        self.environment()
+            .and_then(|e| e.connection.as_ref())
+            .or(self.file.connection.as_ref())
+    }
+
+    /// The broker the connection names, if any.
+    pub fn broker(&self) -> Option<&str> {
+        self.connection()?.broker.as_deref()
+    }
+
+    /// The fixtures' variables: the workspace's, overridden by the environment's.
+    pub fn vars(&self) -> Vars {
+        let none = indexmap::IndexMap::new();
+        let overrides = self.environment().map_or(&none, |e| &e.vars);
+        Vars::new(&self.file.vars, overrides, self.env.as_deref())
+    }
+
     /// The gateway (or directly connected device).
     pub fn gateway(&self) -> DeviceId {
-        self.file.gateway.id()
+        self.gateway_entry().id()
     }
 
     /// The gateway's sub-devices, in file order.
     pub fn sub_devices(&self) -> Vec<DeviceId> {
-        self.file.devices.iter().map(|d| d.id()).collect()
+        self.device_entries().iter().map(|d| d.id()).collect()
     }
 
     /// The registry the checker and the hub use, with `login` applied.
@@ -191,8 +273,8 @@ impl Workspace {
         let gateway = self.gateway();
         let secret =
             |entry: &super::DeviceEntry| entry.secret.as_ref().and_then(|s| s.resolve().ok());
-        registry.add_gateway(gateway.clone(), secret(&self.file.gateway));
-        for device in &self.file.devices {
+        registry.add_gateway(gateway.clone(), secret(self.gateway_entry()));
+        for device in self.device_entries() {
             registry.add_sub_device(&gateway, device.id(), secret(device));
         }
         registry.max_payload = self.max_payload();
@@ -261,14 +343,14 @@ fn load_models(paths: Vec<PathBuf>) -> Vec<ModelFile> {
         .collect()
 }
 
-/// Loads the fixture files `paths`.
-fn load_fixtures(paths: Vec<PathBuf>) -> Vec<FixtureEntry> {
+/// Loads the fixture files `paths`, their variables replaced from `vars`.
+fn load_fixtures(paths: Vec<PathBuf>, vars: &Vars) -> Vec<FixtureEntry> {
     paths
         .into_iter()
         .map(|path| {
             let fixture = std::fs::read(&path)
                 .map_err(|e| FileError::io(&path, &e))
-                .and_then(|bytes| Fixture::from_slice(&path, &bytes));
+                .and_then(|bytes| Fixture::from_slice_vars(&path, &bytes, vars));
             FixtureEntry { path, fixture }
         })
         .collect()
@@ -383,5 +465,204 @@ mod tests {
             Fixture::from_slice(&path, &std::fs::read(&path).expect("read")).expect("loads");
         assert_eq!(loaded, fixture);
         assert!(ws.save_fixture("../escape.json", &fixture).is_err());
+    }
+}
+
+#[cfg(test)]
+mod environment_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn workspace_json() -> serde_json::Value {
+        json!({
+            "products": {"gwPk": "gw_model", "invPk": "inv_model"},
+            "gateway": {"productKey": "gwPk", "deviceKey": "gw01", "secret": "gw-secret"},
+            "devices": [{"productKey": "invPk", "deviceKey": "inv01", "secret": "inv-secret"}],
+            "vars": {"inv": "inv01", "site": "plant-a"},
+            "environments": {
+                "local": {},
+                "staging": {
+                    "connection": {"broker": "mqtts://staging.example.com:8883", "auth": "sign"},
+                    "gateway": {"productKey": "gwPk", "deviceKey": "gw-stg",
+                                "secret": {"env": "THINGBENCH_TEST_STG_GW"}},
+                    "devices": [{"productKey": "invPk", "deviceKey": "inv-stg-1",
+                                 "secret": {"env": "THINGBENCH_TEST_STG_INV"}}],
+                    "vars": {"inv": "inv-stg-1"},
+                    "owner": "platform team"
+                }
+            }
+        })
+    }
+
+    /// A workspace folder with `messages/uses-vars.json` using variables in every allowed place.
+    fn folder(fixture: serde_json::Value) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = serde_json::to_string_pretty(&workspace_json()).expect("json");
+        std::fs::write(dir.path().join("workspace.json"), text).expect("write");
+        std::fs::create_dir_all(dir.path().join("messages")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("messages/uses-vars.json"),
+            fixture.to_string(),
+        )
+        .expect("write");
+        dir
+    }
+
+    fn every_place() -> serde_json::Value {
+        json!({
+            "name": "n",
+            "topic": "/sys/gwPk/{{inv}}/thing/measurepoint/post/batch",
+            "login": ["invPk/{{inv}}"],
+            "request": {"params": [{"productKey": "invPk", "deviceKey": "{{inv}}",
+                                    "measurepoints": {"site": "{{ site }}"}}]},
+            "expect": {"code": 200}
+        })
+    }
+
+    #[test]
+    fn an_environment_overrides_devices_connection_and_vars() {
+        let dir = folder(every_place());
+        let base = Workspace::load(dir.path()).expect("loads");
+        assert_eq!(base.gateway(), DeviceId::new("gwPk", "gw01"));
+        assert_eq!(base.broker(), None, "no connection: the embedded broker");
+        let local = Workspace::load_env(dir.path(), Some("local")).expect("loads");
+        assert_eq!(
+            local.gateway(),
+            base.gateway(),
+            "{{}} is the workspace as it is"
+        );
+        assert_eq!(local.sub_devices(), base.sub_devices());
+
+        let stg = Workspace::load_env(dir.path(), Some("staging")).expect("loads");
+        assert_eq!(stg.env.as_deref(), Some("staging"));
+        assert_eq!(stg.gateway(), DeviceId::new("gwPk", "gw-stg"));
+        assert_eq!(stg.sub_devices(), [DeviceId::new("invPk", "inv-stg-1")]);
+        assert_eq!(stg.broker(), Some("mqtts://staging.example.com:8883"));
+        let registry = stg.registry(&LoginState::All);
+        assert!(
+            registry
+                .devices
+                .contains_key(&DeviceId::new("invPk", "inv-stg-1"))
+        );
+        assert!(
+            !registry
+                .devices
+                .contains_key(&DeviceId::new("invPk", "inv01"))
+        );
+        // Its unset secret is named with the environment's place.
+        assert!(
+            stg.problems
+                .iter()
+                .any(|p| p.contains("environments.staging.gateway.secret")
+                    && p.contains("THINGBENCH_TEST_STG_GW")),
+            "{:?}",
+            stg.problems
+        );
+        assert_eq!(stg.vars().get("inv"), Some("inv-stg-1"));
+        assert_eq!(
+            stg.vars().get("site"),
+            Some("plant-a"),
+            "the workspace's own"
+        );
+    }
+
+    #[test]
+    fn variables_are_replaced_in_topic_login_request_and_raw() {
+        let dir = folder(every_place());
+        let stg = Workspace::load_env(dir.path(), Some("staging")).expect("loads");
+        let fixture = stg.fixtures[0].fixture.as_ref().expect("loads");
+        assert_eq!(
+            fixture.topic.as_deref(),
+            Some("/sys/gwPk/inv-stg-1/thing/measurepoint/post/batch")
+        );
+        assert_eq!(
+            fixture.login,
+            Some(vec![DeviceId::new("invPk", "inv-stg-1")])
+        );
+        let super::super::FixtureBody::Request(request) = &fixture.body else {
+            panic!("a request")
+        };
+        assert_eq!(request["params"][0]["deviceKey"], "inv-stg-1");
+        assert_eq!(request["params"][0]["measurepoints"]["site"], "plant-a");
+
+        let raw = folder(
+            json!({"name": "n", "raw": "{\"deviceKey\": \"{{inv}}\"", "expect": {"code": 1220}}),
+        );
+        let base = Workspace::load(raw.path()).expect("loads");
+        let fixture = base.fixtures[0].fixture.as_ref().expect("loads");
+        assert_eq!(
+            fixture.body,
+            super::super::FixtureBody::Raw("{\"deviceKey\": \"inv01\"".into())
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_refused_naming_file_place_and_what_exists() {
+        let dir = folder(every_place());
+        let err = Workspace::load_env(dir.path(), Some("prod")).expect_err("no such env");
+        let text = err.to_string();
+        assert!(
+            text.contains("workspace.json")
+                && text.contains("at environments")
+                && text.contains("\"prod\"")
+                && text.contains("local, staging"),
+            "{text}"
+        );
+
+        let mut fixture = every_place();
+        fixture["request"]["params"][0]["deviceKey"] = json!("{{inverter}}");
+        let dir = folder(fixture);
+        let ws = Workspace::load_env(dir.path(), Some("staging")).expect("loads");
+        let err = ws.fixtures[0]
+            .fixture
+            .as_ref()
+            .expect_err("unknown variable");
+        assert_eq!(err.path, "request.params[0].deviceKey");
+        let text = err.to_string();
+        assert!(
+            text.contains("uses-vars.json")
+                && text.contains("{{inverter}}")
+                && text.contains("inv, site")
+                && text.contains("staging"),
+            "{text}"
+        );
+        for (place, value) in [
+            ("topic", json!("/sys/{{nope}}")),
+            ("login", json!(["invPk/{{nope}}"])),
+        ] {
+            let mut fixture = every_place();
+            fixture[place] = value;
+            let dir = folder(fixture);
+            let ws = Workspace::load(dir.path()).expect("loads");
+            let err = ws.fixtures[0]
+                .fixture
+                .as_ref()
+                .expect_err("unknown variable");
+            assert!(err.path.starts_with(place), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_secret_from_the_environment_is_never_written_back() {
+        let dir = folder(every_place());
+        let file = dir.path().join("workspace.json");
+        let before = std::fs::read_to_string(&file).expect("read");
+        // SAFETY: only this test reads or writes this variable.
+        unsafe { std::env::set_var("THINGBENCH_TEST_STG_INV", "resolved-inv-secret") };
+        let stg = Workspace::load_env(dir.path(), Some("staging")).expect("loads");
+        let registry = stg.registry(&LoginState::All);
+        let inv = &registry.devices[&DeviceId::new("invPk", "inv-stg-1")];
+        assert_eq!(
+            inv.secret.as_ref().map(|s| s.expose().to_owned()),
+            Some("resolved-inv-secret".into()),
+            "read at use"
+        );
+        stg.save_file().expect("saves");
+        let after = std::fs::read_to_string(&file).expect("read");
+        assert!(!after.contains("resolved-inv-secret"), "{after}");
+        let before: serde_json::Value = serde_json::from_str(&before).expect("json");
+        let after: serde_json::Value = serde_json::from_str(&after).expect("json");
+        assert_eq!(before, after, "the environment is not merged into the file");
+        assert!(!format!("{stg:?}").contains("resolved-inv-secret"));
     }
 }

@@ -10,6 +10,7 @@ mod fixture;
 mod live;
 mod load;
 mod template;
+mod vars;
 mod walk;
 mod workspace_file;
 
@@ -19,6 +20,7 @@ pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
+pub use vars::{UnknownVar, Vars};
 pub use walk::{JsonFiles, json_files};
 
 /// Every `*.json` under `dir`, recursively, in path order, with what the walk skipped.
@@ -27,5 +29,5 @@ pub fn json_files_under(dir: &std::path::Path) -> JsonFiles {
 }
 pub use template::{IdSource, resolve_time_template};
 pub use workspace_file::{
-    AuthMode, ConnectionEntry, DeviceEntry, Limits, SecretSpec, WorkspaceFile,
+    AuthMode, ConnectionEntry, DeviceEntry, EnvironmentEntry, Limits, SecretSpec, WorkspaceFile,
 };

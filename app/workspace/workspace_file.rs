@@ -1,4 +1,5 @@
-//! `workspace.json`: products, the gateway, its sub-devices and the connection.
+//! `workspace.json`: products, the gateway, its sub-devices, the connection, variables and
+//! environments.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,28 @@ pub struct WorkspaceFile {
     /// Absent: the protocol's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Values of the `{{name}}` variables in fixtures; an environment's override them.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, String>,
+    /// Named targets (a lab broker, a staging tenant), each overriding some of the above.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environments: IndexMap<String, EnvironmentEntry>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One environment of `workspace.json`: what it overrides; `{}` is the workspace as it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<DeviceEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Vec<DeviceEntry>>,
+    /// Overrides the workspace's variables of the same names.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
