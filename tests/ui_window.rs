@@ -1116,3 +1116,70 @@ fn a_model_changed_on_disk_reaches_the_check_and_the_embedded_hub_alike() {
     let (_, code) = last_exchange(&harness);
     assert_eq!(code, Some(1204), "the hub kept the last good model");
 }
+
+#[test]
+fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    harness.get_by_label("Qualify").click();
+    harness.run();
+    // The plans of the workspace, by file; the short one is picked.
+    harness.get_by_label("Plan").click();
+    harness.run();
+    harness.get_by_label("short.json").click();
+    harness.run();
+    let port = common::free_port();
+    harness
+        .get_by_label("Device connects to")
+        .set_text_value_accesskit(&format!("127.0.0.1:{port}"));
+    harness.run();
+    harness.get_by_label("Start qualifying").click();
+    wait_for_label(&mut harness, &format!("to mqtt://127.0.0.1:{port}"));
+    let device = common::device::RunningDevice::start(port, common::device::Flaw::None);
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the plan's end",
+        |h| {
+            h.state()
+                .qualifying()
+                .run
+                .as_ref()
+                .is_some_and(|r| r.state == thingbench::control::RunState::Done)
+        },
+    );
+    drop(device);
+    harness.run();
+    let run = harness.state().qualifying().run.as_ref().expect("a run");
+    let verdicts: Vec<(&str, &str)> = run
+        .results
+        .iter()
+        .map(|r| (r.check.id(), r.verdict.name()))
+        .collect();
+    assert_eq!(verdicts.len(), 9);
+    assert!(
+        verdicts.iter().all(|(_, v)| *v == "pass"),
+        "{verdicts:?}\n{:#?}",
+        run.log
+    );
+    // In the tab and on the status line.
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("no MUST check failed")
+            .count(),
+        2
+    );
+    assert_eq!(harness.query_all_by_label("PASS").count(), 9);
+    // The device's traffic is in the timeline, marked dut, with the codes it was answered.
+    let timeline = harness.state().timeline();
+    let dut: Vec<_> = (0..timeline.len())
+        .filter_map(|i| timeline.row(i))
+        .filter(|r| r.kind == RowKind::Dut)
+        .collect();
+    assert!(dut.len() > 10, "{} dut rows", dut.len());
+    assert!(dut.iter().any(|r| r.code().is_some_and(|c| c.0 == 1204)));
+    assert!(
+        dut.iter().any(|r| r.code().is_none()),
+        "the silent phase's requests"
+    );
+}

@@ -1,16 +1,13 @@
 //! `thingbench qualify`: the hub plays a plan of faults against a real device connected
 //! through the proxy, and each check gives its verdict.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::broker::EmbeddedBroker;
-use crate::hub::{Hub, HubPolicy};
-use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Verdict, judge};
-use crate::transport::{BrokerUrl, Scheme};
+use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Stand, Verdict, judge};
+use crate::transport::BrokerUrl;
 use crate::workspace::{LoginState, write_atomic};
 
 use super::run::{TlsArgs, follow_files, print_notices, say};
@@ -56,52 +53,22 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     print_notices(&live.snapshot());
     let feed = live.subscribe();
     let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
-    // The broker, the proxy in front of it, then the hub steered by the proxy's record.
-    let (embedded, upstream, url) = match &args.broker {
-        Some(url) => {
-            let url = BrokerUrl::parse(url).map_err(UsageError)?;
-            if url.scheme == Scheme::Mqtts {
-                return Err(UsageError(format!(
-                    "qualify forwards plain MQTT and reads the device's CONNECT: give an mqtt:// broker, not {url}"
-                )));
-            }
-            (None, resolve(&url)?, url)
-        }
-        None => {
-            // On a free loopback port: only the proxy talks to it.
-            let (broker, links) =
-                EmbeddedBroker::start_with_links(None, &["thingbench-hub"]).map_err(UsageError)?;
-            let url = broker.url();
-            (Some((broker, links)), resolve(&url)?, url)
-        }
-    };
-    let mut qualification = Qualification::start(
+    let broker = args
+        .broker
+        .as_deref()
+        .map(BrokerUrl::parse)
+        .transpose()
+        .map_err(UsageError)?;
+    let mut stand = Stand::start(
         plan.clone(),
-        &registry,
+        feed,
         args.listen,
-        upstream,
+        broker,
+        args.tls.options(),
         Box::new(|| {}),
     )
     .map_err(UsageError)?;
-    let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
-    let (_broker, _hub) = match embedded {
-        Some((broker, mut links)) => {
-            let link = links
-                .pop()
-                .ok_or_else(|| UsageError("the embedded broker gave no link for the hub".into()))?;
-            let hub = Hub::start_on_link_steered(link, feed, Some(policy)).map_err(UsageError)?;
-            hub.wait_connected(Duration::from_secs(10))
-                .map_err(UsageError)?;
-            (Some(broker), hub)
-        }
-        None => {
-            let hub = Hub::start_steered(url.clone(), args.tls.options(), feed, Some(policy))
-                .map_err(UsageError)?;
-            hub.wait_connected(Duration::from_secs(10))
-                .map_err(UsageError)?;
-            (None, hub)
-        }
-    };
+    let qualification = &stand.qualification;
     say(&format!(
         "qualifying {} with plan \"{}\" ({} phases, {:.0} s): connect the device to mqtt://{} as {}, signed with its secret; waiting up to {} s",
         plan.device,
@@ -112,9 +79,9 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         plan.device,
         plan.connect_within.as_secs()
     ));
-    let waited = follow(&plan, &qualification)?;
-    qualification.stop();
+    let waited = follow(&plan, qualification)?;
     let record = qualification.steering.record();
+    stand.stop();
     let results = judge(&plan, &registry, &record);
     if let Some(stopped) = waited {
         say(&stopped);
@@ -130,19 +97,6 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The first address of `url`'s host and port.
-fn resolve(url: &BrokerUrl) -> Result<SocketAddr, UsageError> {
-    (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "cannot find the host of {url}: check the broker's name"
-            ))
-        })
 }
 
 /// Says the run's progress on stderr until the plan ends; `Some(why)` when it was cut short by

@@ -145,7 +145,7 @@ fn read_row(timeline: &Timeline, index: usize, series: &mut [Series], device: &D
     let Some(row) = timeline.row(index) else {
         return false;
     };
-    if !matches!(row.kind, RowKind::Request | RowKind::Watched) {
+    if !matches!(row.kind, RowKind::Request | RowKind::Watched | RowKind::Dut) {
         return false;
     }
     // A row names the first device of its message; an element may name another.

@@ -112,7 +112,8 @@ pub fn fixture_of_row(
     gateway: &DeviceId,
 ) -> Option<(Fixture, String)> {
     let row = timeline.row(index).copied()?;
-    let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
+    let is_request =
+        |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched | RowKind::Dut);
     let partner = row.partner().and_then(|p| timeline.row(p).copied());
     let (request, reply) = if is_request(row.kind) {
         (Some(row), partner)

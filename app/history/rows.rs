@@ -28,6 +28,8 @@ pub enum RowKind {
     Watched,
     /// The hub's reply to a watched request.
     WatchedReply,
+    /// A request of the device under test, in a qualification, with the code it was answered.
+    Dut,
 }
 
 impl RowKind {
@@ -43,6 +45,7 @@ impl RowKind {
             Self::Disconnected => "disconnected",
             Self::Watched => "watched request",
             Self::WatchedReply => "watched reply",
+            Self::Dut => "dut",
         }
     }
 
@@ -50,7 +53,9 @@ impl RowKind {
     pub fn direction(self) -> Direction {
         match self {
             Self::Request => Direction::Out,
-            Self::Reply | Self::Unpaired | Self::Watched | Self::WatchedReply => Direction::In,
+            Self::Reply | Self::Unpaired | Self::Watched | Self::WatchedReply | Self::Dut => {
+                Direction::In
+            }
             Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected => Direction::Event,
         }
     }

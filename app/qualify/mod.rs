@@ -7,8 +7,10 @@ pub mod judge;
 pub mod mqtt_frame;
 pub mod plan;
 pub mod run;
+pub mod stand;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 pub use judge::{Record, Seen, judge};
 pub use plan::{Answer, Network, Phase, Plan};
 pub use run::{Qualification, QualifyEvent, Steering};
+pub use stand::Stand;

@@ -304,9 +304,15 @@ pub struct Qualification {
     pub listen: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    created: Instant,
 }
 
 impl Qualification {
+    /// How long since it started listening (the device has `connectWithinS` to connect).
+    pub fn since_start(&self) -> Duration {
+        self.created.elapsed()
+    }
+
     /// Listens on `listen` for the device and forwards it to the broker at `upstream`, playing
     /// `plan` once the device first connects. `registry` gives the device's secret. `wake` is
     /// called after every event.
@@ -389,6 +395,7 @@ impl Qualification {
             listen,
             stop: Some(stop_tx),
             thread: Some(thread),
+            created: Instant::now(),
         })
     }
 

@@ -3,7 +3,8 @@
 
 use super::{
     BottomTab, LeftTab, UiCommand, WorkbenchApp, check_ui, connection_panel, devices_panel,
-    dialogs::DialogPurpose, plot_panel, suite_panel, theme, timeline_panel, top_panel, watch_panel,
+    dialogs::DialogPurpose, plot_panel, qualify_panel, suite_panel, theme, timeline_panel,
+    top_panel, watch_panel,
 };
 use crate::control::LinkState;
 
@@ -16,6 +17,7 @@ impl WorkbenchApp {
             draft,
             suite,
             watch,
+            qualify,
             plot,
             timeline,
             panels,
@@ -87,6 +89,12 @@ impl WorkbenchApp {
                         _ => "Watch".to_owned(),
                     };
                     ui.selectable_value(tab, BottomTab::Watch, watch_label);
+                    let qualify_label = if qualify.running() {
+                        "Qualify (running)"
+                    } else {
+                        "Qualify"
+                    };
+                    ui.selectable_value(tab, BottomTab::Qualify, qualify_label);
                     ui.selectable_value(tab, BottomTab::Plot, "Plot");
                 });
                 ui.separator();
@@ -101,6 +109,7 @@ impl WorkbenchApp {
                         *connection.link() == LinkState::Connected,
                         commands,
                     ),
+                    BottomTab::Qualify => qualify_panel::qualify_ui(ui, qualify, commands),
                     BottomTab::Plot => plot_panel::plot_ui(ui, plot, registry),
                 }
             });

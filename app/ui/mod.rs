@@ -12,6 +12,7 @@ mod fixtures_panel;
 mod layout;
 pub mod models_panel;
 pub mod plot_panel;
+mod qualify_panel;
 mod suite_panel;
 pub mod theme;
 pub mod timeline_panel;
@@ -32,8 +33,8 @@ use crate::control::draft::starter_batch;
 use crate::control::plot::PLOT_BUDGET;
 use crate::control::traffic::fixture_of_row;
 use crate::control::{
-    Connection, ConnectionForm, DraftCtl, LinkState, Notice, PlotCtl, Routed, SuiteCtl, Wake,
-    WatchCtl, WorkspaceCtl,
+    Connection, ConnectionForm, DraftCtl, LinkState, Notice, PlotCtl, QualifyCtl, Routed, SuiteCtl,
+    Wake, WatchCtl, WorkspaceCtl,
 };
 use crate::history::{ExportJob, Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::protocol::DeviceId;
@@ -71,6 +72,8 @@ pub enum UiCommand {
     StopWatch,
     /// Save watched message `n` as a fixture expecting the hub's code.
     SaveWatched(usize),
+    StartQualify,
+    StopQualify,
 }
 
 /// The tabs of the left panel.
@@ -87,6 +90,7 @@ pub enum LeftTab {
 pub enum BottomTab {
     Timeline,
     Watch,
+    Qualify,
     Suite,
     Plot,
 }
@@ -162,6 +166,7 @@ pub struct WorkbenchApp {
     draft: DraftCtl,
     suite: SuiteCtl,
     watch: Option<WatchCtl>,
+    qualify: QualifyCtl,
     plot: PlotCtl,
     timeline: Timeline,
     panels: Panels,
@@ -233,6 +238,7 @@ impl WorkbenchApp {
             draft: DraftCtl::new(draft, persisted.fixture_name, persisted.expect_code),
             suite: SuiteCtl::default(),
             watch: None,
+            qualify: QualifyCtl::default(),
             plot: PlotCtl::default(),
             timeline,
             panels: Panels {
@@ -250,6 +256,9 @@ impl WorkbenchApp {
             status: notices.into_iter().next(),
             timing: timing.map(|started| (started, 0)),
         };
+        if let Ok(ws) = app.workspace.get() {
+            app.qualify.load_plans(ws);
+        }
         app.connect();
         app
     }
@@ -376,6 +385,26 @@ impl WorkbenchApp {
         }
     }
 
+    fn start_qualify(&mut self) {
+        if let Ok(ws) = self.workspace.get() {
+            // Plans edited since are read again.
+            self.qualify.load_plans(ws);
+        }
+        let Some(feed) = self.workspace.feed() else {
+            self.say(Notice::error("cannot qualify: no workspace is open"));
+            return;
+        };
+        match self.qualify.start(
+            feed,
+            None,
+            crate::transport::TlsOptions::default(),
+            &self.wake,
+        ) {
+            Ok(()) => self.panels.bottom_tab = BottomTab::Qualify,
+            Err(notice) => self.say(notice),
+        }
+    }
+
     fn save_watched(&mut self, index: usize) {
         let (Ok(ws), Some(watch)) = (self.workspace.get(), &self.watch) else {
             return;
@@ -455,6 +484,8 @@ impl WorkbenchApp {
                 }
             }
             UiCommand::SaveWatched(index) => self.save_watched(index),
+            UiCommand::StartQualify => self.start_qualify(),
+            UiCommand::StopQualify => self.qualify.stop(&mut self.timeline),
             UiCommand::ClearTimeline => {
                 self.timeline.clear();
                 self.panels.timeline.selected = None;
@@ -555,6 +586,9 @@ impl WorkbenchApp {
                 self.say(notice);
             }
         }
+        if let Some(notice) = self.qualify.poll(&mut self.timeline) {
+            self.say(notice);
+        }
         while let Ok((purpose, path)) = self.dialog_rx.try_recv() {
             self.apply_dialog(purpose, path);
         }
@@ -565,6 +599,9 @@ impl WorkbenchApp {
         }
         if let Some(notices) = self.workspace.poll() {
             self.draft.registry_changed();
+            if let Ok(ws) = self.workspace.get() {
+                self.qualify.load_plans(ws);
+            }
             if let Some(notice) = notices.into_iter().next() {
                 self.say(notice);
             }
@@ -666,6 +703,11 @@ impl WorkbenchApp {
         self.draft.draft().text()
     }
 
+    /// The Qualify tab's state.
+    pub fn qualifying(&self) -> &QualifyCtl {
+        &self.qualify
+    }
+
     /// Watch mode, once started.
     pub fn watching(&self) -> Option<&WatchCtl> {
         self.watch.as_ref()
@@ -714,6 +756,10 @@ impl eframe::App for WorkbenchApp {
         // An export's result reaches the status line even while another tab is shown.
         if self.panels.timeline.export.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        // A running plan's clock, phase and verdicts move on between its events.
+        if self.qualify.running() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
         if let Some((started, frames)) = &mut self.timing {
             *frames += 1;

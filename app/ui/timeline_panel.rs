@@ -202,7 +202,7 @@ fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
         RowKind::Reply | RowKind::Lost | RowKind::Disconnected => ui.visuals().error_fg_color,
         RowKind::Unpaired | RowKind::NoReply => ui.visuals().warn_fg_color,
         RowKind::Connected => ui.visuals().weak_text_color(),
-        RowKind::Watched => ui.visuals().hyperlink_color,
+        RowKind::Watched | RowKind::Dut => ui.visuals().hyperlink_color,
         RowKind::WatchedReply if row.code().is_some_and(|c| c.is_success()) => {
             egui::Color32::from_rgb(80, 200, 120)
         }
@@ -359,7 +359,8 @@ fn detail_ui(
     ui.horizontal(|ui| {
         ui.strong(format!("Row {selected}: {}", row.kind.name()));
         close = ui.small_button("Close").clicked();
-        let is_request = |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched);
+        let is_request =
+            |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched | RowKind::Dut);
         let has_request = is_request(row.kind)
             || row
                 .partner()

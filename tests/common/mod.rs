@@ -4,6 +4,8 @@
 // Each test crate uses some of these, not all.
 #![allow(dead_code)]
 
+pub mod device;
+
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,100 @@
+//! Everything a qualification runs on: the broker (embedded, or one given), the proxy in
+//! front of it, and the hub steered by the proxy's record. One constructor for the command line
+//! and the window.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::broker::EmbeddedBroker;
+use crate::hub::{Hub, HubPolicy};
+use crate::transport::{BrokerUrl, Scheme, TlsOptions};
+use crate::workspace::{LoginState, WorkspaceFeed};
+
+use super::plan::Plan;
+use super::run::Qualification;
+
+/// A running qualification with its broker and hub; stopping (or dropping) it stops them all.
+pub struct Stand {
+    pub qualification: Qualification,
+    /// Stopped before the broker.
+    hub: Option<Hub>,
+    broker: Option<EmbeddedBroker>,
+}
+
+impl Stand {
+    /// Starts the broker (`broker`, or an embedded one on a free loopback port), the proxy on
+    /// `listen` and the hub answering with the newest workspace of `feed`. `wake` is called
+    /// after each of the qualification's events.
+    pub fn start(
+        plan: Plan,
+        feed: WorkspaceFeed,
+        listen: SocketAddr,
+        broker: Option<BrokerUrl>,
+        tls: TlsOptions,
+        wake: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Self, String> {
+        let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
+        let (embedded, upstream) = match &broker {
+            Some(url) => {
+                if url.scheme == Scheme::Mqtts {
+                    return Err(format!(
+                        "qualify forwards plain MQTT and reads the device's CONNECT: give an mqtt:// broker, not {url}"
+                    ));
+                }
+                (None, resolve(url)?)
+            }
+            None => {
+                // On a free loopback port: only the proxy and the hub talk to it.
+                let (broker, links) = EmbeddedBroker::start_with_links(None, &["thingbench-hub"])?;
+                let upstream = resolve(&broker.url())?;
+                (Some((broker, links)), upstream)
+            }
+        };
+        let qualification = Qualification::start(plan, &registry, listen, upstream, wake)?;
+        let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
+        let (broker, hub) = match (embedded, broker) {
+            (Some((broker, mut links)), _) => {
+                let link = links
+                    .pop()
+                    .ok_or("the embedded broker gave no link for the hub")?;
+                (
+                    Some(broker),
+                    Hub::start_on_link_steered(link, feed, Some(policy))?,
+                )
+            }
+            (None, Some(url)) => (None, Hub::start_steered(url, tls, feed, Some(policy))?),
+            (None, None) => return Err("no broker to qualify on".into()),
+        };
+        hub.wait_connected(Duration::from_secs(10))?;
+        Ok(Self {
+            qualification,
+            hub: Some(hub),
+            broker,
+        })
+    }
+
+    /// Stops the proxy, the hub and the broker.
+    pub fn stop(&mut self) {
+        self.qualification.stop();
+        if let Some(mut hub) = self.hub.take() {
+            hub.stop();
+        }
+        self.broker.take();
+    }
+}
+
+impl Drop for Stand {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The first address of `url`'s host and port.
+fn resolve(url: &BrokerUrl) -> Result<SocketAddr, String> {
+    (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("cannot find the host of {url}: check the broker's name"))
+}

@@ -1,0 +1,169 @@
+//! The Qualify tab: pick a plan, start it, see where the device must connect, the phase in
+//! force, and each check's verdict as it forms, with its evidence.
+
+use super::{UiCommand, theme};
+use crate::control::{QualifyCtl, RunState};
+use crate::qualify::Verdict;
+
+/// Draws the Qualify tab.
+pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Vec<UiCommand>) {
+    let running = qualify.running();
+    ui.horizontal(|ui| {
+        if running {
+            if ui.button("Stop qualifying").clicked() {
+                commands.push(UiCommand::StopQualify);
+            }
+        } else {
+            plan_picker(ui, qualify);
+            let label = ui.label("Device connects to");
+            ui.add(
+                egui::TextEdit::singleline(&mut qualify.listen)
+                    .desired_width(140.0)
+                    .hint_text("127.0.0.1:1884"),
+            )
+            .labelled_by(label.id);
+            let ready = qualify
+                .plans
+                .get(qualify.selected)
+                .is_some_and(|p| p.plan.is_ok());
+            if ui
+                .add_enabled(ready, egui::Button::new("Start qualifying"))
+                .on_hover_text("Listen for the device and play the plan once it connects")
+                .on_disabled_hover_text("Pick a plan that loads")
+                .clicked()
+            {
+                commands.push(UiCommand::StartQualify);
+            }
+        }
+    });
+    if let Some(Err(error)) = qualify.plans.get(qualify.selected).map(|p| &p.plan) {
+        ui.colored_label(theme::error(ui), error);
+    }
+    if qualify.plans.is_empty() {
+        ui.weak("No plans: add one to the workspace's plans/ folder (see the README, \"Qualify a device\").");
+    }
+    let Some(run) = &qualify.run else { return };
+    ui.separator();
+    match run.state {
+        RunState::Waiting => {
+            ui.strong(format!(
+                "Connect {} to mqtt://{} (signed with its secret): the plan starts at its first CONNECT",
+                run.plan.device, run.listen
+            ));
+        }
+        RunState::Running => {
+            ui.label(format!(
+                "{} on mqtt://{}: {:.1} of {:.1} s",
+                run.plan.device,
+                run.listen,
+                run.elapsed().as_secs_f64(),
+                run.plan.length().as_secs_f64()
+            ));
+        }
+        RunState::Done => {
+            let must = run.results.iter().filter(|r| r.fails_the_run()).count();
+            let text = if must == 0 {
+                format!("\"{}\": no MUST check failed", run.plan.name)
+            } else {
+                format!("\"{}\": {must} MUST check(s) failed", run.plan.name)
+            };
+            ui.colored_label(theme::outcome(ui, must == 0), text);
+        }
+    }
+    ui.add(egui::ProgressBar::new(run.progress()).desired_height(6.0));
+    egui::Panel::left("qualify-phases")
+        .resizable(true)
+        .default_size(ui.available_width() * 0.35)
+        .show(ui, |ui| {
+            ui.strong("Phases");
+            for (index, phase, begins) in run.plan.schedule() {
+                let current = run.phase == Some(index) && run.state == RunState::Running;
+                let text = format!(
+                    "{:>5.1} s  {}  ({}, {:.1} s)",
+                    begins.as_secs_f64(),
+                    phase.name,
+                    phase.describe(),
+                    phase.length.as_secs_f64()
+                );
+                if current {
+                    ui.strong(text);
+                } else {
+                    ui.label(text);
+                }
+            }
+            ui.separator();
+            egui::ScrollArea::vertical()
+                .id_salt("qualify-log")
+                .stick_to_bottom(true)
+                .show(ui, |ui| {
+                    for line in &run.log {
+                        ui.weak(line);
+                    }
+                });
+        });
+    ui.strong(if run.state == RunState::Done {
+        "Verdicts"
+    } else {
+        "Verdicts so far"
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("qualify-checks")
+        .show(ui, |ui| {
+            egui::Grid::new("qualify-verdicts")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for result in &run.results {
+                        let color = match result.verdict {
+                            Verdict::Pass => theme::SUCCESS,
+                            Verdict::Fail => theme::error(ui),
+                            Verdict::NotApplicable => theme::weak(ui),
+                        };
+                        ui.colored_label(color, result.verdict.name().to_uppercase());
+                        ui.label(result.level.name());
+                        ui.label(result.check.id())
+                            .on_hover_text(result.check.rule());
+                        ui.label(&result.summary);
+                        ui.end_row();
+                        if result.verdict == Verdict::Fail {
+                            for evidence in &result.evidence {
+                                ui.label("");
+                                ui.label("");
+                                let request = evidence.row.and_then(|n| run.row_of(n));
+                                let place = request.map_or(String::new(), |r| format!("row {r}, "));
+                                ui.label("");
+                                ui.weak(format!(
+                                    "{place}{:.1} s: {}",
+                                    evidence.at_ms as f64 / 1000.0,
+                                    evidence.text
+                                ));
+                                ui.end_row();
+                            }
+                        }
+                    }
+                });
+        });
+}
+
+fn plan_picker(ui: &mut egui::Ui, qualify: &mut QualifyCtl) {
+    let name = |i: usize| {
+        qualify.plans.get(i).map_or("(no plans)".to_owned(), |p| {
+            p.path
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        })
+    };
+    let label = ui.label("Plan");
+    let selected = name(qualify.selected);
+    let mut chosen = qualify.selected;
+    egui::ComboBox::from_id_salt("qualify-plan")
+        .selected_text(selected)
+        .show_ui(ui, |ui| {
+            for i in 0..qualify.plans.len() {
+                ui.selectable_value(&mut chosen, i, name(i));
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    qualify.selected = chosen;
+}

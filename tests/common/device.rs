@@ -1,0 +1,314 @@
+//! A gateway written for the qualification tests, on rumqttc as firmware would be: it logs
+//! its sub-device in after each connect, reports every half period, back-fills what went
+//! unanswered, and reconnects with a back-off; each [`Flaw`] breaks one of those habits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use thingbench::protocol::{DeviceId, EpochMs, connect_credentials, sign};
+
+/// What a test device does wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    None,
+    /// Signs its first CONNECT after the outage with the wrong secret.
+    BadSignature,
+    /// Sends one batch with a string where the model wants a FLOAT.
+    Invalid,
+    /// Does not log its sub-device in again after a reconnect.
+    NoLoginAfterReconnect,
+    /// Stops reporting for 1.6 s in the first normal phase.
+    Gap,
+    /// Never back-fills what went unanswered.
+    NoBackfill,
+    /// Sends two requests with the same id.
+    ReusedId,
+    /// Stamps one element a minute ahead.
+    Future,
+    /// Retries every 100 ms while the network is down.
+    FastRetry,
+    /// Sends a rejected request again and again.
+    Resends,
+}
+
+const PERIOD: Duration = Duration::from_millis(500);
+const GATEWAY: (&str, &str, &str) = ("gwPk", "gw01", "gw-secret");
+const SUB: (&str, &str, &str) = ("invPk", "inv01", "inv01-secret");
+
+/// A gateway on rumqttc: it logs `inv01` in after each connect, samples every half period,
+/// posts each sample (or buffers it while offline), back-fills unanswered and buffered samples
+/// by resume batch once it is answered again, and reconnects with a 1.2 s back-off.
+struct Device {
+    flaw: Flaw,
+    next_id: u64,
+    /// Samples never answered, by element time.
+    backlog: Vec<i64>,
+    /// Requests waiting for a reply: id → (element times, sent, body).
+    pending: Vec<(String, Vec<i64>, Instant, Value)>,
+    connects: u32,
+    logged_in: bool,
+    flaw_done: bool,
+}
+
+impl Device {
+    fn new(flaw: Flaw) -> Self {
+        Self {
+            flaw,
+            next_id: 1,
+            backlog: Vec::new(),
+            pending: Vec::new(),
+            connects: 0,
+            logged_in: false,
+            flaw_done: false,
+        }
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("d{}", self.next_id)
+    }
+
+    fn topic(path: &str) -> String {
+        format!("/sys/{}/{}/thing/measurepoint/{path}", GATEWAY.0, GATEWAY.1)
+    }
+
+    fn element(time: i64, value: Value) -> Value {
+        json!({"productKey": SUB.0, "deviceKey": SUB.1, "time": time,
+               "measurepoints": {"temp": value}})
+    }
+
+    fn login_body(&mut self) -> Value {
+        let device = DeviceId::new(SUB.0, SUB.1);
+        let timestamp = EpochMs::now().0.to_string();
+        json!({"id": self.id(), "version": "1.0", "method": "combine.login",
+               "params": {"productKey": SUB.0, "deviceKey": SUB.1, "clientId": SUB.1,
+                          "timestamp": timestamp, "signMethod": "sha256",
+                          "sign": sign(SUB.1, &device, &timestamp, SUB.2)}})
+    }
+
+    async fn send(client: &AsyncClient, topic: String, body: &Value) {
+        let _ = client
+            .publish(topic, QoS::AtLeastOnce, false, body.to_string())
+            .await;
+    }
+
+    async fn post(
+        &mut self,
+        client: &AsyncClient,
+        times: Vec<i64>,
+        resume: bool,
+        started: Instant,
+    ) {
+        let (method, path) = if resume {
+            ("thing.measurepoint.resume.batch", "resume/batch")
+        } else {
+            ("thing.measurepoint.post.batch", "post/batch")
+        };
+        let mut elements: Vec<Value> = times
+            .iter()
+            .map(|t| Self::element(*t, json!(21.5)))
+            .collect();
+        let mut id = self.id();
+        let late = started.elapsed() > Duration::from_millis(600);
+        if !resume && late && !self.flaw_done {
+            match self.flaw {
+                Flaw::Invalid => {
+                    elements[0]["measurepoints"]["temp"] = json!("hot");
+                    self.flaw_done = true;
+                }
+                Flaw::Future => {
+                    elements[0]["time"] = json!(times[0] + 60_000);
+                    self.flaw_done = true;
+                }
+                Flaw::ReusedId => {
+                    id = "d2".into();
+                    self.flaw_done = true;
+                }
+                _ => {}
+            }
+        }
+        let body = json!({"id": id, "version": "1.0", "method": method, "params": elements});
+        Self::send(client, Self::topic(path), &body).await;
+        if !resume {
+            self.pending.push((id, times, Instant::now(), body));
+        }
+    }
+
+    /// Runs until `stop` is set.
+    async fn run(mut self, port: u16, stop: Arc<AtomicBool>) {
+        let gateway = DeviceId::new(GATEWAY.0, GATEWAY.1);
+        let started = Instant::now();
+        let mut sample = tokio::time::interval(PERIOD / 2);
+        let mut signed_wrong = false;
+        while !stop.load(Ordering::SeqCst) {
+            let secret = if self.flaw == Flaw::BadSignature
+                && self.connects == 1
+                && !signed_wrong
+                && started.elapsed() > Duration::from_millis(7_200)
+            {
+                signed_wrong = true;
+                "wrong"
+            } else {
+                GATEWAY.2
+            };
+            let creds = connect_credentials(GATEWAY.1, &gateway, secret, EpochMs::now());
+            let mut options = MqttOptions::new(creds.client_id, "127.0.0.1", port);
+            options
+                .set_credentials(creds.username, creds.password)
+                .set_keep_alive(Duration::from_secs(5))
+                .set_clean_session(true);
+            let (client, mut eventloop) = AsyncClient::new(options, 100);
+            // rumqttc's poll must not be dropped halfway (a connect in progress would be lost):
+            // it runs on a task of its own, until its first error.
+            let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+            let poller = tokio::spawn(async move {
+                loop {
+                    let polled = eventloop.poll().await;
+                    let failed = polled.is_err();
+                    if events_tx.send(polled).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            // After an error: when to try again (it keeps sampling meanwhile).
+            let mut retry: Option<tokio::time::Instant> = None;
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    poller.abort();
+                    return;
+                }
+                tokio::select! {
+                    () = async { if let Some(at) = retry { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
+                        // A fresh client signs anew.
+                        break;
+                    }
+                    Some(polled) = events.recv() => match polled {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            self.connects += 1;
+                            for path in ["post/batch_reply", "resume/batch_reply"] {
+                                let _ = client.subscribe(Self::topic(path), QoS::AtLeastOnce).await;
+                            }
+                            let login_topic = format!("/ext/session/{}/{}/combine/login", GATEWAY.0, GATEWAY.1);
+                            let _ = client.subscribe(format!("{login_topic}_reply"), QoS::AtLeastOnce).await;
+                            if self.connects > 1 && self.flaw == Flaw::NoLoginAfterReconnect {
+                                self.logged_in = true;
+                                self.flush(&client, started).await;
+                            } else {
+                                let body = self.login_body();
+                                Self::send(&client, login_topic, &body).await;
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(publish))) => {
+                            let Ok(reply) = serde_json::from_slice::<Value>(&publish.payload) else { continue };
+                            let code = reply["code"].as_i64().unwrap_or(0);
+                            if publish.topic.ends_with("combine/login_reply") {
+                                self.logged_in = code == 200;
+                                if self.logged_in {
+                                    self.flush(&client, started).await;
+                                }
+                                continue;
+                            }
+                            let id = reply["id"].as_str().unwrap_or_default().to_owned();
+                            if let Some(at) = self.pending.iter().position(|p| p.0 == id) {
+                                let (_, _, _, body) = self.pending.remove(at);
+                                if (1200..1300).contains(&code) && self.flaw == Flaw::Resends {
+                                    // Again and again, same params, fresh ids.
+                                    for _ in 0..5 {
+                                        let mut again = body.clone();
+                                        again["id"] = json!(self.id());
+                                        Self::send(&client, Self::topic("post/batch"), &again).await;
+                                    }
+                                }
+                                if code == 200 {
+                                    self.flush(&client, started).await;
+                                }
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            // Offline: what was not answered is back-filled later.
+                            for (_, times, _, _) in self.pending.drain(..) {
+                                self.backlog.extend(times);
+                            }
+                            self.logged_in = false;
+                            let wait = if self.flaw == Flaw::FastRetry {
+                                Duration::from_millis(100)
+                            } else {
+                                Duration::from_millis(1200)
+                            };
+                            retry = Some(tokio::time::Instant::now() + wait);
+                        }
+                    },
+                    _ = sample.tick() => {
+                        let now = EpochMs::now().0;
+                        // Unanswered for a period: back-filled once answered again.
+                        let expired: Vec<usize> = self.pending.iter().enumerate()
+                            .filter(|(_, p)| p.2.elapsed() > PERIOD * 2).map(|(i, _)| i).collect();
+                        for i in expired.into_iter().rev() {
+                            let (_, times, _, _) = self.pending.remove(i);
+                            self.backlog.extend(times);
+                        }
+                        let gap = self.flaw == Flaw::Gap
+                            && (Duration::from_millis(400)..Duration::from_millis(2_000)).contains(&started.elapsed());
+                        if gap {
+                            continue;
+                        }
+                        if self.logged_in {
+                            self.post(&client, vec![now], false, started).await;
+                        } else {
+                            self.backlog.push(now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Back-fills the backlog by resume batch.
+    async fn flush(&mut self, client: &AsyncClient, started: Instant) {
+        if self.backlog.is_empty() || self.flaw == Flaw::NoBackfill {
+            return;
+        }
+        let times = std::mem::take(&mut self.backlog);
+        self.post(client, times, true, started).await;
+    }
+}
+
+/// A device running on its own thread until dropped.
+pub struct RunningDevice {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningDevice {
+    /// The device with `flaw`, connecting to 127.0.0.1:`port`.
+    pub fn start(port: u16, flaw: Flaw) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = Arc::clone(&stop);
+            move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(Device::new(flaw).run(port, stop));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RunningDevice {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
