@@ -256,7 +256,8 @@ fn junit_xml(plan: &Plan, results: &[CheckResult]) -> Result<String, UsageError>
                 ));
                 status
             }
-            Verdict::NotApplicable => {
+            // The command line judges once the plan is over: never pending.
+            Verdict::NotApplicable | Verdict::Pending => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(result.summary.clone());
                 status

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::history::{NewRow, RowKind, Timeline};
 use crate::model::Registry;
 use crate::protocol::EpochMs;
-use crate::qualify::{CheckResult, Plan, QualifyEvent, Seen, Stand, judge};
+use crate::qualify::{CheckResult, Plan, QualifyEvent, Seen, Stand, judge, judge_so_far};
 use crate::transport::{BrokerUrl, TlsOptions};
 use crate::workspace::{LoginState, Workspace, WorkspaceFeed, json_files_under};
 
@@ -271,9 +271,13 @@ impl QualifyCtl {
 fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
     let Some(stand) = &run.stand else { return };
     let record = stand.qualification.steering.record();
-    run.results = judge(&run.plan, &run.registry, &record);
-    run.judged = Some(Instant::now());
     let now_ms = u64::try_from(run.elapsed.as_millis()).unwrap_or(u64::MAX);
+    run.results = if all {
+        judge(&run.plan, &run.registry, &record)
+    } else {
+        judge_so_far(&run.plan, &run.registry, &record, now_ms)
+    };
+    run.judged = Some(Instant::now());
     let wait_ms = u64::try_from(ANSWER_WAIT.as_millis()).unwrap_or(u64::MAX);
     for seen in record.seen.iter().skip(run.shown) {
         let Seen::Request(request) = seen else {

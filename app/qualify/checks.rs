@@ -131,6 +131,8 @@ pub enum Verdict {
     Fail,
     /// The plan never exercised it, or its level is `off`.
     NotApplicable,
+    /// While the plan runs: not failed yet, and the device may still do what it asks.
+    Pending,
 }
 
 impl Verdict {
@@ -140,6 +142,7 @@ impl Verdict {
             Self::Pass => "pass",
             Self::Fail => "fail",
             Self::NotApplicable => "n/a",
+            Self::Pending => "pending",
         }
     }
 }

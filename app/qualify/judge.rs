@@ -75,9 +75,29 @@ impl Record {
     }
 }
 
-/// The verdict of every check, in [`CheckId::ALL`]'s order. `registry` is the workspace's,
-/// with nobody logged in.
+/// The verdict of every check, in [`CheckId::ALL`]'s order, once the plan is over. `registry`
+/// is the workspace's, with nobody logged in.
 pub fn judge(plan: &Plan, registry: &Registry, record: &Record) -> Vec<CheckResult> {
+    judge_until(plan, registry, record, None)
+}
+
+/// The verdicts while the plan runs, `now_ms` into it: nothing after now counts against the
+/// device, and what it may still do before the plan ends is [`Verdict::Pending`].
+pub fn judge_so_far(
+    plan: &Plan,
+    registry: &Registry,
+    record: &Record,
+    now_ms: u64,
+) -> Vec<CheckResult> {
+    judge_until(plan, registry, record, Some(now_ms))
+}
+
+fn judge_until(
+    plan: &Plan,
+    registry: &Registry,
+    record: &Record,
+    now_ms: Option<u64>,
+) -> Vec<CheckResult> {
     let posts = Posts::read(plan, registry, record);
     CheckId::ALL
         .into_iter()
@@ -104,8 +124,18 @@ pub fn judge(plan: &Plan, registry: &Registry, record: &Record) -> Vec<CheckResu
                     "every element named a logged-in sub-device",
                     "requests named a sub-device that was not logged in",
                 ),
-                CheckId::ReportsEveryPeriod => reports_every_period(plan, &posts),
-                CheckId::Backfills => backfills(plan, record, &posts),
+                CheckId::ReportsEveryPeriod => reports_every_period(plan, &posts, now_ms),
+                CheckId::Backfills => match backfills(plan, record, &posts) {
+                    (Verdict::Fail, _, missing) if now_ms.is_some() => (
+                        Verdict::Pending,
+                        format!(
+                            "{} device slots not back-filled yet: the device may still back-fill them before the plan ends",
+                            missing.len()
+                        ),
+                        Vec::new(),
+                    ),
+                    judged => judged,
+                },
                 CheckId::IdsUnique => failures_or_pass(
                     &posts.repeated_ids,
                     "no id was used twice on a connection",
@@ -185,7 +215,7 @@ fn connects(record: &Record) -> Judged {
     if bad.is_empty() {
         (
             Verdict::Pass,
-            format!("{connects} CONNECTs, each signed correctly"),
+            format!("{connects} CONNECT(s), each signed correctly"),
             Vec::new(),
         )
     } else {
@@ -397,9 +427,9 @@ impl Posts {
     }
 }
 
-fn reports_every_period(plan: &Plan, posts: &Posts) -> Judged {
+fn reports_every_period(plan: &Plan, posts: &Posts, now_ms: Option<u64>) -> Judged {
     let limit = millis(plan.period) * 3 / 2;
-    let end = millis(plan.length());
+    let end = millis(plan.length()).min(now_ms.map_or(i64::MAX, to_i64));
     let normal: Vec<(i64, i64)> = plan
         .schedule()
         .filter(|(_, phase, _)| phase.is_normal())
@@ -436,7 +466,7 @@ fn reports_every_period(plan: &Plan, posts: &Posts) -> Judged {
             };
             for &(from, to) in &normal {
                 let from = from.max(first);
-                let to = to.min(conn_end);
+                let to = to.min(conn_end).min(end);
                 if from >= to {
                     continue;
                 }

@@ -361,3 +361,35 @@ fn checks_the_plan_never_exercised_are_not_applicable_and_off_is_off() {
     assert_eq!(verdict("ids-unique"), Some(Verdict::NotApplicable));
     assert_eq!(verdict("conforms"), Some(Verdict::Pass));
 }
+
+#[test]
+fn while_the_plan_runs_nothing_ahead_counts_and_a_backfill_is_pending() {
+    let d = Device::well_behaved(Tweak::NoBackfill);
+    let mut registry = d.registry.clone();
+    registry.logged_in.clear();
+    let plan = plan(&d.ws);
+    // Mid-outage: the record so far, judged at 5 s.
+    let mut so_far = d.record.clone();
+    so_far.seen.retain(|s| match s {
+        Seen::Connect { at_ms, .. } | Seen::Disconnect { at_ms, .. } | Seen::Attempt { at_ms } => {
+            *at_ms <= 5_000
+        }
+        Seen::Request(r) => r.at_ms <= 5_000,
+    });
+    let results = judge_so_far(&plan, &registry, &so_far, 5_000);
+    let verdict = |results: &[CheckResult], id: &str| {
+        results
+            .iter()
+            .find(|r| r.check.id() == id)
+            .map(|r| r.verdict)
+    };
+    assert_eq!(verdict(&results, "backfills"), Some(Verdict::Pending));
+    assert_eq!(
+        verdict(&results, "reports-every-period"),
+        Some(Verdict::Pass)
+    );
+    assert_eq!(failed(&results), Vec::<&str>::new());
+    // Once over, what was never back-filled fails.
+    let results = judge(&plan, &registry, &d.record);
+    assert_eq!(verdict(&results, "backfills"), Some(Verdict::Fail));
+}

@@ -42,7 +42,13 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
     if qualify.plans.is_empty() {
         ui.weak("No plans: add one to the workspace's plans/ folder (see the README, \"Qualify a device\").");
     }
-    let Some(run) = &qualify.run else { return };
+    let Some(run) = &qualify.run else {
+        if let Some(Ok(plan)) = qualify.plans.get(qualify.selected).map(|p| &p.plan) {
+            ui.separator();
+            plan_preview(ui, plan);
+        }
+        return;
+    };
     ui.separator();
     match run.state {
         RunState::Waiting => {
@@ -117,7 +123,7 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                         let color = match result.verdict {
                             Verdict::Pass => theme::SUCCESS,
                             Verdict::Fail => theme::error(ui),
-                            Verdict::NotApplicable => theme::weak(ui),
+                            Verdict::NotApplicable | Verdict::Pending => theme::weak(ui),
                         };
                         ui.colored_label(color, result.verdict.name().to_uppercase());
                         ui.label(result.level.name());
@@ -132,11 +138,12 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                                 let request = evidence.row.and_then(|n| run.row_of(n));
                                 let place = request.map_or(String::new(), |r| format!("row {r}, "));
                                 ui.label("");
-                                ui.weak(format!(
+                                let text = format!(
                                     "{place}{:.1} s: {}",
                                     evidence.at_ms as f64 / 1000.0,
                                     evidence.text
-                                ));
+                                );
+                                ui.weak(&text).on_hover_text(&text);
                                 ui.end_row();
                             }
                         }
@@ -166,4 +173,35 @@ fn plan_picker(ui: &mut egui::Ui, qualify: &mut QualifyCtl) {
         .response
         .labelled_by(label.id);
     qualify.selected = chosen;
+}
+
+/// The selected plan before it runs: what the hub will do, and what is judged.
+fn plan_preview(ui: &mut egui::Ui, plan: &crate::qualify::Plan) {
+    ui.strong(format!(
+        "\"{}\" for {}: {} phases, {:.0} s; the device reports every {:.1} s",
+        plan.name,
+        plan.device,
+        plan.phases.len(),
+        plan.length().as_secs_f64(),
+        plan.period.as_secs_f64()
+    ));
+    ui.columns(2, |columns| {
+        columns[0].label("Phases");
+        for (index, phase, begins) in plan.schedule() {
+            columns[0].weak(format!(
+                "{}. {:>5.1} s  {}  ({}, {:.1} s)",
+                index + 1,
+                begins.as_secs_f64(),
+                phase.name,
+                phase.describe(),
+                phase.length.as_secs_f64()
+            ));
+        }
+        columns[1].label("Checks");
+        for check in crate::qualify::CheckId::ALL {
+            columns[1]
+                .weak(format!("{:<6}  {}", plan.level(check).name(), check.id()))
+                .on_hover_text(check.rule());
+        }
+    });
 }

@@ -34,6 +34,24 @@ pub enum Flaw {
     Resends,
 }
 
+impl Flaw {
+    /// The flaw named on a command line: `gap`, `fast-retry`...
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "bad-signature" => Self::BadSignature,
+            "invalid" => Self::Invalid,
+            "no-login-after-reconnect" => Self::NoLoginAfterReconnect,
+            "gap" => Self::Gap,
+            "no-backfill" => Self::NoBackfill,
+            "reused-id" => Self::ReusedId,
+            "future" => Self::Future,
+            "fast-retry" => Self::FastRetry,
+            "resends" => Self::Resends,
+            _ => return None,
+        })
+    }
+}
+
 const PERIOD: Duration = Duration::from_millis(500);
 const GATEWAY: (&str, &str, &str) = ("gwPk", "gw01", "gw-secret");
 const SUB: (&str, &str, &str) = ("invPk", "inv01", "inv01-secret");
