@@ -3,9 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::qualify::{Plan, Stand};
 use crate::runner::Runner;
+use crate::runner::bench::{BenchConfig, BenchReport, bench_body, run_bench, warm_up};
 use crate::runner::connect::{broker_or_embedded, gateway_session};
+use crate::transport::BrokerUrl;
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::run::{TlsArgs, say};
@@ -35,13 +39,16 @@ pub struct BenchArgs {
     /// Print {"requests", "req_per_s", "p50_ms", "p99_ms", "publish_per_s", "lost"}.
     #[arg(long)]
     pub json: bool,
+    /// Measure twice in one run, on the same broker and hub: directly, then through the
+    /// qualification proxy in a normal phase (`--json`: {"direct", "proxied", "proxy_adds_p50_ms"}).
+    #[arg(long)]
+    pub through_proxy: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
 
 /// Runs `thingbench bench`.
 pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    use crate::runner::bench::{BenchConfig, bench_body, run_bench, warm_up};
     if args.requests == 0 || args.inflight == 0 || args.points == 0 {
         return Err(UsageError(
             "--requests, --inflight and --points must be at least 1".into(),
@@ -54,11 +61,86 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     )?);
     let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
     let broker = args.broker.as_deref().or(ws.broker());
+    if args.through_proxy {
+        return bench_through_proxy(args, &ws, feed, broker, out);
+    }
     let (embedded, url) = broker_or_embedded(&feed, broker).map_err(UsageError)?;
     if let Some((broker, _)) = &embedded {
         super::run::warn_about_latency(broker);
     }
-    let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    let (report, device) = measure(args, &ws, &url)?;
+    super::run::EmbeddedHubNews::new(&embedded).say();
+    let written = if args.json {
+        writeln!(out, "{}", report.to_json())
+    } else {
+        print_report(out, &url, &report, args, &device)
+    };
+    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
+    Ok(exit_code(&[&report]))
+}
+
+/// The same bench twice in one run, on the same broker and hub: straight to the broker, then
+/// through the qualification proxy in a normal phase (as the device under test), with what the
+/// proxy adds.
+fn bench_through_proxy(
+    args: &BenchArgs,
+    ws: &Arc<crate::workspace::Workspace>,
+    feed: WorkspaceFeed,
+    broker: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<ExitCode, UsageError> {
+    let broker = broker
+        .map(BrokerUrl::parse)
+        .transpose()
+        .map_err(UsageError)?;
+    let plan = Plan::steady(ws.gateway(), Duration::from_secs(24 * 3600));
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let stand = Stand::start(
+        plan,
+        feed,
+        loopback,
+        broker,
+        args.tls.options(),
+        Box::new(|| {}),
+    )
+    .map_err(UsageError)?;
+    let direct_url = stand.broker_url().clone();
+    let proxy_url =
+        BrokerUrl::parse(&format!("mqtt://{}", stand.qualification.listen)).map_err(UsageError)?;
+    let (direct, device) = measure(args, ws, &direct_url)?;
+    let (proxied, _) = measure(args, ws, &proxy_url)?;
+    let added_p50 = proxied.p50_ms - direct.p50_ms;
+    let written = if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"direct": direct.to_json(), "proxied": proxied.to_json(),
+                               "proxy_adds_p50_ms": added_p50})
+        )
+    } else {
+        print_report(out, &direct_url, &direct, args, &device)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| print_report(out, &proxy_url, &proxied, args, &device))
+            .and_then(|()| writeln!(out))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "proxy adds      {added_p50:.3} ms at p50, {:.3} ms at p99",
+                    proxied.p99_ms - direct.p99_ms
+                )
+            })
+    };
+    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
+    Ok(exit_code(&[&direct, &proxied]))
+}
+
+/// Logs a sub-device in over a session to `url`, warms up, and runs the bench.
+fn measure(
+    args: &BenchArgs,
+    ws: &Arc<crate::workspace::Workspace>,
+    url: &BrokerUrl,
+) -> Result<(BenchReport, crate::protocol::DeviceId), UsageError> {
+    let session = gateway_session(ws, url.clone(), args.tls.options()).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
         .sub_devices()
@@ -66,7 +148,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         .find(|d| registry.model_of(&d.product_key).is_some())
         .unwrap_or_else(|| ws.gateway());
     let body = bench_body(&registry, &device, args.points).map_err(UsageError)?;
-    let mut runner = Runner::new(Arc::clone(&ws), &session).tell(&url, say);
+    let mut runner = Runner::new(Arc::clone(ws), &session).tell(url, say);
     for note in runner.apply_login(&LoginState::Only(vec![device.clone()])) {
         say(&note);
     }
@@ -77,43 +159,44 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         inflight: args.inflight,
         points: args.points,
     };
-    let report = run_bench(&session, &ws.gateway(), &body, config);
-    super::run::EmbeddedHubNews::new(&embedded).say();
-    let written = if args.json {
-        writeln!(out, "{}", report.to_json())
-    } else {
-        writeln!(out, "broker          {url}")
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "requests        {} of {} points, {} in flight, as {device}",
-                    report.requests, args.points, args.inflight
-                )
-            })
-            .and_then(|_| writeln!(out, "round trips/s   {:.0}", report.req_per_s))
-            .and_then(|_| writeln!(out, "round trip p50  {:.3} ms", report.p50_ms))
-            .and_then(|_| writeln!(out, "round trip p99  {:.3} ms", report.p99_ms))
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "publishes/s     {:.0} (same payloads, broker PUBACK only)",
-                    report.publish_per_s
-                )
-            })
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "ratio           {:.2} (round trips / publishes)",
-                    report.req_per_s / report.publish_per_s
-                )
-            })
-            .and_then(|_| writeln!(out, "lost            {}", report.lost))
-            .and_then(|_| writeln!(out, "not 200         {}", report.not_200))
-    };
-    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
-    Ok(if report.lost == 0 && report.not_200 == 0 {
+    Ok((run_bench(&session, &ws.gateway(), &body, config), device))
+}
+
+fn print_report(
+    out: &mut dyn std::io::Write,
+    url: &BrokerUrl,
+    report: &BenchReport,
+    args: &BenchArgs,
+    device: &crate::protocol::DeviceId,
+) -> std::io::Result<()> {
+    writeln!(out, "broker          {url}")?;
+    writeln!(
+        out,
+        "requests        {} of {} points, {} in flight, as {device}",
+        report.requests, args.points, args.inflight
+    )?;
+    writeln!(out, "round trips/s   {:.0}", report.req_per_s)?;
+    writeln!(out, "round trip p50  {:.3} ms", report.p50_ms)?;
+    writeln!(out, "round trip p99  {:.3} ms", report.p99_ms)?;
+    writeln!(
+        out,
+        "publishes/s     {:.0} (same payloads, broker PUBACK only)",
+        report.publish_per_s
+    )?;
+    writeln!(
+        out,
+        "ratio           {:.2} (round trips / publishes)",
+        report.req_per_s / report.publish_per_s
+    )?;
+    writeln!(out, "lost            {}", report.lost)?;
+    writeln!(out, "not 200         {}", report.not_200)
+}
+
+/// 0 when every request of every report got a 200, else 1.
+fn exit_code(reports: &[&BenchReport]) -> ExitCode {
+    if reports.iter().all(|r| r.lost == 0 && r.not_200 == 0) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }

@@ -92,6 +92,25 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// One normal phase of `length` for `device`: the proxy forwards without faults (for
+    /// measuring what the proxy itself costs).
+    pub fn steady(device: DeviceId, length: Duration) -> Self {
+        Self {
+            name: "steady".into(),
+            device,
+            connect_within: length,
+            period: Duration::from_secs(1),
+            phases: vec![Phase {
+                name: "steady".into(),
+                length,
+                answer: Answer::Normal,
+                network: Network::Up,
+                delay: Duration::ZERO,
+            }],
+            levels: BTreeMap::new(),
+        }
+    }
+
     /// The level of `check` in this plan.
     pub fn level(&self, check: CheckId) -> Level {
         self.levels

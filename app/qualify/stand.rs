@@ -20,6 +20,8 @@ pub struct Stand {
     /// Stopped before the broker.
     hub: Option<Hub>,
     broker: Option<EmbeddedBroker>,
+    /// The broker behind the proxy.
+    url: BrokerUrl,
 }
 
 impl Stand {
@@ -35,20 +37,20 @@ impl Stand {
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Self, String> {
         let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
-        let (embedded, upstream) = match &broker {
+        let (embedded, upstream, url) = match &broker {
             Some(url) => {
                 if url.scheme == Scheme::Mqtts {
                     return Err(format!(
                         "qualify forwards plain MQTT and reads the device's CONNECT: give an mqtt:// broker, not {url}"
                     ));
                 }
-                (None, resolve(url)?)
+                (None, resolve(url)?, url.clone())
             }
             None => {
                 // On a free loopback port: only the proxy and the hub talk to it.
                 let (broker, links) = EmbeddedBroker::start_with_links(None, &["thingbench-hub"])?;
-                let upstream = resolve(&broker.url())?;
-                (Some((broker, links)), upstream)
+                let url = broker.url();
+                (Some((broker, links)), resolve(&url)?, url)
             }
         };
         let qualification = Qualification::start(plan, &registry, listen, upstream, wake)?;
@@ -71,7 +73,13 @@ impl Stand {
             qualification,
             hub: Some(hub),
             broker,
+            url,
         })
+    }
+
+    /// The broker behind the proxy (the hub's).
+    pub fn broker_url(&self) -> &BrokerUrl {
+        &self.url
     }
 
     /// Stops the proxy, the hub and the broker.
