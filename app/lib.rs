@@ -10,6 +10,7 @@ pub mod history;
 pub mod hub;
 pub mod model;
 pub mod protocol;
+pub mod report;
 pub mod runner;
 pub mod transport;
 pub mod ui;

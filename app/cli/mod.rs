@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod generate;
 mod run;
 mod serve;
 mod watch;
@@ -14,6 +15,7 @@ use crate::workspace::{Workspace, find_workspace_root};
 
 pub use bench::{BenchArgs, bench};
 pub use check::{CheckArgs, run_check};
+pub use generate::{GenerateArgs, run_generate};
 pub use run::{RunArgs, TlsArgs, run_suite};
 pub use serve::{HubArgs, ServeArgs, hub, serve};
 pub use watch::{WatchArgs, watch};
@@ -43,6 +45,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Watch device traffic on a broker: check every request, compare with the hub's reply.
     Watch(WatchArgs),
+    /// Write a suite from the models: every point valid, and each point wrong in every way.
+    Generate(GenerateArgs),
 }
 
 /// Options of `thingbench gui`.

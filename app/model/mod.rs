@@ -16,7 +16,9 @@ pub use thing_model::{
     ArrayItem, DataType, EnumDef, EnumKey, EnumKind, MeasurePoint, ModelError, StructItem,
     ThingModel, Unit,
 };
-pub use value::{Invalid, ValueIssue, Verdict, check_point_value, check_value, describe};
+pub use value::{
+    Invalid, MAX_ARRAY_LENGTH, ValueIssue, Verdict, check_point_value, check_value, describe,
+};
 pub use wrong::WrongKind;
 
 #[cfg(test)]
