@@ -21,7 +21,7 @@ pub use watch::{DeviceSummary, WatchCtl};
 pub use workspace::{WorkspaceCtl, skipped_notice};
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 /// Wakes the window when background work has something for it (a repaint request).
 pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
