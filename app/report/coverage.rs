@@ -130,11 +130,7 @@ pub struct Share {
 impl Share {
     /// The share in whole percent, rounded down (100 only when all is done); 100 of nothing.
     pub fn percent(self) -> usize {
-        if self.total == 0 {
-            100
-        } else {
-            self.done * 100 / self.total
-        }
+        (self.done * 100).checked_div(self.total).unwrap_or(100)
     }
 }
 

@@ -53,10 +53,10 @@ pub(super) fn page(report: &Report) -> String {
                 section #summary {
                     h2 { "Summary" }
                     p.summary {
+                        (total) " " (report.header.items) ": "
                         span.pass { (summary.passed) " passed" } ", "
-                        span.fail { (summary.failed) " failed" }
+                        @if summary.failed > 0 { span.fail { (summary.failed) " failed" } } @else { "0 failed" }
                         @if summary.not_applicable > 0 { ", " span.na { (summary.not_applicable) " not applicable" } }
-                        " of " (total)
                     }
                     @if let Some(coverage) = &report.coverage {
                         div.scroll { (coverage_summary(coverage)) }
@@ -75,13 +75,22 @@ pub(super) fn page(report: &Report) -> String {
                     }
                 }
                 section #items {
-                    h2 { "Fixtures" }
+                    h2 { (capitalized(&report.header.items)) }
                     @for item in &report.items { (item_section(item)) }
                 }
             }
         }
     };
     markup.into_string()
+}
+
+/// `Fixtures` of `fixtures`.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn verdict_class(item: &Item) -> &'static str {

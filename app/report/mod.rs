@@ -38,6 +38,8 @@ pub struct Header {
     pub environment: Option<String>,
     /// The broker, without credentials.
     pub broker: String,
+    /// What the items are, plural: `fixtures` (a qualification's are `checks`).
+    pub items: String,
 }
 
 impl Header {
@@ -50,6 +52,7 @@ impl Header {
             workspace: workspace.display().to_string(),
             environment: None,
             broker: broker.to_owned(),
+            items: "fixtures".to_owned(),
         }
     }
 }

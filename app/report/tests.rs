@@ -78,13 +78,21 @@ fn a_point_sent_only_valid_only_invalid_or_never_is_counted_as_such() {
     assert!(voltage.invalid.is_empty());
     assert_eq!(
         voltage.kinds_missing(),
-        vec![WrongKind::WrongType, WrongKind::OutOfRange, WrongKind::BadQuality]
+        vec![
+            WrongKind::WrongType,
+            WrongKind::OutOfRange,
+            WrongKind::BadQuality
+        ]
     );
     let phase = point(&coverage, "phase");
     assert_eq!(phase.valid, 0);
     assert_eq!(phase.invalid.get(&WrongKind::NotInEnum), Some(&1));
     let energy = point(&coverage, "energy");
-    assert_eq!(energy.invalid.get(&WrongKind::BadQuality), Some(&2), "quality 10 and a bare value");
+    assert_eq!(
+        energy.invalid.get(&WrongKind::BadQuality),
+        Some(&2),
+        "quality 10 and a bare value"
+    );
     let model = &coverage.models[0];
     assert_eq!(model.never_sent(), vec!["serial"]);
     assert_eq!(model.points(), Share { done: 3, total: 4 });
@@ -93,8 +101,23 @@ fn a_point_sent_only_valid_only_invalid_or_never_is_counted_as_such() {
     // voltage 3 + energy 2 + phase 3 + serial 3 kinds, and the model's unknown identifier.
     assert_eq!(model.kinds(), Share { done: 3, total: 12 });
     assert_eq!(model.unknown.get("noSuchPoint"), Some(&1));
-    assert_eq!(model.types(), vec![("DOUBLE", true), ("ENUM", true), ("FLOAT", true), ("STRING", false)]);
-    let code = |c: i64| coverage.codes.iter().find(|x| x.code.0 == c).copied().expect("code");
+    assert_eq!(
+        model.types(),
+        vec![
+            ("DOUBLE", true),
+            ("ENUM", true),
+            ("FLOAT", true),
+            ("STRING", false)
+        ]
+    );
+    let code = |c: i64| {
+        coverage
+            .codes
+            .iter()
+            .find(|x| x.code.0 == c)
+            .copied()
+            .expect("code")
+    };
     assert_eq!((code(200).expected, code(200).seen), (1, 2));
     assert_eq!((code(1204).expected, code(1204).seen), (1, 4));
     assert!(coverage.codes_never_seen().contains(&ReplyCode::SHAPE));
@@ -115,14 +138,20 @@ fn points_count_only_when_the_hub_checked_them() {
     assert_eq!((coverage.requests, coverage.answered), (3, 2));
     assert_eq!(point(&coverage, "voltage").valid, 0);
     assert_eq!(
-        point(&coverage, "voltage").invalid.get(&WrongKind::WrongType),
+        point(&coverage, "voltage")
+            .invalid
+            .get(&WrongKind::WrongType),
         Some(&1)
     );
     assert_eq!(
         point(&coverage, "serial").invalid.get(&WrongKind::TooLong),
         Some(&1)
     );
-    assert_eq!(point(&coverage, "serial").valid, 0, "the 1206 request does not count");
+    assert_eq!(
+        point(&coverage, "serial").valid,
+        0,
+        "the 1206 request does not count"
+    );
 }
 
 #[test]
@@ -185,9 +214,18 @@ fn the_checker_names_every_kind_a_generated_value_is_for() {
     for model in &coverage.models {
         assert_eq!(model.points().percent(), 100, "{}", model.model_id);
         assert_eq!(model.valid().percent(), 100, "{}", model.model_id);
-        assert_eq!(model.kinds().done, model.kinds().total, "{}", model.model_id);
+        assert_eq!(
+            model.kinds().done,
+            model.kinds().total,
+            "{}",
+            model.model_id
+        );
         for p in &model.points {
-            let extra: Vec<_> = p.invalid.keys().filter(|k| !p.applicable.contains(k)).collect();
+            let extra: Vec<_> = p
+                .invalid
+                .keys()
+                .filter(|k| !p.applicable.contains(k))
+                .collect();
             assert!(extra.is_empty(), "{}: {extra:?}", p.identifier);
         }
     }
@@ -200,17 +238,35 @@ fn generate_names_what_each_fixture_tests_and_gives_the_same_suite_twice() {
     let (second, _) = generate::generate(&ws, &["meterPk".to_owned()]).expect("a suite");
     assert_eq!(first, second);
     let names: Vec<&str> = first.iter().map(|g| g.fixture.name.as_str()).collect();
-    assert!(names.contains(&"meterPk: Meter.Voltage as a string"), "{names:?}");
-    assert!(names.contains(&"meterPk: Meter.Phase not in the enum (\"X\")"), "{names:?}");
-    assert!(names.contains(&"meterPk: Meter.EnergyImp with quality 10"), "{names:?}");
+    assert!(
+        names.contains(&"meterPk: Meter.Voltage as a string"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"meterPk: Meter.Phase not in the enum (\"X\")"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"meterPk: Meter.EnergyImp with quality 10"),
+        "{names:?}"
+    );
     assert!(first.iter().all(|g| g.file.starts_with("meterPk")));
     let unknown = generate::generate(&ws, &["nopePk".to_owned()]).expect_err("unknown product");
-    assert!(unknown.contains("product \"nopePk\" is not in products; use one of gwPk, invPk, meterPk"), "{unknown}");
+    assert!(
+        unknown.contains("product \"nopePk\" is not in products; use one of gwPk, invPk, meterPk"),
+        "{unknown}"
+    );
 }
 
 #[test]
 fn dates_are_utc_days() {
     assert_eq!(utc_date(EpochMs(0)), "1970-01-01 00:00:00 UTC");
-    assert_eq!(utc_date(EpochMs(951_782_400_000)), "2000-02-29 00:00:00 UTC");
-    assert_eq!(utc_date(EpochMs(1_796_236_012_340)), "2026-12-02 18:26:52 UTC");
+    assert_eq!(
+        utc_date(EpochMs(951_782_400_000)),
+        "2000-02-29 00:00:00 UTC"
+    );
+    assert_eq!(
+        utc_date(EpochMs(1_796_236_012_340)),
+        "2026-12-02 18:26:52 UTC"
+    );
 }
