@@ -8,6 +8,7 @@ pub mod draft;
 pub mod notice;
 pub mod plot;
 pub mod suite;
+pub mod suite_evidence;
 pub mod traffic;
 pub mod watch;
 pub mod workspace;

@@ -246,9 +246,14 @@ impl Coverage {
             coverage.add(registry, exchange);
         }
         for code in expected {
-            coverage.code(code).expected += 1;
+            coverage.expect(code);
         }
         coverage
+    }
+
+    /// Counts a fixture that expected `code`.
+    pub fn expect(&mut self, code: ReplyCode) {
+        self.code(code).expected += 1;
     }
 
     /// Nothing sent yet, against the models of `registry`.
