@@ -268,6 +268,7 @@ fn hostile_names_and_payloads_show_as_text() {
     std::fs::write(messages.join("hostile.json"), hostile).expect("write");
     let raw = r#"{"name": "raw </pre><a href='http://example.com'>x</a>", "raw": "</pre><iframe src=//example.com>", "expect": {"code": 1220}}"#;
     std::fs::write(messages.join("raw.json"), raw).expect("write");
+    std::fs::write(messages.join("zz-broken.json"), "{\"name\": ").expect("write");
     let report = ws.path().join("hostile.html");
     let (out, err, code) = thingbench(&[
         "run",
@@ -313,6 +314,53 @@ fn hostile_names_and_payloads_show_as_text() {
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "escaped"
     );
+    // A fixture that cannot be loaded is a failed item naming its file and why.
+    let broken = page
+        .select(&select("section.item.fail"))
+        .find(|s| text_of(*s).contains("zz-broken.json"))
+        .expect("the broken fixture's section");
+    assert!(
+        text_of(broken).contains("could not load the fixture"),
+        "{}",
+        text_of(broken)
+    );
+}
+
+#[test]
+fn generate_says_in_one_sentence_what_is_wrong_with_its_input() {
+    let (out, err, code) = thingbench(&["generate", "--product", "nopePk", "--out", "unused-gen"]);
+    assert_eq!(code, Some(2), "{out:?}");
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].contains(
+            "workspace.json: product \"nopePk\" is not in products; use one of gwPk, invPk, meterPk"
+        ),
+        "{err:?}"
+    );
+    assert!(!root().join("unused-gen").exists(), "nothing is written");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let (_, err, code) = thingbench(&["generate", "--out", s(&file)]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].contains("a-file") && err[0].contains("check --out"),
+        "{err:?}"
+    );
+    // One product only: its folder and nothing else.
+    let only = dir.path().join("only");
+    let (out, _, code) = thingbench(&["generate", "--product", "meterPk", "--out", s(&only)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        [format!("wrote 13 fixtures to {} (meterPk 13)", s(&only))]
+    );
+    let folders: Vec<_> = std::fs::read_dir(&only)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(folders, ["meterPk"]);
 }
 
 #[test]
