@@ -144,20 +144,15 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }
     if let Some(path) = &args.report {
-        let header =
-            crate::report::Header::now("suite run", &feed.workspace().root, &url.to_string());
-        let cases: Vec<_> = results
-            .into_iter()
-            .zip(own_requests)
-            .map(|(result, exchange)| crate::report::RunCase { result, exchange })
-            .collect();
-        crate::report::Report::of_run(
-            header,
+        let exchanges = recorder.into_inner().exchanges;
+        crate::report::write_run_report(
+            path,
             &feed.workspace(),
-            &cases,
-            &recorder.into_inner().exchanges,
+            &url,
+            results,
+            own_requests,
+            &exchanges,
         )
-        .write(path)
         .map_err(UsageError)?;
     }
     Ok(if passed == files.len() {

@@ -264,6 +264,25 @@ fn run_item(workspace: &Workspace, case: &RunCase) -> Item {
     }
 }
 
+/// Writes the report of a suite run to `path`: `results` in order, each with its own request
+/// from `own` (see [`Recorder::fixture_ended`]), and every request of the run in `exchanges`.
+pub fn write_run_report(
+    path: &Path,
+    workspace: &Workspace,
+    broker: &crate::transport::BrokerUrl,
+    results: Vec<SuiteResult>,
+    own: Vec<Option<Exchange>>,
+    exchanges: &[Exchange],
+) -> Result<(), String> {
+    let header = Header::now("suite run", &workspace.root, &broker.to_string());
+    let cases: Vec<RunCase> = results
+        .into_iter()
+        .zip(own)
+        .map(|(result, exchange)| RunCase { result, exchange })
+        .collect();
+    Report::of_run(header, workspace, &cases, exchanges).write(path)
+}
+
 /// Says, before a run, why a report could not be written to `path` at its end.
 pub fn check_output(path: &Path) -> Result<(), String> {
     let folder = match path.parent() {
