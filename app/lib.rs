@@ -11,6 +11,7 @@ pub mod hub;
 pub mod model;
 pub mod protocol;
 pub mod qualify;
+pub mod report;
 pub mod runner;
 pub mod transport;
 pub mod ui;

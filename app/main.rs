@@ -34,6 +34,12 @@ fn main() -> ExitCode {
         }
         Some(Command::Serve(args)) => serve(&args).map_err(|e| e.0),
         Some(Command::Hub(args)) => hub(&args).map_err(|e| e.0),
+        Some(Command::Generate(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            thingbench::cli::run_generate(&args, &mut stdout)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| e.0)
+        }
         Some(Command::Check(args)) => {
             let mut stdout = std::io::stdout().lock();
             run_check(&args, &mut stdout)

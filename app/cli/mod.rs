@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod generate;
 mod qualify;
 mod run;
 mod serve;
@@ -15,6 +16,7 @@ use crate::workspace::{Workspace, find_workspace_root};
 
 pub use bench::{BenchArgs, bench};
 pub use check::{CheckArgs, run_check};
+pub use generate::{GenerateArgs, run_generate};
 pub use qualify::{QualifyArgs, qualify};
 pub use run::{RunArgs, TlsArgs, run_suite};
 pub use serve::{HubArgs, ServeArgs, hub, serve};
@@ -47,6 +49,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Qualify a real device: the hub plays a plan of faults, and each check gives a verdict.
     Qualify(QualifyArgs),
+    /// Write a suite from the models: every point valid, and each point wrong in every way.
+    Generate(GenerateArgs),
 }
 
 /// Options of `thingbench gui`.

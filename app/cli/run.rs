@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report (results, request and reply, coverage) here.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Wait this long for each reply instead of each fixture's own `expect.withinMs`.
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
@@ -89,6 +92,9 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         files = shard.select(files);
         say(&format!("shard {shard}: {} of {all} fixtures", files.len()));
     }
+    if let Some(report) = &args.report {
+        crate::report::check_output(report).map_err(UsageError)?;
+    }
     let ws = open_workspace_env(
         args.workspace.as_deref(),
         args.paths.first().map(PathBuf::as_path),
@@ -116,7 +122,12 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         ));
     }
     let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    let recorder = std::cell::RefCell::new(crate::report::Recorder::default());
     let mut runner = Runner::new(ws, &session).tell(&url, say);
+    if args.report.is_some() {
+        runner = runner.observe(|traffic| recorder.borrow_mut().traffic(traffic));
+    }
+    let mut own_requests = Vec::new();
     runner.timeout_override = args.timeout_ms.map(Duration::from_millis);
     let mut hub_news = EmbeddedHubNews::new(&embedded);
     let mut results: Vec<SuiteResult> = Vec::with_capacity(files.len());
@@ -134,6 +145,8 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             runner.set_workspace(snapshot.workspace);
         }
         let result = runner.run_file(path);
+        let outcome = result.as_ref().ok().map(|r| &r.outcome);
+        own_requests.push(recorder.borrow_mut().fixture_ended(outcome).cloned());
         let _ = writeln!(out, "{}", result_line(&result));
         if let Ok(result) = &result {
             for note in &result.notes {
@@ -144,6 +157,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         hub_news.say();
     }
     runner.finish();
+    drop(runner);
     hub_news.say();
     let passed = passed_count(&results);
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
@@ -152,6 +166,18 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         let xml = junit_xml_of_run(&name, &results).map_err(UsageError)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
+    }
+    if let Some(path) = &args.report {
+        let exchanges = recorder.into_inner().exchanges;
+        crate::report::write_run_report(
+            path,
+            &feed.workspace(),
+            &url,
+            results,
+            own_requests,
+            &exchanges,
+        )
+        .map_err(UsageError)?;
     }
     Ok(if passed == files.len() {
         ExitCode::SUCCESS

@@ -9,6 +9,7 @@ pub mod notice;
 pub mod plot;
 pub mod qualify;
 pub mod suite;
+pub mod suite_evidence;
 pub mod traffic;
 pub mod watch;
 pub mod workspace;
@@ -23,7 +24,7 @@ pub use watch::{DeviceSummary, WatchCtl};
 pub use workspace::{WorkspaceCtl, skipped_notice};
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 /// Wakes the window when background work has something for it (a repaint request).
 pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;

@@ -46,6 +46,8 @@ pub struct SuiteCtl {
     /// The latest suite requests, as `(reply topic, id)`: their replies reach the window's own
     /// session too, which must not list them as unpaired. `None` for a request without an id.
     ids: VecDeque<(String, Option<MsgId>)>,
+    /// The run's traffic for its coverage and report.
+    pub evidence: super::suite_evidence::SuiteEvidence,
 }
 
 impl SuiteCtl {
@@ -74,6 +76,7 @@ impl SuiteCtl {
             self.worker = Some((worker, url));
         }
         self.results.clear();
+        self.evidence = Default::default();
         self.note = None;
         self.queued += paths.len();
         if let Some((worker, _)) = &self.worker
@@ -149,14 +152,17 @@ impl SuiteCtl {
             }
             WorkerEvent::BadFixture(unloadable) => {
                 self.queued = self.queued.saturating_sub(1);
+                self.evidence.fixture_ended(None, None);
                 self.results.push(Err(unloadable));
                 false
             }
             WorkerEvent::Sent { topic, payload } => {
+                self.evidence.sent(&topic, &payload);
                 self.sent(topic, &payload, registry, timeline);
                 false
             }
             WorkerEvent::Ended { outcome, reply } => {
+                self.evidence.ended(&outcome, &reply, registry);
                 let effect = self.ended(&outcome, &reply, timeline);
                 let changed = effect.is_some();
                 registry.apply(effect.as_ref());
@@ -164,6 +170,8 @@ impl SuiteCtl {
             }
             WorkerEvent::Result(result) => {
                 self.queued = self.queued.saturating_sub(1);
+                self.evidence
+                    .fixture_ended(Some(&result.outcome), result.expected);
                 self.results.push(Ok(result));
                 false
             }

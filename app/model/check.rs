@@ -10,7 +10,8 @@ use crate::protocol::{
 };
 
 use super::registry::Registry;
-use super::value::{check_point_value, describe};
+use super::value::{Invalid, check_point_value, describe};
+use super::wrong::WrongKind;
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,6 +53,8 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub point: Option<PointRef>,
+    /// How the point's value is wrong, for a finding that rejects a point.
+    pub wrong: Option<WrongKind>,
 }
 
 /// What an accepted login or logout changes in the hub's session state.
@@ -170,6 +173,7 @@ impl Checker<'_> {
             severity: Severity::Error,
             message: message.into(),
             point: None,
+            wrong: None,
         });
     }
 
@@ -335,6 +339,7 @@ impl Checker<'_> {
                         severity: Severity::Warning,
                         message: "is empty: the request carries no data".into(),
                         point: None,
+                        wrong: None,
                     });
                 }
             }
@@ -479,22 +484,29 @@ impl Checker<'_> {
         };
         for (identifier, value) in element.points {
             let verdict = match model {
-                None => Err(format!(
-                    "no thing model is loaded for product {}",
-                    device.product_key
+                None => Err((
+                    None,
+                    format!(
+                        "no thing model is loaded for product {}",
+                        device.product_key
+                    ),
                 )),
                 Some(model) => match model.point(identifier) {
-                    None => Err(format!(
-                        "\"{identifier}\" is not a measure point of model {}",
-                        model.model_id
+                    None => Err((
+                        Some(WrongKind::UnknownIdentifier),
+                        format!(
+                            "\"{identifier}\" is not a measure point of model {}",
+                            model.model_id
+                        ),
                     )),
-                    Some(point) => check_point_value(point, value),
+                    Some(point) => check_point_value(point, value)
+                        .map_err(|Invalid { kind, message }| (Some(kind), message)),
                 },
             };
-            let (code, severity, message) = match verdict {
+            let (code, severity, message, wrong) = match verdict {
                 Ok(None) => continue,
-                Ok(Some(warning)) => (ReplyCode::SUCCESS, Severity::Warning, warning),
-                Err(e) => (ReplyCode::MODEL, failed, e),
+                Ok(Some(warning)) => (ReplyCode::SUCCESS, Severity::Warning, warning, None),
+                Err((wrong, e)) => (ReplyCode::MODEL, failed, e, wrong),
             };
             self.findings.push(Finding {
                 path: format!("{}.measurepoints.{identifier}", element.path()),
@@ -505,6 +517,7 @@ impl Checker<'_> {
                     element: element.index,
                     identifier: identifier.clone(),
                 }),
+                wrong,
             });
         }
     }

@@ -7,6 +7,7 @@ mod registry;
 mod sample;
 mod thing_model;
 mod value;
+mod wrong;
 
 pub use check::{CheckReport, Finding, PointRef, SessionEffect, Severity, check};
 pub use registry::{DEFAULT_MAX_PAYLOAD, Registry, RegistryDevice};
@@ -15,7 +16,10 @@ pub use thing_model::{
     ArrayItem, DataType, EnumDef, EnumKey, EnumKind, MeasurePoint, ModelError, StructItem,
     ThingModel, Unit,
 };
-pub use value::{ValueIssue, check_point_value, check_value, describe};
+pub use value::{
+    Invalid, MAX_ARRAY_LENGTH, ValueIssue, Verdict, check_point_value, check_value, describe,
+};
+pub use wrong::WrongKind;
 
 #[cfg(test)]
 mod check_tests;

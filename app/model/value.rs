@@ -5,9 +5,40 @@ use serde_json::Value;
 use crate::protocol::Quality;
 
 use super::thing_model::{ArrayItem, DataType, EnumKey, EnumKind, MeasurePoint};
+use super::wrong::WrongKind;
 
 /// The longest ARRAY the protocol allows.
 pub const MAX_ARRAY_LENGTH: usize = 128;
+
+/// Why the hub rejects a value: how it is wrong, and the sentence that says where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub kind: WrongKind,
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(kind: WrongKind, message: String) -> Self {
+        Self { kind, message }
+    }
+
+    /// The same fault, its message placed under `prefix` (`value: ...`, `[2]: ...`).
+    fn under(self, prefix: &str) -> Self {
+        Self {
+            kind: self.kind,
+            message: format!("{prefix}: {}", self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a check of one value gives: valid (with a warning, maybe) or why it is not.
+pub type Verdict = Result<Option<String>, Invalid>;
 
 /// What is wrong with a value, or what is only worth a warning.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,33 +73,45 @@ pub fn describe(value: &Value) -> String {
 /// Checks a point's value as written in `measurepoints`, quality object included.
 ///
 /// Returns `Ok(None)` when valid, `Ok(Some(warning))` when accepted with a warning.
-pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Result<Option<String>, String> {
+pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Verdict {
     if point.has_quality {
         let Value::Object(obj) = value else {
-            return Err(format!(
-                "has quality: expected {{\"value\": v, \"quality\": 0..9}}, got {}",
-                describe(value)
+            return Err(Invalid::new(
+                WrongKind::BadQuality,
+                format!(
+                    "has quality: expected {{\"value\": v, \"quality\": 0..9}}, got {}",
+                    describe(value)
+                ),
             ));
         };
         let (Some(inner), Some(quality)) = (obj.get("value"), obj.get("quality")) else {
-            return Err(format!(
-                "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
-                describe(value)
+            return Err(Invalid::new(
+                WrongKind::BadQuality,
+                format!(
+                    "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
+                    describe(value)
+                ),
             ));
         };
         if obj.len() != 2 {
-            return Err(format!(
-                "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
-                describe(value)
+            return Err(Invalid::new(
+                WrongKind::BadQuality,
+                format!(
+                    "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
+                    describe(value)
+                ),
             ));
         }
-        let warning = check_value(&point.data_type, inner).map_err(|e| format!("value: {e}"))?;
+        let warning = check_value(&point.data_type, inner).map_err(|e| e.under("value"))?;
         match quality.as_u64() {
             Some(q) if Quality::fits(q) && !quality.is_f64() => {}
             _ => {
-                return Err(format!(
-                    "quality must be an integer from 0 to 9, got {}",
-                    describe(quality)
+                return Err(Invalid::new(
+                    WrongKind::BadQuality,
+                    format!(
+                        "quality must be an integer from 0 to 9, got {}",
+                        describe(quality)
+                    ),
                 ));
             }
         }
@@ -78,18 +121,26 @@ pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Result<Option<S
         && !matches!(point.data_type, DataType::Struct { .. })
         && obj.contains_key("quality")
     {
-        return Err(format!(
-            "has no quality in the model: send the bare {} value, not {}",
-            point.data_type.name(),
-            describe(value)
+        return Err(Invalid::new(
+            WrongKind::BadQuality,
+            format!(
+                "has no quality in the model: send the bare {} value, not {}",
+                point.data_type.name(),
+                describe(value)
+            ),
         ));
     }
     check_value(&point.data_type, value)
 }
 
 /// Checks a bare value against a data type.
-pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>, String> {
-    let expected = |what: &str| Err(format!("expected {what}, got {}", describe(value)));
+pub fn check_value(data_type: &DataType, value: &Value) -> Verdict {
+    let expected = |what: &str| {
+        Err(Invalid::new(
+            WrongKind::WrongType,
+            format!("expected {what}, got {}", describe(value)),
+        ))
+    };
     match data_type {
         DataType::Int => check_int(value, "INT"),
         DataType::Float => check_float(value, true),
@@ -121,10 +172,13 @@ pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>
                     .iter()
                     .map(|(k, _)| k.to_json().to_string())
                     .collect();
-                Err(format!(
-                    "{} is not a key of the ENUM; use one of {}",
-                    describe(value),
-                    keys.join(", ")
+                Err(Invalid::new(
+                    WrongKind::NotInEnum,
+                    format!(
+                        "{} is not a key of the ENUM; use one of {}",
+                        describe(value),
+                        keys.join(", ")
+                    ),
                 ))
             }
         }
@@ -132,8 +186,11 @@ pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>
             Value::String(s) => {
                 let count = s.chars().count();
                 if count > *max_length {
-                    Err(format!(
-                        "string of {count} characters is longer than maxLength {max_length}"
+                    Err(Invalid::new(
+                        WrongKind::TooLong,
+                        format!(
+                            "string of {count} characters is longer than maxLength {max_length}"
+                        ),
                     ))
                 } else {
                     Ok(None)
@@ -154,9 +211,12 @@ pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>
                 return expected(&format!("ARRAY of {}", item.name()));
             };
             if items.len() > MAX_ARRAY_LENGTH {
-                return Err(format!(
-                    "array of {} items is longer than the {MAX_ARRAY_LENGTH} allowed",
-                    items.len()
+                return Err(Invalid::new(
+                    WrongKind::TooLong,
+                    format!(
+                        "array of {} items is longer than the {MAX_ARRAY_LENGTH} allowed",
+                        items.len()
+                    ),
                 ));
             }
             let mut warning = None;
@@ -167,11 +227,19 @@ pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>
                     ArrayItem::Double => check_float(v, false),
                     ArrayItem::String => match v {
                         Value::String(_) => Ok(None),
-                        _ => Err(format!("expected STRING, got {}", describe(v))),
+                        _ => Err(Invalid::new(
+                            WrongKind::WrongType,
+                            format!("expected STRING, got {}", describe(v)),
+                        )),
                     },
                 };
                 match result {
-                    Err(e) => return Err(format!("[{i}]: {e}")),
+                    Err(e) => {
+                        return Err(Invalid::new(
+                            WrongKind::BadArrayItem,
+                            e.under(&format!("[{i}]")).message,
+                        ));
+                    }
                     Ok(Some(w)) if warning.is_none() => warning = Some(format!("[{i}]: {w}")),
                     Ok(_) => {}
                 }
@@ -184,18 +252,24 @@ pub fn check_value(data_type: &DataType, value: &Value) -> Result<Option<String>
             };
             for key in obj.keys() {
                 if !items.iter().any(|item| &item.identifier == key) {
-                    return Err(format!("\"{key}\" is not an item of the STRUCT"));
+                    return Err(Invalid::new(
+                        WrongKind::WrongType,
+                        format!("\"{key}\" is not an item of the STRUCT"),
+                    ));
                 }
             }
             let mut warning = None;
             for item in items {
                 match obj.get(&item.identifier) {
                     None if item.required => {
-                        return Err(format!("required item \"{}\" is missing", item.identifier));
+                        return Err(Invalid::new(
+                            WrongKind::MissingStructItem,
+                            format!("required item \"{}\" is missing", item.identifier),
+                        ));
                     }
                     None => {}
                     Some(v) => match check_value(&item.data_type, v) {
-                        Err(e) => return Err(format!("{}: {e}", item.identifier)),
+                        Err(e) => return Err(e.under(&item.identifier)),
                         Ok(Some(w)) if warning.is_none() => {
                             warning = Some(format!("{}: {w}", item.identifier));
                         }
@@ -214,46 +288,66 @@ fn numeric_string_warning(ty: &str, s: &str) -> Option<String> {
     ))
 }
 
-fn check_int(value: &Value, ty: &str) -> Result<Option<String>, String> {
+fn check_int(value: &Value, ty: &str) -> Verdict {
     let in_range = |v: i64| i32::try_from(v).is_ok();
     match value {
         Value::Number(n) if !n.is_f64() => match n.as_i64() {
             Some(v) if in_range(v) => Ok(None),
-            _ => Err(format!("{n} is outside the 32-bit range of {ty}")),
+            _ => Err(Invalid::new(
+                WrongKind::OutOfRange,
+                format!("{n} is outside the 32-bit range of {ty}"),
+            )),
         },
         Value::String(s) if is_whole_number(s) => match s.parse::<i64>() {
             Ok(v) if in_range(v) => Ok(numeric_string_warning(ty, s)),
-            _ => Err(format!("{s:?} is outside the 32-bit range of {ty}")),
+            _ => Err(Invalid::new(
+                WrongKind::OutOfRange,
+                format!("{s:?} is outside the 32-bit range of {ty}"),
+            )),
         },
-        _ => Err(format!("expected {ty}, got {}", describe(value))),
+        _ => Err(Invalid::new(
+            WrongKind::WrongType,
+            format!("expected {ty}, got {}", describe(value)),
+        )),
     }
 }
 
-fn check_timestamp(value: &Value) -> Result<Option<String>, String> {
+fn check_timestamp(value: &Value) -> Verdict {
     match value {
         Value::Number(n) if n.as_i64().is_some() && !n.is_f64() => Ok(None),
         Value::String(s) if is_whole_number(s) && s.parse::<i64>().is_ok() => {
             Ok(numeric_string_warning("TIMESTAMP", s))
         }
-        _ => Err(format!(
-            "expected TIMESTAMP (integer epoch ms), got {}",
-            describe(value)
+        _ => Err(Invalid::new(
+            WrongKind::WrongType,
+            format!(
+                "expected TIMESTAMP (integer epoch ms), got {}",
+                describe(value)
+            ),
         )),
     }
 }
 
-fn check_float(value: &Value, single: bool) -> Result<Option<String>, String> {
+fn check_float(value: &Value, single: bool) -> Verdict {
     let ty = if single { "FLOAT" } else { "DOUBLE" };
     let (number, warning) = match value {
         Value::Number(n) => (n.as_f64(), None),
         Value::String(s) if is_json_number(s) => {
             (s.parse::<f64>().ok(), numeric_string_warning(ty, s))
         }
-        _ => return Err(format!("expected {ty}, got {}", describe(value))),
+        _ => {
+            return Err(Invalid::new(
+                WrongKind::WrongType,
+                format!("expected {ty}, got {}", describe(value)),
+            ));
+        }
     };
     match number {
         Some(v) if v.is_finite() && (!single || v.abs() <= f64::from(f32::MAX)) => Ok(warning),
-        _ => Err(format!("{} is outside the range of {ty}", describe(value))),
+        _ => Err(Invalid::new(
+            WrongKind::OutOfRange,
+            format!("{} is outside the range of {ty}", describe(value)),
+        )),
     }
 }
 
@@ -474,8 +568,11 @@ mod tests {
         };
         bad(&ints, json!([1, 2.5]));
         assert_eq!(
-            check_value(&floats, &json!([1, "x"])),
-            Err("[1]: expected FLOAT, got string \"x\"".into())
+            check_value(&floats, &json!([1, "x"])).map_err(|e| (e.kind, e.message)),
+            Err((
+                WrongKind::BadArrayItem,
+                "[1]: expected FLOAT, got string \"x\"".into()
+            ))
         );
     }
 

@@ -14,6 +14,7 @@ pub enum DialogPurpose {
     ClientKey,
     ExportTimeline,
     ExportJunit,
+    ExportReport,
     SuiteFolder,
     Workspace,
 }
@@ -27,6 +28,7 @@ impl DialogPurpose {
             Self::ClientKey => "Client private key (PEM)",
             Self::ExportTimeline => "Export the timeline as JSON Lines",
             Self::ExportJunit => "Export the suite's results as JUnit XML",
+            Self::ExportReport => "Export the suite's report as HTML",
             Self::SuiteFolder => "Folder of fixtures to run",
             Self::Workspace => "Workspace folder (the one with workspace.json)",
         }
@@ -57,6 +59,10 @@ impl FileDialogs for NativeDialogs {
                     DialogPurpose::ExportTimeline => dialog
                         .add_filter("JSON Lines", &["jsonl"])
                         .set_file_name("timeline.jsonl")
+                        .save_file(),
+                    DialogPurpose::ExportReport => dialog
+                        .add_filter("HTML", &["html"])
+                        .set_file_name("report.html")
                         .save_file(),
                     DialogPurpose::ExportJunit => dialog
                         .add_filter("JUnit XML", &["xml"])

@@ -6,6 +6,7 @@
 mod builder_panel;
 mod check_panel;
 mod connection_panel;
+mod coverage_panel;
 mod devices_panel;
 pub mod dialogs;
 mod fixtures_panel;
@@ -630,6 +631,7 @@ impl WorkbenchApp {
                 ))),
                 Err(e) => self.say(Notice::error(e)),
             },
+            DialogPurpose::ExportReport => self.export_report(&path),
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
                 Ok(found) => {
                     if let Some(notice) = crate::control::skipped_notice(&found.skipped) {
@@ -640,6 +642,28 @@ impl WorkbenchApp {
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::Workspace => self.open_workspace(&path),
+        }
+    }
+
+    /// Writes the suite's report (results, requests and replies, coverage) to `path`.
+    fn export_report(&mut self, path: &std::path::Path) {
+        let Ok(ws) = self.workspace.get() else {
+            return;
+        };
+        let broker = self
+            .connection
+            .broker_url()
+            .map_or("(not connected)".to_owned(), ToString::to_string);
+        let written = self
+            .suite
+            .evidence
+            .export(&self.suite.results, ws, &broker, path);
+        match written {
+            Ok(count) => self.say(Notice::info(format!(
+                "wrote the report of {count} fixtures to {}",
+                path.display()
+            ))),
+            Err(e) => self.say(Notice::error(e)),
         }
     }
 

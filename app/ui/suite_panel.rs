@@ -1,4 +1,5 @@
-//! The suite table: pass or fail per fixture as the run goes, Stop, and Export JUnit….
+//! The suite table: pass or fail per fixture as the run goes, Stop, Export JUnit… and Export
+//! report…, and the run's coverage.
 
 use egui_extras::{Column, TableBuilder};
 
@@ -37,7 +38,29 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteCtl, commands: &mut Vec<UiComman
         {
             commands.push(UiCommand::AskFile(DialogPurpose::ExportJunit));
         }
+        if !suite.results.is_empty()
+            && ui
+                .button("Export report…")
+                .on_hover_text(
+                    "One HTML file with every result, its request and reply, and the coverage, as `thingbench run --report` writes",
+                )
+                .clicked()
+        {
+            commands.push(UiCommand::AskFile(DialogPurpose::ExportReport));
+        }
     });
+    // Which view is shown is throw-away widget state.
+    let view = ui.make_persistent_id("suite-shows-coverage");
+    let mut coverage = ui.data_mut(|d| *d.get_temp_mut_or_default::<bool>(view));
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut coverage, false, "Results");
+        ui.selectable_value(&mut coverage, true, "Coverage");
+    });
+    ui.data_mut(|d| d.insert_temp(view, coverage));
+    if coverage {
+        super::coverage_panel::coverage_ui(ui, suite.evidence.coverage.as_ref());
+        return;
+    }
     let text_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     TableBuilder::new(ui)
         .id_salt("suite-table")

@@ -1,0 +1,108 @@
+//! The window's Suite tab: a run of the sample suite shows its coverage, the same figures as
+//! `thingbench run --report`, and Export report… writes the report.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use scraper::{Html, Selector};
+use thingbench::control::LinkState;
+use thingbench::ui::dialogs::FixedDialogs;
+use thingbench::ui::{Startup, WorkbenchApp};
+use thingbench::workspace::Workspace;
+
+/// Steps the app until `found` holds, failing after `limit`.
+fn step_until(
+    harness: &mut Harness<'_, WorkbenchApp>,
+    limit: Duration,
+    what: &str,
+    found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !found(harness) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status: {:?}",
+            harness.state().status(),
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        harness.step();
+    }
+}
+
+fn open(root: &Path, report: &Path) -> Harness<'static, WorkbenchApp> {
+    let ws = Workspace::load(root).expect("sample workspace");
+    let report = report.to_owned();
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                dialogs: Box::new(FixedDialogs(report)),
+                ..Startup::new(Ok(ws), None)
+            };
+            WorkbenchApp::new(startup, &cc.egui_ctx, None)
+        });
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the connection",
+        |h| *h.state().link() == LinkState::Connected,
+    );
+    harness
+}
+
+#[test]
+fn the_suite_tab_shows_coverage_and_exports_the_report() {
+    let ws = common::copy_workspace();
+    let report = ws.path().join("report.html");
+    let mut harness = open(ws.path(), &report);
+    let total = std::fs::read_dir(ws.path().join("messages"))
+        .expect("messages")
+        .count();
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Run all").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the whole suite",
+        |h| h.state().suite().results.len() == total && h.state().suite().queued == 0,
+    );
+    assert_eq!(harness.state().suite().passed(), total);
+    harness.get_by_label("Coverage").click();
+    harness.run();
+    // The same figures as `thingbench run fixtures/messages --report`.
+    assert_eq!(
+        harness
+            .query_all_by_label("points sent: 4 of 4 (100 %)")
+            .count(),
+        2,
+        "the gateway and the meter"
+    );
+    harness.get_by_label("points sent: 15 of 15 (100 %)");
+    harness.get_by_label("ways to be wrong sent: 8 of 43 (18 %)");
+    harness.get_by_label("Every code of the table was seen.");
+
+    harness.get_by_label("Export report…").click();
+    step_until(&mut harness, Duration::from_secs(10), "the report", |_| {
+        report.is_file()
+    });
+    let html = std::fs::read_to_string(&report).expect("the report");
+    let page = Html::parse_document(&html);
+    let pass = Selector::parse("section.item.pass").expect("selector");
+    assert_eq!(page.select(&pass).count(), total);
+    let rows = Selector::parse("#coverage-summary tbody tr").expect("selector");
+    let inverter: String = page
+        .select(&rows)
+        .find(|r| r.value().attr("data-model") == Some("wb_inverter"))
+        .expect("the inverter's row")
+        .text()
+        .collect();
+    assert!(inverter.contains("8 of 43 (18 %)"), "{inverter}");
+    for secret in ["gw-secret", "inv01-secret", "meter01-secret"] {
+        assert!(!html.contains(secret), "{secret} is in the report");
+    }
+}
