@@ -67,7 +67,14 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let junit = dir.path().join("qualify.xml");
     let junit_arg = junit.to_str().expect("utf-8");
-    let (code, out, err) = qualify("short.json", Flaw::None, None, &["--junit", junit_arg]);
+    let report = dir.path().join("qualification.html");
+    let report_arg = report.to_str().expect("utf-8");
+    let (code, out, err) = qualify(
+        "short.json",
+        Flaw::None,
+        None,
+        &["--junit", junit_arg, "--report", report_arg],
+    );
     assert_eq!(
         with_verdict(&out, "FAIL"),
         Vec::<&str>::new(),
@@ -92,6 +99,20 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
     assert_eq!(xml.matches("<testcase ").count(), 9, "{xml}");
     assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
     assert!(xml.contains("name=\"backfills\""), "{xml}");
+    // The report: every check with its verdict, the models' coverage, nothing to fetch.
+    let html = std::fs::read_to_string(&report).expect("report written");
+    for check in [
+        "connects",
+        "logs-in-first",
+        "backfills",
+        "gives-up-on-rejects",
+    ] {
+        assert!(html.contains(check), "{check} in the report");
+    }
+    assert!(html.contains("Every phase kind in ten seconds"));
+    assert!(html.contains("wb_inverter"), "coverage of the models");
+    assert!(!html.contains("<script") && !html.contains("src=\""));
+    assert!(!html.contains("gw-secret") && !html.contains("inv01-secret"));
 }
 
 #[test]

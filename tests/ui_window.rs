@@ -1182,4 +1182,10 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         dut.iter().any(|r| r.code().is_none()),
         "the silent phase's requests"
     );
+    // Its report, exported from the tab (the test's dialog answers export.jsonl).
+    harness.get_by_label("Export report…").click();
+    let exported = root.join("export.jsonl");
+    step_until(&mut harness, Duration::from_secs(10), "the report", |_| {
+        std::fs::read_to_string(&exported).is_ok_and(|html| html.contains("gives-up-on-rejects"))
+    });
 }

@@ -33,6 +33,10 @@ pub struct QualifyArgs {
     /// Write one JUnit test case per check.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write an HTML report: every check with its evidence, and the coverage of the models by
+    /// what the device sent.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Print only {"plan", "checks": [{"id", "level", "verdict", "summary", "evidence"}]} on stdout.
     #[arg(long)]
     pub json: bool,
@@ -49,10 +53,14 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         args.env.as_deref(),
     )?;
     let plan = Plan::load(&args.plan, &ws).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(report) = &args.report {
+        crate::report::check_output(report).map_err(UsageError)?;
+    }
     let live = follow_files(ws);
     print_notices(&live.snapshot());
     let feed = live.subscribe();
-    let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
+    let workspace = feed.workspace();
+    let registry = workspace.registry(&LoginState::Only(Vec::new()));
     let broker = args
         .broker
         .as_deref()
@@ -87,6 +95,21 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         say(&stopped);
     }
     print_results(&plan, &results, args.json, out)?;
+    if let Some(path) = &args.report {
+        let broker = args
+            .broker
+            .clone()
+            .unwrap_or_else(|| "the embedded broker".into());
+        let mut header = crate::report::Header::now(
+            &format!("qualification: {}", plan.name),
+            &workspace.root,
+            &format!("{broker}, the device on mqtt://{}", args.listen),
+        );
+        header.environment.clone_from(&workspace.env);
+        crate::report::Report::of_qualification(header, &workspace, &plan, &results, &record)
+            .write(path)
+            .map_err(UsageError)?;
+    }
     if let Some(junit) = &args.junit {
         let xml = junit_xml(&plan, &results)?;
         write_atomic(junit, xml.as_bytes())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::history::{NewRow, RowKind, Timeline};
 use crate::model::Registry;
 use crate::protocol::EpochMs;
-use crate::qualify::{CheckResult, Plan, QualifyEvent, Seen, Stand, judge, judge_so_far};
+use crate::qualify::{CheckResult, Plan, QualifyEvent, Record, Seen, Stand, judge, judge_so_far};
 use crate::transport::{BrokerUrl, TlsOptions};
 use crate::workspace::{LoginState, Workspace, WorkspaceFeed, json_files_under};
 
@@ -54,6 +54,8 @@ pub struct QualifyRun {
     /// The verdicts, as they stand.
     pub results: Vec<CheckResult>,
     registry: Registry,
+    /// What was seen, kept once the run is over (for the report).
+    record: Option<Record>,
     judged: Option<Instant>,
     /// The device's requests shown in the timeline so far, and their rows.
     rows: Vec<usize>,
@@ -170,12 +172,32 @@ impl QualifyCtl {
             phase: None,
             results: Vec::new(),
             registry,
+            record: None,
             judged: None,
             rows: Vec::new(),
             shown: 0,
             elapsed: Duration::ZERO,
         });
         Ok(())
+    }
+
+    /// Writes the report of the finished run to `path`: every check with its evidence, and the
+    /// coverage of the models by what the device sent.
+    pub fn export_report(&self, workspace: &Workspace, path: &Path) -> Result<(), String> {
+        let run = self
+            .run
+            .as_ref()
+            .filter(|r| r.state == RunState::Done)
+            .ok_or("no finished qualification to report on")?;
+        let record = run.record.as_ref().ok_or("the run saw nothing")?;
+        let mut header = crate::report::Header::now(
+            &format!("qualification: {}", run.plan.name),
+            &workspace.root,
+            &format!("the device on mqtt://{}", run.listen),
+        );
+        header.environment.clone_from(&workspace.env);
+        crate::report::Report::of_qualification(header, workspace, &run.plan, &run.results, record)
+            .write(path)
     }
 
     /// Stops the run; what was seen is judged.
@@ -271,6 +293,9 @@ impl QualifyCtl {
 fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
     let Some(stand) = &run.stand else { return };
     let record = stand.qualification.steering.record();
+    if all {
+        run.record = Some(record.clone());
+    }
     let now_ms = u64::try_from(run.elapsed.as_millis()).unwrap_or(u64::MAX);
     run.results = if all {
         judge(&run.plan, &run.registry, &record)

@@ -10,7 +10,7 @@ pub mod run;
 pub mod stand;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
-pub use judge::{Record, Seen, judge, judge_so_far};
+pub use judge::{Record, Seen, SeenRequest, judge, judge_so_far};
 pub use plan::{Answer, Network, Phase, Plan};
 pub use run::{Qualification, QualifyEvent, Steering};
 pub use stand::Stand;

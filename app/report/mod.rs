@@ -7,6 +7,7 @@
 pub mod coverage;
 pub mod generate;
 mod html;
+mod qualification;
 
 use std::path::Path;
 use std::time::Duration;

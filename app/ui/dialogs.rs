@@ -15,6 +15,7 @@ pub enum DialogPurpose {
     ExportTimeline,
     ExportJunit,
     ExportReport,
+    ExportQualifyReport,
     SuiteFolder,
     Workspace,
 }
@@ -29,6 +30,7 @@ impl DialogPurpose {
             Self::ExportTimeline => "Export the timeline as JSON Lines",
             Self::ExportJunit => "Export the suite's results as JUnit XML",
             Self::ExportReport => "Export the suite's report as HTML",
+            Self::ExportQualifyReport => "Export the qualification's report as HTML",
             Self::SuiteFolder => "Folder of fixtures to run",
             Self::Workspace => "Workspace folder (the one with workspace.json)",
         }
@@ -63,6 +65,10 @@ impl FileDialogs for NativeDialogs {
                     DialogPurpose::ExportReport => dialog
                         .add_filter("HTML", &["html"])
                         .set_file_name("report.html")
+                        .save_file(),
+                    DialogPurpose::ExportQualifyReport => dialog
+                        .add_filter("HTML", &["html"])
+                        .set_file_name("qualification.html")
                         .save_file(),
                     DialogPurpose::ExportJunit => dialog
                         .add_filter("JUnit XML", &["xml"])

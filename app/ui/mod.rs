@@ -632,6 +632,19 @@ impl WorkbenchApp {
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::ExportReport => self.export_report(&path),
+            DialogPurpose::ExportQualifyReport => {
+                let written = match self.workspace.get() {
+                    Ok(ws) => self.qualify.export_report(ws, &path),
+                    Err(e) => Err(e.to_owned()),
+                };
+                match written {
+                    Ok(()) => self.say(Notice::info(format!(
+                        "wrote the qualification's report to {}",
+                        path.display()
+                    ))),
+                    Err(e) => self.say(Notice::error(e)),
+                }
+            }
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
                 Ok(found) => {
                     if let Some(notice) = crate::control::skipped_notice(&found.skipped) {

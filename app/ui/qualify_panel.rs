@@ -73,7 +73,14 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
             } else {
                 format!("\"{}\": {must} MUST check(s) failed", run.plan.name)
             };
-            ui.colored_label(theme::outcome(ui, must == 0), text);
+            ui.horizontal(|ui| {
+                ui.colored_label(theme::outcome(ui, must == 0), text);
+                if ui.button("Export report…").clicked() {
+                    commands.push(UiCommand::AskFile(
+                        super::dialogs::DialogPurpose::ExportQualifyReport,
+                    ));
+                }
+            });
         }
     }
     ui.add(egui::ProgressBar::new(run.progress()).desired_height(6.0));

@@ -159,6 +159,7 @@ impl Device {
     async fn run(mut self, port: u16, stop: Arc<AtomicBool>) {
         let gateway = DeviceId::new(GATEWAY.0, GATEWAY.1);
         let started = Instant::now();
+        let started_epoch = EpochMs::now().0;
         let mut sample = tokio::time::interval(PERIOD / 2);
         let mut signed_wrong = false;
         while !stop.load(Ordering::SeqCst) {
@@ -260,8 +261,11 @@ impl Device {
                             retry = Some(tokio::time::Instant::now() + wait);
                         }
                     },
-                    _ = sample.tick() => {
-                        let now = EpochMs::now().0;
+                    scheduled = sample.tick() => {
+                        // Stamped with when the sample was due, as a device sampling on a
+                        // schedule does, however late a busy machine runs the tick.
+                        let due = scheduled.into_std().saturating_duration_since(started);
+                        let now = started_epoch + i64::try_from(due.as_millis()).unwrap_or(0);
                         // Unanswered for a period: back-filled once answered again.
                         let expired: Vec<usize> = self.pending.iter().enumerate()
                             .filter(|(_, p)| p.2.elapsed() > PERIOD * 2).map(|(i, _)| i).collect();
