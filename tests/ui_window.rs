@@ -1120,13 +1120,24 @@ fn a_model_changed_on_disk_reaches_the_check_and_the_embedded_hub_alike() {
 #[test]
 fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
     let (_dir, root) = sample_workspace();
+    // The short plan's phases with a period of 1 s instead of 0.5 s: this test is about the
+    // tab, and the device shares the test process with the window and the other tests, so its
+    // reports get the slack of a slower period (tests/qualify.rs holds the device to 0.5 s).
+    let short = std::fs::read_to_string(root.join("plans/short.json")).expect("the short plan");
+    assert!(short.contains(r#""periodS": 0.5"#), "{short}");
+    std::fs::write(
+        root.join("plans/window.json"),
+        short.replace(r#""periodS": 0.5"#, r#""periodS": 1"#),
+    )
+    .expect("a plan written");
     let mut harness = open(&root, None);
     harness.get_by_label("Qualify").click();
     harness.run();
-    // The plans of the workspace, by file; the short one is picked.
+    // The plans of the workspace, by file.
     harness.get_by_label("Plan").click();
     harness.run();
-    harness.get_by_label("short.json").click();
+    assert!(harness.query_by_label("short.json").is_some());
+    harness.get_by_label("window.json").click();
     harness.run();
     let port = common::free_port();
     harness
@@ -1157,9 +1168,14 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         .map(|r| (r.check.id(), r.verdict.name()))
         .collect();
     assert_eq!(verdicts.len(), 9);
+    let not_passed: Vec<_> = run
+        .results
+        .iter()
+        .filter(|r| r.verdict.name() != "pass")
+        .collect();
     assert!(
-        verdicts.iter().all(|(_, v)| *v == "pass"),
-        "{verdicts:?}\n{:#?}",
+        not_passed.is_empty(),
+        "{verdicts:?}\n{not_passed:#?}\n{:#?}",
         run.log
     );
     // In the tab and on the status line.

@@ -1,18 +1,36 @@
-//! The embedded MQTT broker (rumqttd) on a loopback port, proven to be ours before use.
+//! The embedded MQTT broker (rumqttd) on a loopback port, proven to be ours before use, with
+//! the door its clients come in by.
 
+pub mod door;
+pub mod mqtt_frame;
+
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 
+use crate::protocol::DeviceId;
 use crate::transport::{BrokerUrl, MAX_PACKET, Scheme};
 
-/// A running embedded broker. rumqttd has no shutdown: it lives until the process ends.
+use door::{Door, Gate, Greeting};
+use mqtt_frame::Connect;
+
+/// A running embedded broker: rumqttd on a loopback port of its own, and the [`Door`] its
+/// clients come in by. rumqttd has no shutdown: it lives until the process ends; dropping this
+/// closes the door (and every client connection).
 #[derive(Debug)]
 pub struct EmbeddedBroker {
+    /// Where clients connect: the door.
     pub addr: SocketAddr,
-    /// Whether the sockets it accepts get TCP_NODELAY, or why not.
+    /// rumqttd's own listener, for a door of this process (a qualification's proxy).
+    inner: SocketAddr,
+    /// Whether the sockets rumqttd accepts from the door get TCP_NODELAY, or why not.
     pub nodelay: Result<(), String>,
+    /// The gateways whose last connection ended, for the hub.
+    pub departures: Arc<Departures>,
+    door: Door,
 }
 
 /// An in-process connection to the embedded broker: no socket, no MQTT encoding.
@@ -29,16 +47,9 @@ impl EmbeddedBroker {
         listen: Option<SocketAddr>,
         names: &[&str],
     ) -> Result<(Self, Vec<Link>), String> {
-        let addr = match listen {
-            Some(addr) => addr,
-            None => free_loopback_port()?,
-        };
-        // rumqttd only logs a failed bind; find out first, so that a client never silently
-        // reaches another broker on this port.
-        drop(TcpListener::bind(addr).map_err(|e| {
-            format!("cannot listen on {addr}: {e}; choose another address with --listen")
-        })?);
-        let mut broker = Broker::new(config(addr));
+        let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let inner = free_loopback_port()?;
+        let mut broker = Broker::new(config(inner));
         let (mut probe_tx, mut probe_rx) = broker
             .link("thingbench-probe")
             .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
@@ -56,30 +67,129 @@ impl EmbeddedBroker {
                 let _ = broker.start();
             })
             .map_err(|e| format!("cannot start the embedded broker thread: {e}"))?;
-        wait_until_listening(addr)?;
-        // Accepted sockets inherit TCP_NODELAY from the listener on Linux; rumqttd never sets
-        // it, and without it a round trip costs 40 ms of Nagle delay.
-        let nodelay = set_nodelay_on_listener(addr.port());
+        wait_until_listening(inner)?;
+        // The door sets TCP_NODELAY on the clients' sockets; rumqttd never sets it on the
+        // door's connections to it, which inherit it from its listener on Linux. Without it a
+        // round trip costs 40 ms of Nagle delay.
+        let nodelay = set_nodelay_on_listener(inner.port());
+        let departures = Arc::new(Departures::default());
+        let door = Door::open(
+            listen,
+            inner,
+            Arc::clone(&departures),
+            std::future::pending(),
+        )
+        .map_err(|e| format!("{e}; choose another address with --listen"))?;
+        let addr = door.addr;
         prove_ours(addr, &mut probe_tx, &mut probe_rx)?;
-        Ok((Self { addr, nodelay }, links))
+        Ok((
+            Self {
+                addr,
+                inner,
+                nodelay,
+                departures,
+                door,
+            },
+            links,
+        ))
     }
 
     /// What a person must be told once about this broker's round trips: that TCP_NODELAY could
     /// not be set, so that Nagle's algorithm makes each one take about 40 ms.
     pub fn latency_warning(&self) -> Option<String> {
         let why = self.nodelay.as_ref().err()?;
-        Some(format!(
-            "TCP_NODELAY could not be set on the embedded broker's port {} ({why}): round trips will take about 40 ms because Nagle's algorithm is on",
-            self.addr.port()
-        ))
+        Some(nagle_warning(self.inner.port(), why))
     }
 
-    /// The URL clients connect to.
+    /// The URL clients connect to: the door.
     pub fn url(&self) -> BrokerUrl {
-        BrokerUrl {
-            scheme: Scheme::Mqtt,
-            host: self.addr.ip().to_string(),
-            port: self.addr.port(),
+        url_of(self.addr)
+    }
+
+    /// rumqttd itself, behind the door: for another door of this process (a qualification's
+    /// proxy), so that a client never passes two.
+    pub fn inner_url(&self) -> BrokerUrl {
+        url_of(self.inner)
+    }
+
+    /// Closes the door: every client connection ends; rumqttd stays (it has no shutdown).
+    pub fn close(&mut self) {
+        self.door.close();
+    }
+}
+
+fn nagle_warning(port: u16, why: &str) -> String {
+    format!(
+        "TCP_NODELAY could not be set on the embedded broker's own port {port} ({why}): round trips will take about 40 ms because Nagle's algorithm is on"
+    )
+}
+
+fn url_of(addr: SocketAddr) -> BrokerUrl {
+    BrokerUrl {
+        scheme: Scheme::Mqtt,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    }
+}
+
+/// The gateways (and directly connected devices) whose last connection through the embedded
+/// broker's door ended since the hub last looked: the hub logs their sub-devices out, as the
+/// platform does when a gateway goes offline. A device is known by its CONNECT's username,
+/// `{deviceKey}&{productKey}` (protocol.md, "Login and signing").
+#[derive(Debug, Default)]
+pub struct Departures {
+    state: Mutex<DepartureState>,
+}
+
+#[derive(Debug, Default)]
+struct DepartureState {
+    /// Open connections per device: a device that opens a new connection before its old one
+    /// ends (a session takeover) has not left.
+    open: HashMap<DeviceId, usize>,
+    left: Vec<DeviceId>,
+}
+
+impl Departures {
+    fn state(&self) -> std::sync::MutexGuard<'_, DepartureState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The devices that left since the last call.
+    pub fn take(&self) -> Vec<DeviceId> {
+        std::mem::take(&mut self.state().left)
+    }
+}
+
+/// The device a CONNECT's username names: `{deviceKey}&{productKey}`.
+pub fn device_of_username(username: &str) -> Option<DeviceId> {
+    let (device_key, product_key) = username.split_once('&')?;
+    (!device_key.is_empty() && !product_key.is_empty() && !product_key.contains('&'))
+        .then(|| DeviceId::new(product_key, device_key))
+}
+
+impl Gate for Departures {
+    type Guest = DeviceId;
+
+    fn greet(&self, connect: Option<&Connect>) -> Greeting<DeviceId> {
+        let Some(device) = connect
+            .and_then(|c| c.username.as_deref())
+            .and_then(device_of_username)
+        else {
+            return Greeting::Pass;
+        };
+        *self.state().open.entry(device.clone()).or_default() += 1;
+        Greeting::Watch(device)
+    }
+
+    fn left(&self, device: DeviceId) {
+        let mut state = self.state();
+        let open = state.open.entry(device.clone()).or_default();
+        *open = open.saturating_sub(1);
+        if *open == 0 {
+            state.open.remove(&device);
+            state.left.push(device);
         }
     }
 }
@@ -292,11 +402,7 @@ mod tests {
 
     #[test]
     fn a_broker_without_nodelay_says_why_its_round_trips_are_slow() {
-        let broker = EmbeddedBroker {
-            addr: "127.0.0.1:1883".parse().expect("addr"),
-            nodelay: Err("no listening socket on port 1883 in /proc/self/fd".into()),
-        };
-        let warning = broker.latency_warning().expect("a warning");
+        let warning = nagle_warning(1883, "no listening socket on port 1883 in /proc/self/fd");
         assert!(
             warning.contains("TCP_NODELAY")
                 && warning.contains("40 ms")
@@ -312,5 +418,48 @@ mod tests {
         let broker = EmbeddedBroker::start(None).expect("starts");
         assert_eq!(broker.nodelay, Ok(()));
         assert_eq!(broker.latency_warning(), None);
+    }
+
+    fn connect(username: Option<&str>) -> Connect {
+        Connect {
+            client_id: "c".into(),
+            username: username.map(str::to_owned),
+            password: None,
+        }
+    }
+
+    #[test]
+    fn a_gateway_departs_when_its_last_connection_ends() {
+        let departures = Departures::default();
+        let gw = DeviceId::new("gwPk", "gw01");
+        let watch = |username| match departures.greet(Some(&connect(username))) {
+            Greeting::Watch(device) => Some(device),
+            Greeting::Pass => None,
+            Greeting::Refuse(_) => panic!("the embedded broker refuses nobody"),
+        };
+        // Who is not a device passes unwatched: a watcher, a probe, a non-MQTT stream.
+        assert_eq!(watch(None), None);
+        assert_eq!(watch(Some("someone")), None);
+        assert!(matches!(departures.greet(None), Greeting::Pass));
+        // A session takeover: the new connection opens before the old one ends.
+        let old = watch(Some("gw01&gwPk")).expect("watched");
+        assert_eq!(old, gw);
+        let new = watch(Some("gw01&gwPk")).expect("watched");
+        departures.left(old);
+        assert_eq!(departures.take(), Vec::<DeviceId>::new());
+        departures.left(new);
+        assert_eq!(departures.take(), vec![gw]);
+        assert_eq!(departures.take(), Vec::<DeviceId>::new(), "told once");
+    }
+
+    #[test]
+    fn a_username_names_a_device_as_the_protocol_writes_it() {
+        assert_eq!(
+            device_of_username("gw01&gwPk"),
+            Some(DeviceId::new("gwPk", "gw01"))
+        );
+        for not_one in ["gw01", "&gwPk", "gw01&", "a&b&c", ""] {
+            assert_eq!(device_of_username(not_one), None, "{not_one}");
+        }
     }
 }

@@ -39,8 +39,10 @@ pub struct BenchArgs {
     /// Print {"requests", "req_per_s", "p50_ms", "p99_ms", "publish_per_s", "lost"}.
     #[arg(long)]
     pub json: bool,
-    /// Measure twice in one run, on the same broker and hub: directly, then through the
-    /// qualification proxy in a normal phase (`--json`: {"direct", "proxied", "proxy_adds_p50_ms"}).
+    /// Measure in one run, on the same broker and hub: directly, then through the
+    /// qualification proxy in a normal phase; with the embedded broker also straight to it,
+    /// behind its door (`--json`: {"direct", "proxied", "proxy_adds_p50_ms"}, and "straight",
+    /// "door_adds_p50_ms").
     #[arg(long)]
     pub through_proxy: bool,
     #[command(flatten)]
@@ -79,9 +81,9 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     Ok(exit_code(&[&report]))
 }
 
-/// The same bench twice in one run, on the same broker and hub: straight to the broker, then
-/// through the qualification proxy in a normal phase (as the device under test), with what the
-/// proxy adds.
+/// The same bench in one run, on the same broker and hub: as every client reaches the broker,
+/// then through the qualification proxy in a normal phase (as the device under test), with what
+/// the proxy adds; for the embedded broker also straight to rumqttd, behind the door.
 fn bench_through_proxy(
     args: &BenchArgs,
     ws: &Arc<crate::workspace::Workspace>,
@@ -107,21 +109,44 @@ fn bench_through_proxy(
     let direct_url = stand.broker_url().clone();
     let proxy_url =
         BrokerUrl::parse(&format!("mqtt://{}", stand.qualification.listen)).map_err(UsageError)?;
+    // The embedded broker's own listener, behind the door every client comes in by: what the
+    // door itself costs.
+    let straight = stand
+        .inner_url()
+        .map(|url| measure(args, ws, &url).map(|(report, _)| (url, report)))
+        .transpose()?;
     let (direct, device) = measure(args, ws, &direct_url)?;
     let (proxied, _) = measure(args, ws, &proxy_url)?;
     let added_p50 = proxied.p50_ms - direct.p50_ms;
     let written = if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"direct": direct.to_json(), "proxied": proxied.to_json(),
-                               "proxy_adds_p50_ms": added_p50})
-        )
+        let mut json = serde_json::json!({"direct": direct.to_json(), "proxied": proxied.to_json(),
+                                          "proxy_adds_p50_ms": added_p50});
+        if let Some((_, straight)) = &straight {
+            json["straight"] = straight.to_json();
+            json["door_adds_p50_ms"] = (direct.p50_ms - straight.p50_ms).into();
+        }
+        writeln!(out, "{json}")
     } else {
-        print_report(out, &direct_url, &direct, args, &device)
+        let mut written = Ok(());
+        if let Some((url, straight)) = &straight {
+            written = writeln!(out, "straight to the embedded broker, behind its door:")
+                .and_then(|()| print_report(out, url, straight, args, &device))
+                .and_then(|()| writeln!(out));
+        }
+        written
+            .and_then(|()| print_report(out, &direct_url, &direct, args, &device))
             .and_then(|()| writeln!(out))
             .and_then(|()| print_report(out, &proxy_url, &proxied, args, &device))
             .and_then(|()| writeln!(out))
+            .and_then(|()| match &straight {
+                Some((_, straight)) => writeln!(
+                    out,
+                    "door adds       {:.3} ms at p50, {:.3} ms at p99",
+                    direct.p50_ms - straight.p50_ms,
+                    direct.p99_ms - straight.p99_ms
+                ),
+                None => Ok(()),
+            })
             .and_then(|()| {
                 writeln!(
                     out,

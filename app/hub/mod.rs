@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{Event, Packet, QoS};
 
-use crate::broker::Link;
+use crate::broker::{Departures, Link};
 use crate::model::{Registry, check};
 use crate::protocol::{DeviceId, Method, Reply, ReplyCode, reply_topic};
 use crate::transport::{
@@ -190,7 +190,7 @@ impl Hub {
             // Fail now, with the file named, rather than on every reconnect.
             client_config(&tls)?;
         }
-        let served = Served::new(feed, policy);
+        let served = Served::new(feed, policy, None);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -210,18 +210,27 @@ impl Hub {
 
     /// Serves the devices of the workspace `feed` follows over an in-process link to the
     /// embedded broker: the same checker and replies as over MQTT, without a socket between
-    /// broker and hub.
-    pub fn start_on_link(link: Link, feed: WorkspaceFeed) -> Result<Self, String> {
-        Self::start_on_link_steered(link, feed, None)
+    /// broker and hub. The sub-devices of a gateway in `departures` (its last connection
+    /// ended) are logged out, as on the platform.
+    pub fn start_on_link(
+        link: Link,
+        feed: WorkspaceFeed,
+        departures: Arc<Departures>,
+    ) -> Result<Self, String> {
+        Self::start_link(link, Served::new(feed, None, Some(departures)))
     }
 
-    /// [`Hub::start_on_link`], steered by `policy` (a qualification's plan) when given.
+    /// [`Hub::start_on_link`] steered by `policy` (a qualification's plan), which also says
+    /// when the device under test left.
     pub fn start_on_link_steered(
         link: Link,
         feed: WorkspaceFeed,
-        policy: Option<Arc<dyn HubPolicy>>,
+        policy: Arc<dyn HubPolicy>,
     ) -> Result<Self, String> {
-        let served = Served::new(feed, policy);
+        Self::start_link(link, Served::new(feed, Some(policy), None))
+    }
+
+    fn start_link(link: Link, served: Served) -> Result<Self, String> {
         let stop = Arc::new(AtomicBool::new(false));
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -303,11 +312,16 @@ struct Served {
     workspace: Arc<Workspace>,
     registry: Registry,
     policy: Option<Arc<dyn HubPolicy>>,
+    departures: Option<Arc<Departures>>,
 }
 
 impl Served {
     /// The newest workspace of `feed`, with every sub-device logged out.
-    fn new(feed: WorkspaceFeed, policy: Option<Arc<dyn HubPolicy>>) -> Self {
+    fn new(
+        feed: WorkspaceFeed,
+        policy: Option<Arc<dyn HubPolicy>>,
+        departures: Option<Arc<Departures>>,
+    ) -> Self {
         let workspace = feed.workspace();
         let registry = workspace.registry(&LoginState::Only(Vec::new()));
         Self {
@@ -315,6 +329,7 @@ impl Served {
             workspace,
             registry,
             policy,
+            departures,
         }
     }
 
@@ -332,15 +347,17 @@ impl Served {
         self.workspace = snapshot.workspace;
     }
 
-    /// The reply to a request, its topic and payload; `None` when the policy silences it.
-    fn answer(&mut self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
-        self.follow();
-        let Some(policy) = self.policy.clone() else {
-            let report = check(&self.registry, topic, payload);
-            self.registry.apply(report.effect.as_ref());
-            return Some((reply_topic(topic), report.reply().to_bytes()));
-        };
-        for gateway in policy.take_logouts() {
+    /// Logs out the sub-devices of every gateway whose connection ended since the last request.
+    fn log_out_departed(&mut self) {
+        let mut gone = self
+            .departures
+            .as_ref()
+            .map(|d| d.take())
+            .unwrap_or_default();
+        if let Some(policy) = &self.policy {
+            gone.extend(policy.take_logouts());
+        }
+        for gateway in gone {
             let registry = &self.registry;
             let subs: Vec<DeviceId> = registry
                 .logged_in
@@ -352,8 +369,17 @@ impl Served {
                 self.registry.logged_in.remove(&device);
             }
         }
+    }
+
+    /// The reply to a request, its topic and payload; `None` when the policy silences it.
+    fn answer(&mut self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
+        self.follow();
+        self.log_out_departed();
         let report = check(&self.registry, topic, payload);
         self.registry.apply(report.effect.as_ref());
+        let Some(policy) = self.policy.clone() else {
+            return Some((reply_topic(topic), report.reply().to_bytes()));
+        };
         let points = report.method.is_some_and(Method::carries_points);
         let reply = match policy.decide(topic, payload) {
             Decision::Normal => Some(report.reply()),
@@ -679,7 +705,7 @@ mod tests {
         std::fs::write(models.join("gw.json"), model("gw", "FLOAT")).expect("write");
         std::fs::write(models.join("inv.json"), model("inv", "FLOAT")).expect("write");
         let live = LiveWorkspace::open(dir.path()).expect("opens");
-        let mut served = Served::new(live.subscribe(), None);
+        let mut served = Served::new(live.subscribe(), None, None);
         assert_eq!(
             code(
                 &served

@@ -4,7 +4,6 @@
 
 pub mod checks;
 pub mod judge;
-pub mod mqtt_frame;
 pub mod plan;
 pub mod run;
 pub mod stand;

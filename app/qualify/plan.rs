@@ -168,7 +168,16 @@ impl Plan {
         if file.name.trim().is_empty() {
             return Err(error("name", "must be a non-empty string".into()));
         }
-        let device = DeviceId::parse_slash(&file.device).ok_or_else(|| {
+        // `{{gw}}`: the same plan qualifies the gateway of every environment.
+        let vars = workspace.vars();
+        let device = vars.fill_str(&file.device).map_err(|name| {
+            let unknown = crate::workspace::UnknownVar {
+                place: "device".into(),
+                name,
+            };
+            error("device", vars.reason(&unknown))
+        })?;
+        let device = DeviceId::parse_slash(&device).ok_or_else(|| {
             error(
                 "device",
                 format!(
@@ -340,6 +349,19 @@ mod tests {
     }
 
     #[test]
+    fn one_plan_names_the_gateway_of_every_environment() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let text =
+            br#"{"name": "x", "device": "gwPk/{{gw}}", "periodS": 5, "phases": [{"forS": 1}]}"#;
+        for (env, gateway) in [(None, "gw01"), (Some("lab"), "gw-lab")] {
+            let workspace = Workspace::load_env(&root, env).expect("the sample workspace loads");
+            let plan =
+                Plan::from_slice(Path::new("plans/p.json"), text, &workspace).expect("a good plan");
+            assert_eq!(plan.device, DeviceId::new("gwPk", gateway), "{env:?}");
+        }
+    }
+
+    #[test]
     fn a_bad_plan_is_refused_naming_the_place() {
         let cases = [
             (
@@ -377,6 +399,10 @@ mod tests {
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}], }"#,
                 "is not valid JSON",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/{{gateway}}", "periodS": 5, "phases": [{"forS": 1}]}"#,
+                "at device: unknown variable {{gateway}}; the variables are gw, inv1",
             ),
         ];
         for (text, expected) in cases {

@@ -7,18 +7,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
+use crate::broker::door::{Conditions, Door, Gate, Greeting};
+use crate::broker::mqtt_frame::{CONNACK_NOT_AUTHORIZED, Connect};
 use crate::hub::{Decision, HubPolicy};
 use crate::model::Registry;
 use crate::protocol::{DeviceId, EpochMs, ReplyCode, Secret, is_sha256_sign_method, sign};
 
 use super::judge::{Record, Seen, SeenRequest};
-use super::mqtt_frame::{
-    CONNACK_NOT_AUTHORIZED, Framer, connack_code, connect_level, parse_connect, parse_publish,
-};
 use super::plan::{Answer, Network, Plan};
 
 /// What a running qualification reports as it goes.
@@ -56,20 +53,12 @@ struct State {
     finished: bool,
 }
 
-/// The network and delay the proxy applies now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Now {
-    network: Network,
-    delay: Duration,
-    started: bool,
-    over: bool,
-}
-
 /// A qualification's shared state: the hub's [`HubPolicy`] and the proxy's record.
 pub struct Steering {
     state: Mutex<State>,
     events: std::sync::mpsc::Sender<QualifyEvent>,
-    now: watch::Sender<Now>,
+    /// What the proxy applies to the device's connections now.
+    now: watch::Sender<Conditions>,
     started: Notify,
     wake: Box<dyn Fn() + Send + Sync>,
 }
@@ -162,7 +151,7 @@ impl Steering {
 
     /// The broker accepted the device's connection `conn` (CONNACK 0); the first starts the
     /// plan clock.
-    fn accepted(&self, conn: u64) {
+    fn connected(&self, conn: u64) {
         let first = {
             let mut state = self.state();
             if state.finished {
@@ -173,12 +162,7 @@ impl Steering {
                 state.start = Some(Instant::now());
                 state.record.start_epoch_ms = EpochMs::now().0;
                 if let Some(phase) = state.plan.phases.first() {
-                    self.now.send_replace(Now {
-                        network: phase.network,
-                        delay: phase.delay,
-                        started: true,
-                        over: false,
-                    });
+                    self.now.send_replace(conditions_of(phase));
                 }
             }
             let at_ms = Self::at_ms(&state);
@@ -296,14 +280,70 @@ impl HubPolicy for Steering {
     }
 }
 
+/// The proxy's side: the device's connections are followed, its CONNECTs checked, its requests
+/// recorded, and the phase's network and delay applied to it alone.
+impl Gate for Steering {
+    /// The device's connection number.
+    type Guest = u64;
+
+    fn admit(&self) -> bool {
+        if self.now.borrow().cut {
+            // While the network is down each attempt is counted and closed at once (after the
+            // plan, nothing is counted).
+            self.attempt();
+            return false;
+        }
+        true
+    }
+
+    fn greet(&self, connect: Option<&Connect>) -> Greeting<u64> {
+        let Some(connect) = connect.filter(|c| self.is_device(c.username.as_deref())) else {
+            return Greeting::Pass;
+        };
+        let conn = self.new_conn();
+        if let Err(why) = self.verify(&connect.client_id, connect.password.as_deref()) {
+            self.refused(conn, why);
+            return Greeting::Refuse(CONNACK_NOT_AUTHORIZED.to_vec());
+        }
+        Greeting::Watch(conn)
+    }
+
+    fn accepted(&self, conn: &u64) {
+        self.connected(*conn);
+    }
+
+    fn reads_publishes(&self) -> bool {
+        true
+    }
+
+    fn published(&self, conn: &u64, topic: String, payload: Vec<u8>) {
+        self.request(*conn, topic, payload);
+    }
+
+    fn left(&self, conn: u64) {
+        self.ended(conn);
+    }
+
+    fn conditions(&self) -> Option<watch::Receiver<Conditions>> {
+        Some(self.now.subscribe())
+    }
+}
+
+/// What the proxy applies to the device in `phase`.
+fn conditions_of(phase: &super::plan::Phase) -> Conditions {
+    Conditions {
+        delay: phase.delay,
+        cut: phase.network == Network::Down,
+    }
+}
+
 /// A running qualification: the proxy on its own thread, the clock, and the events.
 pub struct Qualification {
     pub steering: Arc<Steering>,
     pub events: std::sync::mpsc::Receiver<QualifyEvent>,
     /// Where the device must connect.
     pub listen: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    door: Door,
     created: Instant,
 }
 
@@ -333,22 +373,8 @@ impl Qualification {
                     plan.device
                 )
             })?;
-        let std_listener = std::net::TcpListener::bind(listen).map_err(|e| {
-            format!("cannot listen on {listen} for the device: {e} (choose another --listen)")
-        })?;
-        let listen = std_listener
-            .local_addr()
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let (events_tx, events) = std::sync::mpsc::channel();
-        let (now, _) = watch::channel(Now {
-            network: Network::Up,
-            delay: Duration::ZERO,
-            started: false,
-            over: false,
-        });
+        let (now, _) = watch::channel(Conditions::default());
         let steering = Arc::new(Steering {
             state: Mutex::new(State {
                 plan,
@@ -366,53 +392,25 @@ impl Qualification {
             started: Notify::new(),
             wake,
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the proxy's runtime: {e}"))?;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name("thingbench-proxy".into())
-            .spawn({
-                let steering = Arc::clone(&steering);
-                move || {
-                    runtime.block_on(async move {
-                        let Ok(listener) = TcpListener::from_std(std_listener) else {
-                            return;
-                        };
-                        tokio::select! {
-                            () = accept_loop(listener, upstream, Arc::clone(&steering)) => {}
-                            () = clock(Arc::clone(&steering)) => {}
-                            _ = stop_rx => {}
-                        }
-                    });
-                }
-            })
-            .map_err(|e| format!("cannot start the proxy thread: {e}"))?;
+        let door = Door::open(
+            listen,
+            upstream,
+            Arc::clone(&steering),
+            clock(Arc::clone(&steering)),
+        )
+        .map_err(|e| format!("{e}; the device needs it: choose another --listen"))?;
         Ok(Self {
             steering,
             events,
-            listen,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            listen: door.addr,
+            door,
             created: Instant::now(),
         })
     }
 
     /// Stops the proxy (closing every connection through it) and waits for its thread.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Qualification {
-    fn drop(&mut self) {
-        self.stop();
+        self.door.close();
     }
 }
 
@@ -431,241 +429,16 @@ async fn clock(steering: Arc<Steering>) {
     };
     for (index, phase, begins) in phases {
         tokio::time::sleep_until((start + begins).into()).await;
-        steering.now.send_replace(Now {
-            network: phase.network,
-            delay: phase.delay,
-            started: true,
-            over: false,
-        });
+        steering.now.send_replace(conditions_of(&phase));
         steering.tell(QualifyEvent::Phase { index });
     }
     let end = start + steering.state().plan.length();
     tokio::time::sleep_until(end.into()).await;
     steering.state().finished = true;
-    steering.now.send_replace(Now {
-        network: Network::Down,
+    steering.now.send_replace(Conditions {
         delay: Duration::ZERO,
-        started: true,
-        over: true,
+        cut: true,
     });
     steering.tell(QualifyEvent::Finished);
-    // The accept loop lives on (refusing everything) until the run is stopped.
-    std::future::pending::<()>().await;
-}
-
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, steering: Arc<Steering>) {
-    loop {
-        let Ok((client, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = client.set_nodelay(true);
-        let now = *steering.now.borrow();
-        if now.over {
-            continue;
-        }
-        if now.started && now.network == Network::Down {
-            steering.attempt();
-            continue;
-        }
-        tokio::spawn(connection(client, upstream, Arc::clone(&steering)));
-    }
-}
-
-/// Waits until the network goes down (or the plan ends).
-async fn until_down(mut now: watch::Receiver<Now>) {
-    loop {
-        {
-            let n = *now.borrow_and_update();
-            if n.over || (n.started && n.network == Network::Down) {
-                return;
-            }
-        }
-        if now.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// One connection through the proxy.
-async fn connection(client: TcpStream, upstream: SocketAddr, steering: Arc<Steering>) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    let _ = server.set_nodelay(true);
-    let (mut client_rx, mut client_tx) = client.into_split();
-    let (server_rx, server_tx) = server.into_split();
-    // The first packet says who connects.
-    let mut framer = Framer::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut held = Vec::new();
-    let first = loop {
-        let n = match client_rx.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        held.extend_from_slice(&buf[..n]);
-        framer.push(&buf[..n]);
-        match framer.next_packet() {
-            Ok(Some(packet)) => break packet,
-            Ok(None) => {}
-            Err(_) => {
-                break super::mqtt_frame::Packet {
-                    header: 0,
-                    body: Vec::new(),
-                };
-            }
-        }
-    };
-    let connect = parse_connect(&first);
-    let device = connect
-        .as_ref()
-        .filter(|c| steering.is_device(c.username.as_deref()));
-    let conn = match device {
-        Some(connect) => {
-            let conn = steering.new_conn();
-            if let Err(why) = steering.verify(&connect.client_id, connect.password.as_deref()) {
-                let _ = client_tx.write_all(&CONNACK_NOT_AUTHORIZED).await;
-                steering.refused(conn, why);
-                return;
-            }
-            Some(conn)
-        }
-        None => None,
-    };
-    let v5 = connect_level(&first) == Some(5);
-    let down = until_down(steering.now.subscribe());
-    let up = forward_up(
-        client_rx,
-        server_tx,
-        framer,
-        held,
-        conn.map(|c| (c, Arc::clone(&steering))),
-        v5,
-        steering.now.subscribe(),
-    );
-    let back = forward_back(
-        server_rx,
-        client_tx,
-        conn.map(|c| (c, Arc::clone(&steering))),
-        steering.now.subscribe(),
-    );
-    tokio::select! {
-        () = up => {}
-        () = back => {}
-        () = async {
-            // Only the device's connections are cut.
-            if conn.is_some() { down.await } else { std::future::pending().await }
-        } => {}
-    }
-    if let Some(conn) = conn {
-        steering.ended(conn);
-    }
-}
-
-/// Forwards `rx` to `tx` on one task, `first` ahead of what is read: each chunk is held for
-/// the phase's delay at its arrival, in order, and goes at once when there is none (no channel,
-/// no timer: the proxy must cost well under 0.1 ms a round trip). `inspect` sees each chunk as
-/// it arrives, before it is sent on.
-async fn pipe(
-    mut rx: tokio::net::tcp::OwnedReadHalf,
-    mut tx: tokio::net::tcp::OwnedWriteHalf,
-    first: Vec<u8>,
-    now: watch::Receiver<Now>,
-    mut inspect: impl FnMut(&[u8]),
-) {
-    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-    let delay = now.borrow().delay;
-    if !first.is_empty() {
-        queue.push_back((Instant::now() + delay, first));
-    }
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut open = true;
-    loop {
-        let due = queue.front().map(|(at, _)| *at);
-        tokio::select! {
-            read = rx.read(&mut buf), if open => {
-                let n = match read {
-                    Ok(0) | Err(_) => {
-                        open = false;
-                        if queue.is_empty() {
-                            return;
-                        }
-                        continue;
-                    }
-                    Ok(n) => n,
-                };
-                let arrived = Instant::now();
-                let chunk = &buf[..n];
-                inspect(chunk);
-                let delay = now.borrow().delay;
-                if delay.is_zero() && queue.is_empty() {
-                    if tx.write_all(chunk).await.is_err() {
-                        return;
-                    }
-                } else {
-                    queue.push_back((arrived + delay, chunk.to_vec()));
-                }
-            }
-            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
-                let now = Instant::now();
-                while queue.front().is_some_and(|(at, _)| *at <= now) {
-                    let Some((_, chunk)) = queue.pop_front() else { break };
-                    if tx.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
-                if !open && queue.is_empty() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Device to broker: records the device's requests as they arrive, then forwards them.
-async fn forward_up(
-    rx: tokio::net::tcp::OwnedReadHalf,
-    tx: tokio::net::tcp::OwnedWriteHalf,
-    mut framer: Framer,
-    held: Vec<u8>,
-    device: Option<(u64, Arc<Steering>)>,
-    v5: bool,
-    now: watch::Receiver<Now>,
-) {
-    let mut record = move |chunk: &[u8]| {
-        if let Some((conn, steering)) = &device {
-            framer.push(chunk);
-            while let Ok(Some(packet)) = framer.next_packet() {
-                if let Some((topic, payload)) = parse_publish(&packet, v5) {
-                    steering.request(*conn, topic, payload);
-                }
-            }
-        }
-    };
-    // What came with the CONNECT is already in the framer.
-    record(&[]);
-    pipe(rx, tx, held, now, record).await;
-}
-
-/// Broker to device: notes the CONNACK that accepts the device, then forwards.
-async fn forward_back(
-    rx: tokio::net::tcp::OwnedReadHalf,
-    tx: tokio::net::tcp::OwnedWriteHalf,
-    device: Option<(u64, Arc<Steering>)>,
-    now: watch::Receiver<Now>,
-) {
-    let mut framer = device.as_ref().map(|_| Framer::default());
-    let watch_connack = move |chunk: &[u8]| {
-        if let (Some(f), Some((conn, steering))) = (framer.as_mut(), &device) {
-            f.push(chunk);
-            if let Ok(Some(packet)) = f.next_packet() {
-                if connack_code(&packet) == Some(0) {
-                    steering.accepted(*conn);
-                }
-                // Only the first packet matters.
-                framer = None;
-            }
-        }
-    };
-    pipe(rx, tx, Vec::new(), now, watch_connack).await;
+    // The door lives on (refusing everything) until the run is stopped.
 }

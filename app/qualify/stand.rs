@@ -50,7 +50,9 @@ impl Stand {
                 // On a free loopback port: only the proxy and the hub talk to it.
                 let (broker, links) = EmbeddedBroker::start_with_links(None, &["thingbench-hub"])?;
                 let url = broker.url();
-                (Some((broker, links)), resolve(&url)?, url)
+                // The proxy is the door here: it reaches rumqttd itself, not the broker's door.
+                let inner = broker.inner_url();
+                (Some((broker, links)), resolve(&inner)?, url)
             }
         };
         let qualification = Qualification::start(plan, &registry, listen, upstream, wake)?;
@@ -62,7 +64,7 @@ impl Stand {
                     .ok_or("the embedded broker gave no link for the hub")?;
                 (
                     Some(broker),
-                    Hub::start_on_link_steered(link, feed, Some(policy))?,
+                    Hub::start_on_link_steered(link, feed, policy)?,
                 )
             }
             (None, Some(url)) => (None, Hub::start_steered(url, tls, feed, Some(policy))?),
@@ -77,9 +79,15 @@ impl Stand {
         })
     }
 
-    /// The broker behind the proxy (the hub's).
+    /// The broker behind the proxy (the hub's): for the embedded broker, its door.
     pub fn broker_url(&self) -> &BrokerUrl {
         &self.url
+    }
+
+    /// The embedded broker itself, behind its door (as the proxy reaches it); `None` for a
+    /// broker given by URL.
+    pub fn inner_url(&self) -> Option<BrokerUrl> {
+        self.broker.as_ref().map(EmbeddedBroker::inner_url)
     }
 
     /// Stops the proxy, the hub and the broker.

@@ -18,7 +18,7 @@ pub fn start_embedded(
     let link = links
         .pop()
         .ok_or("the embedded broker gave no link for the hub")?;
-    let hub = Hub::start_on_link(link, feed)?;
+    let hub = Hub::start_on_link(link, feed, std::sync::Arc::clone(&broker.departures))?;
     hub.wait_connected(Duration::from_secs(10))?;
     Ok((broker, hub))
 }
