@@ -250,9 +250,38 @@ fn wait_until_listening(addr: SocketAddr) -> Result<(), String> {
 }
 
 /// Sets TCP_NODELAY on the listening socket of `port` in this process, or says why it could not.
+/// The socket is found through `/proc/self/fd` on Linux, by trying each descriptor number on
+/// other Unix systems.
 #[cfg(target_os = "linux")]
 fn set_nodelay_on_listener(port: u16) -> Result<(), String> {
     set_nodelay_in(std::path::Path::new("/proc/self/fd"), port)
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn set_nodelay_on_listener(port: u16) -> Result<(), String> {
+    set_nodelay_by_scan(port)
+}
+
+#[cfg(not(unix))]
+fn set_nodelay_on_listener(_port: u16) -> Result<(), String> {
+    Err("this system gives no way to find the broker's listening socket".into())
+}
+
+/// Sets TCP_NODELAY on `fd` when it is a listening socket on `port`: `None` when it is not one.
+#[cfg(unix)]
+fn nodelay_if_listener(fd: std::os::fd::BorrowedFd<'_>, port: u16) -> Option<Result<(), String>> {
+    let socket = socket2::SockRef::from(&fd);
+    let listening = socket.peer_addr().is_err();
+    let local_port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.port());
+    (listening && local_port == Some(port)).then(|| {
+        socket
+            .set_tcp_nodelay(true)
+            .map_err(|e| format!("the system refused it: {e}"))
+    })
 }
 
 /// Sets TCP_NODELAY on the listening socket of `port` among the open files listed in `fd_dir`
@@ -278,17 +307,8 @@ fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
         // SAFETY: the fd is open in this process (listed in /proc/self/fd) and only borrowed
         // for the duration of two socket-option calls; it is never closed here.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let socket = socket2::SockRef::from(&fd);
-        let listening = socket.peer_addr().is_err();
-        let local_port = socket
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .map(|a| a.port());
-        if listening && local_port == Some(port) {
-            found = socket
-                .set_tcp_nodelay(true)
-                .map_err(|e| format!("the system refused it: {e}"));
+        if let Some(result) = nodelay_if_listener(fd, port) {
+            found = result;
             if found.is_ok() {
                 break;
             }
@@ -297,9 +317,42 @@ fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
     found
 }
 
-#[cfg(not(target_os = "linux"))]
-fn set_nodelay_on_listener(_port: u16) -> Result<(), String> {
-    Err("this system has no /proc/self/fd to find the broker's listening socket by".into())
+/// Sets TCP_NODELAY on the listening socket of `port` by trying every descriptor number below
+/// the process's limit (at most 65,536): for Unix systems without `/proc`.
+#[cfg(unix)]
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn set_nodelay_by_scan(port: u16) -> Result<(), String> {
+    use std::os::fd::{BorrowedFd, RawFd};
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } == 0;
+    let highest: RawFd = if known {
+        RawFd::try_from(limit.rlim_cur.min(65_536)).unwrap_or(65_536)
+    } else {
+        1024
+    };
+    let mut found = Err(format!(
+        "no listening socket on port {port} among the first {highest} descriptors"
+    ));
+    for fd in 0..highest {
+        // SAFETY: F_GETFD only asks whether the number is an open descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            continue;
+        }
+        // SAFETY: the fd is open in this process (just asked) and only borrowed for the
+        // duration of two socket-option calls; it is never closed here.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        if let Some(result) = nodelay_if_listener(fd, port) {
+            found = result;
+            if found.is_ok() {
+                break;
+            }
+        }
+    }
+    found
 }
 
 /// Publishes a nonce over TCP and checks that it arrives through our own in-process link.
@@ -410,6 +463,20 @@ mod tests {
                 && warning.contains("no listening socket on port 1883"),
             "{warning}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn without_proc_the_listener_is_found_by_its_descriptor_number() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let socket = socket2::SockRef::from(&listener);
+        assert!(!socket.tcp_nodelay().expect("nodelay"), "off to begin with");
+        assert_eq!(set_nodelay_by_scan(port), Ok(()));
+        assert!(socket.tcp_nodelay().expect("nodelay"));
+        drop(listener);
+        let why = set_nodelay_by_scan(port).expect_err("nobody listens");
+        assert!(why.contains(&format!("port {port}")), "{why}");
     }
 
     #[cfg(target_os = "linux")]
