@@ -425,11 +425,13 @@ pub fn watch(
                     report.watched(&watcher.watched()[index]);
                 }
             }
-            // A broker that stays away fails each retry alike: one line per outage.
+            // One line per outage, with why it began: the retries that follow (refused while
+            // the broker is down, a reset while it starts) are the same outage.
             SessionEvent::Disconnected { reason } => {
-                if lost.as_ref() != Some(&reason) {
+                if lost.is_none() {
                     report.connection(&format!("lost the broker: {reason}; retrying"));
                 }
+                // The newest reason is the one a session that gives up ends with.
                 lost = Some(reason);
             }
             SessionEvent::Connected if lost.take().is_some() => {
