@@ -22,13 +22,13 @@ fn qualify(
     broker: Option<&str>,
     extra: &[&str],
 ) -> (Option<i32>, String, String) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    // Port 0: the proxy takes a free port and says which (a port picked here and freed again
+    // can be taken by another test's connection before qualify binds it).
     let mut args = vec![
         "qualify".to_owned(),
         format!("fixtures/plans/{plan}"),
         "--listen".into(),
-        listen,
+        "127.0.0.1:0".into(),
     ];
     if let Some(url) = broker {
         args.extend(["--broker".to_owned(), url.to_owned()]);
@@ -45,7 +45,13 @@ fn qualify(
     );
     let mut stdout = LineReader::new(child.0.stdout.take().expect("stdout"));
     let mut stderr = LineReader::new(child.0.stderr.take().expect("stderr"));
-    stderr.wait_for(WAIT, |l| l.contains("connect the device to"));
+    let line = stderr.wait_for(WAIT, |l| l.contains("connect the device to"));
+    let port: u16 = line
+        .split("connect the device to mqtt://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
     let device = RunningDevice::start(port, flaw);
     let status = child.0.wait().expect("qualify ends");
     drop(device);
@@ -240,7 +246,6 @@ fn a_bad_plan_and_a_device_that_never_connects_exit_2_with_a_sentence() {
         r#"{"name": "never", "device": "gwPk/gw01", "connectWithinS": 1, "periodS": 1, "phases": [{"forS": 1}]}"#,
     )
     .expect("write");
-    let listen = format!("127.0.0.1:{}", free_port());
     let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
         .args([
             "qualify",
@@ -248,7 +253,7 @@ fn a_bad_plan_and_a_device_that_never_connects_exit_2_with_a_sentence() {
             "--workspace",
             "fixtures",
             "--listen",
-            &listen,
+            "127.0.0.1:0",
         ])
         .current_dir(root())
         .output()

@@ -1139,12 +1139,22 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
     assert!(harness.query_by_label("short.json").is_some());
     harness.get_by_label("window.json").click();
     harness.run();
-    let port = common::free_port();
+    // Port 0: the proxy takes a free port, and the tab shows which.
     harness
         .get_by_label("Device connects to")
-        .set_text_value_accesskit(&format!("127.0.0.1:{port}"));
+        .set_text_value_accesskit("127.0.0.1:0");
     harness.run();
     harness.get_by_label("Start qualifying").click();
+    harness.run();
+    let port = harness
+        .state()
+        .qualifying()
+        .run
+        .as_ref()
+        .expect("a run")
+        .listen
+        .port();
+    assert_ne!(port, 0);
     wait_for_label(&mut harness, &format!("to mqtt://127.0.0.1:{port}"));
     let device = common::device::RunningDevice::start(port, common::device::Flaw::None);
     step_until(
