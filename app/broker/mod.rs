@@ -284,29 +284,22 @@ fn nodelay_if_listener(fd: std::os::fd::BorrowedFd<'_>, port: u16) -> Option<Res
     })
 }
 
-/// Sets TCP_NODELAY on the listening socket of `port` among the open files listed in `fd_dir`
-/// (this process's `/proc/self/fd`).
-#[cfg(target_os = "linux")]
-fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
-    use std::os::fd::{BorrowedFd, RawFd};
-    let entries = std::fs::read_dir(fd_dir)
-        .map_err(|e| format!("cannot list {} to find its socket: {e}", fd_dir.display()))?;
-    let mut found = Err(format!(
-        "no listening socket on port {port} in {}",
-        fd_dir.display()
-    ));
-    for entry in entries.flatten() {
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
-            continue;
-        };
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        if !is_socket {
-            continue;
-        }
-        // SAFETY: the fd is open in this process (listed in /proc/self/fd) and only borrowed
-        // for the duration of two socket-option calls; it is never closed here.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+/// Sets TCP_NODELAY on the first listening socket on `port` among `open_fds`; `none` is the
+/// error when there is none.
+///
+/// # Safety
+/// Every descriptor `open_fds` yields must be open in this process when it is yielded. Each is
+/// only borrowed for two socket-option calls and never closed here.
+#[cfg(unix)]
+unsafe fn nodelay_on_listener_among(
+    open_fds: impl Iterator<Item = std::os::fd::RawFd>,
+    port: u16,
+    none: String,
+) -> Result<(), String> {
+    let mut found = Err(none);
+    for fd in open_fds {
+        // SAFETY: open, by this function's contract.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         if let Some(result) = nodelay_if_listener(fd, port) {
             found = result;
             if found.is_ok() {
@@ -317,12 +310,29 @@ fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
     found
 }
 
+/// Sets TCP_NODELAY on the listening socket of `port` among the open files listed in `fd_dir`
+/// (this process's `/proc/self/fd`).
+#[cfg(target_os = "linux")]
+fn set_nodelay_in(fd_dir: &std::path::Path, port: u16) -> Result<(), String> {
+    let entries = std::fs::read_dir(fd_dir)
+        .map_err(|e| format!("cannot list {} to find its socket: {e}", fd_dir.display()))?;
+    let sockets = entries.flatten().filter_map(|entry| {
+        let fd = entry.file_name().to_string_lossy().parse().ok()?;
+        std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+            .then_some(fd)
+    });
+    let none = format!("no listening socket on port {port} in {}", fd_dir.display());
+    // SAFETY: each fd is listed in /proc/self/fd: open in this process.
+    unsafe { nodelay_on_listener_among(sockets, port, none) }
+}
+
 /// Sets TCP_NODELAY on the listening socket of `port` by trying every descriptor number below
 /// the process's limit (at most 65,536): for Unix systems without `/proc`.
 #[cfg(unix)]
 #[cfg_attr(target_os = "linux", allow(dead_code))]
 fn set_nodelay_by_scan(port: u16) -> Result<(), String> {
-    use std::os::fd::{BorrowedFd, RawFd};
+    use std::os::fd::RawFd;
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -334,25 +344,11 @@ fn set_nodelay_by_scan(port: u16) -> Result<(), String> {
     } else {
         1024
     };
-    let mut found = Err(format!(
-        "no listening socket on port {port} among the first {highest} descriptors"
-    ));
-    for fd in 0..highest {
-        // SAFETY: F_GETFD only asks whether the number is an open descriptor.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-            continue;
-        }
-        // SAFETY: the fd is open in this process (just asked) and only borrowed for the
-        // duration of two socket-option calls; it is never closed here.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        if let Some(result) = nodelay_if_listener(fd, port) {
-            found = result;
-            if found.is_ok() {
-                break;
-            }
-        }
-    }
-    found
+    // SAFETY: F_GETFD only asks whether the number is an open descriptor.
+    let open = (0..highest).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1);
+    let none = format!("no listening socket on port {port} among the first {highest} descriptors");
+    // SAFETY: each fd was just found open in this process.
+    unsafe { nodelay_on_listener_among(open, port, none) }
 }
 
 /// Publishes a nonce over TCP and checks that it arrives through our own in-process link.
