@@ -8,8 +8,10 @@ mod check_panel;
 mod connection_panel;
 mod coverage_panel;
 mod devices_panel;
+mod dialog_results;
 pub mod dialogs;
 mod fixtures_panel;
+mod inspect;
 mod layout;
 pub mod models_panel;
 pub mod plot_panel;
@@ -34,10 +36,10 @@ use crate::control::draft::starter_batch;
 use crate::control::plot::PLOT_BUDGET;
 use crate::control::traffic::fixture_of_row;
 use crate::control::{
-    Connection, ConnectionForm, DraftCtl, LinkState, Notice, PlotCtl, QualifyCtl, Routed, SuiteCtl,
-    Wake, WatchCtl, WorkspaceCtl,
+    Connection, ConnectionForm, DraftCtl, Notice, PlotCtl, QualifyCtl, Routed, SuiteCtl, Wake,
+    WatchCtl, WorkspaceCtl,
 };
-use crate::history::{ExportJob, Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
+use crate::history::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::protocol::DeviceId;
 use crate::runner::login_message;
 use crate::workspace::{Draft, Fixture, LoginState, Workspace};
@@ -612,74 +614,6 @@ impl WorkbenchApp {
         }
     }
 
-    fn apply_dialog(&mut self, purpose: DialogPurpose, path: PathBuf) {
-        let form = &mut self.connection.form;
-        match purpose {
-            DialogPurpose::CaFile => form.ca_file = path.display().to_string(),
-            DialogPurpose::ClientCert => form.client_cert = path.display().to_string(),
-            DialogPurpose::ClientKey => form.client_key = path.display().to_string(),
-            DialogPurpose::ExportTimeline => {
-                self.panels.timeline.export = Some(ExportJob::start(&self.timeline, path));
-            }
-            DialogPurpose::ExportJunit => match self.suite.export_junit_in(
-                &path,
-                self.workspace.get().ok().and_then(|ws| ws.env.as_deref()),
-            ) {
-                Ok(cases) => self.say(Notice::info(format!(
-                    "wrote {cases} test cases to {}",
-                    path.display()
-                ))),
-                Err(e) => self.say(Notice::error(e)),
-            },
-            DialogPurpose::ExportReport => self.export_report(&path),
-            DialogPurpose::ExportQualifyReport => {
-                let written = match self.workspace.get() {
-                    Ok(ws) => self.qualify.export_report(ws, &path),
-                    Err(e) => Err(e.to_owned()),
-                };
-                match written {
-                    Ok(()) => self.say(Notice::info(format!(
-                        "wrote the qualification's report to {}",
-                        path.display()
-                    ))),
-                    Err(e) => self.say(Notice::error(e)),
-                }
-            }
-            DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
-                Ok(found) => {
-                    if let Some(notice) = crate::control::skipped_notice(&found.skipped) {
-                        self.say(notice);
-                    }
-                    self.run_suite(found.files);
-                }
-                Err(e) => self.say(Notice::error(e)),
-            },
-            DialogPurpose::Workspace => self.open_workspace(&path),
-        }
-    }
-
-    /// Writes the suite's report (results, requests and replies, coverage) to `path`.
-    fn export_report(&mut self, path: &std::path::Path) {
-        let Ok(ws) = self.workspace.get() else {
-            return;
-        };
-        let broker = self
-            .connection
-            .broker_url()
-            .map_or("(not connected)".to_owned(), ToString::to_string);
-        let written = self
-            .suite
-            .evidence
-            .export(&self.suite.results, ws, &broker, path);
-        match written {
-            Ok(count) => self.say(Notice::info(format!(
-                "wrote the report of {count} fixtures to {}",
-                path.display()
-            ))),
-            Err(e) => self.say(Notice::error(e)),
-        }
-    }
-
     /// Opens the workspace at `root` when the window started without one, and connects.
     fn open_workspace(&mut self, root: &std::path::Path) {
         match self.workspace.open(root, &self.wake) {
@@ -708,66 +642,6 @@ impl WorkbenchApp {
             left_tab: self.panels.left_tab,
             bottom_tab: self.panels.bottom_tab,
         }
-    }
-
-    /// Where the connection stands.
-    pub fn link(&self) -> &LinkState {
-        self.connection.link()
-    }
-
-    /// The last thing that happened, in words, and whether it was an error.
-    pub fn status(&self) -> Option<&Notice> {
-        self.status.as_ref()
-    }
-
-    /// Selects a timeline row, as a click on it does.
-    pub fn select_row(&mut self, row: usize) {
-        self.panels.timeline.selected = Some(row);
-    }
-
-    /// The suite table.
-    pub fn suite(&self) -> &SuiteCtl {
-        &self.suite
-    }
-
-    /// The broker the window is connected to (the embedded one by default).
-    pub fn broker_url(&self) -> Option<&crate::transport::BrokerUrl> {
-        self.connection.broker_url()
-    }
-
-    /// The text the builder would send.
-    pub fn draft_text(&self) -> &str {
-        self.draft.draft().text()
-    }
-
-    /// The Qualify tab's state.
-    pub fn qualifying(&self) -> &QualifyCtl {
-        &self.qualify
-    }
-
-    /// Watch mode, once started.
-    pub fn watching(&self) -> Option<&WatchCtl> {
-        self.watch.as_ref()
-    }
-
-    /// The timeline row selected for its detail.
-    pub fn selected_row(&self) -> Option<usize> {
-        self.panels.timeline.selected
-    }
-
-    /// The plot's chosen points and their samples.
-    pub fn plot(&self) -> &PlotCtl {
-        &self.plot
-    }
-
-    /// The timeline.
-    pub fn timeline(&self) -> &Timeline {
-        &self.timeline
-    }
-
-    /// The checker's registry as the window believes it (models and logins).
-    pub fn registry(&self) -> &crate::model::Registry {
-        self.workspace.registry()
     }
 }
 
