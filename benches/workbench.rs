@@ -28,7 +28,7 @@ fn frame(ctx: &egui::Context, timeline: &Timeline, view: &mut TimelineView) -> u
     let mut commands = Vec::new();
     let output = ctx.run_ui(input, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
-            timeline_ui(ui, timeline, view, &mut commands);
+            timeline_ui(ui, timeline, view, None, &mut commands);
         });
     });
     let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);

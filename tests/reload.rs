@@ -196,47 +196,51 @@ fn the_embedded_hub_of_a_live_workspace_follows_the_files() {
 
 #[test]
 fn a_running_suite_takes_up_a_reload_at_its_next_fixture() {
-    use thingbench::runner::worker::{WorkerCommand, WorkerEvent, start_worker};
-    use thingbench::transport::{Auth, SessionConfig};
+    use thingbench::control::{Command, ConnectionForm, Workbench};
     let ws = common::copy_workspace();
-    let live = LiveWorkspace::open(ws.path()).expect("workspace loads");
-    let (broker, _hub) = start_embedded(live.subscribe(), None).expect("embedded starts");
-    let gateway = live.snapshot().workspace.gateway();
-    let config = SessionConfig {
-        broker: broker.url(),
-        client_id: gateway.device_key.0.clone(),
-        auth: Auth::None,
-        keep_alive: Duration::from_secs(30),
-        tls: TlsOptions::default(),
-    };
-    let worker = start_worker(live.subscribe(), config, Box::new(|| {}));
-    let fixture = ws.path().join("messages/001-valid-two-inverters.json");
-    let run = |worker: &thingbench::runner::worker::Worker| {
-        worker
-            .commands
-            .send(WorkerCommand::Run(vec![fixture.clone()]))
-            .expect("worker runs");
+    let workspace = Workspace::load(ws.path()).expect("workspace loads");
+    // The window's workbench: the embedded broker and hub, its one gateway session.
+    let (woken_tx, woken) = mpsc::channel::<()>();
+    let wake: thingbench::control::Wake = Arc::new(move || {
+        let _ = woken_tx.send(());
+    });
+    let mut bench = Workbench::new(Ok(workspace), ConnectionForm::default(), None, wake);
+    bench.connect();
+    let until = |bench: &mut Workbench, what: &str, done: &dyn Fn(&Workbench) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match worker.events.recv_timeout(Duration::from_secs(20)) {
-                Ok(WorkerEvent::Result(result)) => return result.outcome,
-                Ok(WorkerEvent::Failed(e)) => panic!("{e}"),
-                Ok(_) => {}
-                Err(e) => panic!("no result within 20 s: {e}"),
+            bench.poll();
+            if done(bench) {
+                return;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {what} within 20 s");
+            // Woken by any news of the background; a tick for the suite's own clock.
+            let _ = woken.recv_timeout(left.min(Duration::from_millis(250)));
         }
     };
-    assert!(matches!(run(&worker), Outcome::Replied { code, .. } if code.0 == 200));
+    until(&mut bench, "connection", &|b| b.connection.connected());
+    let fixture = ws.path().join("messages/001-valid-two-inverters.json");
+    bench.apply(Command::RunSuite(vec![fixture.clone()]));
+    until(&mut bench, "result", &|b| b.suite.results.len() == 1);
+    let first = bench.suite.results[0].as_ref().expect("loaded");
+    assert!(
+        matches!(first.outcome, Outcome::Replied { code, .. } if code.0 == 200),
+        "{first:?}"
+    );
 
     // A payload limit below the batch's size: the suite must now refuse to send it.
     let file = ws.path().join("workspace.json");
     let mut value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
     value["limits"] = serde_json::json!({"maxPayload": 100});
-    let write = || std::fs::write(&file, value.to_string()).expect("write");
-    publish_after(&live, write, Duration::from_secs(5), |s| {
-        s.workspace.max_payload() == 100
+    std::fs::write(&file, value.to_string()).expect("write");
+    until(&mut bench, "reload", &|b| b.registry().max_payload == 100);
+    bench.apply(Command::RunSuite(vec![fixture]));
+    until(&mut bench, "second result", &|b| {
+        b.suite.results.len() == 1 && !b.suite.running()
     });
-    let outcome = run(&worker);
+    let outcome = &bench.suite.results[0].as_ref().expect("loaded").outcome;
     assert!(
         matches!(outcome, Outcome::NotSent { .. }),
         "{}",

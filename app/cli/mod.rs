@@ -100,6 +100,19 @@ pub fn interrupted() -> bool {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Each layer's error is worded once, by its own `Display`; the command line adds the exit code.
+macro_rules! usage_from {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for UsageError {
+            fn from(e: $error) -> Self {
+                Self(e.to_string())
+            }
+        }
+    )*};
+}
+
+usage_from!(crate::runner::RunError, crate::workspace::FileError);
+
 /// The workspace to use: the one given, else the one around `near`, else `./fixtures`.
 pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, UsageError> {
     open_workspace_env(given, near, None)

@@ -77,7 +77,7 @@ impl TlsArgs {
 /// Runs `thingbench run`; exit 0 all passed, 1 a fixture failed (or could not be loaded), 2 bad
 /// arguments or no connection.
 pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    let found = collect_fixture_files(&args.paths).map_err(UsageError)?;
+    let found = collect_fixture_files(&args.paths).map_err(|e| UsageError(e.to_string()))?;
     for skipped in &found.skipped {
         say(skipped);
     }
@@ -163,7 +163,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
     if let Some(junit) = &args.junit {
         let name = suite_name(args.env.as_deref(), args.shard);
-        let xml = junit_xml_of_run(&name, &results).map_err(UsageError)?;
+        let xml = junit_xml_of_run(&name, &results).map_err(|e| UsageError(e.to_string()))?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }

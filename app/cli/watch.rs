@@ -95,7 +95,7 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         let _ = writeln!(out, "saved {} fixtures in {}", watched.len(), dir.display());
     }
     if let Some(junit) = &args.junit {
-        let xml = crate::runner::watch::watch_junit(&watched).map_err(UsageError)?;
+        let xml = crate::runner::watch::watch_junit(&watched)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
         let _ = writeln!(out, "wrote JUnit XML to {}", junit.display());

@@ -7,13 +7,15 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::history::{RowKind, Timeline};
-use crate::model::{Registry, check};
+use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, MsgId, ReplyCode};
+use crate::runner::Outcome;
 use crate::runner::connect::Embedded;
+use crate::runner::connect::spawn_embedded;
 use crate::runner::diagnosis::{Diagnosis, Hint};
-use crate::runner::worker::spawn_embedded;
 use crate::transport::{
-    Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+    Auth, BrokerUrl, OutageWatch, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
+    TlsOptions,
 };
 use crate::workspace::{AuthMode, Workspace};
 
@@ -175,6 +177,8 @@ pub enum Purpose {
     Draft,
     /// A login (`true`) or logout of a sub-device.
     Login(DeviceId, bool),
+    /// A request of the suite runner (a fixture's, or a login before it).
+    Suite,
 }
 
 struct Pending {
@@ -182,6 +186,8 @@ struct Pending {
     purpose: Purpose,
     device: Option<DeviceId>,
     topic: String,
+    /// The login or logout it makes when the hub accepts it.
+    effect: Option<SessionEffect>,
 }
 
 /// What the rest of the window must hear of a session event.
@@ -200,12 +206,29 @@ pub enum Routed {
     },
     /// Something for the status line.
     Notice(Notice),
-    /// A reply that pairs with none of this session's requests; the suite's may be among them.
+    /// A reply that pairs with none of this session's requests.
     Unpaired {
         topic: String,
         payload: Vec<u8>,
         why: String,
     },
+    /// A suite request ended; `effect` is the login or logout it made, when accepted.
+    Suite {
+        outcome: Outcome,
+        reply: Vec<u8>,
+        effect: Option<SessionEffect>,
+    },
+    /// The connection was lost, or a retry failed.
+    Disconnected { reason: String },
+    /// The session ended for good: it will not reconnect by itself.
+    Closed { reason: String },
+    /// The broker answered a subscription made with [`Connection::subscribe`].
+    Subscribed {
+        filter: String,
+        granted: Result<(), String>,
+    },
+    /// A message on a filter subscribed with [`Connection::subscribe`].
+    Message { topic: String, payload: Vec<u8> },
 }
 
 /// The window's connection as the workspace's gateway.
@@ -225,6 +248,10 @@ pub struct Connection {
     hint: Option<Hint>,
     /// What the embedded hub said so far (losing its link, replies it could not send).
     hub_log: crate::hub::HubLog,
+    /// The session's outages, one timeline row each.
+    outage: OutageWatch,
+    /// Filters subscribed for others (watch mode), again on every new session.
+    filters: Vec<String>,
 }
 
 impl Connection {
@@ -242,6 +269,27 @@ impl Connection {
             diagnosis: Diagnosis::default(),
             hint: None,
             hub_log: crate::hub::HubLog::new("the embedded broker"),
+            outage: OutageWatch::default(),
+            filters: Vec::new(),
+        }
+    }
+
+    /// Subscribes the session to `filter`, now and on every session after it; its messages come
+    /// as [`Routed::Message`].
+    pub fn subscribe(&mut self, filter: &str) {
+        if !self.filters.iter().any(|f| f == filter) {
+            self.filters.push(filter.to_owned());
+        }
+        if let Some(session) = &self.session {
+            session.send(SessionCommand::Subscribe(filter.to_owned()));
+        }
+    }
+
+    /// Ends a subscription made with [`Connection::subscribe`].
+    pub fn unsubscribe(&mut self, filter: &str) {
+        self.filters.retain(|f| f != filter);
+        if let Some(session) = &self.session {
+            session.send(SessionCommand::Unsubscribe(filter.to_owned()));
         }
     }
 
@@ -348,6 +396,10 @@ impl Connection {
             .and_then(|config| Session::start(config, Box::new(move || wake())));
         match started {
             Ok(session) => {
+                for filter in &self.filters {
+                    session.send(SessionCommand::Subscribe(filter.clone()));
+                }
+                self.outage = OutageWatch::default();
                 self.session = Some(session);
                 self.broker_url = Some(url);
                 self.link = LinkState::Connecting;
@@ -358,40 +410,37 @@ impl Connection {
         }
     }
 
-    /// A session like the window's, to the same broker, for other work (the suite, watch):
-    /// `suffix` is added to the client id.
-    pub fn sibling_config(&self, ws: &Workspace, suffix: &str) -> Result<SessionConfig, String> {
-        let url = self
-            .broker_url
-            .clone()
-            .ok_or("not connected: connect first (left panel, Connection)")?;
-        let mut config = self.form.session_config(ws, url)?;
-        config.client_id.push_str(suffix);
-        Ok(config)
-    }
-
     /// Closes the session; every request waiting for a reply ends as lost.
     pub fn disconnect(&mut self, timeline: &mut Timeline) -> Vec<Routed> {
         if let Some(session) = self.session.take() {
             close_in_background(session);
         }
-        let reason = "disconnected before the reply";
-        let mut routed = Vec::new();
-        for (_, pending) in std::mem::take(&mut self.pending) {
-            end_unanswered(
-                timeline,
-                pending.row,
-                pending.device.as_ref(),
-                &pending.topic,
-                RowKind::Lost,
-                reason,
-            );
-            if pending.purpose == Purpose::Draft {
-                routed.push(Routed::Draft(SendState::Lost(reason.into())));
-            }
-        }
         self.link = LinkState::Off;
-        routed
+        self.end_pending("disconnected before the reply", timeline)
+    }
+
+    /// Ends every request waiting for a reply as lost, for `reason`.
+    fn end_pending(&mut self, reason: &str, timeline: &mut Timeline) -> Vec<Routed> {
+        let mut pending: Vec<(RequestId, Pending)> = self.pending.drain().collect();
+        // In the order they were sent, as the suite expects its own.
+        pending.sort_by_key(|(request, _)| *request);
+        pending
+            .into_iter()
+            .filter_map(|(_, pending)| {
+                end_unanswered(
+                    timeline,
+                    pending.row,
+                    pending.device.as_ref(),
+                    &pending.topic,
+                    RowKind::Lost,
+                    reason,
+                );
+                let outcome = Outcome::Lost {
+                    reason: reason.to_owned(),
+                };
+                routed_end(pending.purpose, outcome, Vec::new(), None)
+            })
+            .collect()
     }
 
     /// Sends a request, checked against `registry`, with a row for it in the timeline.
@@ -414,15 +463,22 @@ impl Connection {
             msg_id,
             purpose,
             device,
+            timeout,
         } = message;
         let report = check(registry, &topic, &payload);
-        let row = push_request(timeline, device.as_ref(), &topic, &payload, &report, "");
+        let device = device.or_else(|| crate::runner::watch::first_device(&topic, &payload));
+        let note = if purpose == Purpose::Suite {
+            "suite"
+        } else {
+            ""
+        };
+        let row = push_request(timeline, device.as_ref(), &topic, &payload, &report, note);
         let sent = session.send(SessionCommand::Request {
             request,
             topic: topic.clone(),
             payload,
             msg_id,
-            timeout: self.form.timeout(),
+            timeout: timeout.unwrap_or_else(|| self.form.timeout()),
         });
         if !sent {
             end_unanswered(
@@ -442,6 +498,7 @@ impl Connection {
                 purpose,
                 device,
                 topic,
+                effect: report.effect,
             },
         );
         Ok(())
@@ -456,10 +513,11 @@ impl Connection {
     }
 
     /// Applies one session event: rows in the timeline, and what others must hear of it.
-    pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Option<Routed> {
+    pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Vec<Routed> {
         match event {
             SessionEvent::Connected => {
                 self.link = LinkState::Connected;
+                let _ = self.outage.connected(std::time::Instant::now());
                 let note = format!(
                     "connected to {}",
                     self.broker_url
@@ -467,17 +525,19 @@ impl Connection {
                         .map_or(String::new(), ToString::to_string)
                 );
                 push_event(timeline, RowKind::Connected, &note);
-                Some(Routed::Connected)
+                vec![Routed::Connected]
             }
             SessionEvent::Disconnected { reason } => {
-                // A broker that stays away fails every retry the same way: one row for the
-                // outage (and one for each new reason), not one per attempt.
-                let again = matches!(&self.link, LinkState::Retrying(r) if *r == reason);
-                if !again {
+                // A broker that stays away fails every retry: one row for the outage.
+                if self
+                    .outage
+                    .disconnected(&reason, std::time::Instant::now())
+                    .is_some()
+                {
                     push_event(timeline, RowKind::Disconnected, &reason);
                 }
-                self.link = LinkState::Retrying(reason);
-                None
+                self.link = LinkState::Retrying(reason.clone());
+                vec![Routed::Disconnected { reason }]
             }
             SessionEvent::Replied {
                 request,
@@ -493,7 +553,9 @@ impl Connection {
                 if let Some(hint) = self.diagnosis.replied(rtt) {
                     self.hint = Some(hint);
                 }
-                let pending = self.pending.remove(&request)?;
+                let Some(pending) = self.pending.remove(&request) else {
+                    return Vec::new();
+                };
                 push_reply(
                     timeline,
                     pending.row,
@@ -506,25 +568,23 @@ impl Connection {
                         rtt,
                     },
                 );
-                Some(match pending.purpose {
-                    Purpose::Draft => Routed::Draft(SendState::Replied {
-                        code: reply.code,
-                        message: reply.message,
-                        rtt,
-                    }),
-                    Purpose::Login(device, login) => Routed::Login {
-                        device,
-                        login,
-                        code: reply.code,
-                        message: reply.message,
-                    },
-                })
+                let effect = pending.effect.filter(|_| reply.code.is_success());
+                let outcome = Outcome::Replied {
+                    code: reply.code,
+                    message: reply.message,
+                    rtt,
+                };
+                routed_end(pending.purpose, outcome, payload, effect)
+                    .into_iter()
+                    .collect()
             }
             SessionEvent::NoReply { request, after } => {
                 if let Some(hint) = self.diagnosis.unanswered() {
                     self.hint = Some(hint);
                 }
-                let pending = self.pending.remove(&request)?;
+                let Some(pending) = self.pending.remove(&request) else {
+                    return Vec::new();
+                };
                 let note = format!("no reply within {} ms", after.as_millis());
                 end_unanswered(
                     timeline,
@@ -534,13 +594,19 @@ impl Connection {
                     RowKind::NoReply,
                     &note,
                 );
-                Some(match pending.purpose {
-                    Purpose::Draft => Routed::Draft(SendState::NoReply(after)),
-                    Purpose::Login(..) => Routed::Notice(Notice::error(note)),
-                })
+                routed_end(
+                    pending.purpose,
+                    Outcome::NoReply { after },
+                    Vec::new(),
+                    None,
+                )
+                .into_iter()
+                .collect()
             }
             SessionEvent::Lost { request, reason } => {
-                let pending = self.pending.remove(&request)?;
+                let Some(pending) = self.pending.remove(&request) else {
+                    return Vec::new();
+                };
                 end_unanswered(
                     timeline,
                     pending.row,
@@ -549,36 +615,82 @@ impl Connection {
                     RowKind::Lost,
                     &reason,
                 );
-                match pending.purpose {
-                    Purpose::Draft => Some(Routed::Draft(SendState::Lost(reason))),
-                    Purpose::Login(..) => None,
-                }
+                routed_end(pending.purpose, Outcome::Lost { reason }, Vec::new(), None)
+                    .into_iter()
+                    .collect()
             }
             SessionEvent::Unpaired {
                 topic,
                 payload,
                 why,
-            } => Some(Routed::Unpaired {
+            } => vec![Routed::Unpaired {
                 topic,
                 payload,
                 why,
-            }),
+            }],
             SessionEvent::Closed => {
-                if self.session.take().is_some() {
-                    self.link = LinkState::Failed("the session ended".into());
+                if self.session.take().is_none() {
+                    return Vec::new();
                 }
-                None
+                let reason = match self.outage.outage() {
+                    Some(outage) => format!("the session ended: {}", outage.reason),
+                    None => "the session ended".to_owned(),
+                };
+                self.link = LinkState::Failed(reason.clone());
+                let mut routed = self.end_pending(&reason, timeline);
+                routed.push(Routed::Closed { reason });
+                routed
             }
-            // Only reply topics are subscribed here; a refused one means no reply can arrive.
-            SessionEvent::Subscribed {
-                granted: Err(reason),
-                ..
-            } => Some(Routed::Notice(Notice::error(reason))),
-            SessionEvent::Subscribed { granted: Ok(_), .. }
-            | SessionEvent::Message { .. }
-            | SessionEvent::Acked
-            | SessionEvent::PublishFailed { .. } => None,
+            SessionEvent::Subscribed { filter, granted } => {
+                let granted = granted.map(|_| ());
+                if self.filters.contains(&filter) {
+                    vec![Routed::Subscribed { filter, granted }]
+                } else {
+                    // A reply topic: refused, none of its replies can arrive.
+                    granted
+                        .err()
+                        .map(|reason| Routed::Notice(Notice::error(reason)))
+                        .into_iter()
+                        .collect()
+                }
+            }
+            SessionEvent::Message { topic, payload } => vec![Routed::Message { topic, payload }],
+            SessionEvent::Acked | SessionEvent::PublishFailed { .. } => Vec::new(),
         }
+    }
+}
+
+/// What the rest of the window hears of a request of `purpose` that ended with `outcome`.
+fn routed_end(
+    purpose: Purpose,
+    outcome: Outcome,
+    reply: Vec<u8>,
+    effect: Option<SessionEffect>,
+) -> Option<Routed> {
+    match purpose {
+        Purpose::Suite => Some(Routed::Suite {
+            outcome,
+            reply,
+            effect,
+        }),
+        Purpose::Draft => Some(Routed::Draft(match outcome {
+            Outcome::Replied { code, message, rtt } => SendState::Replied { code, message, rtt },
+            Outcome::NoReply { after } => SendState::NoReply(after),
+            Outcome::Lost { reason } | Outcome::NotSent { reason } => SendState::Lost(reason),
+        })),
+        Purpose::Login(device, login) => match outcome {
+            Outcome::Replied { code, message, .. } => Some(Routed::Login {
+                device,
+                login,
+                code,
+                message,
+            }),
+            Outcome::NoReply { after } => Some(Routed::Notice(Notice::error(format!(
+                "no reply within {} ms",
+                after.as_millis()
+            )))),
+            Outcome::Lost { .. } | Outcome::NotSent { .. } => None,
+        },
     }
 }
 
@@ -588,7 +700,10 @@ pub struct Request {
     pub payload: Vec<u8>,
     pub msg_id: Option<MsgId>,
     pub purpose: Purpose,
+    /// The device of its timeline row (default: the first the request names).
     pub device: Option<DeviceId>,
+    /// How long to wait for the reply (default: the form's timeout).
+    pub timeout: Option<Duration>,
 }
 
 /// Closes a session off the UI thread: dropping it joins the session's thread.
@@ -638,10 +753,10 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             for event in connection.take_events() {
-                if let Some(routed) = connection.apply(event, timeline)
-                    && done(&routed)
-                {
-                    return routed;
+                for routed in connection.apply(event, timeline) {
+                    if done(&routed) {
+                        return routed;
+                    }
                 }
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -684,6 +799,7 @@ mod tests {
                     msg_id: message.id,
                     purpose: Purpose::Login(inv.clone(), true),
                     device: Some(inv.clone()),
+                    timeout: None,
                 },
                 &registry,
                 &mut timeline,
@@ -738,6 +854,7 @@ mod tests {
                     msg_id: None,
                     purpose: Purpose::Draft,
                     device: None,
+                    timeout: None,
                 },
                 &registry,
                 &mut timeline,
@@ -762,6 +879,7 @@ mod tests {
                     msg_id: None,
                     purpose: Purpose::Draft,
                     device: None,
+                    timeout: None,
                 },
                 &registry,
                 &mut timeline,
@@ -800,6 +918,7 @@ mod tests {
                         msg_id: None,
                         purpose: Purpose::Draft,
                         device: None,
+                        timeout: None,
                     },
                     &registry,
                     &mut timeline,
@@ -851,6 +970,7 @@ mod tests {
                     msg_id: login.id,
                     purpose: Purpose::Login(inv.clone(), true),
                     device: Some(inv),
+                    timeout: None,
                 },
                 &registry,
                 &mut timeline,
@@ -868,6 +988,7 @@ mod tests {
                         msg_id: None,
                         purpose: Purpose::Draft,
                         device: None,
+                        timeout: None,
                     },
                     &registry,
                     &mut timeline,

@@ -1,8 +1,10 @@
 //! The window's state as plain controllers that know nothing of egui: the workspace and its
 //! reloads, the connection and its pending requests, the draft and its check, the suite, watch
 //! mode and the plot's samples. Each applies the commands and events of its own concern and is
-//! tested without a window; `app/ui/` only draws them.
+//! tested without a window; [`Workbench`] holds them all and routes between them; `app/ui/`
+//! only draws them.
 
+pub mod command;
 pub mod connection;
 pub mod draft;
 pub mod notice;
@@ -12,8 +14,10 @@ pub mod suite;
 pub mod suite_evidence;
 pub mod traffic;
 pub mod watch;
+pub mod workbench;
 pub mod workspace;
 
+pub use command::{BottomTab, Command, DialogPurpose, LeftTab};
 pub use connection::{Connection, ConnectionForm, LinkState, Purpose, Routed};
 pub use draft::{DraftCtl, SendState};
 pub use notice::Notice;
@@ -21,6 +25,7 @@ pub use plot::{PlotCtl, Series};
 pub use qualify::{QualifyCtl, RunState};
 pub use suite::SuiteCtl;
 pub use watch::{DeviceSummary, WatchCtl};
+pub use workbench::Workbench;
 pub use workspace::{WorkspaceCtl, skipped_notice};
 
 #[cfg(test)]

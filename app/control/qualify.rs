@@ -119,6 +119,25 @@ impl QualifyCtl {
         self.selected = self.selected.min(self.plans.len().saturating_sub(1));
     }
 
+    /// The file name of the plan chosen, to choose it again after a restart.
+    pub fn selected_name(&self) -> Option<&str> {
+        self.plans
+            .get(self.selected)
+            .and_then(|plan| plan.path.file_name())
+            .and_then(|name| name.to_str())
+    }
+
+    /// Chooses the plan whose file is named `name`, if there is one.
+    pub fn select_named(&mut self, name: &str) {
+        if let Some(at) = self
+            .plans
+            .iter()
+            .position(|plan| plan.path.file_name().and_then(|n| n.to_str()) == Some(name))
+        {
+            self.selected = at;
+        }
+    }
+
     /// True while a plan runs or waits for its device.
     pub fn running(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.state != RunState::Done)

@@ -1,4 +1,4 @@
-//! Watch mode: a session of its own subscribed to the protocol's topics, the [`Watcher`] that
+//! Watch mode: the window's session subscribed to the protocol's topics, the [`Watcher`] that
 //! checks what it sees, a summary per device, and a timeline row for each watched message.
 
 use std::collections::BTreeMap;
@@ -7,11 +7,9 @@ use std::time::Duration;
 use crate::history::{NewRow, RowKind, Timeline};
 use crate::protocol::{DeviceId, EpochMs, ReplyCode, reply_topic};
 use crate::runner::watch::{WatchUpdate, Watched, Watcher, watch_filters};
-use crate::transport::{Session, SessionCommand, SessionConfig, SessionEvent};
 use crate::workspace::Fixture;
 
-use super::Wake;
-use super::connection::close_in_background;
+use super::connection::{Connection, Routed};
 use super::notice::Notice;
 
 /// What watch mode has seen of one device.
@@ -49,10 +47,10 @@ impl DeviceSummary {
     }
 }
 
-/// Watch mode, once started; what was seen stays after it stops.
+/// Watch mode, once started; what was seen stays after it stops. It subscribes the window's
+/// own session (no session of its own) and is fed that session's messages.
 pub struct WatchCtl {
-    /// `None` once stopped.
-    session: Option<Session>,
+    running: bool,
     watcher: Watcher,
     /// The timeline row of each watched request, by its index in the watcher.
     rows: Vec<usize>,
@@ -61,31 +59,24 @@ pub struct WatchCtl {
     /// The filters the broker has not granted since the session last connected: watching
     /// starts when none is left.
     waiting: Vec<String>,
-    /// Why the connection went, while it is away.
-    lost: Option<String>,
+    /// The connection went away while watching, and has not been granted the filters again.
+    lost: bool,
 }
 
 impl WatchCtl {
-    /// Starts watching with a session made from `config`, checking with `watcher`.
-    pub fn start(config: SessionConfig, watcher: Watcher, wake: &Wake) -> Result<Self, String> {
-        let wake = wake.clone();
-        let session = Session::start(config, Box::new(move || wake()))?;
-        Ok(Self::with_session(session, watcher))
-    }
-
-    /// Watch mode over `session`, which subscribes to the watched filters now and again after
-    /// every reconnect.
-    pub fn with_session(session: Session, watcher: Watcher) -> Self {
+    /// Starts watching over `connection`'s session, checking with `watcher`: the session
+    /// subscribes to the watched filters now and after every reconnect.
+    pub fn start(connection: &mut Connection, watcher: Watcher) -> Self {
         for filter in watch_filters() {
-            session.send(SessionCommand::Subscribe(filter));
+            connection.subscribe(&filter);
         }
         Self {
-            session: Some(session),
+            running: true,
             watcher,
             rows: Vec::new(),
             devices: BTreeMap::new(),
             waiting: watch_filters(),
-            lost: None,
+            lost: false,
         }
     }
 
@@ -96,13 +87,15 @@ impl WatchCtl {
 
     /// True until stopped.
     pub fn running(&self) -> bool {
-        self.session.is_some()
+        self.running
     }
 
     /// Stops watching; what was seen stays.
-    pub fn stop(&mut self) {
-        if let Some(session) = self.session.take() {
-            close_in_background(session);
+    pub fn stop(&mut self, connection: &mut Connection) {
+        if std::mem::take(&mut self.running) {
+            for filter in watch_filters() {
+                connection.unsubscribe(&filter);
+            }
         }
     }
 
@@ -111,12 +104,10 @@ impl WatchCtl {
         self.watcher.watched()
     }
 
-    /// The session's events since the last frame.
-    pub fn take_events(&self) -> Vec<SessionEvent> {
-        self.session
-            .as_ref()
-            .map(|s| s.events.try_iter().collect())
-            .unwrap_or_default()
+    /// Checks with `fresh` (a reloaded workspace's registry) from now on, keeping the logins
+    /// seen so far.
+    pub fn replace_registry(&mut self, fresh: crate::model::Registry) {
+        self.watcher.replace_registry(fresh);
     }
 
     /// Feeds one message; a new request also counts for each device it names.
@@ -135,46 +126,47 @@ impl WatchCtl {
         Some(update)
     }
 
-    /// Applies one event of the watch session: rows in the timeline, and a notice when the
-    /// connection changed.
-    pub fn apply(&mut self, event: SessionEvent, timeline: &mut Timeline) -> Option<Notice> {
-        match event {
-            SessionEvent::Connected => {
+    /// Applies what the window's connection routed: rows in the timeline, and a notice when
+    /// watching starts, stops or is held up.
+    pub fn apply(&mut self, routed: &Routed, timeline: &mut Timeline) -> Option<Notice> {
+        if !self.running {
+            return None;
+        }
+        match routed {
+            Routed::Connected => {
                 // The session subscribes again by itself; watching resumes at the SUBACKs.
                 self.waiting = watch_filters();
                 None
             }
-            SessionEvent::Subscribed {
+            Routed::Subscribed {
                 filter,
-                granted: Ok(_),
+                granted: Ok(()),
             } => {
                 let before = self.waiting.len();
-                self.waiting.retain(|f| *f != filter);
-                (before > 0 && self.waiting.is_empty()).then(|| match self.lost.take() {
-                    Some(_) => Notice::info("watching every device's traffic again"),
-                    None => Notice::info("watching every device's traffic"),
+                self.waiting.retain(|f| f != filter);
+                (before > 0 && self.waiting.is_empty()).then(|| {
+                    if std::mem::take(&mut self.lost) {
+                        Notice::info("watching every device's traffic again")
+                    } else {
+                        Notice::info("watching every device's traffic")
+                    }
                 })
             }
-            SessionEvent::Subscribed {
+            Routed::Subscribed {
                 granted: Err(reason),
                 ..
             } => Some(Notice::error(format!("watch: {reason}"))),
-            // A broker that stays away fails each retry alike: one notice per outage.
-            SessionEvent::Disconnected { reason } => {
-                let again = self.lost.as_ref() == Some(&reason);
-                self.lost = Some(reason.clone());
-                (!again).then(|| Notice::error(format!("watch: {reason}; retrying")))
+            Routed::Disconnected { .. } => {
+                // The connection says the outage once; watching resumes when it is back.
+                self.lost = true;
+                None
             }
-            SessionEvent::Closed => {
-                let reason = self
-                    .lost
-                    .take()
-                    .unwrap_or_else(|| "the session closed".into());
-                self.session = None;
+            Routed::Closed { reason } => {
+                self.running = false;
                 Some(Notice::error(format!("watch stopped: {reason}")))
             }
-            SessionEvent::Message { topic, payload } => {
-                match self.feed(&topic, payload)? {
+            Routed::Message { topic, payload } => {
+                match self.feed(topic, payload.clone())? {
                     WatchUpdate::Request(index) => self.request_row(index, timeline),
                     WatchUpdate::Reply(index) => self.reply_row(index, timeline),
                 }
@@ -271,12 +263,12 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let ws = Workspace::load(&root).expect("the sample workspace loads");
         let watch = WatchCtl {
-            session: None,
+            running: true,
             watcher: Watcher::new(ws.registry(&LoginState::All)),
             rows: Vec::new(),
             devices: BTreeMap::new(),
             waiting: Vec::new(),
-            lost: None,
+            lost: false,
         };
         (watch, ws.gateway())
     }
@@ -287,21 +279,21 @@ mod tests {
         let mut timeline = Timeline::default();
         let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
         let request = br#"{"id":"7","version":"1.0","method":"thing.measurepoint.post.batch","params":[{"measurepoints":{"cpuLoad":1.5}}]}"#;
-        let event = SessionEvent::Message {
+        let event = Routed::Message {
             topic: topic.into(),
             payload: request.to_vec(),
         };
-        assert_eq!(watch.apply(event, &mut timeline), None);
+        assert_eq!(watch.apply(&event, &mut timeline), None);
         assert_eq!(timeline.len(), 1);
         assert!(
             watch.watched()[0].payload().is_empty(),
             "the timeline holds the payload; the watcher dropped its copy"
         );
-        let reply = SessionEvent::Message {
+        let reply = Routed::Message {
             topic: reply_topic(topic),
             payload: br#"{"id":"7","code":200,"data":null}"#.to_vec(),
         };
-        watch.apply(reply, &mut timeline);
+        watch.apply(&reply, &mut timeline);
         assert_eq!(timeline.len(), 2);
         let request_row = timeline
             .row(timeline.first())
@@ -327,36 +319,36 @@ mod tests {
     }
 
     #[test]
-    fn watching_is_said_once_every_filter_is_granted_and_an_outage_once() {
+    fn watching_is_said_once_every_filter_is_granted_and_again_after_an_outage() {
         let (mut watch, _) = watching();
         let mut timeline = Timeline::default();
-        let mut apply = |watch: &mut WatchCtl, event| watch.apply(event, &mut timeline);
-        let granted = |filter: &str| SessionEvent::Subscribed {
+        let mut apply = |watch: &mut WatchCtl, event| watch.apply(&event, &mut timeline);
+        let granted = |filter: &str| Routed::Subscribed {
             filter: filter.to_owned(),
-            granted: Ok(rumqttc::QoS::AtLeastOnce),
+            granted: Ok(()),
         };
         let filters = watch_filters();
-        assert_eq!(apply(&mut watch, SessionEvent::Connected), None);
+        assert_eq!(apply(&mut watch, Routed::Connected), None);
         assert_eq!(apply(&mut watch, granted(&filters[0])), None);
         let ready = apply(&mut watch, granted(&filters[1])).expect("a notice");
         assert_eq!(ready.text, "watching every device's traffic");
         // A refused subscription is an error the person sees.
         let refused = apply(
             &mut watch,
-            SessionEvent::Subscribed {
+            Routed::Subscribed {
                 filter: filters[0].clone(),
                 granted: Err("the broker refused the subscription".into()),
             },
         )
         .expect("a notice");
         assert!(refused.text.contains("refused"), "{refused:?}");
-        // Retries that fail alike are one notice; the way back is another.
-        let lost = || SessionEvent::Disconnected {
+        // The connection says the outage (once, in the timeline); the way back is watch's news.
+        let lost = || Routed::Disconnected {
             reason: "connection refused".into(),
         };
-        assert!(apply(&mut watch, lost()).is_some());
         assert_eq!(apply(&mut watch, lost()), None);
-        assert_eq!(apply(&mut watch, SessionEvent::Connected), None);
+        assert_eq!(apply(&mut watch, lost()), None);
+        assert_eq!(apply(&mut watch, Routed::Connected), None);
         assert_eq!(apply(&mut watch, granted(&filters[0])), None);
         let back = apply(&mut watch, granted(&filters[1])).expect("a notice");
         assert_eq!(back.text, "watching every device's traffic again");

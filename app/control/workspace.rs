@@ -93,6 +93,11 @@ impl WorkspaceCtl {
             .map_err(String::as_str)
     }
 
+    /// The workspace, shared, for a reader that keeps it (the suite runner).
+    pub fn shared(&self) -> Option<Arc<Workspace>> {
+        self.workspace.as_ref().ok().cloned()
+    }
+
     /// The number of the current load: it changes with every reload.
     pub fn generation(&self) -> u64 {
         self.generation

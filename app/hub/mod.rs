@@ -46,7 +46,7 @@ pub enum HubStatus {
 /// and replies that could not be sent.
 pub struct HubLog {
     broker: String,
-    lost: bool,
+    outage: crate::transport::OutageWatch,
 }
 
 impl HubLog {
@@ -54,17 +54,22 @@ impl HubLog {
     pub fn new(broker: &str) -> Self {
         Self {
             broker: broker.to_owned(),
-            lost: false,
+            outage: crate::transport::OutageWatch::default(),
         }
     }
 
     /// The line for `status`, if it says something new.
     pub fn line(&mut self, status: &HubStatus) -> Option<String> {
+        let now = Instant::now();
         match status {
-            HubStatus::Connected => std::mem::take(&mut self.lost)
-                .then(|| format!("hub: connected to {} again; answering", self.broker)),
-            HubStatus::Disconnected(why) => (!std::mem::replace(&mut self.lost, true))
-                .then(|| format!("hub: lost the broker: {why}; retrying until it is back")),
+            HubStatus::Connected => self
+                .outage
+                .connected(now)
+                .map(|_| format!("hub: connected to {} again; answering", self.broker)),
+            HubStatus::Disconnected(why) => self
+                .outage
+                .disconnected(why, now)
+                .map(|_| format!("hub: lost the broker: {why}; retrying until it is back")),
             HubStatus::RepliesNotSent { cause, count: 1 } => Some(format!(
                 "hub: a reply could not be sent: {cause} (more of this kind are counted, not listed)"
             )),

@@ -1,6 +1,7 @@
 //! Connecting for suites: the embedded broker and hub, and a session as the gateway.
 
 use std::net::SocketAddr;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::broker::EmbeddedBroker;
@@ -97,4 +98,33 @@ pub fn broker_or_embedded(
             Ok((Some((broker, hub)), url))
         }
     }
+}
+
+/// Starts the embedded broker and the hub of the workspace `feed` follows on a thread; the
+/// answer comes on the returned channel, after which `wake` is called. The hub answers with
+/// the newest workspace of `feed` at every request.
+pub fn spawn_embedded(
+    feed: WorkspaceFeed,
+    wake: Box<dyn Fn() + Send>,
+) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("thingbench-embedded".into())
+        .spawn({
+            let tx = tx.clone();
+            move || {
+                let started = start_embedded(feed, None).map(|(broker, hub)| {
+                    let url = broker.url();
+                    (Some((broker, hub)), url)
+                });
+                let _ = tx.send(started);
+                wake();
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = tx.send(Err(format!(
+            "cannot start the embedded broker's thread: {e}"
+        )));
+    }
+    rx
 }

@@ -4,12 +4,14 @@
 pub mod bench;
 pub mod connect;
 pub mod diagnosis;
+mod error;
 pub mod shard;
+pub mod suite;
 pub mod watch;
-pub mod worker;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::model::Registry;
@@ -17,7 +19,8 @@ use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{BrokerUrl, RequestId, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Fixture, IdSource, JsonFiles, LoginState, ResolvedMessage, Workspace};
 
-use diagnosis::{Diagnosis, Hint};
+pub use error::RunError;
+pub use suite::{OUTAGE_PATIENCE, Suite};
 
 /// How one fixture ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,18 +76,8 @@ type Observer<'a> = Box<dyn FnMut(Traffic<'_>) + 'a>;
 /// What [`Runner::tell`] calls with each line of news.
 type Teller<'a> = Box<dyn FnMut(&str) + 'a>;
 
-/// A lost connection, from the moment the runner heard of it.
-#[derive(Debug)]
-struct Outage {
-    since: Instant,
-    /// The session's latest word on why it cannot connect.
-    reason: String,
-    /// The run stopped waiting for this outage to end.
-    gave_up: bool,
-}
-
 /// One fixture's result.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CaseResult {
     pub name: String,
     pub path: PathBuf,
@@ -173,7 +166,7 @@ pub fn result_line(result: &SuiteResult) -> String {
 
 /// The fixture files named by `paths`: files as given, folders searched recursively (links
 /// followed), each folder's files in name order; with what the search skipped, by name.
-pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, String> {
+pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, RunError> {
     let mut files = JsonFiles::default();
     for path in paths {
         if path.is_dir() {
@@ -183,86 +176,52 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, String> {
         } else if path.is_file() {
             files.files.push(path.clone());
         } else {
-            return Err(format!(
-                "{}: no such file or folder; check the path",
-                path.display()
-            ));
+            return Err(RunError::NoSuchPath(path.clone()));
         }
     }
     Ok(files)
 }
 
-/// How a fixture asks for a payload over the limit to be sent.
-const OVER_LIMIT_HINT: &str = "a fixture expecting 1008 is sent anyway; to send it while expecting another code, add \"sendOversize\": true to the fixture";
-
-/// Replays fixtures one by one over a connected session.
+/// Replays fixtures over a connected session: the blocking driver of a [`Suite`], for the
+/// command line. It publishes what the suite asks for and feeds it the session's events until
+/// the work asked for is done.
 pub struct Runner<'a> {
-    workspace: Arc<Workspace>,
+    suite: Suite,
     session: &'a Session,
-    ids: IdSource,
     next_request: u64,
-    /// What we believe the hub thinks of each sub-device; `None` until first set.
-    logged_in: Option<Vec<DeviceId>>,
-    pub timeout_override: Option<Duration>,
-    /// The workspace's devices and secrets, for signing logins (read once per workspace).
-    registry: Registry,
-    /// Sub-devices without a usable secret, already reported once.
-    unsigned_reported: Vec<DeviceId>,
-    /// Whether the session was connected at its last word.
-    connected: bool,
-    /// The connection lost and not yet back.
-    outage: Option<Outage>,
-    /// How long the requests not yet sent or reported have waited for the connection.
-    link_wait: Duration,
-    /// What the replies and silences so far say about the broker and the hub.
-    diagnosis: Diagnosis,
-    /// The broker, for the words of news.
-    broker: Option<BrokerUrl>,
+    /// The suite's request in flight, and when to stop believing the session will end it.
+    in_flight: Option<(RequestId, Instant)>,
     /// Told of every request sent and of how it ended.
     on_traffic: Option<Observer<'a>>,
-    /// Subscriptions the broker refused since the last fixture (its replies cannot arrive).
-    refused: Vec<String>,
     /// Told of outages and hints, each once.
     on_news: Option<Teller<'a>>,
+    /// Each reply waits this long instead of each fixture's own `expect.withinMs`.
+    pub timeout_override: Option<Duration>,
 }
 
-/// How long a run waits, from the moment it hears of a lost connection, for the connection to
-/// come back before its sends fail at once: long enough for a broker restart, short enough for a
-/// broker gone for good. The request that finds the connection lost waits for it, whatever its
-/// own timeout: a fixture after a restart passes instead of failing for want of patience.
-const OUTAGE_PATIENCE: Duration = Duration::from_secs(10);
+/// What the work asked of a [`Runner`] came to.
+#[derive(Default)]
+struct Done {
+    result: Option<SuiteResult>,
+    notes: Option<Vec<String>>,
+    answer: Option<Outcome>,
+}
 
-/// How long a login waits for its reply once a hub has answered.
-const LOGIN_WAIT: Duration = Duration::from_secs(5);
-
-/// How long a login waits while nothing has ever replied: a hub answers a login within
-/// milliseconds, and a broker without one should not cost every fixture seconds per login.
-const FIRST_LOGIN_WAIT: Duration = Duration::from_secs(2);
-
-/// How long a login waits once no hub seems to be answering (said once): long enough for a hub
-/// that has started since.
-const NO_HUB_LOGIN_WAIT: Duration = Duration::from_millis(500);
+/// The margin past a request's own timeout after which a session that has not ended it is
+/// taken for dead: the session ends every request itself.
+const SESSION_GUARD: Duration = Duration::from_secs(10);
 
 impl<'a> Runner<'a> {
     /// A runner over `session`, which must be connected as the workspace's gateway.
     pub fn new(workspace: Arc<Workspace>, session: &'a Session) -> Self {
         Self {
-            registry: workspace.registry(&LoginState::All),
-            workspace,
+            suite: Suite::new(workspace, IdSource::from_clock()),
             session,
-            ids: IdSource::from_clock(),
             next_request: 1,
-            logged_in: None,
-            timeout_override: None,
-            unsigned_reported: Vec::new(),
-            connected: true,
-            outage: None,
-            link_wait: Duration::ZERO,
-            diagnosis: Diagnosis::default(),
-            broker: None,
+            in_flight: None,
             on_traffic: None,
-            refused: Vec::new(),
             on_news: None,
+            timeout_override: None,
         }
     }
 
@@ -270,50 +229,9 @@ impl<'a> Runner<'a> {
     /// outage when it starts and when it ends (or when the run stops waiting for it), round
     /// trips slowed by Nagle's algorithm, and no hub answering.
     pub fn tell(mut self, broker: &BrokerUrl, say: impl FnMut(&str) + 'a) -> Self {
-        self.broker = Some(broker.clone());
+        self.suite = self.suite.on_broker(broker);
         self.on_news = Some(Box::new(say));
         self
-    }
-
-    /// True once any request of this runner got a reply: a hub answers on the broker.
-    pub fn hub_seen(&self) -> bool {
-        self.diagnosis.hub_seen()
-    }
-
-    /// Says what is still unsaid at the end of a run: the Nagle hint of a short run, and a
-    /// connection that is still lost.
-    pub fn finish(&mut self) {
-        if let Some(hint) = self.diagnosis.finish() {
-            self.hint(&hint);
-        }
-        if let Some(outage) = &self.outage
-            && !outage.gave_up
-        {
-            let line = format!(
-                "the run ends without the broker, lost {:.1} s ago: {}",
-                outage.since.elapsed().as_secs_f64(),
-                outage.reason
-            );
-            self.say(&line);
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        if let Some(say) = &mut self.on_news {
-            say(line);
-        }
-    }
-
-    fn hint(&mut self, hint: &Hint) {
-        let line = hint.words(self.broker.as_ref());
-        self.say(&line);
-    }
-
-    /// Uses `workspace` (a reload of the same folder) from the next fixture on; the devices
-    /// this runner logged in stay logged in, as the hub keeps them across a reload.
-    pub fn set_workspace(&mut self, workspace: Arc<Workspace>) {
-        self.registry = workspace.registry(&LoginState::All);
-        self.workspace = workspace;
     }
 
     /// Tells `observe` of every request this runner sends (fixtures and logins) and of how each
@@ -323,74 +241,68 @@ impl<'a> Runner<'a> {
         self
     }
 
+    /// True once any request of this runner got a reply: a hub answers on the broker.
+    pub fn hub_seen(&self) -> bool {
+        self.suite.hub_seen()
+    }
+
+    /// Says what is still unsaid at the end of a run: the Nagle hint of a short run, and a
+    /// connection that is still lost.
+    pub fn finish(&mut self) {
+        let effects = self.suite.finish(Instant::now());
+        self.pump(effects);
+    }
+
+    /// Uses `workspace` (a reload of the same folder) from the next fixture on; the devices
+    /// this runner logged in stay logged in, as the hub keeps them across a reload.
+    pub fn set_workspace(&mut self, workspace: Arc<Workspace>) {
+        self.suite.set_workspace(workspace);
+    }
+
     /// Loads the fixture file `path` and runs it; a file that cannot be loaded is a failed case
     /// of the run, and the run goes on.
     pub fn run_file(&mut self, path: &Path) -> SuiteResult {
-        match load_fixture_vars(path, &self.workspace.vars()) {
-            Ok(fixture) => Ok(self.run_fixture(path, &fixture)),
-            Err(error) => Err(Unloadable {
+        self.sync_timeout();
+        let loaded = load_fixture(path).map_err(|e| e.to_string());
+        let effects = self.suite.file(path.to_owned(), loaded, Instant::now());
+        self.pump(effects).result.unwrap_or_else(|| {
+            Err(Unloadable {
                 path: path.to_owned(),
-                error,
-            }),
-        }
+                error: "the run ended before this fixture".into(),
+            })
+        })
     }
 
     /// Runs one fixture: its login list, then its send, judged against its `expect`. Its
     /// `{{name}}` variables are filled from the workspace's environment first; an unknown one
     /// fails the fixture unsent.
     pub fn run_fixture(&mut self, path: &Path, fixture: &Fixture) -> CaseResult {
-        let fixture = match fixture.with_vars(path, &self.workspace.vars()) {
-            Ok(filled) => filled,
-            Err(e) => {
-                return CaseResult {
-                    name: fixture.name.clone(),
-                    path: path.to_owned(),
-                    expected: fixture.expect.code,
-                    outcome: Outcome::NotSent {
-                        reason: e.to_string(),
-                    },
-                    passed: false,
-                    notes: Vec::new(),
-                };
-            }
-        };
-        let fixture = &fixture;
-        let mut notes = self.apply_login(&LoginState::of_fixture(fixture));
-        let message = fixture.resolve(
-            &self.workspace.gateway(),
-            &self.registry,
-            EpochMs::now(),
-            &self.ids,
-        );
-        let timeout = self
-            .timeout_override
-            .unwrap_or(Duration::from_millis(fixture.expect.wait_ms()));
-        let refusal = message.oversize_refusal(
-            self.registry.max_payload,
-            fixture.sends_over_limit(),
-            OVER_LIMIT_HINT,
-        );
-        let outcome = match refusal {
-            Some(reason) => Outcome::NotSent { reason },
-            None => self.request(message.topic, message.payload, message.id, timeout),
-        };
-        if matches!(fixture.method(), Some(Method::Login | Method::Logout)) {
-            // The fixture itself changed who is logged in: ask again before the next one.
-            self.logged_in = None;
-        }
-        notes.append(&mut self.refused);
-        let passed = match (&outcome, fixture.expect.no_reply, fixture.expect.code) {
-            (Outcome::NoReply { .. }, true, _) => true,
-            (Outcome::Replied { code, .. }, false, Some(expected)) => *code == expected,
-            _ => false,
-        };
-        CaseResult {
-            name: fixture.name.clone(),
-            path: path.to_owned(),
-            expected: fixture.expect.code,
-            outcome,
-            passed,
-            notes,
+        self.sync_timeout();
+        let effects = self
+            .suite
+            .run_fixture(path, fixture.clone(), Instant::now());
+        match self.pump(effects).result {
+            Some(Ok(result)) => result,
+            Some(Err(unloadable)) => CaseResult {
+                name: fixture.name.clone(),
+                path: path.to_owned(),
+                expected: fixture.expect.code,
+                outcome: Outcome::NotSent {
+                    reason: unloadable.error,
+                },
+                passed: false,
+                notes: Vec::new(),
+            },
+            None => CaseResult {
+                name: fixture.name.clone(),
+                path: path.to_owned(),
+                expected: fixture.expect.code,
+                outcome: Outcome::Lost {
+                    reason: "the session has ended".into(),
+                },
+                passed: false,
+                notes: Vec::new(),
+            },
         }
     }
 
@@ -402,270 +314,182 @@ impl<'a> Runner<'a> {
         msg_id: Option<crate::protocol::MsgId>,
         timeout: Duration,
     ) -> Outcome {
-        let request = RequestId(self.next_request);
-        self.next_request += 1;
-        if !self.connected && !self.wait_for_connection() {
-            let waited = std::mem::take(&mut self.link_wait);
-            return Outcome::Lost {
-                reason: self.not_connected(waited),
-            };
-        }
-        self.link_wait = Duration::ZERO;
-        if let Some(observe) = &mut self.on_traffic {
-            observe(Traffic::Sent {
-                topic: &topic,
-                payload: &payload,
-            });
-        }
-        let (outcome, reply) = self.send_and_wait(request, topic, payload, msg_id, timeout);
-        let hint = match &outcome {
-            Outcome::Replied { rtt, .. } => self.diagnosis.replied(*rtt),
-            Outcome::NoReply { .. } => self.diagnosis.unanswered(),
-            _ => None,
-        };
-        if let Some(hint) = hint {
-            self.hint(&hint);
-        }
-        if let Some(observe) = &mut self.on_traffic {
-            observe(Traffic::Ended {
-                outcome: &outcome,
-                reply: &reply,
-            });
-        }
-        outcome
-    }
-
-    /// Sends one request and waits for how it ends, with the reply's payload (empty without one).
-    fn send_and_wait(
-        &mut self,
-        request: RequestId,
-        topic: String,
-        payload: Vec<u8>,
-        msg_id: Option<crate::protocol::MsgId>,
-        timeout: Duration,
-    ) -> (Outcome, Vec<u8>) {
-        let ended = |outcome| (outcome, Vec::new());
-        if !self.session.send(SessionCommand::Request {
-            request,
+        let send = suite::Send {
             topic,
             payload,
             msg_id,
             timeout,
-        }) {
-            return ended(Outcome::Lost {
-                reason: "the session has ended".into(),
-            });
-        }
-        // The session ends every request itself; the margin only guards against a dead thread.
-        let guard = timeout + Duration::from_secs(10);
-        let deadline = std::time::Instant::now() + guard;
-        loop {
-            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.session.events.recv_timeout(remaining) {
-                Ok(SessionEvent::Replied {
-                    request: r,
-                    reply,
-                    payload,
-                    rtt,
-                    ..
-                }) if r == request => {
-                    let outcome = Outcome::Replied {
-                        code: reply.code,
-                        message: reply.message,
-                        rtt,
-                    };
-                    return (outcome, payload);
-                }
-                Ok(SessionEvent::NoReply { request: r, after }) if r == request => {
-                    return ended(Outcome::NoReply { after });
-                }
-                Ok(SessionEvent::Lost { request: r, reason }) if r == request => {
-                    return ended(Outcome::Lost { reason });
-                }
-                Ok(SessionEvent::Closed) => {
-                    return ended(Outcome::Lost {
-                        reason: "the session has ended".into(),
-                    });
-                }
-                Ok(event) => self.follow(&event),
-                Err(_) => {
-                    return ended(Outcome::Lost {
-                        reason: "the session stopped answering".into(),
-                    });
-                }
-            }
-        }
-    }
-
-    /// Why a request could not go out: the connection is lost, after `waited` of waiting.
-    fn not_connected(&self, waited: Duration) -> String {
-        let gave_up = self.outage.as_ref().is_some_and(|o| o.gave_up);
-        if waited.as_millis() == 0 && gave_up {
-            format!(
-                "not connected to the broker (not waited: the run stopped waiting for it after {} s)",
-                OUTAGE_PATIENCE.as_secs()
-            )
-        } else {
-            format!(
-                "not connected to the broker (waited {} ms for it to come back)",
-                waited.as_millis()
-            )
-        }
-    }
-
-    /// Follows the connection: after a reconnect the hub may have forgotten every login. An
-    /// outage is said when it starts and when it ends.
-    fn follow(&mut self, event: &SessionEvent) {
-        match event {
-            SessionEvent::Connected => {
-                self.connected = true;
-                if let Some(outage) = self.outage.take() {
-                    let line = format!(
-                        "connected to the broker again after {:.1} s",
-                        outage.since.elapsed().as_secs_f64()
-                    );
-                    self.say(&line);
-                }
-            }
-            SessionEvent::Disconnected { reason } => {
-                self.connected = false;
-                self.logged_in = None;
-                match &mut self.outage {
-                    // Each failed retry says why again: keep the latest, say nothing new.
-                    Some(outage) => outage.reason.clone_from(reason),
-                    None => {
-                        self.outage = Some(Outage {
-                            since: Instant::now(),
-                            reason: reason.clone(),
-                            gave_up: false,
-                        });
-                        let line = format!(
-                            "lost the connection: {reason}; waiting up to {} s for it to come back",
-                            OUTAGE_PATIENCE.as_secs()
-                        );
-                        self.say(&line);
-                    }
-                }
-            }
-            SessionEvent::Subscribed {
-                granted: Err(reason),
-                ..
-            } => self.refused.push(reason.clone()),
-            _ => {}
-        }
-    }
-
-    /// Waits for the session to reconnect, no later than [`OUTAGE_PATIENCE`] into the outage;
-    /// true when it did. Says once when the run stops waiting.
-    fn wait_for_connection(&mut self) -> bool {
-        let started = Instant::now();
-        let deadline = self
-            .outage
-            .as_ref()
-            .map_or(started, |o| o.since + OUTAGE_PATIENCE);
-        while !self.connected {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            // `recv_timeout(0)` still takes events already waiting.
-            match self.session.events.recv_timeout(remaining) {
-                Ok(event) => self.follow(&event),
-                Err(_) => break,
-            }
-        }
-        self.link_wait += started.elapsed();
-        if !self.connected
-            && Instant::now() >= deadline
-            && let Some(outage) = &mut self.outage
-            && !outage.gave_up
-        {
-            outage.gave_up = true;
-            let line = format!(
-                "still no connection after {} s ({}); the remaining fixtures fail at once until it comes back",
-                OUTAGE_PATIENCE.as_secs(),
-                outage.reason
-            );
-            self.say(&line);
-        }
-        self.connected
-    }
-
-    /// How long a login waits for its reply: less while no hub has ever answered.
-    fn login_wait(&self) -> Duration {
-        if self.diagnosis.no_hub() {
-            NO_HUB_LOGIN_WAIT
-        } else if self.diagnosis.hub_seen() {
-            LOGIN_WAIT
-        } else {
-            FIRST_LOGIN_WAIT
-        }
+        };
+        let effects = self.suite.request(send, Instant::now());
+        self.pump(effects).answer.unwrap_or_else(|| Outcome::Lost {
+            reason: "the session has ended".into(),
+        })
     }
 
     /// Logs sub-devices in or out so that exactly those of `state` are logged in. Says nothing
     /// of logins lost to an outage or unanswered while no hub has ever replied: the outage and
     /// the missing hub are said once, not once per device.
     pub fn apply_login(&mut self, state: &LoginState) -> Vec<String> {
-        let mut notes = Vec::new();
-        if !self.connected && !self.wait_for_connection() {
-            // The fixture's own send says it, with the whole wait.
-            return notes;
-        }
-        let all = self.workspace.sub_devices();
-        let wanted: Vec<DeviceId> = match state {
-            LoginState::All => all.clone(),
-            LoginState::Only(list) => list.clone(),
-        };
-        let gateway = self.workspace.gateway();
-        let mut now_in = Vec::new();
-        for device in &all {
-            let has_secret = self
-                .registry
-                .devices
-                .get(device)
-                .is_some_and(|d| d.secret.is_some());
-            let want = wanted.contains(device) && has_secret;
-            if wanted.contains(device) && !has_secret && !self.unsigned_reported.contains(device) {
-                self.unsigned_reported.push(device.clone());
-                notes.push(format!(
-                    "{device} has no usable secret (see workspace.json), so it stays logged out"
-                ));
+        let effects = self.suite.log_in(state.clone(), Instant::now());
+        self.pump(effects).notes.unwrap_or_default()
+    }
+
+    fn sync_timeout(&mut self) {
+        self.suite.timeout_override = self.timeout_override;
+    }
+
+    /// Carries out the suite's effects and feeds it the session's events until it has nothing
+    /// left to do.
+    fn pump(&mut self, effects: Vec<suite::Effect>) -> Done {
+        let mut done = Done::default();
+        let mut queue: VecDeque<suite::Effect> = effects.into();
+        loop {
+            while let Some(effect) = queue.pop_front() {
+                queue.extend(self.carry_out(effect, &mut done));
             }
-            let known = self.logged_in.as_ref().map(|list| list.contains(device));
-            if known == Some(want) {
-                if want {
-                    now_in.push(device.clone());
-                }
-                continue;
+            if !self.suite.busy() {
+                return done;
             }
-            let message = login_message(&gateway, &self.registry, device, want, &self.ids);
-            let wait = self.login_wait();
-            match self.request(message.topic, message.payload, message.id, wait) {
-                Outcome::Replied { code, .. } if code.is_success() => {
-                    if want {
-                        now_in.push(device.clone());
+            let now = Instant::now();
+            let wake = [
+                self.suite.deadline(),
+                self.in_flight.map(|(_, guard)| guard),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wait = wake.map_or(SESSION_GUARD, |at| at.saturating_duration_since(now));
+            let more = match self.session.events.recv_timeout(wait) {
+                Ok(event) => self.feed(event),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    if self.in_flight.is_some_and(|(_, guard)| now >= guard) {
+                        self.in_flight = None;
+                        let lost = Outcome::Lost {
+                            reason: "the session stopped answering".into(),
+                        };
+                        self.suite.ended(lost, Vec::new(), now)
+                    } else {
+                        self.suite.tick(now)
                     }
                 }
-                Outcome::Lost { .. } if !self.connected => {
-                    // The outage is said once; after it the hub may have forgotten every login.
-                    self.logged_in = None;
-                    return notes;
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.in_flight = None;
+                    self.suite.closed(Instant::now())
                 }
-                Outcome::NoReply { .. } if !self.diagnosis.hub_seen() => {
-                    // No hub has answered anything: said once, not per device.
+            };
+            queue.extend(more);
+        }
+    }
+
+    /// Does what one effect says; returns the suite's answer when it has one at once.
+    fn carry_out(&mut self, effect: suite::Effect, done: &mut Done) -> Vec<suite::Effect> {
+        use suite::Effect;
+        match effect {
+            Effect::Send(send) => {
+                if let Some(observe) = &mut self.on_traffic {
+                    observe(Traffic::Sent {
+                        topic: &send.topic,
+                        payload: &send.payload,
+                    });
                 }
-                other => {
-                    let verb = if want { "log in" } else { "log out" };
-                    let why = match other {
-                        Outcome::Replied { code, message, .. } => {
-                            format!("{code} {}", message.unwrap_or_default())
-                        }
-                        other => other.describe(),
+                let request = RequestId(self.next_request);
+                self.next_request += 1;
+                let guard = Instant::now() + send.timeout + SESSION_GUARD;
+                let sent = self.session.send(SessionCommand::Request {
+                    request,
+                    topic: send.topic,
+                    payload: send.payload,
+                    msg_id: send.msg_id,
+                    timeout: send.timeout,
+                });
+                if sent {
+                    self.in_flight = Some((request, guard));
+                    Vec::new()
+                } else {
+                    let lost = Outcome::Lost {
+                        reason: "the session has ended".into(),
                     };
-                    notes.push(format!("could not {verb} {device}: {why}"));
-                    // Unknown state: ask again next time.
+                    self.suite.ended(lost, Vec::new(), Instant::now())
                 }
             }
+            Effect::Ended { outcome, reply } => {
+                if let Some(observe) = &mut self.on_traffic {
+                    observe(Traffic::Ended {
+                        outcome: &outcome,
+                        reply: &reply,
+                    });
+                }
+                Vec::new()
+            }
+            Effect::Result(result) => {
+                done.result = Some(result);
+                Vec::new()
+            }
+            Effect::LoggedIn { notes } => {
+                done.notes = Some(notes);
+                Vec::new()
+            }
+            Effect::Answered(outcome) => {
+                done.answer = Some(outcome);
+                Vec::new()
+            }
+            Effect::News(line) => {
+                if let Some(say) = &mut self.on_news {
+                    say(&line);
+                }
+                Vec::new()
+            }
+            Effect::Finished { .. } => Vec::new(),
         }
-        self.logged_in = Some(now_in);
-        notes
+    }
+
+    /// Feeds one session event to the suite.
+    fn feed(&mut self, event: SessionEvent) -> Vec<suite::Effect> {
+        let now = Instant::now();
+        let mine = |request: RequestId, in_flight: Option<(RequestId, Instant)>| {
+            in_flight.is_some_and(|(r, _)| r == request)
+        };
+        match event {
+            SessionEvent::Replied {
+                request,
+                reply,
+                payload,
+                rtt,
+                ..
+            } if mine(request, self.in_flight) => {
+                self.in_flight = None;
+                let outcome = Outcome::Replied {
+                    code: reply.code,
+                    message: reply.message,
+                    rtt,
+                };
+                self.suite.ended(outcome, payload, now)
+            }
+            SessionEvent::NoReply { request, after } if mine(request, self.in_flight) => {
+                self.in_flight = None;
+                self.suite
+                    .ended(Outcome::NoReply { after }, Vec::new(), now)
+            }
+            SessionEvent::Lost { request, reason } if mine(request, self.in_flight) => {
+                self.in_flight = None;
+                self.suite.ended(Outcome::Lost { reason }, Vec::new(), now)
+            }
+            SessionEvent::Connected => self.suite.connected(now),
+            SessionEvent::Disconnected { reason } => self.suite.disconnected(&reason, now),
+            SessionEvent::Subscribed {
+                granted: Err(reason),
+                ..
+            } => {
+                self.suite.refused(reason);
+                Vec::new()
+            }
+            SessionEvent::Closed => {
+                self.in_flight = None;
+                self.suite.closed(now)
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -702,7 +526,7 @@ pub(crate) struct JunitCase {
 pub(crate) fn junit_report(
     suite_name: &str,
     cases: impl IntoIterator<Item = JunitCase>,
-) -> Result<String, String> {
+) -> Result<String, RunError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(suite_name);
     for case in cases {
@@ -723,19 +547,17 @@ pub(crate) fn junit_report(
     }
     let mut report = Report::new("thingbench");
     report.add_test_suite(suite);
-    report
-        .to_string()
-        .map_err(|e| format!("cannot write JUnit XML: {e}"))
+    Ok(report.to_string()?)
 }
 
 /// The JUnit XML of a suite: one `testcase` per fixture, `classname` its path.
-pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, String> {
+pub fn junit_xml(suite_name: &str, results: &[CaseResult]) -> Result<String, RunError> {
     junit_report(suite_name, results.iter().map(junit_case))
 }
 
 /// JUnit XML of a run (`run --junit`, the window's export), where a fixture that could not be
 /// loaded is a result too (a failing case named by its file).
-pub fn junit_xml_of_run(suite_name: &str, results: &[SuiteResult]) -> Result<String, String> {
+pub fn junit_xml_of_run(suite_name: &str, results: &[SuiteResult]) -> Result<String, RunError> {
     junit_report(
         suite_name,
         results.iter().map(|result| match result {
@@ -748,6 +570,14 @@ pub fn junit_xml_of_run(suite_name: &str, results: &[SuiteResult]) -> Result<Str
             },
         }),
     )
+}
+
+/// Writes the JUnit XML of a run to `path` (atomically), as `run --junit` and the window's
+/// export do.
+pub fn write_junit(path: &Path, suite_name: &str, results: &[SuiteResult]) -> Result<(), RunError> {
+    let xml = junit_xml_of_run(suite_name, results)?;
+    crate::workspace::write_atomic(path, xml.as_bytes())
+        .map_err(|e| RunError::File(crate::workspace::FileError::io(path, &e)))
 }
 
 /// One fixture's JUnit case: `name` the fixture's name, `classname` its path.
@@ -778,17 +608,20 @@ pub fn passed_count(results: &[SuiteResult]) -> usize {
 
 /// Loads a fixture file as written, `{{name}}` variables kept (for the builder); the error
 /// names the file, the place and the reason.
-pub fn load_fixture(path: &Path) -> Result<Fixture, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
-    Fixture::from_slice(path, &bytes).map_err(|e| e.to_string())
+pub fn load_fixture(path: &Path) -> Result<Fixture, crate::workspace::FileError> {
+    let bytes = std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e))?;
+    Fixture::from_slice(path, &bytes)
 }
 
-/// Loads a fixture file for a run, its variables replaced from `vars`.
-pub fn load_fixture_vars(path: &Path, vars: &crate::workspace::Vars) -> Result<Fixture, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| crate::workspace::FileError::io(path, &e).to_string())?;
-    Fixture::from_slice_vars(path, &bytes, vars).map_err(|e| e.to_string())
+/// Loads each fixture file of a run, as written (its variables are filled when it runs).
+pub fn load_fixtures(paths: Vec<PathBuf>) -> Vec<(PathBuf, Result<Fixture, String>)> {
+    paths
+        .into_iter()
+        .map(|path| {
+            let loaded = load_fixture(&path).map_err(|e| e.to_string());
+            (path, loaded)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{Finding, Registry, check};
 use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, parse_topic};
-use crate::transport::{Session, SessionCommand, SessionEvent};
+use crate::transport::{OutageNews, OutageWatch, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Expect, Fixture, LoginState, WorkspaceFeed};
 
 /// The filters watched: requests and replies of every method, for any device.
@@ -394,7 +394,7 @@ pub fn watch(
     // How often `stop` is asked while nothing arrives.
     const STOP_CHECK: Duration = Duration::from_millis(100);
     let mut watcher = Watcher::new(feed.workspace().registry(&LoginState::All));
-    let mut lost: Option<String> = None;
+    let mut outage = OutageWatch::default();
     let end = loop {
         if stop() {
             break WatchEnd::Stopped;
@@ -428,21 +428,26 @@ pub fn watch(
             // One line per outage, with why it began: the retries that follow (refused while
             // the broker is down, a reset while it starts) are the same outage.
             SessionEvent::Disconnected { reason } => {
-                if lost.is_none() {
+                if let Some(OutageNews::Lost { reason }) =
+                    outage.disconnected(&reason, Instant::now())
+                {
                     report.connection(&format!("lost the broker: {reason}; retrying"));
                 }
-                // The newest reason is the one a session that gives up ends with.
-                lost = Some(reason);
             }
-            SessionEvent::Connected if lost.take().is_some() => {
-                report.connection("the broker is back; watching again");
+            SessionEvent::Connected => {
+                if let Some(OutageNews::Back { .. }) = outage.connected(Instant::now()) {
+                    report.connection("the broker is back; watching again");
+                }
             }
             SessionEvent::Subscribed {
                 granted: Err(reason),
                 ..
             } => report.connection(&reason),
             SessionEvent::Closed => {
-                let reason = lost.unwrap_or_else(|| "the session closed".into());
+                // The newest reason is the one a session that gives up ends with.
+                let reason = outage
+                    .outage()
+                    .map_or_else(|| "the session closed".into(), |o| o.reason.clone());
                 break WatchEnd::SessionEnded(reason);
             }
             _ => {}
@@ -489,7 +494,7 @@ impl Watched {
 }
 
 /// JUnit XML: one test case per watched message; it fails when the hub disagreed or was silent.
-pub fn watch_junit(watched: &[Watched]) -> Result<String, String> {
+pub fn watch_junit(watched: &[Watched]) -> Result<String, super::RunError> {
     super::junit_report(
         "thingbench watch",
         watched.iter().enumerate().map(|(i, w)| {

@@ -5,12 +5,14 @@
 
 mod backoff;
 mod broker_url;
+mod outage;
 mod session;
 mod tls;
 
 pub use crate::protocol::MAX_PACKET;
 pub use backoff::Backoff;
 pub use broker_url::{BrokerUrl, Scheme};
+pub use outage::{Outage, OutageNews, OutageWatch};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
     client_event_loop, connection_error_words,

@@ -71,8 +71,11 @@ pub enum SessionCommand {
         timeout: Duration,
     },
     /// Subscribe to a filter, now and after every reconnect; its messages come as
-    /// [`SessionEvent::Message`], the broker's answer as [`SessionEvent::Subscribed`].
+    /// [`SessionEvent::Message`] (a reply to one of the session's requests as well as
+    /// [`SessionEvent::Replied`]), the broker's answer as [`SessionEvent::Subscribed`].
     Subscribe(String),
+    /// Stop the subscription made with [`SessionCommand::Subscribe`].
+    Unsubscribe(String),
     /// Publish without waiting for a reply (QoS 1); the broker's PUBACK comes as
     /// [`SessionEvent::Acked`].
     Publish { topic: String, payload: Vec<u8> },
@@ -464,6 +467,29 @@ async fn run(
                         events.send(SessionEvent::Subscribed { filter: filter.clone(), granted: Err(reason) });
                     }
                     filters.push(filter);
+                    // A reply topic the filter covers now comes through it: its own subscription
+                    // would make a broker deliver each reply twice. The broker takes the new
+                    // subscription before the unsubscription, so no reply falls between.
+                    if connected {
+                        for reply in reply_topics.iter().filter(|t| covered(&filters, t)) {
+                            let _ = client.try_unsubscribe(reply.clone());
+                        }
+                    }
+                }
+                Some(SessionCommand::Unsubscribe(filter)) => {
+                    let Some(at) = filters.iter().position(|f| *f == filter) else {
+                        continue;
+                    };
+                    filters.remove(at);
+                    if connected {
+                        // The reply topics it covered get their own subscriptions back first.
+                        for reply in reply_topics.iter().filter(|t| !covered(&filters, t) && rumqttc::matches(t, &filter)) {
+                            if let Err(reason) = subscribe(&client, reply, &mut subscribing) {
+                                events.send(SessionEvent::Subscribed { filter: reply.clone(), granted: Err(reason) });
+                            }
+                        }
+                        let _ = client.try_unsubscribe(filter);
+                    }
                 }
                 Some(SessionCommand::Publish { topic, payload }) => {
                     let result = if connected {
@@ -491,8 +517,9 @@ async fn run(
                     }
                     let reply = reply_topic(&topic);
                     if !reply_topics.contains(&reply) {
-                        // Subscribed before the first publish on this topic; the broker keeps the order.
-                        if let Err(reason) = subscribe(&client, &reply, &mut subscribing) {
+                        // Subscribed before the first publish on this topic; the broker keeps the
+                        // order. A filter of the caller's that covers it brings its replies already.
+                        if !covered(&filters, &reply) && let Err(reason) = subscribe(&client, &reply, &mut subscribing) {
                             events.send(SessionEvent::Lost { request, reason });
                             continue;
                         }
@@ -521,7 +548,8 @@ async fn run(
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
                         backoff.reset();
-                        for filter in reply_topics.iter().chain(filters.iter()) {
+                        let own = reply_topics.iter().filter(|t| !covered(&filters, t));
+                        for filter in own.chain(filters.iter()) {
                             if let Err(reason) = subscribe(&client, filter, &mut subscribing) {
                                 events.send(SessionEvent::Subscribed { filter: filter.clone(), granted: Err(reason) });
                             }
@@ -532,6 +560,9 @@ async fn run(
                         let topic = publish.topic.clone();
                         let payload = publish.payload.to_vec();
                         if reply_topics.contains(&topic) {
+                            if covered(&filters, &topic) {
+                                events.send(SessionEvent::Message { topic: topic.clone(), payload: payload.clone() });
+                            }
                             pair_reply(topic, payload, &mut pending, &mut by_id, events);
                         } else {
                             events.send(SessionEvent::Message { topic, payload });
@@ -558,6 +589,13 @@ async fn run(
                                 }
                                 None => Err(format!("the broker answered the subscription to {filter} with no code")),
                             };
+                            if granted.is_err() && let Some(at) = filters.iter().position(|f| *f == filter) {
+                                // The reply topics it was to cover need their own again.
+                                filters.remove(at);
+                                for reply in reply_topics.iter().filter(|t| !covered(&filters, t) && rumqttc::matches(t, &filter)) {
+                                    let _ = subscribe(&client, reply, &mut subscribing);
+                                }
+                            }
                             events.send(SessionEvent::Subscribed { filter, granted });
                         }
                     }
@@ -624,6 +662,11 @@ async fn run(
             }
         }
     }
+}
+
+/// True when one of the caller's `filters` covers `topic`.
+fn covered(filters: &[String], topic: &str) -> bool {
+    filters.iter().any(|filter| rumqttc::matches(topic, filter))
 }
 
 /// Hands a subscription to rumqttc, or says why it cannot.

@@ -6,36 +6,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-/// What a file is picked for; the answer comes back with it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialogPurpose {
-    CaFile,
-    ClientCert,
-    ClientKey,
-    ExportTimeline,
-    ExportJunit,
-    ExportReport,
-    ExportQualifyReport,
-    SuiteFolder,
-    Workspace,
-}
-
-impl DialogPurpose {
-    /// The dialog's title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::CaFile => "CA certificate (PEM)",
-            Self::ClientCert => "Client certificate (PEM)",
-            Self::ClientKey => "Client private key (PEM)",
-            Self::ExportTimeline => "Export the timeline as JSON Lines",
-            Self::ExportJunit => "Export the suite's results as JUnit XML",
-            Self::ExportReport => "Export the suite's report as HTML",
-            Self::ExportQualifyReport => "Export the qualification's report as HTML",
-            Self::SuiteFolder => "Folder of fixtures to run",
-            Self::Workspace => "Workspace folder (the one with workspace.json)",
-        }
-    }
-}
+pub use crate::control::DialogPurpose;
 
 /// Opens file dialogs.
 pub trait FileDialogs {

@@ -6,12 +6,14 @@ use super::{
     dialogs::DialogPurpose, plot_panel, qualify_panel, suite_panel, theme, timeline_panel,
     top_panel, watch_panel,
 };
-use crate::control::LinkState;
+use crate::control::{LinkState, Workbench};
 
 impl WorkbenchApp {
     /// Lays out the panels around the builder.
     pub(super) fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
-        let Self {
+        let Self { bench, panels, .. } = self;
+        let status = bench.status().cloned();
+        let Workbench {
             workspace,
             connection,
             draft,
@@ -20,10 +22,11 @@ impl WorkbenchApp {
             qualify,
             plot,
             timeline,
-            panels,
-            status,
+            left_tab,
+            bottom_tab,
+            timeline_export,
             ..
-        } = self;
+        } = bench;
         egui::Panel::top("top").show(ui, |ui| {
             top_panel::top_panel_ui(ui, workspace, connection, status.as_ref(), commands);
         });
@@ -46,11 +49,11 @@ impl WorkbenchApp {
                         (LeftTab::Devices, "Devices"),
                         (LeftTab::Fixtures, "Fixtures"),
                     ] {
-                        ui.selectable_value(&mut panels.left_tab, tab, label);
+                        ui.selectable_value(left_tab, tab, label);
                     }
                 });
                 ui.separator();
-                match panels.left_tab {
+                match *left_tab {
                     LeftTab::Connection => {
                         connection_panel::connection_ui(ui, connection, ws, commands);
                     }
@@ -72,7 +75,7 @@ impl WorkbenchApp {
                 // The panel keeps its height whatever the tab shows.
                 ui.set_min_height(ui.available_height());
                 ui.horizontal(|ui| {
-                    let tab = &mut panels.bottom_tab;
+                    let tab = &mut *bottom_tab;
                     ui.selectable_value(
                         tab,
                         BottomTab::Timeline,
@@ -98,9 +101,15 @@ impl WorkbenchApp {
                     ui.selectable_value(tab, BottomTab::Plot, "Plot");
                 });
                 ui.separator();
-                match panels.bottom_tab {
+                match *bottom_tab {
                     BottomTab::Timeline => {
-                        timeline_panel::timeline_ui(ui, timeline, &mut panels.timeline, commands);
+                        timeline_panel::timeline_ui(
+                            ui,
+                            timeline,
+                            &mut panels.timeline,
+                            timeline_export.as_ref(),
+                            commands,
+                        );
                     }
                     BottomTab::Suite => suite_panel::suite_ui(ui, suite, commands),
                     BottomTab::Watch => watch_panel::watch_ui(

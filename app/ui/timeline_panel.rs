@@ -6,9 +6,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::UiCommand;
 use super::dialogs::DialogPurpose;
-use crate::history::{
-    Direction, ExportError, ExportJob, Exported, Row, RowKind, Timeline, mask_secrets,
-};
+use crate::history::{Direction, ExportJob, Row, RowKind, Timeline, mask_secrets};
 
 /// What the user chose in the timeline: the selected row and the filter being typed.
 #[derive(Default)]
@@ -21,19 +19,9 @@ pub struct TimelineView {
     keyboard_taken: bool,
     /// The selected row's detail, decoded once per selection rather than every frame.
     detail: Option<Detail>,
-    /// The export to a file under way, shown with its progress until the window takes its
-    /// result with [`TimelineView::finished_export`].
-    pub export: Option<ExportJob>,
 }
 
 impl TimelineView {
-    /// The result of the export under way, once it has finished; the export is then over.
-    pub fn finished_export(&mut self) -> Option<Result<Exported, ExportError>> {
-        let result = self.export.as_mut()?.poll()?;
-        self.export = None;
-        Some(result)
-    }
-
     /// The detail of row `selected` of `timeline`, decoded again only when the selection,
     /// its partner (a late reply) or the rows kept (a clear) changed.
     fn detail(&mut self, timeline: &Timeline, selected: usize) -> Option<&Detail> {
@@ -88,14 +76,15 @@ fn payload_text(timeline: &Timeline, row: &Row) -> String {
     }
 }
 
-/// Draws the timeline.
+/// Draws the timeline, with the progress of `export` when one is under way.
 pub fn timeline_ui(
     ui: &mut egui::Ui,
     timeline: &Timeline,
     view: &mut TimelineView,
+    export: Option<&ExportJob>,
     commands: &mut Vec<UiCommand>,
 ) {
-    filter_ui(ui, timeline, view, commands);
+    filter_ui(ui, timeline, view, export, commands);
     ui.separator();
     // The table above, the selected row's detail below it.
     let detail_height = if view.selected.is_some() { 190.0 } else { 0.0 };
@@ -119,6 +108,7 @@ fn filter_ui(
     ui: &mut egui::Ui,
     timeline: &Timeline,
     view: &mut TimelineView,
+    export: Option<&ExportJob>,
     commands: &mut Vec<UiCommand>,
 ) {
     let mut filter = timeline.filter().clone();
@@ -168,7 +158,7 @@ fn filter_ui(
             timeline.memory() as f64 / 1e6
         ))
         .on_hover_text("Memory the rows and their payloads take (payloads are compressed)");
-        match &view.export {
+        match export {
             // The window repaints while it runs, so the share written moves on.
             Some(job) => {
                 ui.label(format!("exporting {:.0} %", job.progress() * 100.0))

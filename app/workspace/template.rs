@@ -1,5 +1,6 @@
 //! Send-time templates: `"time": "now-90s"` and fresh message ids.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::protocol::{EpochMs, MsgId};
@@ -33,17 +34,18 @@ pub fn resolve_time_template(text: &str, now: EpochMs) -> Option<EpochMs> {
     now.0.checked_add(offset).map(EpochMs)
 }
 
-/// Fresh message ids: strings of digits, as the SDKs send them.
-#[derive(Debug)]
+/// Fresh message ids: strings of digits, as the SDKs send them. A clone counts on the same
+/// counter, so that everyone who sends on one session gives ids that never collide.
+#[derive(Clone, Debug)]
 pub struct IdSource {
-    next: AtomicU64,
+    next: Arc<AtomicU64>,
 }
 
 impl IdSource {
     /// Ids counting up from `first`.
     pub fn starting_at(first: u64) -> Self {
         Self {
-            next: AtomicU64::new(first),
+            next: Arc::new(AtomicU64::new(first)),
         }
     }
 
