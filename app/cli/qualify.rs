@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Stand, Verdict, judge};
+use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Stand, judge};
 use crate::transport::BrokerUrl;
 use crate::workspace::{LoginState, write_atomic};
 
@@ -111,7 +111,7 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
             .map_err(UsageError)?;
     }
     if let Some(junit) = &args.junit {
-        let xml = junit_xml(&plan, &results)?;
+        let xml = crate::qualify::words::junit_xml(&plan, &results)?;
         write_atomic(junit, xml.as_bytes())
             .map_err(|e| UsageError(crate::workspace::FileError::io(junit, &e).to_string()))?;
     }
@@ -156,43 +156,15 @@ fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, 
             .steering
             .elapsed()
             .map_or(0.0, |d| d.as_secs_f64());
-        match event {
-            QualifyEvent::Started => {
-                started = true;
-                say("the device connected: the plan's clock starts");
-            }
-            QualifyEvent::Phase { index } => {
-                if let Some(phase) = plan.phases.get(index) {
-                    say(&format!(
-                        "{at:7.1} s  phase {}/{} \"{}\" ({}) for {:.1} s",
-                        index + 1,
-                        plan.phases.len(),
-                        phase.name,
-                        phase.describe(),
-                        phase.length.as_secs_f64()
-                    ));
-                }
-            }
-            QualifyEvent::Connected { conn } => {
-                say(&format!("{at:7.1} s  device connected (connection {conn})"))
-            }
-            QualifyEvent::Refused { conn, why } => say(&format!(
-                "{at:7.1} s  device CONNECT refused with CONNACK 5 (connection {conn}): {why}"
-            )),
-            QualifyEvent::Disconnected { conn } => {
-                say(&format!(
-                    "{at:7.1} s  device disconnected (connection {conn}); its sub-devices are logged out"
-                ));
-            }
-            QualifyEvent::Attempt => say(&format!(
-                "{at:7.1} s  connection attempt while the network is down: closed"
-            )),
-            QualifyEvent::Finished => {
-                say(&format!(
-                    "{at:7.1} s  the plan is over: the device's connection is closed"
-                ));
-                return Ok(None);
-            }
+        if event == QualifyEvent::Started {
+            started = true;
+            say("the device connected: the plan's clock starts");
+        }
+        if let Some(line) = crate::qualify::words::event_line(plan, &event, at) {
+            say(&line);
+        }
+        if event == QualifyEvent::Finished {
+            return Ok(None);
         }
     }
 }
@@ -204,95 +176,13 @@ fn print_results(
     out: &mut dyn std::io::Write,
 ) -> Result<(), UsageError> {
     let written = if json {
-        let checks: Vec<serde_json::Value> = results
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": r.check.id(),
-                    "level": r.level.name(),
-                    "verdict": r.verdict.name(),
-                    "summary": r.summary,
-                    "evidence": r.evidence.iter().map(|e| serde_json::json!({
-                        "atMs": e.at_ms, "request": e.row, "text": e.text,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
         writeln!(
             out,
             "{}",
-            serde_json::json!({"plan": plan.name, "checks": checks})
+            crate::qualify::words::verdicts_json(plan, results)
         )
     } else {
-        let mut text = String::new();
-        for result in results {
-            text.push_str(&result.line());
-            text.push('\n');
-            if result.verdict == Verdict::Fail {
-                for e in &result.evidence {
-                    let request = e.row.map_or(String::new(), |r| format!("request #{r}, "));
-                    text.push_str(&format!(
-                        "      {request}at {:.1} s: {}\n",
-                        e.at_ms as f64 / 1000.0,
-                        e.text
-                    ));
-                }
-            }
-        }
-        let failed = results
-            .iter()
-            .filter(|r| r.verdict == Verdict::Fail)
-            .count();
-        let must = results.iter().filter(|r| r.fails_the_run()).count();
-        text.push_str(&format!(
-            "{} checks: {} pass, {failed} fail ({must} must), {} n/a\n",
-            results.len(),
-            results
-                .iter()
-                .filter(|r| r.verdict == Verdict::Pass)
-                .count(),
-            results
-                .iter()
-                .filter(|r| r.verdict == Verdict::NotApplicable)
-                .count(),
-        ));
-        out.write_all(text.as_bytes())
+        out.write_all(crate::qualify::words::verdicts_text(results).as_bytes())
     };
     written.map_err(|e| UsageError(format!("cannot write the output: {e}")))
-}
-
-/// JUnit XML: one test case per check; a failure fails it, `n/a` skips it.
-fn junit_xml(plan: &Plan, results: &[CheckResult]) -> Result<String, UsageError> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new(format!("thingbench qualify: {}", plan.name));
-    for result in results {
-        let status = match result.verdict {
-            Verdict::Pass => TestCaseStatus::success(),
-            Verdict::Fail => {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                let evidence: Vec<&str> = result.evidence.iter().map(|e| e.text.as_str()).collect();
-                status.set_message(format!(
-                    "{} ({}): {}",
-                    result.summary,
-                    result.level.name(),
-                    evidence.join("; ")
-                ));
-                status
-            }
-            // The command line judges once the plan is over: never pending.
-            Verdict::NotApplicable | Verdict::Pending => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(result.summary.clone());
-                status
-            }
-        };
-        let mut case = TestCase::new(result.check.id(), status);
-        case.set_classname(format!("{}.{}", plan.device, result.level.name()));
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("thingbench");
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .map_err(|e| UsageError(format!("cannot write JUnit XML: {e}")))
 }

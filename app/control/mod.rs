@@ -10,6 +10,7 @@ pub mod draft;
 pub mod notice;
 pub mod plot;
 pub mod qualify;
+pub mod saved;
 pub mod suite;
 pub mod suite_evidence;
 pub mod traffic;

@@ -240,38 +240,17 @@ impl QualifyCtl {
         let at = run.elapsed.as_secs_f64();
         let mut finished = false;
         for event in events {
-            let line = match event {
+            match event {
                 QualifyEvent::Started => {
                     run.state = RunState::Running;
                     notice = Some(Notice::info("the device connected: the plan runs"));
-                    continue;
                 }
-                QualifyEvent::Phase { index } => {
-                    run.phase = Some(index);
-                    let Some(phase) = run.plan.phases.get(index) else {
-                        continue;
-                    };
-                    format!(
-                        "{at:6.1} s  phase {} \"{}\" ({})",
-                        index + 1,
-                        phase.name,
-                        phase.describe()
-                    )
-                }
-                QualifyEvent::Connected { conn } => {
-                    format!("{at:6.1} s  device connected ({conn})")
-                }
-                QualifyEvent::Refused { conn, why } => {
-                    format!("{at:6.1} s  CONNECT refused ({conn}): {why}")
-                }
-                QualifyEvent::Disconnected { conn } => {
-                    format!("{at:6.1} s  device disconnected ({conn})")
-                }
-                QualifyEvent::Attempt => format!("{at:6.1} s  attempt while down: closed"),
-                QualifyEvent::Finished => {
-                    finished = true;
-                    format!("{at:6.1} s  the plan is over")
-                }
+                QualifyEvent::Phase { index } => run.phase = Some(index),
+                QualifyEvent::Finished => finished = true,
+                _ => {}
+            }
+            let Some(line) = crate::qualify::words::event_line(&run.plan, &event, at) else {
+                continue;
             };
             run.log.push(line);
         }

@@ -7,6 +7,7 @@ pub mod judge;
 pub mod plan;
 pub mod run;
 pub mod stand;
+pub mod words;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 pub use judge::{Record, Seen, SeenRequest, judge, judge_so_far};

@@ -514,26 +514,41 @@ pub fn login_message(
     message
 }
 
-/// One JUnit test case: its name, class name, failure message (if it failed) and time.
-pub(crate) struct JunitCase {
+/// One JUnit test case: its name, class name, how it ended and its time.
+pub struct JunitCase {
     pub name: String,
     pub classname: String,
-    pub failure: Option<String>,
+    pub status: JunitStatus,
     pub time: Option<Duration>,
 }
 
-/// JUnit XML of one suite of cases.
-pub(crate) fn junit_report(
+/// How a JUnit test case ended.
+pub enum JunitStatus {
+    Passed,
+    /// Failed, with why.
+    Failed(String),
+    /// Not run, with why.
+    Skipped(String),
+}
+
+/// JUnit XML of one suite of cases: the one writer of every JUnit file thingbench makes (`run`,
+/// `watch`, `qualify`, the window's exports).
+pub fn junit_report(
     suite_name: &str,
     cases: impl IntoIterator<Item = JunitCase>,
 ) -> Result<String, RunError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(suite_name);
     for case in cases {
-        let status = match case.failure {
-            None => TestCaseStatus::success(),
-            Some(message) => {
+        let status = match case.status {
+            JunitStatus::Passed => TestCaseStatus::success(),
+            JunitStatus::Failed(message) => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(message);
+                status
+            }
+            JunitStatus::Skipped(message) => {
+                let mut status = TestCaseStatus::skipped();
                 status.set_message(message);
                 status
             }
@@ -565,7 +580,7 @@ pub fn junit_xml_of_run(suite_name: &str, results: &[SuiteResult]) -> Result<Str
             Err(unloadable) => JunitCase {
                 name: unloadable.path.display().to_string(),
                 classname: unloadable.path.display().to_string(),
-                failure: Some(unloadable.failure_message()),
+                status: JunitStatus::Failed(unloadable.failure_message()),
                 time: None,
             },
         }),
@@ -585,7 +600,11 @@ fn junit_case(result: &CaseResult) -> JunitCase {
     JunitCase {
         name: result.name.clone(),
         classname: result.path.display().to_string(),
-        failure: (!result.passed).then(|| result.failure_message()),
+        status: if result.passed {
+            JunitStatus::Passed
+        } else {
+            JunitStatus::Failed(result.failure_message())
+        },
         time: match result.outcome {
             Outcome::Replied { rtt, .. } => Some(rtt),
             _ => None,

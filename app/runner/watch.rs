@@ -503,7 +503,11 @@ pub fn watch_junit(watched: &[Watched]) -> Result<String, super::RunError> {
             super::JunitCase {
                 name: format!("{:04} id {id}", i + 1),
                 classname: w.topic.clone(),
-                failure: (!w.agrees()).then(|| format!("predicted {}, hub {actual}", w.predicted)),
+                status: if w.agrees() {
+                    super::JunitStatus::Passed
+                } else {
+                    super::JunitStatus::Failed(format!("predicted {}, hub {actual}", w.predicted))
+                },
                 time: None,
             }
         }),

@@ -31,51 +31,14 @@ use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use crate::control::plot::PLOT_BUDGET;
+use crate::control::saved::{PerWorkspace, Persisted, restorable_draft};
 pub use crate::control::{BottomTab, Command as UiCommand, LeftTab};
-use crate::control::{ConnectionForm, Wake, Workbench};
-use crate::history::{Filter, SCAN_BUDGET, synthetic};
-use crate::workspace::{Draft, Workspace};
+use crate::control::{Wake, Workbench};
+use crate::history::{SCAN_BUDGET, synthetic};
+use crate::workspace::Workspace;
 
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
 use fixtures_panel::FixturesPanel;
-
-/// What survives a restart: never a secret. What belongs to a workspace (its draft, the tabs,
-/// the plan chosen) is kept per workspace folder.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-struct Persisted {
-    workspace: Option<PathBuf>,
-    connection: ConnectionForm,
-    filter: Filter,
-    /// By workspace folder.
-    workspaces: BTreeMap<PathBuf, PerWorkspace>,
-}
-
-/// The window's state of one workspace.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-struct PerWorkspace {
-    draft: String,
-    fixture_name: String,
-    expect_code: String,
-    left_tab: LeftTab,
-    bottom_tab: BottomTab,
-    /// The plan chosen in the Qualify tab, by name.
-    plan: Option<String>,
-}
-
-impl Default for PerWorkspace {
-    fn default() -> Self {
-        Self {
-            draft: String::new(),
-            fixture_name: String::new(),
-            expect_code: "200".into(),
-            left_tab: LeftTab::Devices,
-            bottom_tab: BottomTab::Timeline,
-            plan: None,
-        }
-    }
-}
 
 /// How the app starts: the workspace, a broker URL instead of the embedded one, dialogs.
 pub struct Startup {
@@ -119,7 +82,6 @@ pub struct WorkbenchApp {
     commands: Vec<UiCommand>,
     /// What was saved of other workspaces, kept for the next save.
     others: BTreeMap<PathBuf, PerWorkspace>,
-    filter_saved: Filter,
     /// Process start and frames drawn, when reporting timing.
     timing: Option<(Instant, u32)>,
 }
@@ -182,7 +144,7 @@ impl WorkbenchApp {
         if demo_rows > 0 {
             bench.timeline = synthetic(demo_rows);
         }
-        bench.timeline.set_filter(persisted.filter.clone());
+        bench.timeline.set_filter(persisted.filter);
         let (dialog_tx, dialog_rx) = mpsc::channel();
         let mut app = Self {
             bench,
@@ -197,7 +159,6 @@ impl WorkbenchApp {
             dialog_rx,
             commands: Vec::new(),
             others: persisted.workspaces,
-            filter_saved: persisted.filter,
             timing: timing.map(|started| (started, 0)),
         };
         app.bench.connect();
@@ -249,7 +210,6 @@ impl WorkbenchApp {
                 },
             );
         }
-        let _ = &self.filter_saved;
         Persisted {
             workspace: self.bench.workspace.root().map(Path::to_path_buf),
             connection: self.bench.connection.form.clone(),
@@ -266,37 +226,6 @@ impl std::ops::Deref for WorkbenchApp {
     fn deref(&self) -> &Workbench {
         &self.bench
     }
-}
-
-/// The draft saved for `ws`, unless it names a device `ws` does not have (the draft of another
-/// workspace, or of devices since removed): then the window starts with a fresh one.
-fn restorable_draft(text: &str, ws: &Workspace) -> Option<Draft> {
-    if text.trim().is_empty() {
-        return None;
-    }
-    let known: Vec<String> = std::iter::once(ws.gateway())
-        .chain(ws.sub_devices())
-        .map(|d| d.to_string())
-        .collect();
-    let vars = ws.vars();
-    let fill = |s: &str| vars.fill_str(s).unwrap_or_else(|_| s.to_owned());
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
-        let elements = match json.get("params") {
-            Some(serde_json::Value::Array(list)) => list.as_slice(),
-            Some(one @ serde_json::Value::Object(_)) => std::slice::from_ref(one),
-            _ => &[],
-        };
-        for element in elements {
-            let key = |name: &str| element.get(name).and_then(serde_json::Value::as_str);
-            if let (Some(pk), Some(dk)) = (key("productKey"), key("deviceKey"))
-                && !pk.is_empty()
-                && !known.contains(&format!("{}/{}", fill(pk), fill(dk)))
-            {
-                return None;
-            }
-        }
-    }
-    Some(Draft::from_text(text.to_owned()))
 }
 
 /// The process's resident memory, from /proc (Linux).

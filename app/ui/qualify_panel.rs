@@ -119,43 +119,48 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
     } else {
         "Verdicts so far"
     });
+    // Long summaries and evidence wrap at the panel's edge instead of running past it.
     egui::ScrollArea::vertical()
         .id_salt("qualify-checks")
+        .auto_shrink([false, false])
         .show(ui, |ui| {
-            egui::Grid::new("qualify-verdicts")
-                .striped(true)
-                .num_columns(4)
-                .show(ui, |ui| {
-                    for result in &run.results {
-                        let color = match result.verdict {
-                            Verdict::Pass => theme::SUCCESS,
-                            Verdict::Fail => theme::error(ui),
-                            Verdict::NotApplicable | Verdict::Pending => theme::weak(ui),
-                        };
-                        ui.colored_label(color, result.verdict.name().to_uppercase());
-                        ui.label(result.level.name());
-                        ui.label(result.check.id())
-                            .on_hover_text(result.check.rule());
-                        ui.label(&result.summary);
-                        ui.end_row();
-                        if result.verdict == Verdict::Fail {
-                            for evidence in &result.evidence {
-                                ui.label("");
-                                ui.label("");
-                                let request = evidence.row.and_then(|n| run.row_of(n));
-                                let place = request.map_or(String::new(), |r| format!("row {r}, "));
-                                ui.label("");
-                                let text = format!(
-                                    "{place}{:.1} s: {}",
-                                    evidence.at_ms as f64 / 1000.0,
-                                    evidence.text
-                                );
-                                ui.weak(&text).on_hover_text(&text);
-                                ui.end_row();
-                            }
-                        }
-                    }
+            for result in &run.results {
+                let color = match result.verdict {
+                    Verdict::Pass => theme::SUCCESS,
+                    Verdict::Fail => theme::error(ui),
+                    Verdict::NotApplicable | Verdict::Pending => theme::weak(ui),
+                };
+                ui.horizontal_top(|ui| {
+                    let height = ui.text_style_height(&egui::TextStyle::Body);
+                    ui.add_sized(
+                        [44.0, height],
+                        egui::Label::new(
+                            egui::RichText::new(result.verdict.name().to_uppercase()).color(color),
+                        ),
+                    );
+                    ui.add_sized([48.0, height], egui::Label::new(result.level.name()));
+                    ui.add_sized(
+                        [170.0, height],
+                        egui::Label::new(result.check.id()).truncate(),
+                    )
+                    .on_hover_text(result.check.rule());
+                    ui.add(egui::Label::new(&result.summary).wrap());
                 });
+                if result.verdict == Verdict::Fail {
+                    ui.indent(("evidence", result.check.id()), |ui| {
+                        for evidence in &result.evidence {
+                            let request = evidence.row.and_then(|n| run.row_of(n));
+                            let place = request.map_or(String::new(), |r| format!("row {r}, "));
+                            let text = format!(
+                                "{place}{:.1} s: {}",
+                                evidence.at_ms as f64 / 1000.0,
+                                evidence.text
+                            );
+                            ui.add(egui::Label::new(egui::RichText::new(text).weak()).wrap());
+                        }
+                    });
+                }
+            }
         });
 }
 
