@@ -664,3 +664,7 @@ impl Workbench {
         self.workspace.registry()
     }
 }
+
+#[cfg(test)]
+#[path = "workbench_tests.rs"]
+mod tests;

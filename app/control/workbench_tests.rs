@@ -1,0 +1,166 @@
+//! The workbench's rules between its controllers, against the real embedded broker and hub,
+//! without a window: one gateway session carries the draft's sends, the suite and watch mode,
+//! and each reply reaches the one who asked.
+
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::control::testing::sample;
+use crate::control::{Command, ConnectionForm, LinkState};
+use crate::history::RowKind;
+use crate::protocol::{DeviceId, ReplyCode};
+
+/// A workbench on the sample workspace with the embedded broker and hub, and the channel its
+/// wake calls.
+fn bench() -> (Workbench, mpsc::Receiver<()>) {
+    let (woken_tx, woken) = mpsc::channel();
+    let wake: Wake = Arc::new(move || {
+        let _ = woken_tx.send(());
+    });
+    let mut bench = Workbench::new(Ok(sample()), ConnectionForm::default(), None, wake);
+    bench.connect();
+    (bench, woken)
+}
+
+/// Polls `bench` until `done`, woken by the background, failing after 20 s.
+fn until(
+    bench: &mut Workbench,
+    woken: &mpsc::Receiver<()>,
+    what: &str,
+    done: impl Fn(&Workbench) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        bench.poll();
+        if done(bench) {
+            return;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no {what} within 20 s");
+        // A tick now and then for the suite's own clock.
+        let _ = woken.recv_timeout(left.min(Duration::from_millis(250)));
+    }
+}
+
+#[test]
+fn a_suite_runs_on_the_window_session_while_the_draft_is_sent_and_each_reply_finds_its_owner() {
+    let (mut bench, woken) = bench();
+    until(&mut bench, &woken, "connection", |b| {
+        *b.link() == LinkState::Connected && b.registry().logged_in.len() >= 3
+    });
+    let messages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/messages");
+    let files = crate::runner::collect_fixture_files(&[messages])
+        .expect("the sample suite")
+        .files;
+    let total = files.len();
+    bench.apply(Command::RunSuite(files));
+    assert!(bench.suite.running());
+    // The draft goes out on the same session while the suite runs.
+    for _ in 0..3 {
+        bench.apply(Command::Send);
+        until(&mut bench, &woken, "the draft's reply", |b| {
+            matches!(b.draft.send_state, Some(SendState::Replied { .. }))
+        });
+        let Some(SendState::Replied { code, .. }) = &bench.draft.send_state else {
+            unreachable!()
+        };
+        assert_eq!(*code, ReplyCode::SUCCESS, "the starter batch is valid");
+        bench.draft.send_state = None;
+    }
+    until(&mut bench, &woken, "the suite's end", |b| {
+        b.suite.results.len() == total && !b.suite.running()
+    });
+    assert_eq!(bench.suite.passed(), total, "{:#?}", bench.suite.results);
+    // Nothing was taken for another's reply: no unpaired row, every request answered.
+    let rows: Vec<_> = (bench.timeline.first()..bench.timeline.end())
+        .filter_map(|i| bench.timeline.row(i).copied())
+        .collect();
+    assert!(rows.iter().all(|r| r.kind != RowKind::Unpaired));
+    let suite_rows = rows
+        .iter()
+        .filter(|r| r.kind == RowKind::Request && bench.timeline.note(r) == "suite")
+        .count();
+    assert!(suite_rows >= total, "{suite_rows} suite requests");
+    // The suite's last fixtures log sub-devices out and in: the window's registry follows
+    // what the hub believes, so the draft is predicted as the hub will answer.
+    assert_eq!(
+        bench.registry().logged_in.len(),
+        3,
+        "every sub-device with a secret (meter02's is an unset variable)"
+    );
+}
+
+#[test]
+fn a_logout_made_by_the_suite_changes_what_the_draft_is_predicted() {
+    let (mut bench, woken) = bench();
+    let inv = DeviceId::new("invPk", "inv01");
+    until(&mut bench, &woken, "the window's logins", |b| {
+        b.registry().logged_in.contains(&inv)
+    });
+    bench.poll();
+    assert_eq!(
+        bench.draft.report().map(|r| r.code),
+        Some(ReplyCode::SUCCESS)
+    );
+    let logout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/messages/061-200-logout.json");
+    bench.apply(Command::RunSuite(vec![logout]));
+    until(&mut bench, &woken, "the logout fixture", |b| {
+        b.suite.results.len() == 1 && !b.suite.running()
+    });
+    assert_eq!(bench.suite.passed(), 1);
+    assert!(!bench.registry().logged_in.contains(&inv));
+    bench.poll();
+    // The starter draft posts for inv01: now the hub answers 1212, and the check says so.
+    assert_eq!(
+        bench.draft.report().map(|r| r.code),
+        Some(ReplyCode(1212)),
+        "the draft follows the suite's logout"
+    );
+}
+
+#[test]
+fn watch_mode_is_fed_by_the_window_session_and_sees_its_own_sends() {
+    let (mut bench, woken) = bench();
+    until(&mut bench, &woken, "connection", |b| {
+        *b.link() == LinkState::Connected
+    });
+    bench.apply(Command::StartWatch);
+    until(&mut bench, &woken, "watching", |b| {
+        b.watch.as_ref().is_some_and(WatchCtl::ready)
+    });
+    bench.apply(Command::Send);
+    until(&mut bench, &woken, "the watched exchange", |b| {
+        b.watch
+            .as_ref()
+            .is_some_and(|w| w.watched().iter().any(|w| w.actual.is_some()))
+            && matches!(b.draft.send_state, Some(SendState::Replied { .. }))
+    });
+    let inv = DeviceId::new("invPk", "inv01");
+    let watched = bench.watch.as_ref().expect("watching").watched();
+    assert!(
+        watched
+            .iter()
+            .any(|w| w.devices.contains(&inv) && w.agrees()),
+        "{watched:#?}"
+    );
+    // The reply reached the draft once: the watch subscription did not make it unpaired.
+    assert!(
+        (bench.timeline.first()..bench.timeline.end())
+            .filter_map(|i| bench.timeline.row(i))
+            .all(|r| r.kind != RowKind::Unpaired)
+    );
+    bench.apply(Command::StopWatch);
+    let seen = bench.watch.as_ref().expect("kept").watched().len();
+    bench.draft.send_state = None;
+    bench.apply(Command::Send);
+    until(&mut bench, &woken, "the draft's second reply", |b| {
+        matches!(b.draft.send_state, Some(SendState::Replied { .. }))
+    });
+    assert_eq!(
+        bench.watch.as_ref().expect("kept").watched().len(),
+        seen,
+        "a stopped watch sees nothing more"
+    );
+}
