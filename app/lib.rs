@@ -1,7 +1,11 @@
 //! thingbench: a test workbench for the EnOS-style device protocol over MQTT.
 //!
-//! Layers, each using only those above it: [`protocol`] → [`model`] → [`workspace`] → … →
-//! [`runner`] → [`history`] → [`ui`] and [`cli`].
+//! Layers, each a folder that uses only the folders before it in this order:
+//! [`protocol`] → [`model`] → [`workspace`] → [`history`] → [`transport`] → [`broker`] →
+//! [`hub`] → [`runner`] → [`qualify`] → [`report`] → [`control`] → [`ui`] and [`cli`].
+//! The first four know nothing of MQTT or egui; [`runner`] and [`qualify`] hold their protocol
+//! logic as state machines (fed events, answering with what to do) that thin drivers run;
+//! [`control`] is the window's state and routing without egui, which [`ui`] only draws.
 
 pub mod broker;
 pub mod cli;

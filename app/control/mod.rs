@@ -30,7 +30,7 @@ pub use workbench::Workbench;
 pub use workspace::{WorkspaceCtl, skipped_notice};
 
 #[cfg(test)]
-pub(crate) mod testing;
+pub(crate) use crate::workspace::testing;
 
 /// Wakes the window when background work has something for it (a repaint request).
 pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;

@@ -178,7 +178,7 @@ fn a_fixtures_own_request_is_the_last_since_the_one_before_when_it_ended_the_sam
 #[test]
 fn the_checker_names_every_kind_a_generated_value_is_for() {
     // Every generated wrong value of every sample point is found wrong in exactly its kind.
-    let ws = crate::control::testing::sample();
+    let ws = crate::workspace::testing::sample();
     let (suite, notes) = generate::generate(&ws, &[]).expect("a suite");
     assert!(notes.is_empty(), "{notes:?}");
     let registry = ws.registry(&crate::workspace::LoginState::All);
@@ -233,7 +233,7 @@ fn the_checker_names_every_kind_a_generated_value_is_for() {
 
 #[test]
 fn generate_names_what_each_fixture_tests_and_gives_the_same_suite_twice() {
-    let ws = crate::control::testing::sample();
+    let ws = crate::workspace::testing::sample();
     let (first, _) = generate::generate(&ws, &["meterPk".to_owned()]).expect("a suite");
     let (second, _) = generate::generate(&ws, &["meterPk".to_owned()]).expect("a suite");
     assert_eq!(first, second);

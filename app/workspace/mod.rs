@@ -31,3 +31,6 @@ pub use template::{IdSource, resolve_time_template};
 pub use workspace_file::{
     AuthMode, ConnectionEntry, DeviceEntry, EnvironmentEntry, Limits, SecretSpec, WorkspaceFile,
 };
+
+#[cfg(test)]
+pub(crate) mod testing;

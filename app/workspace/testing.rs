@@ -1,4 +1,4 @@
-//! What the controllers' tests share: the sample workspace, read as it is or copied to write to.
+//! What the tests of every layer share: the sample workspace, read as it is or copied to write to.
 
 use std::path::{Path, PathBuf};
 
