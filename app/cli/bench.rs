@@ -172,12 +172,12 @@ fn measure(
         .into_iter()
         .find(|d| registry.model_of(&d.product_key).is_some())
         .unwrap_or_else(|| ws.gateway());
-    let body = bench_body(&registry, &device, args.points).map_err(UsageError)?;
+    let body = bench_body(&registry, &device, args.points)?;
     let mut runner = Runner::new(Arc::clone(ws), &session).tell(url, say);
     for note in runner.apply_login(&LoginState::Only(vec![device.clone()])) {
         say(&note);
     }
-    warm_up(&mut runner, &ws.gateway(), &body).map_err(UsageError)?;
+    warm_up(&mut runner, &ws.gateway(), &body)?;
     drop(runner);
     let config = BenchConfig {
         requests: args.requests,

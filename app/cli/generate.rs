@@ -32,7 +32,7 @@ pub fn run_generate(args: &GenerateArgs, out: &mut dyn std::io::Write) -> Result
             "no fixtures to write: no product has both a loaded model and a device in workspace.json".into(),
         ));
     }
-    let written = write_suite(&args.out, &suite).map_err(UsageError)?;
+    let written = write_suite(&args.out, &suite)?;
     let mut per_product: Vec<(String, usize)> = Vec::new();
     for generated in &suite {
         let pk = generated

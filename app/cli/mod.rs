@@ -111,7 +111,11 @@ macro_rules! usage_from {
     )*};
 }
 
-usage_from!(crate::runner::RunError, crate::workspace::FileError);
+usage_from!(
+    crate::runner::RunError,
+    crate::workspace::FileError,
+    crate::report::ReportError,
+);
 
 /// The workspace to use: the one given, else the one around `near`, else `./fixtures`.
 pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, UsageError> {

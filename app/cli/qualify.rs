@@ -54,7 +54,7 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     )?;
     let plan = Plan::load(&args.plan, &ws).map_err(|e| UsageError(e.to_string()))?;
     if let Some(report) = &args.report {
-        crate::report::check_output(report).map_err(UsageError)?;
+        crate::report::check_output(report)?;
     }
     let live = follow_files(ws);
     print_notices(&live.snapshot());
@@ -107,8 +107,7 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         );
         header.environment.clone_from(&workspace.env);
         crate::report::Report::of_qualification(header, &workspace, &plan, &results, &record)
-            .write(path)
-            .map_err(UsageError)?;
+            .write(path)?;
     }
     if let Some(junit) = &args.junit {
         let xml = crate::qualify::words::junit_xml(&plan, &results)?;

@@ -93,7 +93,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         say(&format!("shard {shard}: {} of {all} fixtures", files.len()));
     }
     if let Some(report) = &args.report {
-        crate::report::check_output(report).map_err(UsageError)?;
+        crate::report::check_output(report)?;
     }
     let ws = open_workspace_env(
         args.workspace.as_deref(),
@@ -176,8 +176,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             results,
             own_requests,
             &exchanges,
-        )
-        .map_err(UsageError)?;
+        )?;
     }
     Ok(if passed == files.len() {
         ExitCode::SUCCESS

@@ -202,13 +202,16 @@ impl QualifyCtl {
 
     /// Writes the report of the finished run to `path`: every check with its evidence, and the
     /// coverage of the models by what the device sent.
-    pub fn export_report(&self, workspace: &Workspace, path: &Path) -> Result<(), String> {
+    pub fn export_report(&self, workspace: &Workspace, path: &Path) -> Result<(), Notice> {
         let run = self
             .run
             .as_ref()
             .filter(|r| r.state == RunState::Done)
-            .ok_or("no finished qualification to report on")?;
-        let record = run.record.as_ref().ok_or("the run saw nothing")?;
+            .ok_or_else(|| Notice::error("no finished qualification to report on"))?;
+        let record = run
+            .record
+            .as_ref()
+            .ok_or_else(|| Notice::error("the run saw nothing"))?;
         let mut header = crate::report::Header::now(
             &format!("qualification: {}", run.plan.name),
             &workspace.root,
@@ -217,6 +220,7 @@ impl QualifyCtl {
         header.environment.clone_from(&workspace.env);
         crate::report::Report::of_qualification(header, workspace, &run.plan, &run.results, record)
             .write(path)
+            .map_err(|e| Notice::error(e.to_string()))
     }
 
     /// Stops the run; what was seen is judged.

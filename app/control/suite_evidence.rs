@@ -51,7 +51,7 @@ impl SuiteEvidence {
         workspace: &Workspace,
         broker: &str,
         path: &Path,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, crate::report::ReportError> {
         let cases: Vec<RunCase> = results
             .iter()
             .enumerate()

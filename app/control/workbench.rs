@@ -574,14 +574,14 @@ impl Workbench {
             DialogPurpose::ExportQualifyReport => {
                 let written = match self.workspace.get() {
                     Ok(ws) => self.qualify.export_report(ws, &path),
-                    Err(e) => Err(e.to_owned()),
+                    Err(e) => Err(Notice::error(e)),
                 };
                 match written {
                     Ok(()) => self.say(Notice::info(format!(
                         "wrote the qualification's report to {}",
                         path.display()
                     ))),
-                    Err(e) => self.say(Notice::error(e)),
+                    Err(notice) => self.say(notice),
                 }
             }
             DialogPurpose::SuiteFolder => match crate::runner::collect_fixture_files(&[path]) {
@@ -615,7 +615,7 @@ impl Workbench {
                 "wrote the report of {count} fixtures to {}",
                 path.display()
             ))),
-            Err(e) => self.say(Notice::error(e)),
+            Err(e) => self.say(Notice::error(e.to_string())),
         }
     }
 

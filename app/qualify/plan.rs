@@ -170,13 +170,15 @@ impl Plan {
         }
         // `{{gw}}`: the same plan qualifies the gateway of every environment.
         let vars = workspace.vars();
-        let device = vars.fill_str(&file.device).map_err(|name| {
-            let unknown = crate::workspace::UnknownVar {
-                place: "device".into(),
-                name,
-            };
-            error("device", vars.reason(&unknown))
-        })?;
+        let device =
+            vars.fill_str(&file.device)
+                .map_err(|crate::workspace::UnknownName(name)| {
+                    let unknown = crate::workspace::UnknownVar {
+                        place: "device".into(),
+                        name,
+                    };
+                    error("device", vars.reason(&unknown))
+                })?;
         let device = DeviceId::parse_slash(&device).ok_or_else(|| {
             error(
                 "device",

@@ -69,19 +69,22 @@ pub fn generate(
 }
 
 /// Writes the suite under `out`, one folder per product; returns the files written.
-pub fn write_suite(out: &Path, suite: &[Generated]) -> Result<usize, String> {
+pub fn write_suite(out: &Path, suite: &[Generated]) -> Result<usize, super::ReportError> {
+    use super::ReportError;
     for generated in suite {
         let path = out.join(&generated.file);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!(
-                    "{}: cannot create the folder ({e}); check --out",
-                    dir.display()
-                )
+            std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateFolder {
+                folder: dir.to_owned(),
+                source,
             })?;
         }
-        write_atomic(&path, generated.fixture.to_pretty().as_bytes())
-            .map_err(|e| format!("{}: cannot write ({e}); check --out", path.display()))?;
+        write_atomic(&path, generated.fixture.to_pretty().as_bytes()).map_err(|source| {
+            ReportError::WriteFixture {
+                file: path.clone(),
+                source,
+            }
+        })?;
     }
     Ok(suite.len())
 }

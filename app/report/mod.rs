@@ -5,6 +5,7 @@
 //! with fixtures ([`Report::of_run`]); a qualification can fill them with checks the same way.
 
 pub mod coverage;
+mod error;
 pub mod generate;
 mod html;
 mod qualification;
@@ -23,6 +24,7 @@ use crate::workspace::{LoginState, Workspace, write_atomic};
 pub use coverage::{
     CodeCoverage, Coverage, Exchange, ModelCoverage, PointCoverage, Recorder, Share,
 };
+pub use error::ReportError;
 
 /// Where and when a report was made.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,12 +188,10 @@ impl Report {
     }
 
     /// Writes the page to `path` atomically; the error names the file.
-    pub fn write(&self, path: &Path) -> Result<(), String> {
-        write_atomic(path, self.to_html().as_bytes()).map_err(|e| {
-            format!(
-                "{}: cannot write the report ({e}); check the folder exists and is writable",
-                path.display()
-            )
+    pub fn write(&self, path: &Path) -> Result<(), ReportError> {
+        write_atomic(path, self.to_html().as_bytes()).map_err(|source| ReportError::Write {
+            path: path.to_owned(),
+            source,
         })
     }
 }
@@ -274,7 +274,7 @@ pub fn write_run_report(
     results: Vec<SuiteResult>,
     own: Vec<Option<Exchange>>,
     exchanges: &[Exchange],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     let mut header = Header::now("suite run", &workspace.root, &broker.to_string());
     header.environment.clone_from(&workspace.env);
     let cases: Vec<RunCase> = results
@@ -286,23 +286,19 @@ pub fn write_run_report(
 }
 
 /// Says, before a run, why a report could not be written to `path` at its end.
-pub fn check_output(path: &Path) -> Result<(), String> {
+pub fn check_output(path: &Path) -> Result<(), ReportError> {
     let folder = match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
     if path.is_dir() {
-        return Err(format!(
-            "--report {}: is a folder; give a file name such as report.html",
-            path.display()
-        ));
+        return Err(ReportError::IsAFolder(path.to_owned()));
     }
     if !folder.is_dir() {
-        return Err(format!(
-            "--report {}: the folder {} does not exist; create it or choose another path",
-            path.display(),
-            folder.display()
-        ));
+        return Err(ReportError::NoFolder {
+            path: path.to_owned(),
+            folder: folder.to_owned(),
+        });
     }
     Ok(())
 }

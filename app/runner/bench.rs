@@ -50,12 +50,19 @@ impl BenchReport {
 
 /// The body of a valid batch of `points` points for `device` (elements of the model's points,
 /// repeated over timestamps), without its id.
-pub fn bench_body(registry: &Registry, device: &DeviceId, points: usize) -> Result<String, String> {
+pub fn bench_body(
+    registry: &Registry,
+    device: &DeviceId,
+    points: usize,
+) -> Result<String, super::RunError> {
+    use super::RunError::NothingToBench;
     let model = registry
         .model_of(&device.product_key)
-        .ok_or_else(|| format!("no thing model is loaded for {device}; the bench needs one"))?;
+        .ok_or_else(|| NothingToBench(format!("no thing model is loaded for {device}")))?;
     if model.points.is_empty() {
-        return Err(format!("the model of {device} has no measure points"));
+        return Err(NothingToBench(format!(
+            "the model of {device} has no measure points"
+        )));
     }
     let mut params = Vec::new();
     let mut left = points.max(1);
@@ -78,7 +85,7 @@ pub fn bench_body(registry: &Registry, device: &DeviceId, points: usize) -> Resu
         element += 1;
     }
     let body = json!({"version": "1.0", "method": Method::PostBatch.name(), "params": params});
-    let text = serde_json::to_string(&body).map_err(|e| e.to_string())?;
+    let text = body.to_string();
     // Without the opening brace, so that each request puts its own id first.
     Ok(text[1..].to_owned())
 }
@@ -91,7 +98,7 @@ fn with_id(body: &str, id: u64) -> Vec<u8> {
 /// first allocations stay out of the figure, and the runner judges from them whether a hub
 /// answers and whether Nagle's algorithm on the broker holds each round trip up (each said once
 /// through [`Runner::tell`]). An error when a warm-up request gets no reply or is lost.
-pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<(), String> {
+pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<(), super::RunError> {
     let topic = request_topic(Method::PostBatch, gateway);
     for n in 0..NAGLE_SAMPLE {
         // A hub that has answered gets the bench's full wait; before that, a live hub answers
@@ -108,19 +115,10 @@ pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<()
             Outcome::NoReply { after } => {
                 // Says that no hub answers, when nothing ever did.
                 runner.finish();
-                return Err(format!(
-                    "no reply to the bench's warm-up request within {} ms; nothing to measure",
-                    after.as_millis()
-                ));
+                return Err(super::RunError::WarmUpUnanswered(after.as_millis()));
             }
-            Outcome::Lost { reason } => {
-                return Err(format!("the bench's warm-up request was lost: {reason}"));
-            }
-            Outcome::NotSent { reason } => {
-                return Err(format!(
-                    "the bench's warm-up request was not sent: {reason}"
-                ));
-            }
+            Outcome::Lost { reason } => return Err(super::RunError::WarmUpLost(reason)),
+            Outcome::NotSent { reason } => return Err(super::RunError::WarmUpNotSent(reason)),
         }
     }
     Ok(())

@@ -11,14 +11,10 @@ pub struct Shard {
 }
 
 impl std::str::FromStr for Shard {
-    type Err = String;
+    type Err = super::RunError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "--shard: expected K/N with 1 <= K <= N (like 2/4: the second of four slices), got \"{text}\""
-            )
-        };
+    fn from_str(text: &str) -> Result<Self, super::RunError> {
+        let bad = || super::RunError::BadShard(text.to_owned());
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let index: usize = k.trim().parse().map_err(|_| bad())?;
         let count: usize = n.trim().parse().map_err(|_| bad())?;
@@ -70,10 +66,13 @@ mod tests {
     #[test]
     fn bad_shards_are_refused_in_words() {
         for bad in ["", "1", "0/3", "4/3", "a/b", "1/0", "-1/2"] {
-            let err = bad.parse::<Shard>().expect_err(bad);
+            let err = bad.parse::<Shard>().expect_err(bad).to_string();
             assert!(err.starts_with("--shard: expected K/N"), "{err}");
         }
-        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(
+            "2/4".parse::<Shard>().expect("a shard"),
+            Shard { index: 2, count: 4 }
+        );
     }
 
     proptest! {

@@ -70,23 +70,27 @@ impl EntryTime {
         }
     }
 
-    fn from_json(value: Option<&Value>) -> Result<Self, String> {
+    fn from_json(value: Option<&Value>) -> Result<Self, NotABatch> {
         match value {
             None => Ok(Self::Absent),
             Some(Value::Number(n)) => n
                 .as_i64()
                 .map(Self::Absolute)
-                .ok_or_else(|| format!("time {n} is not whole epoch milliseconds")),
+                .ok_or_else(|| NotABatch(format!("time {n} is not whole epoch milliseconds"))),
             Some(Value::String(text)) => {
-                let offset = resolve_time_template(text, crate::protocol::EpochMs(0))
-                    .ok_or_else(|| format!("time \"{text}\" is not a number or \"now±N\""))?;
+                let offset =
+                    resolve_time_template(text, crate::protocol::EpochMs(0)).ok_or_else(|| {
+                        NotABatch(format!("time \"{text}\" is not a number or \"now±N\""))
+                    })?;
                 Ok(if text == "now" {
                     Self::Now
                 } else {
                     Self::Offset(offset.0)
                 })
             }
-            Some(other) => Err(format!("time {other} is not a number or \"now±N\"")),
+            Some(other) => Err(NotABatch(format!(
+                "time {other} is not a number or \"now±N\""
+            ))),
         }
     }
 
@@ -212,34 +216,44 @@ impl Entry {
         Value::Object(obj)
     }
 
-    fn from_json(index: usize, value: &Value) -> Result<Self, String> {
+    fn from_json(index: usize, value: &Value) -> Result<Self, NotABatch> {
         let place = format!("params[{index}]");
         let mut obj = value
             .as_object()
             .cloned()
-            .ok_or_else(|| format!("{place} is not an object"))?;
+            .ok_or_else(|| NotABatch(format!("{place} is not an object")))?;
         let key = |obj: &mut Map<String, Value>, name: &str| match obj.shift_remove(name) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(format!("{place}.{name} is {other}, not a string")),
+            Some(other) => Err(NotABatch(format!(
+                "{place}.{name} is {other}, not a string"
+            ))),
         };
         let product = key(&mut obj, "productKey")?;
         let device = key(&mut obj, "deviceKey")?;
         let device = match (product, device) {
             (Some(pk), Some(dk)) => Some(DeviceId::new(pk, dk)),
             (None, None) => None,
-            _ => return Err(format!("{place} has one of productKey and deviceKey only")),
+            _ => {
+                return Err(NotABatch(format!(
+                    "{place} has one of productKey and deviceKey only"
+                )));
+            }
         };
         let time = EntryTime::from_json(obj.shift_remove("time").as_ref())
-            .map_err(|e| format!("{place}: {e}"))?;
+            .map_err(|e| NotABatch(format!("{place}: {e}")))?;
         let points = match obj.shift_remove("measurepoints") {
             Some(Value::Object(points)) => points
                 .iter()
                 .map(|(id, v)| PointEntry::from_json(id, v))
                 .collect(),
             None => Vec::new(),
-            Some(other) => return Err(format!("{place}.measurepoints is {other}, not an object")),
+            Some(other) => {
+                return Err(NotABatch(format!(
+                    "{place}.measurepoints is {other}, not an object"
+                )));
+            }
         };
         Ok(Self {
             device,
@@ -301,29 +315,33 @@ impl Batch {
     }
 
     /// Reads a body back; `Err` says what the builder cannot show.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, NotABatch> {
         let mut obj = value
             .as_object()
             .cloned()
-            .ok_or("the message is not a JSON object")?;
+            .ok_or_else(|| NotABatch("the message is not a JSON object".into()))?;
         let method = match obj.shift_remove("method") {
             None => BatchMethod::Batch,
             Some(Value::String(name)) => match Method::from_name(&name) {
                 Some(Method::PostBatch) => BatchMethod::Batch,
                 Some(Method::ResumeBatch) => BatchMethod::ResumeBatch,
-                _ => return Err(format!("method \"{name}\" is not a batch method")),
+                _ => {
+                    return Err(NotABatch(format!(
+                        "method \"{name}\" is not a batch method"
+                    )));
+                }
             },
-            Some(other) => return Err(format!("method is {other}, not a string")),
+            Some(other) => return Err(NotABatch(format!("method is {other}, not a string"))),
         };
         let version = match obj.shift_remove("version") {
             Some(Value::String(v)) => v,
-            None => return Err("version is missing".into()),
-            Some(other) => return Err(format!("version is {other}, not a string")),
+            None => return Err(NotABatch("version is missing".into())),
+            Some(other) => return Err(NotABatch(format!("version is {other}, not a string"))),
         };
         let flag = |obj: &mut Map<String, Value>, name: &str| match obj.shift_remove(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(other) => Err(format!("{name} is {other}, not true or false")),
+            Some(other) => Err(NotABatch(format!("{name} is {other}, not true or false"))),
         };
         let allow_offline = flag(&mut obj, "allowOfflineSubDevice")?;
         let skip_invalid = flag(&mut obj, "skipInvalidMeasurepoints")?;
@@ -333,8 +351,8 @@ impl Batch {
                 .enumerate()
                 .map(|(i, p)| Entry::from_json(i, p))
                 .collect::<Result<_, _>>()?,
-            None => return Err("params is missing".into()),
-            Some(other) => return Err(format!("params is {other}, not an array")),
+            None => return Err(NotABatch("params is missing".into())),
+            Some(other) => return Err(NotABatch(format!("params is {other}, not an array"))),
         };
         Ok(Self {
             method,
@@ -361,12 +379,17 @@ impl Batch {
     }
 }
 
+/// Why the builder cannot show a text as a batch: what it found, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotABatch(pub String);
+
 /// The message being built: the text that is sent, and the batch the builder shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
     text: String,
     /// The text read as a batch, or why it cannot be.
-    batch: Result<Batch, String>,
+    batch: Result<Batch, NotABatch>,
     /// Grows on every change, so that views can tell when to redo work.
     revision: u64,
 }
@@ -411,7 +434,7 @@ impl Draft {
 
     /// The batch of the text, or why the builder cannot show it.
     pub fn batch(&self) -> Result<&Batch, &str> {
-        self.batch.as_ref().map_err(String::as_str)
+        self.batch.as_ref().map_err(|why| why.0.as_str())
     }
 
     /// The change counter.
@@ -443,7 +466,7 @@ impl Draft {
     /// A JSON edit: the batch follows when the text can be read as one.
     pub fn set_text(&mut self, text: String) {
         self.batch = serde_json::from_str::<Value>(&text)
-            .map_err(|e| format!("the JSON does not parse: {e}"))
+            .map_err(|e| NotABatch(format!("the JSON does not parse: {e}")))
             .and_then(|v| Batch::from_json(&v));
         self.text = text;
         self.revision += 1;

@@ -15,12 +15,12 @@ mod walk;
 mod workspace_file;
 
 pub use atomic::{write_atomic, write_atomic_with};
-pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry};
+pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, NotABatch, PointEntry};
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
-pub use vars::{UnknownVar, Vars};
+pub use vars::{UnknownName, UnknownVar, Vars};
 pub use walk::{JsonFiles, json_files};
 
 /// Every `*.json` under `dir`, recursively, in path order, with what the walk skipped.

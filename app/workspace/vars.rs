@@ -12,6 +12,10 @@ pub struct Vars {
     env: Option<String>,
 }
 
+/// A `{{name}}` with no value: its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownName(pub String);
+
 /// A `{{name}}` with no value, found at `place`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownVar {
@@ -65,7 +69,7 @@ impl Vars {
 
     /// `text` with every `{{name}}` replaced; `Err(name)` for the first unknown one. Braces
     /// around anything but a plain name (`{{"a": 1}}` in a malformed payload) stay as written.
-    pub fn fill_str(&self, text: &str) -> Result<String, String> {
+    pub fn fill_str(&self, text: &str) -> Result<String, UnknownName> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -73,7 +77,7 @@ impl Vars {
             let Some(end) = after.find("}}") else { break };
             let name = after[..end].trim();
             if is_name(name) {
-                let value = self.get(name).ok_or_else(|| name.to_owned())?;
+                let value = self.get(name).ok_or_else(|| UnknownName(name.to_owned()))?;
                 out.push_str(&rest[..start]);
                 out.push_str(value);
                 rest = &after[end + 2..];
@@ -89,7 +93,7 @@ impl Vars {
     /// `value` with every `{{name}}` replaced in every string (object keys too); `place` is the
     /// path of `value`, for the error.
     pub fn fill_value(&self, value: &Value, place: &str) -> Result<Value, UnknownVar> {
-        let unknown = |place: String| move |name| UnknownVar { place, name };
+        let unknown = |place: String| move |UnknownName(name)| UnknownVar { place, name };
         Ok(match value {
             Value::String(s) => Value::String(self.fill_str(s).map_err(unknown(place.into()))?),
             Value::Array(items) => Value::Array(
@@ -150,7 +154,7 @@ mod tests {
         for literal in ["{{\"a\": 1}}", "{{", "}}", "a {{ b", "{{}}", "{not {json"] {
             assert_eq!(vars.fill_str(literal), Ok(literal.to_owned()), "{literal}");
         }
-        assert_eq!(vars.fill_str("x{{nope}}"), Err("nope".into()));
+        assert_eq!(vars.fill_str("x{{nope}}"), Err(UnknownName("nope".into())));
     }
 
     #[test]
