@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod generate;
+pub mod package_files;
 mod qualify;
 mod run;
 mod serve;

@@ -6,6 +6,7 @@ use super::WorkbenchApp;
 use super::dialogs::DialogPurpose;
 use crate::control::Notice;
 use crate::history::ExportJob;
+use crate::workspace::SampleCopy;
 
 impl WorkbenchApp {
     pub(super) fn apply_dialog(&mut self, purpose: DialogPurpose, path: PathBuf) {
@@ -51,6 +52,26 @@ impl WorkbenchApp {
                 Err(e) => self.say(Notice::error(e)),
             },
             DialogPurpose::Workspace => self.open_workspace(&path),
+        }
+    }
+
+    /// Opens the user's copy of the installed sample, copying it first when there is none.
+    pub(super) fn try_sample(&mut self) {
+        let Some(sample) = &self.sample else {
+            return;
+        };
+        match crate::workspace::copy_sample(sample) {
+            Ok(copy) => {
+                let what = match &copy {
+                    SampleCopy::Copied(_) => "copied the sample workspace to",
+                    SampleCopy::Existing(_) => "opened your copy of the sample workspace in",
+                };
+                let root = copy.root();
+                // Said first, so that what the load has to say (a model that failed) wins.
+                self.say(Notice::info(format!("{what} {}", root.display())));
+                self.open_workspace(root);
+            }
+            Err(e) => self.say(Notice::error(e.to_string())),
         }
     }
 

@@ -60,6 +60,11 @@ impl WorkbenchApp {
         &self.timeline
     }
 
+    /// The folder of the open workspace, if one is open.
+    pub fn workspace_root(&self) -> Option<&std::path::Path> {
+        self.workspace.root()
+    }
+
     /// The checker's registry as the window believes it (models and logins).
     pub fn registry(&self) -> &crate::model::Registry {
         self.workspace.registry()

@@ -42,7 +42,7 @@ use crate::control::{
 use crate::history::{Filter, NewRow, RowKind, SCAN_BUDGET, Timeline, synthetic};
 use crate::protocol::DeviceId;
 use crate::runner::login_message;
-use crate::workspace::{Draft, Fixture, LoginState, Workspace};
+use crate::workspace::{Draft, Fixture, LoginState, SamplePlaces, Workspace};
 
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
 use fixtures_panel::FixturesPanel;
@@ -77,6 +77,9 @@ pub enum UiCommand {
     SaveWatched(usize),
     StartQualify,
     StopQualify,
+    /// Copy the installed sample workspace to the user's data folder (unless a copy is there
+    /// already) and open the copy.
+    TrySample,
 }
 
 /// The tabs of the left panel.
@@ -181,6 +184,8 @@ pub struct WorkbenchApp {
     status: Option<Notice>,
     /// Process start and frames drawn, when reporting timing.
     timing: Option<(Instant, u32)>,
+    /// The installed sample and where its copy goes, for a window without a workspace.
+    sample: Option<SamplePlaces>,
 }
 
 const STORAGE_KEY: &str = "thingbench";
@@ -258,12 +263,19 @@ impl WorkbenchApp {
             commands: Vec::new(),
             status: notices.into_iter().next(),
             timing: timing.map(|started| (started, 0)),
+            sample: None,
         };
         if let Ok(ws) = app.workspace.get() {
             app.qualify.load_plans(ws);
         }
         app.connect();
         app
+    }
+
+    /// Offers the sample at `sample` when there is no workspace (**Try the sample workspace**).
+    pub fn with_sample(mut self, sample: Option<SamplePlaces>) -> Self {
+        self.sample = sample;
+        self
     }
 
     fn say(&mut self, notice: Notice) {
@@ -489,6 +501,7 @@ impl WorkbenchApp {
             UiCommand::SaveWatched(index) => self.save_watched(index),
             UiCommand::StartQualify => self.start_qualify(),
             UiCommand::StopQualify => self.qualify.stop(&mut self.timeline),
+            UiCommand::TrySample => self.try_sample(),
             UiCommand::ClearTimeline => {
                 self.timeline.clear();
                 self.panels.timeline.selected = None;
