@@ -4,16 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use thingbench::cli::package_files::{PACKAGE_FILES, PackageFilesArgs, write_package_files};
-use thingbench::workspace::{SamplePlaces, installed_sample};
 use thingbench::cli::{
     Cli, Command, GuiArgs, bench, hub, open_workspace_env, qualify, run_check, run_suite, serve,
     watch,
 };
+use thingbench::workspace::{SamplePlaces, installed_sample};
 
 fn main() -> ExitCode {
     // Packaging asks for the man pages and completions before `Cli` is parsed: the command is
     // kept out of `Cli` so that they never offer it (see cli::package_files).
-    if std::env::args_os().nth(1).is_some_and(|a| a == PACKAGE_FILES) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == PACKAGE_FILES)
+    {
         return package_files();
     }
     let cli = Cli::parse();

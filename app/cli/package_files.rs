@@ -72,7 +72,10 @@ pub fn man_pages() -> Result<Vec<GeneratedFile>, PackageFilesError> {
     commands
         .into_iter()
         .map(|command| {
-            let man = clap_mangen::Man::new(command).manual("thingbench manual");
+            // A subcommand has no version of its own: every page names the program's.
+            let man = clap_mangen::Man::new(command)
+                .source(format!("thingbench {}", env!("CARGO_PKG_VERSION")))
+                .manual("thingbench manual");
             let name = man.get_filename();
             let mut bytes = Vec::new();
             man.render(&mut bytes)
@@ -168,7 +171,13 @@ mod tests {
         let mut cmd = built_command();
         let run = cmd.find_subcommand_mut("run").expect("run");
         let options = options_in_help(run);
-        for expected in ["--workspace", "--broker", "--junit", "--timeout-ms", "--help"] {
+        for expected in [
+            "--workspace",
+            "--broker",
+            "--junit",
+            "--timeout-ms",
+            "--help",
+        ] {
             assert!(options.iter().any(|o| o == expected), "{options:?}");
         }
         assert!(subcommand_names().len() >= 9, "{:?}", subcommand_names());
@@ -179,11 +188,11 @@ mod tests {
         let pages = man_pages().expect("man pages render");
         let page = |name: &str| {
             let found = pages.iter().find(|p| p.name == name);
-            // roff writes a hyphen as `\-`.
-            found.map(|p| text(p).replace("\\-", "-"))
+            // roff writes a hyphen as `\-` and an apostrophe as `\*(Aq`.
+            found.map(|p| text(p).replace("\\-", "-").replace("\\*(Aq", "'"))
         };
         let top = page("thingbench.1").expect("thingbench.1");
-        assert!(top.starts_with(".TH thingbench 1"), "{top}");
+        assert!(top.contains("\n.TH thingbench 1 "), "{top}");
         let mut cmd = built_command();
         for option in options_in_help(&mut cmd) {
             assert!(top.contains(&option), "thingbench.1 lacks {option}");
@@ -193,7 +202,11 @@ mod tests {
             assert!(top.contains(&format!("thingbench-{name}(1)")), "{name}");
             let file = format!("thingbench-{name}.1");
             let roff = page(&file).unwrap_or_else(|| panic!("no {file}"));
-            assert!(roff.starts_with(&format!(".TH thingbench-{name} 1")), "{roff}");
+            let title = format!(
+                "\n.TH thingbench-{name} 1  \"thingbench {}\"",
+                env!("CARGO_PKG_VERSION")
+            );
+            assert!(roff.contains(&title), "{roff}");
             let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
             let about = sub.get_about().expect("every subcommand says what it does");
             assert!(roff.contains(&about.to_string()), "{file} lacks its about");
@@ -225,15 +238,14 @@ mod tests {
             let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
             let options = options_in_help(sub);
             // bash: the subcommand's own case lists its options.
-            let case = format!("thingbench__{}", name.replace('-', "__"));
             let block = bash
-                .split(&format!("{case})"))
-                .nth(2)
+                .split(&format!("\n        thingbench__subcmd__{name})\n"))
+                .nth(1)
                 .map(|rest| rest.split(";;").next().unwrap_or_default())
                 .unwrap_or_else(|| panic!("bash has no case for {name}:\n{bash}"));
             // zsh: the subcommand's `(name)` branch of `_arguments`.
             let branch = zsh
-                .split(&format!("\n({name})\n"))
+                .split(&format!("({name})\n_arguments"))
                 .nth(1)
                 .map(|rest| rest.split(";;").next().unwrap_or_default())
                 .unwrap_or_else(|| panic!("zsh has no branch for {name}:\n{zsh}"));
@@ -285,6 +297,9 @@ mod tests {
         let err = write_package_files(&blocked).expect_err("cannot write under a file");
         let message = err.to_string();
         assert!(message.contains("blocked"), "{message}");
-        assert!(message.contains("check that the folder is writable"), "{message}");
+        assert!(
+            message.contains("check that the folder is writable"),
+            "{message}"
+        );
     }
 }
