@@ -15,6 +15,8 @@ use clap::CommandFactory as _;
 use clap_complete::Shell;
 
 use super::Cli;
+use crate::protocol::EpochMs;
+use crate::report::utc_date;
 use crate::workspace::write_atomic;
 
 /// The first argument that asks for the packaging files instead of [`Cli`].
@@ -48,6 +50,17 @@ pub struct GeneratedFile {
     pub bytes: Vec<u8>,
 }
 
+/// The pages' date: `SOURCE_DATE_EPOCH` (seconds) for a reproducible package, else today. An
+/// empty date would shift the title line's other fields (roff drops an empty argument).
+fn man_date() -> String {
+    let at = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .map_or_else(EpochMs::now, |secs| EpochMs(secs.saturating_mul(1000)));
+    // `2026-12-02 18:40:12 UTC` → `2026-12-02`.
+    utc_date(at).chars().take(10).collect()
+}
+
 /// The shells whose completions are packaged, with the file name each one's folder expects.
 pub const SHELLS: [(Shell, &str); 3] = [
     (Shell::Bash, "thingbench.bash"),
@@ -66,6 +79,7 @@ fn built_command() -> clap::Command {
 /// One man page for `thingbench` and one per subcommand (`thingbench-run.1`, as git names
 /// its pages), in section 1.
 pub fn man_pages() -> Result<Vec<GeneratedFile>, PackageFilesError> {
+    let date = man_date();
     let cmd = built_command();
     let mut commands = vec![cmd.clone()];
     commands.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
@@ -74,6 +88,7 @@ pub fn man_pages() -> Result<Vec<GeneratedFile>, PackageFilesError> {
         .map(|command| {
             // A subcommand has no version of its own: every page names the program's.
             let man = clap_mangen::Man::new(command)
+                .date(&date)
                 .source(format!("thingbench {}", env!("CARGO_PKG_VERSION")))
                 .manual("thingbench manual");
             let name = man.get_filename();
@@ -192,7 +207,21 @@ mod tests {
             found.map(|p| text(p).replace("\\-", "-").replace("\\*(Aq", "'"))
         };
         let top = page("thingbench.1").expect("thingbench.1");
-        assert!(top.contains("\n.TH thingbench 1 "), "{top}");
+        // Title, section, date, source and manual, none empty (roff would shift the others).
+        let title_of = |roff: &str, name: &str| {
+            let line = roff.lines().find(|l| l.starts_with(".TH ")).expect(".TH");
+            let tail = format!(
+                " \"thingbench {}\" \"thingbench manual\"",
+                env!("CARGO_PKG_VERSION")
+            );
+            let date = line
+                .strip_prefix(&format!(".TH {name} 1 "))
+                .and_then(|rest| rest.strip_suffix(&tail))
+                .unwrap_or_else(|| panic!("{line}"));
+            let digits = date.chars().filter(char::is_ascii_digit).count();
+            assert!(date.len() == 10 && digits == 8, "date {date} in {line}");
+        };
+        title_of(&top, "thingbench");
         let mut cmd = built_command();
         for option in options_in_help(&mut cmd) {
             assert!(top.contains(&option), "thingbench.1 lacks {option}");
@@ -202,11 +231,7 @@ mod tests {
             assert!(top.contains(&format!("thingbench-{name}(1)")), "{name}");
             let file = format!("thingbench-{name}.1");
             let roff = page(&file).unwrap_or_else(|| panic!("no {file}"));
-            let title = format!(
-                "\n.TH thingbench-{name} 1  \"thingbench {}\"",
-                env!("CARGO_PKG_VERSION")
-            );
-            assert!(roff.contains(&title), "{roff}");
+            title_of(&roff, &format!("thingbench-{name}"));
             let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
             let about = sub.get_about().expect("every subcommand says what it does");
             assert!(roff.contains(&about.to_string()), "{file} lacks its about");
