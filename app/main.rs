@@ -3,12 +3,22 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use thingbench::cli::package_files::{PACKAGE_FILES, PackageFilesArgs, write_package_files};
 use thingbench::cli::{
     Cli, Command, GuiArgs, bench, hub, open_workspace_env, qualify, run_check, run_suite, serve,
     watch,
 };
+use thingbench::workspace::{SamplePlaces, installed_sample};
 
 fn main() -> ExitCode {
+    // Packaging asks for the man pages and completions before `Cli` is parsed: the command is
+    // kept out of `Cli` so that they never offer it (see cli::package_files).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == PACKAGE_FILES)
+    {
+        return package_files();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         None => run_gui(&GuiArgs::default()),
@@ -56,6 +66,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// `thingbench package-files DIR`: writes the man pages and completions for the package.
+fn package_files() -> ExitCode {
+    let args = PackageFilesArgs::parse_from(std::env::args_os().skip(1));
+    match write_package_files(&args.out) {
+        Ok(written) => {
+            println!("wrote {} files to {}", written.len(), args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("thingbench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
     let started = std::time::Instant::now();
     let workspace =
@@ -81,11 +106,12 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
         },
         ..Default::default()
     };
+    let sample = sample_places();
     eframe::run_native(
         "thingbench",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(thingbench::ui::WorkbenchApp::new(
+            let app = thingbench::ui::WorkbenchApp::new(
                 thingbench::ui::Startup {
                     timing: timing.then_some(started),
                     demo_rows,
@@ -93,9 +119,20 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
                 },
                 &cc.egui_ctx,
                 cc.storage,
-            )))
+            );
+            Ok(Box::new(app.with_sample(sample)))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}; run under a desktop session or Xvfb"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The installed sample (beside the binary, see `installed_sample`) and its copy in the
+/// user's data folder, beside the window's saved state (`~/.local/share/thingbench/sample`).
+fn sample_places() -> Option<SamplePlaces> {
+    let exe = std::env::current_exe().ok()?;
+    Some(SamplePlaces {
+        installed: installed_sample(&exe)?,
+        copy: eframe::storage_dir("thingbench")?.join("sample"),
+    })
 }

@@ -16,7 +16,7 @@ use thingbench::history::RowKind;
 use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::{Startup, WorkbenchApp};
-use thingbench::workspace::Workspace;
+use thingbench::workspace::{SamplePlaces, Workspace};
 
 /// Steps the app until `found` holds, failing after `limit`.
 fn step_until(
@@ -300,6 +300,57 @@ fn a_window_started_without_a_workspace_opens_one_and_connects() {
     wait_until_ready(&mut harness);
     harness.get_by_label("Send").click();
     wait_for_label(&mut harness, "Reply: 200 success");
+}
+
+/// The window as started from the desktop's menu: no workspace, the sample installed at
+/// `installed`, its copy to go to `copy`.
+fn open_from_menu(dir: &Path, installed: &Path, copy: &Path) -> Harness<'static, WorkbenchApp> {
+    let missing = dir.join("no-such-folder");
+    let sample = SamplePlaces {
+        installed: installed.to_owned(),
+        copy: copy.to_owned(),
+    };
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                workspace: Workspace::load(&missing).map_err(|e| e.to_string()),
+                broker: None,
+                dialogs: Box::new(FixedDialogs(missing.clone())),
+                timing: None,
+                demo_rows: 0,
+            };
+            WorkbenchApp::new(startup, &cc.egui_ctx, None).with_sample(Some(sample))
+        });
+    harness.run();
+    assert!(harness.query_by_label("No workspace").is_some());
+    harness
+}
+
+#[test]
+fn started_from_the_menu_the_window_opens_a_copy_of_the_sample_and_keeps_its_changes() {
+    let (dir, installed) = sample_workspace();
+    let copy = dir.path().join("data/thingbench/sample");
+    let mut harness = open_from_menu(dir.path(), &installed, &copy);
+    harness.get_by_label("Try the sample workspace").click();
+    wait_until_ready(&mut harness);
+    assert_eq!(harness.state().workspace_root(), Some(copy.as_path()));
+    assert!(copy.join("workspace.json").is_file());
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    drop(harness);
+
+    // The user changes their copy; the next start opens it as it is, and the installed
+    // sample never changes.
+    let mine = copy.join("messages/zz-mine.json");
+    let fixture = r#"{"name": "mine", "raw": "x", "expect": {"code": 1220}}"#;
+    std::fs::write(&mine, fixture).unwrap();
+    let mut harness = open_from_menu(dir.path(), &installed, &copy);
+    harness.get_by_label("Try the sample workspace").click();
+    wait_until_ready(&mut harness);
+    assert_eq!(harness.state().workspace_root(), Some(copy.as_path()));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), fixture);
+    assert!(!installed.join("messages/zz-mine.json").exists());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod generate;
+pub mod package_files;
 mod qualify;
 mod run;
 mod serve;
@@ -24,11 +25,23 @@ pub use watch::{WatchArgs, watch};
 
 /// thingbench: a test workbench for IoT devices speaking the EnOS-style protocol over MQTT.
 #[derive(Debug, Parser)]
-#[command(name = "thingbench", version, about)]
+#[command(name = "thingbench", version, about, long_about = LONG_ABOUT)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// What `thingbench --help` and `man thingbench` say before the commands.
+const LONG_ABOUT: &str = "\
+Desktop test workbench for IoT devices speaking the EnOS-style device protocol over MQTT.
+
+Without a command, thingbench opens the window on ./fixtures when it holds a workspace, else on \
+the last workspace opened; where there is none (started from the desktop's menu), the window \
+offers Open workspace… and Try the sample workspace. The commands run headless, for scripts and \
+CI; each has a manual page (man thingbench-run, ...).
+
+Exit status: 0 when everything passed, 1 when a fixture or a MUST check failed, 2 on bad input \
+or when a broker could not be reached.";
 
 /// The subcommands; none opens the window.
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,9 @@ pub enum Command {
     SaveWatched(usize),
     StartQualify,
     StopQualify,
+    /// Copy the installed sample workspace to the user's data folder (unless a copy is there
+    /// already) and open the copy.
+    TrySample,
 }
 
 /// What a file is picked for; the answer comes back with it.

@@ -11,7 +11,7 @@ use crate::history::{ExportJob, NewRow, RowKind, Timeline};
 use crate::protocol::{DeviceId, EpochMs};
 use crate::runner::suite::Effect;
 use crate::runner::{load_fixture, load_fixtures, login_message};
-use crate::workspace::{Draft, Fixture, LoginState, Workspace};
+use crate::workspace::{Draft, Fixture, LoginState, SampleCopy, SamplePlaces, Workspace};
 
 use super::command::{BottomTab, Command, DialogPurpose, LeftTab};
 use super::connection::{Purpose, Request, Routed};
@@ -38,6 +38,8 @@ pub struct Workbench {
     pub bottom_tab: BottomTab,
     /// The timeline's export under way, if any.
     pub timeline_export: Option<ExportJob>,
+    /// The installed sample and where its copy goes, offered when no workspace is open.
+    pub sample: Option<SamplePlaces>,
     /// The last thing that happened, in words, for the status line.
     status: Option<Notice>,
 }
@@ -68,6 +70,7 @@ impl Workbench {
             left_tab: LeftTab::Devices,
             bottom_tab: BottomTab::Timeline,
             timeline_export: None,
+            sample: None,
             status: notices.into_iter().next(),
         };
         if let Ok(ws) = bench.workspace.get() {
@@ -137,6 +140,7 @@ impl Workbench {
             Command::StartQualify => self.start_qualify(),
             Command::StopQualify => self.qualify.stop(&mut self.timeline),
             Command::ClearTimeline => self.timeline.clear(),
+            Command::TrySample => self.try_sample(),
         }
     }
 
@@ -529,6 +533,26 @@ impl Workbench {
         }
     }
 
+    /// Opens the user's copy of the installed sample, copying it first when there is none.
+    fn try_sample(&mut self) {
+        let Some(sample) = &self.sample else {
+            return;
+        };
+        match crate::workspace::copy_sample(sample) {
+            Ok(copy) => {
+                let what = match &copy {
+                    SampleCopy::Copied(_) => "copied the sample workspace to",
+                    SampleCopy::Existing(_) => "opened your copy of the sample workspace in",
+                };
+                let root = copy.root();
+                // Said first, so that what the load has to say (a model that failed) wins.
+                self.say(Notice::info(format!("{what} {}", root.display())));
+                self.open_workspace(root);
+            }
+            Err(e) => self.say(Notice::error(e.to_string())),
+        }
+    }
+
     /// Opens the workspace at `root` when the window started without one, and connects.
     pub fn open_workspace(&mut self, root: &Path) {
         match self.workspace.open(root, &self.wake) {
@@ -657,6 +681,11 @@ impl Workbench {
     /// The text the builder would send.
     pub fn draft_text(&self) -> &str {
         self.draft.draft().text()
+    }
+
+    /// The folder of the open workspace, if one is open.
+    pub fn workspace_root(&self) -> Option<&Path> {
+        self.workspace.root()
     }
 
     /// The checker's registry as the window believes it (models and logins).

@@ -7,6 +7,7 @@ use super::{
     top_panel, watch_panel,
 };
 use crate::control::{LinkState, Workbench};
+use crate::workspace::SamplePlaces;
 
 impl WorkbenchApp {
     /// Lays out the panels around the builder.
@@ -25,6 +26,7 @@ impl WorkbenchApp {
             left_tab,
             bottom_tab,
             timeline_export,
+            sample,
             ..
         } = bench;
         egui::Panel::top("top").show(ui, |ui| {
@@ -33,7 +35,7 @@ impl WorkbenchApp {
         let ws = match workspace.get() {
             Ok(ws) => ws,
             Err(e) => {
-                no_workspace_ui(ui, e, commands);
+                no_workspace_ui(ui, e, sample.as_ref(), commands);
                 return;
             }
         };
@@ -140,14 +142,36 @@ impl WorkbenchApp {
     }
 }
 
-/// The window without a workspace: why, and Open workspace….
-fn no_workspace_ui(ui: &mut egui::Ui, error: &str, commands: &mut Vec<UiCommand>) {
+/// The window without a workspace: why, and Open workspace…, and Try the sample workspace
+/// when one is installed.
+fn no_workspace_ui(
+    ui: &mut egui::Ui,
+    error: &str,
+    sample: Option<&SamplePlaces>,
+    commands: &mut Vec<UiCommand>,
+) {
     egui::CentralPanel::default().show(ui, |ui| {
         ui.heading("No workspace");
         ui.colored_label(theme::error(ui), error);
         ui.label("Start thingbench in a folder with fixtures/workspace.json, or pass --workspace DIR, or open one:");
-        if ui.button("Open workspace…").clicked() {
-            commands.push(UiCommand::AskFile(DialogPurpose::Workspace));
-        }
+        ui.horizontal(|ui| {
+            if ui.button("Open workspace…").clicked() {
+                commands.push(UiCommand::AskFile(DialogPurpose::Workspace));
+            }
+            if let Some(sample) = sample {
+                let hint = format!(
+                    "Copies the sample from {} to {} and opens the copy; a copy already there is opened as it is, with your changes",
+                    sample.installed.display(),
+                    sample.copy.display()
+                );
+                if ui
+                    .button("Try the sample workspace")
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    commands.push(UiCommand::TrySample);
+                }
+            }
+        });
     });
 }

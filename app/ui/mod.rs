@@ -165,6 +165,12 @@ impl WorkbenchApp {
         app
     }
 
+    /// Offers the sample at `sample` when there is no workspace (**Try the sample workspace**).
+    pub fn with_sample(mut self, sample: Option<crate::workspace::SamplePlaces>) -> Self {
+        self.bench.sample = sample;
+        self
+    }
+
     /// Selects a timeline row, as a click on it does.
     pub fn select_row(&mut self, row: usize) {
         self.panels.timeline.selected = Some(row);

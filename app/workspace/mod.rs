@@ -9,6 +9,7 @@ mod error;
 mod fixture;
 mod live;
 mod load;
+mod sample;
 mod template;
 mod vars;
 mod walk;
@@ -20,6 +21,7 @@ pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
+pub use sample::{SampleCopy, SampleError, SamplePlaces, copy_sample, installed_sample};
 pub use vars::{UnknownName, UnknownVar, Vars};
 pub use walk::{JsonFiles, json_files};
 
