@@ -8,7 +8,6 @@ use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, MsgId, parse_reply, reply_topic};
 use crate::runner::Outcome;
-use crate::runner::watch::first_device;
 use crate::runner::worker::{Worker, WorkerCommand, WorkerEvent, start_worker};
 use crate::transport::{BrokerUrl, SessionConfig};
 use crate::workspace::WorkspaceFeed;
@@ -198,7 +197,7 @@ impl SuiteCtl {
         timeline: &mut Timeline,
     ) {
         let report = check(registry, &topic, payload);
-        let device = first_device(&topic, payload);
+        let device = report.view.first_device().cloned();
         let row = push_request(timeline, device.as_ref(), &topic, payload, &report, "suite");
         if self.ids.len() == SUITE_IDS_KEPT {
             self.ids.pop_front();
