@@ -561,6 +561,33 @@ mod tests {
         assert!(watcher.watched()[3].line().starts_with("DISAGREE"));
     }
 
+    #[test]
+    fn an_event_post_is_checked_and_paired_with_its_reply() {
+        const TOPIC: &str = "/sys/invPk/inv01/thing/event/overTemp/post";
+        let mut watcher = Watcher::new(sample_registry());
+        let post = serde_json::to_vec(&json!({"id": "5", "version": "1.0",
+            "method": "thing.event.overTemp.post",
+            "params": {"events": {"temp": 90.5, "level": "high"}}}))
+        .expect("a JSON payload");
+        assert_eq!(watcher.feed(TOPIC, post), Some(WatchUpdate::Request(0)));
+        let w = &watcher.watched()[0];
+        assert_eq!(w.predicted, ReplyCode(1204));
+        assert_eq!(w.devices, vec![DeviceId::new("invPk", "inv01")]);
+        assert!(
+            w.finding
+                .as_deref()
+                .is_some_and(|f| f.starts_with("params.events.level")),
+            "{:?}",
+            w.finding
+        );
+        let answered = format!("{TOPIC}_reply");
+        assert_eq!(
+            watcher.feed(&answered, reply(5, 1204)),
+            Some(WatchUpdate::Reply(0))
+        );
+        assert!(watcher.watched()[0].agrees());
+    }
+
     struct Collect(Vec<String>);
 
     impl WatchReport for Collect {
