@@ -10,7 +10,7 @@ use crate::protocol::{
 };
 
 use super::registry::Registry;
-use super::value::{Invalid, check_point_value, describe};
+use super::value::{Invalid, Verdict, check_point_value, describe};
 use super::view::{ElementView, RequestView};
 use super::wrong::WrongKind;
 
@@ -200,16 +200,14 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// A finding about a value: wrong in the way `wrong` says, or only a warning.
-    pub(super) fn push_value(
-        &mut self,
-        path: String,
-        verdict: Result<Option<String>, (Option<WrongKind>, String)>,
-    ) {
+    /// A finding about a value at `path`: rejected (1204), or only a warning.
+    pub(super) fn push_value(&mut self, path: String, verdict: Verdict) {
         let (code, severity, message, wrong) = match verdict {
             Ok(None) => return,
             Ok(Some(warning)) => (ReplyCode::SUCCESS, Severity::Warning, warning, None),
-            Err((wrong, e)) => (ReplyCode::MODEL, Severity::Error, e, wrong),
+            Err(Invalid { kind, message }) => {
+                (ReplyCode::MODEL, Severity::Error, message, Some(kind))
+            }
         };
         self.findings.push(Finding {
             path,

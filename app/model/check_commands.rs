@@ -12,11 +12,12 @@ use super::value::{Invalid, Verdict, check_value, check_with_quality, describe};
 use super::view::{CommandKind, CommandView, EventView};
 use super::wrong::WrongKind;
 
-/// A value's verdict as the checker records it: the way it is wrong, and why.
-type Judged = Result<Option<String>, (Option<WrongKind>, String)>;
-
-fn judged(verdict: Verdict) -> Judged {
-    verdict.map_err(|Invalid { kind, message }| (Some(kind), message))
+/// An identifier the model does not know.
+fn unknown(message: String) -> Verdict {
+    Err(Invalid {
+        kind: WrongKind::UnknownIdentifier,
+        message,
+    })
 }
 
 /// An event output's value: bare, or for an INT, FLOAT or DOUBLE output `{value, quality}`
@@ -110,20 +111,14 @@ impl<'a> Checker<'a> {
                         "event \"{event}\" of the topic is not an event of model {}",
                         model.model_id
                     );
-                    self.push_value(
-                        "(topic)".into(),
-                        Err((Some(WrongKind::UnknownIdentifier), message)),
-                    );
+                    self.push_value("(topic)".into(), unknown(message));
                 }
                 Some(declared) => {
                     let mut found = Vec::new();
                     for (id, value) in outputs {
                         let verdict = match declared.output(id) {
-                            None => Err((
-                                Some(WrongKind::UnknownIdentifier),
-                                format!("\"{id}\" is not an output of event {event}"),
-                            )),
-                            Some(point) => judged(check_output(point, value)),
+                            None => unknown(format!("\"{id}\" is not an output of event {event}")),
+                            Some(point) => check_output(point, value),
                         };
                         found.push((format!("params.events.{id}"), verdict));
                     }
@@ -198,28 +193,25 @@ impl<'a> Checker<'a> {
             let mut found = Vec::new();
             for (id, value) in &points {
                 let verdict = match model.point(id) {
-                    None => Err((
-                        Some(WrongKind::UnknownIdentifier),
-                        format!(
-                            "\"{id}\" is not a measure point of model {}",
-                            model.model_id
-                        ),
+                    None => unknown(format!(
+                        "\"{id}\" is not a measure point of model {}",
+                        model.model_id
                     )),
                     // Nothing documents quality on a set (protocol.md's rule).
                     Some(point)
                         if value.get("quality").is_some()
                             && !matches!(point.data_type, DataType::Struct { .. }) =>
                     {
-                        Err((
-                            Some(WrongKind::BadQuality),
-                            format!(
+                        Err(Invalid {
+                            kind: WrongKind::BadQuality,
+                            message: format!(
                                 "a set value is bare: send the {} value alone, not {}",
                                 point.data_type.name(),
                                 describe(value)
                             ),
-                        ))
+                        })
                     }
-                    Some(point) => judged(check_value(&point.data_type, value)),
+                    Some(point) => check_value(&point.data_type, value),
                 };
                 found.push((format!("params.{id}"), verdict));
             }
@@ -266,10 +258,7 @@ impl<'a> Checker<'a> {
                         "\"{id}\" is not a measure point of model {}",
                         model.model_id
                     );
-                    self.push_value(
-                        format!("params[{i}]"),
-                        Err((Some(WrongKind::UnknownIdentifier), message)),
-                    );
+                    self.push_value(format!("params[{i}]"), unknown(message));
                 }
             }
         }
@@ -306,20 +295,14 @@ impl<'a> Checker<'a> {
                 "service \"{service}\" of the topic is not a service of model {}",
                 model.model_id
             );
-            self.push_value(
-                "(topic)".into(),
-                Err((Some(WrongKind::UnknownIdentifier), message)),
-            );
+            self.push_value("(topic)".into(), unknown(message));
             return inputs;
         };
         let mut found = Vec::new();
         for (id, value) in &inputs {
             let verdict = match declared.input(id) {
-                None => Err((
-                    Some(WrongKind::UnknownIdentifier),
-                    format!("\"{id}\" is not an input of service {service}"),
-                )),
-                Some(point) => judged(check_value(&point.data_type, value)),
+                None => unknown(format!("\"{id}\" is not an input of service {service}")),
+                Some(point) => check_value(&point.data_type, value),
             };
             found.push((format!("params.{id}"), verdict));
         }
