@@ -1,5 +1,6 @@
-//! The reference hub answers event posts with the checker's code and place, and never answers
-//! a command: against the embedded broker, and against mosquitto with `thingbench hub`.
+//! The reference hub answers event posts with the checker's code and place (a sub-device's once
+//! it is logged in), and never answers a command: against the embedded broker, and against
+//! mosquitto with `thingbench hub`.
 
 mod common;
 
@@ -11,7 +12,7 @@ use thingbench::protocol::{DeviceId, Method, MsgId, ReplyCode, request_topic, to
 use thingbench::runner::connect::{gateway_session, start_embedded};
 use thingbench::runner::{Outcome, Runner};
 use thingbench::transport::{BrokerUrl, Session, TlsOptions};
-use thingbench::workspace::{Workspace, WorkspaceFeed};
+use thingbench::workspace::{LoginState, Workspace, WorkspaceFeed};
 
 fn sample() -> Arc<Workspace> {
     Arc::new(Workspace::load(&common::root().join("fixtures")).expect("the sample workspace"))
@@ -54,8 +55,14 @@ fn events_are_answered_and_commands_are_not(ws: &Arc<Workspace>, session: &Sessi
     let inv01 = DeviceId::new("invPk", "inv01");
     let wait = Duration::from_secs(5);
     let topic = |id: &str| topic_of(Method::EventPost, &inv01, id);
-    let valid = event("overTemp", json!({"temp": 81.5, "level": 2}));
-    let (code, message) = replied(send(ws, session, topic("overTemp"), "e1", valid, wait));
+    let valid = || event("overTemp", json!({"temp": 81.5, "level": 2}));
+    // A sub-device posts events once its gateway logged it in.
+    let (code, message) = replied(send(ws, session, topic("overTemp"), "e0", valid(), wait));
+    assert_eq!(code, ReplyCode::SUB_DEVICE, "{message}");
+    let notes =
+        Runner::new(Arc::clone(ws), session).apply_login(&LoginState::Only(vec![inv01.clone()]));
+    assert!(notes.is_empty(), "{notes:?}");
+    let (code, message) = replied(send(ws, session, topic("overTemp"), "e1", valid(), wait));
     assert_eq!(code, ReplyCode::SUCCESS, "{message}");
 
     let wrong = event("overTemp", json!({"temp": 81.5, "level": "high"}));

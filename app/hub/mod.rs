@@ -678,13 +678,22 @@ mod tests {
             served.answer("/sys/invPk/inv01/thing/service/measurepoint/set", set),
             None
         );
-        // An event of a model without events: refused with the place, not 1009.
+        // The gateway's event, of a model without events: refused with the place, not 1009.
         let event = br#"{"id": "2", "version": "1.0", "method": "thing.event.hot.post", "params": {"events": {}}}"#;
         let (topic, reply) = served
-            .answer("/sys/invPk/inv01/thing/event/hot/post", event)
+            .answer("/sys/gwPk/gw01/thing/event/hot/post", event)
             .expect("a reply");
-        assert_eq!(topic, "/sys/invPk/inv01/thing/event/hot/post_reply");
+        assert_eq!(topic, "/sys/gwPk/gw01/thing/event/hot/post_reply");
         assert_eq!(code(&reply), ReplyCode::MODEL);
+        let message = crate::protocol::parse_reply(&reply)
+            .ok()
+            .and_then(|r| r.message);
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("(topic): event \"hot\"")),
+            "{message:?}"
+        );
     }
 
     #[test]

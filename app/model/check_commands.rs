@@ -59,11 +59,13 @@ impl<'a> Checker<'a> {
 
     /// `thing.event.{eventId}.post`: params `{"events": {output: value}, "time": ms}`.
     ///
-    /// Shape errors are 1206 as for a post. An event id that is not an event of the device's
-    /// model is refused with 1204, the code the hub gives an identifier its model does not
-    /// know (as for an unknown measure point); so is an output the event does not declare, and
-    /// a value not of its output's type. An output the event declares and the post leaves out
-    /// is a warning: the model does not say outputs are required.
+    /// Shape errors are 1206 as for a post. The event is the topic's device's: a sub-device
+    /// that is not logged in gets 1212, as an element naming it would (it is online only
+    /// through its gateway's login). An event id that is not an event of the device's model is
+    /// refused with 1204, the code the hub gives an identifier its model does not know (as for
+    /// an unknown measure point); so is an output the event does not declare, and a value not
+    /// of its output's type. An output the event declares and the post leaves out is a
+    /// warning: the model does not say outputs are required.
     pub(super) fn check_event_post(&mut self, topic: &ParsedTopic, mut body: Map<String, Value>) {
         self.check_version(&body);
         let event = topic.identifier.clone().unwrap_or_default();
@@ -102,6 +104,22 @@ impl<'a> Checker<'a> {
                 None
             }
         };
+        if let Some(registry) = self.registry
+            && registry
+                .devices
+                .get(&topic.device)
+                .is_some_and(|d| d.gateway.is_some())
+            && !registry.logged_in.contains(&topic.device)
+        {
+            self.push(
+                "(topic)",
+                ReplyCode::SUB_DEVICE,
+                format!(
+                    "sub-device {} is not logged in; log it in before it posts events",
+                    topic.device
+                ),
+            );
+        }
         if let Some(outputs) = &outputs
             && let Some(model) = self.model_of_topic(&topic.device, "params.events")
         {

@@ -61,6 +61,11 @@ fn event(id: &str, params: Value) -> CheckReport {
     )
 }
 
+fn event_body() -> Value {
+    json!({"version": "1.0", "method": "thing.event.overTemp.post",
+           "params": {"events": {"temp": 1.5, "level": 1, "note": "ok"}}})
+}
+
 fn only_error(report: &CheckReport) -> &Finding {
     let errors: Vec<_> = report
         .findings
@@ -180,6 +185,28 @@ fn an_event_posts_shape_is_checked_first() {
         body.to_string().as_bytes(),
     );
     assert_eq!(report.code, ReplyCode::METHOD_MISMATCH);
+    // A sub-device's event while it is logged out: 1212, before its outputs are looked at.
+    let mut logged_out = registry();
+    logged_out.logged_in.clear();
+    let wrong = json!({"version": "1.0", "method": "thing.event.overTemp.post",
+                       "params": {"events": {"level": "x"}}});
+    let report = check(
+        &logged_out,
+        &topic_of(Method::EventPost, &inv(), "overTemp"),
+        wrong.to_string().as_bytes(),
+    );
+    assert_eq!(report.code, ReplyCode::SUB_DEVICE);
+    assert_eq!(
+        report.first_error().map(|f| f.path.as_str()),
+        Some("(topic)")
+    );
+    // The gateway's own event needs no login.
+    let gateway = check(
+        &logged_out,
+        &topic_of(Method::EventPost, &gw(), "overTemp"),
+        event_body().to_string().as_bytes(),
+    );
+    assert_eq!(gateway.code, ReplyCode::SUCCESS, "{:?}", gateway.findings);
     // An event of a device the hub does not know: 1009, as for a post.
     let report = check(
         &registry(),
