@@ -367,15 +367,15 @@ impl<'a> Checker<'a> {
 
     /// Batch, resume batch and single post.
     fn check_points_message(&mut self, topic: &ParsedTopic, mut body: Map<String, Value>) {
-        // Pass 1: the shape of the whole message, so 1206 wins over any device or point.
+        // Pass 1: the shape of the whole message, so 1206 wins over any device or point. The
+        // elements are read into the view on the way.
         self.check_version(&body);
         let allow_offline = self.check_flag(&body, "allowOfflineSubDevice");
         let skip_invalid = self.check_flag(&body, "skipInvalidMeasurepoints");
-        let mut elements: Vec<(Option<usize>, Map<String, Value>, ElementShape)> = Vec::new();
+        let mut elements: Vec<ElementView> = Vec::new();
         match (topic.method, body.remove("params")) {
             (Method::Post, Some(Value::Object(element))) => {
-                let shape = self.element_shape(None, &element);
-                elements.push((None, element, shape));
+                elements.push(self.read_element(topic, None, element));
             }
             (Method::Post, other) => self.push(
                 "params",
@@ -391,8 +391,7 @@ impl<'a> Checker<'a> {
                 for (i, element) in params.into_iter().enumerate() {
                     match element {
                         Value::Object(element) => {
-                            let shape = self.element_shape(Some(i), &element);
-                            elements.push((Some(i), element, shape));
+                            elements.push(self.read_element(topic, Some(i), element));
                         }
                         other => self.push(
                             format!("params[{i}]"),
@@ -416,35 +415,32 @@ impl<'a> Checker<'a> {
         }
         // Pass 2: each element in turn, its device and then its points.
         if let Some(registry) = self.registry {
-            for (index, element, shape) in &elements {
-                if let (true, Some(Value::Object(points))) =
-                    (shape.well_formed, element.get("measurepoints"))
-                {
-                    let device = shape.device.as_ref().unwrap_or(&topic.device);
-                    self.check_element(
-                        registry,
-                        topic,
-                        (*index, device, points),
-                        allow_offline,
-                        skip_invalid,
-                    );
-                }
+            for element in elements.iter().filter(|e| e.well_formed) {
+                self.check_element(registry, topic, element, allow_offline, skip_invalid);
             }
         }
-        // The points move into the view: nothing is copied.
-        self.view.elements = elements
-            .into_iter()
-            .map(|(index, mut element, shape)| ElementView {
-                index,
-                device: shape.device.unwrap_or_else(|| topic.device.clone()),
-                time: shape.time,
-                points: match element.remove("measurepoints") {
-                    Some(Value::Object(points)) => points,
-                    _ => Map::new(),
-                },
-                well_formed: shape.well_formed,
-            })
-            .collect();
+        self.view.elements = elements;
+    }
+
+    /// Reads one element of `params` into the view, its points moved, not copied; its shape's
+    /// faults are findings.
+    fn read_element(
+        &mut self,
+        topic: &ParsedTopic,
+        index: Option<usize>,
+        mut element: Map<String, Value>,
+    ) -> ElementView {
+        let shape = self.element_shape(index, &element);
+        ElementView {
+            index,
+            device: shape.device.unwrap_or_else(|| topic.device.clone()),
+            time: shape.time,
+            points: match element.remove("measurepoints") {
+                Some(Value::Object(points)) => points,
+                _ => Map::new(),
+            },
+            well_formed: shape.well_formed,
+        }
     }
 
     fn element_shape(
@@ -531,15 +527,16 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// One element whose shape is right: `(index, device, points)`.
+    /// One element whose shape is right.
     fn check_element(
         &mut self,
         registry: &Registry,
         topic: &ParsedTopic,
-        (index, device, points): (Option<usize>, &DeviceId, &Map<String, Value>),
+        element: &ElementView,
         allow_offline: bool,
         skip_invalid: bool,
     ) {
+        let (index, device, points) = (element.index, &element.device, &element.points);
         let mut device_known = registry.devices.contains_key(device);
         if device != &topic.device {
             if !registry.is_sub_device_of(device, &topic.device) {
