@@ -572,3 +572,37 @@ fn an_invoke_reply_carries_every_output_typed_and_no_other() {
     assert_eq!(reading.meaning, Some(CodeMeaning::DeviceError));
     assert_eq!(reading.message.as_deref(), Some("busy"));
 }
+
+#[test]
+fn hostile_bodies_on_event_and_command_topics_never_panic() {
+    let topics = [
+        topic_of(Method::EventPost, &inv(), "overTemp"),
+        request_topic(Method::SetPoints, &inv()),
+        request_topic(Method::GetPoints, &inv()),
+        topic_of(Method::Invoke, &inv(), "setPowerLimit"),
+    ];
+    let values = [
+        json!(null),
+        json!(1),
+        json!("x"),
+        json!([]),
+        json!([null, {}, [1]]),
+        json!({}),
+        json!({"events": null, "time": -1}),
+        json!({"events": {"temp": [], "level": {"value": null}}}),
+        json!({"limit": {"value": 1, "quality": 0}, "mode": "1"}),
+    ];
+    let registry = registry();
+    for topic in &topics {
+        for params in &values {
+            for body in [json!({"version": "1.0", "params": params}), params.clone()] {
+                let report = check(&registry, topic, body.to_string().as_bytes());
+                assert!(
+                    report.code == ReplyCode::SUCCESS || report.first_error().is_some(),
+                    "{topic} {body}"
+                );
+                assert_eq!(view(topic, body.to_string().as_bytes()), report.view);
+            }
+        }
+    }
+}
