@@ -466,7 +466,7 @@ impl Connection {
             timeout,
         } = message;
         let report = check(registry, &topic, &payload);
-        let device = device.or_else(|| crate::runner::watch::first_device(&topic, &payload));
+        let device = device.or_else(|| report.view.first_device().cloned());
         let note = if purpose == Purpose::Suite {
             "suite"
         } else {

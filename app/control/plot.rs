@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::history::{RowKind, Timeline};
 use crate::model::{DataType, Registry};
 use crate::protocol::DeviceId;
-use crate::runner::watch::{element_device, elements};
 
 /// One chosen point and its samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -148,29 +147,14 @@ fn read_row(timeline: &Timeline, index: usize, series: &mut [Series], device: &D
     if !matches!(row.kind, RowKind::Request | RowKind::Watched | RowKind::Dut) {
         return false;
     }
-    // A row names the first device of its message; an element may name another.
-    let Some(json) = timeline.json(row) else {
-        return false;
-    };
-    // Off the protocol's topics only elements that name their device count.
-    let topic_device = crate::protocol::parse_topic(timeline.topic(row))
-        .map_or_else(|| DeviceId::new("", ""), |t| t.device);
+    // A row names the first device of its message; an element may name another. Off the
+    // protocol's topics the view has no elements.
+    let view = crate::model::view(timeline.topic(row), &timeline.payload(row));
     let mut added = false;
-    // A batch's params are a list of elements; a single post's are one element.
-    for element in elements(&json) {
-        if element_device(element, &topic_device) != *device {
-            continue;
-        }
-        let t = element
-            .get("time")
-            .and_then(Value::as_i64)
-            .unwrap_or(row.at.0) as f64
-            / 1000.0;
-        let Some(points) = element.get("measurepoints") else {
-            continue;
-        };
+    for element in view.elements.iter().filter(|e| e.device == *device) {
+        let t = element.time.map_or(row.at.0, |t| t.0) as f64 / 1000.0;
         for s in series.iter_mut() {
-            if let Some(y) = points.get(&s.point).and_then(number_of) {
+            if let Some(y) = element.points.get(&s.point).and_then(number_of) {
                 s.samples.push([t, y]);
                 added = true;
             }

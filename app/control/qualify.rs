@@ -316,7 +316,9 @@ fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
             break;
         }
         let at = EpochMs(record.start_epoch_ms + i64::try_from(request.at_ms).unwrap_or(0));
-        let device = crate::runner::watch::first_device(&request.topic, &request.payload);
+        let device = crate::model::view(&request.topic, &request.payload)
+            .first_device()
+            .cloned();
         let phase = run
             .plan
             .phase_at(Duration::from_millis(request.at_ms))

@@ -17,7 +17,7 @@ pub struct Reply<'a> {
 }
 
 /// Adds a request going out now, with what the checker says of it kept beside what the hub will
-/// say; returns its row.
+/// say; returns its row. Its device is `device`, or else the first its view speaks for.
 pub fn push_request(
     timeline: &mut Timeline,
     device: Option<&DeviceId>,
@@ -30,7 +30,7 @@ pub fn push_request(
         EpochMs::now(),
         RowKind::Request,
         NewRow {
-            device,
+            device: device.or(report.view.first_device()),
             topic,
             payload,
             predicted: Some(report.code),

@@ -1,6 +1,7 @@
-//! The reference hub: answers batch, resume batch, single post, login and logout on a broker
-//! with the one checker's code and message, remembering which sub-devices are logged in, and
-//! following its live workspace so that it always answers with the models on disk.
+//! The reference hub: answers batch, resume batch, single post, event post, login and logout on
+//! a broker with the one checker's code and message, remembering which sub-devices are logged
+//! in, and following its live workspace so that it always answers with the models on disk. It
+//! never answers a command or a reply: those pass between the platform side and the device.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,12 +17,14 @@ use crate::transport::{
 };
 use crate::workspace::{LoginState, Workspace, WorkspaceFeed};
 
-/// The topic filters the hub serves: every request topic of the protocol, for any device.
+/// The topic filters the hub serves: every request topic a device sends, for any device. The
+/// commands to a device (`thing/service/...`) and every `_reply` topic are left out.
 pub fn hub_filters() -> Vec<String> {
     [
         "/sys/+/+/thing/measurepoint/post/batch",
         "/sys/+/+/thing/measurepoint/post",
         "/sys/+/+/thing/measurepoint/resume/batch",
+        "/sys/+/+/thing/event/+/post",
         "/ext/session/+/+/combine/login",
         "/ext/session/+/+/combine/logout",
     ]
@@ -376,8 +379,12 @@ impl Served {
         }
     }
 
-    /// The reply to a request, its topic and payload; `None` when the policy silences it.
+    /// The reply to a request, its topic and payload; `None` when the policy silences it, and
+    /// for a command or a reply, which the hub never answers.
     fn answer(&mut self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
+        if passes_by(topic) {
+            return None;
+        }
         self.follow();
         self.log_out_departed();
         let report = check(&self.registry, topic, payload);
@@ -385,7 +392,7 @@ impl Served {
         let Some(policy) = self.policy.clone() else {
             return Some((reply_topic(topic), report.reply().to_bytes()));
         };
-        let points = report.method.is_some_and(Method::carries_points);
+        let points = report.view.method.is_some_and(Method::carries_points);
         let reply = match policy.decide(topic, payload) {
             Decision::Normal => Some(report.reply()),
             Decision::Code(code) if points => Some(Reply::new(
@@ -400,6 +407,12 @@ impl Served {
         policy.answered(topic, payload, reply.as_ref().map(|r| r.code));
         reply.map(|r| (reply_topic(topic), r.to_bytes()))
     }
+}
+
+/// True for a command to a device or any reply: they pass between the platform side and the
+/// device (a command sent through another thingbench's hub gets one reply: the device's).
+fn passes_by(topic: &str) -> bool {
+    topic.ends_with("_reply") || topic.contains("/thing/service/")
 }
 
 async fn serve(
@@ -637,6 +650,56 @@ mod tests {
     const BATCH_TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
     const BATCH: &str = r#"{"id": "1", "version": "1.0", "method": "thing.measurepoint.post.batch",
         "params": [{"productKey": "invPk", "deviceKey": "inv01", "measurepoints": {"Power": 3.2}}]}"#;
+
+    #[test]
+    fn commands_and_replies_pass_by_and_requests_and_events_do_not() {
+        for topic in [
+            "/sys/invPk/inv01/thing/service/measurepoint/set",
+            "/sys/invPk/inv01/thing/service/measurepoint/get",
+            "/sys/invPk/inv01/thing/service/setPowerLimit",
+            "/sys/invPk/inv01/thing/service/setPowerLimit_reply",
+            "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply",
+            "/sys/invPk/inv01/thing/event/overTemp/post_reply",
+        ] {
+            assert!(passes_by(topic), "{topic}");
+        }
+        for topic in [
+            BATCH_TOPIC,
+            "/sys/invPk/inv01/thing/event/overTemp/post",
+            "/ext/session/gwPk/gw01/combine/login",
+        ] {
+            assert!(!passes_by(topic), "{topic}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = dir.path().join("models");
+        std::fs::create_dir_all(&models).expect("mkdir");
+        std::fs::write(dir.path().join("workspace.json"), WORKSPACE).expect("write");
+        std::fs::write(models.join("gw.json"), model("gw", "FLOAT")).expect("write");
+        std::fs::write(models.join("inv.json"), model("inv", "FLOAT")).expect("write");
+        let live = LiveWorkspace::open(dir.path()).expect("opens");
+        let mut served = Served::new(live.subscribe(), None, None);
+        let set = br#"{"id": "1", "version": "1.0", "method": "thing.service.measurepoint.set", "params": {"Power": 1}}"#;
+        assert_eq!(
+            served.answer("/sys/invPk/inv01/thing/service/measurepoint/set", set),
+            None
+        );
+        // The gateway's event, of a model without events: refused with the place, not 1009.
+        let event = br#"{"id": "2", "version": "1.0", "method": "thing.event.hot.post", "params": {"events": {}}}"#;
+        let (topic, reply) = served
+            .answer("/sys/gwPk/gw01/thing/event/hot/post", event)
+            .expect("a reply");
+        assert_eq!(topic, "/sys/gwPk/gw01/thing/event/hot/post_reply");
+        assert_eq!(code(&reply), ReplyCode::MODEL);
+        let message = crate::protocol::parse_reply(&reply)
+            .ok()
+            .and_then(|r| r.message);
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("(topic): event \"hot\"")),
+            "{message:?}"
+        );
+    }
 
     #[test]
     fn failed_replies_are_reported_once_per_cause_then_counted() {

@@ -5,12 +5,13 @@
 use serde_json::{Map, Value};
 
 use crate::protocol::{
-    DeviceId, Method, MsgId, ParsedTopic, Reply, ReplyCode, id_of, is_sha256_sign_method,
+    DeviceId, EpochMs, Method, MsgId, ParsedTopic, Reply, ReplyCode, id_of, is_sha256_sign_method,
     parse_topic, sign,
 };
 
 use super::registry::Registry;
-use super::value::{Invalid, check_point_value, describe};
+use super::value::{Invalid, Verdict, check_point_value, describe};
+use super::view::{ElementView, RequestView};
 use super::wrong::WrongKind;
 
 /// How much a finding matters.
@@ -70,14 +71,14 @@ pub struct CheckReport {
     /// The code of the first error in check order, or 200.
     pub code: ReplyCode,
     pub findings: Vec<Finding>,
-    /// The method of the topic, when the topic is one the hub serves.
-    pub method: Option<Method>,
-    /// The request's id, to echo in the reply.
+    /// The request's id, to echo in the reply (the view's id).
     pub id: Option<MsgId>,
     /// What the hub's session state becomes, for a successful login or logout.
     pub effect: Option<SessionEffect>,
     /// The reply's `data`.
     pub data: Value,
+    /// The request as read while checking it: what every other reader of it uses.
+    pub view: RequestView,
 }
 
 impl CheckReport {
@@ -115,15 +116,12 @@ impl CheckReport {
 ///
 /// Implements every rule and the check order of the protocol: the whole message first
 /// (1008, 1251, 1220, 1009, 1260, 1206), then each element of `params` in turn: its device
-/// (1212), then its points as written (1204).
+/// (1212), then its points as written (1204). An event post is checked as the hub receives it
+/// (its outputs against the event's, 1204), and a command before it is sent (1206 for its
+/// shape, 1204 for what the target's model does not allow; the hub never answers one).
 pub fn check(registry: &Registry, topic: &str, payload: &[u8]) -> CheckReport {
-    let mut checker = Checker {
-        registry,
-        findings: Vec::new(),
-        effect: None,
-        data: Value::Object(Map::new()),
-    };
-    let (method, id) = checker.run(topic, payload);
+    let mut checker = Checker::new(Some(registry));
+    checker.run(topic, payload);
     let code = checker
         .findings
         .iter()
@@ -135,38 +133,63 @@ pub fn check(registry: &Registry, topic: &str, payload: &[u8]) -> CheckReport {
     CheckReport {
         code,
         findings: checker.findings,
-        method,
-        id,
+        id: checker.view.id.clone(),
         effect: checker.effect,
         data: checker.data,
+        view: checker.view,
     }
 }
 
-struct Checker<'a> {
-    registry: &'a Registry,
-    findings: Vec<Finding>,
+/// Reads a request into its view with the checker's own code, without a registry.
+pub(super) fn read(topic: &str, payload: &[u8]) -> RequestView {
+    let mut checker = Checker::new(None);
+    checker.run(topic, payload);
+    checker.view
+}
+
+/// The checker's state while it reads one request.
+pub(super) struct Checker<'a> {
+    /// `None` when only reading the view: then no limit applies and nothing is looked up.
+    pub(super) registry: Option<&'a Registry>,
+    pub(super) findings: Vec<Finding>,
     effect: Option<SessionEffect>,
     data: Value,
+    pub(super) view: RequestView,
 }
 
-/// One element of `params` whose shape is right.
-struct Element<'m> {
-    index: Option<usize>,
+/// What the shape pass read of one element of `params`.
+struct ElementShape {
+    /// The device its keys name, when both are readable and not empty.
     device: Option<DeviceId>,
-    points: &'m Map<String, Value>,
+    time: Option<EpochMs>,
+    well_formed: bool,
 }
 
-impl<'m> Element<'m> {
-    fn path(&self) -> String {
-        match self.index {
-            Some(i) => format!("params[{i}]"),
-            None => "params".to_owned(),
-        }
+/// `params[i]`, or `params` for a single post.
+fn element_path(index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("params[{i}]"),
+        None => "params".to_owned(),
     }
 }
 
-impl Checker<'_> {
-    fn push(&mut self, path: impl Into<String>, code: ReplyCode, message: impl Into<String>) {
+impl<'a> Checker<'a> {
+    fn new(registry: Option<&'a Registry>) -> Self {
+        Self {
+            registry,
+            findings: Vec::new(),
+            effect: None,
+            data: Value::Object(Map::new()),
+            view: RequestView::default(),
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        path: impl Into<String>,
+        code: ReplyCode,
+        message: impl Into<String>,
+    ) {
         self.findings.push(Finding {
             path: path.into(),
             code,
@@ -177,9 +200,42 @@ impl Checker<'_> {
         });
     }
 
-    fn run(&mut self, topic: &str, payload: &[u8]) -> (Option<Method>, Option<MsgId>) {
-        let limit = self.registry.max_payload;
-        if payload.len() > limit {
+    /// A finding about a value at `path`: rejected (1204), or only a warning.
+    pub(super) fn push_value(&mut self, path: String, verdict: Verdict) {
+        let (code, severity, message, wrong) = match verdict {
+            Ok(None) => return,
+            Ok(Some(warning)) => (ReplyCode::SUCCESS, Severity::Warning, warning, None),
+            Err(Invalid { kind, message }) => {
+                (ReplyCode::MODEL, Severity::Error, message, Some(kind))
+            }
+        };
+        self.findings.push(Finding {
+            path,
+            code,
+            severity,
+            message,
+            point: None,
+            wrong,
+        });
+    }
+
+    /// A warning: the hub accepts it, but it is not what the model asks for.
+    pub(super) fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.findings.push(Finding {
+            path: path.into(),
+            code: ReplyCode::SUCCESS,
+            severity: Severity::Warning,
+            message: message.into(),
+            point: None,
+            wrong: None,
+        });
+    }
+
+    fn run(&mut self, topic: &str, payload: &[u8]) {
+        if let Some(registry) = self.registry
+            && payload.len() > registry.max_payload
+        {
+            let limit = registry.max_payload;
             self.push(
                 "(payload)",
                 ReplyCode::TOO_LARGE,
@@ -188,11 +244,13 @@ impl Checker<'_> {
                     payload.len()
                 ),
             );
-            return (parse_topic(topic).map(|t| t.method), None);
+            self.view.method = parse_topic(topic).map(|t| t.method);
+            return;
         }
         if payload.is_empty() {
             self.push("(payload)", ReplyCode::EMPTY, "payload is empty");
-            return (parse_topic(topic).map(|t| t.method), None);
+            self.view.method = parse_topic(topic).map(|t| t.method);
+            return;
         }
         let body = match serde_json::from_slice::<Value>(payload) {
             Ok(Value::Object(body)) => body,
@@ -202,7 +260,8 @@ impl Checker<'_> {
                     ReplyCode::FORMAT,
                     format!("payload is JSON but not an object: {}", describe(&other)),
                 );
-                return (parse_topic(topic).map(|t| t.method), None);
+                self.view.method = parse_topic(topic).map(|t| t.method);
+                return;
             }
             Err(e) => {
                 self.push(
@@ -210,27 +269,32 @@ impl Checker<'_> {
                     ReplyCode::FORMAT,
                     format!("payload is not JSON: {e}"),
                 );
-                return (parse_topic(topic).map(|t| t.method), None);
+                self.view.method = parse_topic(topic).map(|t| t.method);
+                return;
             }
         };
-        let id = id_of(&body);
+        self.view.id = id_of(&body);
         let Some(parsed) = parse_topic(topic) else {
             self.push(
                 "(topic)",
                 ReplyCode::NO_PERMISSION,
                 format!("topic {topic:?} is not one the hub serves"),
             );
-            return (None, id);
+            return;
         };
+        self.view.method = Some(parsed.method);
         if parsed.reply {
             self.push(
                 "(topic)",
                 ReplyCode::NO_PERMISSION,
                 format!("topic {topic:?} is a reply topic; devices publish requests"),
             );
-            return (Some(parsed.method), id);
+            self.view.device = Some(parsed.device);
+            return;
         }
-        if !self.registry.devices.contains_key(&parsed.device) {
+        if let Some(registry) = self.registry
+            && !registry.devices.contains_key(&parsed.device)
+        {
             self.push(
                 "(topic)",
                 ReplyCode::NO_PERMISSION,
@@ -240,14 +304,14 @@ impl Checker<'_> {
                 ),
             );
         }
-        let expected = parsed.method.name();
+        let expected = parsed.method_name();
         match body.get("method") {
             None => self.push(
                 "method",
                 ReplyCode::METHOD_MISMATCH,
                 format!("is missing; the topic's method is {expected:?}"),
             ),
-            Some(Value::String(m)) if m == expected => {}
+            Some(Value::String(m)) if *m == expected => {}
             Some(other) => self.push(
                 "method",
                 ReplyCode::METHOD_MISMATCH,
@@ -257,12 +321,17 @@ impl Checker<'_> {
                 ),
             ),
         }
-        if parsed.method.carries_points() {
-            self.check_points_message(&parsed, &body);
-        } else {
-            self.check_session_message(&parsed, &body);
+        match parsed.method {
+            Method::PostBatch | Method::Post | Method::ResumeBatch => {
+                self.check_points_message(&parsed, body);
+            }
+            Method::Login | Method::Logout => self.check_session_message(&parsed, &body),
+            Method::EventPost => self.check_event_post(&parsed, body),
+            Method::SetPoints | Method::GetPoints | Method::Invoke => {
+                self.check_command(&parsed, body);
+            }
         }
-        (Some(parsed.method), id)
+        self.view.device = Some(parsed.device);
     }
 
     fn check_flag(&mut self, body: &Map<String, Value>, name: &str) -> bool {
@@ -281,7 +350,7 @@ impl Checker<'_> {
         }
     }
 
-    fn check_version(&mut self, body: &Map<String, Value>) {
+    pub(super) fn check_version(&mut self, body: &Map<String, Value>) {
         match body.get("version") {
             Some(Value::String(v)) if !v.is_empty() => {}
             None => self.push("version", ReplyCode::SHAPE, "is missing; send \"1.0\""),
@@ -297,73 +366,89 @@ impl Checker<'_> {
     }
 
     /// Batch, resume batch and single post.
-    fn check_points_message(&mut self, topic: &ParsedTopic, body: &Map<String, Value>) {
-        // Pass 1: the shape of the whole message, so 1206 wins over any device or point.
-        self.check_version(body);
-        let allow_offline = self.check_flag(body, "allowOfflineSubDevice");
-        let skip_invalid = self.check_flag(body, "skipInvalidMeasurepoints");
-        let mut elements = Vec::new();
-        match (topic.method, body.get("params")) {
+    fn check_points_message(&mut self, topic: &ParsedTopic, mut body: Map<String, Value>) {
+        // Pass 1: the shape of the whole message, so 1206 wins over any device or point. The
+        // elements are read into the view on the way.
+        self.check_version(&body);
+        let allow_offline = self.check_flag(&body, "allowOfflineSubDevice");
+        let skip_invalid = self.check_flag(&body, "skipInvalidMeasurepoints");
+        let mut elements: Vec<ElementView> = Vec::new();
+        match (topic.method, body.remove("params")) {
             (Method::Post, Some(Value::Object(element))) => {
-                if let Some(e) = self.element_shape(None, element) {
-                    elements.push(e);
-                }
+                elements.push(self.read_element(topic, None, element));
             }
             (Method::Post, other) => self.push(
                 "params",
                 ReplyCode::SHAPE,
                 format!(
                     "must be an object {{\"measurepoints\": {{...}}, \"time\": ms}} for a single post, got {}",
-                    other.map_or("nothing".to_owned(), describe)
+                    other.as_ref().map_or("nothing".to_owned(), describe)
                 ),
             ),
             (_, Some(Value::Array(params))) => {
-                for (i, element) in params.iter().enumerate() {
+                let empty = params.is_empty();
+                elements.reserve(params.len());
+                for (i, element) in params.into_iter().enumerate() {
                     match element {
                         Value::Object(element) => {
-                            if let Some(e) = self.element_shape(Some(i), element) {
-                                elements.push(e);
-                            }
+                            elements.push(self.read_element(topic, Some(i), element));
                         }
                         other => self.push(
                             format!("params[{i}]"),
                             ReplyCode::SHAPE,
-                            format!("must be an object, got {}", describe(other)),
+                            format!("must be an object, got {}", describe(&other)),
                         ),
                     }
                 }
-                if params.is_empty() {
-                    self.findings.push(Finding {
-                        path: "params".into(),
-                        code: ReplyCode::SUCCESS,
-                        severity: Severity::Warning,
-                        message: "is empty: the request carries no data".into(),
-                        point: None,
-                        wrong: None,
-                    });
+                if empty {
+                    self.warn("params", "is empty: the request carries no data");
                 }
             }
             (_, other) => self.push(
                 "params",
                 ReplyCode::SHAPE,
-                format!("must be an array, got {}", other.map_or("nothing".to_owned(), describe)),
+                format!(
+                    "must be an array, got {}",
+                    other.as_ref().map_or("nothing".to_owned(), describe)
+                ),
             ),
         }
         // Pass 2: each element in turn, its device and then its points.
-        for element in elements {
-            self.check_element(topic, &element, allow_offline, skip_invalid);
+        if let Some(registry) = self.registry {
+            for element in elements.iter().filter(|e| e.well_formed) {
+                self.check_element(registry, topic, element, allow_offline, skip_invalid);
+            }
+        }
+        self.view.elements = elements;
+    }
+
+    /// Reads one element of `params` into the view, its points moved, not copied; its shape's
+    /// faults are findings.
+    fn read_element(
+        &mut self,
+        topic: &ParsedTopic,
+        index: Option<usize>,
+        mut element: Map<String, Value>,
+    ) -> ElementView {
+        let shape = self.element_shape(index, &element);
+        ElementView {
+            index,
+            device: shape.device.unwrap_or_else(|| topic.device.clone()),
+            time: shape.time,
+            points: match element.remove("measurepoints") {
+                Some(Value::Object(points)) => points,
+                _ => Map::new(),
+            },
+            well_formed: shape.well_formed,
         }
     }
 
-    fn element_shape<'m>(
+    fn element_shape(
         &mut self,
         index: Option<usize>,
-        element: &'m Map<String, Value>,
-    ) -> Option<Element<'m>> {
-        let path = match index {
-            Some(i) => format!("params[{i}]"),
-            None => "params".to_owned(),
-        };
+        element: &Map<String, Value>,
+    ) -> ElementShape {
+        let path = element_path(index);
         let before = self.findings.len();
         let key = |name: &str, checker: &mut Self| -> Option<String> {
             match element.get(name) {
@@ -403,53 +488,55 @@ impl Checker<'_> {
                 None
             }
         };
-        match element.get("time") {
-            None => {}
-            Some(Value::Number(n)) if n.as_i64().is_some() && !n.is_f64() => {}
-            Some(other) => self.push(
-                format!("{path}.time"),
+        let time = self.time_of(element, &path);
+        match element.get("measurepoints") {
+            Some(Value::Object(_)) => {}
+            None => self.push(
+                format!("{path}.measurepoints"),
                 ReplyCode::SHAPE,
-                format!("must be an integer (epoch ms), got {}", describe(other)),
+                "is missing",
+            ),
+            Some(other) => self.push(
+                format!("{path}.measurepoints"),
+                ReplyCode::SHAPE,
+                format!("must be an object, got {}", describe(other)),
             ),
         }
-        let points = match element.get("measurepoints") {
-            Some(Value::Object(points)) => Some(points),
-            None => {
-                self.push(
-                    format!("{path}.measurepoints"),
-                    ReplyCode::SHAPE,
-                    "is missing",
-                );
-                None
+        ElementShape {
+            device,
+            time,
+            well_formed: self.findings.len() == before,
+        }
+    }
+
+    /// The `time` of an element (or of an event's params at `path`): absent, or an integer.
+    pub(super) fn time_of(&mut self, element: &Map<String, Value>, path: &str) -> Option<EpochMs> {
+        match element.get("time") {
+            None => None,
+            Some(Value::Number(n)) if n.as_i64().is_some() && !n.is_f64() => {
+                n.as_i64().map(EpochMs)
             }
             Some(other) => {
                 self.push(
-                    format!("{path}.measurepoints"),
+                    format!("{path}.time"),
                     ReplyCode::SHAPE,
-                    format!("must be an object, got {}", describe(other)),
+                    format!("must be an integer (epoch ms), got {}", describe(other)),
                 );
                 None
             }
-        };
-        if self.findings.len() > before {
-            return None;
         }
-        Some(Element {
-            index,
-            device,
-            points: points?,
-        })
     }
 
+    /// One element whose shape is right.
     fn check_element(
         &mut self,
+        registry: &Registry,
         topic: &ParsedTopic,
-        element: &Element<'_>,
+        element: &ElementView,
         allow_offline: bool,
         skip_invalid: bool,
     ) {
-        let registry = self.registry;
-        let device = element.device.as_ref().unwrap_or(&topic.device);
+        let (index, device, points) = (element.index, &element.device, &element.points);
         let mut device_known = registry.devices.contains_key(device);
         if device != &topic.device {
             if !registry.is_sub_device_of(device, &topic.device) {
@@ -461,11 +548,11 @@ impl Checker<'_> {
                         topic.device
                     )
                 };
-                self.push(element.path(), ReplyCode::SUB_DEVICE, why);
+                self.push(element_path(index), ReplyCode::SUB_DEVICE, why);
                 device_known = false;
             } else if !allow_offline && !registry.logged_in.contains(device) {
                 self.push(
-                    element.path(),
+                    element_path(index),
                     ReplyCode::SUB_DEVICE,
                     format!(
                         "sub-device {device} is not logged in; log it in or set allowOfflineSubDevice"
@@ -482,7 +569,7 @@ impl Checker<'_> {
         } else {
             Severity::Error
         };
-        for (identifier, value) in element.points {
+        for (identifier, value) in points {
             let verdict = match model {
                 None => Err((
                     None,
@@ -509,12 +596,12 @@ impl Checker<'_> {
                 Err((wrong, e)) => (ReplyCode::MODEL, failed, e, wrong),
             };
             self.findings.push(Finding {
-                path: format!("{}.measurepoints.{identifier}", element.path()),
+                path: format!("{}.measurepoints.{identifier}", element_path(index)),
                 code,
                 severity,
                 message,
                 point: Some(PointRef {
-                    element: element.index,
+                    element: index,
                     identifier: identifier.clone(),
                 }),
                 wrong,
@@ -565,14 +652,16 @@ impl Checker<'_> {
         } else {
             None
         };
+        if let (Some(pk), Some(dk)) = (product_key, device_key) {
+            self.view.session_device = Some(DeviceId::new(pk, dk));
+        }
         if self.findings.iter().any(|f| f.severity == Severity::Error) {
             return;
         }
-        let (Some(pk), Some(dk)) = (product_key, device_key) else {
+        let (Some(registry), Some(device)) = (self.registry, self.view.session_device.clone())
+        else {
             return;
         };
-        let device = DeviceId::new(pk, dk);
-        let registry = self.registry;
         let Some(entry) = registry.devices.get(&device) else {
             self.push(
                 "params",

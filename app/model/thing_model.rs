@@ -7,13 +7,18 @@ use hashbrown::hash_table::{Entry, HashTable};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A product's thing model: its measure points in the order the file lists them.
+use super::services::{Event, Service, parse_events, parse_services};
+
+/// A product's thing model: its measure points, services and events in the order the file
+/// lists them.
 #[derive(Clone, Debug)]
 pub struct ThingModel {
     pub model_id: String,
     pub name: String,
     pub desc: String,
     pub points: Vec<MeasurePoint>,
+    pub services: Vec<Service>,
+    pub events: Vec<Event>,
     /// Positions in `points`, found by identifier (the first point of each identifier).
     index: HashTable<u32>,
 }
@@ -21,8 +26,21 @@ pub struct ThingModel {
 impl PartialEq for ThingModel {
     fn eq(&self, other: &Self) -> bool {
         // The index follows from the points.
-        (&self.model_id, &self.name, &self.desc, &self.points)
-            == (&other.model_id, &other.name, &other.desc, &other.points)
+        (
+            &self.model_id,
+            &self.name,
+            &self.desc,
+            &self.points,
+            &self.services,
+            &self.events,
+        ) == (
+            &other.model_id,
+            &other.name,
+            &other.desc,
+            &other.points,
+            &other.services,
+            &other.events,
+        )
     }
 }
 
@@ -128,7 +146,7 @@ pub struct ModelError {
 }
 
 impl ModelError {
-    fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(super) fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             reason: reason.into(),
@@ -236,8 +254,20 @@ impl ThingModel {
             name: String::new(),
             desc: String::new(),
             points,
+            services: Vec::new(),
+            events: Vec::new(),
             index,
         }
+    }
+
+    /// The service named `identifier`.
+    pub fn service(&self, identifier: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.identifier == identifier)
+    }
+
+    /// The event named `identifier`.
+    pub fn event(&self, identifier: &str) -> Option<&Event> {
+        self.events.iter().find(|e| e.identifier == identifier)
     }
 
     /// The point named `identifier`.
@@ -263,6 +293,11 @@ struct RawModel<'a> {
     desc: Option<String>,
     #[serde(default, borrow)]
     measurepoints: Option<PointList<'a>>,
+    /// Read as JSON and then by hand, to name the place of an error: a model has few.
+    #[serde(default)]
+    services: Option<Value>,
+    #[serde(default)]
+    events: Option<Value>,
 }
 
 /// The `measurepoints` object, in file order. A plain list: no hashing while reading, and a
@@ -390,7 +425,15 @@ impl RawModel<'_> {
                     ),
                 ));
             }
-            let data_type = parse_data_type(&raw.data_type, &raw.data_definition, &path, true)?;
+            let data_type = parse_data_type(
+                &raw.data_type,
+                &raw.data_definition,
+                &path,
+                TypeRules {
+                    struct_allowed: true,
+                    any_case: false,
+                },
+            )?;
             if raw.has_quality
                 && !matches!(
                     data_type,
@@ -437,6 +480,8 @@ impl RawModel<'_> {
         }
         model.name = RawName::text(self.name);
         model.desc = self.desc.unwrap_or_default();
+        model.services = parse_services(self.services.as_ref())?;
+        model.events = parse_events(self.events.as_ref())?;
         Ok(model)
     }
 }
@@ -469,16 +514,30 @@ fn definition_object<'v>(
     }
 }
 
-fn parse_data_type(
+/// How a data type is read where it is written.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TypeRules {
+    /// False for a STRUCT's items: no struct inside a struct.
+    pub struct_allowed: bool,
+    /// True for the data points of services and events, whose `dataType` is read in any case.
+    pub any_case: bool,
+}
+
+pub(super) fn parse_data_type(
     name: &str,
     definition: &Value,
     path: &dyn Fn() -> String,
-    struct_allowed: bool,
+    rules: TypeRules,
 ) -> Result<DataType, ModelError> {
     let def_path = || format!("{}.dataDefinition", path());
     let def = definition_object(definition, &def_path)?;
     let field = |key: &str| def.as_ref().and_then(|d| d.get(key));
-    Ok(match name {
+    let name = if rules.any_case {
+        Cow::Owned(name.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(name)
+    };
+    Ok(match name.as_ref() {
         "INT" => DataType::Int,
         "FLOAT" => DataType::Float,
         "DOUBLE" => DataType::Double,
@@ -521,7 +580,7 @@ fn parse_data_type(
             DataType::Array { item }
         }
         "ENUM" => DataType::Enum(parse_enum(def.as_deref(), &def_path)?),
-        "STRUCT" if !struct_allowed => {
+        "STRUCT" if !rules.struct_allowed => {
             return Err(ModelError::new(
                 format!("{}.dataType", path()),
                 "is STRUCT inside a STRUCT; a struct item cannot be a struct",
@@ -562,7 +621,10 @@ fn parse_data_type(
                     type_name,
                     item.get("dataDefinition").unwrap_or(&Value::Null),
                     &item_path,
-                    false,
+                    TypeRules {
+                        struct_allowed: false,
+                        ..rules
+                    },
                 )?;
                 let name = match item.get("name") {
                     Some(Value::String(s)) => s.clone(),

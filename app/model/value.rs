@@ -75,47 +75,7 @@ pub fn describe(value: &Value) -> String {
 /// Returns `Ok(None)` when valid, `Ok(Some(warning))` when accepted with a warning.
 pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Verdict {
     if point.has_quality {
-        let Value::Object(obj) = value else {
-            return Err(Invalid::new(
-                WrongKind::BadQuality,
-                format!(
-                    "has quality: expected {{\"value\": v, \"quality\": 0..9}}, got {}",
-                    describe(value)
-                ),
-            ));
-        };
-        let (Some(inner), Some(quality)) = (obj.get("value"), obj.get("quality")) else {
-            return Err(Invalid::new(
-                WrongKind::BadQuality,
-                format!(
-                    "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
-                    describe(value)
-                ),
-            ));
-        };
-        if obj.len() != 2 {
-            return Err(Invalid::new(
-                WrongKind::BadQuality,
-                format!(
-                    "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
-                    describe(value)
-                ),
-            ));
-        }
-        let warning = check_value(&point.data_type, inner).map_err(|e| e.under("value"))?;
-        match quality.as_u64() {
-            Some(q) if Quality::fits(q) && !quality.is_f64() => {}
-            _ => {
-                return Err(Invalid::new(
-                    WrongKind::BadQuality,
-                    format!(
-                        "quality must be an integer from 0 to 9, got {}",
-                        describe(quality)
-                    ),
-                ));
-            }
-        }
-        return Ok(warning.map(|w| format!("value: {w}")));
+        return check_with_quality(&point.data_type, value);
     }
     if let Value::Object(obj) = value
         && !matches!(point.data_type, DataType::Struct { .. })
@@ -131,6 +91,52 @@ pub fn check_point_value(point: &MeasurePoint, value: &Value) -> Verdict {
         ));
     }
     check_value(&point.data_type, value)
+}
+
+/// Checks a `{"value": v, "quality": q}` object whose value is of `data_type`: a quality point's
+/// value, or an INT, FLOAT or DOUBLE output of an event sent with its quality.
+pub fn check_with_quality(data_type: &DataType, value: &Value) -> Verdict {
+    let Value::Object(obj) = value else {
+        return Err(Invalid::new(
+            WrongKind::BadQuality,
+            format!(
+                "has quality: expected {{\"value\": v, \"quality\": 0..9}}, got {}",
+                describe(value)
+            ),
+        ));
+    };
+    let (Some(inner), Some(quality)) = (obj.get("value"), obj.get("quality")) else {
+        return Err(Invalid::new(
+            WrongKind::BadQuality,
+            format!(
+                "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
+                describe(value)
+            ),
+        ));
+    };
+    if obj.len() != 2 {
+        return Err(Invalid::new(
+            WrongKind::BadQuality,
+            format!(
+                "has quality: expected exactly the keys \"value\" and \"quality\", got {}",
+                describe(value)
+            ),
+        ));
+    }
+    let warning = check_value(data_type, inner).map_err(|e| e.under("value"))?;
+    match quality.as_u64() {
+        Some(q) if Quality::fits(q) && !quality.is_f64() => {}
+        _ => {
+            return Err(Invalid::new(
+                WrongKind::BadQuality,
+                format!(
+                    "quality must be an integer from 0 to 9, got {}",
+                    describe(quality)
+                ),
+            ));
+        }
+    }
+    Ok(warning.map(|w| format!("value: {w}")))
 }
 
 /// Checks a bare value against a data type.

@@ -70,27 +70,48 @@ pub fn id_of(body: &Map<String, Value>) -> Option<MsgId> {
     }
 }
 
+/// How a reply wrote its `code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeForm {
+    /// A JSON integer, as the protocol asks.
+    Integer,
+    /// A string of digits (the Python SDK sends its own 1101 and 500 so): read as the number.
+    String,
+}
+
 /// Parses a reply payload. The id may be absent; the code may not.
 pub fn parse_reply(payload: &[u8]) -> Result<Reply, ReplyParseError> {
+    parse_reply_form(payload).map(|(reply, _)| reply)
+}
+
+/// [`parse_reply`], saying how the code was written.
+pub fn parse_reply_form(payload: &[u8]) -> Result<(Reply, CodeForm), ReplyParseError> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| ReplyParseError::NotJson(e.to_string()))?;
-    let Value::Object(body) = value else {
+    let Value::Object(mut body) = value else {
         return Err(ReplyParseError::NotObject);
     };
-    let code = match body.get("code") {
-        Some(Value::Number(n)) => n.as_i64().ok_or(ReplyParseError::NoCode)?,
-        Some(Value::String(s)) => s.parse().map_err(|_| ReplyParseError::NoCode)?,
+    let (code, form) = match body.get("code") {
+        Some(Value::Number(n)) => (
+            n.as_i64().ok_or(ReplyParseError::NoCode)?,
+            CodeForm::Integer,
+        ),
+        Some(Value::String(s)) => (
+            s.parse().map_err(|_| ReplyParseError::NoCode)?,
+            CodeForm::String,
+        ),
         _ => return Err(ReplyParseError::NoCode),
     };
-    Ok(Reply {
+    let reply = Reply {
         id: id_of(&body),
         code: ReplyCode(code),
         message: body
             .get("message")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        data: body.get("data").cloned().unwrap_or(Value::Null),
-    })
+        data: body.remove("data").unwrap_or(Value::Null),
+    };
+    Ok((reply, form))
 }
 
 #[cfg(test)]
@@ -116,6 +137,17 @@ mod tests {
         let r = parse_reply(br#"{"code": 1204}"#).expect("valid");
         assert_eq!(r.id, None);
         assert_eq!(r.code, ReplyCode::MODEL);
+    }
+
+    #[test]
+    fn a_code_written_as_a_string_is_read_and_noted() {
+        let (reply, form) =
+            parse_reply_form(br#"{"id": "3", "code": "1101", "data": null}"#).expect("valid");
+        assert_eq!((reply.code, form), (ReplyCode(1101), CodeForm::String));
+        let (reply, form) =
+            parse_reply_form(br#"{"id": "3", "code": 200, "data": {"a": 1}}"#).expect("valid");
+        assert_eq!((reply.code, form), (ReplyCode::SUCCESS, CodeForm::Integer));
+        assert_eq!(reply.data, json!({"a": 1}));
     }
 
     #[test]

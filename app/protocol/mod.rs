@@ -9,9 +9,12 @@ mod topic;
 mod types;
 
 pub use codes::ReplyCode;
-pub use message::{Reply, ReplyParseError, id_of, parse_reply};
+pub use message::{CodeForm, Reply, ReplyParseError, id_of, parse_reply, parse_reply_form};
 pub use sign::{ConnectCredentials, SIGN_METHOD, connect_credentials, is_sha256_sign_method, sign};
-pub use topic::{Method, ParsedTopic, parse_topic, reply_topic, request_topic};
+pub use topic::{
+    Method, ParsedTopic, method_name, parse_method, parse_topic, reply_topic, request_topic,
+    topic_of, topic_of_method_name,
+};
 pub use types::{DeviceId, DeviceKey, EpochMs, MsgId, ProductKey, Quality, Secret};
 
 /// The largest MQTT packet thingbench sends or accepts: well above a 512 KiB batch.

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::model::{Registry, check};
-use crate::protocol::{DeviceId, Method, ReplyCode, parse_topic};
-use crate::runner::watch::{element_device, elements};
+use crate::protocol::{DeviceId, Method, ReplyCode};
 
 use super::checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 use super::plan::{Network, Plan};
@@ -308,7 +307,6 @@ impl Posts {
                         row: request.row,
                         text,
                     };
-                    let method = parse_topic(&request.topic).map(|t| t.method);
                     let as_if_in = check(&everyone, &request.topic, &request.payload);
                     if !as_if_in.code.is_success() {
                         let why = as_if_in.reply_message().unwrap_or_default();
@@ -364,13 +362,8 @@ impl Posts {
                     {
                         rejected.entry(key).or_insert(0);
                     }
-                    let Some(method) = method.filter(|m| m.carries_points()) else {
+                    let Some(method) = report.view.method.filter(|m| m.carries_points()) else {
                         continue;
-                    };
-                    let Some(body) = body else { continue };
-                    let topic_device = match parse_topic(&request.topic) {
-                        Some(t) => t.device,
-                        None => continue,
                     };
                     let arrived = record.start_epoch_ms + to_i64(request.at_ms);
                     let mut post = Post {
@@ -379,9 +372,9 @@ impl Posts {
                         row: request.row,
                         elements: Vec::new(),
                     };
-                    for element in elements(&body) {
-                        let device = element_device(element, &topic_device);
-                        let time = element.get("time").and_then(Value::as_i64);
+                    for element in report.view.elements {
+                        let device = element.device;
+                        let time = element.time.map(|t| t.0);
                         if let Some(time) = time {
                             if time > arrived + AHEAD_LIMIT_MS {
                                 out.insane_times.push(place(format!(

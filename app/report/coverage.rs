@@ -4,10 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
 use crate::model::{Registry, Severity, ThingModel, WrongKind, check};
-use crate::protocol::{DeviceId, Method, ReplyCode, parse_topic};
+use crate::protocol::ReplyCode;
 use crate::runner::{Outcome, Traffic};
 
 /// One request of a run as it went out, and how it ended.
@@ -323,28 +321,8 @@ impl Coverage {
             return;
         }
         let report = check(registry, &exchange.topic, &exchange.payload);
-        let Some(topic) = parse_topic(&exchange.topic) else {
-            return;
-        };
-        if !topic.method.carries_points() {
-            return;
-        }
-        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&exchange.payload) else {
-            return;
-        };
-        let elements: Vec<(Option<usize>, &Map<String, Value>)> =
-            match (topic.method, body.get("params")) {
-                (Method::Post, Some(Value::Object(element))) => vec![(None, element)],
-                (_, Some(Value::Array(params))) => params
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, e)| e.as_object().map(|e| (Some(i), e)))
-                    .collect(),
-                _ => Vec::new(),
-            };
-        for (index, element) in elements {
-            let device = element_device(element).unwrap_or_else(|| topic.device.clone());
-            let Some(model) = registry.model_of(&device.product_key) else {
+        for element in &report.view.elements {
+            let Some(model) = registry.model_of(&element.device.product_key) else {
                 continue;
             };
             let Some(table) = self
@@ -354,18 +332,15 @@ impl Coverage {
             else {
                 continue;
             };
-            let Some(Value::Object(points)) = element.get("measurepoints") else {
-                continue;
-            };
-            for identifier in points.keys() {
+            for identifier in element.points.keys() {
                 let wrong = report
                     .findings
                     .iter()
                     .filter(|f| matches!(f.severity, Severity::Error | Severity::Skipped))
                     .find(|f| {
-                        f.point
-                            .as_ref()
-                            .is_some_and(|p| p.element == index && p.identifier == *identifier)
+                        f.point.as_ref().is_some_and(|p| {
+                            p.element == element.index && p.identifier == *identifier
+                        })
                     })
                     .and_then(|f| f.wrong);
                 match table
@@ -391,13 +366,4 @@ impl Coverage {
             .map(|c| c.code)
             .collect()
     }
-}
-
-/// The device an element names by its keys, when it names one.
-fn element_device(element: &Map<String, Value>) -> Option<DeviceId> {
-    let key = |name: &str| match element.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
-    Some(DeviceId::new(key("productKey")?, key("deviceKey")?))
 }

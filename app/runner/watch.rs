@@ -174,9 +174,11 @@ impl Watcher {
             self.settle(index);
             return Some(WatchUpdate::Reply(index));
         }
-        let devices = devices_named(&parsed.device, &payload);
         let mut logged_in: Vec<_> = self.registry.logged_in.iter().cloned().collect();
         logged_in.sort_by_key(ToString::to_string);
+        // Checked as the logins stand; its view names the devices it speaks for.
+        let first = check(&self.registry, topic, &payload);
+        let devices = first.view.devices();
         let unknown: Vec<DeviceId> = devices
             .iter()
             .filter(|d| !self.known_logins.contains(*d))
@@ -189,17 +191,16 @@ impl Watcher {
             .cloned()
             .collect();
         // Predicted as logged in; had they been out, the code may differ.
-        let if_logged_out = if unknown.is_empty() {
-            None
+        let (report, if_logged_out) = if unknown.is_empty() {
+            (first, None)
         } else {
-            let out = check(&self.registry, topic, &payload).code;
             self.registry.logged_in.extend(unknown.iter().cloned());
-            Some(out)
+            let report = check(&self.registry, topic, &payload);
+            for device in &unknown {
+                self.registry.logged_in.remove(device);
+            }
+            (report, Some(first.code))
         };
-        let report = check(&self.registry, topic, &payload);
-        for device in &unknown {
-            self.registry.logged_in.remove(device);
-        }
         if let Some(
             crate::model::SessionEffect::Login(d) | crate::model::SessionEffect::Logout(d),
         ) = &report.effect
@@ -277,58 +278,6 @@ impl Watcher {
         silent.sort_unstable();
         silent
     }
-}
-
-/// The elements of a request's `params`: a batch's list, or a single post's (or a login's) one
-/// object; none when `params` is neither.
-pub fn elements(request: &serde_json::Value) -> &[serde_json::Value] {
-    match request.get("params") {
-        Some(serde_json::Value::Array(list)) => list,
-        Some(element @ serde_json::Value::Object(_)) => std::slice::from_ref(element),
-        _ => &[],
-    }
-}
-
-/// The device an element reports for: its own `productKey` and `deviceKey`, or without them
-/// (absent or empty) the topic's device.
-pub fn element_device(element: &serde_json::Value, topic_device: &DeviceId) -> DeviceId {
-    let key = |name: &str| {
-        element
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    match (key("productKey"), key("deviceKey")) {
-        (Some(pk), Some(dk)) => DeviceId::new(pk, dk),
-        _ => topic_device.clone(),
-    }
-}
-
-/// The first device a request on `topic` speaks for (see [`devices_named`]); `None` off the
-/// protocol's topics.
-pub fn first_device(topic: &str, payload: &[u8]) -> Option<DeviceId> {
-    let parsed = parse_topic(topic)?;
-    devices_named(&parsed.device, payload).into_iter().next()
-}
-
-/// The devices a request speaks for: each batch element's device (the topic's when it names
-/// none), or the device of a login; the topic's device when the payload says nothing readable.
-fn devices_named(topic_device: &DeviceId, payload: &[u8]) -> Vec<DeviceId> {
-    let json = serde_json::from_slice::<serde_json::Value>(payload).ok();
-    let mut devices: Vec<DeviceId> = json
-        .as_ref()
-        .map(|json| {
-            elements(json)
-                .iter()
-                .map(|e| element_device(e, topic_device))
-                .collect()
-        })
-        .unwrap_or_default();
-    devices.dedup();
-    if devices.is_empty() {
-        devices.push(topic_device.clone());
-    }
-    devices
 }
 
 /// Subscribes `session` to the [`watch_filters`] and waits until the broker granted each, or
@@ -520,17 +469,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn an_element_without_keys_reports_for_the_topic_device() {
-        let gw = DeviceId::new("gwPk", "gw01");
-        let inv = DeviceId::new("invPk", "inv01");
-        let named = json!({"productKey": "invPk", "deviceKey": "inv01"});
-        assert_eq!(element_device(&named, &gw), inv);
-        assert_eq!(element_device(&json!({}), &gw), gw.clone());
-        let empty = json!({"productKey": "", "deviceKey": ""});
-        assert_eq!(element_device(&empty, &gw), gw);
-    }
-
-    #[test]
     fn a_watched_payload_is_kept_compressed_and_reads_back_until_dropped() {
         let mut watcher = Watcher::new(Registry::new());
         let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
@@ -632,6 +570,33 @@ mod tests {
         assert!(watcher.watched()[3].line().starts_with("DISAGREE"));
     }
 
+    #[test]
+    fn an_event_post_is_checked_and_paired_with_its_reply() {
+        const TOPIC: &str = "/sys/invPk/inv01/thing/event/overTemp/post";
+        let mut watcher = Watcher::new(sample_registry());
+        let post = serde_json::to_vec(&json!({"id": "5", "version": "1.0",
+            "method": "thing.event.overTemp.post",
+            "params": {"events": {"temp": 90.5, "level": "high"}}}))
+        .expect("a JSON payload");
+        assert_eq!(watcher.feed(TOPIC, post), Some(WatchUpdate::Request(0)));
+        let w = &watcher.watched()[0];
+        assert_eq!(w.predicted, ReplyCode(1204));
+        assert_eq!(w.devices, vec![DeviceId::new("invPk", "inv01")]);
+        assert!(
+            w.finding
+                .as_deref()
+                .is_some_and(|f| f.starts_with("params.events.level")),
+            "{:?}",
+            w.finding
+        );
+        let answered = format!("{TOPIC}_reply");
+        assert_eq!(
+            watcher.feed(&answered, reply(5, 1204)),
+            Some(WatchUpdate::Reply(0))
+        );
+        assert!(watcher.watched()[0].agrees());
+    }
+
     struct Collect(Vec<String>);
 
     impl WatchReport for Collect {
@@ -672,13 +637,5 @@ mod tests {
             panic!("{end:?}")
         };
         assert!(reason.contains("/nonexistent/ca.pem"), "{reason}");
-    }
-
-    #[test]
-    fn elements_are_a_list_or_one_object() {
-        assert_eq!(elements(&json!({"params": [{"a": 1}, {"b": 2}]})).len(), 2);
-        assert_eq!(elements(&json!({"params": {"a": 1}})), [json!({"a": 1})]);
-        assert!(elements(&json!({"params": 3})).is_empty());
-        assert!(elements(&json!([])).is_empty());
     }
 }

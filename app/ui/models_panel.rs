@@ -1,10 +1,12 @@
 //! The models browser: each product's measure points with type, definition, unit and quality,
-//! a search box, and the load error of each model that failed. Only the rows on screen are
-//! drawn, and the search reads text prepared once per workspace load.
+//! then its services (call type, inputs and outputs) and events (type, outputs) with their
+//! data points' types, a search box, and the load error of each model that failed. Only the
+//! rows on screen are drawn, and the search reads text prepared once per workspace load.
 
 use std::collections::HashSet;
 
 use crate::control::WorkspaceCtl;
+use crate::model::{DataPoint, ThingModel};
 use crate::workspace::Workspace;
 
 use super::theme;
@@ -40,6 +42,93 @@ struct IndexedModel {
     definitions: Vec<String>,
     /// The longest identifier, in characters, to size the point column.
     longest: usize,
+    /// Its services, then its events.
+    members: Vec<Member>,
+    /// ` · 1 service · 2 events`, or nothing for a model without.
+    members_note: String,
+}
+
+/// A service or an event of a model, with its rows' text made once.
+struct Member {
+    /// `service setPowerLimit`, `event overTemp`.
+    title: String,
+    /// The call type of a service, the type of an event.
+    kind: &'static str,
+    /// Its name and description.
+    about: String,
+    /// Identifier, name and kind of the member and of its data points, lower-cased.
+    haystack: String,
+    data: Vec<DataRow>,
+}
+
+/// One input or output of a service, or output of an event.
+struct DataRow {
+    /// `input limit`, `output applied`.
+    label: String,
+    kind: &'static str,
+    unit: String,
+    definition: String,
+}
+
+impl Member {
+    fn new(
+        title: String,
+        kind: &'static str,
+        about: [&str; 2],
+        data: &[(&str, &[DataPoint])],
+    ) -> Self {
+        let data: Vec<DataRow> = data
+            .iter()
+            .flat_map(|(role, points)| {
+                points.iter().map(move |p| DataRow {
+                    label: format!("{role} {}", p.identifier),
+                    kind: p.data_type.name(),
+                    unit: p.unit.as_ref().map_or(String::new(), |u| u.unit_id.clone()),
+                    definition: p.data_type.definition_summary(),
+                })
+            })
+            .collect();
+        let about = about
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let mut haystack = format!("{title}\n{about}\n{kind}");
+        for row in &data {
+            haystack.push('\n');
+            haystack.push_str(&row.label);
+            haystack.push('\n');
+            haystack.push_str(row.kind);
+        }
+        Self {
+            title,
+            kind,
+            about,
+            haystack: haystack.to_lowercase(),
+            data,
+        }
+    }
+
+    /// The services and events of `model`, in that order.
+    fn of(model: &ThingModel) -> Vec<Self> {
+        let services = model.services.iter().map(|s| {
+            Self::new(
+                format!("service {}", s.identifier),
+                s.call_type.name(),
+                [&s.name, &s.desc],
+                &[("input", &s.inputs), ("output", &s.outputs)],
+            )
+        });
+        let events = model.events.iter().map(|e| {
+            Self::new(
+                format!("event {}", e.identifier),
+                e.event_type.name(),
+                [&e.name, &e.desc],
+                &[("output", &e.outputs)],
+            )
+        });
+        services.chain(events).collect()
+    }
 }
 
 /// One row of the browser.
@@ -53,6 +142,17 @@ enum Line {
     Point {
         model: usize,
         point: usize,
+    },
+    /// A service's or an event's title.
+    Member {
+        model: usize,
+        member: usize,
+    },
+    /// One of its inputs or outputs.
+    Data {
+        model: usize,
+        member: usize,
+        data: usize,
     },
 }
 
@@ -94,6 +194,18 @@ impl Index {
                         .map(|p| p.identifier.chars().count())
                         .max()
                         .unwrap_or(0),
+                    members: Member::of(model),
+                    members_note: [
+                        (model.services.len(), "service"),
+                        (model.events.len(), "event"),
+                    ]
+                    .into_iter()
+                    .map(|(n, what)| match n {
+                        0 => String::new(),
+                        1 => format!(" · 1 {what}"),
+                        n => format!(" · {n} {what}s"),
+                    })
+                    .collect(),
                 })
             })
             .collect();
@@ -149,6 +261,19 @@ impl ModelsPanel {
                 }
             }
             lines[at] = Line::Model { model: m, shown };
+            if folded {
+                continue;
+            }
+            for (member, entry) in model.members.iter().enumerate() {
+                if needle.is_empty() || entry.haystack.contains(needle) {
+                    lines.push(Line::Member { model: m, member });
+                    lines.extend((0..entry.data.len()).map(|data| Line::Data {
+                        model: m,
+                        member,
+                        data,
+                    }));
+                }
+            }
         }
         lines
     }
@@ -196,7 +321,8 @@ impl ModelsPanel {
                             } else {
                                 format!("{shown} of {total} points")
                             };
-                            let text = format!("{} · {count}", indexed.title);
+                            let text =
+                                format!("{} · {count}{}", indexed.title, indexed.members_note);
                             let clicked = ui
                                 .horizontal(|ui| {
                                     // The fold arrow as egui draws a collapsing header's.
@@ -272,6 +398,73 @@ impl ModelsPanel {
                                 .on_hover_text(definition);
                             });
                         }
+                        Line::Member { model, member } => {
+                            let Some(m) = self
+                                .index
+                                .models
+                                .get(model)
+                                .and_then(|m| m.members.get(member))
+                            else {
+                                continue;
+                            };
+                            ui.horizontal(|ui| {
+                                cell(
+                                    ui,
+                                    widths.point,
+                                    row_height,
+                                    egui::Label::new(egui::RichText::new(&m.title).strong())
+                                        .truncate(),
+                                )
+                                .on_hover_text(&m.about);
+                                cell(ui, widths.kind, row_height, egui::Label::new(m.kind));
+                                cell(ui, widths.unit, row_height, egui::Label::new(""));
+                                cell(ui, widths.quality, row_height, egui::Label::new(""));
+                                cell(
+                                    ui,
+                                    widths.definition,
+                                    row_height,
+                                    egui::Label::new(&m.about).truncate(),
+                                );
+                            });
+                        }
+                        Line::Data {
+                            model,
+                            member,
+                            data,
+                        } => {
+                            let Some(d) = self
+                                .index
+                                .models
+                                .get(model)
+                                .and_then(|m| m.members.get(member))
+                                .and_then(|m| m.data.get(data))
+                            else {
+                                continue;
+                            };
+                            ui.horizontal(|ui| {
+                                cell(
+                                    ui,
+                                    widths.point,
+                                    row_height,
+                                    egui::Label::new(&d.label).truncate(),
+                                );
+                                cell(ui, widths.kind, row_height, egui::Label::new(d.kind));
+                                cell(
+                                    ui,
+                                    widths.unit,
+                                    row_height,
+                                    egui::Label::new(&d.unit).truncate(),
+                                );
+                                cell(ui, widths.quality, row_height, egui::Label::new(""));
+                                cell(
+                                    ui,
+                                    widths.definition,
+                                    row_height,
+                                    egui::Label::new(&d.definition).truncate(),
+                                )
+                                .on_hover_text(&d.definition);
+                            });
+                        }
                     }
                 }
             });
@@ -331,4 +524,57 @@ fn cell(ui: &mut egui::Ui, width: f32, height: f32, widget: impl egui::Widget) -
         },
     )
     .inner
+}
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable as _;
+
+    use super::*;
+
+    fn harness() -> Harness<'static, (ModelsPanel, WorkspaceCtl)> {
+        let workspace = WorkspaceCtl::fixed(Ok(crate::control::testing::sample()));
+        Harness::builder()
+            .with_size([900.0, 1400.0])
+            .build_ui_state(
+                |ui, (panel, workspace): &mut (ModelsPanel, WorkspaceCtl)| panel.ui(ui, workspace),
+                (ModelsPanel::default(), workspace),
+            )
+    }
+
+    #[test]
+    fn services_and_events_show_under_their_model_with_their_data_points() {
+        let mut harness = harness();
+        harness.run();
+        harness.get_by_label_contains("wb_inverter (invPk) · 15 points · 1 service · 1 event");
+        harness.get_by_label("service setPowerLimit");
+        harness.get_by_label("input limit");
+        harness.get_by_label("input mode");
+        harness.get_by_label("output applied");
+        harness.get_by_label("SYNC");
+        harness.get_by_label("event overTemp");
+        harness.get_by_label("WARN");
+        harness.get_by_label("output temp");
+        harness.get_by_label("output level");
+        // The search finds a service by an input's name, with all its data points.
+        harness.get_by_label("Search points").focus();
+        harness.get_by_label("Search points").type_text("limit");
+        harness.run();
+        harness.get_by_label("service setPowerLimit");
+        harness.get_by_label("output applied");
+        assert!(harness.query_by_label("event overTemp").is_none());
+        assert!(harness.query_by_label("Power").is_none());
+    }
+
+    #[test]
+    fn a_folded_model_hides_its_services_and_events() {
+        let mut harness = harness();
+        harness.run();
+        harness.get_by_label_contains("wb_inverter (invPk)").click();
+        harness.run();
+        assert!(harness.query_by_label("service setPowerLimit").is_none());
+        assert!(harness.query_by_label("event overTemp").is_none());
+        harness.get_by_label_contains("wb_meter (meterPk)");
+    }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::model::Registry;
 use crate::protocol::{
     DeviceId, EpochMs, Method, MsgId, ReplyCode, SIGN_METHOD, id_of, request_topic, sign,
+    topic_of_method_name,
 };
 
 use super::error::FileError;
@@ -178,8 +179,7 @@ impl Fixture {
             expect,
             extra: Map::new(),
         };
-        let default_topic = request_topic(fixture.method().unwrap_or(Method::PostBatch), gateway);
-        if default_topic != topic {
+        if fixture.default_topic(gateway) != topic {
             fixture.topic = Some(topic.to_owned());
         }
         fixture
@@ -398,15 +398,29 @@ impl Fixture {
 
     /// The method the request names, if it names one thingbench knows.
     pub fn method(&self) -> Option<Method> {
-        let name = match &self.body {
-            FixtureBody::Request(request) => request.get("method")?.as_str()?.to_owned(),
-            FixtureBody::Raw(raw) => serde_json::from_str::<Value>(raw)
-                .ok()?
-                .get("method")?
-                .as_str()?
-                .to_owned(),
-        };
-        Method::from_name(&name)
+        Method::from_name(&self.method_name()?)
+    }
+
+    /// The `method` string of the request, if it has one.
+    fn method_name(&self) -> Option<String> {
+        match &self.body {
+            FixtureBody::Request(request) => Some(request.get("method")?.as_str()?.to_owned()),
+            FixtureBody::Raw(raw) => Some(
+                serde_json::from_str::<Value>(raw)
+                    .ok()?
+                    .get("method")?
+                    .as_str()?
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// The topic of the request's method for `gateway` (an event post's with its event id),
+    /// used when the fixture gives none: the batch topic when the method is missing or unknown.
+    fn default_topic(&self, gateway: &DeviceId) -> String {
+        self.method_name()
+            .and_then(|name| topic_of_method_name(&name, gateway))
+            .unwrap_or_else(|| request_topic(Method::PostBatch, gateway))
     }
 
     /// Resolves templates for a send from `gateway`: fresh id, `time` templates, and the
@@ -421,7 +435,7 @@ impl Fixture {
         let topic = self
             .topic
             .clone()
-            .unwrap_or_else(|| request_topic(self.method().unwrap_or(Method::PostBatch), gateway));
+            .unwrap_or_else(|| self.default_topic(gateway));
         match &self.body {
             FixtureBody::Raw(raw) => {
                 let id = serde_json::from_str::<Value>(raw)
