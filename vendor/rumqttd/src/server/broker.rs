@@ -390,15 +390,31 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             listen_addr = self.config.listen.to_string(),
             "Listening for remote connections",
         );
+        // THINGBENCH PATCH (see THINGBENCH-PATCH.md): how long to wait before accepting again
+        // after a failed accept, doubled on each failure in a row.
+        let mut accept_pause = Duration::ZERO;
         loop {
             // Await new network connection.
             let (stream, addr) = match listener.accept().await {
-                Ok((s, r)) => (s, r),
+                Ok((s, r)) => {
+                    accept_pause = Duration::ZERO;
+                    (s, r)
+                }
                 Err(e) => {
                     error!(error=?e, "Unable to accept socket.");
+                    // THINGBENCH PATCH: out of descriptors, accept fails at once for as long as
+                    // a connection waits in the backlog; retrying at once spins a core.
+                    accept_pause = (accept_pause * 2)
+                        .clamp(Duration::from_millis(5), Duration::from_millis(500));
+                    time::sleep(accept_pause).await;
                     continue;
                 }
             };
+            // THINGBENCH PATCH: without TCP_NODELAY every small write after another waits for
+            // the peer's delayed ACK (Nagle's algorithm): about 40 ms per MQTT round trip.
+            if let Err(e) = stream.set_nodelay(true) {
+                warn!(error=?e, "Unable to set TCP_NODELAY on an accepted socket.");
+            }
 
             let (network, tenant_id) = match self.tls_accept(stream).await {
                 Ok(o) => o,
