@@ -179,11 +179,23 @@ fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, 
             QualifyEvent::Refused { conn, why } => say(&format!(
                 "{at:7.1} s  device CONNECT refused with CONNACK 5 (connection {conn}): {why}"
             )),
-            QualifyEvent::Disconnected { conn } => {
+            QualifyEvent::Disconnected {
+                conn,
+                departed: true,
+            } => {
                 say(&format!(
                     "{at:7.1} s  device disconnected (connection {conn}); its sub-devices are logged out"
                 ));
             }
+            QualifyEvent::Disconnected {
+                conn,
+                departed: false,
+            } => {
+                say(&format!(
+                    "{at:7.1} s  device connection {conn} ended; another is open, so its sub-devices stay logged in"
+                ));
+            }
+            QualifyEvent::Door { words } => say(&format!("{at:7.1} s  {words}")),
             QualifyEvent::Attempt => say(&format!(
                 "{at:7.1} s  connection attempt while the network is down: closed"
             )),

@@ -245,9 +245,19 @@ impl QualifyCtl {
                 QualifyEvent::Refused { conn, why } => {
                     format!("{at:6.1} s  CONNECT refused ({conn}): {why}")
                 }
-                QualifyEvent::Disconnected { conn } => {
+                QualifyEvent::Disconnected {
+                    conn,
+                    departed: true,
+                } => {
                     format!("{at:6.1} s  device disconnected ({conn})")
                 }
+                QualifyEvent::Disconnected {
+                    conn,
+                    departed: false,
+                } => {
+                    format!("{at:6.1} s  connection {conn} ended; another is open")
+                }
+                QualifyEvent::Door { words } => format!("{at:6.1} s  {words}"),
                 QualifyEvent::Attempt => format!("{at:6.1} s  attempt while down: closed"),
                 QualifyEvent::Finished => {
                     finished = true;

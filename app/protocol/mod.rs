@@ -10,7 +10,10 @@ mod types;
 
 pub use codes::ReplyCode;
 pub use message::{Reply, ReplyParseError, id_of, parse_reply};
-pub use sign::{ConnectCredentials, SIGN_METHOD, connect_credentials, is_sha256_sign_method, sign};
+pub use sign::{
+    ConnectCredentials, SIGN_METHOD, SignError, check_sign, connect_credentials,
+    device_of_username, is_sha256_sign_method, sign, verify_connect,
+};
 pub use topic::{Method, ParsedTopic, parse_topic, reply_topic, request_topic};
 pub use types::{DeviceId, DeviceKey, EpochMs, MsgId, ProductKey, Quality, Secret};
 

@@ -550,19 +550,9 @@ impl WorkbenchApp {
             self.apply_command(command);
         }
         if let Ok(ws) = self.workspace.get() {
-            let starting = self.connection.embedded_broker().is_none();
             self.connection.poll(ws, &self.wake);
-            // Said once, when the embedded broker has just started.
-            let warning = self
-                .connection
-                .embedded_broker()
-                .filter(|_| starting)
-                .and_then(crate::broker::EmbeddedBroker::latency_warning);
-            if let Some(warning) = warning {
-                self.say(Notice::error(warning));
-            }
         }
-        if let Some(news) = self.connection.hub_news().pop() {
+        if let Some(news) = self.connection.broker_news(&mut self.timeline).pop() {
             self.say(news);
         }
         // The window's session hears the suite's replies too (both speak as the gateway). A
