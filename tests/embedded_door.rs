@@ -185,16 +185,15 @@ fn a_client_that_never_sends_its_connect_is_closed_at_the_deadline() {
         ..DoorLimits::default()
     });
     // Silent, and slow: half a CONNECT is no CONNECT.
+    let opened = Instant::now();
     let mut silent = TcpStream::connect(broker.addr).expect("connects");
     let mut slow = TcpStream::connect(broker.addr).expect("connects");
     slow.write_all(&connect_packet("slow", None)[..5])
         .expect("sent");
     for stream in [&mut silent, &mut slow] {
-        let took = closed_within(stream, Duration::from_secs(10));
-        assert!(
-            took >= within - Duration::from_millis(50),
-            "closed early: {took:?}"
-        );
+        closed_within(stream, Duration::from_secs(10));
+        let took = opened.elapsed();
+        assert!(took >= within, "closed before the deadline: {took:?}");
     }
     // A client that sends its CONNECT in time is served as ever.
     assert_eq!(
