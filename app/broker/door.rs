@@ -61,7 +61,7 @@ pub enum DoorNews {
     /// Accepting connections fails (out of file descriptors, most likely): new clients wait
     /// in the listen queue until it works again.
     AcceptFailing { why: String },
-    /// Accepting works again, after `failed` failed accepts.
+    /// Accepting has worked again for a few seconds, after `failed` failed accepts.
     AcceptingAgain { failed: u64 },
     /// The broker behind the door cannot be reached: clients are refused (server unavailable).
     UpstreamFailing { why: String },
@@ -253,6 +253,31 @@ const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(5);
 /// descriptors are free.
 const ACCEPT_PAUSE_MAX: Duration = Duration::from_millis(500);
 
+/// How long accepting must work again before a trouble is over: a flood that keeps the process
+/// out of descriptors frees some now and then (each idle client's deadline), and that is one
+/// trouble, told once, not one per gap.
+const ACCEPT_SETTLE: Duration = Duration::from_secs(5);
+
+/// Accepting connections fails, or failed not long ago.
+struct AcceptTrouble {
+    /// Failed accepts so far.
+    failed: u64,
+    /// Since when accepting works again, if it does.
+    working_since: Option<Instant>,
+}
+
+impl AcceptTrouble {
+    fn failed_again(&mut self) {
+        self.failed += 1;
+        self.working_since = None;
+    }
+
+    /// When the trouble is over, if accepting keeps working until then.
+    fn settles_at(&self) -> Option<Instant> {
+        self.working_since.map(|since| since + ACCEPT_SETTLE)
+    }
+}
+
 /// Errors of one connection, gone before it was accepted: the next accept is not affected.
 fn transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
@@ -276,18 +301,31 @@ async fn accept_loop<G: Gate>(
     };
     let room = Arc::new(WaitingRoom::new(limits.waiting));
     let upstream_failing = Arc::new(AtomicBool::new(false));
-    // Failed accepts in the trouble going on, if one is.
-    let mut failing: Option<u64> = None;
+    let mut trouble: Option<AcceptTrouble> = None;
     let mut pause = Duration::ZERO;
     loop {
-        let client = match listener.accept().await {
+        let settled_at = trouble.as_ref().and_then(AcceptTrouble::settles_at);
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = tokio::time::sleep_until(settled_at.unwrap_or_else(Instant::now).into()),
+                if settled_at.is_some() => {
+                if let Some(AcceptTrouble { failed, .. }) = trouble.take() {
+                    gate.told(door, DoorNews::AcceptingAgain { failed });
+                }
+                continue;
+            }
+        };
+        let client = match accepted {
             Ok((client, _)) => client,
             Err(e) if transient(&e) => continue,
             Err(e) => {
-                match &mut failing {
-                    Some(failed) => *failed += 1,
+                match &mut trouble {
+                    Some(trouble) => trouble.failed_again(),
                     None => {
-                        failing = Some(1);
+                        trouble = Some(AcceptTrouble {
+                            failed: 1,
+                            working_since: None,
+                        });
                         gate.told(door, DoorNews::AcceptFailing { why: e.to_string() });
                     }
                 }
@@ -299,8 +337,8 @@ async fn accept_loop<G: Gate>(
             }
         };
         pause = Duration::ZERO;
-        if let Some(failed) = failing.take() {
-            gate.told(door, DoorNews::AcceptingAgain { failed });
+        if let Some(trouble) = &mut trouble {
+            trouble.working_since.get_or_insert_with(Instant::now);
         }
         // Every socket this process accepts: without it a round trip waits out Nagle's
         // algorithm (about 40 ms).
