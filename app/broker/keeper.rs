@@ -7,18 +7,34 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, mpsc};
 
-use crate::protocol::{DeviceId, Secret, device_of_username, verify_connect};
-use crate::workspace::WorkspaceFeed;
+use crate::protocol::{DeviceId, Secret, SignError, device_of_username, verify_connect};
+use crate::workspace::{SecretError, WorkspaceFeed};
 
 use super::departures::Departures;
 use super::door::{DoorNews, Gate, Greeting};
 use super::mqtt_frame::{Connect, Refusal, connack_refusing};
 
+/// Why a CONNECT naming a device of the workspace is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum AuthError {
+    /// Its signature is not the device's.
+    #[error(transparent)]
+    Signature(#[from] SignError),
+    /// The device's secret is given but cannot be read.
+    #[error("its secret cannot be read, so no signature can be checked: {0}")]
+    SecretUnreadable(SecretError),
+    /// The workspace gives the device no secret.
+    #[error(
+        "the workspace has no secret for it, so no signature can be checked; add one to workspace.json"
+    )]
+    NoSecret,
+}
+
 /// What the embedded broker has to tell a person: a refused CONNECT, or news of its door.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BrokerNews {
     /// A CONNECT as `device` was refused with CONNACK 5 (not authorized), for `why`.
-    Refused { device: DeviceId, why: String },
+    Refused { device: DeviceId, why: AuthError },
     /// News of the door on `door`.
     Door { door: SocketAddr, news: DoorNews },
     /// rumqttd itself stopped, for `why`: nothing is served any more.
@@ -54,7 +70,7 @@ enum Known {
     /// A device of the workspace, with its secret.
     Secret(Secret),
     /// A device of the workspace whose secret is not known: no signature can be checked.
-    NoSecret(String),
+    NoSecret(AuthError),
 }
 
 /// The embedded broker's [`Gate`].
@@ -67,7 +83,7 @@ pub struct Keeper {
     wake: Mutex<Option<Box<dyn Fn() + Send>>>,
     /// Refusals already told, by device and reason: a device that retries with the same wrong
     /// signature is told once until it gets in.
-    refusals: Mutex<HashSet<(DeviceId, String)>>,
+    refusals: Mutex<HashSet<(DeviceId, AuthError)>>,
 }
 
 impl Keeper {
@@ -107,7 +123,7 @@ impl Keeper {
         }
     }
 
-    fn refusals(&self) -> std::sync::MutexGuard<'_, HashSet<(DeviceId, String)>> {
+    fn refusals(&self) -> std::sync::MutexGuard<'_, HashSet<(DeviceId, AuthError)>> {
         self.refusals
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -128,27 +144,21 @@ impl Keeper {
         };
         match entry.secret() {
             Ok(Some(secret)) => Known::Secret(secret),
-            Err(e) => Known::NoSecret(format!(
-                "its secret cannot be read, so no signature can be checked: {}",
-                e.source
-            )),
-            Ok(None) => Known::NoSecret(
-                "the workspace has no secret for it, so no signature can be checked; add one to workspace.json".into(),
-            ),
+            Err(e) => Known::NoSecret(AuthError::SecretUnreadable(e.source)),
+            Ok(None) => Known::NoSecret(AuthError::NoSecret),
         }
     }
 
     /// Checks a CONNECT naming `device`: `Err` says why it is refused.
-    fn check(&self, device: &DeviceId, connect: &Connect) -> Result<(), String> {
+    fn check(&self, device: &DeviceId, connect: &Connect) -> Result<(), AuthError> {
         match self.known(device) {
             Known::Stranger => Ok(()),
-            Known::Secret(secret) => verify_connect(
+            Known::Secret(secret) => Ok(verify_connect(
                 &connect.client_id,
                 connect.password.as_deref(),
                 device,
                 secret.expose(),
-            )
-            .map_err(|e| e.to_string()),
+            )?),
             Known::NoSecret(why) => Err(why),
         }
     }

@@ -42,7 +42,7 @@ pub fn sign(client_id: &str, device: &DeviceId, timestamp: &str, secret: &str) -
 }
 
 /// Why a signature (a CONNECT's password, or a login's `sign`) is not valid.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SignError {
     /// The client id does not have the protocol's shape.
     #[error("the client id {0:?} is not `{{id}}|securemode=2,signmethod=sha256,timestamp={{ms}}|`")]

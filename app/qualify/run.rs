@@ -14,7 +14,7 @@ use crate::broker::door::{Conditions, Door, DoorLimits, DoorNews, Gate, Greeting
 use crate::broker::mqtt_frame::{Connect, Refusal, connack_refusing};
 use crate::hub::{Decision, HubPolicy};
 use crate::model::Registry;
-use crate::protocol::{EpochMs, ReplyCode, Secret, device_of_username, verify_connect};
+use crate::protocol::{EpochMs, ReplyCode, Secret, SignError, device_of_username, verify_connect};
 
 use super::judge::{Record, Seen, SeenRequest};
 use super::plan::{Answer, Network, Plan};
@@ -102,7 +102,7 @@ impl Steering {
 
     /// Checks a CONNECT's signature with the device's secret (protocol.md, "Login and
     /// signing"): the same check as the embedded broker's door.
-    fn verify(&self, connect: &Connect) -> Result<(), String> {
+    fn verify(&self, connect: &Connect) -> Result<(), SignError> {
         let state = self.state();
         verify_connect(
             &connect.client_id,
@@ -110,7 +110,6 @@ impl Steering {
             &state.plan.device,
             state.secret.expose(),
         )
-        .map_err(|e| e.to_string())
     }
 
     fn new_conn(&self) -> u64 {
@@ -293,7 +292,7 @@ impl Gate for Steering {
         }
         let conn = self.new_conn();
         if let Err(why) = self.verify(connect) {
-            self.refused(conn, why);
+            self.refused(conn, why.to_string());
             return Greeting::Refuse(connack_refusing(connect.level, Refusal::NotAuthorized));
         }
         // Before the broker sees the CONNECT, so that a takeover counts two open connections

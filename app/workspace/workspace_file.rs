@@ -93,7 +93,7 @@ impl DeviceEntry {
 }
 
 /// Why a secret given in `workspace.json` cannot be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SecretError {
     /// `{"env": NAME}`, and NAME is not set (or not Unicode).
     #[error("environment variable {variable} is not set; export it to use this secret")]
