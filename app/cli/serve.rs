@@ -134,17 +134,16 @@ fn run_until_stopped(
     let mut log = HubLog::new(url);
     let mut died = None;
     while died.is_none() && stop.try_recv().is_err() {
+        // What ends `serve` is said once, in its last line.
         for news in broker.into_iter().flat_map(|b| b.news.try_iter()) {
-            say(&news.words());
             if news.is_fatal() {
                 died = Some(news.words());
+            } else {
+                say(&news.words());
             }
         }
         match hub.status.recv_timeout(STOP_CHECK) {
-            Ok(HubStatus::Stopped(why)) => {
-                say_hub(&mut log, &HubStatus::Stopped(why.clone()));
-                died = Some(format!("the hub stopped: {why}"));
-            }
+            Ok(HubStatus::Stopped(why)) => died = Some(format!("the hub stopped: {why}")),
             Ok(status) => say_hub(&mut log, &status),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
