@@ -280,11 +280,6 @@ impl Connection {
         &self.link
     }
 
-    /// The embedded broker, once started.
-    pub fn embedded_broker(&self) -> Option<&crate::broker::EmbeddedBroker> {
-        self.embedded.as_ref().map(|(broker, _)| broker)
-    }
-
     /// The broker of the session (the embedded one by default).
     pub fn broker_url(&self) -> Option<&BrokerUrl> {
         self.broker_url.as_ref()
