@@ -188,6 +188,27 @@ fn each_flawed_gateway_fails_exactly_its_check() {
 }
 
 #[test]
+fn a_gateway_that_takes_its_own_session_over_keeps_its_sub_devices_logged_in() {
+    // The device opens a second connection, then closes the first, and goes on posting for
+    // inv01 without logging it in again: it never went offline, so nobody is logged out.
+    let (code, out, err) = qualify("short.json", Flaw::Takeover, None, &[]);
+    assert!(
+        err.contains("another is open, so its sub-devices stay logged in"),
+        "no takeover seen:\n{err}"
+    );
+    assert_eq!(
+        with_verdict(&out, "FAIL"),
+        Vec::<&str>::new(),
+        "{out}\n{err}"
+    );
+    assert!(
+        with_verdict(&out, "PASS").contains(&"logs-in-first"),
+        "{out}"
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+}
+
+#[test]
 fn qualify_works_in_front_of_mosquitto() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();

@@ -169,7 +169,9 @@ fn a_request_nobody_answers_ends_as_no_reply() {
 fn a_port_in_use_is_refused_with_a_sentence() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
-    let err = EmbeddedBroker::start(Some(addr)).expect_err("the port is taken");
+    let err = EmbeddedBroker::start(Some(addr))
+        .expect_err("the port is taken")
+        .to_string();
     assert!(
         err.contains(&addr.to_string()) && err.contains("--listen"),
         "{err}"

@@ -1264,3 +1264,73 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         std::fs::read_to_string(&exported).is_ok_and(|html| html.contains("gives-up-on-rejects"))
     });
 }
+
+#[test]
+fn a_device_signing_wrong_is_refused_by_the_embedded_broker_and_the_window_says_so() {
+    use std::io::{Read as _, Write as _};
+    use thingbench::protocol::{DeviceId, EpochMs, connect_credentials};
+
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    let url = harness.state().broker_url().cloned().expect("connected");
+    // A CONNECT as the gateway with the wrong secret, as a device with broken signing sends it.
+    let gw = DeviceId::new("gwPk", "gw01");
+    let creds = connect_credentials("gw01", &gw, "wrong-secret", EpochMs::now());
+    let mut body = Vec::new();
+    for (i, field) in ["MQTT", &creds.client_id, &creds.username, &creds.password]
+        .iter()
+        .enumerate()
+    {
+        body.extend_from_slice(&u16::try_from(field.len()).unwrap().to_be_bytes());
+        body.extend_from_slice(field.as_bytes());
+        if i == 0 {
+            body.extend_from_slice(&[4, 0xC2, 0, 30]);
+        }
+    }
+    // The remaining length, in MQTT's 7-bit groups (the body is under 16 KiB).
+    let length = body.len();
+    let mut packet = vec![0x10];
+    if length < 128 {
+        packet.push(u8::try_from(length).unwrap());
+    } else {
+        packet.push(u8::try_from(length % 128).unwrap() | 0x80);
+        packet.push(u8::try_from(length / 128).unwrap());
+    }
+    packet.extend(body);
+    let mut device = std::net::TcpStream::connect((url.host.as_str(), url.port)).unwrap();
+    device.write_all(&packet).unwrap();
+    device
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut connack = [0u8; 4];
+    device.read_exact(&mut connack).unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 5], "CONNACK 5: not authorized");
+    // One row in the timeline and the status line name the device and the reason.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the refusal's row",
+        |h| {
+            h.state()
+                .timeline()
+                .export_jsonl()
+                .contains("\"kind\":\"refused\"")
+        },
+    );
+    let export = harness.state().timeline().export_jsonl();
+    let row = export
+        .lines()
+        .find(|l| l.contains("\"kind\":\"refused\""))
+        .expect("a refused row");
+    assert!(
+        row.contains("gwPk/gw01") && row.contains("does not match the device's secret"),
+        "{row}"
+    );
+    let status = harness.state().status().cloned().expect("a status");
+    assert!(
+        status.error && status.text.contains("gwPk/gw01"),
+        "{status:?}"
+    );
+    // The window's own session, signed right, is still connected.
+    assert_eq!(*harness.state().link(), LinkState::Connected);
+}

@@ -1,22 +1,29 @@
 //! The door MQTT clients come in by, in front of a broker: a tokio accept loop that sets
 //! TCP_NODELAY on every socket it accepts (on any OS), reads each client's CONNECT to know who
-//! it is, and forwards bytes both ways to the broker behind it. It is a plain TCP forwarder,
-//! not a broker: a [`Gate`] decides what happens at each step. The embedded broker's gate notes
-//! the gateways whose connection ended (the hub logs their sub-devices out, as the platform
-//! does); a qualification's gate adds the plan's faults.
+//! it is, and only then opens a connection to the broker behind it and forwards bytes both
+//! ways. It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
+//! step. The embedded broker's gate checks signatures and notes the gateways whose connection
+//! ended; a qualification's gate adds the plan's faults.
+//!
+//! The door is bounded: a client has [`DoorLimits::connect_within`] to send its whole CONNECT,
+//! at most [`DoorLimits::waiting`] clients wait for theirs at once, a first byte that is not a
+//! CONNECT or a CONNECT over [`CONNECT_LIMIT`] closes the connection at once, and a failing
+//! accept (out of file descriptors) waits a growing pause instead of spinning.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::mqtt_frame::{
-    Connect, Framer, Packet, connack_code, connect_level, parse_connect, parse_publish,
+    CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
+    connack_refusing, parse_connect, parse_publish,
 };
 
 /// The faults a gate applies to the connections it follows (its guests).
@@ -28,14 +35,76 @@ pub struct Conditions {
     pub cut: bool,
 }
 
-/// What the door does with a connection, once its first packet is read.
+/// How the door bounds the clients that have not said who they are yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DoorLimits {
+    /// How long a client has to send its whole CONNECT (rumqttd's own limit is 10 s too).
+    pub connect_within: Duration,
+    /// How many clients may wait for their CONNECT at once: one more closes the one that has
+    /// waited longest, so a flood of idle connections never locks a real client out.
+    pub waiting: usize,
+}
+
+impl Default for DoorLimits {
+    fn default() -> Self {
+        Self {
+            connect_within: Duration::from_secs(10),
+            waiting: 1000,
+        }
+    }
+}
+
+/// What the door has to tell a person, through its gate's [`Gate::told`]. Each trouble is told
+/// once when it starts and once when it ends, however often it happens in between.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DoorNews {
+    /// Accepting connections fails (out of file descriptors, most likely): new clients wait
+    /// in the listen queue until it works again.
+    AcceptFailing { why: String },
+    /// Accepting has worked again for a few seconds, after `failed` failed accepts.
+    AcceptingAgain { failed: u64 },
+    /// The broker behind the door cannot be reached: clients are refused (server unavailable).
+    UpstreamFailing { why: String },
+    /// The broker behind the door is reached again.
+    UpstreamBack,
+    /// The door stopped by itself (an internal error): nobody can connect through it any more.
+    Stopped { why: String },
+}
+
+impl DoorNews {
+    /// The news in one sentence, naming the door's address.
+    pub fn words(&self, door: SocketAddr) -> String {
+        match self {
+            Self::AcceptFailing { why } => format!(
+                "the door on {door} cannot accept connections: {why}; new clients wait until it can (if it is out of file descriptors, raise `ulimit -n` or close idle connections)"
+            ),
+            Self::AcceptingAgain { failed } => format!(
+                "the door on {door} accepts connections again (after {failed} failed accepts)"
+            ),
+            Self::UpstreamFailing { why } => format!(
+                "the door on {door} cannot reach the broker behind it: {why}; clients are refused with CONNACK 3 (server unavailable)"
+            ),
+            Self::UpstreamBack => format!("the door on {door} reaches the broker behind it again"),
+            Self::Stopped { why } => format!(
+                "the door on {door} stopped: internal error: {why}; nobody can connect any more"
+            ),
+        }
+    }
+
+    /// True when the door can no longer serve at all.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Stopped { .. })
+    }
+}
+
+/// What the door does with a connection, once its CONNECT is read.
 pub enum Greeting<G> {
     /// Forward it untouched and unwatched.
     Pass,
     /// Follow it as this guest: its publishes, its CONNACK and its end are told to the gate,
     /// and the gate's conditions apply to it.
     Watch(G),
-    /// Answer these bytes (a CONNACK refusing it) and close.
+    /// Answer these bytes (a CONNACK refusing it) and close, without opening anything upstream.
     Refuse(Vec<u8>),
 }
 
@@ -49,8 +118,8 @@ pub trait Gate: Send + Sync + 'static {
         true
     }
 
-    /// The connection's first packet, read as a CONNECT (`None` when it is not one).
-    fn greet(&self, connect: Option<&Connect>) -> Greeting<Self::Guest>;
+    /// The connection's CONNECT.
+    fn greet(&self, connect: &Connect) -> Greeting<Self::Guest>;
 
     /// The broker accepted the guest's CONNECT (CONNACK 0).
     fn accepted(&self, _guest: &Self::Guest) {}
@@ -63,13 +132,33 @@ pub trait Gate: Send + Sync + 'static {
         false
     }
 
-    /// The guest's connection ended.
+    /// The guest's connection ended (also when the broker behind could not be reached).
     fn left(&self, guest: Self::Guest);
 
     /// The faults in force for guests, when the gate has any.
     fn conditions(&self) -> Option<watch::Receiver<Conditions>> {
         None
     }
+
+    /// News of the door on `door` itself, for a person.
+    fn told(&self, _door: SocketAddr, _news: DoorNews) {}
+}
+
+/// Why a door could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum DoorError {
+    /// The address cannot be listened on (taken, or not this machine's).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The door's runtime or thread could not be started.
+    #[error("cannot start the door on {addr}: {source}")]
+    Start {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running door: its accept loop on a thread of its own. Dropping it stops the loop and
@@ -78,48 +167,61 @@ pub trait Gate: Send + Sync + 'static {
 pub struct Door {
     /// Where clients connect.
     pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Door {
-    /// Listens on `listen` and forwards every admitted connection to `upstream`. `beside`
-    /// runs on the door's runtime too, until it ends or the door stops (a qualification's
-    /// clock).
+    /// Listens on `listen` and forwards every admitted connection to `upstream`, within
+    /// `limits`. `beside` runs on the door's runtime too, until it ends or the door stops (a
+    /// qualification's clock).
     pub fn open<G: Gate>(
         listen: SocketAddr,
         upstream: SocketAddr,
         gate: Arc<G>,
+        limits: DoorLimits,
         beside: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<Self, String> {
-        let std_listener = std::net::TcpListener::bind(listen)
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        let addr = std_listener
-            .local_addr()
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    ) -> Result<Self, DoorError> {
+        let listen_error = |source| DoorError::Listen {
+            addr: listen,
+            source,
+        };
+        let std_listener = std::net::TcpListener::bind(listen).map_err(listen_error)?;
+        let addr = std_listener.local_addr().map_err(listen_error)?;
+        std_listener.set_nonblocking(true).map_err(listen_error)?;
+        let start_error = |source| DoorError::Start { addr, source };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the runtime for {addr}: {e}"))?;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+            .map_err(start_error)?;
+        // Registered here, so that a failure is this call's error, not a thread's silent end.
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(std_listener).map_err(listen_error)?
+        };
+        let (stop_tx, stop_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name(format!("thingbench-door-{}", addr.port()))
             .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(std_listener) else {
-                        return;
-                    };
-                    tokio::select! {
-                        () = accept_loop(listener, upstream, gate) => {}
-                        () = async { beside.await; std::future::pending::<()>().await } => {}
-                        _ = stop_rx => {}
-                    }
-                });
+                let serving = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(async {
+                        tokio::select! {
+                            () = accept_loop(listener, upstream, Arc::clone(&gate), limits) => {}
+                            () = async { beside.await; std::future::pending::<()>().await } => {}
+                            _ = stop_rx => {}
+                        }
+                    });
+                }));
+                if let Err(panic) = serving {
+                    gate.told(
+                        addr,
+                        DoorNews::Stopped {
+                            why: crate::transport::panic_words(panic.as_ref()),
+                        },
+                    );
+                }
             })
-            .map_err(|e| format!("cannot start the thread for {addr}: {e}"))?;
+            .map_err(start_error)?;
         Ok(Self {
             addr,
             stop: Some(stop_tx),
@@ -133,6 +235,7 @@ impl Door {
             let _ = stop.send(());
         }
         if let Some(thread) = self.thread.take() {
+            // A panic was caught on the thread and told to the gate.
             let _ = thread.join();
         }
     }
@@ -144,80 +247,311 @@ impl Drop for Door {
     }
 }
 
-async fn accept_loop<G: Gate>(listener: TcpListener, upstream: SocketAddr, gate: Arc<G>) {
+/// The first pause after a failed accept; it doubles with each failure in a row.
+const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(5);
+/// The longest pause after a failed accept: how late, at most, the door serves again once
+/// descriptors are free.
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_millis(500);
+
+/// How long accepting must work again before a trouble is over: a flood that keeps the process
+/// out of descriptors frees some now and then (each idle client's deadline), and that is one
+/// trouble, told once, not one per gap.
+const ACCEPT_SETTLE: Duration = Duration::from_secs(5);
+
+/// Accepting connections fails, or failed not long ago.
+struct AcceptTrouble {
+    /// Failed accepts so far.
+    failed: u64,
+    /// Since when accepting works again, if it does.
+    working_since: Option<Instant>,
+}
+
+impl AcceptTrouble {
+    fn failed_again(&mut self) {
+        self.failed += 1;
+        self.working_since = None;
+    }
+
+    /// When the trouble is over, if accepting keeps working until then.
+    fn settles_at(&self) -> Option<Instant> {
+        self.working_since.map(|since| since + ACCEPT_SETTLE)
+    }
+}
+
+/// Errors of one connection, gone before it was accepted: the next accept is not affected.
+fn transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+    )
+}
+
+async fn accept_loop<G: Gate>(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    gate: Arc<G>,
+    limits: DoorLimits,
+) {
+    let Ok(door) = listener.local_addr() else {
+        return;
+    };
+    let room = Arc::new(WaitingRoom::new(limits.waiting));
+    let upstream_failing = Arc::new(AtomicBool::new(false));
+    let mut trouble: Option<AcceptTrouble> = None;
+    let mut pause = Duration::ZERO;
     loop {
-        let Ok((client, _)) = listener.accept().await else {
-            continue;
+        let settled_at = trouble.as_ref().and_then(AcceptTrouble::settles_at);
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = tokio::time::sleep_until(settled_at.unwrap_or_else(Instant::now).into()),
+                if settled_at.is_some() => {
+                if let Some(AcceptTrouble { failed, .. }) = trouble.take() {
+                    gate.told(door, DoorNews::AcceptingAgain { failed });
+                }
+                continue;
+            }
         };
+        let client = match accepted {
+            Ok((client, _)) => client,
+            Err(e) if transient(&e) => continue,
+            Err(e) => {
+                match &mut trouble {
+                    Some(trouble) => trouble.failed_again(),
+                    None => {
+                        trouble = Some(AcceptTrouble {
+                            failed: 1,
+                            working_since: None,
+                        });
+                        gate.told(door, DoorNews::AcceptFailing { why: e.to_string() });
+                    }
+                }
+                // Out of descriptors, accept fails at once for as long as a client waits in
+                // the listen queue: retrying at once would spin a core.
+                pause = (pause * 2).clamp(ACCEPT_PAUSE_MIN, ACCEPT_PAUSE_MAX);
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+        };
+        pause = Duration::ZERO;
+        if let Some(trouble) = &mut trouble {
+            trouble.working_since.get_or_insert_with(Instant::now);
+        }
         // Every socket this process accepts: without it a round trip waits out Nagle's
         // algorithm (about 40 ms).
         let _ = client.set_nodelay(true);
         if !gate.admit() {
             continue;
         }
-        tokio::spawn(connection(client, upstream, Arc::clone(&gate)));
+        let ticket = room.enter();
+        tokio::spawn(connection(
+            client,
+            Upstream {
+                door,
+                addr: upstream,
+                failing: Arc::clone(&upstream_failing),
+            },
+            Arc::clone(&gate),
+            ticket,
+            limits.connect_within,
+        ));
     }
 }
 
-/// Waits until the conditions cut the guests' connections.
-async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
-    loop {
-        if conditions.borrow_and_update().cut {
-            return;
+/// The clients waiting for their CONNECT, oldest first: each holds a [`Ticket`], and one more
+/// than the limit closes the oldest.
+struct WaitingRoom {
+    limit: usize,
+    /// Ticket numbers, rising, with what closes each when dropped.
+    queue: Mutex<VecDeque<(u64, oneshot::Sender<()>)>>,
+    next: AtomicU64,
+}
+
+/// A client's place in the [`WaitingRoom`]; dropping it leaves the room.
+struct Ticket {
+    room: Arc<WaitingRoom>,
+    number: u64,
+    /// Ends (with an error) when the client is sent away to make room.
+    sent_away: oneshot::Receiver<()>,
+}
+
+impl WaitingRoom {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            queue: Mutex::new(VecDeque::new()),
+            next: AtomicU64::new(0),
         }
-        if conditions.changed().await.is_err() {
-            std::future::pending::<()>().await;
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, oneshot::Sender<()>)>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place for a new client, sending away the oldest when the room is full.
+    fn enter(self: &Arc<Self>) -> Ticket {
+        let (tx, sent_away) = oneshot::channel();
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut queue = self.queue();
+        while queue.len() >= self.limit {
+            // Dropping its sender ends the oldest client's wait.
+            queue.pop_front();
+        }
+        queue.push_back((number, tx));
+        Ticket {
+            room: Arc::clone(self),
+            number,
+            sent_away,
         }
     }
 }
 
-/// Reads until the first whole packet: the packet (`None` when the stream is not MQTT) and
-/// every byte read so far. `None` overall when the client left first.
-async fn first_packet(rx: &mut OwnedReadHalf) -> Option<(Option<Packet>, Framer, Vec<u8>)> {
-    let mut framer = Framer::default();
-    let mut buf = vec![0u8; 16 * 1024];
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut queue = self.room.queue();
+        if let Ok(at) = queue.binary_search_by_key(&self.number, |(number, _)| *number) {
+            queue.remove(at);
+        }
+    }
+}
+
+/// The broker behind the door, and whether reaching it fails now (told once per trouble).
+struct Upstream {
+    /// The door's own address, for its news.
+    door: SocketAddr,
+    addr: SocketAddr,
+    failing: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    /// A connection to the broker, with TCP_NODELAY; a failure is told when it is news.
+    async fn connect<G: Gate>(&self, gate: &G) -> Option<TcpStream> {
+        match TcpStream::connect(self.addr).await {
+            Ok(server) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    gate.told(self.door, DoorNews::UpstreamBack);
+                }
+                let _ = server.set_nodelay(true);
+                Some(server)
+            }
+            Err(e) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    gate.told(self.door, DoorNews::UpstreamFailing { why: e.to_string() });
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Reads the client's CONNECT: the packet, the framer that read it (holding whatever came
+/// after it) and every byte read so far. `None` when the stream closed first, or is not MQTT:
+/// a first byte that is not a CONNECT's, or a CONNECT announced larger than [`CONNECT_LIMIT`],
+/// ends it at once, before anything more is read.
+async fn read_connect(rx: &mut OwnedReadHalf) -> Option<(Packet, Framer, Vec<u8>)> {
+    let mut framer = Framer::with_limit(CONNECT_LIMIT);
+    let mut buf = vec![0u8; 4 * 1024];
     let mut held = Vec::new();
     loop {
         let n = match rx.read(&mut buf).await {
             Ok(0) | Err(_) => return None,
             Ok(n) => n,
         };
+        if held.is_empty() && buf[0] != CONNECT_HEADER {
+            return None;
+        }
         held.extend_from_slice(&buf[..n]);
         framer.push(&buf[..n]);
         match framer.next_packet() {
-            Ok(Some(packet)) => return Some((Some(packet), framer, held)),
+            Ok(Some(packet)) => return Some((packet, framer, held)),
             Ok(None) => {}
-            Err(_) => return Some((None, framer, held)),
+            Err(_) => return None,
         }
     }
 }
 
+/// Answers `reply` and closes, reading what the client still sends for a moment: closing
+/// with unread bytes resets the connection, and the client might never see the answer.
+async fn refuse(mut rx: OwnedReadHalf, mut tx: OwnedWriteHalf, reply: &[u8]) {
+    if tx.write_all(reply).await.is_err() {
+        return;
+    }
+    let _ = tx.shutdown().await;
+    let mut sink = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(rx.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
 /// One connection through the door.
-async fn connection<G: Gate>(client: TcpStream, upstream: SocketAddr, gate: Arc<G>) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
+async fn connection<G: Gate>(
+    client: TcpStream,
+    upstream: Upstream,
+    gate: Arc<G>,
+    mut ticket: Ticket,
+    connect_within: Duration,
+) {
+    let (mut client_rx, client_tx) = client.into_split();
+    let first = tokio::select! {
+        read = tokio::time::timeout(connect_within, read_connect(&mut client_rx)) => read,
+        _ = &mut ticket.sent_away => return,
+    };
+    drop(ticket);
+    // Too late, gone, or not MQTT: closed without a word, nothing upstream was opened.
+    let Ok(Some((first, framer, held))) = first else {
         return;
     };
-    let _ = server.set_nodelay(true);
-    let (mut client_rx, mut client_tx) = client.into_split();
-    let (server_rx, server_tx) = server.into_split();
-    let Some((first, framer, held)) = first_packet(&mut client_rx).await else {
+    let Some(connect) = parse_connect(&first) else {
         return;
     };
-    let connect = first.as_ref().and_then(parse_connect);
-    let guest = match gate.greet(connect.as_ref()) {
+    let guest = match gate.greet(&connect) {
         Greeting::Pass => None,
         Greeting::Watch(guest) => Some(guest),
         Greeting::Refuse(reply) => {
-            let _ = client_tx.write_all(&reply).await;
+            refuse(client_rx, client_tx, &reply).await;
             return;
         }
     };
-    let v5 = first.as_ref().and_then(connect_level) == Some(5);
-    let conditions = guest.as_ref().and_then(|_| gate.conditions());
-    let owned = guest;
-    let guest = owned.as_ref();
     let gate = gate.as_ref();
+    let Some(server) = upstream.connect(gate).await else {
+        let reply = connack_refusing(connect.level, Refusal::ServerUnavailable);
+        refuse(client_rx, client_tx, &reply).await;
+        if let Some(guest) = guest {
+            gate.left(guest);
+        }
+        return;
+    };
+    forward(
+        (client_rx, client_tx),
+        server,
+        gate,
+        guest.as_ref(),
+        (framer, held, connect.level == 5),
+    )
+    .await;
+    if let Some(guest) = guest {
+        gate.left(guest);
+    }
+}
 
+/// Forwards both ways until either side ends, or the gate's conditions cut a guest. `first`
+/// holds the framer that read the CONNECT, the bytes read so far, and whether the client
+/// speaks MQTT 5.
+async fn forward<G: Gate>(
+    (client_rx, client_tx): (OwnedReadHalf, OwnedWriteHalf),
+    server: TcpStream,
+    gate: &G,
+    guest: Option<&G::Guest>,
+    (framer, held, v5): (Framer, Vec<u8>, bool),
+) {
+    let (server_rx, server_tx) = server.into_split();
+    let conditions = guest.and_then(|_| gate.conditions());
     let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
     let mut read_publishes = |chunk: &[u8]| {
         if let (Some(framer), Some(guest)) = (up_framer.as_mut(), guest) {
@@ -268,8 +602,17 @@ async fn connection<G: Gate>(client: TcpStream, upstream: SocketAddr, gate: Arc<
             }
         } => {}
     }
-    if let Some(guest) = owned {
-        gate.left(guest);
+}
+
+/// Waits until the conditions cut the guests' connections.
+async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
+    loop {
+        if conditions.borrow_and_update().cut {
+            return;
+        }
+        if conditions.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -338,5 +681,58 @@ async fn pipe(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_waiting_room_sends_the_oldest_away() {
+        let room = Arc::new(WaitingRoom::new(2));
+        let mut first = room.enter();
+        let mut second = room.enter();
+        assert_eq!(
+            first.sent_away.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        let mut third = room.enter();
+        assert_eq!(
+            first.sent_away.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed),
+            "the oldest makes room"
+        );
+        assert_eq!(
+            second.sent_away.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        // A client that leaves frees its place: the next one sends nobody away.
+        drop(second);
+        let _fourth = room.enter();
+        assert_eq!(
+            third.sent_away.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        drop(first);
+        assert_eq!(room.queue().len(), 2);
+    }
+
+    #[test]
+    fn news_names_the_door_and_what_to_do() {
+        let door = SocketAddr::from(([127, 0, 0, 1], 1883));
+        let failing = DoorNews::AcceptFailing {
+            why: "Too many open files (os error 24)".into(),
+        }
+        .words(door);
+        assert!(
+            failing.contains("127.0.0.1:1883")
+                && failing.contains("Too many open files")
+                && failing.contains("ulimit -n"),
+            "{failing}"
+        );
+        let stopped = DoorNews::Stopped { why: "boom".into() };
+        assert!(stopped.is_fatal());
+        assert!(stopped.words(door).contains("internal error: boom"));
     }
 }

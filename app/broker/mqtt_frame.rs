@@ -1,10 +1,30 @@
-//! Just enough of MQTT's wire format for the proxy: packet boundaries, a CONNECT's client id,
-//! username and password, a PUBLISH's topic and payload, a CONNACK's code.
+//! Just enough of MQTT's wire format for the door: packet boundaries, a CONNECT's protocol
+//! level, client id, username and password, a PUBLISH's topic and payload, a CONNACK's code.
+//! Every byte it reads comes from a client nobody vouches for: it never panics and never holds
+//! more than its limit (fuzzed by `fuzz/fuzz_targets/mqtt_frame.rs`, and by a property test).
+
+/// Why a byte stream is not MQTT (or not MQTT this door takes).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// A remaining length of more than four bytes.
+    #[error("a packet length longer than 4 bytes: not MQTT")]
+    LengthTooLong,
+    /// A packet larger than the framer's limit.
+    #[error("a packet of {length} bytes, over the limit of {limit}: not MQTT, or too large")]
+    TooLarge { length: usize, limit: usize },
+}
 
 /// Splits a byte stream into whole MQTT packets.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Self::with_limit(MAX_PACKET)
+    }
 }
 
 /// One whole packet: its first byte and its body (what follows the remaining length).
@@ -21,17 +41,38 @@ impl Packet {
     }
 }
 
-/// The largest packet the framer holds (MQTT's own limit is 256 MiB).
+/// The largest packet the framer holds by default (MQTT's own limit is 256 MiB).
 const MAX_PACKET: usize = 64 * 1024 * 1024;
 
+/// The first byte of every client's stream: CONNECT, with no flags (MQTT 3.1.1, 3.1).
+pub const CONNECT_HEADER: u8 = 0x10;
+
+/// The largest CONNECT the door reads: the fixed header's five bytes, the variable header, and
+/// five length-prefixed fields of at most 64 KiB each (client id, will topic, will message,
+/// username, password), with room for MQTT 5's properties.
+pub const CONNECT_LIMIT: usize = 5 * (2 + 65_535) + 1024;
+
 impl Framer {
+    /// A framer that refuses packets larger than `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
     /// Adds bytes read from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// The next whole packet, if one is buffered; `Err` when the stream is not MQTT.
-    pub fn next_packet(&mut self) -> Result<Option<Packet>, String> {
+    /// The bytes held that are not yet a whole packet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next whole packet, if one is buffered; an error when the stream is not MQTT.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, FrameError> {
         let Some(&header) = self.buf.first() else {
             return Ok(None);
         };
@@ -49,13 +90,14 @@ impl Framer {
             }
             shift += 7;
             if shift > 21 {
-                return Err("a packet length longer than 4 bytes: not MQTT".into());
+                return Err(FrameError::LengthTooLong);
             }
         }
-        if length > MAX_PACKET {
-            return Err(format!(
-                "a packet of {length} bytes: not MQTT, or too large"
-            ));
+        if length > self.limit {
+            return Err(FrameError::TooLarge {
+                length,
+                limit: self.limit,
+            });
         }
         if self.buf.len() < at + length {
             return Ok(None);
@@ -67,18 +109,34 @@ impl Framer {
 }
 
 /// What a CONNECT says about who connects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connect {
+    /// The protocol level: 3 for MQTT 3.1, 4 for 3.1.1, 5 for MQTT 5.
+    pub level: u8,
     pub client_id: String,
     pub username: Option<String>,
     pub password: Option<String>,
 }
 
+impl std::fmt::Debug for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connect")
+            .field("level", &self.level)
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<masked>"))
+            .finish()
+    }
+}
+
 /// Reads a length-prefixed string or bytes at `*at`.
 fn field<'b>(body: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
-    let len = usize::from(u16::from_be_bytes([*body.get(*at)?, *body.get(*at + 1)?]));
-    let start = *at + 2;
-    let field = body.get(start..start + len)?;
+    let len = usize::from(u16::from_be_bytes([
+        *body.get(*at)?,
+        *body.get(at.checked_add(1)?)?,
+    ]));
+    let start = at.checked_add(2)?;
+    let field = body.get(start..start.checked_add(len)?)?;
     *at = start + len;
     Some(field)
 }
@@ -97,6 +155,12 @@ fn varint(body: &[u8], at: &mut usize) -> Option<usize> {
     None
 }
 
+/// Skips `n` bytes at `*at`, if the body has them.
+fn skip(body: &[u8], at: &mut usize, n: usize) -> Option<()> {
+    let end = at.checked_add(n)?;
+    (end <= body.len()).then(|| *at = end)
+}
+
 /// The CONNECT in `packet` (MQTT 3.1, 3.1.1 or 5), if it is one and reads well.
 pub fn parse_connect(packet: &Packet) -> Option<Connect> {
     if packet.kind() != 1 {
@@ -107,16 +171,16 @@ pub fn parse_connect(packet: &Packet) -> Option<Connect> {
     field(body, &mut at)?; // protocol name
     let level = *body.get(at)?;
     let flags = *body.get(at + 1)?;
-    at += 4; // level, flags, keep alive
+    skip(body, &mut at, 4)?; // level, flags, keep alive
     if level == 5 {
         let properties = varint(body, &mut at)?;
-        at += properties;
+        skip(body, &mut at, properties)?;
     }
     let client_id = String::from_utf8_lossy(field(body, &mut at)?).into_owned();
     if flags & 0x04 != 0 {
         if level == 5 {
             let properties = varint(body, &mut at)?;
-            at += properties;
+            skip(body, &mut at, properties)?;
         }
         field(body, &mut at)?; // will topic
         field(body, &mut at)?; // will payload
@@ -132,6 +196,7 @@ pub fn parse_connect(packet: &Packet) -> Option<Connect> {
         None
     };
     Some(Connect {
+        level,
         client_id,
         username,
         password,
@@ -154,24 +219,56 @@ pub fn parse_publish(packet: &Packet, v5: bool) -> Option<(String, Vec<u8>)> {
     let mut at = 0;
     let topic = String::from_utf8_lossy(field(body, &mut at)?).into_owned();
     if qos > 0 {
-        at += 2;
+        skip(body, &mut at, 2)?;
     }
     if v5 {
         let properties = varint(body, &mut at)?;
-        at += properties;
+        skip(body, &mut at, properties)?;
     }
     Some((topic, body.get(at..)?.to_vec()))
 }
 
-/// The protocol level of a CONNECT packet (4 for 3.1.1, 5 for MQTT 5).
-pub fn connect_level(packet: &Packet) -> Option<u8> {
-    let mut at = 0;
-    field(&packet.body, &mut at)?;
-    packet.body.get(at).copied()
+/// Why the door refuses a CONNECT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client may not connect as who it says (a wrong signature).
+    NotAuthorized,
+    /// The broker behind the door cannot be reached.
+    ServerUnavailable,
 }
 
-/// A CONNACK refusing the connection as "not authorized" (code 5, MQTT 3.1.1).
-pub const CONNACK_NOT_AUTHORIZED: [u8; 4] = [0x20, 0x02, 0x00, 0x05];
+/// The CONNACK refusing a CONNECT of protocol `level` for `why`: MQTT 5's reason codes for a
+/// level 5 client, MQTT 3.1.1's return codes (5 not authorized, 3 server unavailable) otherwise.
+pub fn connack_refusing(level: u8, why: Refusal) -> Vec<u8> {
+    match (level, why) {
+        (5, Refusal::NotAuthorized) => vec![0x20, 0x03, 0x00, 0x87, 0x00],
+        (5, Refusal::ServerUnavailable) => vec![0x20, 0x03, 0x00, 0x88, 0x00],
+        (_, Refusal::NotAuthorized) => vec![0x20, 0x02, 0x00, 0x05],
+        (_, Refusal::ServerUnavailable) => vec![0x20, 0x02, 0x00, 0x03],
+    }
+}
+
+/// Everything the door reads of a client's first bytes, for the fuzz target and the property
+/// test: the framer under the CONNECT limit, and each whole packet read as a CONNECT, a PUBLISH
+/// (both ways) and a CONNACK. Never panics.
+pub fn read_all(bytes: &[u8]) -> usize {
+    let mut framer = Framer::with_limit(CONNECT_LIMIT);
+    let mut seen = 0;
+    // Fed in three uneven pieces, as a socket may deliver them.
+    let (a, rest) = bytes.split_at(bytes.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    for piece in [a, b, c] {
+        framer.push(piece);
+        while let Ok(Some(packet)) = framer.next_packet() {
+            seen += 1;
+            let _ = parse_connect(&packet);
+            let _ = parse_publish(&packet, false);
+            let _ = parse_publish(&packet, true);
+            let _ = connack_code(&packet);
+        }
+    }
+    seen
+}
 
 #[cfg(test)]
 mod tests {
@@ -203,8 +300,8 @@ mod tests {
         framer.push(b);
         framer.push(&[0xC0, 0x00]); // a PINGREQ behind it
         let packet = framer.next_packet().expect("MQTT").expect("a whole packet");
-        assert_eq!(connect_level(&packet), Some(4));
         let connect = parse_connect(&packet).expect("a CONNECT");
+        assert_eq!(connect.level, 4);
         assert_eq!(connect.client_id, "gw01|securemode=2|");
         assert_eq!(connect.username.as_deref(), Some("gw01&gwPk"));
         assert_eq!(connect.password.as_deref(), Some("abc"));
@@ -233,6 +330,150 @@ mod tests {
     fn a_length_that_never_ends_is_not_mqtt() {
         let mut framer = Framer::default();
         framer.push(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert!(framer.next_packet().is_err());
+        assert_eq!(framer.next_packet(), Err(FrameError::LengthTooLong));
+    }
+
+    #[test]
+    fn a_packet_over_the_limit_is_refused_before_its_body_arrives() {
+        let mut framer = Framer::with_limit(CONNECT_LIMIT);
+        // A CONNECT announcing 2 MiB: refused from its header alone, nothing more is held.
+        framer.push(&[0x10, 0x80, 0x80, 0x80, 0x01]);
+        assert_eq!(
+            framer.next_packet(),
+            Err(FrameError::TooLarge {
+                length: 2 * 1024 * 1024,
+                limit: CONNECT_LIMIT
+            })
+        );
+        // The largest CONNECT is not.
+        let mut framer = Framer::with_limit(CONNECT_LIMIT);
+        framer.push(&encode(0x10, &vec![0; CONNECT_LIMIT]));
+        assert!(matches!(framer.next_packet(), Ok(Some(_))));
+    }
+
+    #[test]
+    fn refusals_are_said_in_the_clients_own_version() {
+        assert_eq!(
+            connack_refusing(4, Refusal::NotAuthorized),
+            [0x20, 0x02, 0x00, 0x05]
+        );
+        assert_eq!(
+            connack_refusing(3, Refusal::ServerUnavailable),
+            [0x20, 0x02, 0x00, 0x03]
+        );
+        let v5 = connack_refusing(5, Refusal::NotAuthorized);
+        let mut framer = Framer::default();
+        framer.push(&v5);
+        let packet = framer.next_packet().expect("MQTT").expect("whole");
+        assert_eq!(connack_code(&packet), Some(0x87));
+    }
+
+    /// A packet of `header` around `body`, with its remaining length.
+    fn encode(header: u8, body: &[u8]) -> Vec<u8> {
+        let mut packet = vec![header];
+        let mut length = body.len();
+        loop {
+            let byte = u8::try_from(length % 128).unwrap_or(0);
+            length /= 128;
+            packet.push(if length > 0 { byte | 0x80 } else { byte });
+            if length == 0 {
+                break;
+            }
+        }
+        packet.extend_from_slice(body);
+        packet
+    }
+
+    /// A CONNECT of `level` (4 or 5) with these fields, as a client writes it.
+    fn encode_connect(
+        level: u8,
+        client_id: &str,
+        user: Option<&str>,
+        pass: Option<&str>,
+    ) -> Vec<u8> {
+        let put = |b: &mut Vec<u8>, s: &[u8]| {
+            b.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
+            b.extend_from_slice(s);
+        };
+        let mut body = Vec::new();
+        put(&mut body, b"MQTT");
+        let flags =
+            0x02 | if user.is_some() { 0x80 } else { 0 } | if pass.is_some() { 0x40 } else { 0 };
+        body.extend_from_slice(&[level, flags, 0, 30]);
+        if level == 5 {
+            // Properties: a session expiry interval of 0.
+            body.extend_from_slice(&[5, 0x11, 0, 0, 0, 0]);
+        }
+        put(&mut body, client_id.as_bytes());
+        if let Some(user) = user {
+            put(&mut body, user.as_bytes());
+        }
+        if let Some(pass) = pass {
+            put(&mut body, pass.as_bytes());
+        }
+        encode(0x10, &body)
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Any bytes at all: no panic, and never more packets than bytes.
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+                let seen = read_all(&bytes);
+                prop_assert!(seen <= bytes.len() / 2);
+            }
+
+            /// Bytes that start like MQTT (a CONNECT or PUBLISH header, a short length): no
+            /// panic, whatever follows.
+            #[test]
+            fn mqtt_shaped_bytes_never_panic(
+                header in prop_oneof![Just(0x10u8), Just(0x30), Just(0x32), Just(0x20)],
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let packet = encode(header, &body);
+                read_all(&packet);
+                let mut framer = Framer::default();
+                framer.push(&packet);
+                let whole = framer.next_packet();
+                prop_assert!(matches!(whole, Ok(Some(_))), "{whole:?}");
+            }
+
+            /// A CONNECT of either version, split anywhere, reads back its fields exactly.
+            #[test]
+            fn a_connect_split_anywhere_reads_back(
+                v5 in any::<bool>(),
+                client_id in "[ -~]{0,80}",
+                user in proptest::option::of("[ -~]{0,80}"),
+                pass in proptest::option::of("[ -~]{0,300}"),
+                split in any::<prop::sample::Index>(),
+            ) {
+                let level = if v5 { 5 } else { 4 };
+                let bytes = encode_connect(level, &client_id, user.as_deref(), pass.as_deref());
+                let (a, b) = bytes.split_at(split.index(bytes.len() + 1));
+                let mut framer = Framer::with_limit(CONNECT_LIMIT);
+                framer.push(a);
+                let early = framer.next_packet();
+                let packet = if b.is_empty() {
+                    early
+                } else {
+                    prop_assert_eq!(early, Ok(None));
+                    framer.push(b);
+                    framer.next_packet()
+                };
+                let packet = packet.ok().flatten();
+                prop_assert!(packet.is_some());
+                let connect = packet.as_ref().and_then(parse_connect);
+                prop_assert_eq!(
+                    connect,
+                    Some(Connect { level, client_id, username: user, password: pass })
+                );
+                prop_assert_eq!(framer.buffered(), 0);
+            }
+        }
     }
 }

@@ -67,9 +67,6 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         return bench_through_proxy(args, &ws, feed, broker, out);
     }
     let (embedded, url) = broker_or_embedded(&feed, broker).map_err(UsageError)?;
-    if let Some((broker, _)) = &embedded {
-        super::run::warn_about_latency(broker);
-    }
     let (report, device) = measure(args, &ws, &url)?;
     super::run::EmbeddedHubNews::new(&embedded).say();
     let written = if args.json {

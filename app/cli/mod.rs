@@ -53,6 +53,12 @@ pub enum Command {
     /// Replay fixtures (files or folders) against a broker and hub; JUnit XML with --junit.
     Run(RunArgs),
     /// The embedded broker and the reference hub, headless, until stopped.
+    ///
+    /// It authenticates like the platform: a client whose CONNECT username names a device of
+    /// the workspace (`{deviceKey}&{productKey}`, the gateway or a sub-device) must sign with
+    /// that device's secret, or it is refused with CONNACK 5 and one line on stderr naming the
+    /// device and why. Clients that name no device of the workspace (a watcher, a tool) are let
+    /// in. A client has 10 s to send its CONNECT.
     Serve(ServeArgs),
     /// The reference hub alone, on another broker.
     Hub(HubArgs),

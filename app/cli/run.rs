@@ -108,9 +108,6 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     print_notices(&live.snapshot());
     let mut feed = live.subscribe();
     let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
-    if let Some((broker, _)) = &embedded {
-        warn_about_latency(broker);
-    }
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -221,34 +218,32 @@ pub(super) fn print_notices(snapshot: &Snapshot) {
     }
 }
 
-/// Says once on stderr when the embedded broker's round trips will be slow, and why.
-pub(super) fn warn_about_latency(broker: &crate::broker::EmbeddedBroker) {
-    if let Some(warning) = broker.latency_warning() {
-        say(&format!("warning: {warning}"));
-    }
-}
-
-/// What the embedded hub has to say (replies it could not send), as lines on stderr.
+/// What the embedded broker and hub have to say (refused CONNECTs, the door's troubles,
+/// replies the hub could not send), as lines on stderr.
 pub(super) struct EmbeddedHubNews<'e> {
-    hub: Option<&'e crate::hub::Hub>,
+    embedded: Option<&'e (crate::broker::EmbeddedBroker, crate::hub::Hub)>,
     log: crate::hub::HubLog,
 }
 
 impl<'e> EmbeddedHubNews<'e> {
     pub(super) fn new(embedded: &'e crate::runner::connect::Embedded) -> Self {
-        let hub = embedded.as_ref().map(|(_, hub)| hub);
         let broker = embedded
             .as_ref()
             .map_or(String::new(), |(broker, _)| broker.url().to_string());
         Self {
-            hub,
+            embedded: embedded.as_ref(),
             log: crate::hub::HubLog::new(&broker),
         }
     }
 
-    /// Says what the hub reported since the last call.
+    /// Says what the broker and the hub reported since the last call.
     pub(super) fn say(&mut self) {
-        let Some(hub) = self.hub else { return };
+        let Some((broker, hub)) = self.embedded else {
+            return;
+        };
+        for news in broker.news.try_iter() {
+            say(&news.words());
+        }
         for status in hub.status.try_iter() {
             if let Some(line) = self.log.line(&status) {
                 say(&line);

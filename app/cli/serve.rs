@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::broker::EmbeddedBroker;
 use crate::hub::{Hub, HubLog, HubStatus};
 use crate::runner::connect::{start_embedded, start_hub};
 use crate::transport::BrokerUrl;
 
-use super::run::{TlsArgs, follow_files, print_notices, say, warn_about_latency};
+use super::run::{TlsArgs, follow_files, print_notices, say};
 use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench serve`.
@@ -44,10 +45,15 @@ pub struct HubArgs {
     pub tls: TlsArgs,
 }
 
-/// Runs `thingbench serve` until SIGTERM or Ctrl-C, then stops with one line and exit 0.
+/// Runs `thingbench serve` until SIGTERM or Ctrl-C, then stops with one line and exit 0; exit
+/// 1 with the reason when the broker or the hub stops by itself; exit 2 when the gateway's
+/// secret cannot be read (no CONNECT as the gateway could pass).
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     let stop = stop_signals();
     let ws = open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref())?;
+    ws.gateway_entry()
+        .secret()
+        .map_err(|e| UsageError(e.to_string()))?;
     let live = follow_files(ws);
     let (broker, mut hub) =
         start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
@@ -56,10 +62,13 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
         broker.url(),
         gateway_words(&live.snapshot().workspace)
     );
-    warn_about_latency(&broker);
     print_notices(&live.snapshot());
-    run_until_stopped(&mut hub, &stop, &broker.url().to_string());
-    Ok(ExitCode::SUCCESS)
+    Ok(run_until_stopped(
+        &mut hub,
+        &stop,
+        &broker.url().to_string(),
+        Some(&broker),
+    ))
 }
 
 /// Runs `thingbench hub` until SIGTERM or Ctrl-C, saying when it loses its broker and when it
@@ -85,8 +94,7 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
         gateway_words(&live.snapshot().workspace)
     );
     print_notices(&live.snapshot());
-    run_until_stopped(&mut hub, &stop, &url.to_string());
-    Ok(ExitCode::SUCCESS)
+    Ok(run_until_stopped(&mut hub, &stop, &url.to_string(), None))
 }
 
 /// The gateway, and the environment it comes from when one is in use.
@@ -114,17 +122,32 @@ fn stop_signals() -> mpsc::Receiver<()> {
 /// How long the wait for the hub's news lasts before looking for a stop signal again.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
-/// Says what the hub reports until a stop signal comes, then stops it and says so.
-fn run_until_stopped(hub: &mut Hub, stop: &mpsc::Receiver<()>, broker: &str) {
-    let mut log = HubLog::new(broker);
-    while stop.try_recv().is_err() {
+/// Says what the hub (and the embedded `broker`, for `serve`) report until a stop signal
+/// comes, then stops the hub and says so: exit 0. When the hub or the broker stops by itself,
+/// says why and exits 1 at once rather than wait for a signal while serving nothing.
+fn run_until_stopped(
+    hub: &mut Hub,
+    stop: &mpsc::Receiver<()>,
+    url: &str,
+    broker: Option<&EmbeddedBroker>,
+) -> ExitCode {
+    let mut log = HubLog::new(url);
+    let mut died = None;
+    while died.is_none() && stop.try_recv().is_err() {
+        // What ends `serve` is said once, in its last line.
+        for news in broker.into_iter().flat_map(|b| b.news.try_iter()) {
+            if news.is_fatal() {
+                died = Some(news.words());
+            } else {
+                say(&news.words());
+            }
+        }
         match hub.status.recv_timeout(STOP_CHECK) {
+            Ok(HubStatus::Stopped(why)) => died = Some(format!("the hub stopped: {why}")),
             Ok(status) => say_hub(&mut log, &status),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // The hub has ended and said why; only a signal is left to wait for.
-                let _ = stop.recv();
-                break;
+                died = Some("the hub's thread ended without a word".into());
             }
         }
     }
@@ -132,7 +155,16 @@ fn run_until_stopped(hub: &mut Hub, stop: &mpsc::Receiver<()>, broker: &str) {
     for status in hub.status.try_iter() {
         say_hub(&mut log, &status);
     }
-    say("stopped (SIGTERM or Ctrl-C)");
+    match died {
+        Some(why) => {
+            say(&format!("stopped: {why}"));
+            ExitCode::from(1)
+        }
+        None => {
+            say("stopped (SIGTERM or Ctrl-C)");
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 /// Says `status` on stderr if it is news.

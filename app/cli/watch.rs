@@ -8,7 +8,7 @@ use crate::runner::connect::broker_or_embedded;
 use crate::runner::watch::{WatchEnd, WatchReport, Watched, subscribe_watch};
 use crate::workspace::write_atomic;
 
-use super::run::{EmbeddedHubNews, TlsArgs, follow_files, print_notices, say, warn_about_latency};
+use super::run::{EmbeddedHubNews, TlsArgs, follow_files, print_notices, say};
 use super::{UsageError, open_workspace_env};
 
 /// Options of `thingbench watch`.
@@ -50,9 +50,6 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     let live = follow_files(ws);
     let feed = live.subscribe();
     let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
-    if let Some((broker, _)) = &embedded {
-        warn_about_latency(broker);
-    }
     let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
         .map_err(UsageError)?;
     subscribe_watch(&session, Duration::from_secs(10))

@@ -79,11 +79,9 @@ impl ConnectionForm {
             AuthMode::Sign => {
                 let secret = ws
                     .gateway_entry()
-                    .secret
-                    .as_ref()
-                    .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?
-                    .resolve()
-                    .map_err(|e| format!("the gateway's secret: {e}"))?;
+                    .secret()
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?;
                 Auth::Sign {
                     device: gateway.clone(),
                     secret,
@@ -293,17 +291,28 @@ impl Connection {
         }
     }
 
-    /// What the embedded hub reported since the last call that a person should hear (a reply
-    /// it could not send), newest last.
-    pub fn hub_news(&mut self) -> Vec<Notice> {
-        let Some((_, hub)) = &self.embedded else {
+    /// What the embedded broker and hub reported since the last call that a person should hear
+    /// (a refused CONNECT, also a row of the timeline; the door's troubles; a reply the hub
+    /// could not send), newest last.
+    pub fn broker_news(&mut self, timeline: &mut Timeline) -> Vec<Notice> {
+        let Some((broker, hub)) = &self.embedded else {
             return Vec::new();
         };
-        hub.status
-            .try_iter()
-            .filter_map(|status| self.hub_log.line(&status))
-            .map(Notice::error)
-            .collect()
+        let mut news = Vec::new();
+        for told in broker.news.try_iter() {
+            let words = told.words();
+            if matches!(told, crate::broker::BrokerNews::Refused { .. }) {
+                push_event(timeline, RowKind::Refused, &words);
+            }
+            news.push(Notice::error(words));
+        }
+        news.extend(
+            hub.status
+                .try_iter()
+                .filter_map(|status| self.hub_log.line(&status))
+                .map(Notice::error),
+        );
+        news
     }
 
     /// What looks wrong with the broker or the hub (round trips held up by Nagle's algorithm,
@@ -317,11 +326,6 @@ impl Connection {
     /// Where the connection stands.
     pub fn link(&self) -> &LinkState {
         &self.link
-    }
-
-    /// The embedded broker, once started.
-    pub fn embedded_broker(&self) -> Option<&crate::broker::EmbeddedBroker> {
-        self.embedded.as_ref().map(|(broker, _)| broker)
     }
 
     /// The broker of the session (the embedded one by default).
@@ -381,6 +385,10 @@ impl Connection {
         self.embedded_rx = None;
         match started {
             Ok((embedded, url)) => {
+                if let Some((broker, _)) = &embedded {
+                    let wake = wake.clone();
+                    broker.wake_with(Box::new(move || wake()));
+                }
                 self.embedded = embedded;
                 self.open_session(ws, url, wake);
             }
@@ -632,8 +640,9 @@ impl Connection {
                 if self.session.take().is_none() {
                     return Vec::new();
                 }
+                // The session ended by itself: the last reason it gave is why.
                 let reason = match self.outage.outage() {
-                    Some(outage) => format!("the session ended: {}", outage.reason),
+                    Some(outage) => format!("disconnected: {}", outage.reason),
                     None => "the session ended".to_owned(),
                 };
                 self.link = LinkState::Failed(reason.clone());
@@ -886,6 +895,52 @@ mod tests {
             )
             .expect_err("not connected");
         assert!(refused.text.contains("connect first"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_session_thread_that_panics_shows_as_disconnected_with_the_reason() {
+        let (workspace, _embedded, form) = sample_on_a_broker();
+        let ws = workspace.get().expect("workspace");
+        let mut connection = Connection::new(form);
+        let mut timeline = Timeline::default();
+        let wake: Wake = Arc::new(|| {});
+        connection.connect(&workspace, &mut timeline, &wake);
+        until(&mut connection, &mut timeline, "the connection", |r| {
+            *r == Routed::Connected
+        });
+        // A request nobody answers, waiting when the session dies.
+        connection
+            .request(
+                Request {
+                    topic: "/nobody/answers/this".into(),
+                    payload: b"{}".to_vec(),
+                    msg_id: None,
+                    purpose: Purpose::Draft,
+                    device: None,
+                    timeout: None,
+                },
+                &ws.registry(&LoginState::All),
+                &mut timeline,
+            )
+            .expect("sent");
+        let session = connection.session.as_ref().expect("a session");
+        assert!(session.send(SessionCommand::Panic));
+        let routed = until(&mut connection, &mut timeline, "the draft's end", |r| {
+            matches!(r, Routed::Draft(_))
+        });
+        let (words, error) = connection.link().words();
+        assert!(error, "{words}");
+        assert!(
+            words.starts_with("disconnected: internal error")
+                && words.contains("the session was told to panic"),
+            "{words}"
+        );
+        assert!(
+            matches!(&routed, Routed::Draft(SendState::Lost(why)) if why.contains("internal error")),
+            "{routed:?}"
+        );
+        assert_eq!(connection.pending(), 0);
+        assert!(!connection.has_session());
     }
 
     #[test]

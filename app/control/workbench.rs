@@ -148,19 +148,9 @@ impl Workbench {
     /// hub's news, qualification, reloads, an export's end. Called once per frame.
     pub fn poll(&mut self) {
         if let Ok(ws) = self.workspace.get() {
-            let starting = self.connection.embedded_broker().is_none();
             self.connection.poll(ws, &self.wake);
-            // Said once, when the embedded broker has just started.
-            let warning = self
-                .connection
-                .embedded_broker()
-                .filter(|_| starting)
-                .and_then(crate::broker::EmbeddedBroker::latency_warning);
-            if let Some(warning) = warning {
-                self.say(Notice::error(warning));
-            }
         }
-        if let Some(news) = self.connection.hub_news().pop() {
+        if let Some(news) = self.connection.broker_news(&mut self.timeline).pop() {
             self.say(news);
         }
         for event in self.connection.take_events() {
@@ -242,7 +232,7 @@ impl Workbench {
                     }
                 }
                 Routed::Closed { reason } => {
-                    self.say(Notice::error(format!("disconnected: {reason}")));
+                    self.say(Notice::error(reason));
                     if let Some(suite) = self.suite.runner() {
                         let effects = suite.closed(now);
                         self.drive_suite(effects);

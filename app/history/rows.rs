@@ -30,6 +30,8 @@ pub enum RowKind {
     WatchedReply,
     /// A request of the device under test, in a qualification, with the code it was answered.
     Dut,
+    /// A CONNECT the embedded broker refused (a workspace device's signature did not match).
+    Refused,
 }
 
 impl RowKind {
@@ -46,6 +48,7 @@ impl RowKind {
             Self::Watched => "watched request",
             Self::WatchedReply => "watched reply",
             Self::Dut => "dut",
+            Self::Refused => "refused",
         }
     }
 
@@ -56,7 +59,9 @@ impl RowKind {
             Self::Reply | Self::Unpaired | Self::Watched | Self::WatchedReply | Self::Dut => {
                 Direction::In
             }
-            Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected => Direction::Event,
+            Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected | Self::Refused => {
+                Direction::Event
+            }
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum HubStatus {
     /// Replies could not be sent for `cause`: `count` in all so far. The first of a cause is
     /// reported at once, later ones as a count now and then, so that a failure never floods.
     RepliesNotSent { cause: String, count: u64 },
+    /// The hub stopped for good, with why (its link to the broker ended, or an internal
+    /// error): nothing is answered any more.
+    Stopped(String),
 }
 
 /// The hub's news as lines for a person: losing the broker and getting it back, once each,
@@ -79,6 +82,7 @@ impl HubLog {
             HubStatus::RepliesNotSent { cause, count } => Some(format!(
                 "hub: {count} replies in all could not be sent: {cause}"
             )),
+            HubStatus::Stopped(why) => Some(format!("hub: stopped: {why}")),
         }
     }
 }
@@ -207,7 +211,18 @@ impl Hub {
             .map_err(|e| format!("cannot start the hub's runtime: {e}"))?;
         let thread = std::thread::Builder::new()
             .name("thingbench-hub".into())
-            .spawn(move || runtime.block_on(serve(broker, tls, served, stop_rx, status_tx)))
+            .spawn(move || {
+                let stopped = status_tx.clone();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(serve(broker, tls, served, stop_rx, status_tx));
+                }));
+                if let Err(panic) = ran {
+                    let _ = stopped.send(HubStatus::Stopped(format!(
+                        "internal error: {}",
+                        crate::transport::panic_words(panic.as_ref())
+                    )));
+                }
+            })
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
             stop: Some(StopSwitch::Runtime(stop_tx)),
@@ -228,8 +243,8 @@ impl Hub {
         Self::start_link(link, Served::new(feed, None, Some(departures)))
     }
 
-    /// [`Hub::start_on_link`] steered by `policy` (a qualification's plan), which also says
-    /// when the device under test left.
+    /// [`Hub::start_on_link`] steered by `policy` (a qualification's plan), whose departures
+    /// say when the device under test left.
     pub fn start_on_link_steered(
         link: Link,
         feed: WorkspaceFeed,
@@ -245,7 +260,17 @@ impl Hub {
             .name("thingbench-hub".into())
             .spawn({
                 let stop = stop.clone();
-                move || serve_link(link, served, &stop, &status_tx)
+                move || {
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve_link(link, served, &stop, &status_tx);
+                    }));
+                    if let Err(panic) = ran {
+                        let _ = status_tx.send(HubStatus::Stopped(format!(
+                            "internal error: {}",
+                            crate::transport::panic_words(panic.as_ref())
+                        )));
+                    }
+                }
             })
             .map_err(|e| format!("cannot start the hub thread: {e}"))?;
         Ok(Self {
@@ -266,6 +291,9 @@ impl Hub {
                 Ok(HubStatus::Disconnected(reason)) => last = reason,
                 // Nothing is answered before the hub is subscribed.
                 Ok(HubStatus::RepliesNotSent { .. }) => {}
+                Ok(HubStatus::Stopped(reason)) => {
+                    return Err(format!("the hub could not start: {reason}"));
+                }
                 Err(_) => return Err(format!("the hub could not connect: {last}")),
             }
         }
@@ -304,14 +332,15 @@ pub enum Decision {
 }
 
 /// Steers the hub for a qualification: how it answers the device under test, and when that
-/// device's connection ended (the platform then logs its sub-devices out).
+/// device went offline (the platform then logs its sub-devices out).
 pub trait HubPolicy: Send + Sync {
     /// What to do with a request, before it is answered.
     fn decide(&self, topic: &str, payload: &[u8]) -> Decision;
     /// The code sent for it; `None` when no reply was sent.
     fn answered(&self, topic: &str, payload: &[u8], code: Option<ReplyCode>);
-    /// Gateways whose connection ended since the last call: their sub-devices are logged out.
-    fn take_logouts(&self) -> Vec<DeviceId>;
+    /// The device's connections through the qualification's proxy: when its last one ends,
+    /// its sub-devices are logged out.
+    fn departures(&self) -> Arc<Departures>;
 }
 
 /// What the hub answers with: the registry of the newest workspace, with who is logged in.
@@ -332,6 +361,7 @@ impl Served {
     ) -> Self {
         let workspace = feed.workspace();
         let registry = workspace.registry(&LoginState::Only(Vec::new()));
+        let departures = departures.or_else(|| policy.as_ref().map(|p| p.departures()));
         Self {
             feed,
             workspace,
@@ -355,16 +385,14 @@ impl Served {
         self.workspace = snapshot.workspace;
     }
 
-    /// Logs out the sub-devices of every gateway whose connection ended since the last request.
+    /// Logs out the sub-devices of every gateway whose last connection ended since the last
+    /// request.
     fn log_out_departed(&mut self) {
-        let mut gone = self
+        let gone = self
             .departures
             .as_ref()
             .map(|d| d.take())
             .unwrap_or_default();
-        if let Some(policy) = &self.policy {
-            gone.extend(policy.take_logouts());
-        }
         for gateway in gone {
             let registry = &self.registry;
             let subs: Vec<DeviceId> = registry
@@ -431,7 +459,7 @@ async fn serve(
         match client_event_loop(client_id, &broker, Duration::from_secs(30), None, &tls) {
             Ok(pair) => pair,
             Err(e) => {
-                let _ = status.send(HubStatus::Disconnected(e));
+                let _ = status.send(HubStatus::Stopped(e));
                 return;
             }
         };
@@ -521,7 +549,7 @@ fn serve_link(
     let filters = hub_filters();
     for filter in &filters {
         if let Err(e) = link_tx.subscribe(filter.clone()) {
-            let _ = status.send(HubStatus::Disconnected(format!(
+            let _ = status.send(HubStatus::Stopped(format!(
                 "cannot subscribe to {filter}: {e}"
             )));
             return;
@@ -556,13 +584,13 @@ fn serve_link(
                 if queued >= LINK_BATCH
                     && let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued)
                 {
-                    let _ = status.send(HubStatus::Disconnected(e));
+                    let _ = status.send(HubStatus::Stopped(e));
                     return;
                 }
             }
             Err(rumqttd::local::LinkError::RecvTimeout(_)) if newest.is_some() => {
                 if let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued) {
-                    let _ = status.send(HubStatus::Disconnected(e));
+                    let _ = status.send(HubStatus::Stopped(e));
                     return;
                 }
             }
@@ -579,7 +607,7 @@ fn serve_link(
             Ok(_) => {}
             Err(rumqttd::local::LinkError::RecvTimeout(_)) => {}
             Err(e) => {
-                let _ = status.send(HubStatus::Disconnected(format!(
+                let _ = status.send(HubStatus::Stopped(format!(
                     "the embedded broker went away: {e}"
                 )));
                 return;

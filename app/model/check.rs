@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::protocol::{
-    DeviceId, EpochMs, Method, MsgId, ParsedTopic, Reply, ReplyCode, id_of, is_sha256_sign_method,
-    parse_topic, sign,
+    DeviceId, EpochMs, Method, MsgId, ParsedTopic, Reply, ReplyCode, check_sign, id_of,
+    is_sha256_sign_method, parse_topic,
 };
 
 use super::registry::Registry;
@@ -698,8 +698,15 @@ impl<'a> Checker<'a> {
                 );
                 return;
             };
-            let expected = sign(&client_id, &device, &timestamp, secret.expose());
-            if !given.eq_ignore_ascii_case(&expected) {
+            let checked = check_sign(
+                &method,
+                &client_id,
+                &device,
+                &timestamp,
+                secret.expose(),
+                &given,
+            );
+            if checked.is_err() {
                 self.push(
                     "params.sign",
                     ReplyCode::SIGN_FAILED,

@@ -10,7 +10,10 @@ mod types;
 
 pub use codes::ReplyCode;
 pub use message::{CodeForm, Reply, ReplyParseError, id_of, parse_reply, parse_reply_form};
-pub use sign::{ConnectCredentials, SIGN_METHOD, connect_credentials, is_sha256_sign_method, sign};
+pub use sign::{
+    ConnectCredentials, SIGN_METHOD, SignError, check_sign, connect_credentials,
+    device_of_username, is_sha256_sign_method, sign, verify_connect,
+};
 pub use topic::{
     Method, ParsedTopic, method_name, parse_method, parse_topic, reply_topic, request_topic,
     topic_of, topic_of_method_name,

@@ -37,8 +37,13 @@ pub enum Seen {
         conn: u64,
         signed: Result<(), String>,
     },
-    /// The device's connection `conn` ended.
-    Disconnect { at_ms: u64, conn: u64 },
+    /// The device's connection `conn` ended; `departed` when it was the device's last open
+    /// connection (by [`crate::broker::Departures`], the model the hub follows too).
+    Disconnect {
+        at_ms: u64,
+        conn: u64,
+        departed: bool,
+    },
     /// A connection accepted and closed at once while the network was down.
     Attempt { at_ms: u64 },
     /// A request of the device.
@@ -294,9 +299,16 @@ impl Posts {
                 } if signed.is_ok() => {
                     out.connections.push((*conn, *at_ms, None));
                 }
-                Seen::Disconnect { at_ms, conn } => {
-                    // The platform logs a gateway's sub-devices out when its connection ends.
-                    actual.logged_in.clear();
+                Seen::Disconnect {
+                    at_ms,
+                    conn,
+                    departed,
+                } => {
+                    // The platform logs a gateway's sub-devices out when it goes offline: its
+                    // last connection ended (a session takeover logs nobody out).
+                    if *departed {
+                        actual.logged_in.clear();
+                    }
                     if let Some(c) = out.connections.iter_mut().find(|c| c.0 == *conn) {
                         c.2.get_or_insert(*at_ms);
                     }

@@ -91,6 +91,7 @@ impl Device {
         self.record.seen.push(Seen::Disconnect {
             at_ms,
             conn: self.conn,
+            departed: true,
         });
     }
 

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
-use crate::broker::door::{Conditions, Door, Gate, Greeting};
-use crate::broker::mqtt_frame::{CONNACK_NOT_AUTHORIZED, Connect};
+use crate::broker::Departures;
+use crate::broker::door::{Conditions, Door, DoorLimits, DoorNews, Gate, Greeting};
+use crate::broker::mqtt_frame::{Connect, Refusal, connack_refusing};
 use crate::hub::{Decision, HubPolicy};
 use crate::model::Registry;
-use crate::protocol::{DeviceId, EpochMs, ReplyCode, Secret, is_sha256_sign_method, sign};
+use crate::protocol::{EpochMs, ReplyCode, Secret, SignError, device_of_username, verify_connect};
 
 use super::judge::{Record, Seen, SeenRequest};
 use super::plan::{Answer, Network, Plan};
@@ -29,12 +30,15 @@ pub enum QualifyEvent {
     Connected { conn: u64 },
     /// A CONNECT of the device was refused: its signature is wrong.
     Refused { conn: u64, why: String },
-    /// The device's connection `conn` ended.
-    Disconnected { conn: u64 },
+    /// The device's connection `conn` ended; `departed` when it was the device's last open
+    /// one (the hub then logs its sub-devices out).
+    Disconnected { conn: u64, departed: bool },
     /// A connection attempt while the network was down, closed at once.
     Attempt,
     /// The last phase ended; the device's connections are closed and the record is final.
     Finished,
+    /// News of the proxy itself (it cannot accept connections, or reach the broker).
+    Door { words: String },
 }
 
 /// What the proxy and the clock share with the hub.
@@ -47,7 +51,6 @@ struct State {
     /// Requests the proxy recorded that the hub has not answered yet, by a hash of topic and
     /// payload: their index in the record and the answer of their phase.
     unanswered: HashMap<u64, VecDeque<(usize, Answer)>>,
-    logouts: Vec<DeviceId>,
     next_conn: u64,
     requests: usize,
     finished: bool,
@@ -56,6 +59,8 @@ struct State {
 /// A qualification's shared state: the hub's [`HubPolicy`] and the proxy's record.
 pub struct Steering {
     state: Mutex<State>,
+    /// The device's open connections through the proxy: whether an end is a departure.
+    departures: Arc<Departures>,
     events: std::sync::mpsc::Sender<QualifyEvent>,
     /// What the proxy applies to the device's connections now.
     now: watch::Sender<Conditions>,
@@ -89,42 +94,22 @@ impl Steering {
         })
     }
 
-    /// The device's own username: `{deviceKey}&{productKey}`.
-    fn is_device(&self, username: Option<&str>) -> bool {
-        let state = self.state();
-        let device = &state.plan.device;
-        username == Some(&format!("{}&{}", device.device_key.0, device.product_key.0))
+    /// Whether `connect` is the device's own: its username names the plan's device.
+    fn is_device(&self, connect: &Connect) -> bool {
+        let device = connect.username.as_deref().and_then(device_of_username);
+        device.is_some_and(|device| device == self.state().plan.device)
     }
 
-    /// Checks a CONNECT's signature (protocol.md, "Login and signing").
-    fn verify(&self, client_id: &str, password: Option<&str>) -> Result<(), String> {
+    /// Checks a CONNECT's signature with the device's secret (protocol.md, "Login and
+    /// signing"): the same check as the embedded broker's door.
+    fn verify(&self, connect: &Connect) -> Result<(), SignError> {
         let state = self.state();
-        let Some((id, rest)) = client_id.split_once('|') else {
-            return Err(format!(
-                "client id {client_id:?} is not `{{id}}|securemode=2,signmethod=sha256,timestamp={{ms}}|`"
-            ));
-        };
-        let options: HashMap<&str, &str> = rest
-            .trim_end_matches('|')
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .collect();
-        let method = options.get("signmethod").copied().unwrap_or_default();
-        if !is_sha256_sign_method(method) {
-            return Err(format!("sign method {method:?} is not sha256"));
-        }
-        let Some(timestamp) = options.get("timestamp") else {
-            return Err("the client id has no timestamp".into());
-        };
-        let expected = sign(id, &state.plan.device, timestamp, state.secret.expose());
-        match password {
-            Some(p) if p.eq_ignore_ascii_case(&expected) => Ok(()),
-            Some(_) => Err(
-                "the password is not the signature of the client id with the device's secret"
-                    .into(),
-            ),
-            None => Err("the CONNECT has no password".into()),
-        }
+        verify_connect(
+            &connect.client_id,
+            connect.password.as_deref(),
+            &state.plan.device,
+            state.secret.expose(),
+        )
     }
 
     fn new_conn(&self) -> u64 {
@@ -181,17 +166,22 @@ impl Steering {
     }
 
     fn ended(&self, conn: u64) {
-        {
+        let departed = {
             let mut state = self.state();
+            // Counted even after the plan: the hub follows the device's connections to the end.
+            let departed = self.departures.ended(&state.plan.device);
             if state.finished {
                 return;
             }
             let at_ms = Self::at_ms(&state);
-            state.record.seen.push(Seen::Disconnect { at_ms, conn });
-            let device = state.plan.device.clone();
-            state.logouts.push(device);
-        }
-        self.tell(QualifyEvent::Disconnected { conn });
+            state.record.seen.push(Seen::Disconnect {
+                at_ms,
+                conn,
+                departed,
+            });
+            departed
+        };
+        self.tell(QualifyEvent::Disconnected { conn, departed });
     }
 
     fn attempt(&self) {
@@ -275,8 +265,8 @@ impl HubPolicy for Steering {
         }
     }
 
-    fn take_logouts(&self) -> Vec<DeviceId> {
-        std::mem::take(&mut self.state().logouts)
+    fn departures(&self) -> Arc<Departures> {
+        Arc::clone(&self.departures)
     }
 }
 
@@ -296,15 +286,18 @@ impl Gate for Steering {
         true
     }
 
-    fn greet(&self, connect: Option<&Connect>) -> Greeting<u64> {
-        let Some(connect) = connect.filter(|c| self.is_device(c.username.as_deref())) else {
+    fn greet(&self, connect: &Connect) -> Greeting<u64> {
+        if !self.is_device(connect) {
             return Greeting::Pass;
-        };
-        let conn = self.new_conn();
-        if let Err(why) = self.verify(&connect.client_id, connect.password.as_deref()) {
-            self.refused(conn, why);
-            return Greeting::Refuse(CONNACK_NOT_AUTHORIZED.to_vec());
         }
+        let conn = self.new_conn();
+        if let Err(why) = self.verify(connect) {
+            self.refused(conn, why.to_string());
+            return Greeting::Refuse(connack_refusing(connect.level, Refusal::NotAuthorized));
+        }
+        // Before the broker sees the CONNECT, so that a takeover counts two open connections
+        // before the broker throws the older one off.
+        self.departures.arrived(&self.state().plan.device);
         Greeting::Watch(conn)
     }
 
@@ -326,6 +319,12 @@ impl Gate for Steering {
 
     fn conditions(&self) -> Option<watch::Receiver<Conditions>> {
         Some(self.now.subscribe())
+    }
+
+    fn told(&self, door: SocketAddr, news: DoorNews) {
+        self.tell(QualifyEvent::Door {
+            words: news.words(door),
+        });
     }
 }
 
@@ -382,11 +381,11 @@ impl Qualification {
                 start: None,
                 record: Record::default(),
                 unanswered: HashMap::new(),
-                logouts: Vec::new(),
                 next_conn: 0,
                 requests: 0,
                 finished: false,
             }),
+            departures: Arc::default(),
             events: events_tx,
             now,
             started: Notify::new(),
@@ -396,6 +395,7 @@ impl Qualification {
             listen,
             upstream,
             Arc::clone(&steering),
+            DoorLimits::default(),
             clock(Arc::clone(&steering)),
         )
         .map_err(|e| format!("{e}; the device needs it: choose another --listen"))?;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broker::EmbeddedBroker;
+use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::{Hub, HubPolicy};
 use crate::transport::{BrokerUrl, Scheme, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
@@ -36,7 +36,15 @@ impl Stand {
         tls: TlsOptions,
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Self, String> {
-        let registry = feed.workspace().registry(&LoginState::Only(Vec::new()));
+        let ws = feed.workspace();
+        // An unreadable secret is named with its variable, not taken for a missing one.
+        if let Some(entry) = std::iter::once(ws.gateway_entry())
+            .chain(ws.device_entries())
+            .find(|entry| entry.id() == plan.device)
+        {
+            entry.secret().map_err(|e| e.to_string())?;
+        }
+        let registry = ws.registry(&LoginState::Only(Vec::new()));
         let (embedded, upstream, url) = match &broker {
             Some(url) => {
                 if url.scheme == Scheme::Mqtts {
@@ -48,7 +56,12 @@ impl Stand {
             }
             None => {
                 // On a free loopback port: only the proxy and the hub talk to it.
-                let (broker, links) = EmbeddedBroker::start_with_links(None, &["thingbench-hub"])?;
+                let options = BrokerOptions {
+                    workspace: Some(feed.clone()),
+                    ..BrokerOptions::default()
+                };
+                let (broker, links) = EmbeddedBroker::start_with(options, &["thingbench-hub"])
+                    .map_err(|e| e.to_string())?;
                 let url = broker.url();
                 // The proxy is the door here: it reaches rumqttd itself, not the broker's door.
                 let inner = broker.inner_url();

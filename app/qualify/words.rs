@@ -27,9 +27,19 @@ pub fn event_line(plan: &Plan, event: &QualifyEvent, at: f64) -> Option<String> 
         QualifyEvent::Refused { conn, why } => {
             format!("{at:7.1} s  device CONNECT refused with CONNACK 5 (connection {conn}): {why}")
         }
-        QualifyEvent::Disconnected { conn } => format!(
+        QualifyEvent::Disconnected {
+            conn,
+            departed: true,
+        } => format!(
             "{at:7.1} s  device disconnected (connection {conn}); its sub-devices are logged out"
         ),
+        QualifyEvent::Disconnected {
+            conn,
+            departed: false,
+        } => format!(
+            "{at:7.1} s  device connection {conn} ended; another is open, so its sub-devices stay logged in"
+        ),
+        QualifyEvent::Door { words } => format!("{at:7.1} s  {words}"),
         QualifyEvent::Attempt => {
             format!("{at:7.1} s  connection attempt while the network is down: closed")
         }

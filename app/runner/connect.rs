@@ -4,18 +4,25 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::broker::EmbeddedBroker;
+use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::Hub;
 use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
 use crate::workspace::{Workspace, WorkspaceFeed};
 
 /// The embedded broker with the reference hub on it, answering with the newest workspace of
-/// `feed` (a [`crate::workspace::LiveWorkspace`]'s, to follow the files).
+/// `feed` (a [`crate::workspace::LiveWorkspace`]'s, to follow the files), whose devices must
+/// sign their CONNECTs.
 pub fn start_embedded(
     feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), String> {
-    let (broker, mut links) = EmbeddedBroker::start_with_links(listen, &["thingbench-hub"])?;
+    let options = BrokerOptions {
+        listen,
+        workspace: Some(feed.clone()),
+        ..BrokerOptions::default()
+    };
+    let (broker, mut links) =
+        EmbeddedBroker::start_with(options, &["thingbench-hub"]).map_err(|e| e.to_string())?;
     let link = links
         .pop()
         .ok_or("the embedded broker gave no link for the hub")?;
@@ -32,15 +39,16 @@ pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result
     Ok(hub)
 }
 
-/// A session connected as the workspace's gateway, signing with its secret when it has one.
+/// A session connected as the workspace's gateway, signing with its secret when it has one. A
+/// secret that cannot be read is an error, never a connection without it.
 pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
     let gateway = ws.gateway();
-    let auth = match ws.gateway_entry().secret.as_ref().map(|s| s.resolve()) {
-        Some(Ok(secret)) => Auth::Sign {
+    let auth = match ws.gateway_entry().secret().map_err(|e| e.to_string())? {
+        Some(secret) => Auth::Sign {
             device: gateway.clone(),
             secret,
         },
-        _ => Auth::None,
+        None => Auth::None,
     };
     connected_session(SessionConfig {
         broker: url,

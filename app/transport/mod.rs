@@ -18,3 +18,12 @@ pub use session::{
     client_event_loop, connection_error_words,
 };
 pub use tls::{TlsOptions, client_config};
+
+/// What a panic said, for the line that tells a person a thread died of it.
+pub fn panic_words(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}

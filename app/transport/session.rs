@@ -81,6 +81,9 @@ pub enum SessionCommand {
     Publish { topic: String, payload: Vec<u8> },
     /// Close the session and end the thread.
     Disconnect,
+    /// Make the session thread panic: how tests see what a person is told when it dies.
+    #[cfg(test)]
+    Panic,
 }
 
 /// What the session tells the caller.
@@ -164,7 +167,14 @@ impl Session {
             .name("thingbench-session".into())
             .spawn(move || {
                 let events = EventSink { tx: event_tx, wake };
-                runtime.block_on(run(config, cmd_rx, &events));
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(run(config, cmd_rx, &events));
+                }));
+                if let Err(panic) = ran {
+                    // Said before `Closed`, so that whoever shows the session says why it ended.
+                    let reason = format!("internal error: {}", super::panic_words(panic.as_ref()));
+                    events.send(SessionEvent::Disconnected { reason });
+                }
                 events.send(SessionEvent::Closed);
             })
             .map_err(|e| format!("cannot start the session thread: {e}"))?;
@@ -454,6 +464,8 @@ async fn run(
                     }
                     return;
                 }
+                #[cfg(test)]
+                Some(SessionCommand::Panic) => panic!("the session was told to panic"),
                 Some(SessionCommand::Subscribe(filter)) => {
                     if filters.contains(&filter) {
                         continue;

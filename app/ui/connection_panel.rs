@@ -28,6 +28,11 @@ pub fn connection_ui(
         verify,
     } = &mut connection.form;
     ui.checkbox(embedded, "Embedded broker and reference hub");
+    if *embedded {
+        ui.weak(
+            "Like the platform, it lets a device of the workspace in only with its valid signature (username deviceKey&productKey); other clients come in without.",
+        );
+    }
     // Labels in one column, fields in the other, so the form reads down a narrow panel.
     egui::Grid::new("connection-form")
         .num_columns(2)

@@ -189,7 +189,9 @@ fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
         RowKind::Reply if row.code().is_some_and(|c| c.is_success()) => {
             egui::Color32::from_rgb(80, 200, 120)
         }
-        RowKind::Reply | RowKind::Lost | RowKind::Disconnected => ui.visuals().error_fg_color,
+        RowKind::Reply | RowKind::Lost | RowKind::Disconnected | RowKind::Refused => {
+            ui.visuals().error_fg_color
+        }
         RowKind::Unpaired | RowKind::NoReply => ui.visuals().warn_fg_color,
         RowKind::Connected => ui.visuals().weak_text_color(),
         RowKind::Watched | RowKind::Dut => ui.visuals().hyperlink_color,

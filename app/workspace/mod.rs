@@ -31,7 +31,8 @@ pub fn json_files_under(dir: &std::path::Path) -> JsonFiles {
 }
 pub use template::{IdSource, resolve_time_template};
 pub use workspace_file::{
-    AuthMode, ConnectionEntry, DeviceEntry, EnvironmentEntry, Limits, SecretSpec, WorkspaceFile,
+    AuthMode, ConnectionEntry, DeviceEntry, DeviceSecretError, EnvironmentEntry, Limits,
+    SecretError, SecretSpec, WorkspaceFile,
 };
 
 #[cfg(test)]

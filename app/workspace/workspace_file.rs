@@ -77,6 +77,35 @@ impl DeviceEntry {
     pub fn id(&self) -> DeviceId {
         DeviceId::new(&self.product_key, &self.device_key)
     }
+
+    /// The device's secret, read now: `None` when the workspace gives it none; an error, naming
+    /// the device, when the secret it names cannot be read.
+    pub fn secret(&self) -> Result<Option<Secret>, DeviceSecretError> {
+        self.secret
+            .as_ref()
+            .map(SecretSpec::resolve)
+            .transpose()
+            .map_err(|source| DeviceSecretError {
+                device: self.id(),
+                source,
+            })
+    }
+}
+
+/// Why a secret given in `workspace.json` cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum SecretError {
+    /// `{"env": NAME}`, and NAME is not set (or not Unicode).
+    #[error("environment variable {variable} is not set; export it to use this secret")]
+    Unset { variable: String },
+}
+
+/// A device's secret that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the secret of device {device} cannot be read: {source}")]
+pub struct DeviceSecretError {
+    pub device: DeviceId,
+    pub source: SecretError,
 }
 
 /// A secret written in the file, or the name of the environment variable that holds it.
@@ -98,12 +127,16 @@ impl std::fmt::Debug for SecretSpec {
 
 impl SecretSpec {
     /// The secret, read from the environment at use for `{"env": NAME}`.
-    pub fn resolve(&self) -> Result<Secret, String> {
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
         match self {
             Self::Literal(s) => Ok(Secret::new(s.clone())),
-            Self::Env { env } => std::env::var(env).map(Secret::new).map_err(|_| {
-                format!("environment variable {env} is not set; export it to use this secret")
-            }),
+            Self::Env { env } => {
+                std::env::var(env)
+                    .map(Secret::new)
+                    .map_err(|_| SecretError::Unset {
+                        variable: env.clone(),
+                    })
+            }
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum Flaw {
     FastRetry,
     /// Sends a rejected request again and again.
     Resends,
+    /// Not a flaw: takes its own session over once in the first normal phase (a new connection,
+    /// then the old one closed, as an SDK that reconnects on a hunch does) and goes on posting
+    /// for its sub-device without logging it in again, as it is still online.
+    Takeover,
 }
 
 impl Flaw {
@@ -47,6 +51,7 @@ impl Flaw {
             "future" => Self::Future,
             "fast-retry" => Self::FastRetry,
             "resends" => Self::Resends,
+            "takeover" => Self::Takeover,
             _ => return None,
         })
     }
@@ -163,6 +168,7 @@ impl Device {
         let started_epoch = EpochMs::now().0;
         let mut sample = tokio::time::interval(PERIOD / 2);
         let mut signed_wrong = false;
+        let mut took_over = false;
         while !stop.load(Ordering::SeqCst) {
             let secret = if self.flaw == Flaw::BadSignature
                 && self.connects == 1
@@ -174,28 +180,36 @@ impl Device {
             } else {
                 GATEWAY.2
             };
-            let creds = connect_credentials(GATEWAY.1, &gateway, secret, EpochMs::now());
-            let mut options = MqttOptions::new(creds.client_id, "127.0.0.1", port);
-            options
-                .set_credentials(creds.username, creds.password)
-                .set_keep_alive(Duration::from_secs(5))
-                .set_clean_session(true);
-            let (client, mut eventloop) = AsyncClient::new(options, 100);
-            // rumqttc's poll must not be dropped halfway (a connect in progress would be lost):
-            // it runs on a task of its own, until its first error.
-            let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-            let poller = tokio::spawn(async move {
-                loop {
-                    let polled = eventloop.poll().await;
-                    let failed = polled.is_err();
-                    if events_tx.send(polled).is_err() || failed {
-                        return;
-                    }
-                }
-            });
+            let (mut client, mut poller, mut events) = open(&gateway, secret, port);
             // After an error: when to try again (it keeps sampling meanwhile).
             let mut retry: Option<tokio::time::Instant> = None;
             loop {
+                if self.flaw == Flaw::Takeover
+                    && !took_over
+                    && self.connects == 1
+                    && self.logged_in
+                    && started.elapsed() > Duration::from_millis(1_000)
+                {
+                    took_over = true;
+                    // The new connection first, and once it is accepted, the old one closed.
+                    let (new_client, new_poller, mut new_events) = open(&gateway, GATEWAY.2, port);
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                    while let Ok(Some(polled)) =
+                        tokio::time::timeout_at(deadline, new_events.recv()).await
+                    {
+                        if matches!(polled, Ok(Event::Incoming(Packet::ConnAck(_)))) {
+                            break;
+                        }
+                    }
+                    for path in ["post/batch_reply", "resume/batch_reply"] {
+                        let _ = new_client
+                            .subscribe(Self::topic(path), QoS::AtLeastOnce)
+                            .await;
+                    }
+                    poller.abort();
+                    (client, poller, events) = (new_client, new_poller, new_events);
+                }
+
                 if stop.load(Ordering::SeqCst) {
                     poller.abort();
                     return;
@@ -299,6 +313,38 @@ impl Device {
         let times = std::mem::take(&mut self.backlog);
         self.post(client, times, true, started).await;
     }
+}
+
+/// A new MQTT connection as the gateway signing with `secret`: its client, the task polling it
+/// (rumqttc's poll must not be dropped halfway, or a connect in progress is lost; it runs
+/// until its first error) and the events it polled.
+fn open(
+    gateway: &DeviceId,
+    secret: &str,
+    port: u16,
+) -> (
+    AsyncClient,
+    tokio::task::JoinHandle<()>,
+    tokio::sync::mpsc::UnboundedReceiver<Result<Event, rumqttc::ConnectionError>>,
+) {
+    let creds = connect_credentials(GATEWAY.1, gateway, secret, EpochMs::now());
+    let mut options = MqttOptions::new(creds.client_id, "127.0.0.1", port);
+    options
+        .set_credentials(creds.username, creds.password)
+        .set_keep_alive(Duration::from_secs(5))
+        .set_clean_session(true);
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let poller = tokio::spawn(async move {
+        loop {
+            let polled = eventloop.poll().await;
+            let failed = polled.is_err();
+            if events_tx.send(polled).is_err() || failed {
+                return;
+            }
+        }
+    });
+    (client, poller, events)
 }
 
 /// A device running on its own thread until dropped.
