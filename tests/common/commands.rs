@@ -29,59 +29,113 @@ pub enum CommandFlaw {
     Silent,
 }
 
+impl CommandFlaw {
+    /// The flaw named on a command line: `answers-500`, `no-apply`...
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "ignores-sub-devices" => Self::IgnoresSubDevices,
+            "answers-500" => Self::Answers500,
+            "no-apply" => Self::NoApply,
+            "no-outputs" => Self::NoOutputs,
+            "wrong-id" => Self::WrongId,
+            "wrong-topic" => Self::WrongTopic,
+            "wrong-type" => Self::WrongType,
+            "silent" => Self::Silent,
+            _ => return None,
+        })
+    }
+}
+
+/// One measure point a device reports: its id, whether it goes with a quality, and its value
+/// before any set. Every point here is a number.
+struct Point {
+    id: &'static str,
+    quality: bool,
+    default: f64,
+}
+
+/// The points each device of the sample reports, by device key.
+fn points_of(device_key: &str) -> &'static [Point] {
+    match device_key {
+        "gw01" => &[Point {
+            id: "cpuLoad",
+            quality: false,
+            default: 1.5,
+        }],
+        "inv01" | "inv02" => &[
+            Point {
+                id: "temp",
+                quality: false,
+                default: 21.5,
+            },
+            Point {
+                id: "Power",
+                quality: true,
+                default: 3.2,
+            },
+        ],
+        _ => &[],
+    }
+}
+
 /// The values a device holds, by device key then point.
 #[derive(Clone, Debug, Default)]
 pub struct Values {
-    by_device: BTreeMap<String, Map<String, Value>>,
+    set: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Values {
-    /// The device's values now: what it was set to, over `defaults`.
-    pub fn of(&self, device_key: &str, defaults: Value) -> Map<String, Value> {
-        let mut values = match defaults {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        if let Some(set) = self.by_device.get(device_key) {
-            values.extend(set.clone());
-        }
-        values
+    /// The value of `point` of `device_key` now: what it was set to, else its default.
+    fn value(&self, device_key: &str, point: &Point) -> f64 {
+        self.set
+            .get(device_key)
+            .and_then(|points| points.get(point.id))
+            .copied()
+            .unwrap_or(point.default)
     }
 
-    fn set(&mut self, device_key: &str, points: &Map<String, Value>) {
-        self.by_device
-            .entry(device_key.to_owned())
-            .or_default()
-            .extend(points.clone());
+    /// The `measurepoints` of a post for `device_key`: each point it reports, a quality point
+    /// as `{value, quality}`.
+    pub fn measurepoints(&self, device_key: &str) -> Value {
+        let map: Map<String, Value> = points_of(device_key)
+            .iter()
+            .map(|point| {
+                let value = self.value(device_key, point);
+                let shown = if point.quality {
+                    json!({"value": value, "quality": 0})
+                } else {
+                    json!(value)
+                };
+                (point.id.to_owned(), shown)
+            })
+            .collect();
+        Value::Object(map)
     }
 }
 
-/// The command a publish on `topic` is, if it is one: (product key, device key, what).
-fn command_of(topic: &str) -> Option<(&str, &str, &str)> {
+/// The command a publish on `topic` is, if it is one: (device key, what it asks).
+fn command_of(topic: &str) -> Option<(&str, &str)> {
     let rest = topic.strip_prefix("/sys/")?;
     let mut levels = rest.splitn(3, '/');
-    let pk = levels.next()?;
-    let dk = levels.next()?;
+    let _product_key = levels.next()?;
+    let device_key = levels.next()?;
     let what = levels.next()?.strip_prefix("thing/service/")?;
-    (!what.ends_with("_reply")).then_some((pk, dk, what))
+    (!what.ends_with("_reply")).then_some((device_key, what))
 }
 
 /// The reply (topic and body) the device sends to the command published on `topic`, applying
 /// a set to `values`; `None` for what is not a command, or what the flaw leaves unanswered.
-/// `sub_devices` are the device keys the gateway answers for besides itself; `defaults` gives
-/// each device's values before any set.
 pub fn answer(
     topic: &str,
     payload: &[u8],
     flaw: CommandFlaw,
     gateway_key: &str,
     values: &mut Values,
-    defaults: &dyn Fn(&str) -> Value,
 ) -> Option<(String, Value)> {
-    let (_, dk, what) = command_of(topic)?;
+    let (device_key, what) = command_of(topic)?;
     let request: Value = serde_json::from_slice(payload).ok()?;
-    if flaw == CommandFlaw::Silent || (flaw == CommandFlaw::IgnoresSubDevices && dk != gateway_key)
-    {
+    let sub_device = device_key != gateway_key;
+    if flaw == CommandFlaw::Silent || (flaw == CommandFlaw::IgnoresSubDevices && sub_device) {
         return None;
     }
     let id = match flaw {
@@ -95,50 +149,64 @@ pub fn answer(
     if flaw == CommandFlaw::Answers500 {
         return Some((reply_topic, json!({"id": id, "code": 500, "data": null})));
     }
+    let points = points_of(device_key);
+    let known = |id: &str| points.iter().find(|p| p.id == id);
     let params = &request["params"];
     let (code, data) = match what {
-        "measurepoint/set" => match params.as_object() {
-            Some(points) => {
-                if flaw != CommandFlaw::NoApply {
-                    values.set(dk, points);
+        "measurepoint/set" => {
+            let asked = params.as_object().cloned().unwrap_or_default();
+            // Firmware refuses what it cannot apply: its own error codes, 2000 and above.
+            let refused = asked
+                .iter()
+                .find(|(id, value)| known(id).is_none() || !value.is_number());
+            match refused {
+                Some((id, _)) => (2001, json!({"refused": id})),
+                None => {
+                    if flaw != CommandFlaw::NoApply {
+                        let held = values.set.entry(device_key.to_owned()).or_default();
+                        for (id, value) in &asked {
+                            held.insert(id.clone(), value.as_f64().unwrap_or_default());
+                        }
+                    }
+                    (200, json!({}))
                 }
-                (200, json!({}))
             }
-            None => (2001, json!({})),
-        },
+        }
         "measurepoint/get" => {
-            let held = values.of(dk, defaults(dk));
             let asked: Vec<&str> = params
                 .as_array()
                 .map(|ids| ids.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            match asked.iter().find(|id| !held.contains_key(**id)) {
+            match asked.iter().find(|id| known(id).is_none()) {
                 Some(unknown) => (2002, json!({"unknown": unknown})),
                 None => {
                     let data: Map<String, Value> = asked
                         .iter()
-                        .map(|id| {
+                        .filter_map(|id| known(id))
+                        .map(|point| {
                             let value = match flaw {
                                 CommandFlaw::WrongType => json!("text"),
-                                _ => held[*id].clone(),
+                                _ => json!(values.value(device_key, point)),
                             };
-                            ((*id).to_owned(), value)
+                            (point.id.to_owned(), value)
                         })
                         .collect();
                     (200, Value::Object(data))
                 }
             }
         }
-        "setPowerLimit" => match params["limit"].as_f64() {
-            Some(limit) => {
-                let applied = match flaw {
-                    CommandFlaw::WrongType => json!("all of it"),
-                    _ => json!(limit),
-                };
-                (200, json!({"applied": applied}))
+        "setPowerLimit" if !sub_device || device_key.starts_with("inv") => {
+            match params["limit"].as_f64() {
+                Some(limit) => {
+                    let applied = match flaw {
+                        CommandFlaw::WrongType => json!("all of it"),
+                        _ => json!(limit),
+                    };
+                    (200, json!({"applied": applied}))
+                }
+                None => (2003, json!({})),
             }
-            None => (2003, json!({})),
-        },
+        }
         // A service the device does not offer: its own error.
         _ => (2004, json!({})),
     };

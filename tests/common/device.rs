@@ -10,6 +10,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use thingbench::protocol::{DeviceId, EpochMs, connect_credentials, sign};
 
+use super::commands::{CommandFlaw, Values, answer};
+
 /// What a test device does wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flaw {
@@ -61,11 +63,16 @@ const PERIOD: Duration = Duration::from_millis(500);
 const GATEWAY: (&str, &str, &str) = ("gwPk", "gw01", "gw-secret");
 const SUB: (&str, &str, &str) = ("invPk", "inv01", "inv01-secret");
 
-/// A gateway on rumqttc: it logs `inv01` in after each connect, samples every half period,
-/// posts each sample (or buffers it while offline), back-fills unanswered and buffered samples
-/// by resume batch once it is answered again, and reconnects with a 1.2 s back-off.
+/// A gateway on rumqttc: it logs `inv01` in after each connect, samples every half period
+/// for itself and `inv01`, posts each sample (or buffers it while offline), back-fills
+/// unanswered and buffered samples by resume batch once it is answered again, reconnects with a
+/// 1.2 s back-off, and obeys commands for itself and `inv01` (subscribing to them itself, as the
+/// C SDK does): a value set shows in its next post.
 struct Device {
     flaw: Flaw,
+    command_flaw: CommandFlaw,
+    /// What commands set.
+    values: Values,
     next_id: u64,
     /// Samples never answered, by element time.
     backlog: Vec<i64>,
@@ -77,9 +84,11 @@ struct Device {
 }
 
 impl Device {
-    fn new(flaw: Flaw) -> Self {
+    fn new(flaw: Flaw, command_flaw: CommandFlaw) -> Self {
         Self {
             flaw,
+            command_flaw,
+            values: Values::default(),
             next_id: 1,
             backlog: Vec::new(),
             pending: Vec::new(),
@@ -98,9 +107,19 @@ impl Device {
         format!("/sys/{}/{}/thing/measurepoint/{path}", GATEWAY.0, GATEWAY.1)
     }
 
-    fn element(time: i64, value: Value) -> Value {
-        json!({"productKey": SUB.0, "deviceKey": SUB.1, "time": time,
-               "measurepoints": {"temp": value}})
+    /// The elements of one sample at `time`: the sub-device's, then the gateway's own.
+    fn elements(&self, time: i64) -> [Value; 2] {
+        [
+            json!({"productKey": SUB.0, "deviceKey": SUB.1, "time": time,
+                   "measurepoints": self.values.measurepoints(SUB.1)}),
+            json!({"productKey": GATEWAY.0, "deviceKey": GATEWAY.1, "time": time,
+                   "measurepoints": self.values.measurepoints(GATEWAY.1)}),
+        ]
+    }
+
+    /// The command topics of `device_key`, to subscribe to.
+    fn commands_of(product_key: &str, device_key: &str) -> String {
+        format!("/sys/{product_key}/{device_key}/thing/service/#")
     }
 
     fn login_body(&mut self) -> Value {
@@ -130,10 +149,7 @@ impl Device {
         } else {
             ("thing.measurepoint.post.batch", "post/batch")
         };
-        let mut elements: Vec<Value> = times
-            .iter()
-            .map(|t| Self::element(*t, json!(21.5)))
-            .collect();
+        let mut elements: Vec<Value> = times.iter().flat_map(|t| self.elements(*t)).collect();
         let mut id = self.id();
         let late = started.elapsed() > Duration::from_millis(600);
         if !resume && late && !self.flaw_done {
@@ -225,6 +241,7 @@ impl Device {
                             for path in ["post/batch_reply", "resume/batch_reply"] {
                                 let _ = client.subscribe(Self::topic(path), QoS::AtLeastOnce).await;
                             }
+                            let _ = client.subscribe(Self::commands_of(GATEWAY.0, GATEWAY.1), QoS::AtLeastOnce).await;
                             let login_topic = format!("/ext/session/{}/{}/combine/login", GATEWAY.0, GATEWAY.1);
                             let _ = client.subscribe(format!("{login_topic}_reply"), QoS::AtLeastOnce).await;
                             if self.connects > 1 && self.flaw == Flaw::NoLoginAfterReconnect {
@@ -236,11 +253,16 @@ impl Device {
                             }
                         }
                         Ok(Event::Incoming(Packet::Publish(publish))) => {
+                            if let Some((topic, body)) = answer(&publish.topic, &publish.payload, self.command_flaw, GATEWAY.1, &mut self.values) {
+                                Self::send(&client, topic, &body).await;
+                                continue;
+                            }
                             let Ok(reply) = serde_json::from_slice::<Value>(&publish.payload) else { continue };
                             let code = reply["code"].as_i64().unwrap_or(0);
                             if publish.topic.ends_with("combine/login_reply") {
                                 self.logged_in = code == 200;
                                 if self.logged_in {
+                                    let _ = client.subscribe(Self::commands_of(SUB.0, SUB.1), QoS::AtLeastOnce).await;
                                     self.flush(&client, started).await;
                                 }
                                 continue;
@@ -356,6 +378,11 @@ pub struct RunningDevice {
 impl RunningDevice {
     /// The device with `flaw`, connecting to 127.0.0.1:`port`.
     pub fn start(port: u16, flaw: Flaw) -> Self {
+        Self::start_with(port, flaw, CommandFlaw::None)
+    }
+
+    /// The device with `flaw` in its uplink and `command_flaw` in how it obeys commands.
+    pub fn start_with(port: u16, flaw: Flaw, command_flaw: CommandFlaw) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::spawn({
             let stop = Arc::clone(&stop);
@@ -364,7 +391,7 @@ impl RunningDevice {
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                runtime.block_on(Device::new(flaw).run(port, stop));
+                runtime.block_on(Device::new(flaw, command_flaw).run(port, stop));
             }
         });
         Self {

@@ -4,6 +4,7 @@
 // Each test crate uses some of these, not all.
 #![allow(dead_code)]
 
+pub mod commands;
 pub mod device;
 
 use std::io::BufRead as _;
