@@ -316,6 +316,7 @@ impl Workbench {
                         purpose: Purpose::Suite,
                         device: None,
                         timeout: Some(send.timeout),
+                        platform: send.side == crate::runner::suite::Side::Platform,
                     },
                     self.workspace.registry(),
                     &mut self.timeline,
@@ -340,6 +341,7 @@ impl Workbench {
                 purpose: Purpose::Draft,
                 device: Some(device),
                 timeout: None,
+                platform: false,
             },
             self.workspace.registry(),
             &mut self.timeline,
@@ -372,6 +374,7 @@ impl Workbench {
                 purpose: Purpose::Login(device.clone(), login),
                 device: Some(device),
                 timeout: None,
+                platform: false,
             },
             registry,
             &mut self.timeline,
@@ -478,12 +481,14 @@ impl Workbench {
             return;
         };
         let files = load_fixtures(paths);
+        let skip = self.connection.no_device_for_commands(&ws.gateway());
         let effects = self.suite.run(
             files,
             ws,
             self.draft.ids().clone(),
             &broker,
             self.connection.connected(),
+            skip,
             Instant::now(),
         );
         self.bottom_tab = BottomTab::Suite;
