@@ -795,6 +795,7 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls: TlsOptions::default(),
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).unwrap();
     assert!(matches!(

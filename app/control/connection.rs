@@ -99,6 +99,7 @@ impl ConnectionForm {
             auth,
             keep_alive: Duration::from_secs(self.keep_alive_s.clamp(5, 3600)),
             tls: self.tls_options()?,
+            platform: false,
         })
     }
 
@@ -215,10 +216,12 @@ pub enum Routed {
         payload: Vec<u8>,
         why: String,
     },
-    /// A suite request ended; `effect` is the login or logout it made, when accepted.
+    /// A suite request ended; `effect` is the login or logout it made, when accepted;
+    /// `reply_topic` the topic its reply came on.
     Suite {
         outcome: Outcome,
         reply: Vec<u8>,
+        reply_topic: Option<String>,
         effect: Option<SessionEffect>,
     },
     /// The connection was lost, or a retry failed.
@@ -598,6 +601,7 @@ impl Connection {
                 request,
                 reply,
                 payload,
+                topic,
                 rtt,
                 ..
             } => {
@@ -630,6 +634,20 @@ impl Connection {
                     rtt,
                 };
                 routed_end(pending.purpose, outcome, payload, effect)
+                    .map(|routed| match routed {
+                        Routed::Suite {
+                            outcome,
+                            reply,
+                            effect,
+                            ..
+                        } => Routed::Suite {
+                            outcome,
+                            reply,
+                            reply_topic: Some(topic),
+                            effect,
+                        },
+                        other => other,
+                    })
                     .into_iter()
                     .collect()
             }
@@ -727,6 +745,7 @@ fn routed_end(
         Purpose::Suite => Some(Routed::Suite {
             outcome,
             reply,
+            reply_topic: None,
             effect,
         }),
         Purpose::Draft => Some(Routed::Draft(match outcome {
