@@ -221,6 +221,17 @@ fn model_section(model: &ModelCoverage) -> Markup {
             @if !missing.is_empty() {
                 p.missing { "Never sent wrong this way: " (missing.join("; ")) }
             }
+            @if !model.services.is_empty() || !model.events.is_empty() || !model.set.is_empty() {
+                p.commands {
+                    "Points set by commands: " (model.points_set())
+                    "; services invoked: " (model.services_invoked())
+                    "; events posted: " (model.events_posted()) "."
+                }
+                @let never = model.never_exercised();
+                @if !never.is_empty() {
+                    p.never-exercised { "Never exercised: " (never.join(", ")) }
+                }
+            }
             @if model.unknown.is_empty() {
                 p.unknown { "No unknown identifier was sent." }
             } @else {

@@ -22,7 +22,8 @@ use crate::runner::{Outcome, SuiteResult, load_fixture};
 use crate::workspace::{LoginState, Workspace, write_atomic};
 
 pub use coverage::{
-    CodeCoverage, Coverage, Exchange, ModelCoverage, PointCoverage, Recorder, Share,
+    CodeCoverage, Coverage, EventCoverage, Exchange, ModelCoverage, PointCoverage, Recorder,
+    ServiceCoverage, Share,
 };
 pub use error::ReportError;
 
