@@ -3,16 +3,18 @@
 //! and the window.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::{Hub, HubPolicy};
-use crate::transport::{BrokerUrl, Scheme, TlsOptions};
+use crate::transport::{
+    Auth, BrokerUrl, Scheme, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::plan::Plan;
-use super::run::Qualification;
+use super::run::{Courier, Qualification};
 
 /// A running qualification with its broker and hub; stopping (or dropping) it stops them all.
 pub struct Stand {
@@ -68,7 +70,49 @@ impl Stand {
                 (Some((broker, links)), resolve(&inner)?, url)
             }
         };
-        let qualification = Qualification::start(plan, &registry, listen, upstream, wake)?;
+        // The platform's side sends the plan's commands from a client of its own.
+        let courier = if plan.phases.iter().any(|p| !p.commands.is_empty()) {
+            let session = Session::start(
+                SessionConfig {
+                    broker: url.clone(),
+                    client_id: format!("thingbench-platform-{}", std::process::id()),
+                    auth: Auth::None,
+                    keep_alive: Duration::from_secs(30),
+                    tls: tls.clone(),
+                },
+                Box::new(|| {}),
+            )?;
+            let mut waited = "no answer from the broker".to_owned();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match session.events.recv_timeout(left) {
+                    Ok(SessionEvent::Connected) => break,
+                    Ok(SessionEvent::Disconnected { reason }) => waited = reason,
+                    Ok(_) => {}
+                    Err(_) => {
+                        return Err(format!(
+                            "the platform's client, which sends the plan's commands, could not connect to {url}: {waited}"
+                        ));
+                    }
+                }
+            }
+            let session = Mutex::new(session);
+            let courier: Courier = Box::new(move |topic: &str, payload: &[u8]| {
+                let session = session
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                session.send(SessionCommand::Publish {
+                    topic: topic.to_owned(),
+                    payload: payload.to_vec(),
+                });
+            });
+            Some(courier)
+        } else {
+            None
+        };
+        let qualification =
+            Qualification::start(plan, &registry, listen, upstream, courier, wake)?;
         let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
         let (broker, hub) = match (embedded, broker) {
             (Some((broker, mut links)), _) => {
