@@ -261,13 +261,14 @@ impl Steering {
     }
 
     /// Sends the commands that are due to targets online long enough, and says which ones fell
-    /// due while their target was offline.
-    fn dispatch(&self) {
-        let (out, news) = {
+    /// due while their target was offline. Returns when to look again (plan-clock ms), unless
+    /// who is online changes before.
+    fn dispatch(&self) -> Option<u64> {
+        let (out, news, wake) = {
             let mut guard = self.state();
             let state = &mut *guard;
             if state.finished || state.start.is_none() {
-                return;
+                return None;
             }
             let now = Self::at_ms(state);
             let mut out = Vec::new();
@@ -297,7 +298,12 @@ impl Steering {
                     });
                 }
             }
-            (out, news)
+            // With the same `now` as the sending: a target settling at `now` went out above.
+            let wake = self
+                .courier
+                .as_ref()
+                .and_then(|_| state.desk.next_wake(&state.record.commands, now));
+            (out, news, wake)
         };
         if let Some(courier) = &self.courier {
             for (topic, payload) in &out {
@@ -307,13 +313,7 @@ impl Steering {
         for event in news {
             self.tell(event);
         }
-    }
-
-    /// When the clock must dispatch again, in plan-clock ms, unless poked before.
-    fn next_wake(&self) -> Option<u64> {
-        let state = self.state();
-        let now = Self::at_ms(&state);
-        state.desk.next_wake(&state.record.commands, now)
+        wake
     }
 
     /// A copy of the record so far.
@@ -555,13 +555,12 @@ async fn clock(steering: Arc<Steering>) {
         if now >= end {
             break;
         }
-        steering.dispatch();
         let mut wake = end;
+        if let Some(at_ms) = steering.dispatch() {
+            wake = wake.min(start + Duration::from_millis(at_ms));
+        }
         if let Some((_, _, begins)) = phases.get(next) {
             wake = wake.min(*begins);
-        }
-        if let Some(at_ms) = steering.next_wake() {
-            wake = wake.min(start + Duration::from_millis(at_ms));
         }
         tokio::select! {
             () = tokio::time::sleep_until(wake.into()) => {}
