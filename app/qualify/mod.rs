@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod desk;
 pub mod judge;
+pub mod picture;
 pub mod plan;
 pub mod plan_commands;
 pub mod run;
@@ -18,6 +19,7 @@ pub use judge::{
     pair_replies,
 };
 pub use plan::{Answer, Network, Phase, Plan};
+pub use picture::Picture;
 pub use plan_commands::PlanCommand;
 pub use run::{Courier, Qualification, QualifyEvent, Steering};
 pub use stand::Stand;
