@@ -83,6 +83,21 @@ impl CommandExchange {
         }
     }
 
+    /// Whether it was answered as it should be: one reply, nothing wrong in it, with a code that
+    /// fits the command.
+    pub fn answered_well(&self) -> bool {
+        match self.replies.as_slice() {
+            [reply] => {
+                reply.reading.is_clean()
+                    && reply
+                        .reading
+                        .code
+                        .is_some_and(|code| code_fits(code, self.command.invalid))
+            }
+            _ => false,
+        }
+    }
+
     /// The reply's findings, in the checker's words: `data.cpuLoad: is missing ... (error)`.
     pub fn findings(&self) -> Vec<String> {
         self.replies.first().map_or_else(Vec::new, |reply| {
@@ -94,6 +109,12 @@ impl CommandExchange {
                 .collect()
         })
     }
+}
+
+/// Whether a device may answer `code`: 200 or its own code (2000 and above) to a valid command,
+/// its own code to one invalid on purpose.
+fn code_fits(code: ReplyCode, invalid: bool) -> bool {
+    code.0 >= 2000 || (code == ReplyCode::SUCCESS && !invalid)
 }
 
 /// The command as the checker reads it (its kind and target), for reading its replies.
@@ -402,15 +423,12 @@ impl Commands<'_> {
         for (command, reply, code) in self.answered() {
             judged += 1;
             let meaning = CodeMeaning::of(code);
-            let expected = if command.invalid {
-                (code.0 < 2000).then(|| {
+            if !code_fits(code, command.invalid) {
+                let expected = if command.invalid {
                     "expected the device's own error, 2000 or above, for a command it cannot obey"
-                })
-            } else {
-                (code.0 != 200 && code.0 < 2000)
-                    .then_some("expected 200, or the device's own code, 2000 or above")
-            };
-            if let Some(expected) = expected {
+                } else {
+                    "expected 200, or the device's own code, 2000 or above"
+                };
                 failures.push(Evidence {
                     at_ms: reply.at_ms,
                     row: reply.row,

@@ -301,16 +301,7 @@ fn command_marks(
             continue;
         };
         let reply = exchange.replies.first();
-        let faulty = reply.is_some_and(|r| {
-            let code_fits = r.reading.code.is_some_and(|c| {
-                if command.invalid {
-                    c.0 >= 2000
-                } else {
-                    c.0 == 200 || c.0 >= 2000
-                }
-            });
-            !code_fits || !r.reading.is_clean() || exchange.replies.len() > 1
-        });
+        let faulty = !exchange.answered_well();
         let kind = match (&status, faulty) {
             (CommandStatus::Answered(_), false) => MarkKind::CommandAnswered,
             (CommandStatus::Answered(_), true) => MarkKind::CommandFaulty,
