@@ -31,6 +31,8 @@ pub struct SentCommand {
     pub due_ms: u64,
     /// When it went out, in plan-clock ms; `None`: not yet, or never.
     pub delivered_ms: Option<u64>,
+    /// Its target was offline when it fell due: it was held.
+    pub held: bool,
     pub topic: String,
     pub payload: Vec<u8>,
     pub id: MsgId,
@@ -52,6 +54,7 @@ impl SentCommand {
                     target: command.target.clone(),
                     due_ms: ms(due),
                     delivered_ms: None,
+                    held: false,
                     topic: command.topic(),
                     payload: command.payload(&id),
                     id,
@@ -185,6 +188,7 @@ mod tests {
             target: target.clone(),
             due_ms,
             delivered_ms: None,
+            held: false,
             topic: String::new(),
             payload: Vec::new(),
             id: MsgId("1".into()),

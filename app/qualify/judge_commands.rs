@@ -78,7 +78,7 @@ impl CommandExchange {
             (Some(sent), None) if sent + ms(plan.command_timeout) <= end => CommandStatus::NoReply,
             (Some(_), None) => CommandStatus::Sent,
             (None, None) if now_ms.is_none() => CommandStatus::Never,
-            (None, None) if self.command.due_ms <= end => CommandStatus::Held,
+            (None, None) if self.command.held => CommandStatus::Held,
             (None, None) => CommandStatus::Waiting,
         }
     }

@@ -417,6 +417,8 @@ fn replies_pair_with_their_commands_and_the_status_says_where_each_stands() {
     held.replies.clear();
     held.command.delivered_ms = None;
     assert_eq!(held.status(&run.plan, Some(1_000)), CommandStatus::Waiting);
+    assert_eq!(held.status(&run.plan, Some(3_500)), CommandStatus::Waiting);
+    held.command.held = true;
     assert_eq!(held.status(&run.plan, Some(3_500)), CommandStatus::Held);
     assert_eq!(held.status(&run.plan, None), CommandStatus::Never);
     held.command.delivered_ms = Some(3_000);

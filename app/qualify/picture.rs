@@ -288,8 +288,8 @@ fn command_marks(
             .map_or_else(|| command.topic.clone(), |c| c.describe());
         let name = format!("{} {asked} to {}", command.place(), command.target);
         let status = exchange.status(plan, now_ms);
-        let held_until = command.delivered_ms.unwrap_or(end);
-        if held_until > command.due_ms && command.due_ms <= end {
+        if command.held {
+            let held_until = command.delivered_ms.unwrap_or(end);
             marks.push(Mark {
                 at_ms: command.due_ms,
                 to_ms: Some(held_until),
@@ -354,6 +354,7 @@ mod tests {
             commands: SentCommand::all_of(&plan),
         };
         record.commands[0].delivered_ms = Some(500);
+        record.commands[1].held = true;
         let request = |at_ms: u64, row: usize, topic: &str, body: serde_json::Value| {
             Seen::Request(SeenRequest {
                 at_ms,

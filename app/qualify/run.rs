@@ -1,7 +1,7 @@
 //! A qualification run: the fault-injecting TCP proxy the device connects through, the plan's
 //! clock, the hub's orders for the device under test, and the [`Record`] the checks judge.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -70,8 +70,6 @@ struct State {
     finished: bool,
     /// Who the platform can send commands to now.
     desk: Desk,
-    /// Commands said to be held, by index in the record.
-    held: HashSet<usize>,
 }
 
 /// A qualification's shared state: the hub's [`HubPolicy`] and the proxy's record.
@@ -285,12 +283,13 @@ impl Steering {
                     });
                 }
             }
-            for (i, command) in state.record.commands.iter().enumerate() {
+            for command in &mut state.record.commands {
                 if command.delivered_ms.is_none()
+                    && !command.held
                     && command.due_ms <= now
                     && !state.desk.online(&command.target)
-                    && state.held.insert(i)
                 {
+                    command.held = true;
                     news.push(QualifyEvent::Command {
                         phase: command.phase,
                         index: command.index,
@@ -493,7 +492,6 @@ impl Qualification {
                 requests: 0,
                 finished: false,
                 desk,
-                held: HashSet::new(),
             }),
             departures: Arc::default(),
             events: events_tx,
