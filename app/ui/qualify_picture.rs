@@ -78,23 +78,33 @@ pub fn picture_ui(ui: &mut egui::Ui, picture: &Picture, height: f32) {
     let rows = labels.len();
     let y_of = |row: usize| -(row as f64);
     let length = picture.length_ms as f64 / 1000.0;
-    let label_for = labels.clone();
-    Plot::new("qualify-picture")
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    // The lane labels sit in the y axis' room, painted after the plot where its lanes are: the
+    // axis' own labels are left out when lanes are closer than its spacing.
+    let label_width = labels
+        .iter()
+        .map(|l| {
+            ui.painter()
+                .layout_no_wrap(l.clone(), font.clone(), Color32::WHITE)
+                .size()
+                .x
+        })
+        .fold(40.0_f32, f32::max)
+        + 12.0;
+    let response = Plot::new("qualify-picture")
         .height(height)
         .include_x(0.0)
         .include_x(length)
         .include_y(0.6)
         .include_y(-(rows as f64) + 0.4)
+        // Zoom and pan along the clock only, so that the lanes stay beside their labels.
+        .allow_zoom([true, false])
+        .allow_drag([true, false])
         .allow_scroll(false)
         .show_grid([true, false])
         .x_axis_formatter(|mark, _| format!("{} s", mark.value))
-        .y_axis_formatter(move |mark, _| {
-            let row = (-mark.value).round();
-            if (row - (-mark.value)).abs() > 0.01 || row < 0.0 {
-                return String::new();
-            }
-            label_for.get(row as usize).cloned().unwrap_or_default()
-        })
+        .y_axis_min_width(label_width)
+        .y_axis_formatter(|_, _| String::new())
         .y_grid_spacer(move |_| {
             (0..rows)
                 .map(|row| egui_plot::GridMark {
@@ -184,4 +194,21 @@ pub fn picture_ui(ui: &mut egui::Ui, picture: &Picture, height: f32) {
                 plot.vline(VLine::new("now", now as f64 / 1000.0).color(Color32::GRAY));
             }
         });
+    let transform = response.transform;
+    let left = transform.frame().left() - 6.0;
+    for (row, label) in labels.iter().enumerate() {
+        let y = transform.position_from_point_y(y_of(row));
+        let color = if row == 0 && pins_row == 1 {
+            ui.visuals().error_fg_color
+        } else {
+            ui.visuals().text_color()
+        };
+        ui.painter().text(
+            egui::pos2(left, y),
+            egui::Align2::RIGHT_CENTER,
+            label,
+            font.clone(),
+            color,
+        );
+    }
 }
