@@ -155,3 +155,7 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "qualification_tests.rs"]
+mod tests;
