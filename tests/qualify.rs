@@ -117,7 +117,12 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
     // The plan sends no command: the command checks did not apply.
     assert_eq!(
         with_verdict(&out, "N/A"),
-        vec!["answers-commands", "reply-codes", "applies-set", "outputs-match"],
+        vec![
+            "answers-commands",
+            "reply-codes",
+            "applies-set",
+            "outputs-match"
+        ],
         "{out}"
     );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
@@ -303,9 +308,15 @@ fn the_reference_gateway_obeys_every_command_also_those_held_through_an_outage()
     let html = std::fs::read_to_string(&report).expect("report written");
     assert!(html.contains("<svg"), "the picture");
     assert_eq!(html.matches("<tr class=\"cmd good\"").count(), 6, "{html}");
-    assert!(html.contains("answered 2001 (the device's own error)"), "{html}");
+    assert!(
+        html.contains("answered 2001 (the device's own error)"),
+        "{html}"
+    );
     assert!(html.contains("services invoked"), "the device's coverage");
-    assert!(!html.contains("ways to be wrong"), "a device's report judges no negative tests");
+    assert!(
+        !html.contains("ways to be wrong"),
+        "a device's report judges no negative tests"
+    );
     assert!(!html.contains("<script") && !html.contains("src=\""));
     assert!(!html.contains("gw-secret") && !html.contains("inv01-secret"));
 }
@@ -313,10 +324,22 @@ fn the_reference_gateway_obeys_every_command_also_those_held_through_an_outage()
 #[test]
 fn each_gateway_that_gets_commands_wrong_fails_exactly_its_check() {
     let cases = [
-        (CommandFlaw::IgnoresSubDevices, "answers-commands", "got no reply within 2 s"),
+        (
+            CommandFlaw::IgnoresSubDevices,
+            "answers-commands",
+            "got no reply within 2 s",
+        ),
         (CommandFlaw::Answers500, "reply-codes", "was answered 500"),
-        (CommandFlaw::NoApply, "applies-set", "holds 3.2; expected the value set, 3.5"),
-        (CommandFlaw::NoOutputs, "outputs-match", "data.cpuLoad: is missing"),
+        (
+            CommandFlaw::NoApply,
+            "applies-set",
+            "holds 3.2; expected the value set, 3.5",
+        ),
+        (
+            CommandFlaw::NoOutputs,
+            "outputs-match",
+            "data.cpuLoad: is missing",
+        ),
     ];
     let runs: Vec<_> = cases
         .iter()
@@ -329,11 +352,19 @@ fn each_gateway_that_gets_commands_wrong_fails_exactly_its_check() {
         .collect();
     for run in runs {
         let (flaw, check, evidence, (code, out, err)) = run.join().expect("a run");
-        assert_eq!(with_verdict(&out, "FAIL"), vec![check], "{flaw:?}\n{out}\n{err}");
+        assert_eq!(
+            with_verdict(&out, "FAIL"),
+            vec![check],
+            "{flaw:?}\n{out}\n{err}"
+        );
         assert!(out.contains(evidence), "{flaw:?}: evidence\n{out}");
         // answers-commands is a must.
         let must = check == "answers-commands";
-        assert_eq!(code, Some(if must { 1 } else { 0 }), "{flaw:?}\n{out}\n{err}");
+        assert_eq!(
+            code,
+            Some(if must { 1 } else { 0 }),
+            "{flaw:?}\n{out}\n{err}"
+        );
     }
 }
 

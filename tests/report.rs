@@ -503,9 +503,11 @@ fn qualification_report(path: &Path) {
         signed: Ok(()),
     });
     for at in [100, 600, 1_100, 1_600, 2_100, 2_600] {
-        record
-            .seen
-            .push(seen(at, batch, post(at, &[at], "thing.measurepoint.post.batch")));
+        record.seen.push(seen(
+            at,
+            batch,
+            post(at, &[at], "thing.measurepoint.post.batch"),
+        ));
     }
     record.seen.push(seen(
         1_010,
@@ -528,15 +530,22 @@ fn qualification_report(path: &Path) {
     record.seen.push(seen(
         6_400,
         "/sys/gwPk/gw01/thing/measurepoint/resume/batch",
-        post(6_400, &[3_100, 4_100, 5_100], "thing.measurepoint.resume.batch"),
+        post(
+            6_400,
+            &[3_100, 4_100, 5_100],
+            "thing.measurepoint.resume.batch",
+        ),
     ));
     for at in [6_500, 7_000, 7_500, 8_000, 8_500, 9_000, 9_500] {
-        record
-            .seen
-            .push(seen(at, batch, post(at, &[at], "thing.measurepoint.post.batch")));
+        record.seen.push(seen(
+            at,
+            batch,
+            post(at, &[at], "thing.measurepoint.post.batch"),
+        ));
     }
     let results = judge(&plan, &ws.registry(&LoginState::Only(Vec::new())), &record);
-    let header = thingbench::report::Header::now("qualification: drawn", &ws.root, "the embedded broker");
+    let header =
+        thingbench::report::Header::now("qualification: drawn", &ws.root, "the embedded broker");
     thingbench::report::Report::of_qualification(header, &ws, &plan, &results, &record)
         .write(path)
         .expect("the report written");
@@ -579,11 +588,22 @@ fn a_real_browser_draws_the_picture_of_a_qualification_run() {
         .select(&select("svg.picture g.mark"))
         .filter_map(|g| g.value().attr("data-kind").map(str::to_owned))
         .collect();
-    for kind in ["Post", "Backfill", "Connect", "Disconnect", "Attempt", "CommandFaulty"] {
+    for kind in [
+        "Post",
+        "Backfill",
+        "Connect",
+        "Disconnect",
+        "Attempt",
+        "CommandFaulty",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
     assert_eq!(page.select(&select("svg.picture g.pin")).count(), 1);
-    let caption = text_of(page.select(&select("ol.pins li")).next().expect("the pin's caption"));
+    let caption = text_of(
+        page.select(&select("ol.pins li"))
+            .next()
+            .expect("the pin's caption"),
+    );
     assert!(caption.contains("reply-codes"), "{caption}");
     // Drawn: the outage's band and the pin in their colours, on screen.
     let shot = dir.path().join("shot.png");
@@ -604,13 +624,11 @@ fn a_real_browser_draws_the_picture_of_a_qualification_run() {
     let frame = reader.next_frame(&mut pixels).expect("a frame");
     let samples = frame.color_type.samples();
     let pixels = &pixels[..frame.buffer_size()];
-    let count = |rgb: [u8; 3]| {
-        pixels
-            .chunks(samples)
-            .filter(|p| p[..3] == rgb)
-            .count()
-    };
+    let count = |rgb: [u8; 3]| pixels.chunks(samples).filter(|p| p[..3] == rgb).count();
     // #ffdcdc, the outage's band; #cf222e, the failed check's pin (and the word FAIL).
-    assert!(count([0xff, 0xdc, 0xdc]) > 2_000, "the outage band is not drawn");
+    assert!(
+        count([0xff, 0xdc, 0xdc]) > 2_000,
+        "the outage band is not drawn"
+    );
     assert!(count([0xcf, 0x22, 0x2e]) > 50, "the pin is not drawn");
 }

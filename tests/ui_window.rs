@@ -1233,7 +1233,12 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         .iter()
         .filter(|r| r.verdict.name() != "pass")
         .filter(|r| {
-            let commands = ["answers-commands", "reply-codes", "applies-set", "outputs-match"];
+            let commands = [
+                "answers-commands",
+                "reply-codes",
+                "applies-set",
+                "outputs-match",
+            ];
             !(commands.contains(&r.check.id()) && r.verdict.name() == "n/a")
         })
         .collect();
@@ -1325,9 +1330,7 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
         "the outage's commands held",
         |h| {
             h.state().qualifying().run.as_ref().is_some_and(|r| {
-                r.commands
-                    .iter()
-                    .any(|c| c.status == CommandStatus::Held)
+                r.commands.iter().any(|c| c.status == CommandStatus::Held)
                     && r.picture.as_ref().is_some_and(|p| p.now_ms.is_some())
             })
         },
@@ -1361,29 +1364,30 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
     );
     // Every command answered, the outage's after it.
     assert_eq!(run.commands.len(), 6);
-    assert!(
-        run.commands.iter().all(|c| c.good),
-        "{:#?}",
-        run.commands
-    );
+    assert!(run.commands.iter().all(|c| c.good), "{:#?}", run.commands);
     assert_eq!(
         run.commands[3].status,
         CommandStatus::Answered(Some(thingbench::protocol::ReplyCode(2001)))
     );
+    assert!(harness.query_all_by_label("answered 200 (success)").count() >= 5);
     assert!(
         harness
-            .query_all_by_label("answered 200 (success)")
-            .count()
-            >= 5
+            .query_by_label("answered 2001 (the device's own error)")
+            .is_some()
     );
-    assert!(harness.query_by_label("answered 2001 (the device's own error)").is_some());
     // The picture: a band per phase, the connection, both reporting devices, the commands.
     let picture = run.picture.as_ref().expect("a picture");
     assert_eq!(picture.now_ms, None, "final once the plan is over");
     let bands: Vec<BandKind> = picture.bands.iter().map(|b| b.kind).collect();
-    assert_eq!(bands, [BandKind::Normal, BandKind::Outage, BandKind::Normal]);
+    assert_eq!(
+        bands,
+        [BandKind::Normal, BandKind::Outage, BandKind::Normal]
+    );
     let lanes: Vec<&str> = picture.lanes.iter().map(|l| l.label.as_str()).collect();
-    assert_eq!(lanes, ["connection", "gwPk/gw01", "invPk/inv01", "commands"]);
+    assert_eq!(
+        lanes,
+        ["connection", "gwPk/gw01", "invPk/inv01", "commands"]
+    );
     let commands = &picture.lanes[3].marks;
     let held = commands
         .iter()
@@ -1394,7 +1398,12 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
         .filter(|m| m.kind == MarkKind::CommandAnswered)
         .count();
     assert_eq!((held, answered), (2, 6), "{commands:#?}");
-    assert!(picture.lanes[2].marks.iter().any(|m| m.kind == MarkKind::Backfill));
+    assert!(
+        picture.lanes[2]
+            .marks
+            .iter()
+            .any(|m| m.kind == MarkKind::Backfill)
+    );
     assert!(picture.pins.is_empty());
     // The device's replies join the timeline as its rows, with their codes.
     let timeline = harness.state().timeline();

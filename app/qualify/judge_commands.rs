@@ -445,7 +445,9 @@ impl Commands<'_> {
             Vec::new(),
             judged,
             judged == 0 && self.outstanding(),
-            format!("{judged} command(s) answered with 200 or the device's own codes, as fits each"),
+            format!(
+                "{judged} command(s) answered with 200 or the device's own codes, as fits each"
+            ),
             "replies carried a code a device should not send for their command",
             "no command was answered",
         )
@@ -472,15 +474,19 @@ impl Commands<'_> {
                     .and_then(|m| m.point(point))
                     .map(|p| &p.data_type);
                 // The first post carrying the point for the target, timed after the reply.
-                let first = posts.posts.iter().filter(|p| p.at_ms >= reply.at_ms).find_map(|p| {
-                    let arrived = start + to_i64(p.at_ms);
-                    p.elements
-                        .iter()
-                        .filter(|e| e.device == command.target)
-                        .filter(|e| e.time.unwrap_or(arrived) > replied)
-                        .find_map(|e| e.points.get(point))
-                        .map(|posted| (p, posted))
-                });
+                let first = posts
+                    .posts
+                    .iter()
+                    .filter(|p| p.at_ms >= reply.at_ms)
+                    .find_map(|p| {
+                        let arrived = start + to_i64(p.at_ms);
+                        p.elements
+                            .iter()
+                            .filter(|e| e.device == command.target)
+                            .filter(|e| e.time.unwrap_or(arrived) > replied)
+                            .find_map(|e| e.points.get(point))
+                            .map(|posted| (p, posted))
+                    });
                 let Some((post, posted)) = first else {
                     if reply.at_ms + window <= self.end_ms {
                         judged += 1;

@@ -171,8 +171,7 @@ impl Run {
         let mut answered = 0;
         for at in (500..10_000).step_by(1_000) {
             // Commands sent before this post are answered before it.
-            while answered < run.record.commands.len()
-                && run.record.commands[answered].due_ms < at
+            while answered < run.record.commands.len() && run.record.commands[answered].due_ms < at
             {
                 run.answer(answered, flaw);
                 let set = answered == 0 && flaw != Flaw::NoApply && flaw != Flaw::Answers500;
@@ -218,10 +217,7 @@ fn verdicts(results: &[CheckResult]) -> Vec<(&'static str, Verdict)> {
 }
 
 fn result(results: &[CheckResult], check: CheckId) -> &CheckResult {
-    results
-        .iter()
-        .find(|r| r.check == check)
-        .expect("judged")
+    results.iter().find(|r| r.check == check).expect("judged")
 }
 
 #[test]
@@ -290,7 +286,12 @@ fn each_way_of_getting_commands_wrong_fails_exactly_its_check() {
     for (flaw, expected, evidence) in cases {
         let results = Run::with(flaw).judge();
         let lines: Vec<String> = results.iter().map(CheckResult::line).collect();
-        let ids = ["answers-commands", "reply-codes", "applies-set", "outputs-match"];
+        let ids = [
+            "answers-commands",
+            "reply-codes",
+            "applies-set",
+            "outputs-match",
+        ];
         let wanted: Vec<(&str, Verdict)> = ids.into_iter().zip(expected).collect();
         assert_eq!(verdicts(&results), wanted, "{flaw:?}: {lines:#?}");
         let failed = results
@@ -324,7 +325,11 @@ fn a_code_sent_as_a_string_passes_and_is_noted() {
     let results = Run::with(Flaw::CodeAsString).judge();
     let answers = result(&results, CheckId::AnswersCommands);
     assert_eq!(answers.verdict, Verdict::Pass, "{answers:#?}");
-    assert!(answers.summary.contains("4 with the code as a string, noted"));
+    assert!(
+        answers
+            .summary
+            .contains("4 with the code as a string, noted")
+    );
     assert_eq!(answers.evidence.len(), 4);
     assert!(answers.evidence[0].text.contains("is the string \"200\""));
     assert_eq!(result(&results, CheckId::ReplyCodes).verdict, Verdict::Pass);
@@ -344,9 +349,9 @@ fn a_command_never_delivered_counts_for_nothing_and_is_listed() {
     assert_eq!(answers.verdict, Verdict::Pass, "{answers:#?}");
     assert!(answers.summary.starts_with("3 command(s)"));
     assert!(
-        answers.evidence[0]
-            .text
-            .contains("phases[0].commands[1] (get cpuLoad to gwPk/gw01, id 700002) was never delivered"),
+        answers.evidence[0].text.contains(
+            "phases[0].commands[1] (get cpuLoad to gwPk/gw01, id 700002) was never delivered"
+        ),
         "{answers:#?}"
     );
     // Nothing delivered at all: not applicable, with every command listed.
@@ -429,10 +434,18 @@ fn replies_pair_with_their_commands_and_the_status_says_where_each_stands() {
 #[test]
 fn a_float_set_is_compared_as_32_bits_and_numbers_as_numbers() {
     let float = DataType::Float;
-    assert!(same_value(Some(&float), &json!(0.1), &json!(0.100_000_001_490_116_1)));
+    assert!(same_value(
+        Some(&float),
+        &json!(0.1),
+        &json!(0.100_000_001_490_116_1)
+    ));
     assert!(!same_value(Some(&float), &json!(0.1), &json!(0.2)));
     assert!(same_value(Some(&DataType::Int), &json!(3), &json!(3.0)));
-    assert!(same_value(Some(&DataType::Double), &json!(2.5), &json!("2.5")));
+    assert!(same_value(
+        Some(&DataType::Double),
+        &json!(2.5),
+        &json!("2.5")
+    ));
     assert!(same_value(Some(&DataType::Bool), &json!(true), &json!(1)));
     assert!(!same_value(Some(&DataType::Bool), &json!(false), &json!(1)));
     assert!(same_value(None, &json!("on"), &json!("on")));

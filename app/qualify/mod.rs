@@ -18,8 +18,8 @@ pub use judge::{
     CommandExchange, CommandReply, CommandStatus, Record, Seen, SeenRequest, judge, judge_so_far,
     pair_replies,
 };
-pub use plan::{Answer, Network, Phase, Plan};
 pub use picture::Picture;
+pub use plan::{Answer, Network, Phase, Plan};
 pub use plan_commands::PlanCommand;
 pub use run::{Courier, Qualification, QualifyEvent, Steering};
 pub use stand::Stand;

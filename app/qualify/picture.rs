@@ -188,7 +188,11 @@ fn connection_marks(record: &Record) -> Vec<Mark> {
                     at_ms,
                     conn,
                     signed: Ok(()),
-                } => (*at_ms, MarkKind::Connect, format!("connection {conn} accepted")),
+                } => (
+                    *at_ms,
+                    MarkKind::Connect,
+                    format!("connection {conn} accepted"),
+                ),
                 Seen::Connect {
                     at_ms,
                     conn,
@@ -198,9 +202,11 @@ fn connection_marks(record: &Record) -> Vec<Mark> {
                     MarkKind::Refused,
                     format!("connection {conn} refused with CONNACK 5: {why}"),
                 ),
-                Seen::Disconnect { at_ms, conn, .. } => {
-                    (*at_ms, MarkKind::Disconnect, format!("connection {conn} ended"))
-                }
+                Seen::Disconnect { at_ms, conn, .. } => (
+                    *at_ms,
+                    MarkKind::Disconnect,
+                    format!("connection {conn} ended"),
+                ),
                 Seen::Attempt { at_ms } => (
                     *at_ms,
                     MarkKind::Attempt,
@@ -250,7 +256,9 @@ fn device_lanes(plan: &Plan, record: &Record) -> Vec<Lane> {
             *devices.entry(element.device.clone()).or_default() |= backfill;
         }
         for (device, backfill) in devices {
-            let row = request.row.map_or(String::new(), |r| format!("request #{r}: "));
+            let row = request
+                .row
+                .map_or(String::new(), |r| format!("request #{r}: "));
             let (kind, what) = if backfill {
                 (MarkKind::Backfill, "back-fill")
             } else {
@@ -375,7 +383,12 @@ mod tests {
                 conn: 1,
                 signed: Ok(()),
             },
-            request(100, 1, "/sys/gwPk/gw01/thing/measurepoint/post/batch", post(100)),
+            request(
+                100,
+                1,
+                "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+                post(100),
+            ),
             request(
                 520,
                 2,
@@ -394,15 +407,28 @@ mod tests {
                 signed: Ok(()),
             },
             // A back-fill of the outage, and a post of now.
-            request(4_200, 3, "/sys/gwPk/gw01/thing/measurepoint/post/batch", post(3_000)),
-            request(4_300, 4, "/sys/gwPk/gw01/thing/measurepoint/post/batch", post(4_300)),
+            request(
+                4_200,
+                3,
+                "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+                post(3_000),
+            ),
+            request(
+                4_300,
+                4,
+                "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+                post(4_300),
+            ),
         ];
         let registry = ws.registry(&LoginState::Only(Vec::new()));
         let results = judge(&plan, &registry, &record);
         let picture = Picture::of_run(&plan, &registry, &record, &results, None);
         assert_eq!(picture.length_ms, 6_000);
         let kinds: Vec<BandKind> = picture.bands.iter().map(|b| b.kind).collect();
-        assert_eq!(kinds, [BandKind::Normal, BandKind::Outage, BandKind::Normal]);
+        assert_eq!(
+            kinds,
+            [BandKind::Normal, BandKind::Outage, BandKind::Normal]
+        );
         let labels: Vec<&str> = picture.lanes.iter().map(|l| l.label.as_str()).collect();
         assert_eq!(labels, [CONNECTION_LANE, "gwPk/gw01", COMMANDS_LANE]);
         let kinds = |lane: usize| -> Vec<MarkKind> {
@@ -417,7 +443,10 @@ mod tests {
                 MarkKind::Connect
             ]
         );
-        assert_eq!(kinds(1), [MarkKind::Post, MarkKind::Backfill, MarkKind::Post]);
+        assert_eq!(
+            kinds(1),
+            [MarkKind::Post, MarkKind::Backfill, MarkKind::Post]
+        );
         // The get answered 500; inv01's get was held to the end (never logged in).
         assert_eq!(kinds(2), [MarkKind::CommandFaulty, MarkKind::CommandHeld]);
         assert_eq!(picture.lanes[2].marks[0].to_ms, Some(520));

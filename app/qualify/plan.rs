@@ -242,7 +242,9 @@ impl Plan {
             Some(s) => {
                 return Err(error(
                     "commandTimeoutS",
-                    format!("{s} is not a command timeout: give 1 to 60 seconds, as the platform allows"),
+                    format!(
+                        "{s} is not a command timeout: give 1 to 60 seconds, as the platform allows"
+                    ),
                 ));
             }
         };
@@ -423,10 +425,16 @@ mod tests {
             .into_iter()
             .map(|(p, i, _, due)| (p, i, due.as_millis()))
             .collect();
-        assert_eq!(due, [(0, 1, 1_000), (0, 0, 3_000), (1, 0, 10_500), (1, 1, 11_000)]);
+        assert_eq!(
+            due,
+            [(0, 1, 1_000), (0, 0, 3_000), (1, 0, 10_500), (1, 1, 11_000)]
+        );
         let set = &plan.phases[0].commands[1];
         assert_eq!(set.target, DeviceId::new("invPk", "inv01"));
-        assert_eq!(set.topic(), "/sys/invPk/inv01/thing/service/measurepoint/set");
+        assert_eq!(
+            set.topic(),
+            "/sys/invPk/inv01/thing/service/measurepoint/set"
+        );
         assert_eq!(set.describe(), "set Power = 3.5");
         let body: serde_json::Value =
             serde_json::from_slice(&set.payload(&crate::protocol::MsgId("7".into())))
@@ -437,11 +445,18 @@ mod tests {
                 "method": "thing.service.measurepoint.set", "params": {"Power": 3.5}})
         );
         let invoke = &plan.phases[1].commands[0];
-        assert_eq!(invoke.topic(), "/sys/invPk/inv01/thing/service/setPowerLimit");
-        assert_eq!(plan.phases[1].commands[1].describe(), "set Power = \"hot\" (invalid on purpose)");
+        assert_eq!(
+            invoke.topic(),
+            "/sys/invPk/inv01/thing/service/setPowerLimit"
+        );
+        assert_eq!(
+            plan.phases[1].commands[1].describe(),
+            "set Power = \"hot\" (invalid on purpose)"
+        );
         // Without commandTimeoutS: the platform's default.
-        let plan = load(r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}]}"#)
-            .expect("a good plan");
+        let plan =
+            load(r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}]}"#)
+                .expect("a good plan");
         assert_eq!(plan.command_timeout, DEFAULT_COMMAND_TIMEOUT);
         assert!(plan.commands().is_empty());
     }

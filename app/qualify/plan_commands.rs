@@ -119,10 +119,7 @@ impl CommandFile {
             };
             FileError::new(path, at, reason)
         };
-        if !(self.at_s.is_finite()
-            && self.at_s >= 0.0
-            && self.at_s < phase_length.as_secs_f64())
-        {
+        if !(self.at_s.is_finite() && self.at_s >= 0.0 && self.at_s < phase_length.as_secs_f64()) {
             return Err(error(
                 "atS",
                 format!(
@@ -133,15 +130,15 @@ impl CommandFile {
             ));
         }
         let vars = workspace.vars();
-        let device = vars
-            .fill_str(&self.device)
-            .map_err(|crate::workspace::UnknownName(name)| {
-                let unknown = crate::workspace::UnknownVar {
-                    place: format!("{place}.device"),
-                    name,
-                };
-                error("device", vars.reason(&unknown))
-            })?;
+        let device =
+            vars.fill_str(&self.device)
+                .map_err(|crate::workspace::UnknownName(name)| {
+                    let unknown = crate::workspace::UnknownVar {
+                        place: format!("{place}.device"),
+                        name,
+                    };
+                    error("device", vars.reason(&unknown))
+                })?;
         let target = DeviceId::parse_slash(&device)
             .filter(|d| registry.devices.contains_key(d))
             .ok_or_else(|| {
@@ -188,9 +185,7 @@ impl CommandFile {
                 return Err(error("", reason));
             }
         };
-        if method == Method::Invoke
-            && (service.is_empty() || service.contains(['/', '+', '#']))
-        {
+        if method == Method::Invoke && (service.is_empty() || service.contains(['/', '+', '#'])) {
             return Err(error(
                 "invoke",
                 format!("{service:?} is not a service id: no \"/\", \"+\" or \"#\""),

@@ -111,8 +111,7 @@ impl Stand {
         } else {
             None
         };
-        let qualification =
-            Qualification::start(plan, &registry, listen, upstream, courier, wake)?;
+        let qualification = Qualification::start(plan, &registry, listen, upstream, courier, wake)?;
         let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
         let (broker, hub) = match (embedded, broker) {
             (Some((broker, mut links)), _) => {

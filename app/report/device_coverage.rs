@@ -53,12 +53,18 @@ pub struct DeviceModel {
 impl DeviceModel {
     /// Points posted at least once.
     pub fn posted(&self) -> Share {
-        share(self.points.iter().filter(|p| p.posted > 0).count(), self.points.len())
+        share(
+            self.points.iter().filter(|p| p.posted > 0).count(),
+            self.points.len(),
+        )
     }
 
     /// Points set at least once.
     pub fn set(&self) -> Share {
-        share(self.points.iter().filter(|p| p.set > 0).count(), self.points.len())
+        share(
+            self.points.iter().filter(|p| p.set > 0).count(),
+            self.points.len(),
+        )
     }
 
     /// Services invoked at least once.
@@ -191,7 +197,10 @@ impl DeviceCoverage {
             }
             if let (Some(event), Some(device)) = (&read.event, &read.device)
                 && let Some(table) = table_of(&mut models, registry, device)
-                && let Some(posted) = table.events.iter_mut().find(|e| e.identifier == event.event)
+                && let Some(posted) = table
+                    .events
+                    .iter_mut()
+                    .find(|e| e.identifier == event.event)
             {
                 posted.posted += 1;
             }
@@ -210,14 +219,14 @@ impl DeviceCoverage {
             match &command.kind {
                 CommandKind::Set(points) => {
                     for id in points.keys() {
-                        if let Some(point) = table.points.iter_mut().find(|p| p.identifier == *id)
-                        {
+                        if let Some(point) = table.points.iter_mut().find(|p| p.identifier == *id) {
                             point.set += 1;
                         }
                     }
                 }
                 CommandKind::Invoke { service, .. } => {
-                    let Some(invoked) = table.services.iter_mut().find(|s| s.identifier == *service)
+                    let Some(invoked) =
+                        table.services.iter_mut().find(|s| s.identifier == *service)
                     else {
                         continue;
                     };

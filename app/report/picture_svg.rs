@@ -163,7 +163,11 @@ fn shape(mark: &Mark, mx: f64, y: f64, x: &dyn Fn(u64) -> f64) -> Markup {
             line x1=(f(mx)) x2=(f(mx)) y1=(f(y - 6.0)) y2=(f(y + 6.0)) stroke=(QUIET) stroke-width="1.5" {}
         },
         MarkKind::CommandAnswered | MarkKind::CommandFaulty => {
-            let color = if mark.kind == MarkKind::CommandAnswered { GOOD } else { BAD };
+            let color = if mark.kind == MarkKind::CommandAnswered {
+                GOOD
+            } else {
+                BAD
+            };
             html! {
                 @if let Some(to) = to {
                     line x1=(f(mx)) x2=(f(to.max(mx + 3.0))) y1=(f(y)) y2=(f(y)) stroke=(color) stroke-width="3" {}
@@ -198,7 +202,7 @@ fn f(v: f64) -> String {
 
 /// `12 s`, `1.5 s`.
 fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", ms as f64 / 1000.0)

@@ -5,8 +5,8 @@
 
 use crate::model::Registry;
 use crate::qualify::{
-    CheckResult, CommandExchange, Picture, Plan, Record, Seen, SeenRequest, Verdict as CheckVerdict,
-    pair_replies,
+    CheckResult, CommandExchange, Picture, Plan, Record, Seen, SeenRequest,
+    Verdict as CheckVerdict, pair_replies,
 };
 use crate::workspace::{LoginState, Workspace};
 
@@ -67,7 +67,6 @@ impl CommandRow {
             reply: first.map(|r| Shown::new(&r.topic, &r.payload)),
         }
     }
-
 }
 
 fn seconds(ms: u64) -> f64 {

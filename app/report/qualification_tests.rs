@@ -107,11 +107,7 @@ fn a_qualification_report_shows_the_run_the_commands_and_what_the_device_exercis
         ),
         request(2_000, 8, batch, &post(2_000, 3.5), Some(200)),
     ];
-    let results = judge(
-        &plan,
-        &ws.registry(&LoginState::Only(Vec::new())),
-        &record,
-    );
+    let results = judge(&plan, &ws.registry(&LoginState::Only(Vec::new())), &record);
     let report = Report::of_qualification(
         Header::now("qualification: hand-made", &ws.root, "the embedded broker"),
         &ws,
@@ -136,7 +132,12 @@ fn a_qualification_report_shows_the_run_the_commands_and_what_the_device_exercis
         ]
     );
     assert_eq!(device.commands[0].round_trip_ms, Some(10));
-    assert!(device.commands[1].reply.as_ref().is_some_and(|r| r.body.contains("applied")));
+    assert!(
+        device.commands[1]
+            .reply
+            .as_ref()
+            .is_some_and(|r| r.body.contains("applied"))
+    );
     // What the device exercised.
     let model = |id: &str| {
         device
@@ -147,7 +148,11 @@ fn a_qualification_report_shows_the_run_the_commands_and_what_the_device_exercis
             .expect("a model")
     };
     let inverter = model("wb_inverter");
-    let power = inverter.points.iter().find(|p| p.identifier == "Power").expect("Power");
+    let power = inverter
+        .points
+        .iter()
+        .find(|p| p.identifier == "Power")
+        .expect("Power");
     assert_eq!((power.posted, power.set), (3, 1));
     assert_eq!(inverter.services[0].invoked, 1);
     assert_eq!(inverter.services[0].outputs, [("applied".to_owned(), true)]);
@@ -160,7 +165,10 @@ fn a_qualification_report_shows_the_run_the_commands_and_what_the_device_exercis
     let html = report.to_html();
     assert_eq!(html.matches("<rect class=\"band\"").count(), 3, "{html}");
     assert!(html.contains("data-kind=\"Outage\""));
-    assert!(html.contains("<strong>reply-codes</strong>"), "the pin's caption");
+    assert!(
+        html.contains("<strong>reply-codes</strong>"),
+        "the pin's caption"
+    );
     assert_eq!(html.matches("<tr class=\"cmd good\"").count(), 2);
     assert_eq!(html.matches("<tr class=\"cmd bad\"").count(), 1);
     assert!(html.contains("services invoked") && html.contains("events posted"));

@@ -4,7 +4,9 @@
 //! [`Picture`] the report draws as SVG.
 
 use egui::Color32;
-use egui_plot::{Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, Span, Text, VLine};
+use egui_plot::{
+    Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, Span, Text, VLine,
+};
 
 use crate::qualify::Picture;
 use crate::qualify::picture::{BandKind, MarkKind};
@@ -32,7 +34,9 @@ fn look(kind: MarkKind) -> (MarkerShape, Color32, bool) {
         MarkKind::Attempt => (MarkerShape::Circle, Color32::GRAY, false),
         MarkKind::CommandAnswered => (MarkerShape::Circle, Color32::from_rgb(80, 200, 120), true),
         MarkKind::CommandFaulty => (MarkerShape::Circle, Color32::from_rgb(240, 80, 80), true),
-        MarkKind::CommandUnanswered => (MarkerShape::Circle, Color32::from_rgb(230, 180, 60), false),
+        MarkKind::CommandUnanswered => {
+            (MarkerShape::Circle, Color32::from_rgb(230, 180, 60), false)
+        }
         MarkKind::CommandHeld => (MarkerShape::Left, Color32::GRAY, true),
     }
 }
@@ -164,10 +168,8 @@ pub fn picture_ui(ui: &mut egui::Ui, picture: &Picture, height: f32) {
                             .width(2.0),
                         );
                     }
-                    let points: Vec<[f64; 2]> = marks
-                        .iter()
-                        .map(|m| [m.at_ms as f64 / 1000.0, y])
-                        .collect();
+                    let points: Vec<[f64; 2]> =
+                        marks.iter().map(|m| [m.at_ms as f64 / 1000.0, y]).collect();
                     plot.points(
                         Points::new(name, PlotPoints::from(points))
                             .shape(shape)
