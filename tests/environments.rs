@@ -28,14 +28,9 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// Every sample fixture, the commands among them, as `run fixtures/messages` finds them.
 fn fixture_paths() -> BTreeSet<String> {
-    std::fs::read_dir(root().join("fixtures/messages"))
-        .expect("messages")
-        .map(|e| {
-            let name = e.expect("entry").file_name();
-            format!("fixtures/messages/{}", name.to_string_lossy())
-        })
-        .collect()
+    common::all_sample_fixtures().into_iter().collect()
 }
 
 /// The `classname`s (fixture paths) of a JUnit file, in order.
@@ -127,17 +122,18 @@ fn the_sample_suite_passes_in_the_lab_environment_with_the_labs_keys_on_the_wire
         "gateway gwPk/gw-lab of environment lab",
     );
     let junit = dir.path().join("lab.xml");
-    let out = thingbench(&[
-        "run",
-        "fixtures/messages",
-        "--env",
-        "lab",
-        "--broker",
-        &url,
-        "--junit",
-        junit.to_str().expect("utf-8"),
-    ]);
-    let n = fixture_paths().len();
+    // The fixtures that need no device: the lab's gateway is not connected to this mosquitto.
+    let mut args = vec!["run".to_owned()];
+    args.extend(common::sample_fixtures());
+    args.extend(
+        ["--env", "lab", "--broker", &url, "--junit"]
+            .into_iter()
+            .map(str::to_owned),
+    );
+    args.push(junit.to_str().expect("utf-8").to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = thingbench(&args);
+    let n = common::sample_fixtures().len();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains(&format!("{n} passed, 0 failed")),
@@ -213,7 +209,9 @@ fn the_sample_suite_passes_in_the_lab_environment_with_the_labs_keys_on_the_wire
     let requests = seen.iter().filter(|(t, _)| !t.ends_with("_reply"));
     for (topic, _) in requests {
         assert!(
-            topic.contains("/gw-lab/") || topic.contains("/nopk/nodev/"),
+            topic.contains("/gw-lab/")
+                || topic.contains("/inv-lab-")
+                || topic.contains("/nopk/nodev/"),
             "a request outside the lab gateway's topics: {topic}"
         );
     }

@@ -35,9 +35,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 }
 
 fn fixture_count() -> usize {
-    std::fs::read_dir(root().join("fixtures/messages"))
-        .expect("messages")
-        .count()
+    common::sample_fixtures().len()
 }
 
 #[test]
@@ -52,13 +50,18 @@ fn sample_suite_passes_against_the_embedded_broker() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let n = fixture_count();
+    // The commands need a device, which a broker of the run's own cannot have: skipped, said.
+    let k = common::sample_commands().len();
+    assert!(k >= 3, "a set, a get and an invoke");
     assert!(
-        text(&out).contains(&format!("{n} passed, 0 failed")),
+        text(&out).contains(&format!("{n} passed, 0 failed, {k} skipped")),
         "{}",
         text(&out)
     );
+    assert_eq!(count(&text(&out), "SKIP  "), k, "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert_eq!(count(&xml, "<testcase "), n, "{xml}");
+    assert_eq!(count(&xml, "<testcase "), n + k, "{xml}");
+    assert_eq!(count(&xml, "<skipped"), k, "{xml}");
     assert_eq!(count(&xml, "<failure"), 0);
     assert!(
         xml.contains("classname=\"fixtures/messages/040-1204-wrong-type.json\""),
@@ -250,14 +253,17 @@ fn sample_suite_passes_against_mosquitto_with_thingbench_hub() {
     let url = format!("mqtt://127.0.0.1:{port}");
     let _hub = start_hub(&url);
     let junit = dir.path().join("junit.xml");
-    let out = thingbench(&[
-        "run",
-        "fixtures/messages",
-        "--broker",
-        &url,
-        "--junit",
-        junit.to_str().expect("utf-8"),
+    // The fixtures that need no device: no device is connected to this mosquitto.
+    let mut args = vec!["run".to_owned()];
+    args.extend(common::sample_fixtures());
+    args.extend([
+        "--broker".to_owned(),
+        url.clone(),
+        "--junit".to_owned(),
+        junit.to_str().expect("utf-8").to_owned(),
     ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = thingbench(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert_eq!(count(&xml, "<testcase "), fixture_count());
@@ -369,7 +375,17 @@ fn a_broker_stopped_mid_run_ends_requests_as_lost_and_exit_1() {
         r#"{"name": "waits while the broker dies", "topic": "/sys/gwPk/gw01/thing/event/post", "request": {"version": "1.0"}, "expect": {"code": 200, "withinMs": 4000}}"#,
     )
     .expect("write");
-    let fixtures = std::fs::read_dir(&messages).expect("messages").count();
+    // Every fixture file, the commands among them (no device answers them here either).
+    let json = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("a folder")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+            .count()
+    };
+    let fixtures = json(&messages) + json(&messages.join("commands"));
     let mut run = Running::run(&messages, ws.path(), &url, &ws.path().join("junit.xml"));
     run.wait_for("the first fixture's PASS", Duration::from_secs(30), |l| {
         l.starts_with("PASS  passes before the broker dies")
@@ -593,6 +609,7 @@ fn the_session_reconnects_and_resubscribes_after_a_broker_restart() {
         auth: Auth::None,
         keep_alive: Duration::from_secs(5),
         tls: Default::default(),
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).expect("session");
     let next = |wanted: &dyn Fn(&SessionEvent) -> bool| loop {

@@ -60,6 +60,11 @@ impl Departures {
         self.state().open.contains_key(device)
     }
 
+    /// How many connections of `device` are open now.
+    pub fn open_count(&self, device: &DeviceId) -> usize {
+        self.state().open.get(device).copied().unwrap_or(0)
+    }
+
     /// The devices that left since the last call, oldest first.
     pub fn take(&self) -> Vec<DeviceId> {
         std::mem::take(&mut self.state().left)

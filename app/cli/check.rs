@@ -35,6 +35,9 @@ pub struct CheckOutcome {
     pub report: CheckReport,
     /// The fixture's expected code, when FILE is a fixture.
     pub expected: Option<crate::protocol::ReplyCode>,
+    /// True for a command fixture: its expected code is the device's answer, which the check
+    /// cannot predict; the check says whether the command is valid by the model.
+    pub command: bool,
 }
 
 /// Runs `check`, printing to `out`. Errors are for the user (exit 2).
@@ -59,7 +62,8 @@ pub fn run_check(
     Ok(outcome)
 }
 
-/// Checks a file's bytes: a fixture when it is an object with `request` or `raw`, else a body.
+/// Checks a file's bytes: a fixture when it is an object with `request`, `raw` or `command`
+/// (a command is checked as sent to its device, before any device answers), else a body.
 pub fn check_bytes(
     ws: &Workspace,
     file: &Path,
@@ -70,10 +74,11 @@ pub fn check_bytes(
     let ids = IdSource::from_clock();
     let gateway = ws.gateway();
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    let is_fixture = parsed
-        .as_ref()
-        .and_then(Value::as_object)
-        .is_some_and(|o| o.contains_key("request") || o.contains_key("raw"));
+    let is_fixture = parsed.as_ref().and_then(Value::as_object).is_some_and(|o| {
+        ["request", "raw", "command"]
+            .iter()
+            .any(|k| o.contains_key(*k))
+    });
     if is_fixture {
         let fixture = Fixture::from_slice_vars(file, bytes, &ws.vars())
             .map_err(|e| UsageError(e.to_string()))?;
@@ -87,6 +92,7 @@ pub fn check_bytes(
             topic: message.topic,
             report,
             expected: fixture.expect.code,
+            command: fixture.command().is_some(),
         });
     }
     let registry = ws.registry(&LoginState::All);
@@ -106,6 +112,7 @@ pub fn check_bytes(
         topic,
         report,
         expected: None,
+        command: false,
     })
 }
 
@@ -143,7 +150,14 @@ fn print_text(
     writeln!(out, "{} {}", report.code, report.code.meaning())?;
     writeln!(out, "  file   {}", file.display())?;
     writeln!(out, "  topic  {}", outcome.topic)?;
-    if let Some(expected) = outcome.expected {
+    if let (Some(expected), true) = (outcome.expected, outcome.command) {
+        let valid = if report.code.is_success() {
+            "a valid command"
+        } else {
+            "an invalid command: a negative test of the device"
+        };
+        writeln!(out, "  expect {expected} from the device ({valid})")?;
+    } else if let Some(expected) = outcome.expected {
         let verdict = if expected == report.code {
             "matches"
         } else {

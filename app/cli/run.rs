@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::runner::connect::{broker_or_embedded, gateway_session};
+use crate::runner::connect::{broker_or_embedded, gateway_session, platform_session};
 use crate::runner::shard::{Shard, suite_name};
 use crate::runner::{
     Runner, SuiteResult, collect_fixture_files, junit_xml_of_run, passed_count, result_line,
@@ -118,9 +118,27 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             ws.gateway()
         ));
     }
-    let session = gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    // Commands go from a platform client of thingbench's own; posts and logins as the gateway.
+    // A run of commands alone opens no session as the gateway: the device under test is it.
+    let commands: Vec<bool> = files.iter().map(|path| is_command(path)).collect();
+    let gateway = if commands.iter().all(|c| *c) {
+        None
+    } else {
+        Some(gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?)
+    };
+    let platform = if commands.iter().any(|c| *c) && embedded.is_none() {
+        Some(platform_session(url.clone(), args.tls.options()).map_err(UsageError)?)
+    } else {
+        None
+    };
     let recorder = std::cell::RefCell::new(crate::report::Recorder::default());
-    let mut runner = Runner::new(ws, &session).tell(&url, say);
+    let mut runner = Runner::with_sessions(ws, gateway.as_ref(), platform.as_ref()).tell(&url, say);
+    if embedded.is_some() {
+        // A broker of this run's own: no device can be connected to it to answer.
+        runner = runner.skip_commands(
+            "a command needs its device connected to answer it; run against the broker the device is connected to (thingbench serve, --broker or --env)",
+        );
+    }
     if args.report.is_some() {
         runner = runner.observe(|traffic| recorder.borrow_mut().traffic(traffic));
     }
@@ -146,6 +164,9 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
         own_requests.push(recorder.borrow_mut().fixture_ended(outcome).cloned());
         let _ = writeln!(out, "{}", result_line(&result));
         if let Ok(result) = &result {
+            for finding in &result.findings {
+                let _ = writeln!(out, "      finding: {finding}");
+            }
             for note in &result.notes {
                 let _ = writeln!(out, "      note: {note}");
             }
@@ -157,7 +178,14 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     drop(runner);
     hub_news.say();
     let passed = passed_count(&results);
-    let _ = writeln!(out, "{passed} passed, {} failed", results.len() - passed);
+    let skipped = crate::runner::skipped_count(&results);
+    let failed = results.len() - passed - skipped;
+    let all_ran = results.len() == files.len();
+    let _ = if skipped > 0 {
+        writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")
+    } else {
+        writeln!(out, "{passed} passed, {failed} failed")
+    };
     if let Some(junit) = &args.junit {
         let name = suite_name(args.env.as_deref(), args.shard);
         let xml = junit_xml_of_run(&name, &results).map_err(|e| UsageError(e.to_string()))?;
@@ -175,11 +203,16 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
             &exchanges,
         )?;
     }
-    Ok(if passed == files.len() {
+    Ok(if failed == 0 && all_ran {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// True when the fixture file at `path` holds a command (one that cannot be read is not).
+fn is_command(path: &std::path::Path) -> bool {
+    crate::runner::load_fixture(path).is_ok_and(|fixture| fixture.command().is_some())
 }
 
 /// Follows the files of `ws`, printing one line on stderr per reload: `reloaded models from

@@ -88,16 +88,6 @@ impl ConnectionForm {
                 }
             }
         };
-        let path = |text: &str| (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()));
-        let client_cert = match (path(&self.client_cert), path(&self.client_key)) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            _ => {
-                return Err(
-                    "a client certificate needs both its certificate and its key file".into(),
-                );
-            }
-        };
         let client_id = if self.client_id.trim().is_empty() {
             gateway.device_key.0.clone()
         } else {
@@ -108,11 +98,27 @@ impl ConnectionForm {
             client_id,
             auth,
             keep_alive: Duration::from_secs(self.keep_alive_s.clamp(5, 3600)),
-            tls: TlsOptions {
-                ca_file: path(&self.ca_file),
-                client_cert,
-                verify: self.verify,
-            },
+            tls: self.tls_options()?,
+            platform: false,
+        })
+    }
+
+    /// The TLS files and verification of the form, for `mqtts://`.
+    pub fn tls_options(&self) -> Result<TlsOptions, String> {
+        let path = |text: &str| (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()));
+        let client_cert = match (path(&self.client_cert), path(&self.client_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "a client certificate needs both its certificate and its key file".into(),
+                );
+            }
+        };
+        Ok(TlsOptions {
+            ca_file: path(&self.ca_file),
+            client_cert,
+            verify: self.verify,
         })
     }
 
@@ -210,10 +216,12 @@ pub enum Routed {
         payload: Vec<u8>,
         why: String,
     },
-    /// A suite request ended; `effect` is the login or logout it made, when accepted.
+    /// A suite request ended; `effect` is the login or logout it made, when accepted;
+    /// `reply_topic` the topic its reply came on.
     Suite {
         outcome: Outcome,
         reply: Vec<u8>,
+        reply_topic: Option<String>,
         effect: Option<SessionEffect>,
     },
     /// The connection was lost, or a retry failed.
@@ -250,6 +258,10 @@ pub struct Connection {
     outage: OutageWatch,
     /// Filters subscribed for others (watch mode), again on every new session.
     filters: Vec<String>,
+    /// The platform side's own session, for commands to devices.
+    platform: super::platform::PlatformClient,
+    /// Wakes the window; kept for the platform client it starts later.
+    wake: Option<Wake>,
 }
 
 impl Connection {
@@ -269,6 +281,8 @@ impl Connection {
             hub_log: crate::hub::HubLog::new("the embedded broker"),
             outage: OutageWatch::default(),
             filters: Vec::new(),
+            platform: super::platform::PlatformClient::default(),
+            wake: None,
         }
     }
 
@@ -326,6 +340,20 @@ impl Connection {
     /// Where the connection stands.
     pub fn link(&self) -> &LinkState {
         &self.link
+    }
+
+    /// Why commands to `gateway` and its sub-devices cannot be answered now, when the window
+    /// knows: on its embedded broker, no connection as `gateway` is open but the window's own.
+    /// `None` when a device may answer (or, on another broker, when the window cannot know).
+    pub fn no_device_for_commands(&self, gateway: &DeviceId) -> Option<String> {
+        let (broker, _) = self.embedded.as_ref()?;
+        let own = usize::from(self.form.auth == AuthMode::Sign);
+        (broker.departures.open_count(gateway) <= own).then(|| {
+            format!(
+                "no device is connected as {gateway} to the embedded broker ({}) besides this window; connect the device to answer commands",
+                broker.url()
+            )
+        })
     }
 
     /// The broker of the session (the embedded one by default).
@@ -397,6 +425,7 @@ impl Connection {
     }
 
     fn open_session(&mut self, ws: &Workspace, url: BrokerUrl, wake: &Wake) {
+        self.wake = Some(wake.clone());
         let wake = wake.clone();
         let started = self
             .form
@@ -423,6 +452,7 @@ impl Connection {
         if let Some(session) = self.session.take() {
             close_in_background(session);
         }
+        self.platform.close();
         self.link = LinkState::Off;
         self.end_pending("disconnected before the reply", timeline)
     }
@@ -458,10 +488,25 @@ impl Connection {
         registry: &Registry,
         timeline: &mut Timeline,
     ) -> Result<(), Notice> {
-        let Some(session) = &self.session else {
+        let (Some(gateway), Some(url)) = (&self.session, &self.broker_url) else {
             return Err(Notice::error(
                 "not connected: connect first (left panel, Connection)",
             ));
+        };
+        let session = if message.platform {
+            let wake = self
+                .wake
+                .clone()
+                .unwrap_or_else(|| std::sync::Arc::new(|| {}));
+            let tls = self
+                .form
+                .tls_options()
+                .map_err(|e| Notice::error(format!("the platform client: {e}")))?;
+            self.platform
+                .session(url, &tls, &wake)
+                .map_err(|e| Notice::error(format!("the platform client: {e}")))?
+        } else {
+            gateway
         };
         let request = RequestId(self.next_request);
         self.next_request += 1;
@@ -472,6 +517,7 @@ impl Connection {
             purpose,
             device,
             timeout,
+            platform: _,
         } = message;
         let report = check(registry, &topic, &payload);
         let device = device.or_else(|| report.view.first_device().cloned());
@@ -512,12 +558,16 @@ impl Connection {
         Ok(())
     }
 
-    /// The session's events since the last frame.
-    pub fn take_events(&self) -> Vec<SessionEvent> {
-        self.session
+    /// The sessions' events since the last frame: the gateway session's, then how the
+    /// platform client's commands ended.
+    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+        let mut events: Vec<SessionEvent> = self
+            .session
             .as_ref()
             .map(|s| s.events.try_iter().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        events.extend(self.platform.take_events());
+        events
     }
 
     /// Applies one session event: rows in the timeline, and what others must hear of it.
@@ -551,6 +601,7 @@ impl Connection {
                 request,
                 reply,
                 payload,
+                topic,
                 rtt,
                 ..
             } => {
@@ -583,6 +634,20 @@ impl Connection {
                     rtt,
                 };
                 routed_end(pending.purpose, outcome, payload, effect)
+                    .map(|routed| match routed {
+                        Routed::Suite {
+                            outcome,
+                            reply,
+                            effect,
+                            ..
+                        } => Routed::Suite {
+                            outcome,
+                            reply,
+                            reply_topic: Some(topic),
+                            effect,
+                        },
+                        other => other,
+                    })
                     .into_iter()
                     .collect()
             }
@@ -680,12 +745,15 @@ fn routed_end(
         Purpose::Suite => Some(Routed::Suite {
             outcome,
             reply,
+            reply_topic: None,
             effect,
         }),
         Purpose::Draft => Some(Routed::Draft(match outcome {
             Outcome::Replied { code, message, rtt } => SendState::Replied { code, message, rtt },
             Outcome::NoReply { after } => SendState::NoReply(after),
-            Outcome::Lost { reason } | Outcome::NotSent { reason } => SendState::Lost(reason),
+            Outcome::Lost { reason }
+            | Outcome::NotSent { reason }
+            | Outcome::Skipped { reason } => SendState::Lost(reason),
         })),
         Purpose::Login(device, login) => match outcome {
             Outcome::Replied { code, message, .. } => Some(Routed::Login {
@@ -698,7 +766,7 @@ fn routed_end(
                 "no reply within {} ms",
                 after.as_millis()
             )))),
-            Outcome::Lost { .. } | Outcome::NotSent { .. } => None,
+            Outcome::Lost { .. } | Outcome::NotSent { .. } | Outcome::Skipped { .. } => None,
         },
     }
 }
@@ -713,6 +781,8 @@ pub struct Request {
     pub device: Option<DeviceId>,
     /// How long to wait for the reply (default: the form's timeout).
     pub timeout: Option<Duration>,
+    /// Sent by the platform client (a command to a device), not as the gateway.
+    pub platform: bool,
 }
 
 /// Closes a session off the UI thread: dropping it joins the session's thread.
@@ -809,6 +879,7 @@ mod tests {
                     purpose: Purpose::Login(inv.clone(), true),
                     device: Some(inv.clone()),
                     timeout: None,
+                    platform: false,
                 },
                 &registry,
                 &mut timeline,
@@ -864,6 +935,7 @@ mod tests {
                     purpose: Purpose::Draft,
                     device: None,
                     timeout: None,
+                    platform: false,
                 },
                 &registry,
                 &mut timeline,
@@ -889,6 +961,7 @@ mod tests {
                     purpose: Purpose::Draft,
                     device: None,
                     timeout: None,
+                    platform: false,
                 },
                 &registry,
                 &mut timeline,
@@ -918,6 +991,7 @@ mod tests {
                     purpose: Purpose::Draft,
                     device: None,
                     timeout: None,
+                    platform: false,
                 },
                 &ws.registry(&LoginState::All),
                 &mut timeline,
@@ -974,6 +1048,7 @@ mod tests {
                         purpose: Purpose::Draft,
                         device: None,
                         timeout: None,
+                        platform: false,
                     },
                     &registry,
                     &mut timeline,
@@ -1026,6 +1101,7 @@ mod tests {
                     purpose: Purpose::Login(inv.clone(), true),
                     device: Some(inv),
                     timeout: None,
+                    platform: false,
                 },
                 &registry,
                 &mut timeline,
@@ -1044,6 +1120,7 @@ mod tests {
                         purpose: Purpose::Draft,
                         device: None,
                         timeout: None,
+                        platform: false,
                     },
                     &registry,
                     &mut timeline,

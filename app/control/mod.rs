@@ -8,6 +8,7 @@ pub mod command;
 pub mod connection;
 pub mod draft;
 pub mod notice;
+pub mod platform;
 pub mod plot;
 pub mod qualify;
 pub mod saved;

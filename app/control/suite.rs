@@ -32,8 +32,10 @@ pub struct SuiteCtl {
 
 impl SuiteCtl {
     /// Replays `files` (each loaded, or why not) after the run in progress, over a session to
-    /// `broker` as `workspace`'s gateway; `connected` says whether it is up now. Returns what
+    /// `broker` as `workspace`'s gateway; `connected` says whether it is up now; command
+    /// fixtures are skipped for `skip_commands` when no device can answer them. Returns what
     /// the runner asks for first.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         files: Vec<(PathBuf, Result<Fixture, String>)>,
@@ -41,6 +43,7 @@ impl SuiteCtl {
         ids: IdSource,
         broker: &BrokerUrl,
         connected: bool,
+        skip_commands: Option<String>,
         now: Instant,
     ) -> Vec<Effect> {
         if !self.running() {
@@ -58,6 +61,7 @@ impl SuiteCtl {
             }
         });
         suite.set_workspace(workspace);
+        suite.set_skip_commands(skip_commands);
         suite.run(files, now)
     }
 
@@ -174,6 +178,7 @@ mod tests {
             },
             passed,
             notes: Vec::new(),
+            findings: Vec::new(),
         }))
     }
 
@@ -186,6 +191,7 @@ mod tests {
         };
         let send = |topic: &str| {
             Effect::Send(Send {
+                side: crate::runner::suite::Side::Gateway,
                 topic: topic.into(),
                 payload: b"{}".to_vec(),
                 msg_id: None,

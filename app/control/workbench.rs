@@ -261,6 +261,7 @@ impl Workbench {
                 Routed::Suite {
                     outcome,
                     reply,
+                    reply_topic,
                     effect,
                 } => {
                     if effect.is_some() {
@@ -268,7 +269,7 @@ impl Workbench {
                         self.draft.registry_changed();
                     }
                     if let Some(suite) = self.suite.runner() {
-                        let effects = suite.ended(outcome, reply, now);
+                        let effects = suite.ended_on(outcome, reply, reply_topic, now);
                         self.drive_suite(effects);
                     }
                 }
@@ -316,6 +317,7 @@ impl Workbench {
                         purpose: Purpose::Suite,
                         device: None,
                         timeout: Some(send.timeout),
+                        platform: send.side == crate::runner::suite::Side::Platform,
                     },
                     self.workspace.registry(),
                     &mut self.timeline,
@@ -340,6 +342,7 @@ impl Workbench {
                 purpose: Purpose::Draft,
                 device: Some(device),
                 timeout: None,
+                platform: false,
             },
             self.workspace.registry(),
             &mut self.timeline,
@@ -372,6 +375,7 @@ impl Workbench {
                 purpose: Purpose::Login(device.clone(), login),
                 device: Some(device),
                 timeout: None,
+                platform: false,
             },
             registry,
             &mut self.timeline,
@@ -478,12 +482,14 @@ impl Workbench {
             return;
         };
         let files = load_fixtures(paths);
+        let skip = self.connection.no_device_for_commands(&ws.gateway());
         let effects = self.suite.run(
             files,
             ws,
             self.draft.ids().clone(),
             &broker,
             self.connection.connected(),
+            skip,
             Instant::now(),
         );
         self.bottom_tab = BottomTab::Suite;

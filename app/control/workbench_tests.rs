@@ -71,7 +71,15 @@ fn a_suite_runs_on_the_window_session_while_the_draft_is_sent_and_each_reply_fin
     until(&mut bench, &woken, "the suite's end", |b| {
         b.suite.results.len() == total && !b.suite.running()
     });
-    assert_eq!(bench.suite.passed(), total, "{:#?}", bench.suite.results);
+    // No device is connected to the embedded broker but the window: the commands are skipped.
+    let skipped = crate::runner::skipped_count(&bench.suite.results);
+    assert_eq!(skipped, 4, "the sample's commands");
+    assert_eq!(
+        bench.suite.passed(),
+        total - skipped,
+        "{:#?}",
+        bench.suite.results
+    );
     // Nothing was taken for another's reply: no unpaired row, every request answered.
     let rows: Vec<_> = (bench.timeline.first()..bench.timeline.end())
         .filter_map(|i| bench.timeline.row(i).copied())

@@ -60,6 +60,7 @@ pub(super) fn page(report: &Report) -> String {
                         span.pass { (summary.passed) " passed" } ", "
                         @if summary.failed > 0 { span.fail { (summary.failed) " failed" } } @else { "0 failed" }
                         @if summary.not_applicable > 0 { ", " span.na { (summary.not_applicable) " not applicable" } }
+                        @if summary.skipped > 0 { ", " span.na { (summary.skipped) " skipped" } }
                     }
                     @if let Some(coverage) = &report.coverage {
                         div.scroll { (coverage_summary(coverage)) }
@@ -106,7 +107,7 @@ fn verdict_class(item: &Item) -> &'static str {
     match item.verdict {
         super::Verdict::Pass => "pass",
         super::Verdict::Fail => "fail",
-        super::Verdict::NotApplicable => "na",
+        super::Verdict::NotApplicable | super::Verdict::Skipped => "na",
     }
 }
 

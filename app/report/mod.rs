@@ -71,6 +71,8 @@ pub enum Verdict {
     Fail,
     /// Not judged (a check that is off).
     NotApplicable,
+    /// Not run here (a command with no device connected to answer it).
+    Skipped,
 }
 
 impl Verdict {
@@ -80,6 +82,7 @@ impl Verdict {
             Self::Pass => "PASS",
             Self::Fail => "FAIL",
             Self::NotApplicable => "N/A",
+            Self::Skipped => "SKIP",
         }
     }
 }
@@ -134,6 +137,7 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub not_applicable: usize,
+    pub skipped: usize,
 }
 
 /// A report: header, items, coverage; a qualification's also the device's run.
@@ -185,6 +189,7 @@ impl Report {
                 Verdict::Pass => summary.passed += 1,
                 Verdict::Fail => summary.failed += 1,
                 Verdict::NotApplicable => summary.not_applicable += 1,
+                Verdict::Skipped => summary.skipped += 1,
             }
         }
         summary
@@ -254,7 +259,9 @@ fn run_item(workspace: &Workspace, case: &RunCase) -> Item {
     Item {
         name: result.name.clone(),
         source: result.path.display().to_string(),
-        verdict: if result.passed {
+        verdict: if result.skipped() {
+            Verdict::Skipped
+        } else if result.passed {
             Verdict::Pass
         } else {
             Verdict::Fail

@@ -118,7 +118,9 @@ pub fn warm_up(runner: &mut Runner, gateway: &DeviceId, body: &str) -> Result<()
                 return Err(super::RunError::WarmUpUnanswered(after.as_millis()));
             }
             Outcome::Lost { reason } => return Err(super::RunError::WarmUpLost(reason)),
-            Outcome::NotSent { reason } => return Err(super::RunError::WarmUpNotSent(reason)),
+            Outcome::NotSent { reason } | Outcome::Skipped { reason } => {
+                return Err(super::RunError::WarmUpNotSent(reason));
+            }
         }
     }
     Ok(())

@@ -56,7 +56,28 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Resul
         auth,
         keep_alive: Duration::from_secs(30),
         tls,
+        platform: false,
     })
+}
+
+/// A session of thingbench's platform side, which sends commands to devices as the platform
+/// does: a client id of its own (never a device's identity), no credentials.
+pub fn platform_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+    connected_session(SessionConfig {
+        broker: url,
+        client_id: platform_client_id(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls,
+        platform: true,
+    })
+}
+
+/// A client id for thingbench's platform side, unique among its processes and sessions.
+pub fn platform_client_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("thingbench-platform-{}-{n}", std::process::id())
 }
 
 /// A session that only watches: its own client id, no credentials.
@@ -67,6 +88,7 @@ pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, Strin
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls,
+        platform: false,
     })
 }
 

@@ -2,6 +2,7 @@
 //! and the round-trip benchmark.
 
 pub mod bench;
+pub mod command;
 pub mod connect;
 pub mod diagnosis;
 mod error;
@@ -40,6 +41,10 @@ pub enum Outcome {
     NotSent {
         reason: String,
     },
+    /// Not run here, for `reason` (a command with no device that could answer it).
+    Skipped {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -54,6 +59,7 @@ impl Outcome {
             Self::NoReply { after } => format!("no reply within {} ms", after.as_millis()),
             Self::Lost { reason } => format!("lost: {reason}"),
             Self::NotSent { reason } => reason.clone(),
+            Self::Skipped { reason } => format!("skipped: {reason}"),
         }
     }
 }
@@ -84,13 +90,24 @@ pub struct CaseResult {
     pub expected: Option<ReplyCode>,
     pub outcome: Outcome,
     pub passed: bool,
-    /// Setup problems (a sub-device that could not be logged in...).
+    /// Setup problems (a sub-device that could not be logged in...), and what a command's
+    /// reply only notes.
     pub notes: Vec<String>,
+    /// What is wrong with a command's reply beyond its code; any fails the fixture.
+    pub findings: Vec<String>,
 }
 
 impl CaseResult {
+    /// True when it was not run here (see [`Outcome::Skipped`]): neither passed nor failed.
+    pub fn skipped(&self) -> bool {
+        matches!(self.outcome, Outcome::Skipped { .. })
+    }
+
     /// One line for the terminal.
     pub fn line(&self) -> String {
+        if let Outcome::Skipped { reason } = &self.outcome {
+            return format!("SKIP  {}  ({reason})", self.name);
+        }
         let verdict = if self.passed { "PASS" } else { "FAIL" };
         let expected = self
             .expected
@@ -112,6 +129,14 @@ impl CaseResult {
         let expected = self
             .expected
             .map_or("no reply".to_owned(), |c| c.to_string());
+        let code_matched =
+            matches!(&self.outcome, Outcome::Replied { code, .. } if Some(*code) == self.expected);
+        if code_matched && !self.findings.is_empty() {
+            return format!(
+                "expected {expected}, got it, but {}",
+                self.findings.join("; ")
+            );
+        }
         match &self.outcome {
             Outcome::Replied { code, message, .. } => format!(
                 "expected {expected}, got {code}{}",
@@ -130,6 +155,7 @@ impl CaseResult {
                 format!("expected {expected}, the request was lost: {reason}")
             }
             Outcome::NotSent { reason } => format!("expected {expected}, {reason}"),
+            Outcome::Skipped { reason } => format!("skipped: {reason}"),
         }
     }
 }
@@ -182,15 +208,19 @@ pub fn collect_fixture_files(paths: &[PathBuf]) -> Result<JsonFiles, RunError> {
     Ok(files)
 }
 
-/// Replays fixtures over a connected session: the blocking driver of a [`Suite`], for the
-/// command line. It publishes what the suite asks for and feeds it the session's events until
-/// the work asked for is done.
+/// Replays fixtures over connected sessions: the blocking driver of a [`Suite`], for the
+/// command line. It publishes what the suite asks for, as the gateway or as the platform (a
+/// command), and feeds it the sessions' events until the work asked for is done.
 pub struct Runner<'a> {
     suite: Suite,
-    session: &'a Session,
+    /// The session as the workspace's gateway, when the run sends as it.
+    gateway: Option<&'a Session>,
+    /// The platform client's session, when the run sends commands.
+    platform: Option<&'a Session>,
     next_request: u64,
-    /// The suite's request in flight, and when to stop believing the session will end it.
-    in_flight: Option<(RequestId, Instant)>,
+    /// The suite's request in flight: whose session, its id, and when to stop believing the
+    /// session will end it.
+    in_flight: Option<(suite::Side, RequestId, Instant)>,
     /// Told of every request sent and of how it ended.
     on_traffic: Option<Observer<'a>>,
     /// Told of outages and hints, each once.
@@ -214,15 +244,33 @@ const SESSION_GUARD: Duration = Duration::from_secs(10);
 impl<'a> Runner<'a> {
     /// A runner over `session`, which must be connected as the workspace's gateway.
     pub fn new(workspace: Arc<Workspace>, session: &'a Session) -> Self {
+        Self::with_sessions(workspace, Some(session), None)
+    }
+
+    /// A runner sending as the gateway over `gateway` and commands over `platform`, either of
+    /// which may be absent (a run of command fixtures alone needs no gateway session: the
+    /// device under test is the gateway).
+    pub fn with_sessions(
+        workspace: Arc<Workspace>,
+        gateway: Option<&'a Session>,
+        platform: Option<&'a Session>,
+    ) -> Self {
         Self {
             suite: Suite::new(workspace, IdSource::from_clock()),
-            session,
+            gateway,
+            platform,
             next_request: 1,
             in_flight: None,
-            on_traffic: None,
             on_news: None,
+            on_traffic: None,
             timeout_override: None,
         }
+    }
+
+    /// Skips command fixtures, saying `why` (no device can be connected where they go).
+    pub fn skip_commands(mut self, why: impl Into<String>) -> Self {
+        self.suite = self.suite.skip_commands(why);
+        self
     }
 
     /// Tells `say` of what goes wrong with the link to `broker`, each once, in one line: an
@@ -281,32 +329,27 @@ impl<'a> Runner<'a> {
         let effects = self
             .suite
             .run_fixture(path, fixture.clone(), Instant::now());
-        match self.pump(effects).result {
-            Some(Ok(result)) => result,
-            Some(Err(unloadable)) => CaseResult {
-                name: fixture.name.clone(),
-                path: path.to_owned(),
-                expected: fixture.expect.code,
-                outcome: Outcome::NotSent {
-                    reason: unloadable.error,
-                },
-                passed: false,
-                notes: Vec::new(),
+        let outcome = match self.pump(effects).result {
+            Some(Ok(result)) => return result,
+            Some(Err(unloadable)) => Outcome::NotSent {
+                reason: unloadable.error,
             },
-            None => CaseResult {
-                name: fixture.name.clone(),
-                path: path.to_owned(),
-                expected: fixture.expect.code,
-                outcome: Outcome::Lost {
-                    reason: "the session has ended".into(),
-                },
-                passed: false,
-                notes: Vec::new(),
+            None => Outcome::Lost {
+                reason: "the session has ended".into(),
             },
+        };
+        CaseResult {
+            name: fixture.name.clone(),
+            path: path.to_owned(),
+            expected: fixture.expect.code,
+            outcome,
+            passed: false,
+            notes: Vec::new(),
+            findings: Vec::new(),
         }
     }
 
-    /// Sends one request and waits for how it ends.
+    /// Sends one request as the gateway and waits for how it ends.
     pub fn request(
         &mut self,
         topic: String,
@@ -315,6 +358,7 @@ impl<'a> Runner<'a> {
         timeout: Duration,
     ) -> Outcome {
         let send = suite::Send {
+            side: suite::Side::Gateway,
             topic,
             payload,
             msg_id,
@@ -338,7 +382,24 @@ impl<'a> Runner<'a> {
         self.suite.timeout_override = self.timeout_override;
     }
 
-    /// Carries out the suite's effects and feeds it the session's events until it has nothing
+    /// The session of `side`.
+    fn session(&self, side: suite::Side) -> Option<&'a Session> {
+        match side {
+            suite::Side::Gateway => self.gateway,
+            suite::Side::Platform => self.platform,
+        }
+    }
+
+    /// The session whose link the suite follows: the gateway's, else the platform's.
+    fn primary(&self) -> suite::Side {
+        if self.gateway.is_some() {
+            suite::Side::Gateway
+        } else {
+            suite::Side::Platform
+        }
+    }
+
+    /// Carries out the suite's effects and feeds it the sessions' events until it has nothing
     /// left to do.
     fn pump(&mut self, effects: Vec<suite::Effect>) -> Done {
         let mut done = Done::default();
@@ -350,20 +411,45 @@ impl<'a> Runner<'a> {
             if !self.suite.busy() {
                 return done;
             }
+            // What the other session said meanwhile (its replies come to nobody; a command's
+            // reply is the platform's, a post's the gateway's).
+            let waiting_on = self.in_flight.map_or(self.primary(), |(side, ..)| side);
+            for side in [suite::Side::Gateway, suite::Side::Platform] {
+                if side == waiting_on {
+                    continue;
+                }
+                if let Some(session) = self.session(side) {
+                    let events: Vec<SessionEvent> = session.events.try_iter().collect();
+                    for event in events {
+                        queue.extend(self.feed(side, event));
+                    }
+                }
+            }
+            if !queue.is_empty() {
+                continue;
+            }
+            let Some(session) = self.session(waiting_on) else {
+                self.in_flight = None;
+                queue.extend(self.suite.closed(Instant::now()));
+                continue;
+            };
             let now = Instant::now();
             let wake = [
                 self.suite.deadline(),
-                self.in_flight.map(|(_, guard)| guard),
+                self.in_flight.map(|(_, _, guard)| guard),
             ]
             .into_iter()
             .flatten()
             .min();
-            let wait = wake.map_or(SESSION_GUARD, |at| at.saturating_duration_since(now));
-            let more = match self.session.events.recv_timeout(wait) {
-                Ok(event) => self.feed(event),
+            // Bounded, so that the other session is read now and then.
+            let wait = wake
+                .map_or(SESSION_GUARD, |at| at.saturating_duration_since(now))
+                .min(Duration::from_millis(200));
+            let more = match session.events.recv_timeout(wait) {
+                Ok(event) => self.feed(waiting_on, event),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
-                    if self.in_flight.is_some_and(|(_, guard)| now >= guard) {
+                    if self.in_flight.is_some_and(|(_, _, guard)| now >= guard) {
                         self.in_flight = None;
                         let lost = Outcome::Lost {
                             reason: "the session stopped answering".into(),
@@ -396,19 +482,31 @@ impl<'a> Runner<'a> {
                 let request = RequestId(self.next_request);
                 self.next_request += 1;
                 let guard = Instant::now() + send.timeout + SESSION_GUARD;
-                let sent = self.session.send(SessionCommand::Request {
-                    request,
-                    topic: send.topic,
-                    payload: send.payload,
-                    msg_id: send.msg_id,
-                    timeout: send.timeout,
+                let side = send.side;
+                let sent = self.session(side).is_some_and(|session| {
+                    session.send(SessionCommand::Request {
+                        request,
+                        topic: send.topic,
+                        payload: send.payload,
+                        msg_id: send.msg_id,
+                        timeout: send.timeout,
+                    })
                 });
                 if sent {
-                    self.in_flight = Some((request, guard));
+                    self.in_flight = Some((side, request, guard));
                     Vec::new()
                 } else {
+                    let reason = match side {
+                        suite::Side::Platform if self.platform.is_none() => {
+                            "this run has no platform client to send commands from"
+                        }
+                        suite::Side::Gateway if self.gateway.is_none() => {
+                            "this run has no session as the gateway"
+                        }
+                        _ => "the session has ended",
+                    };
                     let lost = Outcome::Lost {
-                        reason: "the session has ended".into(),
+                        reason: reason.into(),
                     };
                     self.suite.ended(lost, Vec::new(), Instant::now())
                 }
@@ -444,39 +542,44 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Feeds one session event to the suite.
-    fn feed(&mut self, event: SessionEvent) -> Vec<suite::Effect> {
+    /// Feeds one event of `side`'s session to the suite: how its request ended, and, from the
+    /// session whose link the suite follows, the link's news.
+    fn feed(&mut self, side: suite::Side, event: SessionEvent) -> Vec<suite::Effect> {
         let now = Instant::now();
-        let mine = |request: RequestId, in_flight: Option<(RequestId, Instant)>| {
-            in_flight.is_some_and(|(r, _)| r == request)
-        };
+        let in_flight = self.in_flight;
+        let mine =
+            |request: RequestId| in_flight.is_some_and(|(s, r, _)| s == side && r == request);
+        let primary = side == self.primary();
         match event {
             SessionEvent::Replied {
                 request,
                 reply,
                 payload,
+                topic,
                 rtt,
                 ..
-            } if mine(request, self.in_flight) => {
+            } if mine(request) => {
                 self.in_flight = None;
                 let outcome = Outcome::Replied {
                     code: reply.code,
                     message: reply.message,
                     rtt,
                 };
-                self.suite.ended(outcome, payload, now)
+                self.suite.ended_on(outcome, payload, Some(topic), now)
             }
-            SessionEvent::NoReply { request, after } if mine(request, self.in_flight) => {
+            SessionEvent::NoReply { request, after } if mine(request) => {
                 self.in_flight = None;
                 self.suite
                     .ended(Outcome::NoReply { after }, Vec::new(), now)
             }
-            SessionEvent::Lost { request, reason } if mine(request, self.in_flight) => {
+            SessionEvent::Lost { request, reason } if mine(request) => {
                 self.in_flight = None;
                 self.suite.ended(Outcome::Lost { reason }, Vec::new(), now)
             }
-            SessionEvent::Connected => self.suite.connected(now),
-            SessionEvent::Disconnected { reason } => self.suite.disconnected(&reason, now),
+            SessionEvent::Connected if primary => self.suite.connected(now),
+            SessionEvent::Disconnected { reason } if primary => {
+                self.suite.disconnected(&reason, now)
+            }
             SessionEvent::Subscribed {
                 granted: Err(reason),
                 ..
@@ -484,9 +587,16 @@ impl<'a> Runner<'a> {
                 self.suite.refused(reason);
                 Vec::new()
             }
-            SessionEvent::Closed => {
+            SessionEvent::Closed if primary => {
                 self.in_flight = None;
                 self.suite.closed(now)
+            }
+            SessionEvent::Closed if in_flight.is_some_and(|(s, ..)| s == side) => {
+                self.in_flight = None;
+                let lost = Outcome::Lost {
+                    reason: "the session has ended".into(),
+                };
+                self.suite.ended(lost, Vec::new(), now)
             }
             _ => Vec::new(),
         }
@@ -600,7 +710,9 @@ fn junit_case(result: &CaseResult) -> JunitCase {
     JunitCase {
         name: result.name.clone(),
         classname: result.path.display().to_string(),
-        status: if result.passed {
+        status: if result.skipped() {
+            JunitStatus::Skipped(result.failure_message())
+        } else if result.passed {
             JunitStatus::Passed
         } else {
             JunitStatus::Failed(result.failure_message())
@@ -622,6 +734,14 @@ pub fn passed_count(results: &[SuiteResult]) -> usize {
     results
         .iter()
         .filter(|r| r.as_ref().is_ok_and(|r| r.passed))
+        .count()
+}
+
+/// The number of results skipped (commands with no device to answer them).
+pub fn skipped_count(results: &[SuiteResult]) -> usize {
+    results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(CaseResult::skipped))
         .count()
 }
 
@@ -661,6 +781,7 @@ mod tests {
                 },
                 passed: false,
                 notes: Vec::new(),
+                findings: Vec::new(),
             };
             assert_eq!(
                 result.line(),
@@ -686,6 +807,7 @@ mod tests {
             },
             passed: true,
             notes: Vec::new(),
+            findings: Vec::new(),
         };
         let broken = Unloadable {
             path: PathBuf::from("messages/broken.json"),

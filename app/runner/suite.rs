@@ -37,9 +37,21 @@ const NO_HUB_LOGIN_WAIT: Duration = Duration::from_millis(500);
 /// How a fixture asks for a payload over the limit to be sent.
 const OVER_LIMIT_HINT: &str = "a fixture expecting 1008 is sent anyway; to send it while expecting another code, add \"sendOversize\": true to the fixture";
 
+/// Which side of the platform a request goes out from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Side {
+    /// As the workspace's gateway: posts, logins, events.
+    #[default]
+    Gateway,
+    /// As the platform, to a device: commands, answered by the device.
+    Platform,
+}
+
 /// A request the suite wants published, its reply awaited for `timeout`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Send {
+    /// Whose session publishes it.
+    pub side: Side,
     pub topic: String,
     pub payload: Vec<u8>,
     /// The id the reply must echo, when the payload has one.
@@ -89,6 +101,8 @@ struct Case {
     fixture: Option<Fixture>,
     notes: Vec<String>,
     stage: Stage,
+    /// The id the fixture's request went out with, for reading a command's reply.
+    sent_id: Option<MsgId>,
 }
 
 #[derive(Debug)]
@@ -159,6 +173,10 @@ pub struct Suite {
     flight: Option<Flight>,
     /// The session is gone: every send fails at once.
     closed: bool,
+    /// Why command fixtures are skipped here (no device can be connected), if they are.
+    skip_commands: Option<String>,
+    /// The topic the last reply came on, when the driver said.
+    reply_topic: Option<String>,
     effects: Vec<Effect>,
 }
 
@@ -185,8 +203,22 @@ impl Suite {
             case: None,
             flight: None,
             closed: false,
+            skip_commands: None,
+            reply_topic: None,
             effects: Vec::new(),
         }
+    }
+
+    /// Skips command fixtures, saying `why`: no device can be connected where they would go
+    /// (`run` on a broker of its own).
+    pub fn skip_commands(mut self, why: impl Into<String>) -> Self {
+        self.skip_commands = Some(why.into());
+        self
+    }
+
+    /// Skips command fixtures from now on for `why`, or runs them again (`None`).
+    pub fn set_skip_commands(&mut self, why: Option<String>) {
+        self.skip_commands = why;
     }
 
     /// Names `broker` in the words of its news.
@@ -298,11 +330,24 @@ impl Suite {
         self.advance(now)
     }
 
-    /// The request asked for last ended so.
+    /// The request asked for last ended so; `reply` is the reply's payload, empty without one.
     pub fn ended(&mut self, outcome: Outcome, reply: Vec<u8>, now: Instant) -> Vec<Effect> {
+        self.ended_on(outcome, reply, None, now)
+    }
+
+    /// [`Suite::ended`], with the topic the reply came on when the driver knows it (a device
+    /// may answer a command on the wrong topic).
+    pub fn ended_on(
+        &mut self,
+        outcome: Outcome,
+        reply: Vec<u8>,
+        reply_topic: Option<String>,
+        now: Instant,
+    ) -> Vec<Effect> {
         let Some(flight) = self.flight.take() else {
             return self.advance(now);
         };
+        self.reply_topic = reply_topic;
         self.finish_flight(flight, outcome, reply, true);
         self.advance(now)
     }
@@ -439,6 +484,7 @@ impl Suite {
                         fixture: None,
                         notes: Vec::new(),
                         stage: Stage::Logins(self.login_pass(&state)),
+                        sent_id: None,
                     });
                     return true;
                 }
@@ -471,6 +517,7 @@ impl Suite {
                                 },
                                 passed: false,
                                 notes: Vec::new(),
+                                findings: Vec::new(),
                             };
                             self.effects.push(Effect::Result(Ok(result)));
                         }
@@ -484,12 +531,39 @@ impl Suite {
     }
 
     fn start_case(&mut self, path: PathBuf, fixture: Fixture) {
+        if fixture.command().is_some() {
+            if let Some(why) = &self.skip_commands {
+                let result = CaseResult {
+                    name: fixture.name.clone(),
+                    path,
+                    expected: fixture.expect.code,
+                    outcome: Outcome::Skipped {
+                        reason: why.clone(),
+                    },
+                    passed: false,
+                    notes: Vec::new(),
+                    findings: Vec::new(),
+                };
+                self.effects.push(Effect::Result(Ok(result)));
+                return;
+            }
+            // A command goes from the platform side: the device logs its own sub-devices in.
+            self.case = Some(Case {
+                path,
+                fixture: Some(fixture),
+                notes: Vec::new(),
+                stage: Stage::Send,
+                sent_id: None,
+            });
+            return;
+        }
         let pass = self.login_pass(&LoginState::of_fixture(&fixture));
         self.case = Some(Case {
             path,
             fixture: Some(fixture),
             notes: Vec::new(),
             stage: Stage::Logins(pass),
+            sent_id: None,
         });
     }
 
@@ -575,6 +649,7 @@ impl Suite {
                 &self.ids,
             );
             let send = Send {
+                side: Side::Gateway,
                 topic: message.topic,
                 payload: message.payload,
                 msg_id: message.id,
@@ -620,11 +695,21 @@ impl Suite {
             fixture.sends_over_limit(),
             OVER_LIMIT_HINT,
         );
+        let side = if fixture.command().is_some() {
+            Side::Platform
+        } else {
+            Side::Gateway
+        };
+        let msg_id = message.id.clone();
+        if let Some(case) = &mut self.case {
+            case.sent_id = msg_id;
+        }
         match refusal {
-            Some(reason) => self.end_case(Outcome::NotSent { reason }),
+            Some(reason) => self.end_case(Outcome::NotSent { reason }, &[]),
             None => self.send(
                 Flight::Fixture,
                 Send {
+                    side,
                     topic: message.topic,
                     payload: message.payload,
                     msg_id: message.id,
@@ -728,15 +813,16 @@ impl Suite {
             self.hint(&hint);
         }
         // A request that never went out has no traffic to end.
+        // A request that never went out has no traffic to end.
         if published {
             self.effects.push(Effect::Ended {
                 outcome: outcome.clone(),
-                reply,
+                reply: reply.clone(),
             });
         }
         match flight {
             Flight::Request => self.effects.push(Effect::Answered(outcome)),
-            Flight::Fixture => self.end_case(outcome),
+            Flight::Fixture => self.end_case(outcome, &reply),
             Flight::Login { device, want } => self.login_ended(device, want, outcome),
         }
     }
@@ -784,8 +870,10 @@ impl Suite {
         }
     }
 
-    /// The fixture of the case in progress ended with `outcome`: its result.
-    fn end_case(&mut self, outcome: Outcome) {
+    /// The fixture of the case in progress ended with `outcome` (and `reply`, the reply's
+    /// payload, empty without one): its result. A command's reply is read as the platform
+    /// reads it: a finding in it fails the fixture even when the code matches.
+    fn end_case(&mut self, outcome: Outcome, reply: &[u8]) {
         let Some(case) = self.case.take() else { return };
         let Some(fixture) = case.fixture else { return };
         if matches!(fixture.method(), Some(Method::Login | Method::Logout)) {
@@ -794,7 +882,21 @@ impl Suite {
         }
         let mut notes = case.notes;
         notes.append(&mut self.refused);
-        let passed = judge(&outcome, fixture.expect.no_reply, fixture.expect.code);
+        let mut findings = Vec::new();
+        if let (Some(command), Outcome::Replied { .. }) = (fixture.command(), &outcome) {
+            let read = super::command::judge_reply(
+                &self.registry,
+                command,
+                case.sent_id.as_ref(),
+                self.reply_topic.take().as_deref(),
+                reply,
+                fixture.expect.data.as_ref(),
+            );
+            findings = read.errors;
+            notes.extend(read.warnings);
+        }
+        let passed =
+            judge(&outcome, fixture.expect.no_reply, fixture.expect.code) && findings.is_empty();
         self.effects.push(Effect::Result(Ok(CaseResult {
             name: fixture.name,
             path: case.path,
@@ -802,6 +904,7 @@ impl Suite {
             outcome,
             passed,
             notes,
+            findings,
         })));
     }
 }

@@ -20,10 +20,13 @@ pub fn suite_ui(ui: &mut egui::Ui, suite: &SuiteCtl, commands: &mut Vec<UiComman
             }
         }
         if !suite.results.is_empty() {
-            ui.strong(format!(
-                "{passed} passed, {} failed",
-                suite.results.len() - passed
-            ));
+            let skipped = crate::runner::skipped_count(&suite.results);
+            let failed = suite.results.len() - passed - skipped;
+            ui.strong(if skipped > 0 {
+                format!("{passed} passed, {failed} failed, {skipped} skipped")
+            } else {
+                format!("{passed} passed, {failed} failed")
+            });
         }
         if let Some(note) = &suite.note {
             ui.colored_label(theme::warn(ui), note);

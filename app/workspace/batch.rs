@@ -424,6 +424,14 @@ impl Draft {
                 Self::from_text(serde_json::to_string_pretty(value).unwrap_or_default())
             }
             FixtureBody::Raw(raw) => Self::from_text(raw.clone()),
+            FixtureBody::Command(command) => {
+                let (_, body) = command.request(&super::IdSource::starting_at(0));
+                let mut body = body;
+                if let Some(obj) = body.as_object_mut() {
+                    obj.shift_remove("id");
+                }
+                Self::from_text(serde_json::to_string_pretty(&body).unwrap_or_default())
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use crate::protocol::{
     topic_of_method_name,
 };
 
+use super::command::Command;
 use super::error::FileError;
 use super::template::{IdSource, resolve_time_template};
 use super::vars::Vars;
@@ -42,6 +43,8 @@ pub enum FixtureBody {
     Request(Value),
     /// Bytes sent exactly as written.
     Raw(String),
+    /// A command the platform side sends to a device, which must answer it.
+    Command(Command),
 }
 
 /// What the reply must be.
@@ -53,6 +56,9 @@ pub struct Expect {
     pub within_ms: Option<u64>,
     /// True when the fixture requires silence.
     pub no_reply: bool,
+    /// For a command: keys the reply's `data` must hold, with equal values (numbers compared as
+    /// numbers).
+    pub data: Option<Map<String, Value>>,
     pub extra: Map<String, Value>,
 }
 
@@ -63,6 +69,7 @@ impl Expect {
             code: None,
             within_ms: None,
             no_reply: true,
+            data: None,
             extra: Map::new(),
         }
     }
@@ -78,6 +85,7 @@ impl Expect {
             code: Some(code),
             within_ms: None,
             no_reply: false,
+            data: None,
             extra: Map::new(),
         }
     }
@@ -211,7 +219,7 @@ impl Fixture {
     /// replaced from `vars`.
     pub fn from_value_vars(file: &Path, mut value: Value, vars: &Vars) -> Result<Self, FileError> {
         if let Value::Object(obj) = &mut value {
-            for key in ["request", "raw", "topic", "login"] {
+            for key in ["request", "raw", "topic", "login", "command"] {
                 if let Some(item) = obj.get_mut(key) {
                     *item = vars.fill_value(item, key).map_err(|unknown| {
                         field_err(file, &unknown.place, vars.reason(&unknown))
@@ -283,7 +291,26 @@ impl Fixture {
                 ));
             }
         };
+        let command = obj.shift_remove("command");
         let body = match (obj.shift_remove("request"), obj.shift_remove("raw")) {
+            _ if command.is_some() && (obj.contains_key("topic") || topic.is_some()) => {
+                return Err(field_err(
+                    file,
+                    "topic",
+                    "does not go with \"command\": a command goes to its device's command topic",
+                ));
+            }
+            (None, None) if command.is_some() => FixtureBody::Command(Command::from_json(
+                file,
+                command.as_ref().unwrap_or(&Value::Null),
+            )?),
+            (Some(_), _) | (_, Some(_)) if command.is_some() => {
+                return Err(field_err(
+                    file,
+                    "command",
+                    "and \"request\" (or \"raw\") are both given; keep one",
+                ));
+            }
             (Some(request), None) => FixtureBody::Request(request),
             (None, Some(Value::String(raw))) => FixtureBody::Raw(raw),
             (None, Some(other)) => {
@@ -304,7 +331,7 @@ impl Fixture {
                 return Err(field_err(
                     file,
                     "request",
-                    "is missing; give \"request\" or \"raw\"",
+                    "is missing; give \"request\" or \"raw\" (or \"command\" for a command to a device)",
                 ));
             }
         };
@@ -362,6 +389,7 @@ impl Fixture {
         match &self.body {
             FixtureBody::Request(request) => obj.insert("request".into(), request.clone()),
             FixtureBody::Raw(raw) => obj.insert("raw".into(), Value::String(raw.clone())),
+            FixtureBody::Command(command) => obj.insert("command".into(), command.to_json()),
         };
         let mut expect = Map::new();
         if let Some(code) = self.expect.code {
@@ -372,6 +400,9 @@ impl Fixture {
         }
         if self.expect.no_reply {
             expect.insert("noReply".into(), Value::Bool(true));
+        }
+        if let Some(data) = &self.expect.data {
+            expect.insert("data".into(), Value::Object(data.clone()));
         }
         expect.extend(self.expect.extra.clone());
         obj.insert("expect".into(), Value::Object(expect));
@@ -401,9 +432,22 @@ impl Fixture {
         Method::from_name(&self.method_name()?)
     }
 
+    /// The command it sends, for a command fixture.
+    pub fn command(&self) -> Option<&Command> {
+        match &self.body {
+            FixtureBody::Command(command) => Some(command),
+            _ => None,
+        }
+    }
+
     /// The `method` string of the request, if it has one.
     fn method_name(&self) -> Option<String> {
         match &self.body {
+            FixtureBody::Command(command) => Some(
+                command.request(&IdSource::starting_at(0)).1["method"]
+                    .as_str()?
+                    .to_owned(),
+            ),
             FixtureBody::Request(request) => Some(request.get("method")?.as_str()?.to_owned()),
             FixtureBody::Raw(raw) => Some(
                 serde_json::from_str::<Value>(raw)
@@ -437,6 +481,14 @@ impl Fixture {
             .clone()
             .unwrap_or_else(|| self.default_topic(gateway));
         match &self.body {
+            FixtureBody::Command(command) => {
+                let (id, body) = command.request(ids);
+                ResolvedMessage {
+                    topic: command.topic(),
+                    payload: body.to_string().into_bytes(),
+                    id: Some(id),
+                }
+            }
             FixtureBody::Raw(raw) => {
                 let id = serde_json::from_str::<Value>(raw)
                     .ok()
@@ -495,6 +547,17 @@ fn parse_expect(file: &Path, mut e: Map<String, Value>) -> Result<Expect, FileEr
             ));
         }
     };
+    let data = match e.shift_remove("data") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(data)) => Some(data),
+        Some(other) => {
+            return Err(field_err(
+                file,
+                "expect.data",
+                format!("must be an object of the keys the reply's data must hold, got {other}"),
+            ));
+        }
+    };
     match (code, no_reply) {
         (Some(_), true) => Err(field_err(
             file,
@@ -510,6 +573,7 @@ fn parse_expect(file: &Path, mut e: Map<String, Value>) -> Result<Expect, FileEr
             code,
             within_ms,
             no_reply,
+            data,
             extra: e,
         }),
     }

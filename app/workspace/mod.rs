@@ -5,6 +5,7 @@
 
 mod atomic;
 mod batch;
+mod command;
 mod error;
 mod fixture;
 mod live;
@@ -17,6 +18,7 @@ mod workspace_file;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, NotABatch, PointEntry};
+pub use command::Command;
 pub use error::FileError;
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};

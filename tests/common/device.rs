@@ -356,6 +356,11 @@ fn open(
         .set_keep_alive(Duration::from_secs(5))
         .set_clean_session(true);
     let (client, mut eventloop) = AsyncClient::new(options, 100);
+    // Firmware that answers commands quickly turns Nagle's algorithm off (each reply would wait
+    // for the broker's delayed ACK, about 40 ms).
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
     let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
     let poller = tokio::spawn(async move {
         loop {

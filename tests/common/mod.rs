@@ -17,6 +17,43 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The sample fixtures a run replays with no device connected: the files directly in
+/// `fixtures/messages` (its `commands/` folder holds those a device must answer), as paths
+/// from the project root, in name order.
+pub fn sample_fixtures() -> Vec<String> {
+    json_files_in("fixtures/messages")
+}
+
+/// The sample's command fixtures, which a device must answer.
+pub fn sample_commands() -> Vec<String> {
+    json_files_in("fixtures/messages/commands")
+}
+
+/// Every sample fixture as `run fixtures/messages` finds them, commands last.
+pub fn all_sample_fixtures() -> Vec<String> {
+    let mut all = sample_fixtures();
+    all.extend(sample_commands());
+    all
+}
+
+/// The `*.json` files directly in `folder` (from the project root), as paths from the root.
+fn json_files_in(folder: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join(folder))
+        .expect("the folder")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".json"))
+        .map(|name| format!("{folder}/{name}"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
