@@ -118,7 +118,7 @@ impl CommandLine {
             .map(|(phase, index, command, due)| Self {
                 place: format!("phases[{phase}].commands[{index}]"),
                 due,
-                target: command.target.clone(),
+                target: command.target().clone(),
                 asked: command.describe(),
                 status: CommandStatus::Waiting,
                 findings: Vec::new(),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::protocol::{DeviceId, MsgId};
+use crate::workspace::IdSource;
 
 use super::plan::Plan;
 
@@ -43,20 +44,20 @@ pub struct SentCommand {
 impl SentCommand {
     /// Every command of `plan`, in the order they fall due, none sent yet.
     pub fn all_of(plan: &Plan) -> Vec<Self> {
+        let ids = IdSource::starting_at(FIRST_ID);
         plan.commands()
             .into_iter()
-            .zip(FIRST_ID..)
-            .map(|((phase, index, command, due), n)| {
-                let id = MsgId(n.to_string());
+            .map(|(phase, index, command, due)| {
+                let (id, payload) = command.payload(&ids);
                 Self {
                     phase,
                     index,
-                    target: command.target.clone(),
+                    target: command.target().clone(),
                     due_ms: ms(due),
                     delivered_ms: None,
                     held: false,
                     topic: command.topic(),
-                    payload: command.payload(&id),
+                    payload,
                     id,
                     invalid: command.invalid,
                 }

@@ -10,7 +10,7 @@ use crate::protocol::{DeviceId, ReplyCode};
 use crate::workspace::{FileError, Workspace};
 
 use super::checks::{CheckId, Level};
-use super::plan_commands::{CommandFile, PlanCommand};
+use super::plan_commands::PlanCommand;
 
 /// How long the device has to answer a command unless the plan says (`commandTimeoutS`).
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -282,7 +282,7 @@ impl Plan {
                 .enumerate()
                 .map(|(j, command)| {
                     let place = format!("phases[{i}].commands[{j}]");
-                    command.read(path, &place, length, workspace, &registry)
+                    PlanCommand::read(path, &place, &command, length, workspace, &registry)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             phases.push(Phase {
@@ -354,8 +354,9 @@ struct PhaseFile {
     network: Network,
     #[serde(default)]
     delay_ms: u64,
+    /// Read as a fixture's command is, with its time and whether it is invalid on purpose.
     #[serde(default)]
-    commands: Vec<CommandFile>,
+    commands: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -430,15 +431,15 @@ mod tests {
             [(0, 1, 1_000), (0, 0, 3_000), (1, 0, 10_500), (1, 1, 11_000)]
         );
         let set = &plan.phases[0].commands[1];
-        assert_eq!(set.target, DeviceId::new("invPk", "inv01"));
+        assert_eq!(set.target(), &DeviceId::new("invPk", "inv01"));
         assert_eq!(
             set.topic(),
             "/sys/invPk/inv01/thing/service/measurepoint/set"
         );
         assert_eq!(set.describe(), "set Power = 3.5");
-        let body: serde_json::Value =
-            serde_json::from_slice(&set.payload(&crate::protocol::MsgId("7".into())))
-                .expect("JSON");
+        let (id, payload) = set.payload(&crate::workspace::IdSource::starting_at(7));
+        assert_eq!(id, crate::protocol::MsgId("7".into()));
+        let body: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
         assert_eq!(
             body,
             serde_json::json!({"id": "7", "version": "1.0",
@@ -536,17 +537,17 @@ mod tests {
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
                     {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "set": {"Power": 1}}]}]}"#,
-                "at phases[0].commands[0]: gives set and get: give exactly one",
+                "at phases[0].commands[0]: gives set and get; give exactly one",
             ),
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
                     {"atS": 1, "device": "invPk/inv01"}]}]}"#,
-                "at phases[0].commands[0]: says neither \"set\", \"get\" nor \"invoke\"",
+                "at phases[0].commands[0]: says nothing to do; give one of \"set\", \"get\" or \"invoke\"",
             ),
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
                     {"atS": 1, "device": "invPk/inv09", "get": ["Power"]}]}]}"#,
-                "at phases[0].commands[0].device: \"invPk/inv09\" is not a device of the workspace; the devices are gwPk/gw01, invPk/inv01",
+                "at phases[0].commands[0].device: invPk/inv09 is not a device of the workspace; the devices are gwPk/gw01, invPk/inv01",
             ),
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
@@ -561,7 +562,7 @@ mod tests {
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
                     {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "when": 2}]}]}"#,
-                "at phases[0].commands[0].when: unknown field `when`",
+                "at phases[0].commands[0].when: is not a field of a plan's command; the fields are atS, device",
             ),
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "commandTimeoutS": 0, "phases": [{"forS": 1}]}"#,

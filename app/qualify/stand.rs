@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::{Hub, HubPolicy};
-use crate::transport::{
-    Auth, BrokerUrl, Scheme, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
-};
+use crate::transport::{BrokerUrl, Scheme, SessionCommand, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::plan::Plan;
@@ -72,31 +70,10 @@ impl Stand {
         };
         // The platform's side sends the plan's commands from a client of its own.
         let courier = if plan.phases.iter().any(|p| !p.commands.is_empty()) {
-            let session = Session::start(
-                SessionConfig {
-                    broker: url.clone(),
-                    client_id: format!("thingbench-platform-{}", std::process::id()),
-                    auth: Auth::None,
-                    keep_alive: Duration::from_secs(30),
-                    tls: tls.clone(),
-                },
-                Box::new(|| {}),
-            )?;
-            let mut waited = "no answer from the broker".to_owned();
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match session.events.recv_timeout(left) {
-                    Ok(SessionEvent::Connected) => break,
-                    Ok(SessionEvent::Disconnected { reason }) => waited = reason,
-                    Ok(_) => {}
-                    Err(_) => {
-                        return Err(format!(
-                            "the platform's client, which sends the plan's commands, could not connect to {url}: {waited}"
-                        ));
-                    }
-                }
-            }
+            let session = crate::runner::connect::platform_session(url.clone(), tls.clone())
+                .map_err(|e| {
+                    format!("the platform's client, which sends the plan's commands: {e}")
+                })?;
             let session = Mutex::new(session);
             let courier: Courier = Box::new(move |topic: &str, payload: &[u8]| {
                 let session = session

@@ -49,13 +49,13 @@ pub fn event_line(plan: &Plan, event: &QualifyEvent, at: f64) -> Option<String> 
             if *sent {
                 format!(
                     "{at:7.1} s  command {place} to {}: {}",
-                    command.target,
+                    command.target(),
                     command.describe()
                 )
             } else {
                 format!(
                     "{at:7.1} s  command {place} to {} held: it is offline; sent when it is back",
-                    command.target
+                    command.target()
                 )
             }
         }
