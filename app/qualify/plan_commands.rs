@@ -134,15 +134,15 @@ impl PlanCommand {
             .collect();
         if let Some(Value::String(device)) = shape.get("device") {
             let vars = workspace.vars();
-            let filled =
-                vars.fill_str(device)
-                    .map_err(|crate::workspace::UnknownName(name)| {
-                        let unknown = crate::workspace::UnknownVar {
-                            place: format!("{place}.device"),
-                            name,
-                        };
-                        error("device", vars.reason(&unknown))
-                    })?;
+            let filled = vars
+                .fill_str(device)
+                .map_err(|crate::workspace::UnknownName(name)| {
+                    let unknown = crate::workspace::UnknownVar {
+                        place: format!("{place}.device"),
+                        name,
+                    };
+                    error("device", vars.reason(&unknown))
+                })?;
             shape.insert("device".into(), Value::String(filled));
         }
         let command = Command::from_json_at(path, place, &Value::Object(shape))?;
