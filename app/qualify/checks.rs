@@ -12,11 +12,14 @@ pub enum CheckId {
     TimesSane,
     BacksOff,
     GivesUpOnRejects,
+    // The device's link (app/qualify/judge_link.rs).
+    KeepsAlive,
+    RefusesBadCertificates,
 }
 
 impl CheckId {
     /// Every check, in the order they are listed.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Connects,
         Self::Conforms,
         Self::LogsInFirst,
@@ -26,6 +29,8 @@ impl CheckId {
         Self::TimesSane,
         Self::BacksOff,
         Self::GivesUpOnRejects,
+        Self::KeepsAlive,
+        Self::RefusesBadCertificates,
     ];
 
     /// The id plans, reports and JUnit use.
@@ -40,6 +45,8 @@ impl CheckId {
             Self::TimesSane => "times-sane",
             Self::BacksOff => "backs-off",
             Self::GivesUpOnRejects => "gives-up-on-rejects",
+            Self::KeepsAlive => "keeps-alive",
+            Self::RefusesBadCertificates => "refuses-bad-certificates",
         }
     }
 
@@ -56,7 +63,9 @@ impl CheckId {
     /// Its level unless the plan says otherwise.
     pub fn default_level(self) -> Level {
         match self {
-            Self::Connects | Self::Conforms | Self::LogsInFirst => Level::Must,
+            Self::Connects | Self::Conforms | Self::LogsInFirst | Self::RefusesBadCertificates => {
+                Level::Must
+            }
             _ => Level::Should,
         }
     }
@@ -86,6 +95,12 @@ impl CheckId {
             }
             Self::GivesUpOnRejects => {
                 "a request answered with a 12xx code is not sent again with the same params on the same topic more than 3 times"
+            }
+            Self::KeepsAlive => {
+                "every CONNECT names a keep-alive above 0, and while connected the device sends some packet at least every 1.5 x keep-alive (MQTT 3.1.1, 3.1.2.10)"
+            }
+            Self::RefusesBadCertificates => {
+                "in a phase with a tls fault, no CONNECT arrives over a TLS session that showed the bad certificate"
             }
         }
     }

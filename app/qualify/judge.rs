@@ -11,6 +11,7 @@ use crate::model::{Registry, check};
 use crate::protocol::{DeviceId, Method, ReplyCode};
 
 use super::checks::{CheckId, CheckResult, Evidence, Level, Verdict};
+use super::judge_link::{SeenLink, SeenTls};
 use super::plan::{Network, Plan};
 
 /// The login failure code: the element names a sub-device that is not logged in.
@@ -48,6 +49,10 @@ pub enum Seen {
     Attempt { at_ms: u64 },
     /// A request of the device.
     Request(SeenRequest),
+    /// A TLS session on the proxy (with `--tls`).
+    Tls(SeenTls),
+    /// How an accepted connection was kept alive, updated while it lasts.
+    Link(SeenLink),
 }
 
 /// A request of the device under test, as the hub received it.
@@ -156,6 +161,10 @@ fn judge_until(
                     "no rejected request was sent again more than 3 times",
                     "rejected requests were sent again more than 3 times",
                 ),
+                CheckId::KeepsAlive => super::judge_link::keeps_alive(plan, record, now_ms),
+                CheckId::RefusesBadCertificates => {
+                    super::judge_link::refuses_bad_certificates(plan, record)
+                }
             };
             let mut evidence = evidence;
             if evidence.len() > EVIDENCE_CAP {
@@ -203,12 +212,16 @@ fn connects(record: &Record) -> Judged {
                     at_ms: *at_ms,
                     row: None,
                     text: format!(
-                        "a CONNECT was refused with CONNACK 5: {why}; expected a signature made with the device's secret"
+                        "a CONNECT was refused with CONNACK 5: {why}; expected a signature made with the device's secret (and a client certificate with --tls-client-ca)"
                     ),
                 });
             }
         }
     }
+    // Handshakes refused for the client certificate are CONNECTs that could not be made.
+    let refused_tls = super::judge_link::refused_client_certificates(record);
+    connects += refused_tls.len();
+    bad.extend(refused_tls);
     if connects == 0 {
         return (
             Verdict::NotApplicable,
@@ -412,7 +425,7 @@ impl Posts {
                     }
                     out.posts.push(post);
                 }
-                Seen::Connect { .. } | Seen::Attempt { .. } => {}
+                Seen::Connect { .. } | Seen::Attempt { .. } | Seen::Tls(_) | Seen::Link(_) => {}
             }
         }
         out

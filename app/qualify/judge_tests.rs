@@ -25,6 +25,7 @@ fn phase(name: &str, secs: u64) -> Phase {
         answer: Answer::Normal,
         network: Network::Up,
         delay: Duration::ZERO,
+        tls: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod judge;
+pub mod judge_link;
 pub mod plan;
 pub mod run;
 pub mod stand;
@@ -11,6 +12,7 @@ pub mod words;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 pub use judge::{Record, Seen, SeenRequest, judge, judge_so_far};
+pub use judge_link::{SeenLink, SeenTls};
 pub use plan::{Answer, Network, Phase, Plan};
 pub use run::{Qualification, QualifyEvent, Steering};
 pub use stand::Stand;

@@ -1,0 +1,206 @@
+//! The checks on the device's link rather than its requests: `keeps-alive` (MQTT 3.1.2.10)
+//! and `refuses-bad-certificates`, judged from what the proxy recorded of each TLS session and
+//! each connection's keep-alive and silences.
+
+use std::time::Duration;
+
+use crate::broker::tls::{CertFault, HandshakeFailure};
+
+use super::checks::{Evidence, Verdict};
+use super::judge::{Record, Seen};
+use super::plan::Plan;
+
+/// A TLS session on the proxy, from its handshake on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenTls {
+    /// When the handshake ended.
+    pub at_ms: u64,
+    /// The proxy's number for the session.
+    pub session: u64,
+    /// The bad certificate shown, or `None` for the server's own.
+    pub shown: Option<CertFault>,
+    /// How the handshake ended.
+    pub handshake: Result<(), HandshakeFailure>,
+    /// The device's connection whose CONNECT came over it.
+    pub conn: Option<u64>,
+}
+
+/// How the device kept one accepted connection alive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenLink {
+    pub conn: u64,
+    /// The keep-alive its CONNECT named, in seconds.
+    pub keep_alive_s: u16,
+    /// When the broker accepted it.
+    pub connected_ms: u64,
+    /// When it ended, if it did before the plan.
+    pub ended_ms: Option<u64>,
+    /// The longest the device sent nothing on it: from when (plan ms), and how long.
+    pub silence: Option<(u64, Duration)>,
+}
+
+type Judged = (Verdict, String, Vec<Evidence>);
+
+/// `keeps-alive`: every CONNECT names a keep-alive above 0, and the device is never silent
+/// longer than 1.5 × keep-alive on a connection that lasted that long. `now_ms` while the plan
+/// runs: a connection still open lasts until now.
+pub fn keeps_alive(plan: &Plan, record: &Record, now_ms: Option<u64>) -> Judged {
+    let end = now_ms.unwrap_or_else(|| u64::try_from(plan.length().as_millis()).unwrap_or(0));
+    let links: Vec<&SeenLink> = record
+        .seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Link(link) => Some(link),
+            _ => None,
+        })
+        .collect();
+    if links.is_empty() {
+        return (
+            Verdict::NotApplicable,
+            "no CONNECT was accepted".into(),
+            Vec::new(),
+        );
+    }
+    let mut failures = Vec::new();
+    for link in &links {
+        let conn = link.conn;
+        if link.keep_alive_s == 0 {
+            failures.push(Evidence {
+                at_ms: link.connected_ms,
+                row: None,
+                text: format!(
+                    "the CONNECT of connection {conn} named a keep-alive of 0 (none); expected a keep-alive above 0 (MQTT 3.1.1, 3.1.2.10)"
+                ),
+            });
+            continue;
+        }
+        let limit = Duration::from_millis(u64::from(link.keep_alive_s) * 1500);
+        let lasted = link
+            .ended_ms
+            .unwrap_or(end)
+            .min(end)
+            .saturating_sub(link.connected_ms);
+        if u128::from(lasted) < limit.as_millis() {
+            continue;
+        }
+        if let Some((from, silence)) = link.silence.filter(|(_, s)| *s > limit) {
+            failures.push(Evidence {
+                at_ms: from,
+                row: None,
+                text: format!(
+                    "connection {conn} was silent for {} ms from {from} ms on the plan clock; expected some packet at least every {} ms (1.5 x its keep-alive of {} s)",
+                    silence.as_millis(),
+                    limit.as_millis(),
+                    link.keep_alive_s
+                ),
+            });
+        }
+    }
+    if failures.is_empty() {
+        let mut alive: Vec<u16> = links.iter().map(|l| l.keep_alive_s).collect();
+        alive.sort_unstable();
+        alive.dedup();
+        let alive: Vec<String> = alive.iter().map(|s| format!("{s} s")).collect();
+        (
+            Verdict::Pass,
+            format!(
+                "{} connection(s) named a keep-alive ({}) and kept it",
+                links.len(),
+                alive.join(", ")
+            ),
+            Vec::new(),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!(
+                "{} of {} connections did not keep alive",
+                failures.len(),
+                links.len()
+            ),
+            failures,
+        )
+    }
+}
+
+/// `refuses-bad-certificates`: no CONNECT came over a TLS session that showed a bad
+/// certificate.
+pub fn refuses_bad_certificates(plan: &Plan, record: &Record) -> Judged {
+    if !plan.has_tls_faults() {
+        return (
+            Verdict::NotApplicable,
+            "no phase shows a bad certificate".into(),
+            Vec::new(),
+        );
+    }
+    let mut shown = 0;
+    let mut failures = Vec::new();
+    for seen in &record.seen {
+        let Seen::Tls(tls) = seen else { continue };
+        let Some(fault) = tls.shown else { continue };
+        shown += 1;
+        if let Some(conn) = tls.conn {
+            let phase = plan
+                .phase_at(Duration::from_millis(tls.at_ms))
+                .map_or_else(String::new, |(_, phase, _)| format!(" in phase \"{}\"", phase.name));
+            failures.push(Evidence {
+                at_ms: tls.at_ms,
+                row: None,
+                text: format!(
+                    "a CONNECT (connection {conn}) came over a TLS session that showed {}{phase}; expected the device to abort the handshake",
+                    fault.words()
+                ),
+            });
+        }
+    }
+    if shown == 0 {
+        return (
+            Verdict::NotApplicable,
+            "the device made no connection while a bad certificate was shown".into(),
+            Vec::new(),
+        );
+    }
+    if failures.is_empty() {
+        (
+            Verdict::Pass,
+            format!("the device refused all {shown} bad certificate(s) shown"),
+            Vec::new(),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!(
+                "{} of {shown} TLS sessions with a bad certificate carried a CONNECT",
+                failures.len()
+            ),
+            failures,
+        )
+    }
+}
+
+/// For `connects`: the TLS handshakes that failed on the device's client certificate
+/// (`--tls-client-ca`).
+pub fn refused_client_certificates(record: &Record) -> Vec<Evidence> {
+    record
+        .seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Tls(SeenTls {
+                at_ms,
+                handshake: Err(failure @ HandshakeFailure::ClientCertificate(_)),
+                ..
+            }) => Some(Evidence {
+                at_ms: *at_ms,
+                row: None,
+                text: format!(
+                    "a TLS handshake failed: {failure}; expected a client certificate signed by the --tls-client-ca CA"
+                ),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "judge_link_tests.rs"]
+mod tests;
