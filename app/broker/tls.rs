@@ -209,8 +209,7 @@ impl DoorTls {
         for &fault in &setup.faults {
             let (cert, key) = match (fault, &ca) {
                 (CertFault::Untrusted, _) => {
-                    // Another CA, with the same name as ours: only its key tells them apart.
-                    let other = LocalCa::make()?;
+                    let other = LocalCa::make("thingbench untrusted CA")?;
                     other.issue(&names, Validity::Current)?
                 }
                 (CertFault::WrongHost, Some(ca)) => {
@@ -355,12 +354,16 @@ enum Validity {
 pub struct LocalCa {
     /// Where it is kept; `None` for one made in memory.
     dir: Option<PathBuf>,
+    /// Its common name.
+    name: &'static str,
     key: KeyPair,
     cert_pem: String,
 }
 
 /// The local CA's files in `.thingbench/tls/`.
 const CA_PEM: &str = "ca.pem";
+/// The local CA's common name.
+const LOCAL_CA: &str = "thingbench local CA";
 const CA_KEY: &str = "ca.key";
 const SERVER_PEM: &str = "server.pem";
 const SERVER_KEY: &str = "server.key";
@@ -389,7 +392,7 @@ impl LocalCa {
     pub fn open(root: &Path) -> Result<Self, TlsError> {
         let dir = Self::dir_of(root);
         if !dir.exists() {
-            let made = Self::make()?;
+            let made = Self::make(LOCAL_CA)?;
             let parent = dir.parent().unwrap_or(root);
             let write_error = |path: &Path| {
                 let path = path.to_owned();
@@ -431,17 +434,19 @@ impl LocalCa {
         })?;
         Ok(Self {
             dir: Some(dir),
+            name: LOCAL_CA,
             key,
             cert_pem,
         })
     }
 
-    /// A new CA in memory.
-    pub fn make() -> Result<Self, TlsError> {
+    /// A new CA in memory, named `name` (a device finds a certificate's CA by its name).
+    pub fn make(name: &'static str) -> Result<Self, TlsError> {
         let key = KeyPair::generate()?;
-        let cert = ca_params().self_signed(&key)?;
+        let cert = ca_params(name).self_signed(&key)?;
         Ok(Self {
             dir: None,
+            name,
             key,
             cert_pem: cert.pem(),
         })
@@ -463,7 +468,7 @@ impl LocalCa {
             Validity::Expired => (date_time_ymd(2000, 1, 1), date_time_ymd(2001, 1, 1)),
         };
         // The CA's certificate is ours, made from these same parameters.
-        let issuer = Issuer::new(ca_params(), &self.key);
+        let issuer = Issuer::new(ca_params(self.name), &self.key);
         Ok((params.signed_by(&key, &issuer)?, key))
     }
 
@@ -491,10 +496,10 @@ impl LocalCa {
 }
 
 /// The parameters of every CA thingbench makes: its certificate and its issuer come from them.
-fn ca_params() -> CertificateParams {
+fn ca_params(common_name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, "thingbench local CA");
+    name.push(DnType::CommonName, common_name);
     name.push(DnType::OrganizationName, "thingbench");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
