@@ -500,9 +500,7 @@ impl Upstream {
 /// after it) and every byte read so far. `None` when the stream closed first, or is not MQTT:
 /// a first byte that is not a CONNECT's, or a CONNECT announced larger than [`CONNECT_LIMIT`],
 /// ends it at once, before anything more is read.
-async fn read_connect(
-    rx: &mut (impl AsyncRead + Unpin),
-) -> Option<(Packet, Framer, Vec<u8>)> {
+async fn read_connect(rx: &mut (impl AsyncRead + Unpin)) -> Option<(Packet, Framer, Vec<u8>)> {
     let mut framer = Framer::with_limit(CONNECT_LIMIT);
     let mut buf = vec![0u8; 4 * 1024];
     let mut held = Vec::new();
@@ -526,11 +524,7 @@ async fn read_connect(
 
 /// Answers `reply` and closes, reading what the client still sends for a moment: closing
 /// with unread bytes resets the connection, and the client might never see the answer.
-async fn refuse(
-    mut rx: impl AsyncRead + Unpin,
-    mut tx: impl AsyncWrite + Unpin,
-    reply: &[u8],
-) {
+async fn refuse(mut rx: impl AsyncRead + Unpin, mut tx: impl AsyncWrite + Unpin, reply: &[u8]) {
     if tx.write_all(reply).await.is_err() {
         return;
     }
@@ -580,7 +574,15 @@ async fn tls_connection<G: Gate>(
         }
     };
     let halves = tokio::io::split(stream);
-    connection(halves, Some(session), upstream, gate, ticket, connect_within).await;
+    connection(
+        halves,
+        Some(session),
+        upstream,
+        gate,
+        ticket,
+        connect_within,
+    )
+    .await;
 }
 
 /// One connection through the door, `tls` when it came by a TLS session.
@@ -657,9 +659,7 @@ async fn forward<G: Gate>(
     let (server_rx, server_tx) = server.into_split();
     let conditions = guest.and_then(|_| gate.conditions());
     let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
-    let mut silence = guest
-        .filter(|_| gate.times_silences())
-        .map(Silences::new);
+    let mut silence = guest.filter(|_| gate.times_silences()).map(Silences::new);
     let mut read_publishes = |chunk: &[u8]| {
         if let Some(silence) = silence.as_mut() {
             silence.heard(gate);

@@ -198,7 +198,11 @@ impl Gate for Keeper {
 impl Keeper {
     /// Lets a CONNECT in, or refuses it when it names a workspace device that is not
     /// `certified` (its TLS session) or not signed with its secret.
-    fn admit_device(&self, connect: &Connect, certified: Result<(), AuthError>) -> Greeting<DeviceId> {
+    fn admit_device(
+        &self,
+        connect: &Connect,
+        certified: Result<(), AuthError>,
+    ) -> Greeting<DeviceId> {
         // Who names no device (a watcher, the probe, the window without signing) passes.
         let Some(device) = connect.username.as_deref().and_then(device_of_username) else {
             return Greeting::Pass;

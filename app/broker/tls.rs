@@ -122,7 +122,10 @@ impl HandshakeFailure {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             return Self::Closed;
         }
-        match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
             Some(rustls::Error::AlertReceived(alert)) => Self::Refused(format!("{alert:?}")),
             Some(
                 e @ (rustls::Error::NoCertificatesPresented | rustls::Error::InvalidCertificate(_)),
@@ -171,7 +174,10 @@ impl std::fmt::Debug for DoorTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the keys.
         f.debug_struct("DoorTls")
-            .field("faults", &self.faults.iter().map(|(f, _)| *f).collect::<Vec<_>>())
+            .field(
+                "faults",
+                &self.faults.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            )
             .field("client_ca_required", &self.client_ca_required)
             .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
@@ -202,7 +208,11 @@ impl DoorTls {
                 let (cert, key) = ca.issue(&names, Validity::Current)?;
                 ca.write_server(&cert, &key)?;
                 let ca_file = ca.ca_file();
-                (config(vec![cert.der().clone()], pkcs8(&key))?, Some(ca), Some(ca_file))
+                (
+                    config(vec![cert.der().clone()], pkcs8(&key))?,
+                    Some(ca),
+                    Some(ca_file),
+                )
             }
         };
         let mut faults = Vec::new();
@@ -284,11 +294,13 @@ fn server_config(
             }
             // A certificate that is shown must be the CA's; one that is not shown is the
             // gate's business (CONNACK 5 for a device, as the platform answers).
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .allow_unauthenticated()
-                    .build()
-                    .map_err(|e| refused(&e))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| refused(&e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -416,18 +428,16 @@ impl LocalCa {
                 let _ = std::fs::remove_dir_all(&tmp);
             }
         }
-        let cert_pem = std::fs::read_to_string(dir.join(CA_PEM)).map_err(|_| {
-            TlsError::Incomplete {
+        let cert_pem =
+            std::fs::read_to_string(dir.join(CA_PEM)).map_err(|_| TlsError::Incomplete {
                 dir: dir.clone(),
                 file: CA_PEM,
-            }
-        })?;
-        let key_pem = std::fs::read_to_string(dir.join(CA_KEY)).map_err(|_| {
-            TlsError::Incomplete {
+            })?;
+        let key_pem =
+            std::fs::read_to_string(dir.join(CA_KEY)).map_err(|_| TlsError::Incomplete {
                 dir: dir.clone(),
                 file: CA_KEY,
-            }
-        })?;
+            })?;
         let key = KeyPair::from_pem(&key_pem).map_err(|_| TlsError::Incomplete {
             dir: dir.clone(),
             file: CA_KEY,
@@ -460,9 +470,10 @@ impl LocalCa {
     ) -> Result<(rcgen::Certificate, KeyPair), TlsError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(names.to_vec())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         (params.not_before, params.not_after) = match validity {
             Validity::Current => (date_time_ymd(2020, 1, 1), date_time_ymd(2100, 1, 1)),
             Validity::Expired => (date_time_ymd(2000, 1, 1), date_time_ymd(2001, 1, 1)),
@@ -483,10 +494,7 @@ impl LocalCa {
     /// device trusts the CA, not them).
     fn write_server(&self, cert: &rcgen::Certificate, key: &KeyPair) -> Result<(), TlsError> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        for (name, bytes) in [
-            (SERVER_PEM, cert.pem()),
-            (SERVER_KEY, key.serialize_pem()),
-        ] {
+        for (name, bytes) in [(SERVER_PEM, cert.pem()), (SERVER_KEY, key.serialize_pem())] {
             let path = dir.join(name);
             write_atomic(&path, bytes.as_bytes())
                 .map_err(|source| TlsError::Write { path, source })?;

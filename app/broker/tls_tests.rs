@@ -103,7 +103,10 @@ fn the_local_ca_is_made_once_and_kept_out_of_git() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&tls_dir).expect("dir").permissions().mode();
+        let mode = std::fs::metadata(&tls_dir)
+            .expect("dir")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "only its owner reads the CA's key");
     }
     // A door made from it writes the server's certificate beside the CA.
@@ -113,7 +116,10 @@ fn the_local_ca_is_made_once_and_kept_out_of_git() {
     }
     // Its folder without the CA's key: one sentence that says what to do.
     std::fs::remove_file(tls_dir.join("ca.key")).expect("remove");
-    let words = LocalCa::open(dir.path()).err().expect("incomplete").to_string();
+    let words = LocalCa::open(dir.path())
+        .err()
+        .expect("incomplete")
+        .to_string();
     assert!(
         words.contains("ca.key") && words.contains("remove the folder"),
         "{words}"
@@ -127,12 +133,7 @@ fn two_processes_starting_at_once_agree_on_one_ca() {
     let opened: Vec<String> = (0..4)
         .map(|_| {
             let root = root.clone();
-            std::thread::spawn(move || {
-                LocalCa::open(&root)
-                    .expect("opened")
-                    .cert_pem()
-                    .to_owned()
-            })
+            std::thread::spawn(move || LocalCa::open(&root).expect("opened").cert_pem().to_owned())
         })
         .collect::<Vec<_>>()
         .into_iter()

@@ -142,7 +142,9 @@ pub fn refuses_bad_certificates(plan: &Plan, record: &Record) -> Judged {
         if let Some(conn) = tls.conn {
             let phase = plan
                 .phase_at(Duration::from_millis(tls.at_ms))
-                .map_or_else(String::new, |(_, phase, _)| format!(" in phase \"{}\"", phase.name));
+                .map_or_else(String::new, |(_, phase, _)| {
+                    format!(" in phase \"{}\"", phase.name)
+                });
             failures.push(Evidence {
                 at_ms: tls.at_ms,
                 row: None,
@@ -199,6 +201,60 @@ pub fn refused_client_certificates(record: &Record) -> Vec<Evidence> {
             _ => None,
         })
         .collect()
+}
+
+/// Why the device never connected, from what the proxy saw of its attempts: failed TLS
+/// handshakes and refused CONNECTs, with what to do; `None` when it never tried.
+pub fn why_never_connected(record: &Record, ca_file: Option<&std::path::Path>) -> Option<String> {
+    let mut handshakes = 0;
+    let mut last_handshake = None;
+    let mut refused = 0;
+    let mut last_refusal = None;
+    for seen in &record.seen {
+        match seen {
+            Seen::Tls(SeenTls {
+                handshake: Err(failure),
+                ..
+            }) => {
+                handshakes += 1;
+                last_handshake = Some(failure);
+            }
+            Seen::Connect {
+                signed: Err(why), ..
+            } => {
+                refused += 1;
+                last_refusal = Some(why);
+            }
+            _ => {}
+        }
+    }
+    let trust = ca_file.map_or_else(
+        || "the CA of the server certificate".to_owned(),
+        |ca| ca.display().to_string(),
+    );
+    let mut parts = Vec::new();
+    if let Some(failure) = last_handshake {
+        let todo = match failure {
+            HandshakeFailure::Refused(_) | HandshakeFailure::Closed => {
+                format!("the device must trust {trust}")
+            }
+            HandshakeFailure::ClientCertificate(_) => {
+                "give the device a client certificate signed by the --tls-client-ca CA".to_owned()
+            }
+            HandshakeFailure::TimedOut | HandshakeFailure::Other(_) => {
+                "the device must speak TLS (mqtts://) to this address".to_owned()
+            }
+        };
+        parts.push(format!(
+            "{handshakes} TLS handshake(s) failed, the last because {failure}: {todo}"
+        ));
+    }
+    if let Some(why) = last_refusal {
+        parts.push(format!(
+            "{refused} CONNECT(s) were refused with CONNACK 5, the last because {why}"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 #[cfg(test)]

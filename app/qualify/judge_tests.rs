@@ -254,8 +254,9 @@ fn a_well_behaved_gateway_passes_every_check() {
     // It rode out everything the plan did: nothing is left `n/a` but the certificates, which
     // this plan never shows (judge_link_tests.rs).
     assert!(
-        results.iter().all(|r| r.verdict == Verdict::Pass
-            || r.check == CheckId::RefusesBadCertificates),
+        results
+            .iter()
+            .all(|r| r.verdict == Verdict::Pass || r.check == CheckId::RefusesBadCertificates),
         "{lines:#?}"
     );
 }

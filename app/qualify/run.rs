@@ -286,8 +286,8 @@ impl Steering {
     fn silence(&self, conn: u64, from: Instant, length: Duration) {
         let mut state = self.state();
         let Some(start) = state.start else { return };
-        let from_ms = u64::try_from(from.saturating_duration_since(start).as_millis())
-            .unwrap_or(u64::MAX);
+        let from_ms =
+            u64::try_from(from.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX);
         let Some(&index) = state.links.get(&conn) else {
             return;
         };

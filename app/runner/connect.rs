@@ -16,9 +16,19 @@ pub fn start_embedded(
     feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), String> {
+    start_embedded_tls(feed, listen, None)
+}
+
+/// [`start_embedded`], its door speaking TLS with clients when `tls` is given.
+pub fn start_embedded_tls(
+    feed: WorkspaceFeed,
+    listen: Option<SocketAddr>,
+    tls: Option<std::sync::Arc<crate::broker::tls::DoorTls>>,
+) -> Result<(EmbeddedBroker, Hub), String> {
     let options = BrokerOptions {
         listen,
         workspace: Some(feed.clone()),
+        tls,
         ..BrokerOptions::default()
     };
     let (broker, mut links) =
