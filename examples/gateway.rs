@@ -65,7 +65,11 @@ fn main() -> std::process::ExitCode {
             }
         },
     };
-    let scheme = if link.tls_ca.is_some() { "mqtts" } else { "mqtt" };
+    let scheme = if link.tls_ca.is_some() {
+        "mqtts"
+    } else {
+        "mqtt"
+    };
     eprintln!(
         "gateway: gwPk/gw01 connecting to {scheme}://127.0.0.1:{port} ({flaw:?}, {command_flaw:?}, {:?}); Ctrl-C stops",
         link.flaw

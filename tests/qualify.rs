@@ -102,7 +102,11 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
     );
     // Every check but refuses-bad-certificates, which needs a phase with a tls fault.
     assert_eq!(with_verdict(&out, "PASS").len(), 10, "{out}");
-    assert_eq!(with_verdict(&out, "N/A"), vec!["refuses-bad-certificates"], "{out}");
+    assert_eq!(
+        with_verdict(&out, "N/A"),
+        vec!["refuses-bad-certificates"],
+        "{out}"
+    );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
     assert_eq!(xml.matches("<testcase ").count(), 11, "{xml}");
     assert_eq!(xml.matches("<failure").count(), 0, "{xml}");

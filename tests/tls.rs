@@ -132,10 +132,7 @@ fn a_gateway_trusting_the_local_ca_is_qualified_and_refuses_every_bad_certificat
     ] {
         assert!(err.contains(shown), "{shown} missing:\n{err}");
     }
-    assert!(
-        err.contains("with a client certificate signed by"),
-        "{err}"
-    );
+    assert!(err.contains("with a client certificate signed by"), "{err}");
     // The CA's key stays in the workspace and out of what qualify says.
     assert!(!err.contains("PRIVATE KEY") && !out.contains("PRIVATE KEY"));
 }
@@ -165,9 +162,17 @@ fn each_flawed_link_fails_exactly_its_check() {
     for run in runs {
         let (flaw, check, run) = run.join().expect("a run");
         let Run { code, out, err } = &run;
-        assert_eq!(run.with_verdict("FAIL"), vec![check], "{flaw:?}\n{out}\n{err}");
+        assert_eq!(
+            run.with_verdict("FAIL"),
+            vec![check],
+            "{flaw:?}\n{out}\n{err}"
+        );
         let must = check == "refuses-bad-certificates";
-        assert_eq!(*code, Some(if must { 1 } else { 0 }), "{flaw:?}\n{out}\n{err}");
+        assert_eq!(
+            *code,
+            Some(if must { 1 } else { 0 }),
+            "{flaw:?}\n{out}\n{err}"
+        );
         let evidence = match flaw {
             LinkFlaw::KeepAliveZero => "named a keep-alive of 0",
             LinkFlaw::Silent => "expected some packet at least every 1500 ms",
@@ -208,13 +213,21 @@ fn with_a_client_ca_a_device_without_a_certificate_fails_connects() {
     std::fs::write(&client_ca, clients.cert_pem()).expect("write");
     let run = qualify(
         &impatient_plan(dir.path()),
-        &["--tls", "--tls-client-ca", client_ca.to_str().expect("utf-8")],
+        &[
+            "--tls",
+            "--tls-client-ca",
+            client_ca.to_str().expect("utf-8"),
+        ],
         Link::default(),
         true,
     );
     assert_eq!(run.code, Some(2), "{}\n{}", run.out, run.err);
     assert_eq!(run.with_verdict("FAIL"), vec!["connects"], "{}", run.out);
-    assert!(run.out.contains("without a client certificate"), "{}", run.out);
+    assert!(
+        run.out.contains("without a client certificate"),
+        "{}",
+        run.out
+    );
     assert!(
         run.err.contains("CONNACK 5") && run.err.contains("never connected"),
         "{}",
@@ -225,7 +238,12 @@ fn with_a_client_ca_a_device_without_a_certificate_fails_connects() {
 #[test]
 fn a_plan_with_a_tls_fault_needs_tls() {
     let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args(["qualify", "fixtures/plans/tls.json", "--listen", "127.0.0.1:0"])
+        .args([
+            "qualify",
+            "fixtures/plans/tls.json",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .current_dir(root())
         .output()
         .expect("thingbench runs");
@@ -245,7 +263,14 @@ fn serve_tls_answers_a_client_that_trusts_the_printed_ca() {
     let listen = format!("127.0.0.1:{port}");
     let workspace = ws.path().to_str().expect("utf-8");
     let serve = spawn_ready(
-        &["serve", "--tls", "--listen", &listen, "--workspace", workspace],
+        &[
+            "serve",
+            "--tls",
+            "--listen",
+            &listen,
+            "--workspace",
+            workspace,
+        ],
         "with the reference hub",
     );
     let ca = ws.path().join(".thingbench/tls/ca.pem");

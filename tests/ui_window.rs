@@ -1334,3 +1334,57 @@ fn a_device_signing_wrong_is_refused_by_the_embedded_broker_and_the_window_says_
     // The window's own session, signed right, is still connected.
     assert_eq!(*harness.state().link(), LinkState::Connected);
 }
+
+#[test]
+fn tls_for_devices_makes_the_embedded_broker_speak_tls_and_the_window_still_gets_a_200() {
+    use std::io::{Read as _, Write as _};
+
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    let plain = harness.state().broker_url().cloned().expect("connected");
+    assert_eq!(plain.scheme, thingbench::transport::Scheme::Mqtt);
+    harness.get_by_label("Connection").click();
+    harness.run();
+    harness.get_by_label("TLS for devices").click();
+    harness.run();
+    harness.get_by_label("Connect").click();
+    // A spinner turns while the broker starts again: step, do not wait for a still frame.
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "a connection over TLS",
+        |h| {
+            *h.state().link() == LinkState::Connected
+                && h.state()
+                    .broker_url()
+                    .is_some_and(|u| u.scheme == thingbench::transport::Scheme::Mqtts)
+        },
+    );
+    // The local CA, made in the workspace, is the one the panel names for devices.
+    let ca = root.join(".thingbench/tls/ca.pem");
+    assert!(ca.is_file());
+    wait_for_label(&mut harness, "trusting");
+    wait_for_label(&mut harness, "Predicted: 200 success");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    let (_, code) = last_exchange(&harness);
+    assert_eq!(code, Some(200));
+    // The door speaks TLS only: a plain CONNECT gets no CONNACK.
+    let url = harness.state().broker_url().cloned().expect("connected");
+    let mut plain = std::net::TcpStream::connect((url.host.as_str(), url.port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut connect = vec![0x10, 12, 0, 4];
+    connect.extend_from_slice(b"MQTT");
+    connect.extend_from_slice(&[4, 0x02, 0, 30, 0, 0]);
+    plain.write_all(&connect).unwrap();
+    let mut answer = [0u8; 4];
+    let read = plain.read(&mut answer).unwrap_or(0);
+    assert!(
+        read == 0 || answer[0] != 0x20,
+        "a plain client got {:?}",
+        &answer[..read]
+    );
+}
