@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::broker::tls::{DoorTls, TlsSetup};
 use crate::qualify::{Plan, Stand};
 use crate::runner::Runner;
 use crate::runner::bench::{BenchConfig, BenchReport, bench_body, run_bench, warm_up};
 use crate::runner::connect::{broker_or_embedded, gateway_session};
-use crate::broker::tls::{DoorTls, TlsSetup};
 use crate::transport::{BrokerUrl, Scheme, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
