@@ -12,8 +12,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -25,6 +25,7 @@ use super::mqtt_frame::{
     connack_refusing, parse_connect, parse_publish,
 };
 use super::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
+use super::waiting_room::{Ticket, WaitingRoom};
 
 /// The faults a gate applies to the connections it follows (its guests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -408,65 +409,6 @@ async fn accept_loop<G: Gate>(
     }
 }
 
-/// The clients waiting for their CONNECT, oldest first: each holds a [`Ticket`], and one more
-/// than the limit closes the oldest.
-struct WaitingRoom {
-    limit: usize,
-    /// Ticket numbers, rising, with what closes each when dropped.
-    queue: Mutex<VecDeque<(u64, oneshot::Sender<()>)>>,
-    next: AtomicU64,
-}
-
-/// A client's place in the [`WaitingRoom`]; dropping it leaves the room.
-struct Ticket {
-    room: Arc<WaitingRoom>,
-    number: u64,
-    /// Ends (with an error) when the client is sent away to make room.
-    sent_away: oneshot::Receiver<()>,
-}
-
-impl WaitingRoom {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit: limit.max(1),
-            queue: Mutex::new(VecDeque::new()),
-            next: AtomicU64::new(0),
-        }
-    }
-
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, oneshot::Sender<()>)>> {
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// A place for a new client, sending away the oldest when the room is full.
-    fn enter(self: &Arc<Self>) -> Ticket {
-        let (tx, sent_away) = oneshot::channel();
-        let number = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut queue = self.queue();
-        while queue.len() >= self.limit {
-            // Dropping its sender ends the oldest client's wait.
-            queue.pop_front();
-        }
-        queue.push_back((number, tx));
-        Ticket {
-            room: Arc::clone(self),
-            number,
-            sent_away,
-        }
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let mut queue = self.room.queue();
-        if let Ok(at) = queue.binary_search_by_key(&self.number, |(number, _)| *number) {
-            queue.remove(at);
-        }
-    }
-}
-
 /// The broker behind the door, and whether reaching it fails now (told once per trouble).
 struct Upstream {
     /// The door's own address, for its news.
@@ -831,36 +773,6 @@ async fn pipe(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_full_waiting_room_sends_the_oldest_away() {
-        let room = Arc::new(WaitingRoom::new(2));
-        let mut first = room.enter();
-        let mut second = room.enter();
-        assert_eq!(
-            first.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        let mut third = room.enter();
-        assert_eq!(
-            first.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed),
-            "the oldest makes room"
-        );
-        assert_eq!(
-            second.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        // A client that leaves frees its place: the next one sends nobody away.
-        drop(second);
-        let _fourth = room.enter();
-        assert_eq!(
-            third.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        drop(first);
-        assert_eq!(room.queue().len(), 2);
-    }
 
     #[test]
     fn news_names_the_door_and_what_to_do() {

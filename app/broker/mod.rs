@@ -6,6 +6,7 @@ pub mod door;
 pub mod keeper;
 pub mod mqtt_frame;
 pub mod tls;
+mod waiting_room;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, mpsc};
