@@ -182,6 +182,8 @@ pub enum Purpose {
     Login(DeviceId, bool),
     /// A request of the suite runner (a fixture's, or a login before it).
     Suite,
+    /// The builder's command to a device, sent by the platform client.
+    Command,
 }
 
 struct Pending {
@@ -200,6 +202,8 @@ pub enum Routed {
     Connected,
     /// The draft's request ended.
     Draft(SendState),
+    /// The builder's command ended; `reply` is the device's reply, when one came.
+    Command { outcome: Outcome, reply: Vec<u8> },
     /// A login or logout was answered.
     Login {
         device: DeviceId,
@@ -514,7 +518,7 @@ impl Connection {
             purpose,
             device,
             timeout,
-            platform: _,
+            platform,
         } = message;
         let report = check(registry, &topic, &payload);
         let device = device.or_else(|| report.view.first_device().cloned());
@@ -523,7 +527,15 @@ impl Connection {
         } else {
             ""
         };
-        let row = push_request(timeline, device.as_ref(), &topic, &payload, &report, note);
+        let row = push_request(
+            timeline,
+            device.as_ref(),
+            &topic,
+            &payload,
+            &report,
+            note,
+            platform,
+        );
         let sent = session.send(SessionCommand::Request {
             request,
             topic: topic.clone(),
@@ -729,6 +741,7 @@ fn routed_end(
             reply,
             effect,
         }),
+        Purpose::Command => Some(Routed::Command { outcome, reply }),
         Purpose::Draft => Some(Routed::Draft(match outcome {
             Outcome::Replied { code, message, rtt } => SendState::Replied { code, message, rtt },
             Outcome::NoReply { after } => SendState::NoReply(after),

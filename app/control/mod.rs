@@ -7,6 +7,7 @@
 pub mod command;
 pub mod connection;
 pub mod draft;
+pub mod draft_samples;
 pub mod notice;
 pub mod platform;
 pub mod plot;
@@ -21,7 +22,7 @@ pub mod workspace;
 
 pub use command::{BottomTab, Command, DialogPurpose, LeftTab};
 pub use connection::{Connection, ConnectionForm, LinkState, Purpose, Routed};
-pub use draft::{DraftCtl, SendState};
+pub use draft::{DeviceReply, DraftCtl, SendState};
 pub use notice::Notice;
 pub use plot::{PlotCtl, Series};
 pub use qualify::{QualifyCtl, RunState};
