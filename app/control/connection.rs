@@ -494,7 +494,7 @@ impl Connection {
                 "not connected: connect first (left panel, Connection)",
             ));
         };
-        let session = if message.platform {
+        if message.platform {
             let wake = self
                 .wake
                 .clone()
@@ -504,11 +504,9 @@ impl Connection {
                 .tls_options()
                 .map_err(|e| Notice::error(format!("the platform client: {e}")))?;
             self.platform
-                .session(url, &tls, &wake)
-                .map_err(|e| Notice::error(format!("the platform client: {e}")))?
-        } else {
-            gateway
-        };
+                .start(url, &tls, &wake)
+                .map_err(|e| Notice::error(format!("the platform client: {e}")))?;
+        }
         let request = RequestId(self.next_request);
         self.next_request += 1;
         let Request {
@@ -536,13 +534,19 @@ impl Connection {
             note,
             platform,
         );
-        let sent = session.send(SessionCommand::Request {
+        let command = SessionCommand::Request {
             request,
             topic: topic.clone(),
             payload,
             msg_id,
             timeout: timeout.unwrap_or_else(|| self.form.timeout()),
-        });
+        };
+        // A command waits for the platform client's first connection, made with the first.
+        let sent = if platform {
+            self.platform.send(command)
+        } else {
+            gateway.send(command)
+        };
         if !sent {
             end_unanswered(
                 timeline,

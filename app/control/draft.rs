@@ -132,6 +132,15 @@ impl DraftCtl {
         self.draft.set_device(Some(device));
     }
 
+    /// Replaces the draft with a first one of its mode (text the builder could not show).
+    pub fn start_over(&mut self, ws: &Workspace, registry: &Registry) {
+        self.replace(match self.draft.mode() {
+            DraftMode::Batch => Draft::from_batch(starter_batch(Some(ws), registry)),
+            DraftMode::Event => starter_event(ws, registry),
+            DraftMode::Command => starter_command(ws, registry),
+        });
+    }
+
     /// Switches the builder to `mode`: to the draft that mode was left with, or to a first one.
     pub fn switch_mode(&mut self, mode: DraftMode, ws: &Workspace, registry: &Registry) {
         if self.draft.mode() == mode {

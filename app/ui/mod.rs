@@ -5,10 +5,12 @@
 
 mod builder_panel;
 mod check_panel;
+mod command_builder;
 mod connection_panel;
 mod coverage_panel;
 mod devices_panel;
 pub mod dialogs;
+mod event_builder;
 mod fixtures_panel;
 mod layout;
 pub mod models_panel;
