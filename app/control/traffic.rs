@@ -210,6 +210,12 @@ mod tests {
         assert_eq!(kinds, [RowKind::Command, RowKind::CommandReply]);
         assert_eq!(RowKind::Command.name(), "command");
         assert_eq!(RowKind::CommandReply.name(), "command reply");
+        // The direction filter: a command goes out, its reply comes in.
+        assert_eq!(RowKind::Command.direction(), crate::history::Direction::Out);
+        assert_eq!(
+            RowKind::CommandReply.direction(),
+            crate::history::Direction::In
+        );
         let gateway = DeviceId::new("gwPk", "gw01");
         // From either row: the command, expecting the device's code.
         for index in [row, row + 1] {
