@@ -379,3 +379,28 @@ fn a_set_built_in_the_command_mode_reaches_the_device_and_replays_as_a_fixture()
     assert!(text.contains("PASS"), "{text}");
     drop(device);
 }
+
+#[test]
+fn the_json_view_keeps_the_keyboard_when_its_text_stops_parsing() {
+    let (_dir, _root, mut harness) = open();
+    harness.get_by_label("command").click();
+    harness.run();
+    wait_for_label(&mut harness, "Command builder");
+    harness.get_by_label("JSON to send").focus();
+    harness.run();
+    // The first key makes the text unreadable: the builder and the check change their layout.
+    harness.get_by_label("JSON to send").type_text("x");
+    harness.run();
+    wait_for_label(&mut harness, "The builder cannot show this message");
+    assert!(
+        harness.get_by_label("JSON to send").is_focused(),
+        "the editor lost the keyboard"
+    );
+    harness.get_by_label("JSON to send").type_text("y");
+    harness.run();
+    assert!(
+        harness.state().draft_text().contains("xy"),
+        "{}",
+        harness.state().draft_text()
+    );
+}

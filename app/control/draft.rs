@@ -42,6 +42,9 @@ pub struct DeviceReply {
     pub meaning: CodeMeaning,
     pub message: Option<String>,
     pub rtt: Duration,
+    /// The reply's `data` as compact JSON, when it holds something (a get's values, an
+    /// invoke's outputs).
+    pub data: Option<String>,
     /// What is wrong with the reply (id not echoed, data not matching the model...), each
     /// `place: what`.
     pub errors: Vec<String>,
@@ -283,11 +286,19 @@ impl DraftCtl {
                 let judged = sent
                     .map(|(command, id)| judge_reply(registry, &command, id.as_ref(), reply, None))
                     .unwrap_or_default();
+                let data = serde_json::from_slice::<serde_json::Value>(reply)
+                    .ok()
+                    .and_then(|body| body.get("data").cloned())
+                    .filter(|data| {
+                        !data.is_null() && data.as_object().is_none_or(|o| !o.is_empty())
+                    })
+                    .map(|data| data.to_string());
                 SendState::DeviceReplied(DeviceReply {
                     code,
                     meaning: CodeMeaning::of(code),
                     message,
                     rtt,
+                    data,
                     errors: judged.errors,
                     warnings: judged.warnings,
                 })

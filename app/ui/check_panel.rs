@@ -173,9 +173,12 @@ fn json_ui(ui: &mut egui::Ui, draft: &mut DraftCtl) {
         .id_salt("json")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            // Edited in place: the text is not copied every frame, only on an edit.
+            // Edited in place: the text is not copied every frame, only on an edit. Its id is
+            // its own: an automatic one moved when the check above it grew, and the editor lost
+            // the keyboard in the middle of typing.
             ui.add(
                 egui::TextEdit::multiline(&mut DraftText(draft))
+                    .id(egui::Id::unique("thingbench-json-to-send"))
                     .code_editor()
                     .desired_width(f32::INFINITY)
                     .desired_rows(20),
@@ -256,6 +259,9 @@ impl egui::TextBuffer for DraftText<'_> {
 fn device_reply_ui(ui: &mut egui::Ui, reply: &DeviceReply) {
     if let Some(message) = &reply.message {
         ui.weak(format!("device: {message}"));
+    }
+    if let Some(data) = &reply.data {
+        ui.add(egui::Label::new(egui::RichText::new(format!("data: {data}")).monospace()).wrap());
     }
     for error in &reply.errors {
         ui.colored_label(theme::error(ui), format!("error {error}"));
