@@ -61,6 +61,8 @@ pub struct DraftCtl {
     stale: bool,
     /// The draft's payload size as it would be sent, in bytes.
     bytes: usize,
+    /// The topic the draft goes on, as of the last check.
+    topic: String,
     /// Send the draft even when it is over the workspace's payload limit; expecting 1008 in the
     /// save form does too.
     pub send_oversize: bool,
@@ -87,6 +89,7 @@ impl DraftCtl {
             report: None,
             stale: true,
             bytes: 0,
+            topic: String::new(),
             send_oversize: false,
             send_state: None,
             fixture_name,
@@ -185,6 +188,12 @@ impl DraftCtl {
         self.bytes
     }
 
+    /// The topic the draft goes on (an event's and a command's name their device), once
+    /// [`DraftCtl::refresh`] has run.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// What the check knows changed: logins, models.
     pub fn registry_changed(&mut self) {
         self.stale = true;
@@ -202,6 +211,7 @@ impl DraftCtl {
         let message = self.message(ws, registry);
         let report = check(registry, &message.topic, &message.payload);
         self.bytes = message.payload.len();
+        self.topic = message.topic;
         self.report = Some((self.draft.revision(), report));
         self.stale = false;
     }

@@ -162,6 +162,12 @@ fn json_ui(ui: &mut egui::Ui, draft: &mut DraftCtl) {
                     ui.data_mut(|d| d.insert_temp(edit_id, edit_large));
                 }
             }
+            // Last: cut to the panel's width, it never pushes the buttons out.
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("on {}", draft.topic())).weak())
+                    .truncate(),
+            )
+            .on_hover_text(draft.topic());
             label
         })
         .inner;

@@ -23,6 +23,15 @@ pub fn command_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, regis
         .unwrap_or_else(|| ws.gateway());
     let id = ui.make_persistent_id("command-builder");
     if let Some(chosen) = device_picker_ui(ui, id, &device, ws) {
+        // What the other device's model does not know starts again from a sample of its own.
+        let model = model_of(&chosen, ws, registry);
+        draft.edit(|doc| match doc {
+            Doc::Command(kind) if !known_to(kind, model) => {
+                *kind = sample_command(CommandChoice::of(kind), model, seed());
+                true
+            }
+            _ => false,
+        });
         draft.set_device(chosen);
     }
     let device = draft
@@ -52,6 +61,19 @@ pub fn command_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, regis
         };
         changed
     });
+}
+
+/// True when `model` knows every point or the service `kind` names (or there is no model to
+/// say otherwise).
+fn known_to(kind: &CommandKind, model: Option<&ThingModel>) -> bool {
+    let Some(model) = model else {
+        return true;
+    };
+    match kind {
+        CommandKind::Set(points) => points.keys().all(|k| model.point(k).is_some()),
+        CommandKind::Get(ids) => ids.iter().all(|id| model.point(id).is_some()),
+        CommandKind::Invoke { service, .. } => model.service(service).is_some(),
+    }
 }
 
 /// The model of `device`'s product, its `{{name}}` variables replaced.

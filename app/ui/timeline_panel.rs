@@ -367,7 +367,9 @@ fn detail_ui(
                 .is_some_and(|p| is_request(p.kind));
         if ui
             .add_enabled(has_request, egui::Button::new("Save as fixture"))
-            .on_hover_text("Save the request into messages/, expecting the code it got")
+            .on_hover_text(
+                "Save the request into messages/, expecting the code it got (a command as a command fixture)",
+            )
             .clicked()
         {
             commands.push(UiCommand::SaveRow(selected));

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::model::CommandKind;
 use crate::protocol::{
-    DeviceId, Method, ReplyCode, parse_method, parse_topic, topic_of_method_name,
+    DeviceId, Method, ReplyCode, method_name, parse_method, parse_topic, topic_of_method_name,
 };
 
 use super::batch::{Batch, NotABatch};
@@ -72,22 +72,25 @@ impl Doc {
 
     /// The `method` string the body names.
     fn method(&self) -> String {
-        let body = match self {
-            Self::Batch(batch) => batch.to_json(),
-            Self::Event(post) => post.to_json(),
-            Self::Command(kind) => command_body(kind),
-        };
-        body["method"].as_str().unwrap_or_default().to_owned()
+        match self {
+            Self::Batch(batch) => batch.method.method().name().to_owned(),
+            Self::Event(post) => method_name(Method::EventPost, &post.event).into_owned(),
+            Self::Command(kind) => {
+                let service = match kind {
+                    CommandKind::Invoke { service, .. } => service.as_str(),
+                    _ => "",
+                };
+                method_name(kind.method(), service).into_owned()
+            }
+        }
     }
 
-    /// `text` read as a document of `mode`.
-    fn read(mode: DraftMode, text: &str) -> Result<Self, NotABatch> {
-        let value = serde_json::from_str::<Value>(text)
-            .map_err(|e| NotABatch(format!("the JSON does not parse: {e}")))?;
+    /// `value` read as a document of `mode`.
+    fn read(mode: DraftMode, value: &Value) -> Result<Self, NotABatch> {
         match mode {
-            DraftMode::Batch => Batch::from_json(&value).map(Self::Batch),
-            DraftMode::Event => EventPost::from_json(&value).map(Self::Event),
-            DraftMode::Command => command_of_body(&value).map(Self::Command),
+            DraftMode::Batch => Batch::from_json(value).map(Self::Batch),
+            DraftMode::Event => EventPost::from_json(value).map(Self::Event),
+            DraftMode::Command => command_of_body(value).map(Self::Command),
         }
     }
 }
@@ -277,8 +280,13 @@ impl Draft {
 
     /// A JSON edit: the document follows when the text can be read as one of the mode's.
     pub fn set_text(&mut self, text: String) {
-        self.doc = Doc::read(self.mode, &text);
-        let method = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        let value = serde_json::from_str::<Value>(&text)
+            .map_err(|e| NotABatch(format!("the JSON does not parse: {e}")));
+        self.doc = value
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|v| Doc::read(self.mode, v));
+        let method = value.ok().and_then(|v| {
             let name = v.get("method")?.as_str()?.to_owned();
             let (method, _) = parse_method(&name)?;
             (DraftMode::of_method(method) == self.mode).then_some(name)
