@@ -97,7 +97,10 @@ fn an_event_post_from_the_event_mode_gets_200_and_a_wrong_output_1204() {
     harness.run();
     wait_for_label(&mut harness, "Event builder");
     // The topic is the sub-device's, beside the JSON.
-    wait_for_label(&mut harness, "on /sys/invPk/inv01/thing/event/overTemp/post");
+    wait_for_label(
+        &mut harness,
+        "on /sys/invPk/inv01/thing/event/overTemp/post",
+    );
     // The first device whose model declares an event, with every output sampled.
     let draft: Value = serde_json::from_str(harness.state().draft_text()).expect("JSON");
     assert_eq!(draft["method"], "thing.event.overTemp.post");
@@ -193,7 +196,10 @@ fn a_set_built_in_the_command_mode_reaches_the_device_and_replays_as_a_fixture()
         "a bare value: a set carries no quality"
     );
     wait_for_label(&mut harness, "Check: the command matches the model");
-    wait_for_label(&mut harness, "on /sys/invPk/inv01/thing/service/measurepoint/set");
+    wait_for_label(
+        &mut harness,
+        "on /sys/invPk/inv01/thing/service/measurepoint/set",
+    );
 
     // No device but the window is connected: not sent, as the platform says it.
     harness.get_by_label("Send to device").click();
