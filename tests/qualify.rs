@@ -1,6 +1,7 @@
 //! `thingbench qualify` against devices written for it: a well-behaved gateway passes every
-//! check, and each misbehaving variant fails exactly the check it breaks. The devices are real
-//! MQTT clients (rumqttc) connecting through the proxy, as firmware would.
+//! check, and each misbehaving variant fails exactly the check it breaks, in its uplink or in
+//! how it obeys commands. The devices are real MQTT clients (rumqttc) connecting through the
+//! proxy, as firmware would.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use common::commands::CommandFlaw;
 use common::device::{Flaw, RunningDevice};
 use common::{Killed, LineReader, free_port, root};
 
@@ -19,6 +21,17 @@ const WAIT: Duration = Duration::from_secs(60);
 fn qualify(
     plan: &str,
     flaw: Flaw,
+    broker: Option<&str>,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    qualify_with(plan, flaw, CommandFlaw::None, broker, extra)
+}
+
+/// [`qualify`] with a device that has `command_flaw` in how it obeys commands.
+fn qualify_with(
+    plan: &str,
+    flaw: Flaw,
+    command_flaw: CommandFlaw,
     broker: Option<&str>,
     extra: &[&str],
 ) -> (Option<i32>, String, String) {
@@ -52,7 +65,7 @@ fn qualify(
         .and_then(|rest| rest.split(' ').next())
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
-    let device = RunningDevice::start(port, flaw);
+    let device = RunningDevice::start_with(port, flaw, command_flaw);
     let status = child.0.wait().expect("qualify ends");
     drop(device);
     let out = stdout.rest(WAIT).join("\n");
@@ -101,8 +114,20 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
         "{err}"
     );
     assert_eq!(with_verdict(&out, "PASS").len(), 9, "{out}");
+    // The plan sends no command: the command checks did not apply.
+    assert_eq!(
+        with_verdict(&out, "N/A"),
+        vec![
+            "answers-commands",
+            "reply-codes",
+            "applies-set",
+            "outputs-match"
+        ],
+        "{out}"
+    );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
-    assert_eq!(xml.matches("<testcase ").count(), 9, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 13, "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), 4, "{xml}");
     assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
     assert!(xml.contains("name=\"backfills\""), "{xml}");
     // The report: every check with its verdict, the models' coverage, nothing to fetch.
@@ -154,7 +179,7 @@ fn each_flawed_gateway_fails_exactly_its_check() {
             let json: Value = serde_json::from_str(&out).expect("only JSON on stdout");
             assert_eq!(json["plan"], "Every phase kind in ten seconds");
             let checks = json["checks"].as_array().expect("checks");
-            assert_eq!(checks.len(), 9, "{out}");
+            assert_eq!(checks.len(), 13, "{out}");
             let failed: Vec<&Value> = checks.iter().filter(|c| c["verdict"] == "fail").collect();
             assert_eq!(failed.len(), 1, "{out}");
             assert_eq!(failed[0]["id"], check);
@@ -233,6 +258,176 @@ fn qualify_works_in_front_of_mosquitto() {
         "{out}\n{err}"
     );
     assert_eq!(code, Some(1), "{out}\n{err}");
+}
+
+#[test]
+fn the_reference_gateway_obeys_every_command_also_those_held_through_an_outage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("commands.html");
+    let junit = dir.path().join("commands.xml");
+    let (code, out, err) = qualify_with(
+        "commands.json",
+        Flaw::None,
+        CommandFlaw::None,
+        None,
+        &[
+            "--report",
+            report.to_str().expect("utf-8"),
+            "--junit",
+            junit.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(with_verdict(&out, "PASS").len(), 13, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // The outage's commands were held and sent once the device was back.
+    for line in [
+        "command phases[0].commands[0] to invPk/inv01: set Power = 3.5",
+        "command phases[1].commands[0] to gwPk/gw01 held: it is offline; sent when it is back",
+        "command phases[1].commands[1] to invPk/inv01 held",
+        "command phases[1].commands[1] to invPk/inv01: set Power = 4.5",
+    ] {
+        assert!(err.contains(line), "{line} missing:\n{err}");
+    }
+    let held = err
+        .lines()
+        .position(|l| l.contains("commands[1] to invPk/inv01 held"));
+    let back = err
+        .lines()
+        .position(|l| l.contains("device connected (connection 2)"));
+    let sent = err
+        .lines()
+        .position(|l| l.contains("commands[1] to invPk/inv01: set Power = 4.5"));
+    assert!(held < back && back < sent, "{err}");
+    assert!(
+        out.contains("answers-commands      6 command(s) answered once each within 2 s"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(xml.contains("name=\"applies-set\""), "{xml}");
+    // The report: the picture, every command with its reply, the device's coverage.
+    let html = std::fs::read_to_string(&report).expect("report written");
+    assert!(html.contains("<svg"), "the picture");
+    assert_eq!(html.matches("<tr class=\"cmd good\"").count(), 6, "{html}");
+    assert!(
+        html.contains("answered 2001 (the device's own error)"),
+        "{html}"
+    );
+    assert!(html.contains("services invoked"), "the device's coverage");
+    assert!(
+        !html.contains("ways to be wrong"),
+        "a device's report judges no negative tests"
+    );
+    assert!(!html.contains("<script") && !html.contains("src=\""));
+    assert!(!html.contains("gw-secret") && !html.contains("inv01-secret"));
+}
+
+#[test]
+fn each_gateway_that_gets_commands_wrong_fails_exactly_its_check() {
+    let cases = [
+        (
+            CommandFlaw::IgnoresSubDevices,
+            "answers-commands",
+            "got no reply within 2 s",
+        ),
+        (CommandFlaw::Answers500, "reply-codes", "was answered 500"),
+        (
+            CommandFlaw::NoApply,
+            "applies-set",
+            "holds 3.2; expected the value set, 3.5",
+        ),
+        (
+            CommandFlaw::NoOutputs,
+            "outputs-match",
+            "data.cpuLoad: is missing",
+        ),
+    ];
+    let runs: Vec<_> = cases
+        .iter()
+        .map(|&(flaw, check, evidence)| {
+            std::thread::spawn(move || {
+                let run = qualify_with("commands.json", Flaw::None, flaw, None, &[]);
+                (flaw, check, evidence, run)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (flaw, check, evidence, (code, out, err)) = run.join().expect("a run");
+        assert_eq!(
+            with_verdict(&out, "FAIL"),
+            vec![check],
+            "{flaw:?}\n{out}\n{err}"
+        );
+        assert!(out.contains(evidence), "{flaw:?}: evidence\n{out}");
+        // answers-commands is a must.
+        let must = check == "answers-commands";
+        assert_eq!(
+            code,
+            Some(if must { 1 } else { 0 }),
+            "{flaw:?}\n{out}\n{err}"
+        );
+    }
+}
+
+#[test]
+fn a_gateway_that_subscribes_itself_obeys_commands_through_mosquitto() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let Some(_mosquitto) =
+        common::start_mosquitto_configured(dir.path(), port, None, "set_tcp_nodelay true\n")
+    else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let (code, out, err) = qualify("commands.json", Flaw::None, Some(&url), &[]);
+    assert_eq!(with_verdict(&out, "PASS").len(), 13, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+}
+
+#[test]
+fn a_plan_with_a_wrong_command_exits_2_naming_the_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            r#"{"atS": 1, "device": "invPk/{{inv1}}", "invoke": "reboot"}"#,
+            "at phases[0].commands[0]: invoke reboot would be refused (1204 model validation failed): (topic): service \"reboot\" of the topic is not a service of model wb_inverter",
+        ),
+        (
+            r#"{"atS": 1, "device": "invPk/{{inv1}}", "set": {"Power": "hot"}}"#,
+            "at phases[0].commands[0]: set Power = \"hot\" would be refused (1204 model validation failed)",
+        ),
+        (
+            r#"{"atS": 3, "device": "gwPk/{{gw}}", "get": ["cpuLoad"]}"#,
+            "at phases[0].commands[0].atS: 3 is not within the phase: give 0 <= atS < forS (2 s)",
+        ),
+    ];
+    for (command, expected) in cases {
+        let plan = dir.path().join("wrong.json");
+        std::fs::write(
+            &plan,
+            format!(
+                r#"{{"name": "wrong", "device": "gwPk/gw01", "periodS": 1,
+                    "phases": [{{"forS": 2, "commands": [{command}]}}]}}"#
+            ),
+        )
+        .expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .args([
+                "qualify",
+                plan.to_str().expect("utf-8"),
+                "--workspace",
+                "fixtures",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .current_dir(root())
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("wrong.json: "), "{err}");
+        assert!(err.contains(expected), "{err}\nwanted: {expected}");
+        assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+    }
 }
 
 #[test]

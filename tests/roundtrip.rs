@@ -609,6 +609,7 @@ fn the_session_reconnects_and_resubscribes_after_a_broker_restart() {
         auth: Auth::None,
         keep_alive: Duration::from_secs(5),
         tls: Default::default(),
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).expect("session");
     let next = |wanted: &dyn Fn(&SessionEvent) -> bool| loop {

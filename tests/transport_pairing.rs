@@ -18,6 +18,7 @@ fn session(broker: &EmbeddedBroker, id: &str) -> Session {
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls: TlsOptions::default(),
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).expect("session starts");
     wait_for(&session, |e| matches!(e, SessionEvent::Connected));
@@ -365,6 +366,7 @@ fn a_reconnect_that_cannot_sign_anew_says_so() {
             ca_file: Some(ca.clone()),
             ..TlsOptions::default()
         },
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).expect("session starts");
     wait_for(&session, |e| matches!(e, SessionEvent::Disconnected { .. }));

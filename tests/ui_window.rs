@@ -795,6 +795,7 @@ fn watch_mode_checks_another_clients_traffic_and_saves_it_as_a_fixture() {
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls: TlsOptions::default(),
+        platform: false,
     };
     let session = Session::start(config, Box::new(|| {})).unwrap();
     assert!(matches!(
@@ -1234,11 +1235,21 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         .iter()
         .map(|r| (r.check.id(), r.verdict.name()))
         .collect();
-    assert_eq!(verdicts.len(), 9);
+    assert_eq!(verdicts.len(), 13);
+    // The plan sends no command: the four command checks are n/a, every other one passes.
     let not_passed: Vec<_> = run
         .results
         .iter()
         .filter(|r| r.verdict.name() != "pass")
+        .filter(|r| {
+            let commands = [
+                "answers-commands",
+                "reply-codes",
+                "applies-set",
+                "outputs-match",
+            ];
+            !(commands.contains(&r.check.id()) && r.verdict.name() == "n/a")
+        })
         .collect();
     assert!(
         not_passed.is_empty(),
@@ -1271,6 +1282,146 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
     step_until(&mut harness, Duration::from_secs(10), "the report", |_| {
         std::fs::read_to_string(&exported).is_ok_and(|html| html.contains("gives-up-on-rejects"))
     });
+}
+
+#[test]
+fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_the_run() {
+    use thingbench::qualify::CommandStatus;
+    use thingbench::qualify::picture::{BandKind, MarkKind};
+    let (_dir, root) = sample_workspace();
+    // The commands plan with a period of 1 s, for the slack a shared process needs (see above).
+    let plan = std::fs::read_to_string(root.join("plans/commands.json")).expect("the plan");
+    assert!(plan.contains(r#""periodS": 0.5"#), "{plan}");
+    std::fs::write(
+        root.join("plans/window.json"),
+        plan.replace(r#""periodS": 0.5"#, r#""periodS": 1"#),
+    )
+    .expect("a plan written");
+    let mut harness = open(&root, None);
+    harness.get_by_label("Qualify").click();
+    harness.run();
+    harness.get_by_label("Plan").click();
+    harness.run();
+    harness.get_by_label("window.json").click();
+    harness.run();
+    // Before it runs: the plan's commands beside its phases, in the order they fall due.
+    assert!(harness.query_by_label("Commands").is_some());
+    for line in [
+        "1.2 s  invPk/inv01: set Power = 3.5",
+        "1.4 s  gwPk/gw01: get cpuLoad",
+        "3.5 s  gwPk/gw01: get cpuLoad",
+        "4.0 s  invPk/inv01: set Power = 4.5",
+    ] {
+        assert!(
+            harness.query_by_label_contains(line).is_some(),
+            "{line} in the preview"
+        );
+    }
+    harness
+        .get_by_label("Device connects to")
+        .set_text_value_accesskit("127.0.0.1:0");
+    harness.run();
+    harness.get_by_label("Start qualifying").click();
+    harness.run();
+    let port = harness
+        .state()
+        .qualifying()
+        .run
+        .as_ref()
+        .expect("a run")
+        .listen
+        .port();
+    let device = common::device::RunningDevice::start(port, common::device::Flaw::None);
+    // Live: the picture follows the plan's clock, the commands their state.
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the outage's commands held",
+        |h| {
+            h.state().qualifying().run.as_ref().is_some_and(|r| {
+                r.commands.iter().any(|c| c.status == CommandStatus::Held)
+                    && r.picture.as_ref().is_some_and(|p| p.now_ms.is_some())
+            })
+        },
+    );
+    wait_for_label(&mut harness, "held: its target is offline");
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the plan's end",
+        |h| {
+            h.state()
+                .qualifying()
+                .run
+                .as_ref()
+                .is_some_and(|r| r.state == thingbench::control::RunState::Done)
+        },
+    );
+    drop(device);
+    harness.run();
+    let run = harness.state().qualifying().run.as_ref().expect("a run");
+    let verdicts: Vec<(&str, &str)> = run
+        .results
+        .iter()
+        .map(|r| (r.check.id(), r.verdict.name()))
+        .collect();
+    assert_eq!(verdicts.len(), 13);
+    assert!(
+        verdicts.iter().all(|(_, v)| *v == "pass"),
+        "{verdicts:?}\n{:#?}",
+        run.log
+    );
+    // Every command answered, the outage's after it.
+    assert_eq!(run.commands.len(), 6);
+    assert!(run.commands.iter().all(|c| c.good), "{:#?}", run.commands);
+    assert_eq!(
+        run.commands[3].status,
+        CommandStatus::Answered(Some(thingbench::protocol::ReplyCode(2001)))
+    );
+    assert!(harness.query_all_by_label("answered 200 (success)").count() >= 5);
+    assert!(
+        harness
+            .query_by_label("answered 2001 (the device's own error)")
+            .is_some()
+    );
+    // The picture: a band per phase, the connection, both reporting devices, the commands.
+    let picture = run.picture.as_ref().expect("a picture");
+    assert_eq!(picture.now_ms, None, "final once the plan is over");
+    let bands: Vec<BandKind> = picture.bands.iter().map(|b| b.kind).collect();
+    assert_eq!(
+        bands,
+        [BandKind::Normal, BandKind::Outage, BandKind::Normal]
+    );
+    let lanes: Vec<&str> = picture.lanes.iter().map(|l| l.label.as_str()).collect();
+    assert_eq!(
+        lanes,
+        ["connection", "gwPk/gw01", "invPk/inv01", "commands"]
+    );
+    let commands = &picture.lanes[3].marks;
+    let held = commands
+        .iter()
+        .filter(|m| m.kind == MarkKind::CommandHeld)
+        .count();
+    let answered = commands
+        .iter()
+        .filter(|m| m.kind == MarkKind::CommandAnswered)
+        .count();
+    assert_eq!((held, answered), (2, 6), "{commands:#?}");
+    assert!(
+        picture.lanes[2]
+            .marks
+            .iter()
+            .any(|m| m.kind == MarkKind::Backfill)
+    );
+    assert!(picture.pins.is_empty());
+    // The device's replies join the timeline as its rows, with their codes.
+    let timeline = harness.state().timeline();
+    let replies = (0..timeline.len())
+        .filter_map(|i| timeline.row(i))
+        .filter(|r| r.kind == RowKind::Dut && timeline.note(r).contains("reply to a command"))
+        .filter(|r| r.code().is_some_and(|c| c.0 == 200 || c.0 == 2001))
+        .count();
+    assert_eq!(replies, 6);
 }
 
 #[test]

@@ -99,6 +99,7 @@ impl ConnectionForm {
             auth,
             keep_alive: Duration::from_secs(self.keep_alive_s.clamp(5, 3600)),
             tls: self.tls_options()?,
+            platform: false,
         })
     }
 
@@ -219,10 +220,12 @@ pub enum Routed {
         payload: Vec<u8>,
         why: String,
     },
-    /// A suite request ended; `effect` is the login or logout it made, when accepted.
+    /// A suite request ended; `effect` is the login or logout it made, when accepted;
+    /// `reply_topic` the topic its reply came on.
     Suite {
         outcome: Outcome,
         reply: Vec<u8>,
+        reply_topic: Option<String>,
         effect: Option<SessionEffect>,
     },
     /// The connection was lost, or a retry failed.
@@ -614,6 +617,7 @@ impl Connection {
                 request,
                 reply,
                 payload,
+                topic,
                 rtt,
                 ..
             } => {
@@ -646,6 +650,20 @@ impl Connection {
                     rtt,
                 };
                 routed_end(pending.purpose, outcome, payload, effect)
+                    .map(|routed| match routed {
+                        Routed::Suite {
+                            outcome,
+                            reply,
+                            effect,
+                            ..
+                        } => Routed::Suite {
+                            outcome,
+                            reply,
+                            reply_topic: Some(topic),
+                            effect,
+                        },
+                        other => other,
+                    })
                     .into_iter()
                     .collect()
             }
@@ -743,6 +761,7 @@ fn routed_end(
         Purpose::Suite => Some(Routed::Suite {
             outcome,
             reply,
+            reply_topic: None,
             effect,
         }),
         Purpose::Command => Some(Routed::Command { outcome, reply }),

@@ -25,7 +25,7 @@ pub use connection::{Connection, ConnectionForm, LinkState, Purpose, Routed};
 pub use draft::{DeviceReply, DraftCtl, SendState};
 pub use notice::Notice;
 pub use plot::{PlotCtl, Series};
-pub use qualify::{QualifyCtl, RunState};
+pub use qualify::{CommandLine, QualifyCtl, RunState};
 pub use suite::SuiteCtl;
 pub use watch::{DeviceSummary, WatchCtl};
 pub use workbench::Workbench;

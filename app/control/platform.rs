@@ -38,6 +38,7 @@ impl PlatformClient {
                 auth: Auth::None,
                 keep_alive: Duration::from_secs(30),
                 tls: tls.clone(),
+                platform: true,
             };
             let session = Session::start(config, Box::new(move || wake()))?;
             self.session = Some((session, url.clone()));

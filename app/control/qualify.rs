@@ -1,6 +1,7 @@
 //! Qualification in the window: the workspace's plans, one run at a time with its proxy, broker
-//! and steered hub, the phase in force, the verdicts as they form, and the device's traffic in
-//! the timeline marked `dut`.
+//! and steered hub, the phase in force, the plan's commands and where each stands, the verdicts
+//! and the picture of the run as they form, and the device's traffic in the timeline marked
+//! `dut`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::history::{NewRow, RowKind, Timeline};
 use crate::model::Registry;
-use crate::protocol::EpochMs;
-use crate::qualify::{CheckResult, Plan, QualifyEvent, Record, Seen, Stand, judge, judge_so_far};
+use crate::protocol::{DeviceId, EpochMs, parse_reply, parse_topic};
+use crate::qualify::{
+    CheckResult, CommandStatus, Picture, Plan, QualifyEvent, Record, Seen, Stand, judge,
+    judge_so_far, pair_replies,
+};
 use crate::transport::{BrokerUrl, TlsOptions};
 use crate::workspace::{LoginState, Workspace, WorkspaceFeed, json_files_under};
 
@@ -53,6 +57,10 @@ pub struct QualifyRun {
     pub log: Vec<String>,
     /// The verdicts, as they stand.
     pub results: Vec<CheckResult>,
+    /// The plan's commands, in the order they fall due, and where each stands.
+    pub commands: Vec<CommandLine>,
+    /// The picture of the run so far.
+    pub picture: Option<Picture>,
     registry: Registry,
     /// What was seen, kept once the run is over (for the report).
     record: Option<Record>,
@@ -82,6 +90,41 @@ impl QualifyRun {
     /// The timeline row of the device's request number `n` (1-based, as evidence names it).
     pub fn row_of(&self, n: usize) -> Option<usize> {
         n.checked_sub(1).and_then(|i| self.rows.get(i)).copied()
+    }
+}
+
+/// One of the plan's commands as the tab lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandLine {
+    /// `phases[1].commands[0]`.
+    pub place: String,
+    /// When it falls due on the plan clock.
+    pub due: Duration,
+    pub target: DeviceId,
+    /// `set Power = 3.5`.
+    pub asked: String,
+    pub status: CommandStatus,
+    /// The reply's findings, in the checker's words.
+    pub findings: Vec<String>,
+    /// Answered once, with a fitting code and nothing wrong in the reply.
+    pub good: bool,
+}
+
+impl CommandLine {
+    /// The plan's commands before any is sent.
+    pub fn of_plan(plan: &Plan) -> Vec<Self> {
+        plan.commands()
+            .into_iter()
+            .map(|(phase, index, command, due)| Self {
+                place: format!("phases[{phase}].commands[{index}]"),
+                due,
+                target: command.target().clone(),
+                asked: command.describe(),
+                status: CommandStatus::Waiting,
+                findings: Vec::new(),
+                good: false,
+            })
+            .collect()
     }
 }
 
@@ -178,6 +221,7 @@ impl QualifyCtl {
         )
         .map_err(|e| Notice::error(format!("cannot qualify: {e}")))?;
         let listen = stand.qualification.listen;
+        let commands = CommandLine::of_plan(&plan);
         self.run = Some(QualifyRun {
             log: vec![format!(
                 "waiting up to {} s for {} on mqtt://{listen}",
@@ -190,6 +234,8 @@ impl QualifyCtl {
             state: RunState::Waiting,
             phase: None,
             results: Vec::new(),
+            commands,
+            picture: None,
             registry,
             record: None,
             judged: None,
@@ -305,13 +351,44 @@ fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
         judge_so_far(&run.plan, &run.registry, &record, now_ms)
     };
     run.judged = Some(Instant::now());
+    let now = (!all).then_some(now_ms);
+    let exchanges = pair_replies(&run.registry, &record);
+    run.commands = exchanges
+        .iter()
+        .map(|exchange| {
+            let command = &exchange.command;
+            CommandLine {
+                place: command.place(),
+                due: Duration::from_millis(command.due_ms),
+                target: command.target.clone(),
+                asked: run
+                    .plan
+                    .phases
+                    .get(command.phase)
+                    .and_then(|p| p.commands.get(command.index))
+                    .map_or_else(|| command.topic.clone(), |c| c.describe()),
+                status: exchange.status(&run.plan, now),
+                findings: exchange.findings(),
+                good: exchange.answered_well(),
+            }
+        })
+        .collect();
+    run.picture = Some(Picture::of_run(
+        &run.plan,
+        &run.registry,
+        &record,
+        &run.results,
+        now,
+    ));
     let wait_ms = u64::try_from(ANSWER_WAIT.as_millis()).unwrap_or(u64::MAX);
     for seen in record.seen.iter().skip(run.shown) {
         let Seen::Request(request) = seen else {
             run.shown += 1;
             continue;
         };
-        if request.answered.is_none() && !all && request.at_ms + wait_ms > now_ms {
+        // The hub answers no reply to a command: it passes by.
+        let reply = parse_topic(&request.topic).is_some_and(|t| t.method.is_command());
+        if request.answered.is_none() && !reply && !all && request.at_ms + wait_ms > now_ms {
             // Its answer may still come.
             break;
         }
@@ -325,7 +402,13 @@ fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
             .map_or(String::new(), |(_, p, _)| format!("phase \"{}\"", p.name));
         let note = match request.answered {
             Some(_) => phase,
+            None if reply => format!("{phase}: the device's reply to a command"),
             None => format!("{phase}: no reply"),
+        };
+        let code = if reply {
+            parse_reply(&request.payload).ok().map(|r| r.code)
+        } else {
+            request.answered
         };
         let row = timeline.push(
             at,
@@ -334,7 +417,7 @@ fn refresh(run: &mut QualifyRun, timeline: &mut Timeline, all: bool) {
                 device: device.as_ref(),
                 topic: &request.topic,
                 payload: &request.payload,
-                code: request.answered,
+                code,
                 note: &note,
                 ..NewRow::default()
             },

@@ -267,6 +267,7 @@ impl Workbench {
                 Routed::Suite {
                     outcome,
                     reply,
+                    reply_topic,
                     effect,
                 } => {
                     if effect.is_some() {
@@ -274,7 +275,7 @@ impl Workbench {
                         self.draft.registry_changed();
                     }
                     if let Some(suite) = self.suite.runner() {
-                        let effects = suite.ended(outcome, reply, now);
+                        let effects = suite.ended_on(outcome, reply, reply_topic, now);
                         self.drive_suite(effects);
                     }
                 }

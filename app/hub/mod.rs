@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{Event, Packet, QoS};
 
 use crate::broker::{Departures, Link};
-use crate::model::{Registry, check};
+use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, Method, Reply, ReplyCode, reply_topic};
 use crate::transport::{
     BrokerUrl, Scheme, TlsOptions, client_config, client_event_loop, connection_error_words,
@@ -341,6 +341,8 @@ pub trait HubPolicy: Send + Sync {
     /// The device's connections through the qualification's proxy: when its last one ends,
     /// its sub-devices are logged out.
     fn departures(&self) -> Arc<Departures>;
+    /// A login or logout the hub accepted (answered or not): who the platform can command.
+    fn session(&self, _effect: &SessionEffect) {}
 }
 
 /// What the hub answers with: the registry of the newest workspace, with who is logged in.
@@ -420,6 +422,9 @@ impl Served {
         let Some(policy) = self.policy.clone() else {
             return Some((reply_topic(topic), report.reply().to_bytes()));
         };
+        if let Some(effect) = &report.effect {
+            policy.session(effect);
+        }
         let points = report.view.method.is_some_and(Method::carries_points);
         let reply = match policy.decide(topic, payload) {
             Decision::Normal => Some(report.reply()),

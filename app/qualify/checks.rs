@@ -12,11 +12,16 @@ pub enum CheckId {
     TimesSane,
     BacksOff,
     GivesUpOnRejects,
+    // Commands to the device (design.md, "Qualify: commands, TLS, authentication, keep-alive").
+    AnswersCommands,
+    ReplyCodes,
+    AppliesSet,
+    OutputsMatch,
 }
 
 impl CheckId {
     /// Every check, in the order they are listed.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 13] = [
         Self::Connects,
         Self::Conforms,
         Self::LogsInFirst,
@@ -26,6 +31,10 @@ impl CheckId {
         Self::TimesSane,
         Self::BacksOff,
         Self::GivesUpOnRejects,
+        Self::AnswersCommands,
+        Self::ReplyCodes,
+        Self::AppliesSet,
+        Self::OutputsMatch,
     ];
 
     /// The id plans, reports and JUnit use.
@@ -40,6 +49,10 @@ impl CheckId {
             Self::TimesSane => "times-sane",
             Self::BacksOff => "backs-off",
             Self::GivesUpOnRejects => "gives-up-on-rejects",
+            Self::AnswersCommands => "answers-commands",
+            Self::ReplyCodes => "reply-codes",
+            Self::AppliesSet => "applies-set",
+            Self::OutputsMatch => "outputs-match",
         }
     }
 
@@ -56,7 +69,9 @@ impl CheckId {
     /// Its level unless the plan says otherwise.
     pub fn default_level(self) -> Level {
         match self {
-            Self::Connects | Self::Conforms | Self::LogsInFirst => Level::Must,
+            Self::Connects | Self::Conforms | Self::LogsInFirst | Self::AnswersCommands => {
+                Level::Must
+            }
             _ => Level::Should,
         }
     }
@@ -86,6 +101,18 @@ impl CheckId {
             }
             Self::GivesUpOnRejects => {
                 "a request answered with a 12xx code is not sent again with the same params on the same topic more than 3 times"
+            }
+            Self::AnswersCommands => {
+                "every delivered command gets exactly one reply within commandTimeoutS, on its topic + _reply, echoing its id, with an integer code"
+            }
+            Self::ReplyCodes => {
+                "a valid command is answered 200 or the device's own code (2000 and above), never 1101, 1102, 500 or another code below 2000; a command marked invalid is answered 2000 or above"
+            }
+            Self::AppliesSet => {
+                "after a set answered 200, the device's first post carrying that point for that device, timed after the reply, holds the value set and comes within 2 x periodS + 1 s"
+            }
+            Self::OutputsMatch => {
+                "a get answered 200 carries every point asked for, typed per the model; an invoke answered 200 carries every output of the service, typed, and no other key"
             }
         }
     }

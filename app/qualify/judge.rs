@@ -5,13 +5,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::model::{Registry, check};
 use crate::protocol::{DeviceId, Method, ReplyCode};
 
 use super::checks::{CheckId, CheckResult, Evidence, Level, Verdict};
+use super::desk::SentCommand;
 use super::plan::{Network, Plan};
+
+#[path = "judge_commands.rs"]
+mod commands;
+
+pub use commands::{CommandExchange, CommandReply, CommandStatus, pair_replies};
 
 /// The login failure code: the element names a sub-device that is not logged in.
 const NOT_LOGGED_IN: ReplyCode = ReplyCode(1212);
@@ -70,6 +76,8 @@ pub struct Record {
     pub start_epoch_ms: i64,
     /// In the order seen.
     pub seen: Vec<Seen>,
+    /// The plan's commands, in the order they fall due, with when each went out.
+    pub commands: Vec<SentCommand>,
 }
 
 impl Record {
@@ -103,6 +111,7 @@ fn judge_until(
     now_ms: Option<u64>,
 ) -> Vec<CheckResult> {
     let posts = Posts::read(plan, registry, record);
+    let commands = commands::judge_commands(plan, registry, record, &posts, now_ms);
     CheckId::ALL
         .into_iter()
         .map(|check| {
@@ -156,6 +165,10 @@ fn judge_until(
                     "no rejected request was sent again more than 3 times",
                     "rejected requests were sent again more than 3 times",
                 ),
+                CheckId::AnswersCommands => commands.answers.clone(),
+                CheckId::ReplyCodes => commands.codes.clone(),
+                CheckId::AppliesSet => commands.applies.clone(),
+                CheckId::OutputsMatch => commands.outputs.clone(),
             };
             let mut evidence = evidence;
             if evidence.len() > EVIDENCE_CAP {
@@ -239,6 +252,8 @@ fn connects(record: &Record) -> Judged {
 struct Element {
     device: DeviceId,
     time: Option<i64>,
+    /// Its `measurepoints` as written.
+    points: Map<String, Value>,
 }
 
 /// A post (batch, resume batch or single post), as the time-based checks need it.
@@ -313,6 +328,8 @@ impl Posts {
                         c.2.get_or_insert(*at_ms);
                     }
                 }
+                // Replies to commands are the command checks' business.
+                Seen::Request(request) if commands::on_command_topic(&request.topic) => {}
                 Seen::Request(request) => {
                     let place = |text: String| Evidence {
                         at_ms: request.at_ms,
@@ -408,7 +425,11 @@ impl Posts {
                                 *last = (*last).max(time);
                             }
                         }
-                        post.elements.push(Element { device, time });
+                        post.elements.push(Element {
+                            device,
+                            time,
+                            points: element.points,
+                        });
                     }
                     out.posts.push(post);
                 }

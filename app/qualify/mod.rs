@@ -3,14 +3,23 @@
 //! the device did, from a [`Record`] of its connections and requests.
 
 pub mod checks;
+pub mod desk;
 pub mod judge;
+pub mod picture;
 pub mod plan;
+pub mod plan_commands;
 pub mod run;
 pub mod stand;
 pub mod words;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
-pub use judge::{Record, Seen, SeenRequest, judge, judge_so_far};
+pub use desk::SentCommand;
+pub use judge::{
+    CommandExchange, CommandReply, CommandStatus, Record, Seen, SeenRequest, judge, judge_so_far,
+    pair_replies,
+};
+pub use picture::Picture;
 pub use plan::{Answer, Network, Phase, Plan};
-pub use run::{Qualification, QualifyEvent, Steering};
+pub use plan_commands::PlanCommand;
+pub use run::{Courier, Qualification, QualifyEvent, Steering};
 pub use stand::Stand;

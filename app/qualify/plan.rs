@@ -10,6 +10,10 @@ use crate::protocol::{DeviceId, ReplyCode};
 use crate::workspace::{FileError, Workspace};
 
 use super::checks::{CheckId, Level};
+use super::plan_commands::PlanCommand;
+
+/// How long the device has to answer a command unless the plan says (`commandTimeoutS`).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the hub answers the device's measure-point requests in a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +46,8 @@ pub struct Phase {
     pub network: Network,
     /// Added to every packet, both ways.
     pub delay: Duration,
+    /// Sent to the device during the phase, in the file's order.
+    pub commands: Vec<PlanCommand>,
 }
 
 impl Phase {
@@ -89,6 +95,8 @@ pub struct Plan {
     pub phases: Vec<Phase>,
     /// Levels the plan sets, over the checks' defaults.
     pub levels: BTreeMap<CheckId, Level>,
+    /// How long the device has to answer a command (`commandTimeoutS`).
+    pub command_timeout: Duration,
 }
 
 impl Plan {
@@ -106,8 +114,10 @@ impl Plan {
                 answer: Answer::Normal,
                 network: Network::Up,
                 delay: Duration::ZERO,
+                commands: Vec::new(),
             }],
             levels: BTreeMap::new(),
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 
@@ -147,6 +157,23 @@ impl Plan {
                 *start += phase.length;
                 Some((index, phase, begins))
             })
+    }
+
+    /// Every command of the plan in the order they fall due, with its phase's index, its
+    /// index in the phase and when it falls due on the plan clock.
+    pub fn commands(&self) -> Vec<(usize, usize, &PlanCommand, Duration)> {
+        let mut all: Vec<_> = self
+            .schedule()
+            .flat_map(|(p, phase, begins)| {
+                phase
+                    .commands
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, command)| (p, i, command, begins + command.at))
+            })
+            .collect();
+        all.sort_by_key(|(p, i, _, due)| (*due, *p, *i));
+        all
     }
 
     /// Loads `path` and checks it against `workspace`: bad JSON, a missing or wrong field, an
@@ -209,6 +236,21 @@ impl Plan {
         if file.phases.is_empty() {
             return Err(error("phases", "must hold at least one phase".into()));
         }
+        let command_timeout = match file.command_timeout_s {
+            None => DEFAULT_COMMAND_TIMEOUT,
+            Some(s) if s.is_finite() && (1.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
+            Some(s) => {
+                return Err(error(
+                    "commandTimeoutS",
+                    format!(
+                        "{s} is not a command timeout: give 1 to 60 seconds, as the platform allows"
+                    ),
+                ));
+            }
+        };
+        // Commands are checked as if every sub-device were logged in: whether one is online
+        // when its command falls due is the run's business.
+        let registry = workspace.registry(&crate::workspace::LoginState::All);
         let mut phases = Vec::with_capacity(file.phases.len());
         for (i, phase) in file.phases.into_iter().enumerate() {
             if !(phase.for_s.is_finite() && phase.for_s > 0.0) {
@@ -233,12 +275,23 @@ impl Plan {
                 },
                 Some(AnswerFile::Code(code)) => Answer::Code(ReplyCode(code)),
             };
+            let length = Duration::from_secs_f64(phase.for_s);
+            let commands = phase
+                .commands
+                .into_iter()
+                .enumerate()
+                .map(|(j, command)| {
+                    let place = format!("phases[{i}].commands[{j}]");
+                    PlanCommand::read(path, &place, &command, length, workspace, &registry)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             phases.push(Phase {
                 name: phase.name.unwrap_or_else(|| format!("phase {}", i + 1)),
-                length: Duration::from_secs_f64(phase.for_s),
+                length,
                 answer,
                 network: phase.network,
                 delay: Duration::from_millis(phase.delay_ms),
+                commands,
             });
         }
         let mut levels = BTreeMap::new();
@@ -268,6 +321,7 @@ impl Plan {
             period: Duration::from_secs_f64(file.period_s),
             phases,
             levels,
+            command_timeout,
         })
     }
 }
@@ -283,6 +337,7 @@ struct PlanFile {
     phases: Vec<PhaseFile>,
     #[serde(default)]
     levels: BTreeMap<String, String>,
+    command_timeout_s: Option<f64>,
 }
 
 fn default_connect_within() -> u64 {
@@ -299,6 +354,9 @@ struct PhaseFile {
     network: Network,
     #[serde(default)]
     delay_ms: u64,
+    /// Read as a fixture's command is, with its time and whether it is invalid on purpose.
+    #[serde(default)]
+    commands: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +406,60 @@ mod tests {
         let (index, _, start) = plan.phase_at(Duration::from_secs(41)).expect("in the plan");
         assert_eq!((index, start), (2, Duration::from_secs(40)));
         assert!(plan.phase_at(Duration::from_secs(83)).is_none());
+    }
+
+    #[test]
+    fn a_plan_reads_its_commands_in_the_order_they_fall_due() {
+        let plan = load(
+            r#"{"name": "c", "device": "gwPk/gw01", "periodS": 1, "commandTimeoutS": 5,
+                "phases": [{"name": "steady", "forS": 10, "commands": [
+                    {"atS": 3, "device": "gwPk/{{gw}}", "get": ["cpuLoad"]},
+                    {"atS": 1, "device": "invPk/{{inv1}}", "set": {"Power": 3.5}}]},
+                  {"name": "outage", "forS": 4, "network": "down", "commands": [
+                    {"atS": 0.5, "device": "invPk/inv01", "invoke": "setPowerLimit", "params": {"limit": 2.5, "mode": 1}},
+                    {"atS": 1, "device": "invPk/inv01", "set": {"Power": "hot"}, "invalid": true}]}]}"#,
+        )
+        .expect("a good plan");
+        assert_eq!(plan.command_timeout, Duration::from_secs(5));
+        let due: Vec<(usize, usize, u128)> = plan
+            .commands()
+            .into_iter()
+            .map(|(p, i, _, due)| (p, i, due.as_millis()))
+            .collect();
+        assert_eq!(
+            due,
+            [(0, 1, 1_000), (0, 0, 3_000), (1, 0, 10_500), (1, 1, 11_000)]
+        );
+        let set = &plan.phases[0].commands[1];
+        assert_eq!(set.target(), &DeviceId::new("invPk", "inv01"));
+        assert_eq!(
+            set.topic(),
+            "/sys/invPk/inv01/thing/service/measurepoint/set"
+        );
+        assert_eq!(set.describe(), "set Power = 3.5");
+        let (id, payload) = set.payload(&crate::workspace::IdSource::starting_at(7));
+        assert_eq!(id, crate::protocol::MsgId("7".into()));
+        let body: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"id": "7", "version": "1.0",
+                "method": "thing.service.measurepoint.set", "params": {"Power": 3.5}})
+        );
+        let invoke = &plan.phases[1].commands[0];
+        assert_eq!(
+            invoke.topic(),
+            "/sys/invPk/inv01/thing/service/setPowerLimit"
+        );
+        assert_eq!(
+            plan.phases[1].commands[1].describe(),
+            "set Power = \"hot\" (invalid on purpose)"
+        );
+        // Without commandTimeoutS: the platform's default.
+        let plan =
+            load(r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}]}"#)
+                .expect("a good plan");
+        assert_eq!(plan.command_timeout, DEFAULT_COMMAND_TIMEOUT);
+        assert!(plan.commands().is_empty());
     }
 
     #[test]
@@ -405,6 +517,56 @@ mod tests {
             (
                 r#"{"name": "x", "device": "gwPk/{{gateway}}", "periodS": 5, "phases": [{"forS": 1}]}"#,
                 "at device: unknown variable {{gateway}}; the variables are gw, inv1",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}, {"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01", "get": ["Power"]},
+                    {"atS": 2, "device": "invPk/inv01", "invoke": "reboot"}]}]}"#,
+                "at phases[1].commands[1]: invoke reboot would be refused (1204 model validation failed): (topic): service \"reboot\" of the topic is not a service of model wb_inverter; fix it, or mark it \"invalid\": true",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/{{inv1}}", "set": {"Power": "hot"}}]}]}"#,
+                "at phases[0].commands[0]: set Power = \"hot\" would be refused (1204 model validation failed): params.Power:",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 5, "device": "invPk/inv01", "get": ["Power"]}]}]}"#,
+                "at phases[0].commands[0].atS: 5 is not within the phase: give 0 <= atS < forS (5 s)",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "set": {"Power": 1}}]}]}"#,
+                "at phases[0].commands[0]: gives set and get; give exactly one",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01"}]}]}"#,
+                "at phases[0].commands[0]: says nothing to do; give one of \"set\", \"get\" or \"invoke\"",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv09", "get": ["Power"]}]}]}"#,
+                "at phases[0].commands[0].device: invPk/inv09 is not a device of the workspace; the devices are gwPk/gw01, invPk/inv01",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "invalid": true}]}]}"#,
+                "at phases[0].commands[0].invalid: is true, but the checker finds get Power (invalid on purpose) valid",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "params": {}}]}]}"#,
+                "at phases[0].commands[0].params: goes with \"invoke\" only",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 5, "commands": [
+                    {"atS": 1, "device": "invPk/inv01", "get": ["Power"], "when": 2}]}]}"#,
+                "at phases[0].commands[0].when: is not a field of a plan's command; the fields are atS, device",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "commandTimeoutS": 0, "phases": [{"forS": 1}]}"#,
+                "at commandTimeoutS: 0 is not a command timeout: give 1 to 60 seconds",
             ),
         ];
         for (text, expected) in cases {

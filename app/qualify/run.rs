@@ -13,11 +13,18 @@ use crate::broker::Departures;
 use crate::broker::door::{Conditions, Door, DoorLimits, DoorNews, Gate, Greeting};
 use crate::broker::mqtt_frame::{Connect, Refusal, connack_refusing};
 use crate::hub::{Decision, HubPolicy};
-use crate::model::Registry;
-use crate::protocol::{EpochMs, ReplyCode, Secret, SignError, device_of_username, verify_connect};
+use crate::model::{Registry, SessionEffect};
+use crate::protocol::{
+    EpochMs, ReplyCode, Secret, SignError, device_of_username, parse_topic, verify_connect,
+};
 
+use super::desk::{Desk, SentCommand};
 use super::judge::{Record, Seen, SeenRequest};
 use super::plan::{Answer, Network, Plan};
+
+/// Publishes a command (`topic`, `payload`) to the device as the platform does: from a client
+/// of thingbench's own, never the device's identity.
+pub type Courier = Box<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 /// What a running qualification reports as it goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +42,13 @@ pub enum QualifyEvent {
     Disconnected { conn: u64, departed: bool },
     /// A connection attempt while the network was down, closed at once.
     Attempt,
+    /// Command `index` of phase `phase` went out (`sent`), or fell due while its target was
+    /// offline and is held until it is back.
+    Command {
+        phase: usize,
+        index: usize,
+        sent: bool,
+    },
     /// The last phase ended; the device's connections are closed and the record is final.
     Finished,
     /// News of the proxy itself (it cannot accept connections, or reach the broker).
@@ -54,6 +68,8 @@ struct State {
     next_conn: u64,
     requests: usize,
     finished: bool,
+    /// Who the platform can send commands to now.
+    desk: Desk,
 }
 
 /// A qualification's shared state: the hub's [`HubPolicy`] and the proxy's record.
@@ -66,6 +82,10 @@ pub struct Steering {
     now: watch::Sender<Conditions>,
     started: Notify,
     wake: Box<dyn Fn() + Send + Sync>,
+    /// Sends the plan's commands; `None` when the plan has none.
+    courier: Option<Courier>,
+    /// Tells the clock that who is online changed: a held command may soon go out.
+    poke: Notify,
 }
 
 fn key(topic: &str, payload: &[u8]) -> u64 {
@@ -148,6 +168,8 @@ impl Steering {
                 state.record.start_epoch_ms = EpochMs::now().0;
                 if let Some(phase) = state.plan.phases.first() {
                     self.now.send_replace(conditions_of(phase));
+                    let down = phase.network == Network::Down;
+                    state.desk.network(down);
                 }
             }
             let at_ms = Self::at_ms(&state);
@@ -156,6 +178,7 @@ impl Steering {
                 conn,
                 signed: Ok(()),
             });
+            state.desk.connected(at_ms);
             first
         };
         if first {
@@ -163,6 +186,7 @@ impl Steering {
             self.tell(QualifyEvent::Started);
         }
         self.tell(QualifyEvent::Connected { conn });
+        self.poke.notify_one();
     }
 
     fn ended(&self, conn: u64) {
@@ -179,9 +203,13 @@ impl Steering {
                 conn,
                 departed,
             });
+            if departed {
+                state.desk.departed();
+            }
             departed
         };
         self.tell(QualifyEvent::Disconnected { conn, departed });
+        self.poke.notify_one();
     }
 
     fn attempt(&self) {
@@ -211,6 +239,8 @@ impl Steering {
         let row = Some(state.requests);
         let index = state.record.seen.len();
         let k = key(&topic, &payload);
+        // A reply to a command (or one on a command topic) passes the hub by: nothing answers it.
+        let answerable = !parse_topic(&topic).is_some_and(|t| t.method.is_command());
         state.record.seen.push(Seen::Request(SeenRequest {
             at_ms,
             conn,
@@ -219,11 +249,70 @@ impl Steering {
             payload,
             answered: None,
         }));
-        state
-            .unanswered
-            .entry(k)
-            .or_default()
-            .push_back((index, answer));
+        if answerable {
+            state
+                .unanswered
+                .entry(k)
+                .or_default()
+                .push_back((index, answer));
+        }
+    }
+
+    /// Sends the commands that are due to targets online long enough, and says which ones fell
+    /// due while their target was offline. Returns when to look again (plan-clock ms), unless
+    /// who is online changes before.
+    fn dispatch(&self) -> Option<u64> {
+        let (out, news, wake) = {
+            let mut guard = self.state();
+            let state = &mut *guard;
+            if state.finished || state.start.is_none() {
+                return None;
+            }
+            let now = Self::at_ms(state);
+            let mut out = Vec::new();
+            let mut news = Vec::new();
+            if self.courier.is_some() {
+                for i in state.desk.to_send(&state.record.commands, now) {
+                    let command = &mut state.record.commands[i];
+                    command.delivered_ms = Some(now);
+                    out.push((command.topic.clone(), command.payload.clone()));
+                    news.push(QualifyEvent::Command {
+                        phase: command.phase,
+                        index: command.index,
+                        sent: true,
+                    });
+                }
+            }
+            for command in &mut state.record.commands {
+                if command.delivered_ms.is_none()
+                    && !command.held
+                    && command.due_ms <= now
+                    && !state.desk.online(&command.target)
+                {
+                    command.held = true;
+                    news.push(QualifyEvent::Command {
+                        phase: command.phase,
+                        index: command.index,
+                        sent: false,
+                    });
+                }
+            }
+            // With the same `now` as the sending: a target settling at `now` went out above.
+            let wake = self
+                .courier
+                .as_ref()
+                .and_then(|_| state.desk.next_wake(&state.record.commands, now));
+            (out, news, wake)
+        };
+        if let Some(courier) = &self.courier {
+            for (topic, payload) in &out {
+                courier(topic, payload);
+            }
+        }
+        for event in news {
+            self.tell(event);
+        }
+        wake
     }
 
     /// A copy of the record so far.
@@ -267,6 +356,18 @@ impl HubPolicy for Steering {
 
     fn departures(&self) -> Arc<Departures> {
         Arc::clone(&self.departures)
+    }
+
+    fn session(&self, effect: &SessionEffect) {
+        {
+            let mut state = self.state();
+            let at_ms = Self::at_ms(&state);
+            match effect {
+                SessionEffect::Login(device) => state.desk.logged_in(device.clone(), at_ms),
+                SessionEffect::Logout(device) => state.desk.logged_out(device),
+            }
+        }
+        self.poke.notify_one();
     }
 }
 
@@ -353,13 +454,14 @@ impl Qualification {
     }
 
     /// Listens on `listen` for the device and forwards it to the broker at `upstream`, playing
-    /// `plan` once the device first connects. `registry` gives the device's secret. `wake` is
-    /// called after every event.
+    /// `plan` once the device first connects, its commands sent by `courier`. `registry` gives
+    /// the device's secret. `wake` is called after every event.
     pub fn start(
         plan: Plan,
         registry: &Registry,
         listen: SocketAddr,
         upstream: SocketAddr,
+        courier: Option<Courier>,
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Self, String> {
         let secret = registry
@@ -374,22 +476,30 @@ impl Qualification {
             })?;
         let (events_tx, events) = std::sync::mpsc::channel();
         let (now, _) = watch::channel(Conditions::default());
+        let record = Record {
+            commands: SentCommand::all_of(&plan),
+            ..Record::default()
+        };
+        let desk = Desk::new(plan.device.clone());
         let steering = Arc::new(Steering {
             state: Mutex::new(State {
                 plan,
                 secret,
                 start: None,
-                record: Record::default(),
+                record,
                 unanswered: HashMap::new(),
                 next_conn: 0,
                 requests: 0,
                 finished: false,
+                desk,
             }),
             departures: Arc::default(),
             events: events_tx,
             now,
             started: Notify::new(),
             wake,
+            courier,
+            poke: Notify::new(),
         });
         let door = Door::open(
             listen,
@@ -414,26 +524,47 @@ impl Qualification {
     }
 }
 
-/// Walks the phases once the clock started, then closes the device's connections.
+/// Walks the phases once the clock started, sends the plan's commands as they fall due and
+/// their targets come online, then closes the device's connections.
 async fn clock(steering: Arc<Steering>) {
     steering.started.notified().await;
-    let (phases, start) = {
+    let (phases, start, end) = {
         let state = steering.state();
         let start = state.start.unwrap_or_else(Instant::now);
         let phases: Vec<_> = state
             .plan
             .schedule()
-            .map(|(index, phase, begins)| (index, phase.clone(), begins))
+            .map(|(index, phase, begins)| (index, phase.clone(), start + begins))
             .collect();
-        (phases, start)
+        (phases, start, start + state.plan.length())
     };
-    for (index, phase, begins) in phases {
-        tokio::time::sleep_until((start + begins).into()).await;
-        steering.now.send_replace(conditions_of(&phase));
-        steering.tell(QualifyEvent::Phase { index });
+    let mut next = 0;
+    loop {
+        let now = Instant::now();
+        while let Some((index, phase, begins)) = phases.get(next)
+            && *begins <= now
+        {
+            steering.now.send_replace(conditions_of(phase));
+            let down = phase.network == Network::Down;
+            steering.state().desk.network(down);
+            steering.tell(QualifyEvent::Phase { index: *index });
+            next += 1;
+        }
+        if now >= end {
+            break;
+        }
+        let mut wake = end;
+        if let Some(at_ms) = steering.dispatch() {
+            wake = wake.min(start + Duration::from_millis(at_ms));
+        }
+        if let Some((_, _, begins)) = phases.get(next) {
+            wake = wake.min(*begins);
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(wake.into()) => {}
+            () = steering.poke.notified() => {}
+        }
     }
-    let end = start + steering.state().plan.length();
-    tokio::time::sleep_until(end.into()).await;
     steering.state().finished = true;
     steering.now.send_replace(Conditions {
         delay: Duration::ZERO,

@@ -3,16 +3,16 @@
 //! and the window.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::{Hub, HubPolicy};
-use crate::transport::{BrokerUrl, Scheme, TlsOptions};
+use crate::transport::{BrokerUrl, Scheme, SessionCommand, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::plan::Plan;
-use super::run::Qualification;
+use super::run::{Courier, Qualification};
 
 /// A running qualification with its broker and hub; stopping (or dropping) it stops them all.
 pub struct Stand {
@@ -68,7 +68,27 @@ impl Stand {
                 (Some((broker, links)), resolve(&inner)?, url)
             }
         };
-        let qualification = Qualification::start(plan, &registry, listen, upstream, wake)?;
+        // The platform's side sends the plan's commands from a client of its own.
+        let courier = if plan.phases.iter().any(|p| !p.commands.is_empty()) {
+            let session = crate::runner::connect::platform_session(url.clone(), tls.clone())
+                .map_err(|e| {
+                    format!("the platform's client, which sends the plan's commands: {e}")
+                })?;
+            let session = Mutex::new(session);
+            let courier: Courier = Box::new(move |topic: &str, payload: &[u8]| {
+                let session = session
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                session.send(SessionCommand::Publish {
+                    topic: topic.to_owned(),
+                    payload: payload.to_vec(),
+                });
+            });
+            Some(courier)
+        } else {
+            None
+        };
+        let qualification = Qualification::start(plan, &registry, listen, upstream, courier, wake)?;
         let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
         let (broker, hub) = match (embedded, broker) {
             (Some((broker, mut links)), _) => {

@@ -43,6 +43,22 @@ pub fn event_line(plan: &Plan, event: &QualifyEvent, at: f64) -> Option<String> 
         QualifyEvent::Attempt => {
             format!("{at:7.1} s  connection attempt while the network is down: closed")
         }
+        QualifyEvent::Command { phase, index, sent } => {
+            let command = plan.phases.get(*phase)?.commands.get(*index)?;
+            let place = format!("phases[{phase}].commands[{index}]");
+            if *sent {
+                format!(
+                    "{at:7.1} s  command {place} to {}: {}",
+                    command.target(),
+                    command.describe()
+                )
+            } else {
+                format!(
+                    "{at:7.1} s  command {place} to {} held: it is offline; sent when it is back",
+                    command.target()
+                )
+            }
+        }
         QualifyEvent::Finished => {
             format!("{at:7.1} s  the plan is over: the device's connection is closed")
         }
@@ -55,7 +71,8 @@ pub fn verdicts_text(results: &[CheckResult]) -> String {
     for result in results {
         text.push_str(&result.line());
         text.push('\n');
-        if result.verdict == Verdict::Fail {
+        // A failure's evidence, or the notes of another verdict (a command never delivered).
+        if !result.evidence.is_empty() {
             for e in &result.evidence {
                 let request = e.row.map_or(String::new(), |r| format!("request #{r}, "));
                 text.push_str(&format!(

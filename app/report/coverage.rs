@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Registry, Severity, ThingModel, WrongKind, check};
+use crate::model::{CommandKind, Registry, Severity, ThingModel, WrongKind, check};
 use crate::protocol::ReplyCode;
 use crate::runner::{Outcome, Traffic};
 
@@ -116,6 +116,28 @@ pub struct ModelCoverage {
     pub points: Vec<PointCoverage>,
     /// Identifiers sent that are not points of the model, sorted, with how often.
     pub unknown: BTreeMap<String, usize>,
+    /// How often each point was set by a command the device answered 200, by identifier.
+    pub set: BTreeMap<String, usize>,
+    /// The model's services, in its order.
+    pub services: Vec<ServiceCoverage>,
+    /// The model's events, in its order.
+    pub events: Vec<EventCoverage>,
+}
+
+/// One service: how often it was invoked and answered 200, and which outputs came back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceCoverage {
+    pub identifier: String,
+    pub invoked: usize,
+    /// The service's outputs, each with whether a reply carried it.
+    pub outputs: Vec<(String, bool)>,
+}
+
+/// One event: how often it was posted and accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventCoverage {
+    pub identifier: String,
+    pub posted: usize,
 }
 
 /// A share: `done` of `total`.
@@ -157,7 +179,78 @@ impl ModelCoverage {
                 })
                 .collect(),
             unknown: BTreeMap::new(),
+            set: BTreeMap::new(),
+            services: model
+                .services
+                .iter()
+                .map(|service| ServiceCoverage {
+                    identifier: service.identifier.clone(),
+                    invoked: 0,
+                    outputs: service
+                        .outputs
+                        .iter()
+                        .map(|output| (output.identifier.clone(), false))
+                        .collect(),
+                })
+                .collect(),
+            events: model
+                .events
+                .iter()
+                .map(|event| EventCoverage {
+                    identifier: event.identifier.clone(),
+                    posted: 0,
+                })
+                .collect(),
         }
+    }
+
+    /// Points set by a command the device accepted.
+    pub fn points_set(&self) -> Share {
+        Share {
+            done: self
+                .points
+                .iter()
+                .filter(|p| self.set.contains_key(&p.identifier))
+                .count(),
+            total: self.points.len(),
+        }
+    }
+
+    /// Services invoked and answered 200.
+    pub fn services_invoked(&self) -> Share {
+        Share {
+            done: self.services.iter().filter(|s| s.invoked > 0).count(),
+            total: self.services.len(),
+        }
+    }
+
+    /// Events posted and accepted.
+    pub fn events_posted(&self) -> Share {
+        Share {
+            done: self.events.iter().filter(|e| e.posted > 0).count(),
+            total: self.events.len(),
+        }
+    }
+
+    /// What commands and events never exercised: services never invoked, outputs never seen,
+    /// events never posted.
+    pub fn never_exercised(&self) -> Vec<String> {
+        let services = self.services.iter().flat_map(|s| {
+            let never =
+                (s.invoked == 0).then(|| format!("service {} (never invoked)", s.identifier));
+            let outputs = s
+                .outputs
+                .iter()
+                .filter(|(_, seen)| s.invoked > 0 && !seen)
+                .map(|(id, _)| format!("output {}.{id} (never in a reply)", s.identifier));
+            never.into_iter().chain(outputs)
+        });
+        let events = self
+            .events
+            .iter()
+            .filter(|e| e.posted == 0)
+            .map(|e| format!("event {} (never posted)", e.identifier));
+        services.chain(events).collect()
     }
 
     /// Points sent at all, valid or invalid: the headline figure.
@@ -321,6 +414,9 @@ impl Coverage {
             return;
         }
         let report = check(registry, &exchange.topic, &exchange.payload);
+        if code == ReplyCode::SUCCESS {
+            self.add_command_or_event(registry, &report.view, &exchange.reply);
+        }
         for element in &report.view.elements {
             let Some(model) = registry.model_of(&element.device.product_key) else {
                 continue;
@@ -355,6 +451,65 @@ impl Coverage {
                     },
                 }
             }
+        }
+    }
+
+    /// A command the device answered 200, or an event post the hub accepted: what it
+    /// exercised of its model.
+    fn add_command_or_event(
+        &mut self,
+        registry: &Registry,
+        view: &crate::model::RequestView,
+        reply: &[u8],
+    ) {
+        let device = match (&view.command, &view.event) {
+            (Some(command), _) => &command.target,
+            (None, Some(_)) => match &view.device {
+                Some(device) => device,
+                None => return,
+            },
+            (None, None) => return,
+        };
+        let Some(model) = registry.model_of(&device.product_key) else {
+            return;
+        };
+        let Some(table) = self
+            .models
+            .iter_mut()
+            .find(|m| m.model_id == model.model_id)
+        else {
+            return;
+        };
+        if let Some(event) = &view.event
+            && let Some(coverage) = table
+                .events
+                .iter_mut()
+                .find(|e| e.identifier == event.event)
+        {
+            coverage.posted += 1;
+        }
+        match view.command.as_ref().map(|c| &c.kind) {
+            Some(CommandKind::Set(points)) => {
+                for id in points.keys() {
+                    if table.points.iter().any(|p| p.identifier == *id) {
+                        *table.set.entry(id.clone()).or_default() += 1;
+                    }
+                }
+            }
+            Some(CommandKind::Invoke { service, .. }) => {
+                let data = crate::protocol::parse_reply(reply)
+                    .ok()
+                    .map(|r| r.data)
+                    .unwrap_or_default();
+                if let Some(coverage) = table.services.iter_mut().find(|s| s.identifier == *service)
+                {
+                    coverage.invoked += 1;
+                    for (output, seen) in &mut coverage.outputs {
+                        *seen |= data.get(output.as_str()).is_some();
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

@@ -63,9 +63,106 @@ pub fn generate(
             ));
             continue;
         };
-        out.extend(product_suite(&registry, &gateway, &device, model));
+        let posts = product_suite(&registry, &gateway, &device, model);
+        let next = posts.len();
+        out.extend(posts);
+        out.extend(event_posts(&registry, &gateway, &device, model, next));
+        out.extend(invokes(&device, model));
     }
     Ok((out, notes))
+}
+
+/// Per event of `model`, one valid post of it by `device` (sent over the gateway's connection,
+/// on the device's event topic), expecting the code the checker predicts; numbered from `next`.
+fn event_posts(
+    registry: &Registry,
+    gateway: &DeviceId,
+    device: &DeviceId,
+    model: &ThingModel,
+    next: usize,
+) -> Vec<Generated> {
+    let pk = &device.product_key.0;
+    model
+        .events
+        .iter()
+        .enumerate()
+        .map(|(n, event)| {
+            let outputs: Map<String, Value> = event
+                .outputs
+                .iter()
+                .map(|output| (output.identifier.clone(), valid_of(&output.data_type)))
+                .collect();
+            let request = json!({
+                "version": "1.0",
+                "method": format!("thing.event.{}.post", event.identifier),
+                "params": {"events": outputs, "time": "now"},
+            });
+            let topic = crate::protocol::topic_of(
+                crate::protocol::Method::EventPost,
+                device,
+                &event.identifier,
+            );
+            let mut fixture = Fixture::new(
+                format!("{pk}: event {} posted valid", event.identifier),
+                request,
+                crate::protocol::ReplyCode::SUCCESS,
+            );
+            fixture.topic = Some(topic);
+            let message = fixture.resolve(
+                gateway,
+                registry,
+                EpochMs(1_700_000_000_000),
+                &IdSource::from_clock(),
+            );
+            fixture.expect.code = Some(check(registry, &message.topic, &message.payload).code);
+            let what = format!("event {} valid", event.identifier);
+            Generated {
+                file: PathBuf::from(pk).join(format!("{:03}-{}.json", next + n, slug(&what))),
+                fixture,
+            }
+        })
+        .collect()
+}
+
+/// Per service of `model`, one valid invoke of it on `device`, every input typed, expecting
+/// 200: a command fixture, in `commands/` of its own (a device must answer it).
+fn invokes(device: &DeviceId, model: &ThingModel) -> Vec<Generated> {
+    let pk = &device.product_key.0;
+    model
+        .services
+        .iter()
+        .enumerate()
+        .map(|(n, service)| {
+            let params: Map<String, Value> = service
+                .inputs
+                .iter()
+                .map(|input| (input.identifier.clone(), valid_of(&input.data_type)))
+                .collect();
+            let command = crate::workspace::Command {
+                device: device.clone(),
+                kind: crate::model::CommandKind::Invoke {
+                    service: service.identifier.clone(),
+                    params,
+                },
+            };
+            let fixture = Fixture {
+                name: format!("{pk}: invoke {} with every input valid", service.identifier),
+                topic: None,
+                login: None,
+                body: crate::workspace::FixtureBody::Command(command),
+                expect: crate::workspace::Expect::code(crate::protocol::ReplyCode::SUCCESS),
+                send_oversize: false,
+                extra: Map::new(),
+            };
+            let what = format!("invoke {}", service.identifier);
+            Generated {
+                file: PathBuf::from("commands")
+                    .join(pk)
+                    .join(format!("{n:03}-{}.json", slug(&what))),
+                fixture,
+            }
+        })
+        .collect()
 }
 
 /// Writes the suite under `out`, one folder per product; returns the files written.

@@ -5,7 +5,8 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::model::WrongKind;
 
-use super::{Coverage, Item, ModelCoverage, Report, Share, Shown};
+use super::device_coverage::{DeviceCoverage, DeviceModel};
+use super::{CommandRow, Coverage, DeviceSection, Item, ModelCoverage, Report, Share, Shown};
 
 /// Print and phone friendly; closed `<details>` open on paper where the browser allows it.
 const STYLE: &str = "
@@ -14,12 +15,14 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.2rem;margin-top:2rem;border-bo
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.5rem 0}dl.meta dt{color:#57606a}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .summary{font-size:1.15rem;font-weight:600}.pass{color:#1a7f37}.fail{color:#cf222e}.na{color:#57606a}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.2rem .45rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td.n{text-align:right}td.hit{background:#dafbe1}td.miss{background:#ffebe9}td.off{background:#f6f8fa;color:#8c959f}
+th{background:#f6f8fa}td.n{text-align:right;white-space:nowrap}td.hit{background:#dafbe1}td.miss{background:#ffebe9}td.off{background:#f6f8fa;color:#8c959f}
 section.item{border:1px solid #d0d7de;border-left:.35rem solid #8c959f;border-radius:.3rem;padding:.4rem .8rem;margin:.6rem 0;break-inside:avoid}
 section.item.pass{border-left-color:#1a7f37}section.item.fail{border-left-color:#cf222e}
 section.item h3{margin:.2rem 0;overflow-wrap:anywhere}.src{color:#57606a;font-size:.85rem;overflow-wrap:anywhere}
 pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}
 ul{margin:.2rem 0;padding-left:1.3rem}
+svg.picture{width:100%;height:auto;display:block;margin:.5rem 0}.legend{font-size:.8rem;color:#57606a}ol.pins{font-size:.85rem}
+tr.cmd.good td.status{color:#1a7f37}tr.cmd.bad td.status{color:#cf222e}
 @media print{body{max-width:none}details::details-content{content-visibility:visible;display:block}a{color:inherit}}
 ";
 
@@ -62,6 +65,12 @@ pub(super) fn page(report: &Report) -> String {
                     @if let Some(coverage) = &report.coverage {
                         div.scroll { (coverage_summary(coverage)) }
                     }
+                    @if let Some(device) = &report.device {
+                        div.scroll { (device_coverage_summary(&device.coverage)) }
+                    }
+                }
+                @if let Some(device) = &report.device {
+                    (device_sections(device))
                 }
                 @if let Some(coverage) = &report.coverage {
                     section #coverage {
@@ -221,6 +230,17 @@ fn model_section(model: &ModelCoverage) -> Markup {
             @if !missing.is_empty() {
                 p.missing { "Never sent wrong this way: " (missing.join("; ")) }
             }
+            @if !model.services.is_empty() || !model.events.is_empty() || !model.set.is_empty() {
+                p.commands {
+                    "Points set by commands: " (model.points_set())
+                    "; services invoked: " (model.services_invoked())
+                    "; events posted: " (model.events_posted()) "."
+                }
+                @let never = model.never_exercised();
+                @if !never.is_empty() {
+                    p.never-exercised { "Never exercised: " (never.join(", ")) }
+                }
+            }
             @if model.unknown.is_empty() {
                 p.unknown { "No unknown identifier was sent." }
             } @else {
@@ -260,6 +280,155 @@ fn codes_section(coverage: &Coverage) -> Markup {
                     "Never seen: "
                     (never.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join(", "))
                 }
+            }
+        }
+    }
+}
+
+/// A qualification's own sections: the picture of the run, the commands, and the coverage.
+fn device_sections(device: &DeviceSection) -> Markup {
+    html! {
+        section #run {
+            h2 { "The run" }
+            p {
+                "The plan's phases on the plan clock; a row for the device's connection, one per reporting device "
+                "(its posts, back-fills apart), and one for the commands (from sending to reply). "
+                "Each failed check's evidence is pinned where it happened."
+            }
+            (super::picture_svg::picture(&device.picture))
+        }
+        @if !device.commands.is_empty() {
+            section #commands {
+                h2 { "Commands" }
+                div.scroll {
+                    table.commands {
+                        thead { tr {
+                            th { "command" } th { "to" } th { "asked" } th { "id" } th { "due" } th { "sent" }
+                            th { "reply" } th { "round trip" } th { "findings" }
+                        } }
+                        tbody {
+                            @for command in &device.commands { (command_row(command)) }
+                        }
+                    }
+                }
+                @for command in &device.commands {
+                    details {
+                        summary { (command.place) ": command and reply" }
+                        (shown("command", &command.command))
+                        @if let Some(reply) = &command.reply { (shown("reply", reply)) }
+                    }
+                }
+            }
+        }
+        section #coverage {
+            h2 { "Coverage" }
+            p {
+                "What the device exercised of each model: the measure points it posted, the points the plan set, "
+                "the services invoked (and the outputs their replies carried) and the events it posted."
+            }
+            @for model in &device.coverage.models { (device_model_section(model)) }
+        }
+    }
+}
+
+fn command_row(command: &CommandRow) -> Markup {
+    let class = if command.good { "cmd good" } else { "cmd bad" };
+    html! {
+        tr class=(class) data-place=(command.place) {
+            td { (command.place) }
+            td { (command.target) }
+            td { (command.asked) }
+            td { (command.id) }
+            td.n { (format!("{:.1} s", command.due_s)) }
+            td.n { @if let Some(sent) = command.sent_s { (format!("{sent:.1} s")) } @else { "never" } }
+            td.status {
+                (command.status)
+                @if command.more_replies > 0 { " (and " (command.more_replies) " more)" }
+            }
+            td.n { @if let Some(ms) = command.round_trip_ms { (ms) " ms" } }
+            td { @for finding in &command.findings { div { (finding) } } }
+        }
+    }
+}
+
+fn device_coverage_summary(coverage: &DeviceCoverage) -> Markup {
+    html! {
+        table #coverage-summary {
+            thead { tr {
+                th { "model" } th { "products" } th { "points posted" } th { "points set" }
+                th { "services invoked" } th { "events posted" }
+            } }
+            tbody {
+                @for model in &coverage.models {
+                    tr data-model=(model.model_id) {
+                        td { (model.model_id) }
+                        td { (model.products.join(", ")) }
+                        (share_cell(model.posted()))
+                        (share_cell(model.set()))
+                        (share_cell(model.invoked()))
+                        (share_cell(model.evented()))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn device_model_section(model: &DeviceModel) -> Markup {
+    let count = |n: usize| {
+        html! { @if n > 0 { td.n.hit { (n) } } @else { td.n.miss { "0" } } }
+    };
+    html! {
+        section.model id={ "model-" (model.model_id) } {
+            h3 { (model.model_id) @if !model.name.is_empty() { " (" (model.name) ")" } }
+            p {
+                "Points posted: " (model.posted()) "; set: " (model.set())
+                "; services invoked: " (model.invoked()) "; events posted: " (model.evented()) "."
+            }
+            div.scroll {
+                table.points {
+                    thead { tr { th { "point" } th { "type" } th { "posted" } th { "set" } } }
+                    tbody {
+                        @for point in &model.points {
+                            tr data-point=(point.identifier) {
+                                td { (point.identifier) } td { (point.data_type) }
+                                (count(point.posted)) (count(point.set))
+                            }
+                        }
+                    }
+                }
+                @if !model.services.is_empty() {
+                    table.services {
+                        thead { tr { th { "service" } th { "invoked" } th { "outputs seen" } } }
+                        tbody {
+                            @for service in &model.services {
+                                tr data-service=(service.identifier) {
+                                    td { (service.identifier) }
+                                    (count(service.invoked))
+                                    td {
+                                        @for (i, (output, seen)) in service.outputs.iter().enumerate() {
+                                            @if i > 0 { ", " }
+                                            @if *seen { span.pass { (output) } } @else { span.fail { (output) " (never seen)" } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !model.events.is_empty() {
+                    table.events {
+                        thead { tr { th { "event" } th { "posted" } } }
+                        tbody {
+                            @for event in &model.events {
+                                tr data-event=(event.identifier) { td { (event.identifier) } (count(event.posted)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @for (what, ids) in model.never() {
+                @if !ids.is_empty() { p.never { (capitalized(what)) ": " (ids.join(", ")) } }
             }
         }
     }

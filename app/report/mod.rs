@@ -5,9 +5,11 @@
 //! with fixtures ([`Report::of_run`]); a qualification can fill them with checks the same way.
 
 pub mod coverage;
+pub mod device_coverage;
 mod error;
 pub mod generate;
 mod html;
+mod picture_svg;
 mod qualification;
 
 use std::path::Path;
@@ -22,9 +24,12 @@ use crate::runner::{Outcome, SuiteResult, load_fixture};
 use crate::workspace::{LoginState, Workspace, write_atomic};
 
 pub use coverage::{
-    CodeCoverage, Coverage, Exchange, ModelCoverage, PointCoverage, Recorder, Share,
+    CodeCoverage, Coverage, EventCoverage, Exchange, ModelCoverage, PointCoverage, Recorder,
+    ServiceCoverage, Share,
 };
+pub use device_coverage::DeviceCoverage;
 pub use error::ReportError;
+pub use qualification::{CommandRow, DeviceSection};
 
 /// Where and when a report was made.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,12 +141,15 @@ pub struct Summary {
     pub skipped: usize,
 }
 
-/// A report: header, items, coverage.
+/// A report: header, items, coverage; a qualification's also the device's run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     pub header: Header,
     pub items: Vec<Item>,
+    /// A suite run's coverage, with the ways to be wrong it sent.
     pub coverage: Option<Coverage>,
+    /// A qualified device's run: the picture, the commands and what it exercised.
+    pub device: Option<DeviceSection>,
 }
 
 /// One fixture of a run: its result and its own request, when it went out.
@@ -170,6 +178,7 @@ impl Report {
             header,
             items,
             coverage: Some(coverage),
+            device: None,
         }
     }
 

@@ -270,3 +270,81 @@ fn dates_are_utc_days() {
         "2026-12-02 18:26:52 UTC"
     );
 }
+
+#[test]
+fn commands_the_device_accepted_and_events_posted_count_per_model() {
+    let ws = crate::workspace::testing::sample();
+    let registry = ws.registry(&crate::workspace::LoginState::All);
+    let answered = |topic: &str, body: Value, code: i64, reply: Value| Exchange {
+        topic: topic.into(),
+        payload: body.to_string().into_bytes(),
+        outcome: Outcome::Replied {
+            code: ReplyCode(code),
+            message: None,
+            rtt: Duration::from_micros(300),
+        },
+        reply: reply.to_string().into_bytes(),
+    };
+    let exchanges = [
+        answered(
+            "/sys/invPk/inv01/thing/service/measurepoint/set",
+            json!({"id": "1", "version": "1.0", "method": "thing.service.measurepoint.set",
+                   "params": {"Power": 3.5}}),
+            200,
+            json!({"id": "1", "code": 200, "data": {}}),
+        ),
+        // Refused by the device: nothing was set.
+        answered(
+            "/sys/invPk/inv01/thing/service/measurepoint/set",
+            json!({"id": "2", "version": "1.0", "method": "thing.service.measurepoint.set",
+                   "params": {"temp": 3.5}}),
+            2001,
+            json!({"id": "2", "code": 2001, "data": {}}),
+        ),
+        answered(
+            "/sys/invPk/inv01/thing/service/setPowerLimit",
+            json!({"id": "3", "version": "1.0", "method": "thing.service.setPowerLimit",
+                   "params": {"limit": 2.5, "mode": 1}}),
+            200,
+            json!({"id": "3", "code": 200, "data": {"applied": 2.5}}),
+        ),
+        answered(
+            "/sys/invPk/inv01/thing/event/overTemp/post",
+            json!({"id": "4", "version": "1.0", "method": "thing.event.overTemp.post",
+                   "params": {"events": {"temp": 80.5, "level": 2}}}),
+            200,
+            json!({"id": "4", "code": 200, "data": {}}),
+        ),
+    ];
+    let coverage = Coverage::of_run(&registry, &exchanges, []);
+    let inverter = coverage
+        .models
+        .iter()
+        .find(|m| m.model_id == "wb_inverter")
+        .expect("the inverter's model");
+    assert_eq!(inverter.set.get("Power"), Some(&1));
+    assert_eq!(inverter.set.get("temp"), None, "the device refused it");
+    assert_eq!(inverter.points_set().done, 1);
+    assert_eq!(inverter.services_invoked().to_string(), "1 of 1 (100 %)");
+    assert_eq!(inverter.services[0].outputs, [("applied".to_owned(), true)]);
+    assert_eq!(inverter.events_posted().to_string(), "1 of 1 (100 %)");
+    assert!(
+        inverter.never_exercised().is_empty(),
+        "{:?}",
+        inverter.never_exercised()
+    );
+    // Nothing of the kind for the gateway's model, which declares no service or event.
+    let nothing = Coverage::of_run(&registry, &exchanges[..1], []);
+    let inverter = nothing
+        .models
+        .iter()
+        .find(|m| m.model_id == "wb_inverter")
+        .expect("the inverter's model");
+    assert_eq!(
+        inverter.never_exercised(),
+        [
+            "service setPowerLimit (never invoked)",
+            "event overTemp (never posted)"
+        ]
+    );
+}

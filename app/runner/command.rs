@@ -17,12 +17,14 @@ pub struct ReplyJudgement {
     pub warnings: Vec<String>,
 }
 
-/// Reads the reply `payload` to `command`, sent with id `id`, and checks that its `data` holds
-/// every key of `expected` with an equal value (numbers compared as numbers).
+/// Reads the reply `payload` to `command`, sent with id `id`, that came on `topic` (by default
+/// the command's `_reply`), and checks that its `data` holds every key of `expected` with an
+/// equal value (numbers compared as numbers).
 pub fn judge_reply(
     registry: &Registry,
     command: &Command,
     id: Option<&MsgId>,
+    topic: Option<&str>,
     payload: &[u8],
     expected: Option<&Map<String, Value>>,
 ) -> ReplyJudgement {
@@ -30,8 +32,7 @@ pub fn judge_reply(
         target: command.device.clone(),
         kind: command.kind.clone(),
     };
-    // The session pairs a reply by its topic: it came on the command's `_reply`.
-    let topic = reply_topic(&command.topic());
+    let topic = topic.map_or_else(|| reply_topic(&command.topic()), str::to_owned);
     let reading = read_reply(registry, &view, id, &topic, payload);
     let mut judgement = ReplyJudgement::default();
     for finding in &reading.findings {
@@ -94,6 +95,7 @@ mod tests {
             &sample_registry(),
             &invoke(),
             Some(&id),
+            None,
             reply,
             Some(&expected),
         );
@@ -110,6 +112,7 @@ mod tests {
             &sample_registry(),
             &invoke(),
             Some(&id),
+            None,
             reply,
             Some(&expected),
         );

@@ -56,6 +56,7 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Resul
         auth,
         keep_alive: Duration::from_secs(30),
         tls,
+        platform: false,
     })
 }
 
@@ -68,6 +69,7 @@ pub fn platform_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, Stri
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls,
+        platform: true,
     })
 }
 
@@ -86,6 +88,7 @@ pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, Strin
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
         tls,
+        platform: false,
     })
 }
 

@@ -555,6 +555,7 @@ impl<'a> Runner<'a> {
                 request,
                 reply,
                 payload,
+                topic,
                 rtt,
                 ..
             } if mine(request) => {
@@ -564,7 +565,7 @@ impl<'a> Runner<'a> {
                     message: reply.message,
                     rtt,
                 };
-                self.suite.ended(outcome, payload, now)
+                self.suite.ended_on(outcome, payload, Some(topic), now)
             }
             SessionEvent::NoReply { request, after } if mine(request) => {
                 self.in_flight = None;

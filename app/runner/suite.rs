@@ -175,6 +175,8 @@ pub struct Suite {
     closed: bool,
     /// Why command fixtures are skipped here (no device can be connected), if they are.
     skip_commands: Option<String>,
+    /// The topic the last reply came on, when the driver said.
+    reply_topic: Option<String>,
     effects: Vec<Effect>,
 }
 
@@ -202,6 +204,7 @@ impl Suite {
             flight: None,
             closed: false,
             skip_commands: None,
+            reply_topic: None,
             effects: Vec::new(),
         }
     }
@@ -327,11 +330,24 @@ impl Suite {
         self.advance(now)
     }
 
-    /// The request asked for last ended so.
+    /// The request asked for last ended so; `reply` is the reply's payload, empty without one.
     pub fn ended(&mut self, outcome: Outcome, reply: Vec<u8>, now: Instant) -> Vec<Effect> {
+        self.ended_on(outcome, reply, None, now)
+    }
+
+    /// [`Suite::ended`], with the topic the reply came on when the driver knows it (a device
+    /// may answer a command on the wrong topic).
+    pub fn ended_on(
+        &mut self,
+        outcome: Outcome,
+        reply: Vec<u8>,
+        reply_topic: Option<String>,
+        now: Instant,
+    ) -> Vec<Effect> {
         let Some(flight) = self.flight.take() else {
             return self.advance(now);
         };
+        self.reply_topic = reply_topic;
         self.finish_flight(flight, outcome, reply, true);
         self.advance(now)
     }
@@ -872,6 +888,7 @@ impl Suite {
                 &self.registry,
                 command,
                 case.sent_id.as_ref(),
+                self.reply_topic.take().as_deref(),
                 reply,
                 fixture.expect.data.as_ref(),
             );

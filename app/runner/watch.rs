@@ -621,6 +621,7 @@ mod tests {
                 ca_file: Some("/nonexistent/ca.pem".into()),
                 ..TlsOptions::default()
             },
+            platform: false,
         };
         let session = Session::start(config, Box::new(|| {})).expect("the thread starts");
         let feed = WorkspaceFeed::fixed(std::sync::Arc::new(

@@ -43,6 +43,11 @@ pub struct SessionConfig {
     pub keep_alive: Duration,
     /// Used for `mqtts://`.
     pub tls: TlsOptions,
+    /// A client of thingbench's platform side, which sends commands to devices: it pairs a
+    /// device's reply with its command even when the reply echoes another id, or comes on the
+    /// command's own topic instead of its `_reply`, so that what is wrong can be shown rather
+    /// than lost as "no reply".
+    pub platform: bool,
 }
 
 /// A caller's handle on one request, unique within a session.
@@ -54,8 +59,11 @@ pub struct RequestId(pub u64);
 pub enum PairedBy {
     /// Reply topic and id.
     Id,
-    /// The reply had no usable id: the oldest pending request on its topic.
+    /// The reply had no usable id (or, for a platform client, not the id of any request):
+    /// the oldest pending request on its topic.
     Oldest,
+    /// A platform client's command answered on the command's own topic, not its `_reply`.
+    WrongTopic,
 }
 
 /// What the caller asks of the session.
@@ -98,6 +106,8 @@ pub enum SessionEvent {
         request: RequestId,
         reply: Reply,
         payload: Vec<u8>,
+        /// The topic the reply came on.
+        topic: String,
         rtt: Duration,
         paired_by: PairedBy,
     },
@@ -138,6 +148,8 @@ pub enum SessionEvent {
 }
 
 struct Pending {
+    /// The topic the request went out on.
+    topic: String,
     reply_topic: String,
     msg_id: Option<MsgId>,
     sent: Instant,
@@ -436,6 +448,8 @@ async fn run(
     let mut pending: HashMap<RequestId, Pending> = HashMap::new();
     let mut by_id: HashMap<(String, MsgId), RequestId> = HashMap::new();
     let mut reply_topics: HashSet<String> = HashSet::new();
+    // The command topics a platform client listens on for replies on the wrong topic.
+    let mut command_topics: HashSet<String> = HashSet::new();
     let mut filters: Vec<String> = Vec::new();
     // What each publish handed to rumqttc is, in order, until rumqttc numbers it.
     let mut queued: VecDeque<Queued> = VecDeque::new();
@@ -537,6 +551,16 @@ async fn run(
                         }
                         reply_topics.insert(reply.clone());
                     }
+                    // A platform client also hears a command's own topic, where a device may
+                    // answer by mistake (its own command comes back there too, and is dropped).
+                    if config.platform && !command_topics.contains(&topic) {
+                        if let Err(reason) = subscribe(&client, &topic, &mut subscribing) {
+                            events.send(SessionEvent::Lost { request, reason });
+                            continue;
+                        }
+                        command_topics.insert(topic.clone());
+                    }
+                    let request_topic = topic.clone();
                     if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload) {
                         events.send(SessionEvent::Lost { request, reason: format!("could not queue the publish: {e}") });
                         continue;
@@ -546,7 +570,7 @@ async fn run(
                     if let Some(id) = &msg_id {
                         by_id.insert((reply.clone(), id.clone()), request);
                     }
-                    pending.insert(request, Pending { reply_topic: reply, msg_id, sent: now, deadline: now + timeout, timeout });
+                    pending.insert(request, Pending { topic: request_topic, reply_topic: reply, msg_id, sent: now, deadline: now + timeout, timeout });
                 }
             },
             (eventloop, polled) = async {
@@ -561,7 +585,7 @@ async fn run(
                         connected = true;
                         backoff.reset();
                         let own = reply_topics.iter().filter(|t| !covered(&filters, t));
-                        for filter in own.chain(filters.iter()) {
+                        for filter in own.chain(filters.iter()).chain(command_topics.iter()) {
                             if let Err(reason) = subscribe(&client, filter, &mut subscribing) {
                                 events.send(SessionEvent::Subscribed { filter: filter.clone(), granted: Err(reason) });
                             }
@@ -575,7 +599,9 @@ async fn run(
                             if covered(&filters, &topic) {
                                 events.send(SessionEvent::Message { topic: topic.clone(), payload: payload.clone() });
                             }
-                            pair_reply(topic, payload, &mut pending, &mut by_id, events);
+                            pair_reply(topic, payload, config.platform, &mut pending, &mut by_id, events);
+                        } else if command_topics.contains(&topic) {
+                            pair_on_command_topic(topic, payload, &mut pending, &mut by_id, events);
                         } else {
                             events.send(SessionEvent::Message { topic, payload });
                         }
@@ -729,9 +755,50 @@ type Polling = std::pin::Pin<
     Box<dyn std::future::Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>,
 >;
 
+/// A publish on a command topic a platform client sent on: a device's reply there (one with a
+/// code) pairs with its command by id, else with the oldest on the topic; anything else (the
+/// command itself, heard back) is dropped.
+fn pair_on_command_topic(
+    topic: String,
+    payload: Vec<u8>,
+    pending: &mut HashMap<RequestId, Pending>,
+    by_id: &mut HashMap<(String, MsgId), RequestId>,
+    events: &EventSink,
+) {
+    let Ok(reply) = parse_reply(&payload) else {
+        return;
+    };
+    let on_topic = || pending.iter().filter(|(_, p)| p.topic == topic);
+    let request = reply
+        .id
+        .as_ref()
+        .and_then(|id| {
+            on_topic()
+                .find(|(_, p)| p.msg_id.as_ref() == Some(id))
+                .map(|(r, _)| *r)
+        })
+        .or_else(|| on_topic().min_by_key(|(_, p)| p.sent).map(|(r, _)| *r));
+    let Some(p) = request.and_then(|r| pending.remove(&r).map(|p| (r, p))) else {
+        return;
+    };
+    let (request, p) = p;
+    if let Some(id) = p.msg_id {
+        by_id.remove(&(p.reply_topic, id));
+    }
+    events.send(SessionEvent::Replied {
+        request,
+        reply,
+        payload,
+        topic,
+        rtt: p.sent.elapsed(),
+        paired_by: PairedBy::WrongTopic,
+    });
+}
+
 fn pair_reply(
     topic: String,
     payload: Vec<u8>,
+    platform: bool,
     pending: &mut HashMap<RequestId, Pending>,
     by_id: &mut HashMap<(String, MsgId), RequestId>,
     events: &EventSink,
@@ -747,11 +814,34 @@ fn pair_reply(
             return;
         }
     };
+    let oldest_on = |pending: &HashMap<RequestId, Pending>, topic: &str| {
+        pending
+            .iter()
+            .filter(|(_, p)| p.reply_topic == topic)
+            .min_by_key(|(_, p)| p.sent)
+            .map(|(r, _)| *r)
+    };
     let (request, paired_by) = match &reply.id {
         Some(id) => match by_id.remove(&(topic.clone(), id.clone())) {
             Some(request) => (request, PairedBy::Id),
+            // A device that echoes another id: a platform client shows it as such.
+            None => match oldest_on(pending, &topic).filter(|_| platform) {
+                Some(request) => (request, PairedBy::Oldest),
+                None => {
+                    let why = format!("id {id} matches no pending request on this topic");
+                    events.send(SessionEvent::Unpaired {
+                        topic,
+                        payload,
+                        why,
+                    });
+                    return;
+                }
+            },
+        },
+        None => match oldest_on(pending, &topic) {
+            Some(request) => (request, PairedBy::Oldest),
             None => {
-                let why = format!("id {id} matches no pending request on this topic");
+                let why = "reply has no id and no request is pending on this topic".to_owned();
                 events.send(SessionEvent::Unpaired {
                     topic,
                     payload,
@@ -760,25 +850,6 @@ fn pair_reply(
                 return;
             }
         },
-        None => {
-            let oldest = pending
-                .iter()
-                .filter(|(_, p)| p.reply_topic == topic)
-                .min_by_key(|(_, p)| p.sent)
-                .map(|(r, _)| *r);
-            match oldest {
-                Some(request) => (request, PairedBy::Oldest),
-                None => {
-                    let why = "reply has no id and no request is pending on this topic".to_owned();
-                    events.send(SessionEvent::Unpaired {
-                        topic,
-                        payload,
-                        why,
-                    });
-                    return;
-                }
-            }
-        }
     };
     let Some(p) = pending.remove(&request) else {
         return;
@@ -790,6 +861,7 @@ fn pair_reply(
         request,
         reply,
         payload,
+        topic,
         rtt: p.sent.elapsed(),
         paired_by,
     });

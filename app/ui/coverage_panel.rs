@@ -48,6 +48,20 @@ fn model_ui(ui: &mut egui::Ui, model: &ModelCoverage) {
     if !never.is_empty() {
         ui.colored_label(theme::warn(ui), format!("Never sent: {}", never.join(", ")));
     }
+    if !model.services.is_empty() || !model.events.is_empty() || !model.set.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            share_label(ui, "points set by commands:", model.points_set());
+            share_label(ui, "services invoked:", model.services_invoked());
+            share_label(ui, "events posted:", model.events_posted());
+        });
+        let never = model.never_exercised();
+        if !never.is_empty() {
+            ui.colored_label(
+                theme::warn(ui),
+                format!("Never exercised: {}", never.join(", ")),
+            );
+        }
+    }
     if !model.unknown.is_empty() {
         let unknown: Vec<&str> = model.unknown.keys().map(String::as_str).collect();
         ui.label(format!("Unknown identifiers sent: {}", unknown.join(", ")));

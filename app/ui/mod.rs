@@ -16,6 +16,7 @@ mod layout;
 pub mod models_panel;
 pub mod plot_panel;
 mod qualify_panel;
+mod qualify_picture;
 mod suite_panel;
 pub mod theme;
 pub mod timeline_panel;

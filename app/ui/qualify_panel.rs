@@ -1,9 +1,10 @@
 //! The Qualify tab: pick a plan, start it, see where the device must connect, the phase in
-//! force, and each check's verdict as it forms, with its evidence.
+//! force, the plan's commands and where each stands, the picture of the run, and each check's
+//! verdict as it forms, with its evidence.
 
-use super::{UiCommand, theme};
-use crate::control::{QualifyCtl, RunState};
-use crate::qualify::Verdict;
+use super::{UiCommand, qualify_picture, theme};
+use crate::control::{CommandLine, QualifyCtl, RunState};
+use crate::qualify::{CommandStatus, Verdict};
 
 /// Draws the Qualify tab.
 pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Vec<UiCommand>) {
@@ -104,6 +105,18 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                     ui.label(text);
                 }
             }
+            if !run.commands.is_empty() {
+                ui.separator();
+                ui.strong("Commands");
+                egui::ScrollArea::vertical()
+                    .id_salt("qualify-commands")
+                    .max_height(ui.available_height() * 0.5)
+                    .show(ui, |ui| {
+                        for command in &run.commands {
+                            command_ui(ui, command);
+                        }
+                    });
+            }
             ui.separator();
             egui::ScrollArea::vertical()
                 .id_salt("qualify-log")
@@ -114,6 +127,10 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                     }
                 });
         });
+    if let Some(picture) = &run.picture {
+        let height = (ui.available_height() * 0.4).clamp(120.0, 260.0);
+        qualify_picture::picture_ui(ui, picture, height);
+    }
     ui.strong(if run.state == RunState::Done {
         "Verdicts"
     } else {
@@ -197,7 +214,8 @@ fn plan_preview(ui: &mut egui::Ui, plan: &crate::qualify::Plan) {
         plan.length().as_secs_f64(),
         plan.period.as_secs_f64()
     ));
-    ui.columns(2, |columns| {
+    let commands = CommandLine::of_plan(plan);
+    ui.columns(3, |columns| {
         columns[0].label("Phases");
         for (index, phase, begins) in plan.schedule() {
             columns[0].weak(format!(
@@ -209,11 +227,47 @@ fn plan_preview(ui: &mut egui::Ui, plan: &crate::qualify::Plan) {
                 phase.length.as_secs_f64()
             ));
         }
-        columns[1].label("Checks");
+        columns[1].label("Commands");
+        if commands.is_empty() {
+            columns[1].weak("none: the command checks will be n/a");
+        }
+        for command in &commands {
+            columns[1].weak(format!(
+                "{:>5.1} s  {}: {}",
+                command.due.as_secs_f64(),
+                command.target,
+                command.asked
+            ));
+        }
+        columns[2].label("Checks");
         for check in crate::qualify::CheckId::ALL {
-            columns[1]
+            columns[2]
                 .weak(format!("{:<6}  {}", plan.level(check).name(), check.id()))
                 .on_hover_text(check.rule());
+        }
+    });
+}
+
+/// One command: when, to whom, what, and where it stands (held, sent, answered with its code),
+/// with the reply's findings under it.
+fn command_ui(ui: &mut egui::Ui, command: &CommandLine) {
+    let color = match &command.status {
+        CommandStatus::Answered(_) => theme::outcome(ui, command.good),
+        CommandStatus::NoReply | CommandStatus::Never => theme::error(ui),
+        CommandStatus::Held | CommandStatus::Sent => theme::warn(ui),
+        CommandStatus::Waiting => theme::weak(ui),
+    };
+    ui.label(format!(
+        "{:>5.1} s  {}: {}",
+        command.due.as_secs_f64(),
+        command.target,
+        command.asked
+    ))
+    .on_hover_text(&command.place);
+    ui.indent(("command", &command.place), |ui| {
+        ui.colored_label(color, command.status.words());
+        for finding in &command.findings {
+            ui.add(egui::Label::new(egui::RichText::new(finding).weak()).wrap());
         }
     });
 }

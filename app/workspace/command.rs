@@ -31,7 +31,19 @@ pub struct Command {
 impl Command {
     /// Reads a fixture's `command` object; errors name `file` and the place.
     pub fn from_json(file: &Path, value: &Value) -> Result<Self, FileError> {
-        let err = |path: &str, reason: String| FileError::new(file, path, reason);
+        Self::from_json_at(file, "command", value)
+    }
+
+    /// Reads a command object at `place` in `file` (a fixture's `command`, a plan's
+    /// `phases[0].commands[1]`); errors name the file and the place.
+    pub fn from_json_at(file: &Path, place: &str, value: &Value) -> Result<Self, FileError> {
+        let err = |path: &str, reason: String| {
+            let path = match path.strip_prefix("command") {
+                Some(rest) => format!("{place}{rest}"),
+                None => path.to_owned(),
+            };
+            FileError::new(file, path, reason)
+        };
         let Value::Object(obj) = value else {
             return Err(err(
                 "command",
