@@ -294,7 +294,10 @@ impl DraftCtl {
         self.send_state = Some(match outcome {
             Outcome::Replied { code, message, rtt } => {
                 let judged = sent
-                    .map(|(command, id)| judge_reply(registry, &command, id.as_ref(), reply, None))
+                    .map(|(command, id)| {
+                        // The session pairs a reply by its topic: it came on the command's `_reply`.
+                        judge_reply(registry, &command, id.as_ref(), None, reply, None)
+                    })
                     .unwrap_or_default();
                 let data = serde_json::from_slice::<serde_json::Value>(reply)
                     .ok()
