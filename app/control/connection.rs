@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
-use crate::protocol::{DeviceId, MsgId, ReplyCode};
+use crate::protocol::{DeviceId, ReplyCode};
 use crate::runner::Outcome;
 use crate::runner::connect::Embedded;
 use crate::runner::connect::spawn_embedded;
@@ -22,6 +22,8 @@ use crate::workspace::{AuthMode, Workspace};
 use super::Wake;
 use super::draft::SendState;
 use super::notice::Notice;
+pub use super::request::Request;
+use super::request::routed_end;
 use super::traffic::{Reply, end_unanswered, push_event, push_reply, push_request};
 use super::workspace::WorkspaceCtl;
 
@@ -203,8 +205,13 @@ pub enum Routed {
     Connected,
     /// The draft's request ended.
     Draft(SendState),
-    /// The builder's command ended; `reply` is the device's reply, when one came.
-    Command { outcome: Outcome, reply: Vec<u8> },
+    /// The builder's command ended; `reply` is the device's reply, when one came, on
+    /// `reply_topic`.
+    Command {
+        outcome: Outcome,
+        reply: Vec<u8>,
+        reply_topic: Option<String>,
+    },
     /// A login or logout was answered.
     Login {
         device: DeviceId,
@@ -480,7 +487,7 @@ impl Connection {
                 let outcome = Outcome::Lost {
                     reason: reason.to_owned(),
                 };
-                routed_end(pending.purpose, outcome, Vec::new(), None)
+                routed_end(pending.purpose, outcome, Vec::new(), None, None)
             })
             .collect()
     }
@@ -649,21 +656,7 @@ impl Connection {
                     message: reply.message,
                     rtt,
                 };
-                routed_end(pending.purpose, outcome, payload, effect)
-                    .map(|routed| match routed {
-                        Routed::Suite {
-                            outcome,
-                            reply,
-                            effect,
-                            ..
-                        } => Routed::Suite {
-                            outcome,
-                            reply,
-                            reply_topic: Some(topic),
-                            effect,
-                        },
-                        other => other,
-                    })
+                routed_end(pending.purpose, outcome, payload, Some(topic), effect)
                     .into_iter()
                     .collect()
             }
@@ -688,6 +681,7 @@ impl Connection {
                     Outcome::NoReply { after },
                     Vec::new(),
                     None,
+                    None,
                 )
                 .into_iter()
                 .collect()
@@ -704,9 +698,15 @@ impl Connection {
                     RowKind::Lost,
                     &reason,
                 );
-                routed_end(pending.purpose, Outcome::Lost { reason }, Vec::new(), None)
-                    .into_iter()
-                    .collect()
+                routed_end(
+                    pending.purpose,
+                    Outcome::Lost { reason },
+                    Vec::new(),
+                    None,
+                    None,
+                )
+                .into_iter()
+                .collect()
             }
             SessionEvent::Unpaired {
                 topic,
@@ -748,58 +748,6 @@ impl Connection {
             SessionEvent::Acked | SessionEvent::PublishFailed { .. } => Vec::new(),
         }
     }
-}
-
-/// What the rest of the window hears of a request of `purpose` that ended with `outcome`.
-fn routed_end(
-    purpose: Purpose,
-    outcome: Outcome,
-    reply: Vec<u8>,
-    effect: Option<SessionEffect>,
-) -> Option<Routed> {
-    match purpose {
-        Purpose::Suite => Some(Routed::Suite {
-            outcome,
-            reply,
-            reply_topic: None,
-            effect,
-        }),
-        Purpose::Command => Some(Routed::Command { outcome, reply }),
-        Purpose::Draft => Some(Routed::Draft(match outcome {
-            Outcome::Replied { code, message, rtt } => SendState::Replied { code, message, rtt },
-            Outcome::NoReply { after } => SendState::NoReply(after),
-            Outcome::Lost { reason }
-            | Outcome::NotSent { reason }
-            | Outcome::Skipped { reason } => SendState::Lost(reason),
-        })),
-        Purpose::Login(device, login) => match outcome {
-            Outcome::Replied { code, message, .. } => Some(Routed::Login {
-                device,
-                login,
-                code,
-                message,
-            }),
-            Outcome::NoReply { after } => Some(Routed::Notice(Notice::error(format!(
-                "no reply within {} ms",
-                after.as_millis()
-            )))),
-            Outcome::Lost { .. } | Outcome::NotSent { .. } | Outcome::Skipped { .. } => None,
-        },
-    }
-}
-
-/// A request to send, and why.
-pub struct Request {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub msg_id: Option<MsgId>,
-    pub purpose: Purpose,
-    /// The device of its timeline row (default: the first the request names).
-    pub device: Option<DeviceId>,
-    /// How long to wait for the reply (default: the form's timeout).
-    pub timeout: Option<Duration>,
-    /// Sent by the platform client (a command to a device), not as the gateway.
-    pub platform: bool,
 }
 
 /// Closes a session off the UI thread: dropping it joins the session's thread.

@@ -287,16 +287,21 @@ impl DraftCtl {
         Some((message, device))
     }
 
-    /// The builder's command ended with `outcome`; `reply` is the device's reply, read against
-    /// the command as the platform reads it.
-    pub fn command_ended(&mut self, outcome: Outcome, reply: &[u8], registry: &Registry) {
+    /// The builder's command ended with `outcome`; `reply` is the device's reply, which came on
+    /// `topic`, read against the command as the platform reads it.
+    pub fn command_ended(
+        &mut self,
+        outcome: Outcome,
+        reply: &[u8],
+        topic: Option<&str>,
+        registry: &Registry,
+    ) {
         let sent = self.sent_command.take();
         self.send_state = Some(match outcome {
             Outcome::Replied { code, message, rtt } => {
                 let judged = sent
                     .map(|(command, id)| {
-                        // The session pairs a reply by its topic: it came on the command's `_reply`.
-                        judge_reply(registry, &command, id.as_ref(), None, reply, None)
+                        judge_reply(registry, &command, id.as_ref(), topic, reply, None)
                     })
                     .unwrap_or_default();
                 let data = serde_json::from_slice::<serde_json::Value>(reply)
@@ -523,7 +528,7 @@ mod tests {
             message: None,
             rtt,
         };
-        draft.command_ended(replied(200), reply.as_bytes(), &registry);
+        draft.command_ended(replied(200), reply.as_bytes(), None, &registry);
         let Some(SendState::DeviceReplied(read)) = &draft.send_state else {
             panic!("{:?}", draft.send_state)
         };
@@ -532,16 +537,26 @@ mod tests {
             read.errors.is_empty() && read.warnings.is_empty(),
             "{read:?}"
         );
-        // Another id, a code as a string, data of the wrong type: each said with its place.
+        // Another id, a code as a string, the request's topic instead of its `_reply`: each
+        // said with its place.
         draft.to_send(&ws, &registry).expect("sent again");
         let reply = json!({"id": "nope", "code": "2001", "data": {"Power": "hot"}}).to_string();
-        draft.command_ended(replied(2001), reply.as_bytes(), &registry);
+        draft.command_ended(
+            replied(2001),
+            reply.as_bytes(),
+            Some("/sys/invPk/inv01/thing/service/measurepoint/get"),
+            &registry,
+        );
         let Some(SendState::DeviceReplied(read)) = &draft.send_state else {
             panic!("{:?}", draft.send_state)
         };
         assert_eq!(read.meaning, CodeMeaning::DeviceError);
         assert!(
             read.errors.iter().any(|e| e.starts_with("reply id:")),
+            "{read:?}"
+        );
+        assert!(
+            read.errors.iter().any(|e| e.starts_with("reply (topic):")),
             "{read:?}"
         );
         assert!(
@@ -553,6 +568,7 @@ mod tests {
                 after: Duration::from_millis(300),
             },
             b"",
+            None,
             &registry,
         );
         assert_eq!(

@@ -12,6 +12,7 @@ pub mod notice;
 pub mod platform;
 pub mod plot;
 pub mod qualify;
+pub mod request;
 pub mod saved;
 pub mod suite;
 pub mod suite_evidence;

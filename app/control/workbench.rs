@@ -241,9 +241,14 @@ impl Workbench {
                     }
                 }
                 Routed::Draft(state) => self.draft.send_state = Some(state),
-                Routed::Command { outcome, reply } => {
-                    self.draft
-                        .command_ended(outcome, &reply, self.workspace.registry());
+                Routed::Command {
+                    outcome,
+                    reply,
+                    reply_topic,
+                } => {
+                    let registry = self.workspace.registry();
+                    let topic = reply_topic.as_deref();
+                    self.draft.command_ended(outcome, &reply, topic, registry);
                 }
                 Routed::Login {
                     device,
