@@ -113,21 +113,23 @@ fn a_well_behaved_gateway_passes_the_short_plan() {
         err.contains("connection attempt while the network is down"),
         "{err}"
     );
-    assert_eq!(with_verdict(&out, "PASS").len(), 9, "{out}");
-    // The plan sends no command: the command checks did not apply.
+    // Every check but the command checks (the plan sends no command) and
+    // refuses-bad-certificates (it needs a phase with a tls fault).
+    assert_eq!(with_verdict(&out, "PASS").len(), 10, "{out}");
     assert_eq!(
         with_verdict(&out, "N/A"),
         vec![
             "answers-commands",
             "reply-codes",
             "applies-set",
-            "outputs-match"
+            "outputs-match",
+            "refuses-bad-certificates"
         ],
         "{out}"
     );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
-    assert_eq!(xml.matches("<testcase ").count(), 13, "{xml}");
-    assert_eq!(xml.matches("<skipped").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 15, "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), 5, "{xml}");
     assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
     assert!(xml.contains("name=\"backfills\""), "{xml}");
     // The report: every check with its verdict, the models' coverage, nothing to fetch.
@@ -179,7 +181,7 @@ fn each_flawed_gateway_fails_exactly_its_check() {
             let json: Value = serde_json::from_str(&out).expect("only JSON on stdout");
             assert_eq!(json["plan"], "Every phase kind in ten seconds");
             let checks = json["checks"].as_array().expect("checks");
-            assert_eq!(checks.len(), 13, "{out}");
+            assert_eq!(checks.len(), 15, "{out}");
             let failed: Vec<&Value> = checks.iter().filter(|c| c["verdict"] == "fail").collect();
             assert_eq!(failed.len(), 1, "{out}");
             assert_eq!(failed[0]["id"], check);
@@ -277,7 +279,13 @@ fn the_reference_gateway_obeys_every_command_also_those_held_through_an_outage()
             junit.to_str().expect("utf-8"),
         ],
     );
-    assert_eq!(with_verdict(&out, "PASS").len(), 13, "{out}\n{err}");
+    // Every check but refuses-bad-certificates: the plan shows no bad certificate.
+    assert_eq!(with_verdict(&out, "PASS").len(), 14, "{out}\n{err}");
+    assert_eq!(
+        with_verdict(&out, "N/A"),
+        ["refuses-bad-certificates"],
+        "{out}"
+    );
     assert_eq!(code, Some(0), "{out}\n{err}");
     // The outage's commands were held and sent once the device was back.
     for line in [
@@ -379,7 +387,13 @@ fn a_gateway_that_subscribes_itself_obeys_commands_through_mosquitto() {
     };
     let url = format!("mqtt://127.0.0.1:{port}");
     let (code, out, err) = qualify("commands.json", Flaw::None, Some(&url), &[]);
-    assert_eq!(with_verdict(&out, "PASS").len(), 13, "{out}\n{err}");
+    // Every check but refuses-bad-certificates: the plan shows no bad certificate.
+    assert_eq!(with_verdict(&out, "PASS").len(), 14, "{out}\n{err}");
+    assert_eq!(
+        with_verdict(&out, "N/A"),
+        ["refuses-bad-certificates"],
+        "{out}"
+    );
     assert_eq!(code, Some(0), "{out}\n{err}");
 }
 

@@ -1235,20 +1235,22 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         .iter()
         .map(|r| (r.check.id(), r.verdict.name()))
         .collect();
-    assert_eq!(verdicts.len(), 13);
-    // The plan sends no command: the four command checks are n/a, every other one passes.
+    assert_eq!(verdicts.len(), thingbench::qualify::CheckId::ALL.len());
+    // The plan sends no command and shows no bad certificate: those five checks are n/a, every
+    // other one passes.
     let not_passed: Vec<_> = run
         .results
         .iter()
         .filter(|r| r.verdict.name() != "pass")
         .filter(|r| {
-            let commands = [
+            let not_played = [
                 "answers-commands",
                 "reply-codes",
                 "applies-set",
                 "outputs-match",
+                "refuses-bad-certificates",
             ];
-            !(commands.contains(&r.check.id()) && r.verdict.name() == "n/a")
+            !(not_played.contains(&r.check.id()) && r.verdict.name() == "n/a")
         })
         .collect();
     assert!(
@@ -1263,7 +1265,11 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
             .count(),
         2
     );
-    assert_eq!(harness.query_all_by_label("PASS").count(), 9);
+    // The short plan sends no command and shows no bad certificate: five checks are n/a.
+    assert_eq!(
+        harness.query_all_by_label("PASS").count(),
+        thingbench::qualify::CheckId::ALL.len() - 5
+    );
     // The device's traffic is in the timeline, marked dut, with the codes it was answered.
     let timeline = harness.state().timeline();
     let dut: Vec<_> = (0..timeline.len())
@@ -1365,9 +1371,12 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
         .iter()
         .map(|r| (r.check.id(), r.verdict.name()))
         .collect();
-    assert_eq!(verdicts.len(), 13);
+    assert_eq!(verdicts.len(), thingbench::qualify::CheckId::ALL.len());
+    // The plan shows no bad certificate; everything else passes.
     assert!(
-        verdicts.iter().all(|(_, v)| *v == "pass"),
+        verdicts
+            .iter()
+            .all(|(id, v)| *v == "pass" || (*id == "refuses-bad-certificates" && *v == "n/a")),
         "{verdicts:?}\n{:#?}",
         run.log
     );
@@ -1492,4 +1501,58 @@ fn a_device_signing_wrong_is_refused_by_the_embedded_broker_and_the_window_says_
     );
     // The window's own session, signed right, is still connected.
     assert_eq!(*harness.state().link(), LinkState::Connected);
+}
+
+#[test]
+fn tls_for_devices_makes_the_embedded_broker_speak_tls_and_the_window_still_gets_a_200() {
+    use std::io::{Read as _, Write as _};
+
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    let plain = harness.state().broker_url().cloned().expect("connected");
+    assert_eq!(plain.scheme, thingbench::transport::Scheme::Mqtt);
+    harness.get_by_label("Connection").click();
+    harness.run();
+    harness.get_by_label("TLS for devices").click();
+    harness.run();
+    harness.get_by_label("Connect").click();
+    // A spinner turns while the broker starts again: step, do not wait for a still frame.
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "a connection over TLS",
+        |h| {
+            *h.state().link() == LinkState::Connected
+                && h.state()
+                    .broker_url()
+                    .is_some_and(|u| u.scheme == thingbench::transport::Scheme::Mqtts)
+        },
+    );
+    // The local CA, made in the workspace, is the one the panel names for devices.
+    let ca = root.join(".thingbench/tls/ca.pem");
+    assert!(ca.is_file());
+    wait_for_label(&mut harness, "trusting");
+    wait_for_label(&mut harness, "Predicted: 200 success");
+    harness.get_by_label("Send").click();
+    wait_for_label(&mut harness, "Reply: 200 success");
+    let (_, code) = last_exchange(&harness);
+    assert_eq!(code, Some(200));
+    // The door speaks TLS only: a plain CONNECT gets no CONNACK.
+    let url = harness.state().broker_url().cloned().expect("connected");
+    let mut plain = std::net::TcpStream::connect((url.host.as_str(), url.port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut connect = vec![0x10, 12, 0, 4];
+    connect.extend_from_slice(b"MQTT");
+    connect.extend_from_slice(&[4, 0x02, 0, 30, 0, 0]);
+    plain.write_all(&connect).unwrap();
+    let mut answer = [0u8; 4];
+    let read = plain.read(&mut answer).unwrap_or(0);
+    assert!(
+        read == 0 || answer[0] != 0x20,
+        "a plain client got {:?}",
+        &answer[..read]
+    );
 }

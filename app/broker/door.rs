@@ -12,12 +12,11 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
@@ -25,6 +24,8 @@ use super::mqtt_frame::{
     CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
     connack_refusing, parse_connect, parse_publish,
 };
+use super::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
+use super::waiting_room::{Ticket, WaitingRoom};
 
 /// The faults a gate applies to the connections it follows (its guests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct Conditions {
     pub delay: Duration,
     /// Close the guests' connections (the network is down, or the run is over).
     pub cut: bool,
+    /// The bad certificate a TLS door shows new connections; a TLS connection made under
+    /// another certificate than this is closed.
+    pub shown: Option<CertFault>,
 }
 
 /// How the door bounds the clients that have not said who they are yet.
@@ -121,6 +125,24 @@ pub trait Gate: Send + Sync + 'static {
     /// The connection's CONNECT.
     fn greet(&self, connect: &Connect) -> Greeting<Self::Guest>;
 
+    /// The CONNECT of a connection that came by TLS session `tls`.
+    fn greet_tls(&self, connect: &Connect, _tls: &TlsSession) -> Greeting<Self::Guest> {
+        self.greet(connect)
+    }
+
+    /// A TLS handshake ended (before any CONNECT): `Err` says how it failed.
+    fn shook(&self, _tls: &TlsSession, _outcome: Result<(), &HandshakeFailure>) {}
+
+    /// Whether [`Gate::silent`] wants to hear of the guests' silences (timing them costs a
+    /// clock read per chunk).
+    fn times_silences(&self) -> bool {
+        false
+    }
+
+    /// The guest's longest silence so far grew: it sent nothing for `length` from `from` (its
+    /// CONNECT or its packet before). Told again at its end, for the silence until then.
+    fn silent(&self, _guest: &Self::Guest, _from: Instant, _length: Duration) {}
+
     /// The broker accepted the guest's CONNECT (CONNACK 0).
     fn accepted(&self, _guest: &Self::Guest) {}
 
@@ -182,6 +204,19 @@ impl Door {
         limits: DoorLimits,
         beside: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Self, DoorError> {
+        Self::open_tls(listen, upstream, gate, limits, None, beside)
+    }
+
+    /// [`Door::open`], speaking TLS with clients when `tls` is given (the broker behind stays
+    /// plain).
+    pub fn open_tls<G: Gate>(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        gate: Arc<G>,
+        limits: DoorLimits,
+        tls: Option<Arc<DoorTls>>,
+        beside: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, DoorError> {
         let listen_error = |source| DoorError::Listen {
             addr: listen,
             source,
@@ -206,7 +241,7 @@ impl Door {
                 let serving = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     runtime.block_on(async {
                         tokio::select! {
-                            () = accept_loop(listener, upstream, Arc::clone(&gate), limits) => {}
+                            () = accept_loop(listener, upstream, Arc::clone(&gate), limits, tls) => {}
                             () = async { beside.await; std::future::pending::<()>().await } => {}
                             _ = stop_rx => {}
                         }
@@ -295,6 +330,7 @@ async fn accept_loop<G: Gate>(
     upstream: SocketAddr,
     gate: Arc<G>,
     limits: DoorLimits,
+    tls: Option<Arc<DoorTls>>,
 ) {
     let Ok(door) = listener.local_addr() else {
         return;
@@ -347,75 +383,28 @@ async fn accept_loop<G: Gate>(
             continue;
         }
         let ticket = room.enter();
-        tokio::spawn(connection(
-            client,
-            Upstream {
-                door,
-                addr: upstream,
-                failing: Arc::clone(&upstream_failing),
-            },
-            Arc::clone(&gate),
-            ticket,
-            limits.connect_within,
-        ));
-    }
-}
-
-/// The clients waiting for their CONNECT, oldest first: each holds a [`Ticket`], and one more
-/// than the limit closes the oldest.
-struct WaitingRoom {
-    limit: usize,
-    /// Ticket numbers, rising, with what closes each when dropped.
-    queue: Mutex<VecDeque<(u64, oneshot::Sender<()>)>>,
-    next: AtomicU64,
-}
-
-/// A client's place in the [`WaitingRoom`]; dropping it leaves the room.
-struct Ticket {
-    room: Arc<WaitingRoom>,
-    number: u64,
-    /// Ends (with an error) when the client is sent away to make room.
-    sent_away: oneshot::Receiver<()>,
-}
-
-impl WaitingRoom {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit: limit.max(1),
-            queue: Mutex::new(VecDeque::new()),
-            next: AtomicU64::new(0),
-        }
-    }
-
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, oneshot::Sender<()>)>> {
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// A place for a new client, sending away the oldest when the room is full.
-    fn enter(self: &Arc<Self>) -> Ticket {
-        let (tx, sent_away) = oneshot::channel();
-        let number = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut queue = self.queue();
-        while queue.len() >= self.limit {
-            // Dropping its sender ends the oldest client's wait.
-            queue.pop_front();
-        }
-        queue.push_back((number, tx));
-        Ticket {
-            room: Arc::clone(self),
-            number,
-            sent_away,
-        }
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let mut queue = self.room.queue();
-        if let Ok(at) = queue.binary_search_by_key(&self.number, |(number, _)| *number) {
-            queue.remove(at);
+        let upstream = Upstream {
+            door,
+            addr: upstream,
+            failing: Arc::clone(&upstream_failing),
+        };
+        let gate = Arc::clone(&gate);
+        let within = limits.connect_within;
+        match &tls {
+            None => {
+                let (rx, tx) = client.into_split();
+                tokio::spawn(connection((rx, tx), None, upstream, gate, ticket, within));
+            }
+            Some(tls) => {
+                tokio::spawn(tls_connection(
+                    client,
+                    Arc::clone(tls),
+                    upstream,
+                    gate,
+                    ticket,
+                    within,
+                ));
+            }
         }
     }
 }
@@ -453,7 +442,7 @@ impl Upstream {
 /// after it) and every byte read so far. `None` when the stream closed first, or is not MQTT:
 /// a first byte that is not a CONNECT's, or a CONNECT announced larger than [`CONNECT_LIMIT`],
 /// ends it at once, before anything more is read.
-async fn read_connect(rx: &mut OwnedReadHalf) -> Option<(Packet, Framer, Vec<u8>)> {
+async fn read_connect(rx: &mut (impl AsyncRead + Unpin)) -> Option<(Packet, Framer, Vec<u8>)> {
     let mut framer = Framer::with_limit(CONNECT_LIMIT);
     let mut buf = vec![0u8; 4 * 1024];
     let mut held = Vec::new();
@@ -477,7 +466,7 @@ async fn read_connect(rx: &mut OwnedReadHalf) -> Option<(Packet, Framer, Vec<u8>
 
 /// Answers `reply` and closes, reading what the client still sends for a moment: closing
 /// with unread bytes resets the connection, and the client might never see the answer.
-async fn refuse(mut rx: OwnedReadHalf, mut tx: OwnedWriteHalf, reply: &[u8]) {
+async fn refuse(mut rx: impl AsyncRead + Unpin, mut tx: impl AsyncWrite + Unpin, reply: &[u8]) {
     if tx.write_all(reply).await.is_err() {
         return;
     }
@@ -489,15 +478,67 @@ async fn refuse(mut rx: OwnedReadHalf, mut tx: OwnedWriteHalf, reply: &[u8]) {
     .await;
 }
 
-/// One connection through the door.
-async fn connection<G: Gate>(
+/// One connection through a TLS door: the handshake (within the CONNECT's deadline), told to
+/// the gate, then the connection as over plain TCP.
+async fn tls_connection<G: Gate>(
     client: TcpStream,
+    tls: Arc<DoorTls>,
     upstream: Upstream,
     gate: Arc<G>,
     mut ticket: Ticket,
     connect_within: Duration,
 ) {
-    let (mut client_rx, client_tx) = client.into_split();
+    let shown = gate.conditions().and_then(|c| c.borrow().shown);
+    let shaken = tokio::select! {
+        shaken = tokio::time::timeout(connect_within, tls.accept(shown, client)) => shaken,
+        _ = &mut ticket.sent_away => return,
+    };
+    let (session, stream) = match shaken {
+        Ok((session, Ok(stream))) => {
+            gate.shook(&session, Ok(()));
+            (session, stream)
+        }
+        Ok((session, Err(failure))) => {
+            gate.shook(&session, Err(&failure));
+            return;
+        }
+        // The session's number is the door's business: a handshake that never ended is told
+        // with the certificate it was shown.
+        Err(_) => {
+            let session = TlsSession {
+                number: 0,
+                shown,
+                client_certified: false,
+                client_ca_required: false,
+            };
+            gate.shook(&session, Err(&HandshakeFailure::TimedOut));
+            return;
+        }
+    };
+    let halves = tokio::io::split(stream);
+    connection(
+        halves,
+        Some(session),
+        upstream,
+        gate,
+        ticket,
+        connect_within,
+    )
+    .await;
+}
+
+/// One connection through the door, `tls` when it came by a TLS session.
+async fn connection<G: Gate>(
+    (mut client_rx, client_tx): (
+        impl AsyncRead + Unpin + Send,
+        impl AsyncWrite + Unpin + Send,
+    ),
+    tls: Option<TlsSession>,
+    upstream: Upstream,
+    gate: Arc<G>,
+    mut ticket: Ticket,
+    connect_within: Duration,
+) {
     let first = tokio::select! {
         read = tokio::time::timeout(connect_within, read_connect(&mut client_rx)) => read,
         _ = &mut ticket.sent_away => return,
@@ -510,7 +551,11 @@ async fn connection<G: Gate>(
     let Some(connect) = parse_connect(&first) else {
         return;
     };
-    let guest = match gate.greet(&connect) {
+    let greeting = match &tls {
+        Some(session) => gate.greet_tls(&connect, session),
+        None => gate.greet(&connect),
+    };
+    let guest = match greeting {
         Greeting::Pass => None,
         Greeting::Watch(guest) => Some(guest),
         Greeting::Refuse(reply) => {
@@ -533,6 +578,7 @@ async fn connection<G: Gate>(
         gate,
         guest.as_ref(),
         (framer, held, connect.level == 5),
+        tls.map(|session| session.shown),
     )
     .await;
     if let Some(guest) = guest {
@@ -542,18 +588,24 @@ async fn connection<G: Gate>(
 
 /// Forwards both ways until either side ends, or the gate's conditions cut a guest. `first`
 /// holds the framer that read the CONNECT, the bytes read so far, and whether the client
-/// speaks MQTT 5.
+/// speaks MQTT 5. `shown` is the certificate of a TLS connection: it ends when another is
+/// shown.
 async fn forward<G: Gate>(
-    (client_rx, client_tx): (OwnedReadHalf, OwnedWriteHalf),
+    (client_rx, client_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
     server: TcpStream,
     gate: &G,
     guest: Option<&G::Guest>,
     (framer, held, v5): (Framer, Vec<u8>, bool),
+    shown: Option<Option<CertFault>>,
 ) {
     let (server_rx, server_tx) = server.into_split();
     let conditions = guest.and_then(|_| gate.conditions());
     let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
+    let mut silence = guest.filter(|_| gate.times_silences()).map(Silences::new);
     let mut read_publishes = |chunk: &[u8]| {
+        if let Some(silence) = silence.as_mut() {
+            silence.heard(gate);
+        }
         if let (Some(framer), Some(guest)) = (up_framer.as_mut(), guest) {
             framer.push(chunk);
             while let Ok(Some(packet)) = framer.next_packet() {
@@ -597,17 +649,51 @@ async fn forward<G: Gate>(
         () = back => {}
         () = async {
             match conditions {
-                Some(conditions) => until_cut(conditions).await,
+                Some(conditions) => until_cut(conditions, shown).await,
                 None => std::future::pending().await,
             }
         } => {}
     }
+    if let Some(silence) = silence.as_mut() {
+        // The silence until the connection ended counts too.
+        silence.heard(gate);
+    }
 }
 
-/// Waits until the conditions cut the guests' connections.
-async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
+/// The longest time a guest sent nothing, told to the gate each time it grows.
+struct Silences<'g, T> {
+    guest: &'g T,
+    last: Instant,
+    longest: Duration,
+}
+
+impl<'g, T> Silences<'g, T> {
+    fn new(guest: &'g T) -> Self {
+        Self {
+            guest,
+            last: Instant::now(),
+            longest: Duration::ZERO,
+        }
+    }
+
+    /// The guest sent a chunk now (or its connection ended).
+    fn heard<G: Gate<Guest = T>>(&mut self, gate: &G) {
+        let now = Instant::now();
+        let gap = now.saturating_duration_since(self.last);
+        if gap > self.longest {
+            self.longest = gap;
+            gate.silent(self.guest, self.last, gap);
+        }
+        self.last = now;
+    }
+}
+
+/// Waits until the conditions cut the guests' connections, or, for a TLS connection made
+/// under certificate `shown`, show another.
+async fn until_cut(mut conditions: watch::Receiver<Conditions>, shown: Option<Option<CertFault>>) {
     loop {
-        if conditions.borrow_and_update().cut {
+        let now = *conditions.borrow_and_update();
+        if now.cut || shown.is_some_and(|shown| shown != now.shown) {
             return;
         }
         if conditions.changed().await.is_err() {
@@ -621,8 +707,8 @@ async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
 /// arrival, in order (no channel, no timer when there is no delay: the door must cost well
 /// under 0.1 ms a round trip). `inspect` sees each chunk as it arrives, before it is sent on.
 async fn pipe(
-    mut rx: OwnedReadHalf,
-    mut tx: OwnedWriteHalf,
+    mut rx: impl AsyncRead + Unpin,
+    mut tx: impl AsyncWrite + Unpin,
     first: Vec<u8>,
     conditions: Option<watch::Receiver<Conditions>>,
     mut inspect: impl FnMut(&[u8]),
@@ -687,36 +773,6 @@ async fn pipe(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_full_waiting_room_sends_the_oldest_away() {
-        let room = Arc::new(WaitingRoom::new(2));
-        let mut first = room.enter();
-        let mut second = room.enter();
-        assert_eq!(
-            first.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        let mut third = room.enter();
-        assert_eq!(
-            first.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed),
-            "the oldest makes room"
-        );
-        assert_eq!(
-            second.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        // A client that leaves frees its place: the next one sends nobody away.
-        drop(second);
-        let _fourth = room.enter();
-        assert_eq!(
-            third.sent_away.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        drop(first);
-        assert_eq!(room.queue().len(), 2);
-    }
 
     #[test]
     fn news_names_the_door_and_what_to_do() {

@@ -13,6 +13,7 @@ use crate::workspace::{SecretError, WorkspaceFeed};
 use super::departures::Departures;
 use super::door::{DoorNews, Gate, Greeting};
 use super::mqtt_frame::{Connect, Refusal, connack_refusing};
+use super::tls::TlsSession;
 
 /// Why a CONNECT naming a device of the workspace is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -28,6 +29,11 @@ pub enum AuthError {
         "the workspace has no secret for it, so no signature can be checked; add one to workspace.json"
     )]
     NoSecret,
+    /// It came without a client certificate, which `--tls-client-ca` requires.
+    #[error(
+        "it came without a client certificate, and --tls-client-ca requires one signed by that CA"
+    )]
+    NoClientCertificate,
 }
 
 /// What the embedded broker has to tell a person: a refused CONNECT, or news of its door.
@@ -168,11 +174,44 @@ impl Gate for Keeper {
     type Guest = DeviceId;
 
     fn greet(&self, connect: &Connect) -> Greeting<DeviceId> {
+        self.admit_device(connect, Ok(()))
+    }
+
+    fn greet_tls(&self, connect: &Connect, tls: &TlsSession) -> Greeting<DeviceId> {
+        let certified = if tls.client_ca_required && !tls.client_certified {
+            Err(AuthError::NoClientCertificate)
+        } else {
+            Ok(())
+        };
+        self.admit_device(connect, certified)
+    }
+
+    fn left(&self, device: DeviceId) {
+        self.departures.ended(&device);
+    }
+
+    fn told(&self, door: SocketAddr, news: DoorNews) {
+        self.tell(BrokerNews::Door { door, news });
+    }
+}
+
+impl Keeper {
+    /// Lets a CONNECT in, or refuses it when it names a workspace device that is not
+    /// `certified` (its TLS session) or not signed with its secret.
+    fn admit_device(
+        &self,
+        connect: &Connect,
+        certified: Result<(), AuthError>,
+    ) -> Greeting<DeviceId> {
         // Who names no device (a watcher, the probe, the window without signing) passes.
         let Some(device) = connect.username.as_deref().and_then(device_of_username) else {
             return Greeting::Pass;
         };
-        if let Err(why) = self.check(&device, connect) {
+        let checked = match self.known(&device) {
+            Known::Stranger => Ok(()),
+            _ => certified.and_then(|()| self.check(&device, connect)),
+        };
+        if let Err(why) = checked {
             let news = self.refusals().insert((device.clone(), why.clone()));
             if news {
                 self.tell(BrokerNews::Refused { device, why });
@@ -182,14 +221,6 @@ impl Gate for Keeper {
         self.refusals().retain(|(told, _)| *told != device);
         self.departures.arrived(&device);
         Greeting::Watch(device)
-    }
-
-    fn left(&self, device: DeviceId) {
-        self.departures.ended(&device);
-    }
-
-    fn told(&self, door: SocketAddr, news: DoorNews) {
-        self.tell(BrokerNews::Door { door, news });
     }
 }
 
@@ -207,6 +238,7 @@ mod tests {
     fn connect(username: Option<&str>, client_id: &str, password: Option<&str>) -> Connect {
         Connect {
             level: 4,
+            keep_alive: 30,
             client_id: client_id.into(),
             username: username.map(str::to_owned),
             password: password.map(str::to_owned),

@@ -5,6 +5,8 @@ pub mod departures;
 pub mod door;
 pub mod keeper;
 pub mod mqtt_frame;
+pub mod tls;
+mod waiting_room;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, mpsc};
@@ -20,6 +22,7 @@ pub use keeper::BrokerNews;
 
 use door::{Door, DoorError, DoorLimits};
 use keeper::Keeper;
+use tls::DoorTls;
 
 /// Why the embedded broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub struct BrokerOptions {
     pub workspace: Option<WorkspaceFeed>,
     /// The door's bounds on clients that have not sent their CONNECT yet.
     pub limits: DoorLimits,
+    /// TLS on the clients' side of the door; `None`: plain MQTT.
+    pub tls: Option<Arc<DoorTls>>,
 }
 
 /// A running embedded broker: rumqttd on a loopback port of its own, and the [`Door`] its
@@ -72,6 +77,8 @@ pub struct EmbeddedBroker {
     pub news: mpsc::Receiver<BrokerNews>,
     keeper: Arc<Keeper>,
     door: Door,
+    /// The door's TLS, when it speaks TLS.
+    tls: Option<Arc<DoorTls>>,
 }
 
 /// An in-process connection to the embedded broker: no socket, no MQTT encoding.
@@ -137,15 +144,19 @@ impl EmbeddedBroker {
             Arc::clone(&departures),
             news_tx,
         ));
-        let door = Door::open(
+        let door = Door::open_tls(
             listen,
             inner,
             Arc::clone(&keeper),
             options.limits,
+            options.tls.clone(),
             std::future::pending(),
         )?;
         let addr = door.addr;
-        prove_ours(addr, &mut probe_tx, &mut probe_rx)?;
+        // The door's port is bound by this process; through a TLS door the probe would need
+        // to trust a certificate that may not be ours to read, so it goes to rumqttd itself.
+        let probed = if options.tls.is_some() { inner } else { addr };
+        prove_ours(probed, &mut probe_tx, &mut probe_rx)?;
         Ok((
             Self {
                 addr,
@@ -154,6 +165,7 @@ impl EmbeddedBroker {
                 news,
                 keeper,
                 door,
+                tls: options.tls,
             },
             links,
         ))
@@ -164,9 +176,33 @@ impl EmbeddedBroker {
         self.keeper.wake_with(wake);
     }
 
-    /// The URL clients connect to: the door.
+    /// The URL clients connect to: the door (`mqtts://` when it speaks TLS).
     pub fn url(&self) -> BrokerUrl {
-        url_of(self.addr)
+        let mut url = url_of(self.addr);
+        if self.tls.is_some() {
+            url.scheme = Scheme::Mqtts;
+        }
+        url
+    }
+
+    /// The CA clients must trust, when the door speaks TLS with a certificate of the local CA.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().and_then(|tls| tls.ca_file.as_deref())
+    }
+
+    /// Opens one more door to the same broker, on a free loopback port, speaking TLS with
+    /// `tls`: the same clients' rules (for measuring what TLS costs beside a plain door).
+    /// Closing it is dropping it.
+    pub fn open_tls_door(&self, tls: Arc<DoorTls>) -> Result<Door, BrokerError> {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        Ok(Door::open_tls(
+            listen,
+            self.inner,
+            Arc::clone(&self.keeper),
+            DoorLimits::default(),
+            Some(tls),
+            std::future::pending(),
+        )?)
     }
 
     /// rumqttd itself, behind the door: for another door of this process (a qualification's

@@ -113,6 +113,8 @@ impl Framer {
 pub struct Connect {
     /// The protocol level: 3 for MQTT 3.1, 4 for 3.1.1, 5 for MQTT 5.
     pub level: u8,
+    /// The keep-alive in seconds (0: none), MQTT 3.1.2.10.
+    pub keep_alive: u16,
     pub client_id: String,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -122,6 +124,7 @@ impl std::fmt::Debug for Connect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connect")
             .field("level", &self.level)
+            .field("keep_alive", &self.keep_alive)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<masked>"))
@@ -171,6 +174,7 @@ pub fn parse_connect(packet: &Packet) -> Option<Connect> {
     field(body, &mut at)?; // protocol name
     let level = *body.get(at)?;
     let flags = *body.get(at + 1)?;
+    let keep_alive = u16::from_be_bytes([*body.get(at + 2)?, *body.get(at + 3)?]);
     skip(body, &mut at, 4)?; // level, flags, keep alive
     if level == 5 {
         let properties = varint(body, &mut at)?;
@@ -197,6 +201,7 @@ pub fn parse_connect(packet: &Packet) -> Option<Connect> {
     };
     Some(Connect {
         level,
+        keep_alive,
         client_id,
         username,
         password,
@@ -302,6 +307,7 @@ mod tests {
         let packet = framer.next_packet().expect("MQTT").expect("a whole packet");
         let connect = parse_connect(&packet).expect("a CONNECT");
         assert_eq!(connect.level, 4);
+        assert_eq!(connect.keep_alive, 30);
         assert_eq!(connect.client_id, "gw01|securemode=2|");
         assert_eq!(connect.username.as_deref(), Some("gw01&gwPk"));
         assert_eq!(connect.password.as_deref(), Some("abc"));
@@ -470,7 +476,7 @@ mod tests {
                 let connect = packet.as_ref().and_then(parse_connect);
                 prop_assert_eq!(
                     connect,
-                    Some(Connect { level, client_id, username: user, password: pass })
+                    Some(Connect { level, keep_alive: 30, client_id, username: user, password: pass })
                 );
                 prop_assert_eq!(framer.buffered(), 0);
             }

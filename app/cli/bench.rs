@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::broker::tls::{DoorTls, TlsSetup};
 use crate::qualify::{Plan, Stand};
 use crate::runner::Runner;
 use crate::runner::bench::{BenchConfig, BenchReport, bench_body, run_bench, warm_up};
 use crate::runner::connect::{broker_or_embedded, gateway_session};
-use crate::transport::BrokerUrl;
+use crate::transport::{BrokerUrl, Scheme, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
 use super::run::{TlsArgs, say};
@@ -45,8 +46,14 @@ pub struct BenchArgs {
     /// "door_adds_p50_ms").
     #[arg(long)]
     pub through_proxy: bool,
+    /// Measure in one run, on the embedded broker and hub: through its plain door, then
+    /// through a second door speaking TLS with the client (a certificate of the workspace's
+    /// local CA), with what TLS adds (`--json`: {"plain", "tls", "tls_adds_p50_ms",
+    /// "tls_adds_p99_ms"}). With --inflight 1 it is the round trip's own cost.
+    #[arg(long, conflicts_with_all = ["broker", "through_proxy"])]
+    pub tls: bool,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub broker_tls: TlsArgs,
 }
 
 /// Runs `thingbench bench`.
@@ -66,8 +73,11 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     if args.through_proxy {
         return bench_through_proxy(args, &ws, feed, broker, out);
     }
+    if args.tls {
+        return bench_tls(args, &ws, &feed, out);
+    }
     let (embedded, url) = broker_or_embedded(&feed, broker).map_err(UsageError)?;
-    let (report, device) = measure(args, &ws, &url)?;
+    let (report, device) = measure(args, &ws, &url, args.broker_tls.options())?;
     super::run::EmbeddedHubNews::new(&embedded).say();
     let written = if args.json {
         writeln!(out, "{}", report.to_json())
@@ -99,7 +109,7 @@ fn bench_through_proxy(
         feed,
         loopback,
         broker,
-        args.tls.options(),
+        args.broker_tls.options(),
         Box::new(|| {}),
     )
     .map_err(UsageError)?;
@@ -110,10 +120,10 @@ fn bench_through_proxy(
     // door itself costs.
     let straight = stand
         .inner_url()
-        .map(|url| measure(args, ws, &url).map(|(report, _)| (url, report)))
+        .map(|url| measure(args, ws, &url, TlsOptions::default()).map(|(report, _)| (url, report)))
         .transpose()?;
-    let (direct, device) = measure(args, ws, &direct_url)?;
-    let (proxied, _) = measure(args, ws, &proxy_url)?;
+    let (direct, device) = measure(args, ws, &direct_url, args.broker_tls.options())?;
+    let (proxied, _) = measure(args, ws, &proxy_url, TlsOptions::default())?;
     let added_p50 = proxied.p50_ms - direct.p50_ms;
     let written = if args.json {
         let mut json = serde_json::json!({"direct": direct.to_json(), "proxied": proxied.to_json(),
@@ -156,13 +166,65 @@ fn bench_through_proxy(
     Ok(exit_code(&[&direct, &proxied]))
 }
 
+/// The same bench in one run on the embedded broker and hub: through its plain door, then
+/// through a second door speaking TLS with the client, with what TLS adds.
+fn bench_tls(
+    args: &BenchArgs,
+    ws: &Arc<crate::workspace::Workspace>,
+    feed: &WorkspaceFeed,
+    out: &mut dyn std::io::Write,
+) -> Result<ExitCode, UsageError> {
+    let (embedded, plain_url) = broker_or_embedded(feed, None).map_err(UsageError)?;
+    let Some((broker, _hub)) = &embedded else {
+        return Err(UsageError("--tls needs the embedded broker".into()));
+    };
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let door_tls = DoorTls::new(&TlsSetup::default(), &ws.root, loopback)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let trust = TlsOptions {
+        ca_file: door_tls.ca_file.clone(),
+        ..TlsOptions::default()
+    };
+    let door = broker
+        .open_tls_door(Arc::new(door_tls))
+        .map_err(|e| UsageError(e.to_string()))?;
+    let tls_url = BrokerUrl {
+        scheme: Scheme::Mqtts,
+        host: door.addr.ip().to_string(),
+        port: door.addr.port(),
+    };
+    let (plain, device) = measure(args, ws, &plain_url, TlsOptions::default())?;
+    let (tls, _) = measure(args, ws, &tls_url, trust)?;
+    let (adds_p50, adds_p99) = (tls.p50_ms - plain.p50_ms, tls.p99_ms - plain.p99_ms);
+    let written = if args.json {
+        let json = serde_json::json!({"plain": plain.to_json(), "tls": tls.to_json(),
+                                      "tls_adds_p50_ms": adds_p50, "tls_adds_p99_ms": adds_p99});
+        writeln!(out, "{json}")
+    } else {
+        print_report(out, &plain_url, &plain, args, &device)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| print_report(out, &tls_url, &tls, args, &device))
+            .and_then(|()| writeln!(out))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "TLS adds        {adds_p50:.3} ms at p50, {adds_p99:.3} ms at p99"
+                )
+            })
+    };
+    written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
+    drop(door);
+    Ok(exit_code(&[&plain, &tls]))
+}
+
 /// Logs a sub-device in over a session to `url`, warms up, and runs the bench.
 fn measure(
     args: &BenchArgs,
     ws: &Arc<crate::workspace::Workspace>,
     url: &BrokerUrl,
+    tls: TlsOptions,
 ) -> Result<(BenchReport, crate::protocol::DeviceId), UsageError> {
-    let session = gateway_session(ws, url.clone(), args.tls.options()).map_err(UsageError)?;
+    let session = gateway_session(ws, url.clone(), tls).map_err(UsageError)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
         .sub_devices()

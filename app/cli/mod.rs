@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod door_tls;
 mod generate;
 pub mod package_files;
 mod qualify;
@@ -17,6 +18,7 @@ use crate::workspace::{Workspace, find_workspace_root};
 
 pub use bench::{BenchArgs, bench};
 pub use check::{CheckArgs, run_check};
+pub use door_tls::DoorTlsArgs;
 pub use generate::{GenerateArgs, run_generate};
 pub use qualify::{QualifyArgs, qualify};
 pub use run::{RunArgs, TlsArgs, run_suite};

@@ -10,6 +10,7 @@ use crate::qualify::{CheckResult, Plan, Qualification, QualifyEvent, Stand, judg
 use crate::transport::BrokerUrl;
 use crate::workspace::{LoginState, write_atomic};
 
+use super::door_tls::{DoorTlsArgs, trust_words};
 use super::run::{TlsArgs, follow_files, print_notices, say};
 use super::{UsageError, open_workspace_env};
 
@@ -42,6 +43,8 @@ pub struct QualifyArgs {
     pub json: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub door_tls: DoorTlsArgs,
 }
 
 /// Runs `thingbench qualify`: exit 0 when no MUST check failed, 1 when one did, 2 on a bad
@@ -53,6 +56,21 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         args.env.as_deref(),
     )?;
     let plan = Plan::load(&args.plan, &ws).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(phase) = plan
+        .phases
+        .iter()
+        .find(|p| p.tls.is_some())
+        .filter(|_| !args.door_tls.tls)
+    {
+        return Err(UsageError(format!(
+            "{}: phase \"{}\" shows a bad certificate (\"tls\"), which needs TLS: run qualify with --tls",
+            args.plan.display(),
+            phase.name
+        )));
+    }
+    let door_tls = args
+        .door_tls
+        .door_tls(&ws.root, args.listen, plan.tls_faults())?;
     if let Some(report) = &args.report {
         crate::report::check_output(report)?;
     }
@@ -67,18 +85,25 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         .map(BrokerUrl::parse)
         .transpose()
         .map_err(UsageError)?;
-    let mut stand = Stand::start(
+    let scheme = if door_tls.is_some() { "mqtts" } else { "mqtt" };
+    let trust = door_tls
+        .as_deref()
+        .map(|tls| format!(", {}", trust_words(tls, &args.door_tls)))
+        .unwrap_or_default();
+    let ca_file = door_tls.as_ref().and_then(|tls| tls.ca_file.clone());
+    let mut stand = Stand::start_tls(
         plan.clone(),
         feed,
         args.listen,
         broker,
         args.tls.options(),
+        door_tls,
         Box::new(|| {}),
     )
     .map_err(UsageError)?;
     let qualification = &stand.qualification;
     say(&format!(
-        "qualifying {} with plan \"{}\" ({} phases, {:.0} s): connect the device to mqtt://{} as {}, signed with its secret; waiting up to {} s",
+        "qualifying {} with plan \"{}\" ({} phases, {:.0} s): connect the device to {scheme}://{} as {}, signed with its secret{trust}; waiting up to {} s",
         plan.device,
         plan.name,
         plan.phases.len(),
@@ -87,7 +112,28 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         plan.device,
         plan.connect_within.as_secs()
     ));
-    let waited = follow(&plan, qualification)?;
+    let waited = match follow(&plan, qualification, scheme) {
+        Ok(waited) => waited,
+        Err(Never(words)) => {
+            // Only `connects` can be judged: say its verdict when the device tried and failed.
+            let record = qualification.steering.record();
+            stand.stop();
+            let why = crate::qualify::judge_link::why_never_connected(&record, ca_file.as_deref());
+            let connects: Vec<CheckResult> = judge(&plan, &registry, &record)
+                .into_iter()
+                .filter(|r| r.check == crate::qualify::CheckId::Connects)
+                .filter(|r| r.verdict == crate::qualify::Verdict::Fail)
+                .collect();
+            if !connects.is_empty() {
+                print_results(&plan, &connects, args.json, out)?;
+            }
+            return Err(UsageError(match why {
+                Some(why) => format!("{words}: {why}"),
+                None => format!("{words}: check its broker address, client id and credentials"),
+            }));
+        }
+        Err(Other(e)) => return Err(e),
+    };
     let record = qualification.steering.record();
     stand.stop();
     let results = judge(&plan, &registry, &record);
@@ -121,9 +167,17 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     })
 }
 
+/// Why following a run ended early.
+enum Cut {
+    /// The device never connected within `connectWithinS`: the sentence saying so.
+    Never(String),
+    Other(UsageError),
+}
+use Cut::{Never, Other};
+
 /// Says the run's progress on stderr until the plan ends; `Some(why)` when it was cut short by
 /// Ctrl-C.
-fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, UsageError> {
+fn follow(plan: &Plan, qualification: &Qualification, scheme: &str) -> Result<Option<String>, Cut> {
     let connect_by = Instant::now() + plan.connect_within;
     let mut started = false;
     loop {
@@ -139,8 +193,8 @@ fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, 
             Ok(event) => event,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if !started && Instant::now() >= connect_by {
-                    return Err(UsageError(format!(
-                        "the device never connected to mqtt://{} within connectWithinS ({} s): check its broker address, client id and credentials",
+                    return Err(Never(format!(
+                        "the device never connected to {scheme}://{} within connectWithinS ({} s)",
                         qualification.listen,
                         plan.connect_within.as_secs()
                     )));
@@ -148,7 +202,7 @@ fn follow(plan: &Plan, qualification: &Qualification) -> Result<Option<String>, 
                 continue;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(UsageError("the proxy stopped unexpectedly".into()));
+                return Err(Other(UsageError("the proxy stopped unexpectedly".into())));
             }
         };
         let at = qualification

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::broker::EmbeddedBroker;
 use crate::hub::{Hub, HubLog, HubStatus};
-use crate::runner::connect::{start_embedded, start_hub};
+use crate::runner::connect::{start_embedded_tls, start_hub};
 use crate::transport::BrokerUrl;
 
+use super::door_tls::{DoorTlsArgs, trust_words};
 use super::run::{TlsArgs, follow_files, print_notices, say};
 use super::{UsageError, open_workspace_env};
 
@@ -27,6 +28,8 @@ pub struct ServeArgs {
     /// The environment of workspace.json to use: its broker, devices and variables.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    #[command(flatten)]
+    pub door_tls: DoorTlsArgs,
 }
 
 /// Options of `thingbench hub`.
@@ -54,13 +57,18 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
     ws.gateway_entry()
         .secret()
         .map_err(|e| UsageError(e.to_string()))?;
+    let tls = args.door_tls.door_tls(&ws.root, args.listen, Vec::new())?;
+    let trust = tls
+        .as_deref()
+        .map(|tls| format!(" (devices connect {})", trust_words(tls, &args.door_tls)));
     let live = follow_files(ws);
     let (broker, mut hub) =
-        start_embedded(live.subscribe(), Some(args.listen)).map_err(UsageError)?;
+        start_embedded_tls(live.subscribe(), Some(args.listen), tls).map_err(UsageError)?;
     eprintln!(
-        "thingbench: broker on {} with the reference hub for gateway {}; Ctrl-C stops",
+        "thingbench: broker on {} with the reference hub for gateway {}{}; Ctrl-C stops",
         broker.url(),
-        gateway_words(&live.snapshot().workspace)
+        gateway_words(&live.snapshot().workspace),
+        trust.unwrap_or_default()
     );
     print_notices(&live.snapshot());
     Ok(run_until_stopped(

@@ -11,11 +11,11 @@ use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, ReplyCode};
 use crate::runner::Outcome;
 use crate::runner::connect::Embedded;
-use crate::runner::connect::spawn_embedded;
+use crate::runner::connect::spawn_embedded_tls;
 use crate::runner::diagnosis::{Diagnosis, Hint};
 use crate::transport::{
-    Auth, BrokerUrl, OutageWatch, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
-    TlsOptions,
+    Auth, BrokerUrl, OutageWatch, RequestId, Scheme, Session, SessionCommand, SessionConfig,
+    SessionEvent, TlsOptions,
 };
 use crate::workspace::{AuthMode, Workspace};
 
@@ -47,6 +47,9 @@ pub struct ConnectionForm {
     pub client_cert: String,
     pub client_key: String,
     pub verify: bool,
+    /// With the embedded broker: its door speaks TLS with devices (a certificate of the
+    /// workspace's local CA), and the window's session trusts that CA.
+    pub tls_for_devices: bool,
 }
 
 impl Default for ConnectionForm {
@@ -64,6 +67,7 @@ impl Default for ConnectionForm {
             client_cert: String::new(),
             client_key: String::new(),
             verify: true,
+            tls_for_devices: false,
         }
     }
 }
@@ -367,6 +371,13 @@ impl Connection {
         })
     }
 
+    /// The CA devices trust when the embedded broker's door speaks TLS.
+    pub fn local_ca(&self) -> Option<&std::path::Path> {
+        self.embedded
+            .as_ref()
+            .and_then(|(broker, _)| broker.ca_file())
+    }
+
     /// The broker of the session (the embedded one by default).
     pub fn broker_url(&self) -> Option<&BrokerUrl> {
         self.broker_url.as_ref()
@@ -400,12 +411,22 @@ impl Connection {
             return routed;
         };
         if self.form.embedded {
+            // A broker whose door speaks otherwise than the form says makes way for a new one.
+            let tls = self.form.tls_for_devices;
+            if self
+                .embedded
+                .as_ref()
+                .is_some_and(|(broker, _)| (broker.url().scheme == Scheme::Mqtts) != tls)
+            {
+                self.embedded = None;
+            }
             match self.embedded.as_ref().map(|(broker, _)| broker.url()) {
                 Some(url) => self.open_session(ws, url, wake),
                 None => {
                     self.link = LinkState::StartingEmbedded;
                     let wake = wake.clone();
-                    self.embedded_rx = Some(spawn_embedded(feed, Box::new(move || wake())));
+                    self.embedded_rx =
+                        Some(spawn_embedded_tls(feed, tls, Box::new(move || wake())));
                 }
             }
         } else {
@@ -438,9 +459,26 @@ impl Connection {
     fn open_session(&mut self, ws: &Workspace, url: BrokerUrl, wake: &Wake) {
         self.wake = Some(wake.clone());
         let wake = wake.clone();
+        // The embedded broker's TLS door: the session trusts the local CA it was made with.
+        let local_ca = self
+            .embedded
+            .as_ref()
+            .filter(|_| self.form.embedded)
+            .and_then(|(broker, _)| broker.ca_file())
+            .map(std::path::Path::to_owned);
         let started = self
             .form
             .session_config(ws, url.clone())
+            .map(|mut config| {
+                if let Some(ca) = local_ca {
+                    config.tls = TlsOptions {
+                        ca_file: Some(ca),
+                        client_cert: None,
+                        verify: true,
+                    };
+                }
+                config
+            })
             .and_then(|config| Session::start(config, Box::new(move || wake())));
         match started {
             Ok(session) => {

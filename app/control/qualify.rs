@@ -203,6 +203,14 @@ impl QualifyCtl {
             .get(self.selected)
             .ok_or_else(|| Notice::error("no plan: add one to the workspace's plans/ folder"))?;
         let plan = file.plan.clone().map_err(Notice::error)?;
+        if plan.phases.iter().any(|phase| phase.tls.is_some()) {
+            // Without TLS towards the device, no bad certificate could be shown.
+            return Err(Notice::error(format!(
+                "{}: its phases show bad TLS certificates, which the Qualify tab cannot yet; run it with `thingbench qualify {} --tls`",
+                file.path.display(),
+                file.path.display()
+            )));
+        }
         let listen: SocketAddr = self.listen.trim().parse().map_err(|_| {
             Notice::error(format!(
                 "listen address {:?} is not host:port, such as 127.0.0.1:1884",
@@ -442,4 +450,31 @@ fn plan_files(dir: &Path) -> Vec<PathBuf> {
         return Vec::new();
     }
     json_files_under(dir).files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::testing::sample;
+
+    #[test]
+    fn a_plan_that_shows_bad_certificates_is_refused_with_what_to_run_instead() {
+        let ws = sample();
+        let mut qualify = QualifyCtl::default();
+        qualify.load_plans(&ws);
+        qualify.select_named("tls.json");
+        assert_eq!(qualify.selected_name(), Some("tls.json"));
+        let feed = WorkspaceFeed::fixed(std::sync::Arc::new(ws));
+        let wake: Wake = std::sync::Arc::new(|| {});
+        let refused = qualify
+            .start(feed, None, TlsOptions::default(), &wake)
+            .expect_err("no TLS in the tab");
+        assert!(
+            refused.text.contains("tls.json")
+                && refused.text.contains("thingbench qualify")
+                && refused.text.contains("--tls"),
+            "{refused:?}"
+        );
+        assert!(!qualify.running());
+    }
 }

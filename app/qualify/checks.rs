@@ -17,11 +17,14 @@ pub enum CheckId {
     ReplyCodes,
     AppliesSet,
     OutputsMatch,
+    // The device's link (app/qualify/judge_link.rs).
+    KeepsAlive,
+    RefusesBadCertificates,
 }
 
 impl CheckId {
     /// Every check, in the order they are listed.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Connects,
         Self::Conforms,
         Self::LogsInFirst,
@@ -35,6 +38,8 @@ impl CheckId {
         Self::ReplyCodes,
         Self::AppliesSet,
         Self::OutputsMatch,
+        Self::KeepsAlive,
+        Self::RefusesBadCertificates,
     ];
 
     /// The id plans, reports and JUnit use.
@@ -53,6 +58,8 @@ impl CheckId {
             Self::ReplyCodes => "reply-codes",
             Self::AppliesSet => "applies-set",
             Self::OutputsMatch => "outputs-match",
+            Self::KeepsAlive => "keeps-alive",
+            Self::RefusesBadCertificates => "refuses-bad-certificates",
         }
     }
 
@@ -69,9 +76,11 @@ impl CheckId {
     /// Its level unless the plan says otherwise.
     pub fn default_level(self) -> Level {
         match self {
-            Self::Connects | Self::Conforms | Self::LogsInFirst | Self::AnswersCommands => {
-                Level::Must
-            }
+            Self::Connects
+            | Self::Conforms
+            | Self::LogsInFirst
+            | Self::AnswersCommands
+            | Self::RefusesBadCertificates => Level::Must,
             _ => Level::Should,
         }
     }
@@ -113,6 +122,12 @@ impl CheckId {
             }
             Self::OutputsMatch => {
                 "a get answered 200 carries every point asked for, typed per the model; an invoke answered 200 carries every output of the service, typed, and no other key"
+            }
+            Self::KeepsAlive => {
+                "every CONNECT names a keep-alive above 0, and while connected the device sends some packet at least every 1.5 x keep-alive (MQTT 3.1.1, 3.1.2.10)"
+            }
+            Self::RefusesBadCertificates => {
+                "in a phase with a tls fault, no CONNECT arrives over a TLS session that showed the bad certificate"
             }
         }
     }

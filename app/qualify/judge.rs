@@ -12,6 +12,7 @@ use crate::protocol::{DeviceId, Method, ReplyCode};
 
 use super::checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 use super::desk::SentCommand;
+use super::judge_link::{SeenLink, SeenTls};
 use super::plan::{Network, Plan};
 
 #[path = "judge_commands.rs"]
@@ -54,6 +55,10 @@ pub enum Seen {
     Attempt { at_ms: u64 },
     /// A request of the device.
     Request(SeenRequest),
+    /// A TLS session on the proxy (with `--tls`).
+    Tls(SeenTls),
+    /// How an accepted connection was kept alive, updated while it lasts.
+    Link(SeenLink),
 }
 
 /// A request of the device under test, as the hub received it.
@@ -169,6 +174,10 @@ fn judge_until(
                 CheckId::ReplyCodes => commands.codes.clone(),
                 CheckId::AppliesSet => commands.applies.clone(),
                 CheckId::OutputsMatch => commands.outputs.clone(),
+                CheckId::KeepsAlive => super::judge_link::keeps_alive(plan, record, now_ms),
+                CheckId::RefusesBadCertificates => {
+                    super::judge_link::refuses_bad_certificates(plan, record)
+                }
             };
             let mut evidence = evidence;
             if evidence.len() > EVIDENCE_CAP {
@@ -216,12 +225,16 @@ fn connects(record: &Record) -> Judged {
                     at_ms: *at_ms,
                     row: None,
                     text: format!(
-                        "a CONNECT was refused with CONNACK 5: {why}; expected a signature made with the device's secret"
+                        "a CONNECT was refused with CONNACK 5: {why}; expected a signature made with the device's secret (and a client certificate with --tls-client-ca)"
                     ),
                 });
             }
         }
     }
+    // Handshakes refused for the client certificate are CONNECTs that could not be made.
+    let refused_tls = super::judge_link::refused_client_certificates(record);
+    connects += refused_tls.len();
+    bad.extend(refused_tls);
     if connects == 0 {
         return (
             Verdict::NotApplicable,
@@ -433,7 +446,7 @@ impl Posts {
                     }
                     out.posts.push(post);
                 }
-                Seen::Connect { .. } | Seen::Attempt { .. } => {}
+                Seen::Connect { .. } | Seen::Attempt { .. } | Seen::Tls(_) | Seen::Link(_) => {}
             }
         }
         out

@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod desk;
 pub mod judge;
+pub mod judge_link;
 pub mod picture;
 pub mod plan;
 pub mod plan_commands;
@@ -18,6 +19,7 @@ pub use judge::{
     CommandExchange, CommandReply, CommandStatus, Record, Seen, SeenRequest, judge, judge_so_far,
     pair_replies,
 };
+pub use judge_link::{SeenLink, SeenTls};
 pub use picture::Picture;
 pub use plan::{Answer, Network, Phase, Plan};
 pub use plan_commands::PlanCommand;

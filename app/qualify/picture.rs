@@ -212,7 +212,15 @@ fn connection_marks(record: &Record) -> Vec<Mark> {
                     MarkKind::Attempt,
                     "a connection attempt while the network was down".into(),
                 ),
-                Seen::Request(_) => return None,
+                Seen::Tls(tls) => match &tls.handshake {
+                    Err(failure) => (
+                        tls.at_ms,
+                        MarkKind::Refused,
+                        format!("TLS handshake failed: {failure}"),
+                    ),
+                    Ok(()) => return None,
+                },
+                Seen::Request(_) | Seen::Link(_) => return None,
             };
             Some(Mark {
                 at_ms,

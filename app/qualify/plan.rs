@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::broker::tls::CertFault;
 use crate::protocol::{DeviceId, ReplyCode};
 use crate::workspace::{FileError, Workspace};
 
@@ -48,12 +49,18 @@ pub struct Phase {
     pub delay: Duration,
     /// Sent to the device during the phase, in the file's order.
     pub commands: Vec<PlanCommand>,
+    /// The bad certificate every TLS connection made in the phase is shown (the device's open
+    /// connections are closed at its start and at its end).
+    pub tls: Option<CertFault>,
 }
 
 impl Phase {
-    /// Normal answers, the network up and no delay.
+    /// Normal answers, the network up, no delay and the server's own certificate.
     pub fn is_normal(&self) -> bool {
-        self.answer == Answer::Normal && self.network == Network::Up && self.delay.is_zero()
+        self.answer == Answer::Normal
+            && self.network == Network::Up
+            && self.delay.is_zero()
+            && self.tls.is_none()
     }
 
     /// Silent (`"answer": "none"`) or an outage: the phases a device back-fills.
@@ -74,6 +81,9 @@ impl Phase {
         }
         if !self.delay.is_zero() {
             parts.push(format!("+{} ms each way", self.delay.as_millis()));
+        }
+        if let Some(fault) = self.tls {
+            parts.push(format!("shows {}", fault.words()));
         }
         if parts.is_empty() {
             "normal".to_owned()
@@ -115,6 +125,7 @@ impl Plan {
                 network: Network::Up,
                 delay: Duration::ZERO,
                 commands: Vec::new(),
+                tls: None,
             }],
             levels: BTreeMap::new(),
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
@@ -127,6 +138,19 @@ impl Plan {
             .get(&check)
             .copied()
             .unwrap_or(check.default_level())
+    }
+
+    /// Whether a phase shows a bad certificate (the plan then needs TLS).
+    pub fn has_tls_faults(&self) -> bool {
+        self.phases.iter().any(|p| p.tls.is_some())
+    }
+
+    /// The bad certificates the plan shows, each once.
+    pub fn tls_faults(&self) -> Vec<CertFault> {
+        let mut faults: Vec<CertFault> = self.phases.iter().filter_map(|p| p.tls).collect();
+        faults.sort();
+        faults.dedup();
+        faults
     }
 
     /// The whole plan's length.
@@ -285,6 +309,17 @@ impl Plan {
                     PlanCommand::read(path, &place, &command, length, workspace, &registry)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let tls = match phase.tls.as_deref() {
+                None => None,
+                Some(name) => Some(CertFault::from_name(name).ok_or_else(|| {
+                    error(
+                        &format!("phases[{i}].tls"),
+                        format!(
+                            "{name:?} is not a certificate fault: use \"untrusted\", \"wrong-host\" or \"expired\""
+                        ),
+                    )
+                })?),
+            };
             phases.push(Phase {
                 name: phase.name.unwrap_or_else(|| format!("phase {}", i + 1)),
                 length,
@@ -292,6 +327,7 @@ impl Plan {
                 network: phase.network,
                 delay: Duration::from_millis(phase.delay_ms),
                 commands,
+                tls,
             });
         }
         let mut levels = BTreeMap::new();
@@ -357,6 +393,7 @@ struct PhaseFile {
     /// Read as a fixture's command is, with its time and whether it is invalid on purpose.
     #[serde(default)]
     commands: Vec<serde_json::Value>,
+    tls: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -388,7 +425,9 @@ mod tests {
                            {"name": "rejected", "forS": 10, "answer": 1204},
                            {"forS": 2.5, "answer": "none"},
                            {"name": "down", "forS": 20, "network": "down"},
-                           {"name": "slow", "forS": 20, "delayMs": 800}],
+                           {"name": "slow", "forS": 20, "delayMs": 800},
+                           {"name": "bad cert", "forS": 5, "tls": "wrong-host"},
+                           {"name": "old cert", "forS": 5, "tls": "expired"}],
                 "levels": {"backfills": "must", "ids-unique": "off"}}"#,
         )
         .expect("a good plan");
@@ -399,13 +438,23 @@ mod tests {
         assert!(plan.phases[3].wants_backfill() && plan.phases[2].wants_backfill());
         assert!(plan.phases[0].is_normal() && !plan.phases[4].is_normal());
         assert_eq!(plan.phases[4].describe(), "+800 ms each way");
+        assert_eq!(plan.phases[5].tls, Some(CertFault::WrongHost));
+        assert!(!plan.phases[5].is_normal() && !plan.phases[5].wants_backfill());
+        assert_eq!(
+            plan.phases[6].describe(),
+            "shows an expired certificate of the right CA"
+        );
+        assert_eq!(
+            plan.tls_faults(),
+            vec![CertFault::WrongHost, CertFault::Expired]
+        );
         assert_eq!(plan.level(CheckId::Backfills), Level::Must);
         assert_eq!(plan.level(CheckId::IdsUnique), Level::Off);
         assert_eq!(plan.level(CheckId::Connects), Level::Must);
-        assert_eq!(plan.length(), Duration::from_millis(82_500));
+        assert_eq!(plan.length(), Duration::from_millis(92_500));
         let (index, _, start) = plan.phase_at(Duration::from_secs(41)).expect("in the plan");
         assert_eq!((index, start), (2, Duration::from_secs(40)));
-        assert!(plan.phase_at(Duration::from_secs(83)).is_none());
+        assert!(plan.phase_at(Duration::from_secs(93)).is_none());
     }
 
     #[test]
@@ -509,6 +558,10 @@ mod tests {
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": []}"#,
                 "at phases: must hold at least one phase",
+            ),
+            (
+                r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}, {"forS": 1, "tls": "self-signed"}]}"#,
+                "at phases[1].tls: \"self-signed\" is not a certificate fault: use \"untrusted\", \"wrong-host\" or \"expired\"",
             ),
             (
                 r#"{"name": "x", "device": "gwPk/gw01", "periodS": 5, "phases": [{"forS": 1}], }"#,

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 use crate::broker::Departures;
 use crate::broker::door::{Conditions, Door, DoorLimits, DoorNews, Gate, Greeting};
 use crate::broker::mqtt_frame::{Connect, Refusal, connack_refusing};
+use crate::broker::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
 use crate::hub::{Decision, HubPolicy};
 use crate::model::{Registry, SessionEffect};
 use crate::protocol::{
@@ -20,6 +21,7 @@ use crate::protocol::{
 
 use super::desk::{Desk, SentCommand};
 use super::judge::{Record, Seen, SeenRequest};
+use super::judge_link::{SeenLink, SeenTls};
 use super::plan::{Answer, Network, Plan};
 
 /// Publishes a command (`topic`, `payload`) to the device as the platform does: from a client
@@ -53,6 +55,11 @@ pub enum QualifyEvent {
     Finished,
     /// News of the proxy itself (it cannot accept connections, or reach the broker).
     Door { words: String },
+    /// A TLS handshake that failed, or that completed with a bad certificate shown.
+    Tls {
+        shown: Option<CertFault>,
+        failure: Option<HandshakeFailure>,
+    },
 }
 
 /// What the proxy and the clock share with the hub.
@@ -70,6 +77,12 @@ struct State {
     finished: bool,
     /// Who the platform can send commands to now.
     desk: Desk,
+    /// Where in the record each TLS session is, by its number.
+    tls_sessions: HashMap<u64, usize>,
+    /// Where in the record each accepted connection's link is, by connection.
+    links: HashMap<u64, usize>,
+    /// The keep-alive each CONNECT named, until the broker accepts it.
+    keep_alive: HashMap<u64, u16>,
 }
 
 /// A qualification's shared state: the hub's [`HubPolicy`] and the proxy's record.
@@ -179,6 +192,16 @@ impl Steering {
                 signed: Ok(()),
             });
             state.desk.connected(at_ms);
+            let keep_alive_s = state.keep_alive.remove(&conn).unwrap_or_default();
+            let index = state.record.seen.len();
+            state.record.seen.push(Seen::Link(SeenLink {
+                conn,
+                keep_alive_s,
+                connected_ms: at_ms,
+                ended_ms: None,
+                silence: None,
+            }));
+            state.links.insert(conn, index);
             first
         };
         if first {
@@ -198,6 +221,12 @@ impl Steering {
                 return;
             }
             let at_ms = Self::at_ms(&state);
+            state.keep_alive.remove(&conn);
+            if let Some(&index) = state.links.get(&conn)
+                && let Some(Seen::Link(link)) = state.record.seen.get_mut(index)
+            {
+                link.ended_ms = Some(at_ms);
+            }
             state.record.seen.push(Seen::Disconnect {
                 at_ms,
                 conn,
@@ -315,6 +344,49 @@ impl Steering {
         wake
     }
 
+    /// A TLS handshake on the proxy ended.
+    fn shook(&self, tls: &TlsSession, outcome: Result<(), &HandshakeFailure>) {
+        {
+            let mut state = self.state();
+            if state.finished {
+                return;
+            }
+            let at_ms = Self::at_ms(&state);
+            let index = state.record.seen.len();
+            state.record.seen.push(Seen::Tls(SeenTls {
+                at_ms,
+                session: tls.number,
+                shown: tls.shown,
+                handshake: outcome.map_err(Clone::clone),
+                conn: None,
+            }));
+            state.tls_sessions.insert(tls.number, index);
+        }
+        if outcome.is_err() || tls.shown.is_some() {
+            self.tell(QualifyEvent::Tls {
+                shown: tls.shown,
+                failure: outcome.err().cloned(),
+            });
+        }
+    }
+
+    /// The device's connection `conn` sent nothing for `length` from `from`: kept when it is
+    /// the longest silence so far (also after the plan: the cut at its end tells the last).
+    fn silence(&self, conn: u64, from: Instant, length: Duration) {
+        let mut state = self.state();
+        let Some(start) = state.start else { return };
+        let from_ms =
+            u64::try_from(from.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX);
+        let Some(&index) = state.links.get(&conn) else {
+            return;
+        };
+        if let Some(Seen::Link(link)) = state.record.seen.get_mut(index)
+            && link.silence.is_none_or(|(_, longest)| length > longest)
+        {
+            link.silence = Some((from_ms, length));
+        }
+    }
+
     /// A copy of the record so far.
     pub fn record(&self) -> Record {
         self.state().record.clone()
@@ -388,18 +460,23 @@ impl Gate for Steering {
     }
 
     fn greet(&self, connect: &Connect) -> Greeting<u64> {
-        if !self.is_device(connect) {
-            return Greeting::Pass;
-        }
-        let conn = self.new_conn();
-        if let Err(why) = self.verify(connect) {
-            self.refused(conn, why.to_string());
-            return Greeting::Refuse(connack_refusing(connect.level, Refusal::NotAuthorized));
-        }
-        // Before the broker sees the CONNECT, so that a takeover counts two open connections
-        // before the broker throws the older one off.
-        self.departures.arrived(&self.state().plan.device);
-        Greeting::Watch(conn)
+        self.greet_device(connect, None)
+    }
+
+    fn greet_tls(&self, connect: &Connect, tls: &TlsSession) -> Greeting<u64> {
+        self.greet_device(connect, Some(tls))
+    }
+
+    fn shook(&self, tls: &TlsSession, outcome: Result<(), &HandshakeFailure>) {
+        Steering::shook(self, tls, outcome);
+    }
+
+    fn times_silences(&self) -> bool {
+        true
+    }
+
+    fn silent(&self, conn: &u64, from: Instant, length: Duration) {
+        self.silence(*conn, from, length);
     }
 
     fn accepted(&self, conn: &u64) {
@@ -429,11 +506,49 @@ impl Gate for Steering {
     }
 }
 
+impl Steering {
+    /// The device's CONNECT, over TLS session `tls` if it came by one: followed as connection
+    /// `conn`, or refused when it is not signed (or, with `--tls-client-ca`, not certified).
+    fn greet_device(&self, connect: &Connect, tls: Option<&TlsSession>) -> Greeting<u64> {
+        if !self.is_device(connect) {
+            return Greeting::Pass;
+        }
+        let conn = self.new_conn();
+        if let Some(tls) = tls {
+            let mut state = self.state();
+            if let Some(&index) = state.tls_sessions.get(&tls.number)
+                && let Some(Seen::Tls(seen)) = state.record.seen.get_mut(index)
+            {
+                seen.conn = Some(conn);
+            }
+        }
+        let uncertified = tls.is_some_and(|t| t.client_ca_required && !t.client_certified);
+        let refusal = if uncertified {
+            Some(
+                "it came without a client certificate, and --tls-client-ca requires one signed by that CA"
+                    .to_owned(),
+            )
+        } else {
+            self.verify(connect).err().map(|why| why.to_string())
+        };
+        if let Some(why) = refusal {
+            self.refused(conn, why);
+            return Greeting::Refuse(connack_refusing(connect.level, Refusal::NotAuthorized));
+        }
+        self.state().keep_alive.insert(conn, connect.keep_alive);
+        // Before the broker sees the CONNECT, so that a takeover counts two open connections
+        // before the broker throws the older one off.
+        self.departures.arrived(&self.state().plan.device);
+        Greeting::Watch(conn)
+    }
+}
+
 /// What the proxy applies to the device in `phase`.
 fn conditions_of(phase: &super::plan::Phase) -> Conditions {
     Conditions {
         delay: phase.delay,
         cut: phase.network == Network::Down,
+        shown: phase.tls,
     }
 }
 
@@ -464,6 +579,19 @@ impl Qualification {
         courier: Option<Courier>,
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Self, String> {
+        Self::start_tls(plan, registry, listen, upstream, courier, None, wake)
+    }
+
+    /// [`Qualification::start`], the proxy speaking TLS with the device when `tls` is given.
+    pub fn start_tls(
+        plan: Plan,
+        registry: &Registry,
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        courier: Option<Courier>,
+        tls: Option<Arc<DoorTls>>,
+        wake: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Self, String> {
         let secret = registry
             .devices
             .get(&plan.device)
@@ -492,6 +620,9 @@ impl Qualification {
                 requests: 0,
                 finished: false,
                 desk,
+                tls_sessions: HashMap::new(),
+                links: HashMap::new(),
+                keep_alive: HashMap::new(),
             }),
             departures: Arc::default(),
             events: events_tx,
@@ -501,11 +632,12 @@ impl Qualification {
             courier,
             poke: Notify::new(),
         });
-        let door = Door::open(
+        let door = Door::open_tls(
             listen,
             upstream,
             Arc::clone(&steering),
             DoorLimits::default(),
+            tls,
             clock(Arc::clone(&steering)),
         )
         .map_err(|e| format!("{e}; the device needs it: choose another --listen"))?;
@@ -569,6 +701,7 @@ async fn clock(steering: Arc<Steering>) {
     steering.now.send_replace(Conditions {
         delay: Duration::ZERO,
         cut: true,
+        shown: None,
     });
     steering.tell(QualifyEvent::Finished);
     // The door lives on (refusing everything) until the run is stopped.

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::broker::tls::DoorTls;
 use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::{Hub, HubPolicy};
 use crate::transport::{BrokerUrl, Scheme, SessionCommand, TlsOptions};
@@ -34,6 +35,20 @@ impl Stand {
         listen: SocketAddr,
         broker: Option<BrokerUrl>,
         tls: TlsOptions,
+        wake: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Self, String> {
+        Self::start_tls(plan, feed, listen, broker, tls, None, wake)
+    }
+
+    /// [`Stand::start`] with the proxy speaking TLS with the device when `door_tls` is given
+    /// (`tls` is the hub's, for an `mqtts://` broker).
+    pub fn start_tls(
+        plan: Plan,
+        feed: WorkspaceFeed,
+        listen: SocketAddr,
+        broker: Option<BrokerUrl>,
+        tls: TlsOptions,
+        door_tls: Option<Arc<DoorTls>>,
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Self, String> {
         let ws = feed.workspace();
@@ -88,7 +103,8 @@ impl Stand {
         } else {
             None
         };
-        let qualification = Qualification::start(plan, &registry, listen, upstream, courier, wake)?;
+        let qualification =
+            Qualification::start_tls(plan, &registry, listen, upstream, courier, door_tls, wake)?;
         let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
         let (broker, hub) = match (embedded, broker) {
             (Some((broker, mut links)), _) => {

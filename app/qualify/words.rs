@@ -62,6 +62,17 @@ pub fn event_line(plan: &Plan, event: &QualifyEvent, at: f64) -> Option<String> 
         QualifyEvent::Finished => {
             format!("{at:7.1} s  the plan is over: the device's connection is closed")
         }
+        QualifyEvent::Tls { shown, failure } => {
+            let certificate = shown.map_or("the server's certificate", |f| f.words());
+            match failure {
+                Some(why) => {
+                    format!("{at:7.1} s  TLS handshake failed, showing {certificate}: {why}")
+                }
+                None => {
+                    format!("{at:7.1} s  the device completed a TLS handshake with {certificate}")
+                }
+            }
+        }
     })
 }
 

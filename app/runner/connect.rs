@@ -16,9 +16,19 @@ pub fn start_embedded(
     feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
 ) -> Result<(EmbeddedBroker, Hub), String> {
+    start_embedded_tls(feed, listen, None)
+}
+
+/// [`start_embedded`], its door speaking TLS with clients when `tls` is given.
+pub fn start_embedded_tls(
+    feed: WorkspaceFeed,
+    listen: Option<SocketAddr>,
+    tls: Option<std::sync::Arc<crate::broker::tls::DoorTls>>,
+) -> Result<(EmbeddedBroker, Hub), String> {
     let options = BrokerOptions {
         listen,
         workspace: Some(feed.clone()),
+        tls,
         ..BrokerOptions::default()
     };
     let (broker, mut links) =
@@ -137,16 +147,37 @@ pub fn spawn_embedded(
     feed: WorkspaceFeed,
     wake: Box<dyn Fn() + Send>,
 ) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
+    spawn_embedded_tls(feed, false, wake)
+}
+
+/// [`spawn_embedded`], its door speaking TLS with a certificate of the workspace's local CA
+/// when `tls` (made once in its `.thingbench/tls/`).
+pub fn spawn_embedded_tls(
+    feed: WorkspaceFeed,
+    tls: bool,
+    wake: Box<dyn Fn() + Send>,
+) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("thingbench-embedded".into())
         .spawn({
             let tx = tx.clone();
             move || {
-                let started = start_embedded(feed, None).map(|(broker, hub)| {
-                    let url = broker.url();
-                    (Some((broker, hub)), url)
-                });
+                let door_tls = if tls {
+                    let root = feed.workspace().root.clone();
+                    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+                    crate::broker::tls::DoorTls::new(&Default::default(), &root, loopback)
+                        .map(|tls| Some(std::sync::Arc::new(tls)))
+                        .map_err(|e| e.to_string())
+                } else {
+                    Ok(None)
+                };
+                let started = door_tls
+                    .and_then(|door_tls| start_embedded_tls(feed, None, door_tls))
+                    .map(|(broker, hub)| {
+                        let url = broker.url();
+                        (Some((broker, hub)), url)
+                    });
                 let _ = tx.send(started);
                 wake();
             }

@@ -13,6 +13,7 @@ pub fn connection_ui(
     ws: &Workspace,
     commands: &mut Vec<UiCommand>,
 ) {
+    let local_ca = connection.local_ca().map(std::path::Path::to_owned);
     let ConnectionForm {
         embedded,
         broker,
@@ -26,12 +27,21 @@ pub fn connection_ui(
         client_cert,
         client_key,
         verify,
+        tls_for_devices,
     } = &mut connection.form;
     ui.checkbox(embedded, "Embedded broker and reference hub");
     if *embedded {
         ui.weak(
             "Like the platform, it lets a device of the workspace in only with its valid signature (username deviceKey&productKey); other clients come in without.",
         );
+        ui.checkbox(tls_for_devices, "TLS for devices")
+            .on_hover_text("Its door speaks TLS (mqtts://) with a certificate of the workspace's local CA, made once in .thingbench/tls/; devices trust its ca.pem. Press Connect to apply.");
+        if let Some(ca) = local_ca.filter(|_| *tls_for_devices) {
+            ui.weak(format!(
+                "Devices connect with mqtts://, trusting {}",
+                ca.display()
+            ));
+        }
     }
     // Labels in one column, fields in the other, so the form reads down a narrow panel.
     egui::Grid::new("connection-form")

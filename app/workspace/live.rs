@@ -232,9 +232,10 @@ fn watch_folder(
     requests: mpsc::Sender<Request>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
     use notify::Watcher as _;
+    let folder = root.to_owned();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-            Ok(event) if event.kind.is_access() || only_hidden(&event.paths) => {}
+            Ok(event) if event.kind.is_access() || only_hidden(&folder, &event.paths) => {}
             // A watcher error may have lost events: reloading is the safe answer.
             _ => {
                 let _ = requests.send(Request::Changed);
@@ -245,12 +246,14 @@ fn watch_folder(
 }
 
 /// True when every path names a hidden file, such as the temporary of an atomic save (its
-/// rename to the real name names the real file too).
-fn only_hidden(paths: &[PathBuf]) -> bool {
+/// rename to the real name names the real file too), or a file in a hidden folder of `root`
+/// (`.thingbench/`, where the local CA and thingbench's own state live).
+fn only_hidden(root: &Path, paths: &[PathBuf]) -> bool {
+    let hidden = |name: &std::ffi::OsStr| name.to_string_lossy().starts_with('.');
     !paths.is_empty()
-        && paths.iter().all(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        && paths.iter().all(|p| match p.strip_prefix(root) {
+            Ok(inside) => inside.components().any(|c| hidden(c.as_os_str())),
+            Err(_) => p.file_name().is_some_and(hidden),
         })
 }
 
@@ -345,6 +348,27 @@ pub fn merge_reload(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn files_of_hidden_folders_in_the_workspace_are_not_changes() {
+        let root = Path::new("/home/qa/.local/share/thingbench/sample");
+        let hidden = |paths: &[&str]| {
+            let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+            only_hidden(root, &paths)
+        };
+        assert!(hidden(&[
+            "/home/qa/.local/share/thingbench/sample/.thingbench/tls/server.pem"
+        ]));
+        assert!(hidden(&[
+            "/home/qa/.local/share/thingbench/sample/models/.inv.json.tmp-1-0"
+        ]));
+        // A hidden folder above the workspace does not hide it.
+        assert!(!hidden(&[
+            "/home/qa/.local/share/thingbench/sample/models/inv.json"
+        ]));
+        assert!(!hidden(&[]));
+    }
+
     use super::*;
 
     const WORKSPACE: &str = r#"{

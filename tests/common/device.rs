@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use thingbench::protocol::{DeviceId, EpochMs, connect_credentials, sign};
 
 use super::commands::{CommandFlaw, Values, answer};
+use super::link::Link;
 
 /// What a test device does wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +72,8 @@ const SUB: (&str, &str, &str) = ("invPk", "inv01", "inv01-secret");
 struct Device {
     flaw: Flaw,
     command_flaw: CommandFlaw,
+    /// TLS and keep-alive.
+    link: Link,
     /// What commands set.
     values: Values,
     next_id: u64,
@@ -84,10 +87,11 @@ struct Device {
 }
 
 impl Device {
-    fn new(flaw: Flaw, command_flaw: CommandFlaw) -> Self {
+    fn new(flaw: Flaw, command_flaw: CommandFlaw, link: Link) -> Self {
         Self {
             flaw,
             command_flaw,
+            link,
             values: Values::default(),
             next_id: 1,
             backlog: Vec::new(),
@@ -196,7 +200,8 @@ impl Device {
             } else {
                 GATEWAY.2
             };
-            let (mut client, mut poller, mut events) = open(&gateway, secret, port);
+            let (mut client, mut poller, mut events) =
+                open(&gateway, secret, port, &self.link, started);
             // After an error: when to try again (it keeps sampling meanwhile).
             let mut retry: Option<tokio::time::Instant> = None;
             loop {
@@ -208,7 +213,8 @@ impl Device {
                 {
                     took_over = true;
                     // The new connection first, and once it is accepted, the old one closed.
-                    let (new_client, new_poller, mut new_events) = open(&gateway, GATEWAY.2, port);
+                    let (new_client, new_poller, mut new_events) =
+                        open(&gateway, GATEWAY.2, port, &self.link, started);
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                     while let Ok(Some(polled)) =
                         tokio::time::timeout_at(deadline, new_events.recv()).await
@@ -344,6 +350,8 @@ fn open(
     gateway: &DeviceId,
     secret: &str,
     port: u16,
+    link: &Link,
+    started: Instant,
 ) -> (
     AsyncClient,
     tokio::task::JoinHandle<()>,
@@ -353,8 +361,8 @@ fn open(
     let mut options = MqttOptions::new(creds.client_id, "127.0.0.1", port);
     options
         .set_credentials(creds.username, creds.password)
-        .set_keep_alive(Duration::from_secs(5))
         .set_clean_session(true);
+    link.apply(&mut options);
     let (client, mut eventloop) = AsyncClient::new(options, 100);
     // Firmware that answers commands quickly turns Nagle's algorithm off (each reply would wait
     // for the broker's delayed ACK, about 40 ms).
@@ -362,8 +370,12 @@ fn open(
     network.set_tcp_nodelay(true);
     eventloop.set_network_options(network);
     let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let link = link.clone();
     let poller = tokio::spawn(async move {
         loop {
+            if let Some(silence) = link.silence(started) {
+                tokio::time::sleep(silence).await;
+            }
             let polled = eventloop.poll().await;
             let failed = polled.is_err();
             if events_tx.send(polled).is_err() || failed {
@@ -388,6 +400,11 @@ impl RunningDevice {
 
     /// The device with `flaw` in its uplink and `command_flaw` in how it obeys commands.
     pub fn start_with(port: u16, flaw: Flaw, command_flaw: CommandFlaw) -> Self {
+        Self::start_linked(port, flaw, command_flaw, Link::default())
+    }
+
+    /// [`RunningDevice::start_with`], connecting over `link` (TLS, its keep-alive and flaws).
+    pub fn start_linked(port: u16, flaw: Flaw, command_flaw: CommandFlaw, link: Link) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::spawn({
             let stop = Arc::clone(&stop);
@@ -396,7 +413,7 @@ impl RunningDevice {
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                runtime.block_on(Device::new(flaw, command_flaw).run(port, stop));
+                runtime.block_on(Device::new(flaw, command_flaw, link).run(port, stop));
             }
         });
         Self {

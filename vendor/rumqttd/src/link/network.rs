@@ -64,6 +64,12 @@ impl<P: Protocol> Network<P> {
     }
 
     pub fn set_keepalive(&mut self, keepalive: u16) {
+        // THINGBENCH PATCH: a keep-alive of 0 turns the mechanism off (MQTT 3.1.1, 3.1.2.10);
+        // as a timeout of 0 it closed the connection whenever a read had to wait.
+        if keepalive == 0 {
+            self.keepalive = Duration::MAX;
+            return;
+        }
         let keepalive = Duration::from_secs(keepalive as u64);
         self.keepalive = keepalive + keepalive.mul_f32(0.5);
     }

@@ -197,11 +197,9 @@ where
 
     handle_auth(config.clone(), login.as_ref(), &connect.client_id).await?;
 
-    // When keep_alive feature is disabled client can live forever, which is not good in
-    // distributed broker context so currenlty we don't allow it.
-    if connect.keep_alive == 0 {
-        return Err(Error::ZeroKeepAlive);
-    }
+    // THINGBENCH PATCH: a keep-alive of 0 is allowed (MQTT 3.1.1, 3.1.2.10: it turns the
+    // mechanism off), as mosquitto allows it. rumqttd closed such a connection without a
+    // CONNACK, for the sake of its distributed brokers; thingbench's is one local node.
 
     let empty_client_id = connect.client_id.is_empty();
     let clean_session = connect.clean_session;
