@@ -590,6 +590,48 @@ fn bench_pairs_every_reply_and_prints_json() {
 }
 
 #[test]
+fn bench_times_commands_answered_by_a_device_and_repeats_with_medians() {
+    let out = thingbench(&[
+        "bench",
+        "--requests",
+        "100",
+        "--inflight",
+        "4",
+        "--commands",
+        "--repeat",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(report["repeat"], 2);
+    let runs = report["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run["bench"]["lost"], 0, "{run}");
+        assert_eq!(run["commands"]["lost"], 0, "every set was answered: {run}");
+        assert_eq!(run["commands"]["requests"], 100);
+    }
+    for (label, key) in [
+        ("bench", "req_per_s"),
+        ("bench", "ratio"),
+        ("commands", "p50_ms"),
+        ("commands", "p99_ms"),
+    ] {
+        let median = report["median"][label][key].as_f64();
+        let (min, max) = (
+            report["min"][label][key].as_f64(),
+            report["max"][label][key].as_f64(),
+        );
+        assert!(
+            median.is_some_and(|m| m > 0.0) && min <= median && median <= max,
+            "{label}.{key}: {report}"
+        );
+    }
+}
+
+#[test]
 fn the_session_reconnects_and_resubscribes_after_a_broker_restart() {
     use thingbench::protocol::MsgId;
     use thingbench::transport::{

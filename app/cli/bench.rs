@@ -52,15 +52,28 @@ pub struct BenchArgs {
     /// "tls_adds_p99_ms"}). With --inflight 1 it is the round trip's own cost.
     #[arg(long, conflicts_with_all = ["broker", "through_proxy"])]
     pub tls: bool,
+    /// Measure in the same run, beside the posts: set commands from thingbench's platform
+    /// client, answered at once by a device in this process connected as the gateway
+    /// (`--json`: "commands", with "commands_p50_ms").
+    #[arg(long, conflicts_with_all = ["through_proxy", "tls"])]
+    pub commands: bool,
+    /// Run the whole bench N times and print each figure's median and spread (min – max): a
+    /// single run on a shared machine swings by ±20 % (`--json`: {"repeat", "runs", "median",
+    /// "min", "max"}).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: usize,
     #[command(flatten)]
     pub broker_tls: TlsArgs,
 }
 
+/// The figures of one run: each measurement by its name ("bench", "direct", "tls", ...).
+type Run = Vec<(&'static str, BenchReport)>;
+
 /// Runs `thingbench bench`.
 pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode, UsageError> {
-    if args.requests == 0 || args.inflight == 0 || args.points == 0 {
+    if args.requests == 0 || args.inflight == 0 || args.points == 0 || args.repeat == 0 {
         return Err(UsageError(
-            "--requests, --inflight and --points must be at least 1".into(),
+            "--requests, --inflight, --points and --repeat must be at least 1".into(),
         ));
     }
     let ws = Arc::new(open_workspace_env(
@@ -70,22 +83,222 @@ pub fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
     )?);
     let feed = WorkspaceFeed::fixed(Arc::clone(&ws));
     let broker = args.broker.as_deref().or(ws.broker());
-    if args.through_proxy {
-        return bench_through_proxy(args, &ws, feed, broker, out);
+    let mut runs: Vec<Run> = Vec::with_capacity(args.repeat);
+    for n in 0..args.repeat {
+        if args.repeat > 1 {
+            say(&format!("run {} of {}", n + 1, args.repeat));
+        }
+        let run = if args.through_proxy {
+            bench_through_proxy(args, &ws, feed.clone(), broker, out)?
+        } else if args.tls {
+            bench_tls(args, &ws, &feed, out)?
+        } else {
+            bench_plain(args, &ws, &feed, broker, out)?
+        };
+        runs.push(run);
     }
-    if args.tls {
-        return bench_tls(args, &ws, &feed, out);
+    if args.repeat > 1 {
+        print_repeated(out, &runs, args.json)
+            .map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
     }
-    let (embedded, url) = broker_or_embedded(&feed, broker).map_err(UsageError)?;
-    let (report, device) = measure(args, &ws, &url, args.broker_tls.options())?;
+    let all: Vec<&BenchReport> = runs.iter().flatten().map(|(_, r)| r).collect();
+    Ok(exit_code(&all))
+}
+
+/// The bench on one broker and hub (the embedded ones by default), with the commands beside it
+/// when asked; printed at once when it runs once.
+fn bench_plain(
+    args: &BenchArgs,
+    ws: &Arc<crate::workspace::Workspace>,
+    feed: &WorkspaceFeed,
+    broker: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<Run, UsageError> {
+    let (embedded, url) = broker_or_embedded(feed, broker).map_err(UsageError)?;
+    let (report, device) = measure(args, ws, &url, args.broker_tls.options())?;
+    let mut run: Run = vec![("bench", report)];
+    if args.commands {
+        run.push(("commands", measure_commands(args, ws, &url)?));
+    }
     super::run::EmbeddedHubNews::new(&embedded).say();
+    if args.repeat > 1 {
+        return Ok(run);
+    }
     let written = if args.json {
-        writeln!(out, "{}", report.to_json())
+        let mut json = run[0].1.to_json();
+        if let Some((_, commands)) = run.get(1) {
+            json["commands"] = commands.to_json();
+            json["commands_p50_ms"] = commands.p50_ms.into();
+        }
+        writeln!(out, "{json}")
     } else {
-        print_report(out, &url, &report, args, &device)
+        print_report(out, &url, &run[0].1, args, &device).and_then(|()| match run.get(1) {
+            Some((_, commands)) => writeln!(out).and_then(|()| print_commands(out, commands, args)),
+            None => Ok(()),
+        })
     };
     written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
-    Ok(exit_code(&[&report]))
+    Ok(run)
+}
+
+/// Set commands to the gateway from a platform client, answered by a device in this process.
+fn measure_commands(
+    args: &BenchArgs,
+    ws: &Arc<crate::workspace::Workspace>,
+    url: &BrokerUrl,
+) -> Result<BenchReport, UsageError> {
+    let gateway = ws.gateway();
+    let registry = ws.registry(&LoginState::All);
+    let point = registry
+        .model_of(&gateway.product_key)
+        .and_then(|model| {
+            model
+                .points
+                .iter()
+                .find(|p| {
+                    matches!(
+                        p.data_type,
+                        crate::model::DataType::Int
+                            | crate::model::DataType::Float
+                            | crate::model::DataType::Double
+                    ) && !p.has_quality
+                })
+                .map(|p| p.identifier.clone())
+        })
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--commands: the model of the gateway {gateway} has no number point to set"
+            ))
+        })?;
+    let mut config =
+        crate::runner::connect::device_config(ws, url.clone(), args.broker_tls.options())
+            .map_err(UsageError)?;
+    config.client_id.push_str("-bench-device");
+    let _device = crate::runner::bench_commands::InProcessDevice::start(config, &gateway)
+        .map_err(UsageError)?;
+    let platform = crate::runner::connect::platform_session(url.clone(), args.broker_tls.options())
+        .map_err(UsageError)?;
+    let config = BenchConfig {
+        requests: args.requests,
+        inflight: args.inflight,
+        points: 1,
+    };
+    // A few first, so that subscriptions and first allocations stay out of the figure.
+    let warm = BenchConfig {
+        requests: 5,
+        inflight: 1,
+        points: 1,
+    };
+    crate::runner::bench_commands::run_command_bench(&platform, &gateway, &point, warm);
+    Ok(crate::runner::bench_commands::run_command_bench(
+        &platform, &gateway, &point, config,
+    ))
+}
+
+fn print_commands(
+    out: &mut dyn std::io::Write,
+    report: &BenchReport,
+    args: &BenchArgs,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "commands        {} set commands from the platform client, {} in flight, answered by a device in this process",
+        report.requests, args.inflight
+    )?;
+    writeln!(out, "commands/s      {:.0}", report.req_per_s)?;
+    writeln!(out, "command p50     {:.3} ms", report.p50_ms)?;
+    writeln!(out, "command p99     {:.3} ms", report.p99_ms)?;
+    writeln!(out, "lost            {}", report.lost)?;
+    writeln!(out, "not 200         {}", report.not_200)
+}
+
+/// Each figure of each measurement over the runs: its median and its spread.
+fn print_repeated(out: &mut dyn std::io::Write, runs: &[Run], json: bool) -> std::io::Result<()> {
+    let labels: Vec<&'static str> = runs
+        .first()
+        .map_or(Vec::new(), |run| run.iter().map(|(l, _)| *l).collect());
+    let figure = |label: &str, pick: &dyn Fn(&BenchReport) -> f64| -> Vec<f64> {
+        let mut values: Vec<f64> = runs
+            .iter()
+            .filter_map(|run| run.iter().find(|(l, _)| *l == label).map(|(_, r)| pick(r)))
+            .filter(|v| v.is_finite())
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let median = |values: &[f64]| -> f64 {
+        match values.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        }
+    };
+    type Pick = fn(&BenchReport) -> f64;
+    let figures: [(&str, Pick); 5] = [
+        ("req_per_s", |r| r.req_per_s),
+        ("publish_per_s", |r| r.publish_per_s),
+        ("ratio", |r| r.req_per_s / r.publish_per_s),
+        ("p50_ms", |r| r.p50_ms),
+        ("p99_ms", |r| r.p99_ms),
+    ];
+    if json {
+        let mut medians = serde_json::Map::new();
+        let mut mins = serde_json::Map::new();
+        let mut maxs = serde_json::Map::new();
+        for label in &labels {
+            let (mut m, mut lo, mut hi) = (
+                serde_json::Map::new(),
+                serde_json::Map::new(),
+                serde_json::Map::new(),
+            );
+            for (name, pick) in figures {
+                let values = figure(label, &pick);
+                m.insert(name.into(), median(&values).into());
+                lo.insert(
+                    name.into(),
+                    values.first().copied().unwrap_or(f64::NAN).into(),
+                );
+                hi.insert(
+                    name.into(),
+                    values.last().copied().unwrap_or(f64::NAN).into(),
+                );
+            }
+            medians.insert((*label).into(), m.into());
+            mins.insert((*label).into(), lo.into());
+            maxs.insert((*label).into(), hi.into());
+        }
+        let each: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|run| {
+                run.iter()
+                    .map(|(l, r)| ((*l).to_owned(), r.to_json()))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            })
+            .collect();
+        let json = serde_json::json!({"repeat": runs.len(), "runs": each,
+                                      "median": medians, "min": mins, "max": maxs});
+        return writeln!(out, "{json}");
+    }
+    writeln!(out, "{} runs: median (min – max)", runs.len())?;
+    for label in labels {
+        writeln!(out, "{label}:")?;
+        for (name, pick) in figures {
+            let values = figure(label, &pick);
+            if values.is_empty() {
+                continue;
+            }
+            let (lo, hi) = (values[0], values[values.len() - 1]);
+            let m = median(&values);
+            let shown = match name {
+                "req_per_s" | "publish_per_s" => format!("{m:.0} ({lo:.0} – {hi:.0})"),
+                "ratio" => format!("{m:.2} ({lo:.2} – {hi:.2})"),
+                _ => format!("{m:.3} ({lo:.3} – {hi:.3})"),
+            };
+            writeln!(out, "  {name:<14} {shown}")?;
+        }
+    }
+    Ok(())
 }
 
 /// The same bench in one run, on the same broker and hub: as every client reaches the broker,
@@ -97,7 +310,7 @@ fn bench_through_proxy(
     feed: WorkspaceFeed,
     broker: Option<&str>,
     out: &mut dyn std::io::Write,
-) -> Result<ExitCode, UsageError> {
+) -> Result<Run, UsageError> {
     let broker = broker
         .map(BrokerUrl::parse)
         .transpose()
@@ -125,6 +338,14 @@ fn bench_through_proxy(
     let (direct, device) = measure(args, ws, &direct_url, args.broker_tls.options())?;
     let (proxied, _) = measure(args, ws, &proxy_url, TlsOptions::default())?;
     let added_p50 = proxied.p50_ms - direct.p50_ms;
+    let mut run: Run = Vec::new();
+    if let Some((_, straight)) = &straight {
+        run.push(("straight", straight.clone()));
+    }
+    run.extend([("direct", direct.clone()), ("proxied", proxied.clone())]);
+    if args.repeat > 1 {
+        return Ok(run);
+    }
     let written = if args.json {
         let mut json = serde_json::json!({"direct": direct.to_json(), "proxied": proxied.to_json(),
                                           "proxy_adds_p50_ms": added_p50});
@@ -163,7 +384,7 @@ fn bench_through_proxy(
             })
     };
     written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
-    Ok(exit_code(&[&direct, &proxied]))
+    Ok(run)
 }
 
 /// The same bench in one run on the embedded broker and hub: through its plain door, then
@@ -173,7 +394,7 @@ fn bench_tls(
     ws: &Arc<crate::workspace::Workspace>,
     feed: &WorkspaceFeed,
     out: &mut dyn std::io::Write,
-) -> Result<ExitCode, UsageError> {
+) -> Result<Run, UsageError> {
     let (embedded, plain_url) = broker_or_embedded(feed, None).map_err(UsageError)?;
     let Some((broker, _hub)) = &embedded else {
         return Err(UsageError("--tls needs the embedded broker".into()));
@@ -196,6 +417,10 @@ fn bench_tls(
     let (plain, device) = measure(args, ws, &plain_url, TlsOptions::default())?;
     let (tls, _) = measure(args, ws, &tls_url, trust)?;
     let (adds_p50, adds_p99) = (tls.p50_ms - plain.p50_ms, tls.p99_ms - plain.p99_ms);
+    if args.repeat > 1 {
+        drop(door);
+        return Ok(vec![("plain", plain), ("tls", tls)]);
+    }
     let written = if args.json {
         let json = serde_json::json!({"plain": plain.to_json(), "tls": tls.to_json(),
                                       "tls_adds_p50_ms": adds_p50, "tls_adds_p99_ms": adds_p99});
@@ -214,7 +439,7 @@ fn bench_tls(
     };
     written.map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
     drop(door);
-    Ok(exit_code(&[&plain, &tls]))
+    Ok(vec![("plain", plain), ("tls", tls)])
 }
 
 /// Logs a sub-device in over a session to `url`, warms up, and runs the bench.

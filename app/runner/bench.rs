@@ -90,6 +90,15 @@ pub fn bench_body(
     Ok(text[1..].to_owned())
 }
 
+/// The `p` quantile of `sorted` round trips, in milliseconds; NaN of none.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
 fn with_id(body: &str, id: u64) -> Vec<u8> {
     format!("{{\"id\":\"{id}\",{body}").into_bytes()
 }
@@ -189,13 +198,6 @@ pub fn run_bench(
     }
     let elapsed = started.elapsed();
     rtts.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if rtts.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((rtts.len() as f64 - 1.0) * p).round() as usize;
-        rtts[i].as_secs_f64() * 1000.0
-    };
 
     // The same payloads, published with the same window, acknowledged by the broker only.
     let sink = "thingbench/bench/sink".to_owned();
@@ -228,8 +230,8 @@ pub fn run_bench(
     BenchReport {
         requests: config.requests,
         req_per_s: rtts.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
+        p50_ms: percentile(&rtts, 0.50),
+        p99_ms: percentile(&rtts, 0.99),
         publish_per_s: acked as f64 / publish_elapsed.as_secs_f64(),
         lost,
         not_200,

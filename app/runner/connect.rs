@@ -52,6 +52,16 @@ pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result
 /// A session connected as the workspace's gateway, signing with its secret when it has one. A
 /// secret that cannot be read is an error, never a connection without it.
 pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+    connected_session(device_config(ws, url, tls)?)
+}
+
+/// The session configuration of the workspace's gateway at `url`, signing with its secret when
+/// it has one (an unreadable secret is an error).
+pub fn device_config(
+    ws: &Workspace,
+    url: BrokerUrl,
+    tls: TlsOptions,
+) -> Result<SessionConfig, String> {
     let gateway = ws.gateway();
     let auth = match ws.gateway_entry().secret().map_err(|e| e.to_string())? {
         Some(secret) => Auth::Sign {
@@ -60,7 +70,7 @@ pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Resul
         },
         None => Auth::None,
     };
-    connected_session(SessionConfig {
+    Ok(SessionConfig {
         broker: url,
         client_id: gateway.device_key.0.clone(),
         auth,

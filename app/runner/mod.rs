@@ -2,6 +2,7 @@
 //! and the round-trip benchmark.
 
 pub mod bench;
+pub mod bench_commands;
 pub mod command;
 pub mod connect;
 pub mod diagnosis;
