@@ -21,6 +21,7 @@ use crate::workspace::{AuthMode, Workspace};
 
 use super::Wake;
 use super::draft::SendState;
+pub use super::link_state::LinkState;
 use super::notice::Notice;
 pub use super::request::Request;
 use super::request::routed_end;
@@ -146,38 +147,6 @@ impl ConnectionForm {
     /// How long a request waits for its reply.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.max(1))
-    }
-}
-
-/// Where the connection stands.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LinkState {
-    Off,
-    StartingEmbedded,
-    Connecting,
-    Connected,
-    /// Lost or refused; the session retries by itself.
-    Retrying(String),
-    /// Could not start at all.
-    Failed(String),
-}
-
-impl LinkState {
-    /// The state in words, and whether it is an error.
-    pub fn words(&self) -> (String, bool) {
-        match self {
-            Self::Off => ("not connected".into(), false),
-            Self::StartingEmbedded => ("starting the embedded broker and hub…".into(), false),
-            Self::Connecting => ("connecting…".into(), false),
-            Self::Connected => ("connected".into(), false),
-            Self::Retrying(reason) => (format!("{reason}; retrying"), true),
-            Self::Failed(reason) => (reason.clone(), true),
-        }
-    }
-
-    /// True while work is under way that will end by itself (a spinner's worth).
-    pub fn busy(&self) -> bool {
-        matches!(self, Self::StartingEmbedded | Self::Connecting)
     }
 }
 

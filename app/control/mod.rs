@@ -8,6 +8,7 @@ pub mod command;
 pub mod connection;
 pub mod draft;
 pub mod draft_samples;
+pub mod link_state;
 pub mod notice;
 pub mod platform;
 pub mod plot;
