@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
-use crate::protocol::{DeviceId, MsgId, ReplyCode};
+use crate::protocol::{DeviceId, ReplyCode};
 use crate::runner::Outcome;
 use crate::runner::connect::Embedded;
 use crate::runner::connect::spawn_embedded_tls;
@@ -21,7 +21,10 @@ use crate::workspace::{AuthMode, Workspace};
 
 use super::Wake;
 use super::draft::SendState;
+pub use super::link_state::LinkState;
 use super::notice::Notice;
+pub use super::request::Request;
+use super::request::routed_end;
 use super::traffic::{Reply, end_unanswered, push_event, push_reply, push_request};
 use super::workspace::WorkspaceCtl;
 
@@ -147,38 +150,6 @@ impl ConnectionForm {
     }
 }
 
-/// Where the connection stands.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LinkState {
-    Off,
-    StartingEmbedded,
-    Connecting,
-    Connected,
-    /// Lost or refused; the session retries by itself.
-    Retrying(String),
-    /// Could not start at all.
-    Failed(String),
-}
-
-impl LinkState {
-    /// The state in words, and whether it is an error.
-    pub fn words(&self) -> (String, bool) {
-        match self {
-            Self::Off => ("not connected".into(), false),
-            Self::StartingEmbedded => ("starting the embedded broker and hub…".into(), false),
-            Self::Connecting => ("connecting…".into(), false),
-            Self::Connected => ("connected".into(), false),
-            Self::Retrying(reason) => (format!("{reason}; retrying"), true),
-            Self::Failed(reason) => (reason.clone(), true),
-        }
-    }
-
-    /// True while work is under way that will end by itself (a spinner's worth).
-    pub fn busy(&self) -> bool {
-        matches!(self, Self::StartingEmbedded | Self::Connecting)
-    }
-}
-
 /// Why a request was sent, to know what its reply changes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Purpose {
@@ -187,6 +158,8 @@ pub enum Purpose {
     Login(DeviceId, bool),
     /// A request of the suite runner (a fixture's, or a login before it).
     Suite,
+    /// The builder's command to a device, sent by the platform client.
+    Command,
 }
 
 struct Pending {
@@ -205,6 +178,13 @@ pub enum Routed {
     Connected,
     /// The draft's request ended.
     Draft(SendState),
+    /// The builder's command ended; `reply` is the device's reply, when one came, on
+    /// `reply_topic`.
+    Command {
+        outcome: Outcome,
+        reply: Vec<u8>,
+        reply_topic: Option<String>,
+    },
     /// A login or logout was answered.
     Login {
         device: DeviceId,
@@ -514,7 +494,7 @@ impl Connection {
                 let outcome = Outcome::Lost {
                     reason: reason.to_owned(),
                 };
-                routed_end(pending.purpose, outcome, Vec::new(), None)
+                routed_end(pending.purpose, outcome, Vec::new(), None, None)
             })
             .collect()
     }
@@ -531,7 +511,7 @@ impl Connection {
                 "not connected: connect first (left panel, Connection)",
             ));
         };
-        let session = if message.platform {
+        if message.platform {
             let wake = self
                 .wake
                 .clone()
@@ -541,11 +521,9 @@ impl Connection {
                 .tls_options()
                 .map_err(|e| Notice::error(format!("the platform client: {e}")))?;
             self.platform
-                .session(url, &tls, &wake)
-                .map_err(|e| Notice::error(format!("the platform client: {e}")))?
-        } else {
-            gateway
-        };
+                .start(url, &tls, &wake)
+                .map_err(|e| Notice::error(format!("the platform client: {e}")))?;
+        }
         let request = RequestId(self.next_request);
         self.next_request += 1;
         let Request {
@@ -555,7 +533,7 @@ impl Connection {
             purpose,
             device,
             timeout,
-            platform: _,
+            platform,
         } = message;
         let report = check(registry, &topic, &payload);
         let device = device.or_else(|| report.view.first_device().cloned());
@@ -564,14 +542,28 @@ impl Connection {
         } else {
             ""
         };
-        let row = push_request(timeline, device.as_ref(), &topic, &payload, &report, note);
-        let sent = session.send(SessionCommand::Request {
+        let row = push_request(
+            timeline,
+            device.as_ref(),
+            &topic,
+            &payload,
+            &report,
+            note,
+            platform,
+        );
+        let command = SessionCommand::Request {
             request,
             topic: topic.clone(),
             payload,
             msg_id,
             timeout: timeout.unwrap_or_else(|| self.form.timeout()),
-        });
+        };
+        // A command waits for the platform client's first connection, made with the first.
+        let sent = if platform {
+            self.platform.send(command)
+        } else {
+            gateway.send(command)
+        };
         if !sent {
             end_unanswered(
                 timeline,
@@ -671,21 +663,7 @@ impl Connection {
                     message: reply.message,
                     rtt,
                 };
-                routed_end(pending.purpose, outcome, payload, effect)
-                    .map(|routed| match routed {
-                        Routed::Suite {
-                            outcome,
-                            reply,
-                            effect,
-                            ..
-                        } => Routed::Suite {
-                            outcome,
-                            reply,
-                            reply_topic: Some(topic),
-                            effect,
-                        },
-                        other => other,
-                    })
+                routed_end(pending.purpose, outcome, payload, Some(topic), effect)
                     .into_iter()
                     .collect()
             }
@@ -710,6 +688,7 @@ impl Connection {
                     Outcome::NoReply { after },
                     Vec::new(),
                     None,
+                    None,
                 )
                 .into_iter()
                 .collect()
@@ -726,9 +705,15 @@ impl Connection {
                     RowKind::Lost,
                     &reason,
                 );
-                routed_end(pending.purpose, Outcome::Lost { reason }, Vec::new(), None)
-                    .into_iter()
-                    .collect()
+                routed_end(
+                    pending.purpose,
+                    Outcome::Lost { reason },
+                    Vec::new(),
+                    None,
+                    None,
+                )
+                .into_iter()
+                .collect()
             }
             SessionEvent::Unpaired {
                 topic,
@@ -770,57 +755,6 @@ impl Connection {
             SessionEvent::Acked | SessionEvent::PublishFailed { .. } => Vec::new(),
         }
     }
-}
-
-/// What the rest of the window hears of a request of `purpose` that ended with `outcome`.
-fn routed_end(
-    purpose: Purpose,
-    outcome: Outcome,
-    reply: Vec<u8>,
-    effect: Option<SessionEffect>,
-) -> Option<Routed> {
-    match purpose {
-        Purpose::Suite => Some(Routed::Suite {
-            outcome,
-            reply,
-            reply_topic: None,
-            effect,
-        }),
-        Purpose::Draft => Some(Routed::Draft(match outcome {
-            Outcome::Replied { code, message, rtt } => SendState::Replied { code, message, rtt },
-            Outcome::NoReply { after } => SendState::NoReply(after),
-            Outcome::Lost { reason }
-            | Outcome::NotSent { reason }
-            | Outcome::Skipped { reason } => SendState::Lost(reason),
-        })),
-        Purpose::Login(device, login) => match outcome {
-            Outcome::Replied { code, message, .. } => Some(Routed::Login {
-                device,
-                login,
-                code,
-                message,
-            }),
-            Outcome::NoReply { after } => Some(Routed::Notice(Notice::error(format!(
-                "no reply within {} ms",
-                after.as_millis()
-            )))),
-            Outcome::Lost { .. } | Outcome::NotSent { .. } | Outcome::Skipped { .. } => None,
-        },
-    }
-}
-
-/// A request to send, and why.
-pub struct Request {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub msg_id: Option<MsgId>,
-    pub purpose: Purpose,
-    /// The device of its timeline row (default: the first the request names).
-    pub device: Option<DeviceId>,
-    /// How long to wait for the reply (default: the form's timeout).
-    pub timeout: Option<Duration>,
-    /// Sent by the platform client (a command to a device), not as the gateway.
-    pub platform: bool,
 }
 
 /// Closes a session off the UI thread: dropping it joins the session's thread.

@@ -1,15 +1,21 @@
-//! The draft: the message being built, its live check against the models, the save form, and
-//! how its last send ended.
+//! The draft: the message being built (a batch, an event post or a command), its live check
+//! against the models, the save form, and how its last send ended: a command's reply is read as
+//! the platform reads it.
 
 use std::time::Duration;
 
-use crate::model::{CheckReport, PointRef, Registry, check};
-use crate::protocol::{DeviceId, EpochMs, ReplyCode};
+use crate::model::{CheckReport, CodeMeaning, PointRef, Registry, check, view};
+use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode};
+use crate::runner::Outcome;
+use crate::runner::command::judge_reply;
 use crate::workspace::{
-    Batch, Draft, Entry, Expect, Fixture, IdSource, ResolvedMessage, Workspace,
+    Batch, Command, Doc, Draft, DraftMode, Expect, Fixture, IdSource, ResolvedMessage, Workspace,
 };
 
+use super::draft_samples::{starter_command, starter_event};
 use super::notice::Notice;
+
+pub use super::draft_samples::starter_batch;
 
 /// How the last send from the builder ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,8 +28,28 @@ pub enum SendState {
     },
     NoReply(Duration),
     Lost(String),
-    /// Refused before sending, with why.
+    /// Refused before sending, with why (a command for a device that is offline says so).
     NotSent(String),
+    /// A device replied to the builder's command.
+    DeviceReplied(DeviceReply),
+}
+
+/// A device's reply to the builder's command, read as the platform reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceReply {
+    pub code: ReplyCode,
+    /// What the code means from a device.
+    pub meaning: CodeMeaning,
+    pub message: Option<String>,
+    pub rtt: Duration,
+    /// The reply's `data` as compact JSON, when it holds something (a get's values, an
+    /// invoke's outputs).
+    pub data: Option<String>,
+    /// What is wrong with the reply (id not echoed, data not matching the model...), each
+    /// `place: what`.
+    pub errors: Vec<String>,
+    /// What is only noted (a code sent as a string).
+    pub warnings: Vec<String>,
 }
 
 /// The draft and everything said about it.
@@ -35,6 +61,8 @@ pub struct DraftCtl {
     stale: bool,
     /// The draft's payload size as it would be sent, in bytes.
     bytes: usize,
+    /// The topic the draft goes on, as of the last check.
+    topic: String,
     /// Send the draft even when it is over the workspace's payload limit; expecting 1008 in the
     /// save form does too.
     pub send_oversize: bool,
@@ -47,6 +75,10 @@ pub struct DraftCtl {
     /// The builder still has to scroll to the focused point.
     scroll_to_focus: bool,
     ids: IdSource,
+    /// The command sent last and the id its reply must echo, to read the reply against.
+    sent_command: Option<(Command, Option<MsgId>)>,
+    /// The drafts of the other modes, as they were left: switching back finds them.
+    others: Vec<Draft>,
 }
 
 impl DraftCtl {
@@ -57,6 +89,7 @@ impl DraftCtl {
             report: None,
             stale: true,
             bytes: 0,
+            topic: String::new(),
             send_oversize: false,
             send_state: None,
             fixture_name,
@@ -64,6 +97,8 @@ impl DraftCtl {
             focus: None,
             scroll_to_focus: false,
             ids: IdSource::from_clock(),
+            sent_command: None,
+            others: Vec::new(),
         }
     }
 
@@ -76,15 +111,60 @@ impl DraftCtl {
     pub fn replace(&mut self, draft: Draft) {
         self.draft = draft;
         self.focus = None;
+        // The new draft's revision may equal the old one's.
+        self.stale = true;
     }
 
     /// A builder edit in place; returns whether anything changed.
     pub fn edit_batch(&mut self, edit: impl FnOnce(&mut Batch) -> bool) -> bool {
-        let changed = self.draft.edit_batch(edit);
+        self.edit(|doc| match doc {
+            Doc::Batch(batch) => edit(batch),
+            _ => false,
+        })
+    }
+
+    /// A builder edit of the document in place, whatever the mode; returns whether anything
+    /// changed.
+    pub fn edit(&mut self, edit: impl FnOnce(&mut Doc) -> bool) -> bool {
+        let changed = self.draft.edit(edit);
         if changed {
             self.focus = None;
         }
         changed
+    }
+
+    /// Another device for the event post or the command.
+    pub fn set_device(&mut self, device: DeviceId) {
+        self.draft.set_device(Some(device));
+    }
+
+    /// Replaces the draft with a first one of its mode (text the builder could not show).
+    pub fn start_over(&mut self, ws: &Workspace, registry: &Registry) {
+        self.replace(match self.draft.mode() {
+            DraftMode::Batch => Draft::from_batch(starter_batch(Some(ws), registry)),
+            DraftMode::Event => starter_event(ws, registry),
+            DraftMode::Command => starter_command(ws, registry),
+        });
+    }
+
+    /// Switches the builder to `mode`: to the draft that mode was left with, or to a first one.
+    pub fn switch_mode(&mut self, mode: DraftMode, ws: &Workspace, registry: &Registry) {
+        if self.draft.mode() == mode {
+            return;
+        }
+        let next = match self.others.iter().position(|d| d.mode() == mode) {
+            Some(at) => self.others.remove(at),
+            None => match mode {
+                DraftMode::Batch => Draft::from_batch(starter_batch(Some(ws), registry)),
+                DraftMode::Event => starter_event(ws, registry),
+                DraftMode::Command => starter_command(ws, registry),
+            },
+        };
+        let left = std::mem::replace(&mut self.draft, next);
+        self.others.push(left);
+        self.focus = None;
+        self.stale = true;
+        self.send_state = None;
     }
 
     /// A JSON edit.
@@ -108,6 +188,12 @@ impl DraftCtl {
         self.bytes
     }
 
+    /// The topic the draft goes on (an event's and a command's name their device), once
+    /// [`DraftCtl::refresh`] has run.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// What the check knows changed: logins, models.
     pub fn registry_changed(&mut self) {
         self.stale = true;
@@ -125,6 +211,7 @@ impl DraftCtl {
         let message = self.message(ws, registry);
         let report = check(registry, &message.topic, &message.payload);
         self.bytes = message.payload.len();
+        self.topic = message.topic;
         self.report = Some((self.draft.revision(), report));
         self.stale = false;
     }
@@ -174,19 +261,80 @@ impl DraftCtl {
         let gateway = ws.gateway();
         let vars = ws.vars();
         let fill = |text: &str| vars.fill_str(text).unwrap_or_else(|_| text.to_owned());
-        let device = self
-            .draft
-            .batch()
-            .ok()
-            .and_then(|batch| batch.entries.first())
-            .and_then(|entry| entry.device.as_ref())
+        let named = match self.draft.mode() {
+            DraftMode::Batch => self
+                .draft
+                .batch()
+                .ok()
+                .and_then(|batch| batch.entries.first())
+                .and_then(|entry| entry.device.as_ref()),
+            DraftMode::Event | DraftMode::Command => self.draft.device(),
+        };
+        let device = named
             .map(|d| DeviceId::new(fill(&d.product_key.0), fill(&d.device_key.0)))
             .unwrap_or(gateway);
+        // A command's reply is read against the command as sent, variables replaced.
+        self.sent_command = (self.draft.mode() == DraftMode::Command)
+            .then(|| view(&message.topic, &message.payload).command)
+            .flatten()
+            .map(|command| {
+                let command = Command {
+                    device: command.target,
+                    kind: command.kind,
+                };
+                (command, message.id.clone())
+            });
         Some((message, device))
     }
 
-    /// The draft as a fixture, from the save form; or why the form cannot be saved.
-    pub fn fixture_to_save(&self, max_payload: usize) -> Result<Fixture, Notice> {
+    /// The builder's command ended with `outcome`; `reply` is the device's reply, which came on
+    /// `topic`, read against the command as the platform reads it.
+    pub fn command_ended(
+        &mut self,
+        outcome: Outcome,
+        reply: &[u8],
+        topic: Option<&str>,
+        registry: &Registry,
+    ) {
+        let sent = self.sent_command.take();
+        self.send_state = Some(match outcome {
+            Outcome::Replied { code, message, rtt } => {
+                let judged = sent
+                    .map(|(command, id)| {
+                        judge_reply(registry, &command, id.as_ref(), topic, reply, None)
+                    })
+                    .unwrap_or_default();
+                let data = serde_json::from_slice::<serde_json::Value>(reply)
+                    .ok()
+                    .and_then(|body| body.get("data").cloned())
+                    .filter(|data| {
+                        !data.is_null() && data.as_object().is_none_or(|o| !o.is_empty())
+                    })
+                    .map(|data| data.to_string());
+                SendState::DeviceReplied(DeviceReply {
+                    code,
+                    meaning: CodeMeaning::of(code),
+                    message,
+                    rtt,
+                    data,
+                    errors: judged.errors,
+                    warnings: judged.warnings,
+                })
+            }
+            Outcome::NoReply { after } => SendState::NoReply(after),
+            Outcome::Lost { reason }
+            | Outcome::NotSent { reason }
+            | Outcome::Skipped { reason } => SendState::Lost(reason),
+        });
+    }
+
+    /// The draft as a fixture, from the save form (a command fixture for a command, for
+    /// `gateway` when it names no device); or why the form cannot be saved.
+    pub fn fixture_to_save(
+        &self,
+        max_payload: usize,
+        gateway: &DeviceId,
+    ) -> Result<Fixture, Notice> {
         let name = self.fixture_name.trim();
         if name.is_empty() {
             return Err(Notice::error("give the fixture a name first"));
@@ -202,7 +350,10 @@ impl DraftCtl {
                 }
             },
         };
-        let mut fixture = self.draft.to_fixture(name, expect);
+        let mut fixture = self
+            .draft
+            .to_saved_fixture(name, expect, gateway)
+            .map_err(|why| Notice::error(why.0))?;
         fixture.send_oversize = self.send_oversize && self.bytes > max_payload;
         Ok(fixture)
     }
@@ -240,24 +391,6 @@ impl DraftCtl {
     }
 }
 
-/// A first batch for a fresh window: the first sub-device with two of its points.
-pub fn starter_batch(ws: Option<&Workspace>, registry: &Registry) -> Batch {
-    let mut batch = Batch::default();
-    let Some(ws) = ws else { return batch };
-    if let Some(device) = ws.sub_devices().into_iter().next() {
-        let mut entry = Entry::new(Some(device.clone()));
-        if let Some(model) = registry.model_of(&device.product_key) {
-            for (i, point) in model.points.iter().take(2).enumerate() {
-                entry
-                    .points
-                    .push(crate::workspace::PointEntry::sample(point, i as u64));
-            }
-        }
-        batch.entries.push(entry);
-    }
-    batch
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,7 +411,9 @@ mod tests {
             ctl.draft().text().contains("{{inv1}}"),
             "the builder shows the name"
         );
-        let saved = ctl.fixture_to_save(registry.max_payload).expect("saves");
+        let saved = ctl
+            .fixture_to_save(registry.max_payload, &lab.gateway())
+            .expect("saves");
         assert!(saved.to_pretty().contains("\"deviceKey\": \"{{inv1}}\""));
         assert!(!saved.to_pretty().contains("inv-lab-1"), "never the value");
 
@@ -348,6 +483,110 @@ mod tests {
     }
 
     #[test]
+    fn switching_modes_keeps_each_modes_draft_and_starts_the_others_fresh() {
+        let ws = sample();
+        let registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        draft.edit_batch(|batch| {
+            batch.entries[0].points[0].value = json!(1.25);
+            true
+        });
+        let batch_text = draft.draft().text().to_owned();
+        draft.switch_mode(DraftMode::Command, &ws, &registry);
+        assert_eq!(draft.draft().mode(), DraftMode::Command);
+        draft.refresh(&ws, &registry);
+        assert_eq!(draft.report().map(|r| r.code), Some(ReplyCode::SUCCESS));
+        draft.switch_mode(DraftMode::Event, &ws, &registry);
+        assert_eq!(draft.draft().mode(), DraftMode::Event);
+        draft.switch_mode(DraftMode::Batch, &ws, &registry);
+        assert_eq!(draft.draft().text(), batch_text, "the batch as it was left");
+        draft.switch_mode(DraftMode::Command, &ws, &registry);
+        assert_eq!(draft.draft().mode(), DraftMode::Command);
+    }
+
+    #[test]
+    fn a_commands_reply_is_read_as_the_platform_reads_it() {
+        let ws = sample();
+        let registry = ws.registry(&LoginState::All);
+        let mut draft = ctl_of(&ws, &registry);
+        draft.replace(Draft::from_command(Command {
+            device: DeviceId::new("invPk", "{{inv1}}"),
+            kind: crate::model::CommandKind::Get(vec!["Power".into()]),
+        }));
+        let (message, device) = draft.to_send(&ws, &registry).expect("sent");
+        assert_eq!(device, DeviceId::new("invPk", "inv01"));
+        assert_eq!(
+            message.topic,
+            "/sys/invPk/inv01/thing/service/measurepoint/get"
+        );
+        let id = message.id.clone().expect("an id");
+        // A clean reply: success, no findings.
+        let reply = json!({"id": id.0, "code": 200, "data": {"Power": 3.5}}).to_string();
+        let rtt = Duration::from_millis(2);
+        let replied = |code| Outcome::Replied {
+            code: ReplyCode(code),
+            message: None,
+            rtt,
+        };
+        draft.command_ended(replied(200), reply.as_bytes(), None, &registry);
+        let Some(SendState::DeviceReplied(read)) = &draft.send_state else {
+            panic!("{:?}", draft.send_state)
+        };
+        assert_eq!(read.meaning, CodeMeaning::Success);
+        assert!(
+            read.errors.is_empty() && read.warnings.is_empty(),
+            "{read:?}"
+        );
+        // Another id, a code as a string, the request's topic instead of its `_reply`: each
+        // said with its place.
+        draft.to_send(&ws, &registry).expect("sent again");
+        let reply = json!({"id": "nope", "code": "2001", "data": {"Power": "hot"}}).to_string();
+        draft.command_ended(
+            replied(2001),
+            reply.as_bytes(),
+            Some("/sys/invPk/inv01/thing/service/measurepoint/get"),
+            &registry,
+        );
+        let Some(SendState::DeviceReplied(read)) = &draft.send_state else {
+            panic!("{:?}", draft.send_state)
+        };
+        assert_eq!(read.meaning, CodeMeaning::DeviceError);
+        assert!(
+            read.errors.iter().any(|e| e.starts_with("reply id:")),
+            "{read:?}"
+        );
+        assert!(
+            read.errors.iter().any(|e| e.starts_with("reply (topic):")),
+            "{read:?}"
+        );
+        assert!(
+            read.warnings.iter().any(|w| w.starts_with("reply code:")),
+            "{read:?}"
+        );
+        draft.command_ended(
+            Outcome::NoReply {
+                after: Duration::from_millis(300),
+            },
+            b"",
+            None,
+            &registry,
+        );
+        assert_eq!(
+            draft.send_state,
+            Some(SendState::NoReply(Duration::from_millis(300)))
+        );
+        // Saved, it is a command fixture with its variables.
+        draft.fixture_name = "read power".into();
+        let fixture = draft
+            .fixture_to_save(registry.max_payload, &ws.gateway())
+            .expect("saves");
+        assert_eq!(
+            fixture.to_json()["command"],
+            json!({"device": "invPk/{{inv1}}", "get": ["Power"]})
+        );
+    }
+
+    #[test]
     fn an_edit_that_changes_nothing_keeps_the_text_and_its_revision() {
         let ws = sample();
         let registry = ws.registry(&LoginState::All);
@@ -363,22 +602,30 @@ mod tests {
         let ws = sample();
         let registry = ws.registry(&LoginState::All);
         let mut draft = ctl_of(&ws, &registry);
-        let refused = draft.fixture_to_save(1024).expect_err("no name");
+        let refused = draft
+            .fixture_to_save(1024, &ws.gateway())
+            .expect_err("no name");
         assert!(
             refused.error && refused.text.contains("name"),
             "{refused:?}"
         );
         draft.fixture_name = "inverter ok".into();
         draft.expect_code = "twelve".into();
-        let refused = draft.fixture_to_save(1024).expect_err("not a code");
+        let refused = draft
+            .fixture_to_save(1024, &ws.gateway())
+            .expect_err("not a code");
         assert!(refused.text.contains("\"twelve\""), "{refused:?}");
         draft.expect_code = "no reply".into();
-        let fixture = draft.fixture_to_save(1024).expect("saves");
+        let fixture = draft.fixture_to_save(1024, &ws.gateway()).expect("saves");
         assert!(fixture.expect.no_reply);
         assert_eq!(fixture.name, "inverter ok");
         draft.expect_code = "1204".into();
         assert_eq!(
-            draft.fixture_to_save(1024).expect("saves").expect.code,
+            draft
+                .fixture_to_save(1024, &ws.gateway())
+                .expect("saves")
+                .expect
+                .code,
             Some(ReplyCode(1204))
         );
     }
@@ -410,7 +657,9 @@ mod tests {
         draft.refresh(&ws, &registry);
         let fixture = {
             draft.fixture_name = "big".into();
-            draft.fixture_to_save(registry.max_payload).expect("saves")
+            draft
+                .fixture_to_save(registry.max_payload, &ws.gateway())
+                .expect("saves")
         };
         assert!(fixture.send_oversize, "the choice is kept with the fixture");
     }

@@ -7,10 +7,13 @@
 pub mod command;
 pub mod connection;
 pub mod draft;
+pub mod draft_samples;
+pub mod link_state;
 pub mod notice;
 pub mod platform;
 pub mod plot;
 pub mod qualify;
+pub mod request;
 pub mod saved;
 pub mod suite;
 pub mod suite_evidence;
@@ -21,7 +24,7 @@ pub mod workspace;
 
 pub use command::{BottomTab, Command, DialogPurpose, LeftTab};
 pub use connection::{Connection, ConnectionForm, LinkState, Purpose, Routed};
-pub use draft::{DraftCtl, SendState};
+pub use draft::{DeviceReply, DraftCtl, SendState};
 pub use notice::Notice;
 pub use plot::{PlotCtl, Series};
 pub use qualify::{CommandLine, QualifyCtl, RunState};

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::history::Filter;
-use crate::workspace::{Draft, Workspace};
+use crate::protocol::DeviceId;
+use crate::workspace::{Draft, DraftMode, Workspace};
 
 use super::{BottomTab, ConnectionForm, LeftTab};
 
@@ -27,6 +28,10 @@ pub struct Persisted {
 #[serde(default)]
 pub struct PerWorkspace {
     pub draft: String,
+    /// What the draft is: a batch, an event post or a command.
+    pub mode: DraftMode,
+    /// The device of an event post, or the target of a command, as `"pk/dk"`.
+    pub device: Option<String>,
     pub fixture_name: String,
     pub expect_code: String,
     pub left_tab: LeftTab,
@@ -39,6 +44,8 @@ impl Default for PerWorkspace {
     fn default() -> Self {
         Self {
             draft: String::new(),
+            mode: DraftMode::Batch,
+            device: None,
             fixture_name: String::new(),
             expect_code: "200".into(),
             left_tab: LeftTab::Devices,
@@ -46,6 +53,41 @@ impl Default for PerWorkspace {
             plan: None,
         }
     }
+}
+
+/// The draft saved in `saved`, in its mode, unless it names a device `ws` does not have (see
+/// [`restorable_draft`]).
+pub fn restore_draft(saved: &PerWorkspace, ws: &Workspace) -> Option<Draft> {
+    if saved.mode == DraftMode::Batch {
+        return restorable_draft(&saved.draft, ws);
+    }
+    if saved.draft.trim().is_empty() {
+        return None;
+    }
+    let device = match &saved.device {
+        Some(text) => Some(DeviceId::parse_slash(text)?),
+        None => None,
+    };
+    let vars = ws.vars();
+    let fill = |s: &str| vars.fill_str(s).unwrap_or_else(|_| s.to_owned());
+    let known = std::iter::once(ws.gateway())
+        .chain(ws.sub_devices())
+        .any(|d| {
+            device.as_ref().is_none_or(|named| {
+                fill(&named.product_key.0) == d.product_key.0
+                    && fill(&named.device_key.0) == d.device_key.0
+            })
+        });
+    known.then(|| Draft::restore(saved.mode, device, saved.draft.clone()))
+}
+
+/// What [`restore_draft`] reads back: the draft's text, mode and device.
+pub fn saved_draft(draft: &Draft) -> (String, DraftMode, Option<String>) {
+    (
+        draft.text().to_owned(),
+        draft.mode(),
+        draft.device().map(ToString::to_string),
+    )
 }
 
 /// The draft saved for `ws`, unless it names a device `ws` does not have (the draft of another
@@ -98,6 +140,36 @@ mod tests {
         assert!(restorable_draft("  ", &ws).is_none(), "nothing saved");
         // Text the builder cannot read is kept as typed: it names no device.
         assert!(restorable_draft("not json", &ws).is_some());
+    }
+
+    #[test]
+    fn a_command_draft_comes_back_in_command_mode_for_its_device() {
+        let ws = sample();
+        let command = crate::workspace::Command {
+            device: DeviceId::new("invPk", "{{inv1}}"),
+            kind: crate::model::CommandKind::Get(vec!["Power".into()]),
+        };
+        let draft = Draft::from_command(command);
+        let (text, mode, device) = saved_draft(&draft);
+        let saved = PerWorkspace {
+            draft: text,
+            mode,
+            device,
+            ..PerWorkspace::default()
+        };
+        let back: PerWorkspace =
+            serde_json::from_str(&serde_json::to_string(&saved).expect("serializes"))
+                .expect("reads back");
+        let restored = restore_draft(&back, &ws).expect("restored");
+        assert_eq!(restored.mode(), DraftMode::Command);
+        assert_eq!(restored.device(), draft.device());
+        assert_eq!(restored.doc(), draft.doc());
+        // A device the workspace lacks: a fresh draft instead.
+        let theirs = PerWorkspace {
+            device: Some("invPk/inv99".into()),
+            ..back
+        };
+        assert!(restore_draft(&theirs, &ws).is_none());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::history::{ExportJob, NewRow, RowKind, Timeline};
 use crate::protocol::{DeviceId, EpochMs};
 use crate::runner::suite::Effect;
 use crate::runner::{load_fixture, load_fixtures, login_message};
-use crate::workspace::{Draft, Fixture, LoginState, SampleCopy, SamplePlaces, Workspace};
+use crate::workspace::{
+    Draft, DraftMode, Fixture, LoginState, SampleCopy, SamplePlaces, Workspace,
+};
 
 use super::command::{BottomTab, Command, DialogPurpose, LeftTab};
 use super::connection::{Purpose, Request, Routed};
@@ -239,6 +241,15 @@ impl Workbench {
                     }
                 }
                 Routed::Draft(state) => self.draft.send_state = Some(state),
+                Routed::Command {
+                    outcome,
+                    reply,
+                    reply_topic,
+                } => {
+                    let registry = self.workspace.registry();
+                    let topic = reply_topic.as_deref();
+                    self.draft.command_ended(outcome, &reply, topic, registry);
+                }
                 Routed::Login {
                     device,
                     login,
@@ -329,8 +340,16 @@ impl Workbench {
         }
     }
 
+    /// Sends the draft: a batch or an event post as the gateway, a command from the platform
+    /// side (not sent, as the platform does, when no device could answer it: "device offline").
     fn send_draft(&mut self) {
         let Ok(ws) = self.workspace.get() else { return };
+        let command = self.draft.draft().mode() == DraftMode::Command;
+        if command && let Some(why) = self.connection.no_device_for_commands(&ws.gateway()) {
+            let offline = format!("device offline (11900): {why}");
+            self.draft.send_state = Some(SendState::NotSent(offline));
+            return;
+        }
         let Some((message, device)) = self.draft.to_send(ws, self.workspace.registry()) else {
             return;
         };
@@ -339,10 +358,14 @@ impl Workbench {
                 topic: message.topic,
                 payload: message.payload,
                 msg_id: message.id,
-                purpose: Purpose::Draft,
+                purpose: if command {
+                    Purpose::Command
+                } else {
+                    Purpose::Draft
+                },
                 device: Some(device),
                 timeout: None,
-                platform: false,
+                platform: command,
             },
             self.workspace.registry(),
             &mut self.timeline,
@@ -403,9 +426,10 @@ impl Workbench {
     }
 
     fn save_draft(&mut self) {
+        let Ok(ws) = self.workspace.get() else { return };
         match self
             .draft
-            .fixture_to_save(self.workspace.registry().max_payload)
+            .fixture_to_save(self.workspace.registry().max_payload, &ws.gateway())
         {
             Ok(fixture) => {
                 let stem = fixture.name.clone();

@@ -154,11 +154,12 @@ fn watch_mode_is_fed_by_the_window_session_and_sees_its_own_sends() {
         "{watched:#?}"
     );
     // The reply reached the draft once: the watch subscription did not make it unpaired.
-    assert!(
-        (bench.timeline.first()..bench.timeline.end())
-            .filter_map(|i| bench.timeline.row(i))
-            .all(|r| r.kind != RowKind::Unpaired)
-    );
+    let unpaired: Vec<String> = (bench.timeline.first()..bench.timeline.end())
+        .filter_map(|i| bench.timeline.row(i))
+        .filter(|r| r.kind == RowKind::Unpaired)
+        .map(|r| format!("{} {}", bench.timeline.topic(r), bench.timeline.note(r)))
+        .collect();
+    assert!(unpaired.is_empty(), "{unpaired:#?}");
     bench.apply(Command::StopWatch);
     let seen = bench.watch.as_ref().expect("kept").watched().len();
     bench.draft.send_state = None;

@@ -186,7 +186,7 @@ impl Timeline {
             return row.code();
         }
         let reply = match row.kind {
-            RowKind::Request | RowKind::Watched => self.row(row.partner()?)?,
+            RowKind::Request | RowKind::Watched | RowKind::Command => self.row(row.partner()?)?,
             _ => row,
         };
         self.arena.with(reply.payload, |bytes| {

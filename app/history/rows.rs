@@ -32,6 +32,10 @@ pub enum RowKind {
     Dut,
     /// A CONNECT the embedded broker refused (a workspace device's signature did not match).
     Refused,
+    /// A command the platform side sent to a device.
+    Command,
+    /// A device's reply to a command, paired with it.
+    CommandReply,
 }
 
 impl RowKind {
@@ -49,16 +53,21 @@ impl RowKind {
             Self::WatchedReply => "watched reply",
             Self::Dut => "dut",
             Self::Refused => "refused",
+            Self::Command => "command",
+            Self::CommandReply => "command reply",
         }
     }
 
     /// Which way the row went.
     pub fn direction(self) -> Direction {
         match self {
-            Self::Request => Direction::Out,
-            Self::Reply | Self::Unpaired | Self::Watched | Self::WatchedReply | Self::Dut => {
-                Direction::In
-            }
+            Self::Request | Self::Command => Direction::Out,
+            Self::Reply
+            | Self::Unpaired
+            | Self::Watched
+            | Self::WatchedReply
+            | Self::Dut
+            | Self::CommandReply => Direction::In,
             Self::NoReply | Self::Lost | Self::Connected | Self::Disconnected | Self::Refused => {
                 Direction::Event
             }
@@ -69,7 +78,7 @@ impl RowKind {
 /// Which way a row went, for the direction filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Direction {
-    /// Sent by the window.
+    /// Sent by the window (as the gateway, or as the platform: a command).
     Out,
     /// Received from the broker.
     In,

@@ -17,7 +17,7 @@ pub use check::{CheckReport, Finding, PointRef, SessionEffect, Severity, check};
 pub use check_commands::check_output;
 pub use registry::{DEFAULT_MAX_PAYLOAD, Registry, RegistryDevice};
 pub use reply::{CodeMeaning, ReplyFault, ReplyFinding, ReplyReading, read_reply};
-pub use sample::sample_value;
+pub use sample::{sample_data_value, sample_value};
 pub use services::{CallType, DataPoint, Event, EventType, Service};
 pub use thing_model::{
     ArrayItem, DataType, EnumDef, EnumKey, EnumKind, MeasurePoint, ModelError, StructItem,

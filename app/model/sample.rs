@@ -6,7 +6,7 @@ use super::thing_model::{ArrayItem, DataType, MeasurePoint};
 
 /// A valid value for `point`, varied by `seed`; a quality object for quality points.
 pub fn sample_value(point: &MeasurePoint, seed: u64) -> Value {
-    let value = sample_of_type(&point.data_type, seed);
+    let value = sample_data_value(&point.data_type, seed);
     if point.has_quality {
         json!({"value": value, "quality": seed % 10})
     } else {
@@ -14,7 +14,8 @@ pub fn sample_value(point: &MeasurePoint, seed: u64) -> Value {
     }
 }
 
-fn sample_of_type(data_type: &DataType, seed: u64) -> Value {
+/// A valid value of `data_type`, varied by `seed`: for a service's input or an event's output.
+pub fn sample_data_value(data_type: &DataType, seed: u64) -> Value {
     let small = (seed % 1000) as i64;
     match data_type {
         DataType::Int => json!(small - 500),
@@ -53,7 +54,7 @@ fn sample_of_type(data_type: &DataType, seed: u64) -> Value {
                 if item.required || (seed + i as u64).is_multiple_of(2) {
                     obj.insert(
                         item.identifier.clone(),
-                        sample_of_type(&item.data_type, seed + i as u64),
+                        sample_data_value(&item.data_type, seed + i as u64),
                     );
                 }
             }

@@ -447,6 +447,9 @@ async fn run(
     let mut connected = false;
     let mut pending: HashMap<RequestId, Pending> = HashMap::new();
     let mut by_id: HashMap<(String, MsgId), RequestId> = HashMap::new();
+    // Replies paired lately: the same reply again (a broker delivers one per matching
+    // subscription while a caller's filter and a reply topic's own overlap) is no news.
+    let mut recent = Recent::default();
     let mut reply_topics: HashSet<String> = HashSet::new();
     // The command topics a platform client listens on for replies on the wrong topic.
     let mut command_topics: HashSet<String> = HashSet::new();
@@ -498,7 +501,9 @@ async fn run(
                     // subscription before the unsubscription, so no reply falls between.
                     if connected {
                         for reply in reply_topics.iter().filter(|t| covered(&filters, t)) {
-                            let _ = client.try_unsubscribe(reply.clone());
+                            if client.try_unsubscribe(reply.clone()).is_ok() {
+                                recent.overlaps += 1;
+                            }
                         }
                     }
                 }
@@ -514,7 +519,9 @@ async fn run(
                                 events.send(SessionEvent::Subscribed { filter: reply.clone(), granted: Err(reason) });
                             }
                         }
-                        let _ = client.try_unsubscribe(filter);
+                        if client.try_unsubscribe(filter).is_ok() {
+                            recent.overlaps += 1;
+                        }
                     }
                 }
                 Some(SessionCommand::Publish { topic, payload }) => {
@@ -599,7 +606,7 @@ async fn run(
                             if covered(&filters, &topic) {
                                 events.send(SessionEvent::Message { topic: topic.clone(), payload: payload.clone() });
                             }
-                            pair_reply(topic, payload, config.platform, &mut pending, &mut by_id, events);
+                            pair_reply(topic, payload, config.platform, &mut pending, &mut by_id, &mut recent, events);
                         } else if command_topics.contains(&topic) {
                             pair_on_command_topic(topic, payload, &mut pending, &mut by_id, events);
                         } else {
@@ -612,6 +619,9 @@ async fn run(
                         if queued.pop_front() == Some(Queued::Publish) {
                             plain_pkids.insert(pkid);
                         }
+                    }
+                    Ok(Event::Incoming(Packet::UnsubAck(_))) => {
+                        recent.overlaps = recent.overlaps.saturating_sub(1);
                     }
                     Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => {
                         if let Some(filter) = subscribing.pop_front() {
@@ -648,6 +658,7 @@ async fn run(
                         connected = false;
                         queued.clear();
                         plain_pkids.clear();
+                        recent.overlaps = 0;
                         subscribing.clear();
                         sub_pkids.clear();
                         events.send(SessionEvent::Disconnected { reason: reason.clone() });
@@ -795,12 +806,41 @@ fn pair_on_command_topic(
     });
 }
 
+/// The replies paired lately, by topic and id, to know one when it comes again while two of
+/// the session's subscriptions overlap (from a SUBSCRIBE that covers a reply topic to the
+/// UNSUBACK of the one it replaces, a broker delivers such a reply once per subscription). A
+/// reply sent twice at other times is shown as unpaired.
+#[derive(Default)]
+struct Recent {
+    paired: VecDeque<(String, MsgId)>,
+    /// Unsubscriptions sent that leave an overlap until their UNSUBACK.
+    overlaps: usize,
+}
+
+impl Recent {
+    /// How many paired replies are remembered.
+    const KEPT: usize = 256;
+
+    fn paired(&mut self, topic: &str, id: &MsgId) {
+        if self.paired.len() == Self::KEPT {
+            self.paired.pop_front();
+        }
+        self.paired.push_back((topic.to_owned(), id.clone()));
+    }
+
+    fn seen(&self, topic: &str, id: &MsgId) -> bool {
+        self.paired.iter().any(|(t, i)| t == topic && i == id)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn pair_reply(
     topic: String,
     payload: Vec<u8>,
     platform: bool,
     pending: &mut HashMap<RequestId, Pending>,
     by_id: &mut HashMap<(String, MsgId), RequestId>,
+    recent: &mut Recent,
     events: &EventSink,
 ) {
     let reply = match parse_reply(&payload) {
@@ -821,6 +861,13 @@ fn pair_reply(
             .min_by_key(|(_, p)| p.sent)
             .map(|(r, _)| *r)
     };
+    if let Some(id) = &reply.id
+        && recent.overlaps > 0
+        && !by_id.contains_key(&(topic.clone(), id.clone()))
+        && recent.seen(&topic, id)
+    {
+        return;
+    }
     let (request, paired_by) = match &reply.id {
         Some(id) => match by_id.remove(&(topic.clone(), id.clone())) {
             Some(request) => (request, PairedBy::Id),
@@ -854,6 +901,9 @@ fn pair_reply(
     let Some(p) = pending.remove(&request) else {
         return;
     };
+    if let Some(id) = &reply.id {
+        recent.paired(&topic, id);
+    }
     if let Some(id) = p.msg_id {
         by_id.remove(&(p.reply_topic, id));
     }

@@ -1,14 +1,16 @@
-//! The batch builder: entries (device, time, points), one editor per point with its quality,
-//! the two flags and the method. Edits go straight to the draft; only the entries on screen
-//! are drawn, so a batch of a thousand entries costs a frame what a few do.
+//! The builder: its Method row (batch, resume batch, event, command), and for a batch its
+//! entries (device, time, points), one editor per point with its quality, and the two flags;
+//! the event and command builders draw the other two modes. Edits go straight to the draft;
+//! only the entries on screen are drawn, so a batch of a thousand entries costs a frame what a
+//! few do.
 
 use crate::control::DraftCtl;
 use crate::model::{PointRef, Registry};
 use crate::protocol::DeviceId;
-use crate::workspace::{Batch, BatchMethod, Draft, Entry, EntryTime, PointEntry, Workspace};
+use crate::workspace::{Batch, BatchMethod, DraftMode, Entry, EntryTime, PointEntry, Workspace};
 
-use super::theme;
 use super::value_editor::{json_field_ui, value_ui};
+use super::{command_builder, event_builder, theme};
 
 /// The builder's own state: how tall each entry was when last drawn.
 #[derive(Default)]
@@ -47,8 +49,14 @@ impl BuilderPanel {
         ws: &Workspace,
         registry: &Registry,
     ) {
-        ui.heading("Batch builder");
-        if let Err(why) = draft.draft().batch() {
+        let mode = draft.draft().mode();
+        ui.heading(match mode {
+            DraftMode::Batch => "Batch builder",
+            DraftMode::Event => "Event builder",
+            DraftMode::Command => "Command builder",
+        });
+        method_row_ui(ui, draft, ws, registry);
+        if let Err(why) = draft.draft().doc() {
             ui.colored_label(
                 theme::warn(ui),
                 format!("The builder cannot show this message: {why}."),
@@ -56,10 +64,15 @@ impl BuilderPanel {
             ui.label(
                 "It is sent exactly as the JSON on the right says. Edit it there, or start again:",
             );
-            if ui.button("New batch").clicked() {
-                draft.replace(Draft::from_batch(Batch::default()));
+            if ui.button(format!("New {}", mode.label())).clicked() {
+                draft.start_over(ws, registry);
             }
             return;
+        }
+        match mode {
+            DraftMode::Batch => {}
+            DraftMode::Event => return event_builder::event_ui(ui, draft, ws, registry),
+            DraftMode::Command => return command_builder::command_ui(ui, draft, ws, registry),
         }
         let focus = draft.focused().cloned();
         let devices = device_choices(ws);
@@ -172,17 +185,50 @@ impl BuilderPanel {
     }
 }
 
-/// The method, the flags and "+ Entry"; returns whether anything changed.
-fn header_ui(ui: &mut egui::Ui, batch: &mut Batch, ws: &Workspace) -> bool {
-    let mut changed = false;
+/// The Method row: batch and resume batch (the batch builder's two methods), event and command
+/// (a mode each; each mode keeps its draft while another is shown).
+fn method_row_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registry: &Registry) {
+    let mode = draft.draft().mode();
+    let batch_method = draft.draft().batch().ok().map(|batch| batch.method);
     ui.horizontal_wrapped(|ui| {
         ui.label("Method");
         for method in [BatchMethod::Batch, BatchMethod::ResumeBatch] {
-            changed |= ui
-                .selectable_value(&mut batch.method, method, method.label())
-                .changed();
+            let selected = mode == DraftMode::Batch && batch_method == Some(method);
+            if ui.selectable_label(selected, method.label()).clicked() {
+                draft.switch_mode(DraftMode::Batch, ws, registry);
+                draft.edit_batch(|batch| {
+                    let changed = batch.method != method;
+                    batch.method = method;
+                    changed
+                });
+            }
         }
-        ui.separator();
+        for (other, hover) in [
+            (
+                DraftMode::Event,
+                "An event post of a device (thing.event.{id}.post), sent as the gateway",
+            ),
+            (
+                DraftMode::Command,
+                "A command to a device (set, get, invoke), sent from the platform side; the device replies",
+            ),
+        ] {
+            if ui
+                .selectable_label(mode == other, other.label())
+                .on_hover_text(hover)
+                .clicked()
+            {
+                draft.switch_mode(other, ws, registry);
+            }
+        }
+    });
+    ui.separator();
+}
+
+/// The flags and "+ Entry"; returns whether anything changed.
+fn header_ui(ui: &mut egui::Ui, batch: &mut Batch, ws: &Workspace) -> bool {
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
         changed |= flag_ui(ui, &mut batch.allow_offline, "allowOfflineSubDevice");
         changed |= flag_ui(ui, &mut batch.skip_invalid, "skipInvalidMeasurepoints");
     });
@@ -414,7 +460,7 @@ fn entry_ui(
 }
 
 /// A point's type and unit in a few characters: `FLOAT · kW`.
-fn type_and_unit(spec: &crate::model::MeasurePoint) -> String {
+pub(super) fn type_and_unit(spec: &crate::model::MeasurePoint) -> String {
     match &spec.unit {
         Some(unit) if !unit.unit_id.is_empty() => {
             format!("{} · {}", spec.data_type.name(), unit.unit_id)
@@ -423,7 +469,8 @@ fn type_and_unit(spec: &crate::model::MeasurePoint) -> String {
     }
 }
 
-fn time_ui(ui: &mut egui::Ui, id: egui::Id, time: &mut EntryTime) -> bool {
+/// The time of an entry or an event post: the hub's, now, now ± an offset, or epoch ms.
+pub(super) fn time_ui(ui: &mut egui::Ui, id: egui::Id, time: &mut EntryTime) -> bool {
     let names = ["hub's time", "now", "now + offset", "epoch ms"];
     let current = match time {
         EntryTime::Absent => 0,
@@ -473,7 +520,9 @@ fn time_ui(ui: &mut egui::Ui, id: egui::Id, time: &mut EntryTime) -> bool {
     changed
 }
 
-fn quality_ui(
+/// The quality of a point or output sent as `{value, quality}`, or the button that adds it
+/// when the model wants one.
+pub(super) fn quality_ui(
     ui: &mut egui::Ui,
     id: egui::Id,
     identifier: &str,

@@ -1,8 +1,10 @@
 //! The message as JSON (editable, in sync with the builder), the live check's predicted code and
-//! findings (each one jumps to its point), the Send button and the reply.
+//! findings (each one jumps to its point), the Send button (Send to device, for a command) and
+//! the reply: the hub's, or the device's read as the platform reads it.
 
-use crate::control::{DraftCtl, SendState};
+use crate::control::{DeviceReply, DraftCtl, SendState};
 use crate::model::{CheckReport, PointRef, Severity};
+use crate::workspace::DraftMode;
 
 use super::{UiCommand, theme};
 
@@ -15,17 +17,26 @@ pub fn check_ui(
     commands: &mut Vec<UiCommand>,
 ) {
     let (bytes, limit) = (draft.bytes(), max_payload);
+    let command = draft.draft().mode() == DraftMode::Command;
     ui.horizontal(|ui| {
         let shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Enter);
+        let (label, hover) = if command {
+            (
+                "Send to device",
+                "Send the command from the platform side, valid or not, and wait for the device's reply",
+            )
+        } else {
+            (
+                "Send",
+                "Publish the message as it is, valid or not, and wait for the reply",
+            )
+        };
         let send = ui
             .add_enabled(
                 connected,
-                egui::Button::new(egui::RichText::new("Send").strong()),
+                egui::Button::new(egui::RichText::new(label).strong()),
             )
-            .on_hover_text(format!(
-                "Publish the message as it is, valid or not, and wait for the reply ({})",
-                ui.ctx().format_shortcut(&shortcut)
-            ))
+            .on_hover_text(format!("{hover} ({})", ui.ctx().format_shortcut(&shortcut)))
             .on_disabled_hover_text("Connect first");
         // Taken before the JSON editor below can read it as a new line; a held key repeats,
         // but sends once.
@@ -71,14 +82,33 @@ pub fn check_ui(
             Some(SendState::NoReply(after)) => {
                 ui.colored_label(
                     theme::warn(ui),
-                    format!("Reply: none within {} ms", after.as_millis()),
+                    format!("No reply within {} ms", after.as_millis()),
                 );
+            }
+            Some(SendState::DeviceReplied(reply)) => {
+                let response = ui.colored_label(
+                    theme::code(ui, reply.code),
+                    format!(
+                        "Reply: {} {} · {:.2} ms",
+                        reply.code,
+                        reply.meaning.words(),
+                        reply.rtt.as_secs_f64() * 1000.0
+                    ),
+                );
+                if let Some(message) = &reply.message {
+                    response.on_hover_text(message);
+                }
             }
             Some(SendState::Lost(reason)) => {
                 ui.colored_label(theme::error(ui), format!("Lost: {reason}"));
             }
-            Some(SendState::NotSent(_)) => {
-                ui.colored_label(theme::error(ui), "Not sent");
+            Some(SendState::NotSent(why)) => {
+                let what = if why.starts_with("device offline") {
+                    "Not sent: device offline"
+                } else {
+                    "Not sent"
+                };
+                ui.colored_label(theme::error(ui), what);
             }
         }
     });
@@ -89,6 +119,7 @@ pub fn check_ui(
         }) => {
             ui.weak(format!("hub: {message}"));
         }
+        Some(SendState::DeviceReplied(reply)) => device_reply_ui(ui, reply),
         // Why, in full, under the Send row.
         Some(SendState::NotSent(reason)) => {
             ui.add(egui::Label::new(egui::RichText::new(reason).color(theme::error(ui))).wrap());
@@ -96,7 +127,10 @@ pub fn check_ui(
         _ => {}
     }
     ui.separator();
-    if let Some(point) = draft.report().and_then(|report| report_ui(ui, report)) {
+    if let Some(point) = draft
+        .report()
+        .and_then(|report| report_ui(ui, report, command))
+    {
         draft.focus(point);
     }
     ui.separator();
@@ -128,6 +162,12 @@ fn json_ui(ui: &mut egui::Ui, draft: &mut DraftCtl) {
                     ui.data_mut(|d| d.insert_temp(edit_id, edit_large));
                 }
             }
+            // Last: cut to the panel's width, it never pushes the buttons out.
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("on {}", draft.topic())).weak())
+                    .truncate(),
+            )
+            .on_hover_text(draft.topic());
             label
         })
         .inner;
@@ -139,9 +179,12 @@ fn json_ui(ui: &mut egui::Ui, draft: &mut DraftCtl) {
         .id_salt("json")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            // Edited in place: the text is not copied every frame, only on an edit.
+            // Edited in place: the text is not copied every frame, only on an edit. Its id is
+            // its own: an automatic one moved when the check above it grew, and the editor lost
+            // the keyboard in the middle of typing.
             ui.add(
                 egui::TextEdit::multiline(&mut DraftText(draft))
+                    .id(egui::Id::unique("thingbench-json-to-send"))
                     .code_editor()
                     .desired_width(f32::INFINITY)
                     .desired_rows(20),
@@ -218,14 +261,39 @@ impl egui::TextBuffer for DraftText<'_> {
     }
 }
 
-/// Draws the predicted code and the findings; returns the point of a finding clicked.
-fn report_ui(ui: &mut egui::Ui, report: &CheckReport) -> Option<PointRef> {
+/// What the device said beside its code: its message, and what is wrong with the reply.
+fn device_reply_ui(ui: &mut egui::Ui, reply: &DeviceReply) {
+    if let Some(message) = &reply.message {
+        ui.weak(format!("device: {message}"));
+    }
+    if let Some(data) = &reply.data {
+        ui.add(egui::Label::new(egui::RichText::new(format!("data: {data}")).monospace()).wrap());
+    }
+    for error in &reply.errors {
+        ui.colored_label(theme::error(ui), format!("error {error}"));
+    }
+    for warning in &reply.warnings {
+        ui.colored_label(theme::warn(ui), format!("warning {warning}"));
+    }
+    if reply.errors.is_empty() && reply.warnings.is_empty() {
+        ui.weak("No findings in the reply: its id, topic and data are as the command asks.");
+    }
+}
+
+/// Draws the predicted code (for a command, whether it matches the model: the device answers
+/// it, not the hub) and the findings; returns the point of a finding clicked.
+fn report_ui(ui: &mut egui::Ui, report: &CheckReport, command: bool) -> Option<PointRef> {
     let code = report.code;
     let mut clicked = None;
-    ui.colored_label(
-        theme::code(ui, code),
-        egui::RichText::new(format!("Predicted: {code} {}", code.meaning())).strong(),
-    );
+    let heading = match (command, code.is_success()) {
+        (false, _) => format!("Predicted: {code} {}", code.meaning()),
+        (true, true) => "Check: the command matches the model".to_owned(),
+        (true, false) => format!(
+            "Check: {code} {}; the device should refuse it",
+            code.meaning()
+        ),
+    };
+    ui.colored_label(theme::code(ui, code), egui::RichText::new(heading).strong());
     if report.findings.is_empty() {
         ui.weak("No findings: the message matches the models.");
         return None;

@@ -5,10 +5,12 @@
 
 mod builder_panel;
 mod check_panel;
+mod command_builder;
 mod connection_panel;
 mod coverage_panel;
 mod devices_panel;
 pub mod dialogs;
+mod event_builder;
 mod fixtures_panel;
 mod layout;
 pub mod models_panel;
@@ -32,7 +34,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use crate::control::plot::PLOT_BUDGET;
-use crate::control::saved::{PerWorkspace, Persisted, restorable_draft};
+use crate::control::saved::{PerWorkspace, Persisted, restore_draft, saved_draft};
 pub use crate::control::{BottomTab, Command as UiCommand, LeftTab};
 use crate::control::{Wake, Workbench};
 use crate::history::{SCAN_BUDGET, synthetic};
@@ -133,7 +135,7 @@ impl WorkbenchApp {
         let draft = workspace
             .as_ref()
             .ok()
-            .and_then(|ws| restorable_draft(&mine.draft, ws));
+            .and_then(|ws| restore_draft(&mine, ws));
         let mut bench = Workbench::new(workspace, form, draft, wake);
         bench.draft.fixture_name = mine.fixture_name;
         bench.draft.expect_code = mine.expect_code;
@@ -205,10 +207,13 @@ impl WorkbenchApp {
         let mut workspaces = self.others.clone();
         if let Some(root) = self.bench.workspace.root() {
             let bench = &self.bench;
+            let (draft, mode, device) = saved_draft(bench.draft.draft());
             workspaces.insert(
                 root.to_path_buf(),
                 PerWorkspace {
-                    draft: bench.draft.draft().text().to_owned(),
+                    draft,
+                    mode,
+                    device,
                     fixture_name: bench.draft.fixture_name.clone(),
                     expect_code: bench.draft.expect_code.clone(),
                     left_tab: bench.left_tab,

@@ -186,12 +186,15 @@ fn filter_ui(
 fn kind_color(ui: &egui::Ui, row: &Row) -> egui::Color32 {
     match row.kind {
         RowKind::Request => ui.visuals().text_color(),
-        RowKind::Reply if row.code().is_some_and(|c| c.is_success()) => {
+        RowKind::Command => egui::Color32::from_rgb(200, 150, 255),
+        RowKind::Reply | RowKind::CommandReply if row.code().is_some_and(|c| c.is_success()) => {
             egui::Color32::from_rgb(80, 200, 120)
         }
-        RowKind::Reply | RowKind::Lost | RowKind::Disconnected | RowKind::Refused => {
-            ui.visuals().error_fg_color
-        }
+        RowKind::Reply
+        | RowKind::CommandReply
+        | RowKind::Lost
+        | RowKind::Disconnected
+        | RowKind::Refused => ui.visuals().error_fg_color,
         RowKind::Unpaired | RowKind::NoReply => ui.visuals().warn_fg_color,
         RowKind::Connected => ui.visuals().weak_text_color(),
         RowKind::Watched | RowKind::Dut => ui.visuals().hyperlink_color,
@@ -351,8 +354,12 @@ fn detail_ui(
     ui.horizontal(|ui| {
         ui.strong(format!("Row {selected}: {}", row.kind.name()));
         close = ui.small_button("Close").clicked();
-        let is_request =
-            |kind: RowKind| matches!(kind, RowKind::Request | RowKind::Watched | RowKind::Dut);
+        let is_request = |kind: RowKind| {
+            matches!(
+                kind,
+                RowKind::Request | RowKind::Watched | RowKind::Dut | RowKind::Command
+            )
+        };
         let has_request = is_request(row.kind)
             || row
                 .partner()
@@ -360,7 +367,9 @@ fn detail_ui(
                 .is_some_and(|p| is_request(p.kind));
         if ui
             .add_enabled(has_request, egui::Button::new("Save as fixture"))
-            .on_hover_text("Save the request into messages/, expecting the code it got")
+            .on_hover_text(
+                "Save the request into messages/, expecting the code it got (a command as a command fixture)",
+            )
             .clicked()
         {
             commands.push(UiCommand::SaveRow(selected));

@@ -1,15 +1,11 @@
-//! The builder's document: a batch of entries and points, and its JSON text kept in sync.
-//!
-//! The builder edits a [`Batch`]; the JSON view edits text. [`Draft`] holds both: a builder edit
-//! rewrites the text, a text edit is parsed back into a batch when it can be. The text is what is
-//! sent, so a hand-written message the builder cannot show is still sent as written.
+//! The builder's batch: entries of a device at a time with their points, read from and written
+//! to the JSON that is sent ([`super::Draft`] keeps the two in sync).
 
 use serde_json::{Map, Value};
 
 use crate::model::{MeasurePoint, ThingModel, sample_value};
-use crate::protocol::{DeviceId, Method, ReplyCode};
+use crate::protocol::{DeviceId, Method};
 
-use super::fixture::{Expect, Fixture, FixtureBody};
 use super::template::resolve_time_template;
 
 /// The two methods the builder makes.
@@ -70,7 +66,7 @@ impl EntryTime {
         }
     }
 
-    fn from_json(value: Option<&Value>) -> Result<Self, NotABatch> {
+    pub(super) fn from_json(value: Option<&Value>) -> Result<Self, NotABatch> {
         match value {
             None => Ok(Self::Absent),
             Some(Value::Number(n)) => n
@@ -128,7 +124,7 @@ impl PointEntry {
         }
     }
 
-    fn from_json(identifier: &str, value: &Value) -> Self {
+    pub(super) fn from_json(identifier: &str, value: &Value) -> Self {
         if let Some(obj) = value.as_object()
             && obj.len() == 2
             && let (Some(v), Some(q)) = (obj.get("value"), obj.get("quality"))
@@ -379,129 +375,11 @@ impl Batch {
     }
 }
 
-/// Why the builder cannot show a text as a batch: what it found, and where.
+/// Why the builder cannot show a text (as a batch, an event post or a command): what it found,
+/// and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct NotABatch(pub String);
-
-/// The message being built: the text that is sent, and the batch the builder shows.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Draft {
-    text: String,
-    /// The text read as a batch, or why it cannot be.
-    batch: Result<Batch, NotABatch>,
-    /// Grows on every change, so that views can tell when to redo work.
-    revision: u64,
-}
-
-impl Default for Draft {
-    fn default() -> Self {
-        Self::from_batch(Batch::default())
-    }
-}
-
-impl Draft {
-    /// A draft of `batch`.
-    pub fn from_batch(batch: Batch) -> Self {
-        Self {
-            text: batch.to_text(),
-            batch: Ok(batch),
-            revision: 0,
-        }
-    }
-
-    /// A draft of hand-written text.
-    pub fn from_text(text: String) -> Self {
-        let mut draft = Self::default();
-        draft.set_text(text);
-        draft
-    }
-
-    /// A draft of a fixture's body.
-    pub fn from_fixture(fixture: &Fixture) -> Self {
-        match &fixture.body {
-            FixtureBody::Request(value) => {
-                Self::from_text(serde_json::to_string_pretty(value).unwrap_or_default())
-            }
-            FixtureBody::Raw(raw) => Self::from_text(raw.clone()),
-            FixtureBody::Command(command) => {
-                let (_, body) = command.request(&super::IdSource::starting_at(0));
-                let mut body = body;
-                if let Some(obj) = body.as_object_mut() {
-                    obj.shift_remove("id");
-                }
-                Self::from_text(serde_json::to_string_pretty(&body).unwrap_or_default())
-            }
-        }
-    }
-
-    /// The text to send.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The batch of the text, or why the builder cannot show it.
-    pub fn batch(&self) -> Result<&Batch, &str> {
-        self.batch.as_ref().map_err(|why| why.0.as_str())
-    }
-
-    /// The change counter.
-    pub fn revision(&self) -> u64 {
-        self.revision
-    }
-
-    /// A builder edit: the text follows.
-    pub fn set_batch(&mut self, batch: Batch) {
-        self.text = batch.to_text();
-        self.batch = Ok(batch);
-        self.revision += 1;
-    }
-
-    /// A builder edit in place, without copying the batch: `edit` says whether it changed
-    /// anything, and the text follows when it did. Does nothing to text the builder cannot show.
-    pub fn edit_batch(&mut self, edit: impl FnOnce(&mut Batch) -> bool) -> bool {
-        let Ok(batch) = &mut self.batch else {
-            return false;
-        };
-        if !edit(batch) {
-            return false;
-        }
-        self.text = batch.to_text();
-        self.revision += 1;
-        true
-    }
-
-    /// A JSON edit: the batch follows when the text can be read as one.
-    pub fn set_text(&mut self, text: String) {
-        self.batch = serde_json::from_str::<Value>(&text)
-            .map_err(|e| NotABatch(format!("the JSON does not parse: {e}")))
-            .and_then(|v| Batch::from_json(&v));
-        self.text = text;
-        self.revision += 1;
-    }
-
-    /// The draft as a fixture: the JSON body when the text parses, else the raw text.
-    pub fn to_fixture(&self, name: &str, expect: Expect) -> Fixture {
-        let body = match serde_json::from_str::<Value>(&self.text) {
-            Ok(value) => FixtureBody::Request(value),
-            Err(_) => FixtureBody::Raw(self.text.clone()),
-        };
-        Fixture {
-            name: name.to_owned(),
-            topic: None,
-            login: None,
-            body,
-            expect,
-            send_oversize: false,
-            extra: Map::new(),
-        }
-    }
-
-    /// The draft as a fixture expecting `code`.
-    pub fn to_fixture_expecting(&self, name: &str, code: ReplyCode) -> Fixture {
-        self.to_fixture(name, Expect::code(code))
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -510,98 +388,6 @@ mod tests {
 
     fn inverter() -> DeviceId {
         DeviceId::new("invPk", "inv01")
-    }
-
-    #[test]
-    fn builder_edit_rewrites_the_text() {
-        let mut batch = Batch::default();
-        let mut entry = Entry::new(Some(inverter()));
-        entry.points.push(PointEntry {
-            identifier: "temp".into(),
-            value: json!(21.5),
-            quality: None,
-        });
-        entry.points.push(PointEntry {
-            identifier: "Power".into(),
-            value: json!(3.2),
-            quality: Some(9),
-        });
-        batch.entries.push(entry);
-        batch.skip_invalid = Some(true);
-        let mut draft = Draft::default();
-        draft.set_batch(batch);
-        let sent: Value = serde_json::from_str(draft.text()).unwrap();
-        assert_eq!(
-            sent,
-            json!({"version": "1.0", "method": "thing.measurepoint.post.batch",
-                   "skipInvalidMeasurepoints": true,
-                   "params": [{"productKey": "invPk", "deviceKey": "inv01", "time": "now",
-                               "measurepoints": {"temp": 21.5,
-                                                 "Power": {"value": 3.2, "quality": 9}}}]})
-        );
-    }
-
-    #[test]
-    fn text_edit_is_read_back_into_the_batch() {
-        let mut draft = Draft::default();
-        draft.set_text(
-            r#"{"id": "7", "version": "1.1", "method": "thing.measurepoint.resume.batch",
-                "allowOfflineSubDevice": true,
-                "params": [{"productKey": "invPk", "deviceKey": "inv01", "time": "now-90s",
-                            "measurepoints": {"Power": {"value": 1, "quality": 3},
-                                              "bad": {"value": 1, "quality": 12}}},
-                           {"time": 1700000000000, "measurepoints": {}}]}"#
-                .into(),
-        );
-        let batch = draft.batch().unwrap();
-        assert_eq!(batch.method, BatchMethod::ResumeBatch);
-        assert_eq!(batch.version, "1.1");
-        assert_eq!(batch.allow_offline, Some(true));
-        assert_eq!(batch.extra.get("id"), Some(&json!("7")));
-        assert_eq!(batch.entries[0].time, EntryTime::Offset(-90_000));
-        assert_eq!(batch.entries[0].points[0].quality, Some(3));
-        // A quality out of range is kept as the raw value, not clamped.
-        assert_eq!(batch.entries[0].points[1].quality, None);
-        assert_eq!(
-            batch.entries[0].points[1].value,
-            json!({"value": 1, "quality": 12})
-        );
-        assert_eq!(batch.entries[1].device, None);
-        assert_eq!(
-            batch.entries[1].time,
-            EntryTime::Absolute(1_700_000_000_000)
-        );
-    }
-
-    #[test]
-    fn a_round_trip_through_the_builder_keeps_the_message() {
-        let text = r#"{"version": "1.0", "method": "thing.measurepoint.post.batch",
-            "params": [{"productKey": "invPk", "deviceKey": "inv01", "time": "now+1500ms",
-                        "measurepoints": {"temp": "hot", "arr": [1, 2]}, "note": "kept"}],
-            "id": "42"}"#;
-        let draft = Draft::from_text(text.into());
-        let batch = draft.batch().unwrap().clone();
-        let mut rebuilt = Draft::default();
-        rebuilt.set_batch(batch);
-        let before: Value = serde_json::from_str(text).unwrap();
-        let after: Value = serde_json::from_str(rebuilt.text()).unwrap();
-        assert_eq!(before, after);
-    }
-
-    #[test]
-    fn text_the_builder_cannot_show_is_kept_and_sent_as_written() {
-        let mut draft = Draft::default();
-        draft.set_text("{\"params\": [".into());
-        assert!(draft.batch().unwrap_err().contains("does not parse"));
-        let fixture = draft.to_fixture_expecting("broken", ReplyCode(1220));
-        assert_eq!(fixture.body, FixtureBody::Raw("{\"params\": [".into()));
-
-        draft.set_text(r#"{"version": "1.0", "method": "combine.login", "params": {}}"#.into());
-        assert!(draft.batch().unwrap_err().contains("not a batch method"));
-        draft.set_text(r#"{"version": "1.0", "allowOfflineSubDevice": "", "params": []}"#.into());
-        assert!(draft.batch().unwrap_err().contains("allowOfflineSubDevice"));
-        draft.set_text(r#"{"version": "1.0", "params": [{"productKey": "p"}]}"#.into());
-        assert!(draft.batch().unwrap_err().contains("params[0]"));
     }
 
     #[test]

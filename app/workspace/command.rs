@@ -12,8 +12,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::model::CommandKind;
-use crate::protocol::{DeviceId, MsgId, method_name, topic_of};
+use crate::protocol::{DeviceId, Method, MsgId, method_name, parse_method, topic_of};
 
+use super::batch::NotABatch;
 use super::error::FileError;
 use super::template::IdSource;
 
@@ -180,15 +181,94 @@ impl Command {
     /// The request the platform sends, with a fresh id from `ids`.
     pub fn request(&self, ids: &IdSource) -> (MsgId, Value) {
         let id = ids.next_id();
-        let params = match &self.kind {
-            CommandKind::Set(points) => Value::Object(points.clone()),
-            CommandKind::Get(ids) => ids.iter().cloned().map(Value::String).collect(),
-            CommandKind::Invoke { params, .. } => Value::Object(params.clone()),
-        };
-        let method = method_name(self.kind.method(), self.identifier());
-        let body =
-            serde_json::json!({"id": id.0, "version": "1.0", "method": method, "params": params});
-        (id, body)
+        let mut body = Map::new();
+        body.insert("id".into(), Value::String(id.0.clone()));
+        if let Value::Object(rest) = command_body(&self.kind) {
+            body.extend(rest);
+        }
+        (id, Value::Object(body))
+    }
+}
+
+/// A command's body as the builder's JSON view shows it: version, method and params; the id is
+/// given at send.
+pub fn command_body(kind: &CommandKind) -> Value {
+    let params = match kind {
+        CommandKind::Set(points) => Value::Object(points.clone()),
+        CommandKind::Get(ids) => ids.iter().cloned().map(Value::String).collect(),
+        CommandKind::Invoke { params, .. } => Value::Object(params.clone()),
+    };
+    let identifier = match kind {
+        CommandKind::Invoke { service, .. } => service.as_str(),
+        _ => "",
+    };
+    let method = method_name(kind.method(), identifier);
+    serde_json::json!({"version": "1.0", "method": method, "params": params})
+}
+
+/// Reads a command's body back as the builder shows it: version 1.0, the method of a set, get or
+/// invoke, and its params, nothing else; `Err` says what the builder cannot show (the text is
+/// then sent as written).
+pub fn command_of_body(value: &Value) -> Result<CommandKind, NotABatch> {
+    let Value::Object(obj) = value else {
+        return Err(NotABatch("the message is not a JSON object".into()));
+    };
+    if let Some(key) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "version" | "method" | "params"))
+    {
+        return Err(NotABatch(format!(
+            "\"{key}\" is not part of a command (version, method and params; the id is given at send)"
+        )));
+    }
+    match obj.get("version") {
+        Some(Value::String(v)) if v == "1.0" => {}
+        Some(other) => {
+            return Err(NotABatch(format!(
+                "version is {other}; a command is sent with \"1.0\""
+            )));
+        }
+        None => return Err(NotABatch("version is missing".into())),
+    }
+    let name = match obj.get("method") {
+        Some(Value::String(name)) => name,
+        Some(other) => return Err(NotABatch(format!("method is {other}, not a string"))),
+        None => return Err(NotABatch("method is missing".into())),
+    };
+    let params = obj.get("params").unwrap_or(&Value::Null);
+    match parse_method(name) {
+        Some((Method::SetPoints, _)) => match params {
+            Value::Object(points) => Ok(CommandKind::Set(points.clone())),
+            other => Err(NotABatch(format!(
+                "params is {other}; a set's params are an object of point id → value"
+            ))),
+        },
+        Some((Method::GetPoints, _)) => params
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .map(CommandKind::Get)
+            .ok_or_else(|| {
+                NotABatch(format!(
+                    "params is {params}; a get's params are a list of point ids (strings)"
+                ))
+            }),
+        Some((Method::Invoke, Some(service))) => match params {
+            Value::Object(inputs) => Ok(CommandKind::Invoke {
+                service: service.to_owned(),
+                params: inputs.clone(),
+            }),
+            other => Err(NotABatch(format!(
+                "params is {other}; an invoke's params are an object of input id → value"
+            ))),
+        },
+        _ => Err(NotABatch(format!(
+            "method \"{name}\" is not a command (thing.service.measurepoint.set, thing.service.measurepoint.get or thing.service.{{serviceId}})"
+        ))),
     }
 }
 
@@ -234,6 +314,53 @@ mod tests {
         let (_, body) = get.request(&IdSource::starting_at(1));
         assert_eq!(body["method"], "thing.service.measurepoint.get");
         assert_eq!(body["params"], serde_json::json!(["cpuLoad"]));
+    }
+
+    #[test]
+    fn a_body_reads_back_into_its_command_and_what_is_not_one_says_why() {
+        for value in [
+            serde_json::json!({"device": "invPk/inv01", "set": {"Power": 3.5}}),
+            serde_json::json!({"device": "invPk/inv01", "get": ["Power", "temp"]}),
+            serde_json::json!({"device": "invPk/inv01", "invoke": "setPowerLimit",
+                               "params": {"limit": 2.5}}),
+        ] {
+            let command = read(value).expect("reads");
+            let body = command_body(&command.kind);
+            assert_eq!(command_of_body(&body), Ok(command.kind.clone()));
+            let (_, request) = command.request(&IdSource::starting_at(3));
+            let mut sent = request.as_object().cloned().expect("an object");
+            assert_eq!(sent.shift_remove("id"), Some(Value::String("3".into())));
+            assert_eq!(
+                Value::Object(sent),
+                body,
+                "the body is what is sent, less the id"
+            );
+        }
+        for (body, said) in [
+            (
+                serde_json::json!({"version": "1.0", "method": "thing.measurepoint.post.batch", "params": []}),
+                "is not a command",
+            ),
+            (
+                serde_json::json!({"version": "1.1", "method": "thing.service.measurepoint.get", "params": []}),
+                "sent with \"1.0\"",
+            ),
+            (
+                serde_json::json!({"id": "1", "version": "1.0", "method": "thing.service.measurepoint.get", "params": []}),
+                "\"id\" is not part of a command",
+            ),
+            (
+                serde_json::json!({"version": "1.0", "method": "thing.service.measurepoint.get", "params": [1]}),
+                "list of point ids",
+            ),
+            (
+                serde_json::json!({"version": "1.0", "method": "thing.service.measurepoint.set", "params": []}),
+                "object of point id",
+            ),
+        ] {
+            let why = command_of_body(&body).expect_err("not shown");
+            assert!(why.0.contains(said), "{body}: {why}");
+        }
     }
 
     #[test]

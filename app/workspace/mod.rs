@@ -6,7 +6,9 @@
 mod atomic;
 mod batch;
 mod command;
+mod draft;
 mod error;
+mod event_post;
 mod fixture;
 mod live;
 mod load;
@@ -17,9 +19,11 @@ mod walk;
 mod workspace_file;
 
 pub use atomic::{write_atomic, write_atomic_with};
-pub use batch::{Batch, BatchMethod, Draft, Entry, EntryTime, NotABatch, PointEntry};
-pub use command::Command;
+pub use batch::{Batch, BatchMethod, Entry, EntryTime, NotABatch, PointEntry};
+pub use command::{Command, command_body, command_of_body};
+pub use draft::{Doc, Draft, DraftMode};
 pub use error::FileError;
+pub use event_post::{EventPost, output_sample};
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
 pub use load::{LoginState, ModelFile, Workspace, find_workspace_root};
