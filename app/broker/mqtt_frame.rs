@@ -18,6 +18,9 @@ pub enum FrameError {
 #[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
+    /// Where the next packet starts in `buf`: packets are taken from the front without moving
+    /// the rest each time (a 64 KiB read may hold a hundred of them).
+    start: usize,
     limit: usize,
 }
 
@@ -57,30 +60,36 @@ impl Framer {
     pub fn with_limit(limit: usize) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             limit,
         }
     }
 
     /// Adds bytes read from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// The bytes held that are not yet a whole packet.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// The next whole packet, if one is buffered; an error when the stream is not MQTT.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, FrameError> {
-        let Some(&header) = self.buf.first() else {
+        let rest = &self.buf[self.start..];
+        let Some(&header) = rest.first() else {
             return Ok(None);
         };
         let mut length: usize = 0;
         let mut shift = 0;
         let mut at = 1;
         loop {
-            let Some(&byte) = self.buf.get(at) else {
+            let Some(&byte) = rest.get(at) else {
                 return Ok(None);
             };
             length |= usize::from(byte & 0x7f) << shift;
@@ -99,11 +108,15 @@ impl Framer {
                 limit: self.limit,
             });
         }
-        if self.buf.len() < at + length {
+        if rest.len() < at + length {
             return Ok(None);
         }
-        let body = self.buf[at..at + length].to_vec();
-        self.buf.drain(..at + length);
+        let body = rest[at..at + length].to_vec();
+        self.start += at + length;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
         Ok(Some(Packet { header, body }))
     }
 }
@@ -130,7 +143,7 @@ impl std::fmt::Debug for Connect {
 }
 
 /// Reads a length-prefixed string or bytes at `*at`.
-fn field<'b>(body: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
+pub(super) fn field<'b>(body: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
     let len = usize::from(u16::from_be_bytes([
         *body.get(*at)?,
         *body.get(at.checked_add(1)?)?,
@@ -142,7 +155,7 @@ fn field<'b>(body: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
 }
 
 /// Reads a variable byte integer at `*at`.
-fn varint(body: &[u8], at: &mut usize) -> Option<usize> {
+pub(super) fn varint(body: &[u8], at: &mut usize) -> Option<usize> {
     let mut value = 0usize;
     for shift in [0, 7, 14, 21] {
         let byte = *body.get(*at)?;
@@ -156,7 +169,7 @@ fn varint(body: &[u8], at: &mut usize) -> Option<usize> {
 }
 
 /// Skips `n` bytes at `*at`, if the body has them.
-fn skip(body: &[u8], at: &mut usize, n: usize) -> Option<()> {
+pub(super) fn skip(body: &[u8], at: &mut usize, n: usize) -> Option<()> {
     let end = at.checked_add(n)?;
     (end <= body.len()).then(|| *at = end)
 }
