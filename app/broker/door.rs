@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
+use super::deliver::Flow;
 use super::mqtt_frame::{
     CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
     connack_refusing, parse_connect, parse_publish,
@@ -134,6 +135,13 @@ pub trait Gate: Send + Sync + 'static {
 
     /// The guest's connection ended (also when the broker behind could not be reached).
     fn left(&self, guest: Self::Guest);
+
+    /// How the door reads this connection's packets both ways (delivery to the device it
+    /// names, commands for offline devices answered: [`Flow`]); `None` forwards its bytes
+    /// untouched.
+    fn flow(&self, _connect: &Connect, _guest: Option<&Self::Guest>) -> Option<Flow> {
+        None
+    }
 
     /// The faults in force for guests, when the gate has any.
     fn conditions(&self) -> Option<watch::Receiver<Conditions>> {
@@ -527,12 +535,14 @@ async fn connection<G: Gate>(
         }
         return;
     };
+    let flow = gate.flow(&connect, guest.as_ref());
     forward(
         (client_rx, client_tx),
         server,
         gate,
         guest.as_ref(),
         (framer, held, connect.level == 5),
+        flow,
     )
     .await;
     if let Some(guest) = guest {
@@ -542,14 +552,16 @@ async fn connection<G: Gate>(
 
 /// Forwards both ways until either side ends, or the gate's conditions cut a guest. `first`
 /// holds the framer that read the CONNECT, the bytes read so far, and whether the client
-/// speaks MQTT 5.
+/// speaks MQTT 5; `flow`, when given, decides what is written each way.
 async fn forward<G: Gate>(
     (client_rx, client_tx): (OwnedReadHalf, OwnedWriteHalf),
     server: TcpStream,
     gate: &G,
     guest: Option<&G::Guest>,
     (framer, held, v5): (Framer, Vec<u8>, bool),
+    flow: Option<Flow>,
 ) {
+    let shared = flow.map(Shared::new);
     let (server_rx, server_tx) = server.into_split();
     let conditions = guest.and_then(|_| gate.conditions());
     let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
@@ -584,6 +596,7 @@ async fn forward<G: Gate>(
         held,
         conditions.clone(),
         read_publishes,
+        shared.as_ref().map(|shared| (shared, Side::Up)),
     );
     let back = pipe(
         server_rx,
@@ -591,6 +604,7 @@ async fn forward<G: Gate>(
         Vec::new(),
         conditions.clone(),
         watch_connack,
+        shared.as_ref().map(|shared| (shared, Side::Back)),
     );
     tokio::select! {
         () = up => {}
@@ -616,16 +630,104 @@ async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
     }
 }
 
+/// The two directions of a connection: client to broker, and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Up,
+    Back,
+}
+
+/// A connection's [`Flow`], shared by its two pipes: each feeds it what it reads, writes what
+/// the flow has for its own socket, and wakes the other when the flow has bytes for that one.
+struct Shared {
+    flow: Mutex<Flow>,
+    /// Woken when the flow has bytes for the broker (`[0]`) or the client (`[1]`).
+    wake: [Notify; 2],
+}
+
+impl Shared {
+    fn new(flow: Flow) -> Self {
+        Self {
+            flow: Mutex::new(flow),
+            wake: [Notify::new(), Notify::new()],
+        }
+    }
+
+    fn flow(&self) -> std::sync::MutexGuard<'_, Flow> {
+        // A flow whose lock a panic poisoned is whole between packets: keep using it.
+        self.flow
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Feeds `bytes` read on `side`: what to write on that side now, or `None` when the bytes
+    /// are not MQTT (the connection ends).
+    fn feed(&self, side: Side, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut flow = self.flow();
+        let fed = match side {
+            Side::Up => flow.from_client(bytes),
+            Side::Back => flow.from_broker(bytes),
+        };
+        fed.ok()?;
+        let (own, other) = match side {
+            Side::Up => (flow.take_to_broker(), flow.has_to_client()),
+            Side::Back => (flow.take_to_client(), flow.has_to_broker()),
+        };
+        drop(flow);
+        if other {
+            self.wake[Self::index(Self::other(side))].notify_one();
+        }
+        Some(own)
+    }
+
+    /// What the flow has for `side`'s socket now.
+    fn take(&self, side: Side) -> Vec<u8> {
+        let mut flow = self.flow();
+        match side {
+            Side::Up => flow.take_to_broker(),
+            Side::Back => flow.take_to_client(),
+        }
+    }
+
+    fn other(side: Side) -> Side {
+        match side {
+            Side::Up => Side::Back,
+            Side::Back => Side::Up,
+        }
+    }
+
+    fn index(side: Side) -> usize {
+        match side {
+            Side::Up => 0,
+            Side::Back => 1,
+        }
+    }
+
+    async fn woken(&self, side: Side) {
+        self.wake[Self::index(side)].notified().await;
+    }
+}
+
+/// What a pipe waited for.
+enum Turn {
+    Read(usize),
+    Closed,
+    Woken,
+    Due,
+}
+
 /// Forwards `rx` to `tx`, `first` ahead of what is read. Without conditions each chunk is
 /// written as soon as it is read. With them, each chunk is held for the delay in force at its
 /// arrival, in order (no channel, no timer when there is no delay: the door must cost well
 /// under 0.1 ms a round trip). `inspect` sees each chunk as it arrives, before it is sent on.
+/// With a `flow`, what is written is what the flow says, for this side, as soon as it says it.
 async fn pipe(
     mut rx: OwnedReadHalf,
     mut tx: OwnedWriteHalf,
     first: Vec<u8>,
     conditions: Option<watch::Receiver<Conditions>>,
     mut inspect: impl FnMut(&[u8]),
+    flow: Option<(&Shared, Side)>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let delay_now = || {
@@ -634,16 +736,25 @@ async fn pipe(
             .map_or(Duration::ZERO, |c| c.borrow().delay)
     };
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    // `first` was inspected with the CONNECT; the flow reads it from the CONNECT on.
+    let first = match flow {
+        Some((shared, side)) => match shared.feed(side, &first) {
+            Some(bytes) => bytes,
+            None => return,
+        },
+        None => first,
+    };
     if !first.is_empty() {
         queue.push_back((Instant::now() + delay_now(), first));
     }
     let mut open = true;
     loop {
-        let Some(due) = queue.front().map(|(at, _)| *at) else {
-            // Nothing held: the plain path.
-            if !open {
-                return;
-            }
+        let due = queue.front().map(|(at, _)| *at);
+        if due.is_none() && !open {
+            return;
+        }
+        if due.is_none() && flow.is_none() {
+            // Nothing held and nothing to decide: the plain path.
             let n = match rx.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
@@ -659,27 +770,60 @@ async fn pipe(
                 queue.push_back((arrived + delay, buf[..n].to_vec()));
             }
             continue;
+        }
+        let turn = tokio::select! {
+            read = rx.read(&mut buf), if open => match read {
+                Ok(0) | Err(_) => Turn::Closed,
+                Ok(n) => Turn::Read(n),
+            },
+            () = async {
+                match flow {
+                    Some((shared, side)) => shared.woken(side).await,
+                    None => std::future::pending().await,
+                }
+            } => Turn::Woken,
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => Turn::Due,
         };
-        tokio::select! {
-            read = rx.read(&mut buf), if open => {
-                match read {
-                    Ok(0) | Err(_) => open = false,
-                    Ok(n) => {
-                        let arrived = Instant::now();
-                        inspect(&buf[..n]);
-                        queue.push_back((arrived + delay_now(), buf[..n].to_vec()));
-                    }
+        let arrived = Instant::now();
+        let bytes = match turn {
+            Turn::Closed => {
+                open = false;
+                continue;
+            }
+            Turn::Read(n) => {
+                inspect(&buf[..n]);
+                match flow {
+                    Some((shared, side)) => match shared.feed(side, &buf[..n]) {
+                        Some(bytes) => bytes,
+                        None => return,
+                    },
+                    None => buf[..n].to_vec(),
                 }
             }
-            () = tokio::time::sleep_until(due.into()) => {
-                let now = Instant::now();
-                while queue.front().is_some_and(|(at, _)| *at <= now) {
+            Turn::Woken => match flow {
+                Some((shared, side)) => shared.take(side),
+                None => continue,
+            },
+            Turn::Due => {
+                while queue.front().is_some_and(|(at, _)| *at <= arrived) {
                     let Some((_, chunk)) = queue.pop_front() else { break };
                     if tx.write_all(&chunk).await.is_err() {
                         return;
                     }
                 }
+                continue;
             }
+        };
+        if bytes.is_empty() {
+            continue;
+        }
+        let delay = delay_now();
+        if delay.is_zero() && queue.is_empty() {
+            if tx.write_all(&bytes).await.is_err() {
+                return;
+            }
+        } else {
+            queue.push_back((arrived + delay, bytes));
         }
     }
 }
