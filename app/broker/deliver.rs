@@ -33,6 +33,12 @@
 //! of the 64 down to its id would be taken for one: the platform never sends two commands with
 //! one id. An UNSUBSCRIBE of filters the door answered is answered by the door too.
 //!
+//! **Acknowledgements in order.** MQTT 3.1.1 (4.6) has a receiver acknowledge publishes in
+//! the order they came, and rumqttd drops a connection that does not. So the acknowledgements
+//! of each direction (the receiver's and the door's for what it held back) leave the door in
+//! the order their publishes came: one the door gives waits for the receiver's of earlier
+//! publishes.
+//!
 //! **Packet ids.** The door's SUBSCRIBEs and UNSUBSCRIBEs share the client's packet-id space on
 //! the connection. The door numbers them from 65535 down to 65280 (the SDKs count up from 1:
 //! rumqttc below its inflight limit, paho up to 65535 and around), skipping ids it still waits
@@ -126,6 +132,59 @@ pub struct Flow {
     own_qos2_down: HashSet<u16>,
     /// MQTT 5 topic aliases the broker set for this client.
     aliases: HashMap<u16, String>,
+    /// The acknowledgements of the broker's publishes, to the broker.
+    acks_down: InOrder,
+    /// The acknowledgements of the client's publishes, to the client.
+    acks_up: InOrder,
+}
+
+/// The publishes (QoS 1 and 2) of one direction not acknowledged yet, in the order they came,
+/// each with its acknowledgement (the packet, as the receiver or the door wrote it) once given:
+/// acknowledgements leave in that order.
+#[derive(Default)]
+struct InOrder {
+    queue: VecDeque<(u16, Option<Vec<u8>>)>,
+}
+
+impl InOrder {
+    /// A publish went on: its receiver acknowledges it.
+    fn expect(&mut self, pkid: u16) {
+        self.queue.push_back((pkid, None));
+    }
+
+    /// The door acknowledges (with `kind`: PUBACK or PUBREC) a publish it held back.
+    fn door(&mut self, pkid: u16, kind: u8, out: &mut Vec<u8>) {
+        let mut ack = Vec::with_capacity(4);
+        ack_into(&mut ack, kind, pkid);
+        self.queue.push_back((pkid, Some(ack)));
+        self.flush(out);
+    }
+
+    /// The receiver acknowledged `pkid` with `packet`: false when no publish waits for it (the
+    /// acknowledgement then goes on as it came).
+    fn acked(&mut self, pkid: u16, packet: &Packet, out: &mut Vec<u8>) -> bool {
+        let Some(entry) = self
+            .queue
+            .iter_mut()
+            .find(|(id, ack)| *id == pkid && ack.is_none())
+        else {
+            return false;
+        };
+        let mut ack = Vec::with_capacity(4);
+        packet_into(&mut ack, packet);
+        entry.1 = Some(ack);
+        self.flush(out);
+        true
+    }
+
+    /// Writes the acknowledgements at the front that are given.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        while self.queue.front().is_some_and(|(_, ack)| ack.is_some()) {
+            if let Some((_, Some(ack))) = self.queue.pop_front() {
+                out.extend_from_slice(&ack);
+            }
+        }
+    }
 }
 
 /// A connection of a device that gets delivery.
@@ -217,6 +276,8 @@ impl Flow {
             own_qos2_up: HashSet::new(),
             own_qos2_down: HashSet::new(),
             aliases: HashMap::new(),
+            acks_down: InOrder::default(),
+            acks_up: InOrder::default(),
         }
     }
 
@@ -277,6 +338,16 @@ impl Flow {
                     if let Some(delivery) = &mut self.delivery {
                         delivery.note_session_request(&publish, &packet);
                     }
+                    if publish.qos > 0 {
+                        self.acks_up.expect(publish.pkid);
+                    }
+                }
+            }
+            kind::PUBACK | kind::PUBREC => {
+                if let Some(pkid) = read_pkid(&packet)
+                    && self.acks_down.acked(pkid, &packet, &mut self.to_broker)
+                {
+                    return;
                 }
             }
             kind::PUBREL => {
@@ -332,14 +403,20 @@ impl Flow {
             self.v5,
         );
         let pkid = publish.pkid;
-        match publish.qos {
-            1 => ack_into(self.client_out(), kind::PUBACK, pkid),
+        let ack = match publish.qos {
+            1 => kind::PUBACK,
             2 => {
                 self.own_qos2_up.insert(pkid);
-                ack_into(self.client_out(), kind::PUBREC, pkid);
+                kind::PUBREC
             }
-            _ => {}
-        }
+            _ => return true,
+        };
+        let out = if self.hold.is_empty() {
+            &mut self.to_client
+        } else {
+            &mut self.held
+        };
+        self.acks_up.door(pkid, ack, out);
         true
     }
 
@@ -443,10 +520,26 @@ impl Flow {
                 self.release();
             }
             kind::PUBLISH => {
-                if let Some(publish) = read_publish(&packet, self.v5)
-                    && self.held_back(publish, &packet)
-                {
-                    return;
+                if let Some(publish) = read_publish(&packet, self.v5) {
+                    let (qos, pkid) = (publish.qos, publish.pkid);
+                    if self.held_back(publish, &packet) {
+                        return;
+                    }
+                    if qos > 0 {
+                        self.acks_down.expect(pkid);
+                    }
+                }
+            }
+            kind::PUBACK | kind::PUBREC => {
+                if let Some(pkid) = read_pkid(&packet) {
+                    let out = if self.hold.is_empty() {
+                        &mut self.to_client
+                    } else {
+                        &mut self.held
+                    };
+                    if self.acks_up.acked(pkid, &packet, out) {
+                        return;
+                    }
                 }
             }
             kind::PUBREL => {
@@ -572,14 +665,15 @@ impl Flow {
             }
             return false;
         }
-        match publish.qos {
-            1 => ack_into(&mut self.to_broker, kind::PUBACK, publish.pkid),
+        let ack = match publish.qos {
+            1 => kind::PUBACK,
             2 => {
                 self.own_qos2_down.insert(publish.pkid);
-                ack_into(&mut self.to_broker, kind::PUBREC, publish.pkid);
+                kind::PUBREC
             }
-            _ => {}
-        }
+            _ => return true,
+        };
+        self.acks_down.door(publish.pkid, ack, &mut self.to_broker);
         true
     }
 }
