@@ -19,14 +19,10 @@ use thingbench::protocol::{
 };
 use thingbench::qualify::{Plan, Stand};
 use thingbench::runner::connect::start_embedded;
-use thingbench::transport::{
-    Auth, BrokerUrl, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
-};
-use thingbench::transport::RequestId;
+use thingbench::transport::{BrokerUrl, SessionCommand, TlsOptions};
 use thingbench::workspace::{Workspace, WorkspaceFeed};
 
-/// How long a test waits for anything before it fails.
-const WAIT: Duration = Duration::from_secs(10);
+use common::platform::{Platform, WAIT};
 
 const GW_SET: &str = "/sys/gwPk/gw01/thing/service/measurepoint/set";
 const INV_SET: &str = "/sys/invPk/inv01/thing/service/measurepoint/set";
@@ -209,82 +205,6 @@ impl Drop for Device {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.client.try_disconnect();
-    }
-}
-
-/// The platform side: a session of its own (no device's identity) that sends commands and
-/// pairs their replies.
-struct Platform {
-    session: Session,
-    next: u64,
-}
-
-impl Platform {
-    fn connect(url: BrokerUrl) -> Self {
-        let session = Session::start(
-            SessionConfig {
-                broker: url,
-                client_id: format!("delivery-platform-{}", EpochMs::now().0),
-                auth: Auth::None,
-                keep_alive: Duration::from_secs(30),
-                tls: TlsOptions::default(),
-            },
-            Box::new(|| {}),
-        )
-        .expect("the session starts");
-        loop {
-            match session.events.recv_timeout(WAIT) {
-                Ok(SessionEvent::Connected) => break,
-                Ok(_) => {}
-                Err(_) => panic!("the platform session did not connect"),
-            }
-        }
-        Self { session, next: 0 }
-    }
-
-    /// Sends a command with `id` on `topic`: the reply that pairs with it.
-    fn command(&mut self, topic: &str, id: &str, params: Value) -> Reply {
-        self.next += 1;
-        let method = if topic.ends_with("measurepoint/set") {
-            "thing.service.measurepoint.set".to_owned()
-        } else {
-            format!("thing.service.{}", topic.rsplit('/').next().unwrap_or_default())
-        };
-        let body = json!({"id": id, "version": "1.0", "method": method, "params": params});
-        let request = RequestId(self.next);
-        self.session.send(SessionCommand::Request {
-            request,
-            topic: topic.to_owned(),
-            payload: body.to_string().into_bytes(),
-            msg_id: Some(MsgId(id.to_owned())),
-            timeout: WAIT,
-        });
-        loop {
-            match self.session.events.recv_timeout(WAIT * 2) {
-                Ok(SessionEvent::Replied { request: r, reply, .. }) if r == request => {
-                    return reply;
-                }
-                Ok(SessionEvent::NoReply { request: r, .. }) if r == request => {
-                    panic!("no reply to the command {id} on {topic}")
-                }
-                Ok(SessionEvent::Unpaired { topic, payload, why }) => panic!(
-                    "a reply that pairs with nothing on {topic}: {} ({why})",
-                    String::from_utf8_lossy(&payload)
-                ),
-                Ok(_) => {}
-                Err(_) => panic!("the platform session said nothing about {id}"),
-            }
-        }
-    }
-
-    /// Nothing unpaired came (a reply delivered twice would be).
-    fn no_unpaired(&self) {
-        for event in self.session.events.try_iter() {
-            assert!(
-                !matches!(event, SessionEvent::Unpaired { .. }),
-                "unpaired: {event:?}"
-            );
-        }
     }
 }
 
