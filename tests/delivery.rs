@@ -14,9 +14,7 @@ use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use thingbench::broker::EmbeddedBroker;
 use thingbench::hub::Hub;
-use thingbench::protocol::{
-    DeviceId, EpochMs, MsgId, Reply, ReplyCode, connect_credentials, sign,
-};
+use thingbench::protocol::{DeviceId, EpochMs, MsgId, Reply, ReplyCode, connect_credentials, sign};
 use thingbench::qualify::{Plan, Stand};
 use thingbench::runner::connect::start_embedded;
 use thingbench::transport::{BrokerUrl, SessionCommand, TlsOptions};
@@ -99,8 +97,8 @@ impl Device {
                         Ok(Event::Incoming(Packet::ConnAck(_))) => Heard::ConnAck,
                         Ok(Event::Incoming(Packet::SubAck(_))) => Heard::SubAck,
                         Ok(Event::Incoming(Packet::Publish(publish))) => {
-                            let body = serde_json::from_slice(&publish.payload)
-                                .unwrap_or(Value::Null);
+                            let body =
+                                serde_json::from_slice(&publish.payload).unwrap_or(Value::Null);
                             let command = publish.topic.contains("/thing/service/")
                                 && !publish.topic.ends_with("_reply");
                             if answers && command {
@@ -153,7 +151,10 @@ impl Device {
                         return heard;
                     }
                 }
-                Err(_) => panic!("the device did not hear it within {WAIT:?}; it heard {:#?}", self.log),
+                Err(_) => panic!(
+                    "the device did not hear it within {WAIT:?}; it heard {:#?}",
+                    self.log
+                ),
             }
         }
     }
@@ -197,7 +198,10 @@ impl Device {
 
     /// The messages heard so far on `topic`.
     fn heard_on(&self, topic: &str) -> Vec<&Heard> {
-        self.log.iter().filter(|h| h.topic() == Some(topic)).collect()
+        self.log
+            .iter()
+            .filter(|h| h.topic() == Some(topic))
+            .collect()
     }
 }
 
@@ -227,7 +231,10 @@ fn a_device_that_subscribes_to_nothing_gets_commands_for_itself_and_its_logged_i
     let reply = platform.command(GW_SET, "c1", json!({"cpuLoad": 2.5}));
     assert_eq!(reply.code, ReplyCode::SUCCESS, "{reply:?}");
     // inv01 is not logged in: not sent, and the platform hears so.
-    assert_offline(&platform.command(INV_SET, "c2", json!({"temp": 20.0})), "c2");
+    assert_offline(
+        &platform.command(INV_SET, "c2", json!({"temp": 20.0})),
+        "c2",
+    );
     assert!(!broker.departures.online(&DeviceId::new("invPk", "inv01")));
 
     // The login reply reaches it unsubscribed too; from then on inv01's commands do.
@@ -291,7 +298,12 @@ fn a_device_that_subscribes_by_itself_gets_each_message_once() {
         while let Ok(heard) = device.heard.try_recv() {
             device.log.push(heard);
         }
-        assert_eq!(reply.code, ReplyCode::SUCCESS, "{reply:?} {:#?}", device.log);
+        assert_eq!(
+            reply.code,
+            ReplyCode::SUCCESS,
+            "{reply:?} {:#?}",
+            device.log
+        );
     }
     device.post("p1");
     // A last command: once it is here, every copy of the earlier ones would be too.
@@ -305,7 +317,10 @@ fn a_device_that_subscribes_by_itself_gets_each_message_once() {
     let own: Vec<&Heard> = device
         .log
         .iter()
-        .filter(|h| h.topic().is_some_and(|t| t.ends_with("_reply") && t.contains("/thing/service/")))
+        .filter(|h| {
+            h.topic()
+                .is_some_and(|t| t.ends_with("_reply") && t.contains("/thing/service/"))
+        })
         .collect();
     assert!(own.is_empty(), "its own replies came back: {own:#?}");
     platform.no_unpaired();
@@ -315,10 +330,16 @@ fn a_device_that_subscribes_by_itself_gets_each_message_once() {
 fn a_command_for_a_gateway_that_is_not_connected_gets_11900() {
     let (broker, _hub) = embedded();
     let mut platform = Platform::connect(broker.url());
-    assert_offline(&platform.command(GW_SET, "o1", json!({"cpuLoad": 1.0})), "o1");
+    assert_offline(
+        &platform.command(GW_SET, "o1", json!({"cpuLoad": 1.0})),
+        "o1",
+    );
     // Online, then gone: offline again once the door saw its connection end.
     let device = Device::connect(broker.addr.port(), true);
-    assert_eq!(platform.command(GW_SET, "o2", json!({})).code, ReplyCode::SUCCESS);
+    assert_eq!(
+        platform.command(GW_SET, "o2", json!({})).code,
+        ReplyCode::SUCCESS
+    );
     drop(device);
     let deadline = Instant::now() + WAIT;
     while broker.departures.online(&gw()) {

@@ -78,7 +78,12 @@ fn official_python_sdk_receives_commands_without_subscribing() {
     let mut said = common::LineReader::new(device.0.stdout.take().expect("stdout"));
     // Connected, inv01 logged in; it registered handlers and subscribed to nothing.
     said.wait_for(WAIT, |line| line == "READY" || line.starts_with("ERROR"));
-    assert_eq!(said.seen.last().map(String::as_str), Some("READY"), "{:?}", said.seen);
+    assert_eq!(
+        said.seen.last().map(String::as_str),
+        Some("READY"),
+        "{:?}",
+        said.seen
+    );
 
     let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
     let mut platform = Platform::connect(url);
@@ -88,7 +93,10 @@ fn official_python_sdk_receives_commands_without_subscribing() {
         json!({"cpuLoad": 2.5}),
     );
     assert_eq!(set.code, ReplyCode::SUCCESS, "{set:?}");
-    assert!(set.data.is_null(), "the SDK answers a set with data null: {set:?}");
+    assert!(
+        set.data.is_null(),
+        "the SDK answers a set with data null: {set:?}"
+    );
     let invoke = platform.command(
         "/sys/invPk/inv01/thing/service/setPowerLimit",
         "py-invoke-1",

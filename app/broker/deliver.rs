@@ -63,18 +63,24 @@
 //! subscribes to a `_reply` topic before its first request on it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::protocol::{DeviceId, MsgId, ReplyCode, id_of};
+use crate::protocol::{DeviceId, ReplyCode};
 
 use super::mqtt_frame::{FrameError, Framer, Packet, connack_code};
 use super::mqtt_packets::{
     Ack, Filter, Publish, Subscription, ack_into, kind, packet_into, publish_into, read_ack,
-    read_pkid, read_publish, read_subscription, subscription_into, write_ack, write_subscription,
+    read_pkid, read_publish, read_subscription, write_ack, write_subscription,
 };
+
+mod delivery;
+mod topics;
+
+use delivery::{Delivery, Outstanding, Owner, Session};
+use topics::is_protocol;
+pub use topics::{command_target, covers, filters_of, matches, platform_sends};
 
 /// The platform's code for a command whose device is not online.
 pub const DEVICE_OFFLINE: ReplyCode = ReplyCode(11900);
@@ -93,22 +99,6 @@ pub trait Roster: Send + Sync {
     /// connection ended.
     fn logged_out(&self, sub: &DeviceId);
 }
-
-/// The door's filters for `device`'s topics.
-pub fn filters_of(device: &DeviceId) -> [String; 2] {
-    let (pk, dk) = (&device.product_key.0, &device.device_key.0);
-    [format!("/sys/{pk}/{dk}/#"), format!("/ext/session/{pk}/{dk}/#")]
-}
-
-/// The door's ids for its own subscriptions: the top of the range, away from the SDKs'.
-const DOOR_PKIDS: std::ops::RangeInclusive<u16> = 0xFF00..=0xFFFF;
-
-/// How many messages delivered through overlapping subscriptions are remembered, to hold back
-/// their other copies.
-const COPIES_KEPT: usize = 64;
-
-/// How many logins and logouts of the connection may wait for their replies.
-const SESSIONS_KEPT: usize = 64;
 
 /// One connection through the door: what it reads both ways, and what to write each way.
 pub struct Flow {
@@ -187,62 +177,6 @@ impl InOrder {
     }
 }
 
-/// A connection of a device that gets delivery.
-struct Delivery {
-    /// The gateway or directly connected device.
-    device: DeviceId,
-    /// Filters the door holds at the broker.
-    door_filters: Vec<String>,
-    /// The device's own filters that the door answered (its own cover them).
-    local_filters: Vec<String>,
-    /// The device's own filters the broker holds.
-    device_filters: Vec<String>,
-    /// Sub-devices logged in on this connection: the door's SUBSCRIBE for each, and whether
-    /// it holds yet.
-    subs: HashMap<DeviceId, (u16, bool)>,
-    /// Subscriptions and unsubscriptions sent to the broker, in order, until answered.
-    outstanding: VecDeque<Outstanding>,
-    next_pkid: u16,
-    /// Logins and logouts sent on this connection, until their replies.
-    sessions: VecDeque<(Option<MsgId>, SessionKind, DeviceId)>,
-    /// Messages delivered through overlapping subscriptions, and how many more copies of each
-    /// to hold back.
-    copies: VecDeque<(u64, usize)>,
-    /// Whether the door subscribed for the device (after CONNACK 0).
-    subscribed: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SessionKind {
-    Login,
-    Logout,
-}
-
-/// What an accepted login or logout of a sub-device does.
-enum Session {
-    /// The door subscribes to the sub-device with this SUBSCRIBE.
-    Subscribing(u16),
-    /// The sub-device, online until now, left.
-    Left(DeviceId),
-}
-
-/// A SUBSCRIBE or UNSUBSCRIBE in flight to the broker.
-struct Outstanding {
-    subscribe: bool,
-    pkid: u16,
-    owner: Owner,
-}
-
-enum Owner {
-    /// The door's own.
-    Door,
-    /// The device's, forwarded whole.
-    Device,
-    /// The device's, with the filters the door answered left out: their positions in the
-    /// device's packet and the codes the door gives them.
-    Spliced { total: usize, local: Vec<(usize, u8)> },
-}
-
 impl Flow {
     /// A flow for a connection of protocol `level`, delivering to `device` when given.
     pub fn new(
@@ -255,18 +189,7 @@ impl Flow {
             v5: level == 5,
             roster,
             answer_offline,
-            delivery: device.map(|device| Delivery {
-                device,
-                door_filters: Vec::new(),
-                local_filters: Vec::new(),
-                device_filters: Vec::new(),
-                subs: HashMap::new(),
-                outstanding: VecDeque::new(),
-                next_pkid: *DOOR_PKIDS.end(),
-                sessions: VecDeque::new(),
-                copies: VecDeque::new(),
-                subscribed: false,
-            }),
+            delivery: device.map(Delivery::new),
             up: Framer::default(),
             down: Framer::default(),
             to_broker: Vec::new(),
@@ -687,289 +610,6 @@ impl Drop for Flow {
                     self.roster.logged_out(sub);
                 }
             }
-        }
-    }
-}
-
-impl Delivery {
-    /// Whether the door's own filters cover every topic `filter` matches.
-    fn covers(&self, filter: &str) -> bool {
-        valid_filter(filter) && self.door_filters.iter().any(|own| covers(own, filter))
-    }
-
-    /// A door id not in flight now.
-    fn pkid(&mut self) -> u16 {
-        loop {
-            let pkid = self.next_pkid;
-            self.next_pkid = if pkid == *DOOR_PKIDS.start() {
-                *DOOR_PKIDS.end()
-            } else {
-                pkid - 1
-            };
-            if !self.outstanding.iter().any(|o| o.pkid == pkid) {
-                return pkid;
-            }
-        }
-    }
-
-    /// Subscribes to `device`'s topics: the SUBSCRIBE's id.
-    fn subscribe(&mut self, to_broker: &mut Vec<u8>, device: &DeviceId, v5: bool) -> u16 {
-        let pkid = self.pkid();
-        let filters = filters_of(device);
-        // QoS 1; in MQTT 5 also "no local".
-        let options = if v5 { 0x05 } else { 0x01 };
-        subscription_into(to_broker, true, pkid, &filters, options, v5);
-        self.door_filters.extend(filters);
-        self.outstanding.push_back(Outstanding {
-            subscribe: true,
-            pkid,
-            owner: Owner::Door,
-        });
-        pkid
-    }
-
-    fn unsubscribe(&mut self, to_broker: &mut Vec<u8>, device: &DeviceId, v5: bool) {
-        let pkid = self.pkid();
-        let filters = filters_of(device);
-        subscription_into(to_broker, false, pkid, &filters, 0, v5);
-        self.door_filters.retain(|f| !filters.contains(f));
-        self.outstanding.push_back(Outstanding {
-            subscribe: false,
-            pkid,
-            owner: Owner::Door,
-        });
-    }
-
-    /// Whether a message from the broker is another copy of one already delivered through
-    /// overlapping subscriptions.
-    fn is_copy(&mut self, topic: &str, payload: &[u8]) -> bool {
-        let theirs = self
-            .device_filters
-            .iter()
-            .filter(|f| matches(topic, f))
-            .count();
-        if theirs == 0 {
-            return false;
-        }
-        let ours = self
-            .door_filters
-            .iter()
-            .filter(|f| matches(topic, f))
-            .count();
-        if ours + theirs < 2 {
-            return false;
-        }
-        let print = fingerprint(topic, payload);
-        if let Some(at) = self.copies.iter().position(|(p, _)| *p == print) {
-            if let Some((_, more)) = self.copies.get_mut(at) {
-                *more -= 1;
-                if *more == 0 {
-                    self.copies.remove(at);
-                }
-            }
-            return true;
-        }
-        if self.copies.len() == COPIES_KEPT {
-            self.copies.pop_front();
-        }
-        self.copies.push_back((print, ours + theirs - 1));
-        false
-    }
-
-    /// Remembers a login or logout the device sends for a sub-device.
-    fn note_session_request(&mut self, publish: &Publish, packet: &Packet) {
-        let Some(kind) = session_kind(&self.device, &publish.topic, false) else {
-            return;
-        };
-        let Ok(body) = serde_json::from_slice::<Map<String, Value>>(publish.payload(packet)) else {
-            return;
-        };
-        let Some(sub) = body
-            .get("params")
-            .and_then(Value::as_object)
-            .and_then(keys_of)
-        else {
-            return;
-        };
-        if self.sessions.len() == SESSIONS_KEPT {
-            self.sessions.pop_front();
-        }
-        self.sessions.push_back((id_of(&body), kind, sub));
-    }
-
-    /// Reads a login or logout reply going down: an accepted login subscribes to the
-    /// sub-device, an accepted logout unsubscribes.
-    fn session_reply(
-        &mut self,
-        topic: &str,
-        payload: &[u8],
-        to_broker: &mut Vec<u8>,
-        v5: bool,
-    ) -> Option<Session> {
-        let kind = session_kind(&self.device, topic, true)?;
-        let body = serde_json::from_slice::<Map<String, Value>>(payload).ok()?;
-        let id = id_of(&body);
-        let named = body.get("data").and_then(Value::as_object).and_then(keys_of);
-        // This connection's own request: by id, else the one for the sub-device the reply
-        // names.
-        let at = self
-            .sessions
-            .iter()
-            .position(|(i, k, _)| *k == kind && id.is_some() && *i == id)
-            .or_else(|| {
-                self.sessions
-                    .iter()
-                    .position(|(_, k, s)| *k == kind && Some(s) == named.as_ref())
-            })?;
-        let (_, _, sub) = self.sessions.remove(at)?;
-        if !accepted(&body) || sub == self.device {
-            return None;
-        }
-        match kind {
-            SessionKind::Login => {
-                if self.subs.contains_key(&sub) {
-                    return None;
-                }
-                let pkid = self.subscribe(to_broker, &sub, v5);
-                self.subs.insert(sub, (pkid, false));
-                Some(Session::Subscribing(pkid))
-            }
-            SessionKind::Logout => {
-                let (_, holds) = self.subs.remove(&sub)?;
-                self.unsubscribe(to_broker, &sub, v5);
-                holds.then_some(Session::Left(sub))
-            }
-        }
-    }
-}
-
-/// Whether `topic` is a login or logout (its reply when `reply`) of `gateway`.
-fn session_kind(gateway: &DeviceId, topic: &str, reply: bool) -> Option<SessionKind> {
-    let topic = if reply {
-        topic.strip_suffix("_reply")?
-    } else {
-        topic
-    };
-    let rest = topic.strip_prefix("/ext/session/")?;
-    let (pk, rest) = rest.split_once('/')?;
-    let (dk, tail) = rest.split_once('/')?;
-    if pk != gateway.product_key.0 || dk != gateway.device_key.0 {
-        return None;
-    }
-    match tail {
-        "combine/login" => Some(SessionKind::Login),
-        "combine/logout" => Some(SessionKind::Logout),
-        _ => None,
-    }
-}
-
-/// The device an object's `productKey` and `deviceKey` name.
-fn keys_of(object: &Map<String, Value>) -> Option<DeviceId> {
-    let pk = object.get("productKey")?.as_str()?;
-    let dk = object.get("deviceKey")?.as_str()?;
-    (!pk.is_empty() && !dk.is_empty()).then(|| DeviceId::new(pk, dk))
-}
-
-/// Whether a reply's code is 200 (an integer, or the digits as a string).
-fn accepted(body: &Map<String, Value>) -> bool {
-    match body.get("code") {
-        Some(Value::Number(n)) => n.as_i64() == Some(200),
-        Some(Value::String(s)) => s.trim() == "200",
-        _ => false,
-    }
-}
-
-fn fingerprint(topic: &str, payload: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
-    payload.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// Whether `topic` is one of the protocol's: `/sys/...` or `/ext/session/...`.
-fn is_protocol(topic: &str) -> bool {
-    topic.starts_with("/sys/") || topic.starts_with("/ext/session/")
-}
-
-/// The device and the rest of a protocol topic: `/sys/{pk}/{dk}/{tail}` or
-/// `/ext/session/{pk}/{dk}/{tail}`.
-fn split_topic(topic: &str) -> Option<(&str, &str, &str)> {
-    let rest = topic
-        .strip_prefix("/sys/")
-        .or_else(|| topic.strip_prefix("/ext/session/"))?;
-    let (pk, rest) = rest.split_once('/')?;
-    let (dk, tail) = rest.split_once('/')?;
-    Some((pk, dk, tail))
-}
-
-/// Whether the platform sends on `topic`: a command (under `thing/service/`, not a `_reply`)
-/// or a reply to a device's request (any other `_reply`).
-pub fn platform_sends(topic: &str) -> bool {
-    let Some((_, _, tail)) = split_topic(topic) else {
-        return false;
-    };
-    let reply = topic.ends_with("_reply");
-    if tail.starts_with("thing/service/") {
-        !reply
-    } else {
-        reply
-    }
-}
-
-/// The device a command topic (`/sys/{pk}/{dk}/thing/service/...`, not `_reply`) is for.
-pub fn command_target(topic: &str) -> Option<DeviceId> {
-    if !topic.starts_with("/sys/") || topic.ends_with("_reply") {
-        return None;
-    }
-    let (pk, dk, tail) = split_topic(topic)?;
-    let service = tail.strip_prefix("thing/service/")?;
-    (!pk.is_empty() && !dk.is_empty() && !service.is_empty()).then(|| DeviceId::new(pk, dk))
-}
-
-/// Whether `filter` is a valid MQTT topic filter: `#` only last and alone in its level, `+`
-/// alone in its level.
-fn valid_filter(filter: &str) -> bool {
-    if filter.is_empty() {
-        return false;
-    }
-    let levels: Vec<&str> = filter.split('/').collect();
-    levels.iter().enumerate().all(|(at, level)| match *level {
-        "#" => at + 1 == levels.len(),
-        "+" => true,
-        level => !level.contains(['#', '+']),
-    })
-}
-
-/// Whether `topic` matches `filter` (MQTT's rules; a `$` topic matches no filter starting with
-/// a wildcard). Never panics, whatever the bytes.
-pub fn matches(topic: &str, filter: &str) -> bool {
-    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
-        return false;
-    }
-    let mut topics = topic.split('/');
-    for level in filter.split('/') {
-        if level == "#" {
-            return true;
-        }
-        match topics.next() {
-            Some(t) if level == "+" || level == t => {}
-            _ => return false,
-        }
-    }
-    topics.next().is_none()
-}
-
-/// Whether every topic matching `inner` matches `outer` (both valid filters).
-pub fn covers(outer: &str, inner: &str) -> bool {
-    let mut outer = outer.split('/');
-    let mut inner = inner.split('/');
-    loop {
-        match (outer.next(), inner.next()) {
-            (Some("#"), _) => return true,
-            (None, None) => return true,
-            (Some("+"), Some(level)) if level != "#" => {}
-            (Some(a), Some(b)) if a == b && b != "+" && b != "#" => {}
-            _ => return false,
         }
     }
 }

@@ -19,13 +19,17 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::deliver::Flow;
 use super::mqtt_frame::{
     CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
     connack_refusing, parse_connect, parse_publish,
 };
+
+mod shared;
+
+use shared::{Shared, Side};
 
 /// The faults a gate applies to the connections it follows (its guests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -630,84 +634,6 @@ async fn until_cut(mut conditions: watch::Receiver<Conditions>) {
     }
 }
 
-/// The two directions of a connection: client to broker, and back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
-    Up,
-    Back,
-}
-
-/// A connection's [`Flow`], shared by its two pipes: each feeds it what it reads, writes what
-/// the flow has for its own socket, and wakes the other when the flow has bytes for that one.
-struct Shared {
-    flow: Mutex<Flow>,
-    /// Woken when the flow has bytes for the broker (`[0]`) or the client (`[1]`).
-    wake: [Notify; 2],
-}
-
-impl Shared {
-    fn new(flow: Flow) -> Self {
-        Self {
-            flow: Mutex::new(flow),
-            wake: [Notify::new(), Notify::new()],
-        }
-    }
-
-    fn flow(&self) -> std::sync::MutexGuard<'_, Flow> {
-        // A flow whose lock a panic poisoned is whole between packets: keep using it.
-        self.flow
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Feeds `bytes` read on `side`: what to write on that side now, or `None` when the bytes
-    /// are not MQTT (the connection ends).
-    fn feed(&self, side: Side, bytes: &[u8]) -> Option<Vec<u8>> {
-        let mut flow = self.flow();
-        let fed = match side {
-            Side::Up => flow.from_client(bytes),
-            Side::Back => flow.from_broker(bytes),
-        };
-        fed.ok()?;
-        let (own, other) = match side {
-            Side::Up => (flow.take_to_broker(), flow.has_to_client()),
-            Side::Back => (flow.take_to_client(), flow.has_to_broker()),
-        };
-        drop(flow);
-        if other {
-            self.wake[Self::index(Self::other(side))].notify_one();
-        }
-        Some(own)
-    }
-
-    /// What the flow has for `side`'s socket now.
-    fn take(&self, side: Side) -> Vec<u8> {
-        let mut flow = self.flow();
-        match side {
-            Side::Up => flow.take_to_broker(),
-            Side::Back => flow.take_to_client(),
-        }
-    }
-
-    fn other(side: Side) -> Side {
-        match side {
-            Side::Up => Side::Back,
-            Side::Back => Side::Up,
-        }
-    }
-
-    fn index(side: Side) -> usize {
-        match side {
-            Side::Up => 0,
-            Side::Back => 1,
-        }
-    }
-
-    async fn woken(&self, side: Side) {
-        self.wake[Self::index(side)].notified().await;
-    }
-}
-
 /// What a pipe waited for.
 enum Turn {
     Read(usize),
@@ -806,7 +732,9 @@ async fn pipe(
             },
             Turn::Due => {
                 while queue.front().is_some_and(|(at, _)| *at <= arrived) {
-                    let Some((_, chunk)) = queue.pop_front() else { break };
+                    let Some((_, chunk)) = queue.pop_front() else {
+                        break;
+                    };
                     if tx.write_all(&chunk).await.is_err() {
                         return;
                     }

@@ -355,7 +355,11 @@ mod tests {
             let packet = one(&out);
             let publish = read_publish(&packet, v5).expect("a PUBLISH");
             assert_eq!(
-                (publish.topic.as_str(), publish.qos, publish.payload(&packet)),
+                (
+                    publish.topic.as_str(),
+                    publish.qos,
+                    publish.payload(&packet)
+                ),
                 ("t/x_reply", 0, &b"{}"[..])
             );
 

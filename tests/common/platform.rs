@@ -49,7 +49,10 @@ impl Platform {
         let method = if topic.ends_with("measurepoint/set") {
             "thing.service.measurepoint.set".to_owned()
         } else {
-            format!("thing.service.{}", topic.rsplit('/').next().unwrap_or_default())
+            format!(
+                "thing.service.{}",
+                topic.rsplit('/').next().unwrap_or_default()
+            )
         };
         let body = json!({"id": id, "version": "1.0", "method": method, "params": params});
         let request = RequestId(self.next);
@@ -62,13 +65,19 @@ impl Platform {
         });
         loop {
             match self.session.events.recv_timeout(WAIT * 2) {
-                Ok(SessionEvent::Replied { request: r, reply, .. }) if r == request => {
+                Ok(SessionEvent::Replied {
+                    request: r, reply, ..
+                }) if r == request => {
                     return reply;
                 }
                 Ok(SessionEvent::NoReply { request: r, .. }) if r == request => {
                     panic!("no reply to the command {id} on {topic}")
                 }
-                Ok(SessionEvent::Unpaired { topic, payload, why }) => panic!(
+                Ok(SessionEvent::Unpaired {
+                    topic,
+                    payload,
+                    why,
+                }) => panic!(
                     "a reply that pairs with nothing on {topic}: {} ({why})",
                     String::from_utf8_lossy(&payload)
                 ),
@@ -88,4 +97,3 @@ impl Platform {
         }
     }
 }
-
