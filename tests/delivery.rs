@@ -16,8 +16,8 @@ use thingbench::broker::EmbeddedBroker;
 use thingbench::hub::Hub;
 use thingbench::protocol::{DeviceId, EpochMs, MsgId, Reply, ReplyCode, connect_credentials, sign};
 use thingbench::qualify::{Plan, Stand};
-use thingbench::runner::connect::start_embedded;
-use thingbench::transport::{BrokerUrl, SessionCommand, TlsOptions};
+use thingbench::runner::connect::{gateway_session, start_embedded};
+use thingbench::transport::{BrokerUrl, RequestId, SessionCommand, SessionEvent, TlsOptions};
 use thingbench::workspace::{Workspace, WorkspaceFeed};
 
 use common::platform::{Platform, WAIT};
@@ -348,6 +348,64 @@ fn a_command_for_a_gateway_that_is_not_connected_gets_11900() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_offline(&platform.command(GW_SET, "o3", json!({})), "o3");
+}
+
+#[test]
+fn the_gateway_session_of_the_window_and_run_gets_each_reply_once() {
+    let (broker, _hub) = embedded();
+    // thingbench's own session as the gateway, signing: it gets delivery, and subscribes to
+    // each reply topic itself before its first request there; the door answers that.
+    let session =
+        gateway_session(&sample(), broker.url(), TlsOptions::default()).expect("connects");
+    for n in 1..=3u64 {
+        let id = format!("s{n}");
+        let body = json!({"id": id, "version": "1.0", "method": "thing.measurepoint.post.batch",
+            "params": [{"measurepoints": {"cpuLoad": 1.5}}]});
+        session.send(SessionCommand::Request {
+            request: RequestId(n),
+            topic: GW_BATCH.to_owned(),
+            payload: body.to_string().into_bytes(),
+            msg_id: Some(MsgId(id)),
+            timeout: WAIT,
+        });
+    }
+    let mut replied = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while replied.len() < 3 {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match session.events.recv_timeout(remaining) {
+            Ok(SessionEvent::Replied { request, .. }) => replied.push(request.0),
+            Ok(event @ (SessionEvent::Unpaired { .. } | SessionEvent::Message { .. })) => {
+                panic!("a reply came twice, or unasked: {event:?}")
+            }
+            Ok(SessionEvent::NoReply { request, .. }) => panic!("no reply to {request:?}"),
+            Ok(_) => {}
+            Err(_) => panic!("only {replied:?} were answered within {WAIT:?}"),
+        }
+    }
+    replied.sort_unstable();
+    assert_eq!(replied, [1, 2, 3]);
+    // A last request: once its reply is here, a second copy of the others would be too.
+    session.send(SessionCommand::Request {
+        request: RequestId(4),
+        topic: GW_BATCH.to_owned(),
+        payload: json!({"id": "s4", "version": "1.0", "method": "thing.measurepoint.post.batch",
+            "params": [{"measurepoints": {"cpuLoad": 1.5}}]})
+        .to_string()
+        .into_bytes(),
+        msg_id: Some(MsgId("s4".into())),
+        timeout: WAIT,
+    });
+    loop {
+        match session.events.recv_timeout(WAIT) {
+            Ok(SessionEvent::Replied { request, .. }) if request.0 == 4 => break,
+            Ok(event @ (SessionEvent::Unpaired { .. } | SessionEvent::Message { .. })) => {
+                panic!("a reply came twice, or unasked: {event:?}")
+            }
+            Ok(_) => {}
+            Err(_) => panic!("no reply to the last request"),
+        }
+    }
 }
 
 /// A TCP relay in front of `upstream` whose connections the test can cut, as a network would.

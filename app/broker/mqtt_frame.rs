@@ -263,7 +263,7 @@ pub fn connack_refusing(level: u8, why: Refusal) -> Vec<u8> {
 
 /// Everything the door reads of a client's first bytes, for the fuzz target and the property
 /// test: the framer under the CONNECT limit, and each whole packet read as a CONNECT, a PUBLISH
-/// (both ways) and a CONNACK. Never panics.
+/// (both ways), a CONNACK, and every packet the door's delivery reads. Never panics.
 pub fn read_all(bytes: &[u8]) -> usize {
     let mut framer = Framer::with_limit(CONNECT_LIMIT);
     let mut seen = 0;
@@ -278,6 +278,7 @@ pub fn read_all(bytes: &[u8]) -> usize {
             let _ = parse_publish(&packet, false);
             let _ = parse_publish(&packet, true);
             let _ = connack_code(&packet);
+            super::mqtt_packets::read_everything(&packet);
         }
     }
     seen

@@ -22,6 +22,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// `flow`, for the two pipes of its connection.
     pub(super) fn new(flow: Flow) -> Self {
         Self {
             flow: Mutex::new(flow),
