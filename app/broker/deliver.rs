@@ -12,12 +12,15 @@
 //! wait for the SUBACK, so a device that knows it is connected (or its sub-device logged in)
 //! receives every command sent from then on.
 //!
-//! **What goes down.** On the protocol's topics (`/sys/...`, `/ext/session/...`) a delivered
-//! connection gets only what the platform sends: a topic under `thing/service/` that does not
-//! end in `_reply` (a command) or any other that ends in `_reply` (a reply). Never its own
-//! publishes (MQTT 3.1.1 has no "no local", and the Python SDK takes its own `set_reply` for a
-//! new set, for ever), nor another client's posts as the same device. The rule holds whichever
-//! subscription brought the message. What the door holds back it acknowledges to the broker
+//! **What goes down.** On the protocol's topics (`/sys/...`, `/ext/session/...`) what only the
+//! door's subscriptions bring goes down only if the platform sends it: a topic under
+//! `thing/service/` that does not end in `_reply` (a command) or any other that ends in `_reply`
+//! (a reply); not another client's posts as the same device. What a filter of the device's own
+//! matches it gets, as from any broker (thingbench's window watches other clients' posts so),
+//! but for its own publishes: the door remembers (by topic and payload) the last 256 it
+//! published on topics its own filters match, and holds back their echoes. So a device never
+//! gets its own publishes back (MQTT 3.1.1 has no "no local", and the Python SDK takes its own
+//! `set_reply` for a new set, for ever). What the door holds back it acknowledges to the broker
 //! itself (PUBACK; PUBREC then PUBCOMP at QoS 2). Other topics pass untouched.
 //!
 //! **Each message once.** A device that subscribes by itself (the C SDK, thingbench's test
@@ -260,6 +263,7 @@ impl Flow {
                     }
                     if let Some(delivery) = &mut self.delivery {
                         delivery.note_session_request(&publish, &packet);
+                        delivery.note_publish(&publish.topic, publish.payload(&packet));
                     }
                     if publish.qos > 0 {
                         self.acks_up.expect(publish.pkid);
@@ -579,7 +583,14 @@ impl Flow {
         // The device would lose the alias with the message: forwarded whatever it is.
         let keep = publish.alias.is_some();
         let copy = !keep && delivery.is_copy(&topic, payload);
-        if !copy && (keep || platform_sends(&topic)) {
+        // What the device subscribed to itself it gets, as from any broker, but for its own
+        // publishes; what only the door's subscriptions bring, only if the platform sends it.
+        let wanted = if delivery.asked(&topic) {
+            !delivery.own_echo(&topic, payload)
+        } else {
+            platform_sends(&topic)
+        };
+        if !copy && (keep || wanted) {
             match delivery.session_reply(&topic, payload, &mut self.to_broker, v5) {
                 // The reply waits for the sub-device's subscription, as the CONNACK did.
                 Some(Session::Subscribing(pkid)) => self.hold.push(pkid),

@@ -35,6 +35,8 @@ impl Seen {
     }
 }
 
+const GW_POST_BATCH: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+
 fn gw() -> DeviceId {
     DeviceId::new("gwPk", "gw01")
 }
@@ -239,6 +241,11 @@ fn a_device_that_subscribes_to_nothing_gets_commands_and_replies_never_its_own()
         .map(|p| (p.kind() == kind::PUBACK).then(|| read_pkid(p)).flatten())
         .collect();
     assert_eq!(acks, [Some(7), Some(8), Some(9)]);
+
+    // Another client's post as gw01 (no filter of the device's asked for it) stays too.
+    flow.from_broker(&publish(GW_POST_BATCH, 0, 0, r#"{"id":"theirs"}"#, false))
+        .expect("MQTT");
+    assert!(!flow.has_to_client());
 
     // Other topics pass untouched, whatever they are.
     let other = publish("factory/line1", 0, 0, "x", false);
@@ -482,7 +489,7 @@ fn overlapping_filters_give_each_message_once() {
         ack_into(&mut out, kind::PUBACK, 21);
         out
     });
-    // A new command with another id is not a copy; its own post through `#` is held back.
+    // A new command with another id is not a copy.
     let next = publish(
         "/sys/gwPk/gw01/thing/service/measurepoint/get",
         0,
@@ -492,15 +499,33 @@ fn overlapping_filters_give_each_message_once() {
     );
     flow.from_broker(&next).expect("MQTT");
     assert_eq!(flow.take_to_client(), next);
-    flow.from_broker(&publish(
+    // Its `#` asked for posts: another client's as gw01 go down (a watcher sees them), its
+    // own never come back, whichever subscription brings them.
+    let own_post = publish(
         "/sys/gwPk/gw01/thing/measurepoint/post/batch",
         0,
         0,
-        "{}",
+        r#"{"id":"mine"}"#,
         false,
-    ))
-    .expect("MQTT");
-    assert!(!flow.has_to_client());
+    );
+    flow.from_client(&own_post).expect("MQTT");
+    assert_eq!(flow.take_to_broker(), own_post);
+    flow.from_broker(&own_post).expect("MQTT");
+    flow.from_broker(&own_post).expect("MQTT");
+    assert!(
+        !flow.has_to_client(),
+        "its own post, twice (two subscriptions)"
+    );
+    let theirs = publish(
+        "/sys/gwPk/gw01/thing/measurepoint/post/batch",
+        0,
+        0,
+        r#"{"id":"theirs"}"#,
+        false,
+    );
+    flow.from_broker(&theirs).expect("MQTT");
+    flow.from_broker(&theirs).expect("MQTT");
+    assert_eq!(flow.take_to_client(), theirs, "once");
     // What only its own `#` brings, outside the protocol, goes down as on any broker.
     let other = publish("factory/line1", 0, 0, "x", false);
     flow.from_broker(&other).expect("MQTT");

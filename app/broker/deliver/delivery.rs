@@ -20,6 +20,9 @@ const DOOR_PKIDS: std::ops::RangeInclusive<u16> = 0xFF00..=0xFFFF;
 /// their other copies.
 const COPIES_KEPT: usize = 64;
 
+/// How many of the device's publishes are remembered, to hold back their echoes.
+const PUBLISHED_KEPT: usize = 256;
+
 /// How many logins and logouts of the connection may wait for their replies.
 const SESSIONS_KEPT: usize = 64;
 
@@ -46,6 +49,8 @@ pub(super) struct Delivery {
     pub(super) copies: VecDeque<(u64, usize)>,
     /// Whether the door subscribed for the device (after CONNACK 0).
     pub(super) subscribed: bool,
+    /// What the device published on topics its own filters match, by topic and payload.
+    pub(super) published: VecDeque<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +101,7 @@ impl Delivery {
             sessions: VecDeque::new(),
             copies: VecDeque::new(),
             subscribed: false,
+            published: VecDeque::new(),
         }
     }
 
@@ -150,6 +156,36 @@ impl Delivery {
             pkid,
             owner: Owner::Door,
         });
+    }
+
+    /// Whether one of the device's own filters (the door's answer or the broker's) matches
+    /// `topic`: it asked for what comes there.
+    pub(super) fn asked(&self, topic: &str) -> bool {
+        self.local_filters
+            .iter()
+            .chain(&self.device_filters)
+            .any(|filter| matches(topic, filter))
+    }
+
+    /// Remembers a publish of the device that its own filters would bring back.
+    pub(super) fn note_publish(&mut self, topic: &str, payload: &[u8]) {
+        if !self.asked(topic) {
+            return;
+        }
+        if self.published.len() == PUBLISHED_KEPT {
+            self.published.pop_front();
+        }
+        self.published.push_back(fingerprint(topic, payload));
+    }
+
+    /// Whether a message from the broker is the echo of one of the device's own publishes.
+    pub(super) fn own_echo(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let print = fingerprint(topic, payload);
+        let Some(at) = self.published.iter().position(|p| *p == print) else {
+            return false;
+        };
+        self.published.remove(at);
+        true
     }
 
     /// Whether a message from the broker is another copy of one already delivered through
