@@ -129,6 +129,8 @@ pub struct Flow {
     acks_down: InOrder,
     /// The acknowledgements of the client's publishes, to the client.
     acks_up: InOrder,
+    /// The packet being read, its allocation kept from one to the next.
+    scratch: Packet,
 }
 
 /// The publishes (QoS 1 and 2) of one direction not acknowledged yet, in the order they came,
@@ -156,6 +158,13 @@ impl InOrder {
     /// The receiver acknowledged `pkid` with `packet`: false when no publish waits for it (the
     /// acknowledgement then goes on as it came).
     fn acked(&mut self, pkid: u16, packet: &Packet, out: &mut Vec<u8>) -> bool {
+        if self.queue.front() == Some(&(pkid, None)) {
+            // The usual case: the oldest, acknowledged in order.
+            self.queue.pop_front();
+            packet_into(out, packet);
+            self.flush(out);
+            return true;
+        }
         let Some(entry) = self
             .queue
             .iter_mut()
@@ -204,24 +213,29 @@ impl Flow {
             aliases: HashMap::new(),
             acks_down: InOrder::default(),
             acks_up: InOrder::default(),
+            scratch: Packet::default(),
         }
     }
 
     /// Bytes the client sent (its CONNECT first); an error when they are not MQTT.
     pub fn from_client(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
         self.up.push(bytes);
-        while let Some(packet) = self.up.next_packet()? {
-            self.client_packet(packet);
+        let mut packet = std::mem::take(&mut self.scratch);
+        while self.up.next_packet_into(&mut packet)? {
+            self.client_packet(&packet);
         }
+        self.scratch = packet;
         Ok(())
     }
 
     /// Bytes the broker sent; an error when they are not MQTT.
     pub fn from_broker(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
         self.down.push(bytes);
-        while let Some(packet) = self.down.next_packet()? {
-            self.broker_packet(packet);
+        let mut packet = std::mem::take(&mut self.scratch);
+        while self.down.next_packet_into(&mut packet)? {
+            self.broker_packet(&packet);
         }
+        self.scratch = packet;
         Ok(())
     }
 
@@ -254,16 +268,16 @@ impl Flow {
         }
     }
 
-    fn client_packet(&mut self, packet: Packet) {
+    fn client_packet(&mut self, packet: &Packet) {
         match packet.kind() {
             kind::PUBLISH => {
-                if let Some(publish) = read_publish(&packet, self.v5) {
-                    if self.answer_offline && self.answered_offline(&publish, &packet) {
+                if let Some(publish) = read_publish(packet, self.v5) {
+                    if self.answer_offline && self.answered_offline(&publish, packet) {
                         return;
                     }
                     if let Some(delivery) = &mut self.delivery {
-                        delivery.note_session_request(&publish, &packet);
-                        delivery.note_publish(&publish.topic, publish.payload(&packet));
+                        delivery.note_session_request(&publish, packet);
+                        delivery.note_publish(&publish.topic, publish.payload(packet));
                     }
                     if publish.qos > 0 {
                         self.acks_up.expect(publish.pkid);
@@ -271,14 +285,14 @@ impl Flow {
                 }
             }
             kind::PUBACK | kind::PUBREC => {
-                if let Some(pkid) = read_pkid(&packet)
-                    && self.acks_down.acked(pkid, &packet, &mut self.to_broker)
+                if let Some(pkid) = read_pkid(packet)
+                    && self.acks_down.acked(pkid, packet, &mut self.to_broker)
                 {
                     return;
                 }
             }
             kind::PUBREL => {
-                if let Some(pkid) = read_pkid(&packet)
+                if let Some(pkid) = read_pkid(packet)
                     && self.own_qos2_up.remove(&pkid)
                 {
                     let out = self.client_out();
@@ -287,20 +301,20 @@ impl Flow {
                 }
             }
             kind::SUBSCRIBE if self.delivery.is_some() => {
-                if let Some(subscription) = read_subscription(&packet, self.v5) {
+                if let Some(subscription) = read_subscription(packet, self.v5) {
                     self.client_subscribe(subscription);
                     return;
                 }
             }
             kind::UNSUBSCRIBE if self.delivery.is_some() => {
-                if let Some(subscription) = read_subscription(&packet, self.v5) {
-                    self.client_unsubscribe(subscription, &packet);
+                if let Some(subscription) = read_subscription(packet, self.v5) {
+                    self.client_unsubscribe(subscription, packet);
                     return;
                 }
             }
             _ => {}
         }
-        packet_into(&mut self.to_broker, &packet);
+        packet_into(&mut self.to_broker, packet);
     }
 
     /// Answers a command for an offline device of the workspace, as the platform does: true
@@ -436,20 +450,20 @@ impl Flow {
         if self.v5 { vec![0] } else { Vec::new() }
     }
 
-    fn broker_packet(&mut self, packet: Packet) {
+    fn broker_packet(&mut self, packet: &Packet) {
         match packet.kind() {
             kind::CONNACK => {
-                if connack_code(&packet) == Some(0) && self.subscribe_device() {
-                    packet_into(&mut self.held, &packet);
+                if connack_code(packet) == Some(0) && self.subscribe_device() {
+                    packet_into(&mut self.held, packet);
                     return;
                 }
                 // A refusal ends the connection: nothing the door waits for will come.
                 self.release();
             }
             kind::PUBLISH => {
-                if let Some(publish) = read_publish(&packet, self.v5) {
+                if let Some(publish) = read_publish(packet, self.v5) {
                     let (qos, pkid) = (publish.qos, publish.pkid);
-                    if self.held_back(publish, &packet) {
+                    if self.held_back(publish, packet) {
                         return;
                     }
                     if qos > 0 {
@@ -458,19 +472,19 @@ impl Flow {
                 }
             }
             kind::PUBACK | kind::PUBREC => {
-                if let Some(pkid) = read_pkid(&packet) {
+                if let Some(pkid) = read_pkid(packet) {
                     let out = if self.hold.is_empty() {
                         &mut self.to_client
                     } else {
                         &mut self.held
                     };
-                    if self.acks_up.acked(pkid, &packet, out) {
+                    if self.acks_up.acked(pkid, packet, out) {
                         return;
                     }
                 }
             }
             kind::PUBREL => {
-                if let Some(pkid) = read_pkid(&packet)
+                if let Some(pkid) = read_pkid(packet)
                     && self.own_qos2_down.remove(&pkid)
                 {
                     ack_into(&mut self.to_broker, kind::PUBCOMP, pkid);
@@ -478,14 +492,14 @@ impl Flow {
                 }
             }
             kind::SUBACK | kind::UNSUBACK if self.delivery.is_some() => {
-                if let Some(ack) = read_ack(&packet, self.v5) {
-                    self.broker_ack(packet.kind() == kind::SUBACK, ack, &packet);
+                if let Some(ack) = read_ack(packet, self.v5) {
+                    self.broker_ack(packet.kind() == kind::SUBACK, ack, packet);
                     return;
                 }
             }
             _ => {}
         }
-        packet_into(self.client_out(), &packet);
+        packet_into(self.client_out(), packet);
     }
 
     /// Subscribes for the device once the broker accepted it: true when the client must wait

@@ -31,7 +31,7 @@ impl Default for Framer {
 }
 
 /// One whole packet: its first byte and its body (what follows the remaining length).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Packet {
     pub header: u8,
     pub body: Vec<u8>,
@@ -81,16 +81,23 @@ impl Framer {
 
     /// The next whole packet, if one is buffered; an error when the stream is not MQTT.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, FrameError> {
+        let mut packet = Packet::default();
+        Ok(self.next_packet_into(&mut packet)?.then_some(packet))
+    }
+
+    /// The next whole packet into `packet` (its body's allocation reused), if one is buffered:
+    /// false when none is; an error when the stream is not MQTT.
+    pub fn next_packet_into(&mut self, packet: &mut Packet) -> Result<bool, FrameError> {
         let rest = &self.buf[self.start..];
         let Some(&header) = rest.first() else {
-            return Ok(None);
+            return Ok(false);
         };
         let mut length: usize = 0;
         let mut shift = 0;
         let mut at = 1;
         loop {
             let Some(&byte) = rest.get(at) else {
-                return Ok(None);
+                return Ok(false);
             };
             length |= usize::from(byte & 0x7f) << shift;
             at += 1;
@@ -109,15 +116,17 @@ impl Framer {
             });
         }
         if rest.len() < at + length {
-            return Ok(None);
+            return Ok(false);
         }
-        let body = rest[at..at + length].to_vec();
+        packet.header = header;
+        packet.body.clear();
+        packet.body.extend_from_slice(&rest[at..at + length]);
         self.start += at + length;
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
         }
-        Ok(Some(Packet { header, body }))
+        Ok(true)
     }
 }
 
