@@ -3,7 +3,9 @@
 //! it is, and only then opens a connection to the broker behind it and forwards bytes both
 //! ways. It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
 //! step. The embedded broker's gate checks signatures and notes the gateways whose connection
-//! ended; a qualification's gate adds the plan's faults.
+//! ended; a qualification's gate adds the plan's faults. A gate may give a connection a
+//! [`Flow`] (`deliver.rs`): its packets are then read both ways and what is written is what
+//! the flow says (delivery without a subscription, "device offline").
 //!
 //! The door is bounded: a client has [`DoorLimits::connect_within`] to send its whole CONNECT,
 //! at most [`DoorLimits::waiting`] clients wait for theirs at once, a first byte that is not a
