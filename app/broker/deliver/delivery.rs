@@ -2,7 +2,7 @@
 //! own and the device's), the sub-devices logged in on it, the logins and logouts waiting for
 //! their replies, and the copies to hold back (`deliver.rs` says why).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
@@ -11,7 +11,7 @@ use crate::protocol::{DeviceId, MsgId, id_of};
 
 use super::super::mqtt_frame::Packet;
 use super::super::mqtt_packets::{Publish, subscription_into};
-use super::topics::{covers, filters_of, matches, valid_filter};
+use super::topics::{covers, filters_of, matches, valid_filter, wants_reply};
 
 /// The door's ids for its own subscriptions: the top of the range, away from the SDKs'.
 const DOOR_PKIDS: std::ops::RangeInclusive<u16> = 0xFF00..=0xFFFF;
@@ -26,12 +26,26 @@ const PUBLISHED_KEPT: usize = 256;
 /// How many logins and logouts of the connection may wait for their replies.
 const SESSIONS_KEPT: usize = 64;
 
+/// How many reply topics the door subscribes to for one connection: a device that posts to
+/// more distinct topics must subscribe to the rest itself.
+const REPLIES_KEPT: usize = 1024;
+
+/// The options of the door's own subscriptions: QoS 1; in MQTT 5 also "no local".
+fn door_options(v5: bool) -> u8 {
+    if v5 { 0x05 } else { 0x01 }
+}
+
 /// A connection of a device that gets delivery.
 pub(super) struct Delivery {
     /// The gateway or directly connected device.
     pub(super) device: DeviceId,
-    /// Filters the door holds at the broker.
+    /// Filters the door holds at the broker for the device and its sub-devices.
     pub(super) door_filters: Vec<String>,
+    /// Reply topics the door holds at the broker, for requests the device sent.
+    pub(super) replies: HashSet<String>,
+    /// Request topics whose replies come to the connection (through the door's subscription
+    /// or the device's own), as far as the door knows.
+    pub(super) ensured: HashSet<String>,
     /// The device's own filters that the door answered (its own cover them).
     pub(super) local_filters: Vec<String>,
     /// The device's own filters the broker holds.
@@ -93,6 +107,8 @@ impl Delivery {
         Self {
             device,
             door_filters: Vec::new(),
+            replies: HashSet::new(),
+            ensured: HashSet::new(),
             local_filters: Vec::new(),
             device_filters: Vec::new(),
             subs: HashMap::new(),
@@ -107,12 +123,24 @@ impl Delivery {
 
     /// Whether the door's own filters cover every topic `filter` matches.
     pub(super) fn covers(&self, filter: &str) -> bool {
-        valid_filter(filter) && self.door_filters.iter().any(|own| covers(own, filter))
+        valid_filter(filter)
+            && (self.replies.contains(filter)
+                || self.door_filters.iter().any(|own| covers(own, filter)))
     }
 
-    /// A door id not in flight now.
+    /// How many of the door's own filters match `topic`.
+    fn door_matches(&self, topic: &str) -> usize {
+        let filters = self
+            .door_filters
+            .iter()
+            .filter(|f| matches(topic, f))
+            .count();
+        filters + usize::from(self.replies.contains(topic))
+    }
+
+    /// A door id not in flight now (or, should the broker leave 256 unanswered, the next).
     pub(super) fn pkid(&mut self) -> u16 {
-        loop {
+        for _ in DOOR_PKIDS {
             let pkid = self.next_pkid;
             self.next_pkid = if pkid == *DOOR_PKIDS.start() {
                 *DOOR_PKIDS.end()
@@ -123,6 +151,47 @@ impl Delivery {
                 return pkid;
             }
         }
+        self.next_pkid
+    }
+
+    /// Before the device's publish on `topic` goes on: makes sure its reply comes back to the
+    /// connection, subscribing to the reply topic (ahead of the publish, which the broker
+    /// takes in order) when neither the door's filters nor the device's own bring it.
+    pub(super) fn ensure_reply(&mut self, topic: &str, to_broker: &mut Vec<u8>, v5: bool) {
+        if self.ensured.contains(topic) || !wants_reply(topic) {
+            return;
+        }
+        let reply = crate::protocol::reply_topic(topic);
+        if !self.covers(&reply) && !self.asked(&reply) {
+            if self.replies.len() == REPLIES_KEPT {
+                return;
+            }
+            let pkid = self.pkid();
+            subscription_into(
+                to_broker,
+                true,
+                pkid,
+                std::slice::from_ref(&reply),
+                door_options(v5),
+                v5,
+            );
+            self.outstanding.push_back(Outstanding {
+                subscribe: true,
+                pkid,
+                owner: Owner::Door,
+            });
+            self.replies.insert(reply);
+        }
+        if self.ensured.len() == REPLIES_KEPT {
+            self.ensured.clear();
+        }
+        self.ensured.insert(topic.to_owned());
+    }
+
+    /// The device unsubscribed from filters of its own: the replies they brought are checked
+    /// again at the next publish.
+    pub(super) fn forget_ensured(&mut self) {
+        self.ensured.clear();
     }
 
     /// Subscribes to `device`'s topics: the SUBSCRIBE's id.
@@ -134,9 +203,7 @@ impl Delivery {
     ) -> u16 {
         let pkid = self.pkid();
         let filters = filters_of(device);
-        // QoS 1; in MQTT 5 also "no local".
-        let options = if v5 { 0x05 } else { 0x01 };
-        subscription_into(to_broker, true, pkid, &filters, options, v5);
+        subscription_into(to_broker, true, pkid, &filters, door_options(v5), v5);
         self.door_filters.extend(filters);
         self.outstanding.push_back(Outstanding {
             subscribe: true,
@@ -199,11 +266,7 @@ impl Delivery {
         if theirs == 0 {
             return false;
         }
-        let ours = self
-            .door_filters
-            .iter()
-            .filter(|f| matches(topic, f))
-            .count();
+        let ours = self.door_matches(topic);
         if ours + theirs < 2 {
             return false;
         }

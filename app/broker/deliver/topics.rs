@@ -4,13 +4,22 @@
 
 use crate::protocol::DeviceId;
 
-/// The door's filters for `device`'s topics.
+/// The door's filters for `device`'s topics: its commands, and its sessions' replies.
 pub fn filters_of(device: &DeviceId) -> [String; 2] {
     let (pk, dk) = (&device.product_key.0, &device.device_key.0);
     [
-        format!("/sys/{pk}/{dk}/#"),
+        format!("/sys/{pk}/{dk}/thing/service/#"),
         format!("/ext/session/{pk}/{dk}/#"),
     ]
+}
+
+/// Whether a device's publish on `topic` is a request the platform answers on `_reply`: a
+/// protocol topic that is not itself a reply, a command, or a filter.
+pub(super) fn wants_reply(topic: &str) -> bool {
+    is_protocol(topic)
+        && !topic.ends_with("_reply")
+        && command_target(topic).is_none()
+        && !topic.contains(['+', '#'])
 }
 
 /// Whether `topic` is one of the protocol's: `/sys/...` or `/ext/session/...`.
