@@ -258,6 +258,18 @@ impl Flow {
         std::mem::take(&mut self.to_client)
     }
 
+    /// Appends what to write to the broker now to `out`.
+    pub fn move_to_broker(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_broker);
+        self.to_broker.clear();
+    }
+
+    /// Appends what to write to the client now to `out`.
+    pub fn move_to_client(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_client);
+        self.to_client.clear();
+    }
+
     /// Whether there are bytes to write to the broker.
     pub fn has_to_broker(&self) -> bool {
         !self.to_broker.is_empty()
@@ -587,16 +599,16 @@ impl Flow {
     /// Reads a PUBLISH from the broker: true when the door holds it back (acknowledged).
     fn held_back(&mut self, publish: Publish, packet: &Packet) -> bool {
         let v5 = self.v5;
-        let topic = match (publish.alias, publish.topic.is_empty()) {
+        let topic: std::borrow::Cow<'_, str> = match (publish.alias, publish.topic.is_empty()) {
             (Some(alias), true) => match self.aliases.get(&alias) {
-                Some(topic) => topic.clone(),
+                Some(topic) => topic.clone().into(),
                 None => return false,
             },
             (Some(alias), false) => {
                 self.aliases.insert(alias, publish.topic.clone());
-                publish.topic.clone()
+                publish.topic.as_str().into()
             }
-            (None, _) => publish.topic.clone(),
+            (None, _) => publish.topic.as_str().into(),
         };
         let Some(delivery) = &mut self.delivery else {
             return false;

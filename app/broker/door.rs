@@ -666,12 +666,17 @@ async fn pipe(
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
     // `first` was inspected with the CONNECT; the flow reads it from the CONNECT on.
     let first = match flow {
-        Some((shared, side)) => match shared.feed(side, &first) {
-            Some(bytes) => bytes,
-            None => return,
-        },
+        Some((shared, side)) => {
+            let mut out = Vec::new();
+            if !shared.feed(side, &first, &mut out) {
+                return;
+            }
+            out
+        }
         None => first,
     };
+    // What the flow says to write, its allocation kept from one turn to the next.
+    let mut out: Vec<u8> = Vec::new();
     if !first.is_empty() {
         queue.push_back((Instant::now() + delay_now(), first));
     }
@@ -713,7 +718,8 @@ async fn pipe(
             () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => Turn::Due,
         };
         let arrived = Instant::now();
-        let bytes = match turn {
+        out.clear();
+        match turn {
             Turn::Closed => {
                 open = false;
                 continue;
@@ -721,15 +727,16 @@ async fn pipe(
             Turn::Read(n) => {
                 inspect(&buf[..n]);
                 match flow {
-                    Some((shared, side)) => match shared.feed(side, &buf[..n]) {
-                        Some(bytes) => bytes,
-                        None => return,
-                    },
-                    None => buf[..n].to_vec(),
+                    Some((shared, side)) => {
+                        if !shared.feed(side, &buf[..n], &mut out) {
+                            return;
+                        }
+                    }
+                    None => out.extend_from_slice(&buf[..n]),
                 }
             }
             Turn::Woken => match flow {
-                Some((shared, side)) => shared.take(side),
+                Some((shared, side)) => shared.take(side, &mut out),
                 None => continue,
             },
             Turn::Due => {
@@ -743,17 +750,17 @@ async fn pipe(
                 }
                 continue;
             }
-        };
-        if bytes.is_empty() {
+        }
+        if out.is_empty() {
             continue;
         }
         let delay = delay_now();
         if delay.is_zero() && queue.is_empty() {
-            if tx.write_all(&bytes).await.is_err() {
+            if tx.write_all(&out).await.is_err() {
                 return;
             }
         } else {
-            queue.push_back((arrived + delay, bytes));
+            queue.push_back((arrived + delay, std::mem::take(&mut out)));
         }
     }
 }

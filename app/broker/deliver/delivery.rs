@@ -247,6 +247,9 @@ impl Delivery {
 
     /// Whether a message from the broker is the echo of one of the device's own publishes.
     pub(super) fn own_echo(&mut self, topic: &str, payload: &[u8]) -> bool {
+        if self.published.is_empty() {
+            return false;
+        }
         let print = fingerprint(topic, payload);
         let Some(at) = self.published.iter().position(|p| *p == print) else {
             return false;

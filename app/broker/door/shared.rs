@@ -37,32 +37,40 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Feeds `bytes` read on `side`: what to write on that side now, or `None` when the bytes
-    /// are not MQTT (the connection ends).
-    pub(super) fn feed(&self, side: Side, bytes: &[u8]) -> Option<Vec<u8>> {
+    /// Feeds `bytes` read on `side`, and appends to `out` what to write on that side now:
+    /// false when the bytes are not MQTT (the connection ends).
+    pub(super) fn feed(&self, side: Side, bytes: &[u8], out: &mut Vec<u8>) -> bool {
         let mut flow = self.flow();
         let fed = match side {
             Side::Up => flow.from_client(bytes),
             Side::Back => flow.from_broker(bytes),
         };
-        fed.ok()?;
-        let (own, other) = match side {
-            Side::Up => (flow.take_to_broker(), flow.has_to_client()),
-            Side::Back => (flow.take_to_client(), flow.has_to_broker()),
+        if fed.is_err() {
+            return false;
+        }
+        let other = match side {
+            Side::Up => {
+                flow.move_to_broker(out);
+                flow.has_to_client()
+            }
+            Side::Back => {
+                flow.move_to_client(out);
+                flow.has_to_broker()
+            }
         };
         drop(flow);
         if other {
             self.wake[Self::index(Self::other(side))].notify_one();
         }
-        Some(own)
+        true
     }
 
-    /// What the flow has for `side`'s socket now.
-    pub(super) fn take(&self, side: Side) -> Vec<u8> {
+    /// Appends to `out` what the flow has for `side`'s socket now.
+    pub(super) fn take(&self, side: Side, out: &mut Vec<u8>) {
         let mut flow = self.flow();
         match side {
-            Side::Up => flow.take_to_broker(),
-            Side::Back => flow.take_to_client(),
+            Side::Up => flow.move_to_broker(out),
+            Side::Back => flow.move_to_client(out),
         }
     }
 
