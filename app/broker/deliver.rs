@@ -130,7 +130,7 @@ pub struct Flow {
     held: Vec<u8>,
     /// QoS 2 publishes the door took from the client (a command for an offline device).
     own_qos2_up: HashSet<u16>,
-    /// QoS 2 publishes the door held back from the client.
+    /// QoS 2 publishes of the broker's that the door held back from the client.
     own_qos2_down: HashSet<u16>,
     /// MQTT 5 topic aliases the broker set for this client.
     aliases: HashMap<u16, String>,

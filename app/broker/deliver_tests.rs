@@ -606,6 +606,49 @@ fn the_doors_packet_ids_never_take_the_devices_answers() {
 }
 
 #[test]
+fn a_login_sent_before_the_connack_gets_its_reply_once() {
+    let seen = Arc::new(Seen::default());
+    let mut flow = Flow::new(4, Some(gw()), seen, true);
+    flow.from_client(&connect(4)).expect("MQTT");
+    flow.take_to_broker();
+    // Sent at once after the CONNECT, as MQTT allows: the door subscribes to its reply topic.
+    let login = publish(
+        "/ext/session/gwPk/gw01/combine/login",
+        0,
+        0,
+        r#"{"id":"9","params":{"productKey":"invPk","deviceKey":"inv01"}}"#,
+        false,
+    );
+    flow.from_client(&login).expect("MQTT");
+    let sent = packets(&flow.take_to_broker());
+    assert_eq!(sent[0].kind(), kind::SUBSCRIBE);
+    let exact = read_subscription(&sent[0], false)
+        .expect("a SUBSCRIBE")
+        .pkid;
+    // Then the CONNACK brings the session filter, which covers that reply topic too.
+    flow.from_broker(&connack(0, false)).expect("MQTT");
+    let session = read_subscription(&packets(&flow.take_to_broker())[0], false)
+        .expect("a SUBSCRIBE")
+        .pkid;
+    flow.from_broker(&ack(true, exact, &[1], false))
+        .expect("MQTT");
+    flow.from_broker(&ack(true, session, &[1, 1], false))
+        .expect("MQTT");
+    assert_eq!(flow.take_to_client(), connack(0, false));
+    // rumqttd sends the reply once per matching subscription: it goes down once.
+    let reply = publish(
+        "/ext/session/gwPk/gw01/combine/login_reply",
+        0,
+        0,
+        r#"{"id":"9","code":742}"#,
+        false,
+    );
+    flow.from_broker(&reply).expect("MQTT");
+    flow.from_broker(&reply).expect("MQTT");
+    assert_eq!(flow.take_to_client(), reply);
+}
+
+#[test]
 fn a_refused_connect_is_told_at_once() {
     let seen = Arc::new(Seen::default());
     let mut flow = Flow::new(4, Some(gw()), seen, true);

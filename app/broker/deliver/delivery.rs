@@ -266,9 +266,8 @@ impl Delivery {
             .iter()
             .filter(|f| matches(topic, f))
             .count();
-        if theirs == 0 {
-            return false;
-        }
+        // The door's own may overlap too: a reply topic it subscribed to before the CONNACK
+        // brought its session filter.
         let ours = self.door_matches(topic);
         if ours + theirs < 2 {
             return false;
