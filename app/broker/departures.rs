@@ -1,11 +1,14 @@
 //! Who is online through a door, counted by open connections: the one model of "the gateway
 //! left" that the embedded broker's door, the qualification proxy, the reference hub and
-//! qualify's judge all follow.
+//! qualify's judge all follow; and the sub-devices logged in over those connections, which the
+//! door's delivery tells (so that a command for a device that is not online is not sent).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::protocol::DeviceId;
+
+use super::deliver::Roster;
 
 /// The devices (gateways, directly connected devices) with connections open through a door,
 /// and those whose last connection ended since the hub last looked: the hub logs their
@@ -23,6 +26,8 @@ struct State {
     open: HashMap<DeviceId, usize>,
     /// Devices that left, not yet taken by the hub.
     left: Vec<DeviceId>,
+    /// Sub-devices logged in, by the number of connections they are logged in on.
+    subs: HashMap<DeviceId, usize>,
 }
 
 impl Departures {
@@ -55,9 +60,28 @@ impl Departures {
         true
     }
 
-    /// Whether `device` has a connection open now.
+    /// Whether `device` is online now: a connection of its own is open, or it is a
+    /// sub-device logged in over an open connection of its gateway.
     pub fn online(&self, device: &DeviceId) -> bool {
-        self.state().open.contains_key(device)
+        let state = self.state();
+        state.open.contains_key(device) || state.subs.contains_key(device)
+    }
+
+    /// Sub-device `sub` logged in over one more connection of its gateway.
+    pub fn logged_in(&self, sub: &DeviceId) {
+        *self.state().subs.entry(sub.clone()).or_default() += 1;
+    }
+
+    /// Sub-device `sub` is no longer logged in over one of the connections
+    /// [`Departures::logged_in`] counted (logged out, or the connection ended).
+    pub fn logged_out(&self, sub: &DeviceId) {
+        let mut state = self.state();
+        if let Some(count) = state.subs.get_mut(sub) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                state.subs.remove(sub);
+            }
+        }
     }
 
     /// How many connections of `device` are open now.
@@ -68,6 +92,17 @@ impl Departures {
     /// The devices that left since the last call, oldest first.
     pub fn take(&self) -> Vec<DeviceId> {
         std::mem::take(&mut self.state().left)
+    }
+}
+
+/// The door's delivery tells sub-devices' logins here; nobody is answered "device offline".
+impl Roster for Departures {
+    fn logged_in(&self, sub: &DeviceId) {
+        Departures::logged_in(self, sub);
+    }
+
+    fn logged_out(&self, sub: &DeviceId) {
+        Departures::logged_out(self, sub);
     }
 }
 
@@ -92,5 +127,24 @@ mod tests {
         // An end nobody counted (never arrived) is nobody's departure.
         assert!(!departures.ended(&gw));
         assert_eq!(departures.take(), Vec::<DeviceId>::new());
+    }
+
+    #[test]
+    fn a_sub_device_is_online_while_one_connection_has_it_logged_in() {
+        let departures = Departures::default();
+        let inv = DeviceId::new("invPk", "inv01");
+        assert!(!departures.online(&inv));
+        // Logged in over two connections of its gateway (a takeover), then each ends.
+        departures.logged_in(&inv);
+        departures.logged_in(&inv);
+        assert!(departures.online(&inv));
+        departures.logged_out(&inv);
+        assert!(departures.online(&inv), "still logged in over the other");
+        departures.logged_out(&inv);
+        assert!(!departures.online(&inv));
+        // An end nobody counted leaves nothing behind.
+        departures.logged_out(&inv);
+        assert!(!departures.online(&inv));
+        assert_eq!(departures.take(), Vec::<DeviceId>::new(), "not a departure");
     }
 }

@@ -3,7 +3,9 @@
 //! it is, and only then opens a connection to the broker behind it and forwards bytes both
 //! ways. It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
 //! step. The embedded broker's gate checks signatures and notes the gateways whose connection
-//! ended; a qualification's gate adds the plan's faults.
+//! ended; a qualification's gate adds the plan's faults. A gate may give a connection a
+//! [`Flow`] (`deliver.rs`): its packets are then read both ways and what is written is what
+//! the flow says (delivery without a subscription, "device offline").
 //!
 //! The door is bounded: a client has [`DoorLimits::connect_within`] to send its whole CONNECT,
 //! at most [`DoorLimits::waiting`] clients wait for theirs at once, a first byte that is not a
@@ -20,12 +22,17 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
+use super::deliver::Flow;
 use super::mqtt_frame::{
     CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
     connack_refusing, parse_connect, parse_publish,
 };
 use super::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
 use super::waiting_room::{Ticket, WaitingRoom};
+
+mod shared;
+
+use shared::{Shared, Side};
 
 /// The faults a gate applies to the connections it follows (its guests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,6 +163,13 @@ pub trait Gate: Send + Sync + 'static {
 
     /// The guest's connection ended (also when the broker behind could not be reached).
     fn left(&self, guest: Self::Guest);
+
+    /// How the door reads this connection's packets both ways (delivery to the device it
+    /// names, commands for offline devices answered: [`Flow`]); `None` forwards its bytes
+    /// untouched.
+    fn flow(&self, _connect: &Connect, _guest: Option<&Self::Guest>) -> Option<Flow> {
+        None
+    }
 
     /// The faults in force for guests, when the gate has any.
     fn conditions(&self) -> Option<watch::Receiver<Conditions>> {
@@ -572,6 +586,7 @@ async fn connection<G: Gate>(
         }
         return;
     };
+    let flow = gate.flow(&connect, guest.as_ref());
     forward(
         (client_rx, client_tx),
         server,
@@ -579,6 +594,7 @@ async fn connection<G: Gate>(
         guest.as_ref(),
         (framer, held, connect.level == 5),
         tls.map(|session| session.shown),
+        flow,
     )
     .await;
     if let Some(guest) = guest {
@@ -589,7 +605,7 @@ async fn connection<G: Gate>(
 /// Forwards both ways until either side ends, or the gate's conditions cut a guest. `first`
 /// holds the framer that read the CONNECT, the bytes read so far, and whether the client
 /// speaks MQTT 5. `shown` is the certificate of a TLS connection: it ends when another is
-/// shown.
+/// shown. `flow`, when given, decides what is written each way.
 async fn forward<G: Gate>(
     (client_rx, client_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
     server: TcpStream,
@@ -597,7 +613,9 @@ async fn forward<G: Gate>(
     guest: Option<&G::Guest>,
     (framer, held, v5): (Framer, Vec<u8>, bool),
     shown: Option<Option<CertFault>>,
+    flow: Option<Flow>,
 ) {
+    let shared = flow.map(Shared::new);
     let (server_rx, server_tx) = server.into_split();
     let conditions = guest.and_then(|_| gate.conditions());
     let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
@@ -636,6 +654,7 @@ async fn forward<G: Gate>(
         held,
         conditions.clone(),
         read_publishes,
+        shared.as_ref().map(|shared| (shared, Side::Up)),
     );
     let back = pipe(
         server_rx,
@@ -643,6 +662,7 @@ async fn forward<G: Gate>(
         Vec::new(),
         conditions.clone(),
         watch_connack,
+        shared.as_ref().map(|shared| (shared, Side::Back)),
     );
     tokio::select! {
         () = up => {}
@@ -702,16 +722,26 @@ async fn until_cut(mut conditions: watch::Receiver<Conditions>, shown: Option<Op
     }
 }
 
+/// What a pipe waited for.
+enum Turn {
+    Read(usize),
+    Closed,
+    Woken,
+    Due,
+}
+
 /// Forwards `rx` to `tx`, `first` ahead of what is read. Without conditions each chunk is
 /// written as soon as it is read. With them, each chunk is held for the delay in force at its
 /// arrival, in order (no channel, no timer when there is no delay: the door must cost well
 /// under 0.1 ms a round trip). `inspect` sees each chunk as it arrives, before it is sent on.
+/// With a `flow`, what is written is what the flow says, for this side, as soon as it says it.
 async fn pipe(
     mut rx: impl AsyncRead + Unpin,
     mut tx: impl AsyncWrite + Unpin,
     first: Vec<u8>,
     conditions: Option<watch::Receiver<Conditions>>,
     mut inspect: impl FnMut(&[u8]),
+    flow: Option<(&Shared, Side)>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let delay_now = || {
@@ -720,16 +750,30 @@ async fn pipe(
             .map_or(Duration::ZERO, |c| c.borrow().delay)
     };
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    // `first` was inspected with the CONNECT; the flow reads it from the CONNECT on.
+    let first = match flow {
+        Some((shared, side)) => {
+            let mut out = Vec::new();
+            if !shared.feed(side, &first, &mut out) {
+                return;
+            }
+            out
+        }
+        None => first,
+    };
+    // What the flow says to write, its allocation kept from one turn to the next.
+    let mut out: Vec<u8> = Vec::new();
     if !first.is_empty() {
         queue.push_back((Instant::now() + delay_now(), first));
     }
     let mut open = true;
     loop {
-        let Some(due) = queue.front().map(|(at, _)| *at) else {
-            // Nothing held: the plain path.
-            if !open {
-                return;
-            }
+        let due = queue.front().map(|(at, _)| *at);
+        if due.is_none() && !open {
+            return;
+        }
+        if due.is_none() && flow.is_none() {
+            // Nothing held and nothing to decide: the plain path.
             let n = match rx.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
@@ -745,27 +789,64 @@ async fn pipe(
                 queue.push_back((arrived + delay, buf[..n].to_vec()));
             }
             continue;
+        }
+        let turn = tokio::select! {
+            read = rx.read(&mut buf), if open => match read {
+                Ok(0) | Err(_) => Turn::Closed,
+                Ok(n) => Turn::Read(n),
+            },
+            () = async {
+                match flow {
+                    Some((shared, side)) => shared.woken(side).await,
+                    None => std::future::pending().await,
+                }
+            } => Turn::Woken,
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => Turn::Due,
         };
-        tokio::select! {
-            read = rx.read(&mut buf), if open => {
-                match read {
-                    Ok(0) | Err(_) => open = false,
-                    Ok(n) => {
-                        let arrived = Instant::now();
-                        inspect(&buf[..n]);
-                        queue.push_back((arrived + delay_now(), buf[..n].to_vec()));
+        let arrived = Instant::now();
+        out.clear();
+        match turn {
+            Turn::Closed => {
+                open = false;
+                continue;
+            }
+            Turn::Read(n) => {
+                inspect(&buf[..n]);
+                match flow {
+                    Some((shared, side)) => {
+                        if !shared.feed(side, &buf[..n], &mut out) {
+                            return;
+                        }
                     }
+                    None => out.extend_from_slice(&buf[..n]),
                 }
             }
-            () = tokio::time::sleep_until(due.into()) => {
-                let now = Instant::now();
-                while queue.front().is_some_and(|(at, _)| *at <= now) {
-                    let Some((_, chunk)) = queue.pop_front() else { break };
+            Turn::Woken => match flow {
+                Some((shared, side)) => shared.take(side, &mut out),
+                None => continue,
+            },
+            Turn::Due => {
+                while queue.front().is_some_and(|(at, _)| *at <= arrived) {
+                    let Some((_, chunk)) = queue.pop_front() else {
+                        break;
+                    };
                     if tx.write_all(&chunk).await.is_err() {
                         return;
                     }
                 }
+                continue;
             }
+        }
+        if out.is_empty() {
+            continue;
+        }
+        let delay = delay_now();
+        if delay.is_zero() && queue.is_empty() {
+            if tx.write_all(&out).await.is_err() {
+                return;
+            }
+        } else {
+            queue.push_back((arrived + delay, std::mem::take(&mut out)));
         }
     }
 }

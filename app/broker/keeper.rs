@@ -1,7 +1,9 @@
 //! The embedded broker's gate at its door: it authenticates like the platform (a CONNECT whose
 //! username names a device of the workspace must carry that device's valid signature), counts
-//! each device's open connections for the hub's departures, and passes every refusal and the
-//! door's own news on to a person, once each.
+//! each device's open connections for the hub's departures, gives each connection of a
+//! workspace device delivery without a subscription and answers commands for the workspace's
+//! offline devices "device offline" (`deliver.rs`), and passes every refusal and the door's own
+//! news on to a person, once each.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -10,6 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use crate::protocol::{DeviceId, Secret, SignError, device_of_username, verify_connect};
 use crate::workspace::{SecretError, WorkspaceFeed};
 
+use super::deliver::{Flow, Roster};
 use super::departures::Departures;
 use super::door::{DoorNews, Gate, Greeting};
 use super::mqtt_frame::{Connect, Refusal, connack_refusing};
@@ -90,6 +93,39 @@ pub struct Keeper {
     /// Refusals already told, by device and reason: a device that retries with the same wrong
     /// signature is told once until it gets in.
     refusals: Mutex<HashSet<(DeviceId, AuthError)>>,
+    /// Who is online among the workspace's devices, for the connections' flows.
+    roster: Option<Arc<WorkspaceRoster>>,
+}
+
+/// The workspace's devices and who of them is online: a command for one that is not is
+/// answered "device offline".
+struct WorkspaceRoster {
+    workspace: WorkspaceFeed,
+    departures: Arc<Departures>,
+}
+
+impl WorkspaceRoster {
+    /// Whether `device` is the newest workspace's gateway or one of its devices.
+    fn knows(&self, device: &DeviceId) -> bool {
+        let ws = self.workspace.workspace();
+        std::iter::once(ws.gateway_entry())
+            .chain(ws.device_entries())
+            .any(|entry| entry.id() == *device)
+    }
+}
+
+impl Roster for WorkspaceRoster {
+    fn offline(&self, device: &DeviceId) -> bool {
+        !self.departures.online(device) && self.knows(device)
+    }
+
+    fn logged_in(&self, sub: &DeviceId) {
+        self.departures.logged_in(sub);
+    }
+
+    fn logged_out(&self, sub: &DeviceId) {
+        self.departures.logged_out(sub);
+    }
 }
 
 impl Keeper {
@@ -100,12 +136,19 @@ impl Keeper {
         departures: Arc<Departures>,
         news: mpsc::Sender<BrokerNews>,
     ) -> Self {
+        let roster = workspace.clone().map(|workspace| {
+            Arc::new(WorkspaceRoster {
+                workspace,
+                departures: Arc::clone(&departures),
+            })
+        });
         Self {
             workspace,
             departures,
             news,
             wake: Mutex::new(None),
             refusals: Mutex::new(HashSet::new()),
+            roster,
         }
     }
 
@@ -188,6 +231,16 @@ impl Gate for Keeper {
 
     fn left(&self, device: DeviceId) {
         self.departures.ended(&device);
+    }
+
+    /// Without a workspace nobody is checked and every byte passes untouched; with one, every
+    /// connection is read for commands to offline devices, and a workspace device's gets
+    /// delivery.
+    fn flow(&self, connect: &Connect, device: Option<&DeviceId>) -> Option<Flow> {
+        let roster = self.roster.as_ref()?;
+        let delivered = device.filter(|device| roster.knows(device)).cloned();
+        let roster: Arc<dyn Roster> = Arc::clone(roster) as Arc<dyn Roster>;
+        Some(Flow::new(connect.level, delivered, roster, true))
     }
 
     fn told(&self, door: SocketAddr, news: DoorNews) {

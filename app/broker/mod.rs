@@ -1,10 +1,12 @@
 //! The embedded MQTT broker (rumqttd) on a loopback port, proven to be ours before use, with
 //! the door its clients come in by.
 
+pub mod deliver;
 pub mod departures;
 pub mod door;
 pub mod keeper;
 pub mod mqtt_frame;
+pub mod mqtt_packets;
 pub mod tls;
 mod waiting_room;
 

@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
 use crate::broker::Departures;
+use crate::broker::deliver::Flow;
 use crate::broker::door::{Conditions, Door, DoorLimits, DoorNews, Gate, Greeting};
 use crate::broker::mqtt_frame::{Connect, Refusal, connack_refusing};
 use crate::broker::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
 use crate::hub::{Decision, HubPolicy};
 use crate::model::{Registry, SessionEffect};
 use crate::protocol::{
-    EpochMs, ReplyCode, Secret, SignError, device_of_username, parse_topic, verify_connect,
+    DeviceId, EpochMs, ReplyCode, Secret, SignError, device_of_username, parse_topic,
+    verify_connect,
 };
 
 use super::desk::{Desk, SentCommand};
@@ -396,6 +398,12 @@ impl Steering {
     pub fn elapsed(&self) -> Option<Duration> {
         self.state().start.map(|s| s.elapsed())
     }
+
+    /// Whether `device` is online through the proxy now: the plan's device with a connection
+    /// open, or a sub-device it logged in over one (the proxy delivers to it from then on).
+    pub fn online(&self, device: &DeviceId) -> bool {
+        self.departures.online(device)
+    }
 }
 
 impl HubPolicy for Steering {
@@ -493,6 +501,16 @@ impl Gate for Steering {
 
     fn left(&self, conn: u64) {
         self.ended(conn);
+    }
+
+    /// The device gets delivery without a subscription, on any broker behind the proxy; its
+    /// sub-devices' logins are told to the departures ([`Steering::online`]). Commands are
+    /// qualify's own, so nobody is answered "device offline" here.
+    fn flow(&self, connect: &Connect, conn: Option<&u64>) -> Option<Flow> {
+        conn?;
+        let device = self.state().plan.device.clone();
+        let departures: Arc<dyn crate::broker::deliver::Roster> = self.departures.clone();
+        Some(Flow::new(connect.level, Some(device), departures, false))
     }
 
     fn conditions(&self) -> Option<watch::Receiver<Conditions>> {

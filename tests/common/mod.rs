@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod device;
 pub mod link;
+pub mod platform;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
