@@ -102,8 +102,9 @@ fn impatient_plan(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn a_gateway_trusting_the_local_ca_is_qualified_and_refuses_every_bad_certificate() {
-    // With --tls-client-ca too: the device presents a certificate of that CA.
+fn a_gateway_trusting_the_local_ca_is_qualified_on_commands_and_refuses_every_bad_certificate() {
+    // The whole device over TLS: commands in a steady phase and during an outage, each bad
+    // certificate, with --tls-client-ca too (the device presents a certificate of that CA).
     let dir = tempfile::tempdir().expect("tempdir");
     let clients = LocalCa::make("test devices CA").expect("a CA");
     let client_ca = dir.path().join("devices-ca.pem");
@@ -114,7 +115,7 @@ fn a_gateway_trusting_the_local_ca_is_qualified_and_refuses_every_bad_certificat
     };
     let client_ca = client_ca.to_str().expect("utf-8");
     let run = qualify(
-        &plan("tls.json"),
+        &plan("whole-device.json"),
         &["--tls", "--tls-client-ca", client_ca],
         link,
         true,
@@ -122,7 +123,16 @@ fn a_gateway_trusting_the_local_ca_is_qualified_and_refuses_every_bad_certificat
     let Run { code, out, err } = &run;
     assert_eq!(run.with_verdict("FAIL"), Vec::<&str>::new(), "{out}\n{err}");
     assert_eq!(*code, Some(0), "{out}\n{err}");
-    for check in ["keeps-alive", "refuses-bad-certificates", "connects"] {
+    for check in [
+        "keeps-alive",
+        "refuses-bad-certificates",
+        "connects",
+        "answers-commands",
+        "reply-codes",
+        "applies-set",
+        "outputs-match",
+        "backs-off",
+    ] {
         assert!(run.with_verdict("PASS").contains(&check), "{check}\n{out}");
     }
     for shown in [

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
-use thingbench::control::LinkState;
+use thingbench::control::{LinkState, SendState};
 use thingbench::history::RowKind;
 use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
@@ -565,6 +565,78 @@ fn a_suite_shows_its_traffic_and_the_window_follows_its_logins() {
     wait_for_label(&mut harness, "Predicted: 1212");
     harness.get_by_label("Send").click();
     wait_for_label(&mut harness, "Reply: 1212");
+}
+
+#[test]
+fn a_suite_and_the_builder_share_the_windows_one_gateway_connection() {
+    let (_dir, root) = sample_workspace();
+    let mut harness = open(&root, None);
+    wait_until_ready(&mut harness);
+    let gateway = thingbench::protocol::DeviceId::new("gwPk", "gw01");
+    harness.get_by_label("Fixtures").click();
+    harness.run();
+    harness.get_by_label("Run all").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the suite's start",
+        |h| h.state().suite().running(),
+    );
+    // The builder sends while the suite runs, on the same connection; each reply comes back
+    // to it (200, or 1212 once the suite logged inv01 out), none to the suite.
+    let mut sent = Vec::new();
+    while harness.state().suite().running() && sent.len() < 5 {
+        harness.get_by_label("Send").click();
+        step_until(
+            &mut harness,
+            Duration::from_secs(5),
+            "the builder's send",
+            |h| matches!(h.state().draft.send_state, Some(SendState::Waiting)),
+        );
+        step_until(
+            &mut harness,
+            Duration::from_secs(10),
+            "the builder's reply",
+            |h| matches!(h.state().draft.send_state, Some(SendState::Replied { .. })),
+        );
+        if let Some(SendState::Replied { code, .. }) = &harness.state().draft.send_state {
+            sent.push(code.0);
+        }
+    }
+    assert!(
+        sent.iter().all(|code| [200, 1212].contains(code)),
+        "{sent:?}"
+    );
+    assert!(
+        sent.len() > 1,
+        "the suite ended before the builder sent twice"
+    );
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the suite's end",
+        |h| !h.state().suite().running(),
+    );
+    let suite = harness.state().suite();
+    let ran = &suite.results;
+    assert!(ran.len() > 30, "{} results", ran.len());
+    for result in ran {
+        let result = result.as_ref().expect("every fixture loads");
+        assert!(
+            result.passed || result.skipped(),
+            "{} failed: {:?}",
+            result.name,
+            result.outcome
+        );
+    }
+    let export = harness.state().timeline().export_jsonl();
+    assert!(!export.contains("\"unpaired reply\""), "{export}");
+    // One connection per role: the door saw the gateway come once, and it is still there.
+    assert_eq!(
+        harness.state().connection.connections_seen(&gateway),
+        Some(1)
+    );
+    assert_eq!(*harness.state().link(), LinkState::Connected);
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct Departures {
 struct State {
     /// Open connections per device.
     open: HashMap<DeviceId, usize>,
+    /// Connections per device since the door opened, open or not.
+    arrivals: HashMap<DeviceId, usize>,
     /// Devices that left, not yet taken by the hub.
     left: Vec<DeviceId>,
     /// Sub-devices logged in, by the number of connections they are logged in on.
@@ -41,7 +43,9 @@ impl Departures {
     /// A connection as `device` came in: its CONNECT passed the door, before the broker saw it
     /// (so that the broker throwing an older connection of the same client off comes after).
     pub fn arrived(&self, device: &DeviceId) {
-        *self.state().open.entry(device.clone()).or_default() += 1;
+        let mut state = self.state();
+        *state.open.entry(device.clone()).or_default() += 1;
+        *state.arrivals.entry(device.clone()).or_default() += 1;
     }
 
     /// A connection of `device` that [`Departures::arrived`] ended. True when it was the
@@ -89,6 +93,13 @@ impl Departures {
         self.state().open.get(device).copied().unwrap_or(0)
     }
 
+    /// How many connections as `device` ever came through the door: a platform keeps one per
+    /// device, so a count that grows while nothing was cut is a second client of the same
+    /// identity.
+    pub fn arrivals(&self, device: &DeviceId) -> usize {
+        self.state().arrivals.get(device).copied().unwrap_or(0)
+    }
+
     /// The devices that left since the last call, oldest first.
     pub fn take(&self) -> Vec<DeviceId> {
         std::mem::take(&mut self.state().left)
@@ -124,6 +135,7 @@ mod tests {
         assert!(!departures.online(&gw));
         assert_eq!(departures.take(), vec![gw.clone()]);
         assert_eq!(departures.take(), Vec::<DeviceId>::new(), "told once");
+        assert_eq!(departures.arrivals(&gw), 2, "every connection counts");
         // An end nobody counted (never arrived) is nobody's departure.
         assert!(!departures.ended(&gw));
         assert_eq!(departures.take(), Vec::<DeviceId>::new());

@@ -340,6 +340,13 @@ impl Connection {
         })
     }
 
+    /// How many connections as `device` the embedded broker's door has seen since it started
+    /// (`None` on another broker).
+    pub fn connections_seen(&self, device: &DeviceId) -> Option<usize> {
+        let (broker, _) = self.embedded.as_ref()?;
+        Some(broker.departures.arrivals(device))
+    }
+
     /// The CA devices trust when the embedded broker's door speaks TLS.
     pub fn local_ca(&self) -> Option<&std::path::Path> {
         self.embedded
