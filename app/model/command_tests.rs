@@ -354,6 +354,7 @@ fn reply_codes_have_meanings() {
         (200, CodeMeaning::Success),
         (2000, CodeMeaning::DeviceError),
         (4321, CodeMeaning::DeviceError),
+        (11900, CodeMeaning::DeviceOffline),
         (1101, CodeMeaning::NoHandler),
         (1102, CodeMeaning::HandlerFailed),
         (500, CodeMeaning::HandlerFailed),

@@ -26,6 +26,9 @@ pub enum CodeMeaning {
     HandlerFailed,
     /// Any other code below 2000: not a code a device sends.
     NotADeviceCode,
+    /// 11900: not the device's answer but the platform's, which did not send the command
+    /// because the device is not online (thingbench's door answers so, as the platform does).
+    DeviceOffline,
 }
 
 impl CodeMeaning {
@@ -35,6 +38,7 @@ impl CodeMeaning {
             200 => Self::Success,
             1101 => Self::NoHandler,
             1102 | 500 => Self::HandlerFailed,
+            11900 => Self::DeviceOffline,
             c if c >= 2000 => Self::DeviceError,
             _ => Self::NotADeviceCode,
         }
@@ -48,6 +52,7 @@ impl CodeMeaning {
             Self::NoHandler => "no handler registered for the command",
             Self::HandlerFailed => "the device's handler failed",
             Self::NotADeviceCode => "not a device code",
+            Self::DeviceOffline => "device offline: the command was not sent",
         }
     }
 }
