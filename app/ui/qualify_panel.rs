@@ -148,19 +148,16 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                     Verdict::NotApplicable | Verdict::Pending => theme::weak(ui),
                 };
                 ui.horizontal_top(|ui| {
-                    let height = ui.text_style_height(&egui::TextStyle::Body);
-                    ui.add_sized(
-                        [44.0, height],
+                    cell(
+                        ui,
+                        44.0,
                         egui::Label::new(
                             egui::RichText::new(result.verdict.name().to_uppercase()).color(color),
                         ),
                     );
-                    ui.add_sized([48.0, height], egui::Label::new(result.level.name()));
-                    ui.add_sized(
-                        [170.0, height],
-                        egui::Label::new(result.check.id()).truncate(),
-                    )
-                    .on_hover_text(result.check.rule());
+                    cell(ui, 48.0, egui::Label::new(result.level.name()));
+                    cell(ui, 170.0, egui::Label::new(result.check.id()).truncate())
+                        .on_hover_text(result.check.rule());
                     ui.add(egui::Label::new(&result.summary).wrap());
                 });
                 if result.verdict == Verdict::Fail {
@@ -179,6 +176,20 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
                 }
             }
         });
+}
+
+/// `label` at the left of a column `width` wide, so that the columns line up row after row.
+fn cell(ui: &mut egui::Ui, width: f32, label: egui::Label) -> egui::Response {
+    let height = ui.text_style_height(&egui::TextStyle::Body);
+    ui.allocate_ui_with_layout(
+        egui::vec2(width, height),
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            ui.set_min_width(width);
+            ui.add(label)
+        },
+    )
+    .inner
 }
 
 fn plan_picker(ui: &mut egui::Ui, qualify: &mut QualifyCtl) {
@@ -215,36 +226,44 @@ fn plan_preview(ui: &mut egui::Ui, plan: &crate::qualify::Plan) {
         plan.period.as_secs_f64()
     ));
     let commands = CommandLine::of_plan(plan);
+    // A line that wraps keeps its spacing: a column's own layout is justified, which would
+    // stretch it.
+    let left = egui::Layout::top_down(egui::Align::Min);
     ui.columns(3, |columns| {
-        columns[0].label("Phases");
-        for (index, phase, begins) in plan.schedule() {
-            columns[0].weak(format!(
-                "{}. {:>5.1} s  {}  ({}, {:.1} s)",
-                index + 1,
-                begins.as_secs_f64(),
-                phase.name,
-                phase.describe(),
-                phase.length.as_secs_f64()
-            ));
-        }
-        columns[1].label("Commands");
-        if commands.is_empty() {
-            columns[1].weak("none: the command checks will be n/a");
-        }
-        for command in &commands {
-            columns[1].weak(format!(
-                "{:>5.1} s  {}: {}",
-                command.due.as_secs_f64(),
-                command.target,
-                command.asked
-            ));
-        }
-        columns[2].label("Checks");
-        for check in crate::qualify::CheckId::ALL {
-            columns[2]
-                .weak(format!("{:<6}  {}", plan.level(check).name(), check.id()))
-                .on_hover_text(check.rule());
-        }
+        columns[0].with_layout(left, |ui| {
+            ui.label("Phases");
+            for (index, phase, begins) in plan.schedule() {
+                ui.weak(format!(
+                    "{}. {:>5.1} s  {}  ({}, {:.1} s)",
+                    index + 1,
+                    begins.as_secs_f64(),
+                    phase.name,
+                    phase.describe(),
+                    phase.length.as_secs_f64()
+                ));
+            }
+        });
+        columns[1].with_layout(left, |ui| {
+            ui.label("Commands");
+            if commands.is_empty() {
+                ui.weak("none: the command checks will be n/a");
+            }
+            for command in &commands {
+                ui.weak(format!(
+                    "{:>5.1} s  {}: {}",
+                    command.due.as_secs_f64(),
+                    command.target,
+                    command.asked
+                ));
+            }
+        });
+        columns[2].with_layout(left, |ui| {
+            ui.label("Checks");
+            for check in crate::qualify::CheckId::ALL {
+                ui.weak(format!("{:<6}  {}", plan.level(check).name(), check.id()))
+                    .on_hover_text(check.rule());
+            }
+        });
     });
 }
 
