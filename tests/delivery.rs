@@ -536,8 +536,7 @@ fn delivery_through_the_qualification_proxy_in_front_of_mosquitto() {
 }
 
 #[test]
-fn a_plans_commands_reach_a_device_subscribed_to_nothing_through_the_proxy_in_front_of_the_embedded_broker()
- {
+fn plan_commands_reach_a_device_subscribed_to_nothing_via_the_proxy_on_the_embedded_broker() {
     let ws = sample();
     let plan = Plan::from_slice(
         std::path::Path::new("delivery.json"),
