@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::json;
 use thingbench::protocol::ReplyCode;
@@ -310,4 +311,103 @@ fn run_replays_command_fixtures_to_the_official_python_sdk_and_a_wrong_expectati
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert!(xml.contains("080-set-expects-a-refusal.json"), "{xml}");
     assert!(xml.contains("expected 2001, got 200"), "{xml}");
+}
+
+/// A short plan: commands for the gateway and inv01 while all is well, and two while the
+/// network is down, held and delivered once the device is back.
+const SDK_PLAN: &str = r#"{
+  "name": "The official Python SDK obeys commands, also after an outage",
+  "device": "gwPk/{{gw}}",
+  "connectWithinS": 20,
+  "periodS": 0.5,
+  "commandTimeoutS": 3,
+  "phases": [
+    {"name": "steady", "forS": 3, "commands": [
+      {"atS": 1, "device": "invPk/{{inv1}}", "set": {"Power": 3.5}},
+      {"atS": 1.3, "device": "gwPk/{{gw}}", "get": ["cpuLoad"]},
+      {"atS": 1.6, "device": "invPk/{{inv1}}", "invoke": "setPowerLimit",
+       "params": {"limit": 2.5, "mode": 1}},
+      {"atS": 1.9, "device": "invPk/{{inv1}}", "set": {"Power": "hot"}, "invalid": true}]},
+    {"name": "outage", "forS": 2, "network": "down", "commands": [
+      {"atS": 0.5, "device": "gwPk/{{gw}}", "get": ["cpuLoad"]},
+      {"atS": 1, "device": "invPk/{{inv1}}", "set": {"Power": 4.5}}]},
+    {"name": "recovery", "forS": 7}
+  ]
+}"#;
+
+#[test]
+fn qualify_through_the_proxy_the_official_python_sdk_answers_commands_also_after_an_outage() {
+    let Some(python) = sdk_python() else {
+        common::missing_peer(
+            "the EnOS Python SDK",
+            "install it as .ci/run does, into target/sdk-venv",
+        );
+        return;
+    };
+    let ws = common::copy_workspace();
+    let plan = ws.path().join("plans/sdk-commands.json");
+    std::fs::write(&plan, SDK_PLAN).expect("write the plan");
+    // Port 0: the proxy takes a free port and says which.
+    let mut qualify = Killed(
+        Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .arg("qualify")
+            .arg(&plan)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("thingbench qualify starts"),
+    );
+    let mut stdout = LineReader::new(qualify.0.stdout.take().expect("stdout"));
+    let mut stderr = LineReader::new(qualify.0.stderr.take().expect("stderr"));
+    let line = stderr.wait_for(WAIT, |l| l.contains("connect the device to"));
+    let port: u16 = line
+        .split("connect the device to mqtt://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    // The SDK's own reconnect; it posts for itself and inv01 as a vendor's application would.
+    let (_device, mut said) = commanded_device(
+        &python,
+        port,
+        &["--budget", "50", "--reconnect", "--post-every", "0.5"],
+    );
+    let out = stdout.rest(Duration::from_secs(40)).join("\n");
+    let err = stderr.rest(WAIT).join("\n");
+    let verdict = |check: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(check))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("missing")
+            .to_owned()
+    };
+    // Every command was answered once, on its reply topic with its id, also the two held
+    // through the outage and delivered on the connection the SDK made again by itself.
+    assert_eq!(verdict("answers-commands"), "PASS", "{out}\n{err}");
+    assert!(
+        err.contains("device connected (connection 2)"),
+        "{out}\n{err}"
+    );
+    assert!(out.contains("6 command(s) answered once each"), "{out}");
+    // 200 or the device's own 2001 for the invalid set; gets and the invoke as the model says.
+    assert_eq!(verdict("reply-codes"), "PASS", "{out}\n{err}");
+    assert_eq!(verdict("outputs-match"), "PASS", "{out}\n{err}");
+    said.wait_for(WAIT, |line| line.contains(r#"{"Power": 4.5}"#));
+    let after_reconnect: Vec<&str> = said
+        .seen
+        .iter()
+        .skip_while(|line| *line != "CONNECTED 2")
+        .filter(|line| line.starts_with("GOT"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        after_reconnect,
+        [
+            r#"GOT get gwPk/gw01 ["cpuLoad"]"#,
+            r#"GOT set invPk/inv01 {"Power": 4.5}"#,
+        ],
+        "{:?}",
+        said.seen
+    );
 }

@@ -49,6 +49,8 @@ points = {
     (GW_PK, GW_DK): {"cpuLoad": 12.5},
     (INV_PK, INV01): {"Power": 1.5, "temp": 21.5},
 }
+# The points the inverter model posts with a quality.
+WITH_QUALITY = {"Power"}
 # What setPowerLimit's `mode` input means to this device: another mode is a KeyError, which
 # the SDK turns into its own reply 500.
 LIMIT_MODES = {0: "off", 1: "limit"}
@@ -207,19 +209,25 @@ def main():
     def post(pk, dk):
         with state_lock:
             values = dict(points[(pk, dk)])
+        # The model gives inv01's Power a quality: posted as {value, quality} (0: good).
+        for point in WITH_QUALITY.intersection(values) if pk == INV_PK else ():
+            values[point] = {"value": values[point], "quality": 0}
         request = MeasurepointPostRequest.builder().set_product_key(pk).set_device_key(dk) \
             .add_measurepoints(values).set_timestamp(int(time.time() * 1000)).build()
         client.publish(request)
 
     next_post = time.monotonic()
     while True:
+        connection = connects[0]
         try:
             post(GW_PK, GW_DK)
             if inv_online.is_set():
                 post(INV_PK, INV01)
         except Exception:
-            # Offline, or no reply: inv01 waits for its next login.
-            inv_online.clear()
+            # Offline, or no reply: inv01 waits for its next login, unless that came while
+            # this post waited.
+            if connects[0] == connection:
+                inv_online.clear()
         # On the period's grid; after a post that waited out its timeout, from now.
         next_post = max(next_post + args.post_every, time.monotonic())
         time.sleep(max(0.0, next_post - time.monotonic()))
