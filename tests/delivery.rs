@@ -534,3 +534,31 @@ fn delivery_through_the_qualification_proxy_in_front_of_mosquitto() {
     assert!(own.is_empty(), "its own publishes came back: {own:?}");
     platform.no_unpaired();
 }
+
+#[test]
+fn plan_commands_reach_a_device_subscribed_to_nothing_via_the_proxy_on_the_embedded_broker() {
+    let ws = sample();
+    let plan = Plan::from_slice(
+        std::path::Path::new("delivery.json"),
+        br#"{"name": "delivery", "device": "gwPk/gw01", "connectWithinS": 30, "periodS": 1,
+             "phases": [{"name": "up", "forS": 120, "commands": [
+               {"atS": 0.2, "device": "gwPk/gw01", "set": {"cpuLoad": 2.5}}]}]}"#,
+        &ws,
+    )
+    .expect("the plan");
+    // No broker given: the embedded one, its door beside the proxy.
+    let stand = Stand::start(
+        plan,
+        WorkspaceFeed::fixed(Arc::clone(&ws)),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        None,
+        TlsOptions::default(),
+        Box::new(|| {}),
+    )
+    .expect("the stand");
+    let mut device = Device::connect(stand.qualification.listen.port(), true);
+    // The plan's command, sent by the platform's client once the clock started: not taken for
+    // one to an offline device by the embedded broker's door, which never sees the device.
+    let command = device.until(|h| h.topic() == Some(GW_SET));
+    assert_eq!(command.id(), Some("700001"), "{command:?}");
+}

@@ -60,10 +60,7 @@ impl Stand {
             entry.secret().map_err(|e| e.to_string())?;
         }
         let registry = ws.registry(&LoginState::Only(Vec::new()));
-        // `platform_url`: where the platform's client sends commands, beside the device's
-        // proxy (behind the embedded broker's door, which would answer 11900 for a device it
-        // never saw: the device comes through the proxy).
-        let (embedded, upstream, url, platform_url) = match &broker {
+        let (embedded, upstream, url, courier_url) = match &broker {
             Some(url) => {
                 if url.scheme == Scheme::Mqtts {
                     return Err(format!(
@@ -83,12 +80,15 @@ impl Stand {
                 let url = broker.url();
                 // The proxy is the door here: it reaches rumqttd itself, not the broker's door.
                 let inner = broker.inner_url();
+                // The commands too: the broker's door knows nobody online (the device comes
+                // by the proxy) and would answer every command "device offline". The proxy
+                // holds a command for an offline target itself.
                 (Some((broker, links)), resolve(&inner)?, url, inner)
             }
         };
         // The platform's side sends the plan's commands from a client of its own.
         let courier = if plan.phases.iter().any(|p| !p.commands.is_empty()) {
-            let session = crate::runner::connect::platform_session(platform_url, tls.clone())
+            let session = crate::runner::connect::platform_session(courier_url, tls.clone())
                 .map_err(|e| {
                     format!("the platform's client, which sends the plan's commands: {e}")
                 })?;

@@ -360,3 +360,61 @@ fn a_refused_subscription_is_a_note_of_the_next_result_and_the_session_closing_e
     assert!(sends(&effects).is_empty());
     assert_eq!(results(&effects).len(), 1);
 }
+
+/// A command fixture for inv01, as `run` reads one from a file.
+fn command(name: &str) -> Fixture {
+    let value = serde_json::json!({
+        "name": name,
+        "command": {"device": "invPk/inv01", "set": {"Power": 3.5}},
+        "expect": {"code": 200, "withinMs": 1000}
+    });
+    Fixture::from_value(Path::new("messages/commands/set.json"), value).expect("a fixture")
+}
+
+#[test]
+fn a_device_answering_commands_slowly_or_not_at_all_says_nothing_of_the_broker_or_the_hub() {
+    let now = Instant::now();
+    let slow = Outcome::Replied {
+        code: ReplyCode(200),
+        message: None,
+        rtt: Duration::from_millis(43),
+    };
+    // A device that never answers, before any reply at all.
+    let mut suite = Suite::new(sample(), IdSource::starting_at(1));
+    let mut said = Vec::new();
+    for n in 0..3 {
+        let _ = suite.run_fixture(Path::new("s.json"), command(&format!("s{n}")), now);
+        let after = Duration::from_millis(1000);
+        let effects = suite.ended(Outcome::NoReply { after }, Vec::new(), now);
+        said.extend(news(&effects).into_iter().map(str::to_owned));
+    }
+    // Then it answers, as the Python SDK does: its paho leaves Nagle's algorithm on, so its
+    // replies take 43 ms.
+    for n in 0..5 {
+        let effects = suite.run_fixture(Path::new("c.json"), command(&format!("c{n}")), now);
+        assert_eq!(sends(&effects).len(), 1, "{effects:?}");
+        let effects = suite.ended(slow.clone(), br#"{"id":"1","code":200}"#.to_vec(), now);
+        said.extend(news(&effects).into_iter().map(str::to_owned));
+    }
+    said.extend(news(&suite.finish(now)).into_iter().map(str::to_owned));
+    assert_eq!(said, Vec::<String>::new());
+    // The same round trips of the hub's own replies are the broker's Nagle.
+    let mut suite = Suite::new(sample(), IdSource::starting_at(1));
+    let mut said = Vec::new();
+    for _ in 0..5 {
+        let send = Send {
+            side: super::Side::Gateway,
+            topic: "/sys/gwPk/gw01/thing/measurepoint/post".into(),
+            payload: b"{}".to_vec(),
+            msg_id: None,
+            timeout: Duration::from_secs(1),
+        };
+        let _ = suite.request(send, now);
+        let effects = suite.ended(slow.clone(), Vec::new(), now);
+        said.extend(news(&effects).into_iter().map(str::to_owned));
+    }
+    assert!(
+        said.iter().any(|line| line.contains("Nagle's algorithm")),
+        "{said:?}"
+    );
+}
