@@ -270,6 +270,13 @@ fn run_replays_command_fixtures_to_the_official_python_sdk_and_a_wrong_expectati
         1,
         "{out}"
     );
+    // The command the model does not allow went out as it is, and the run says why.
+    assert!(
+        out.contains(
+            "note: the command itself: params.Power: expected FLOAT, got string \"hot\" (1204)"
+        ),
+        "{out}"
+    );
     // The SDK's replies come 40 ms late (paho leaves Nagle's algorithm on): the device's
     // doing, not the embedded broker's.
     assert!(!out.contains("Nagle"), "{out}");

@@ -291,8 +291,26 @@ impl Suite {
             Side::Gateway
         };
         let msg_id = message.id.clone();
+        // A command is checked before it goes out, as the platform would; one the model does
+        // not allow is still sent (a fixture may test how the device refuses it), and says why.
+        let unfit: Vec<String> = if side == Side::Platform {
+            crate::model::check(&self.registry, &message.topic, &message.payload)
+                .findings
+                .iter()
+                .filter(|f| f.severity == crate::model::Severity::Error)
+                .map(|f| {
+                    format!(
+                        "the command itself: {}: {} ({}); sent as it is",
+                        f.path, f.message, f.code
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         if let Some(case) = &mut self.case {
             case.sent_id = msg_id;
+            case.notes.extend(unfit);
         }
         match refusal {
             Some(reason) => self.end_case(Outcome::NotSent { reason }, &[]),
