@@ -115,12 +115,12 @@ async fn answer_commands(
         };
         match polled {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
-                    if let Some(ready) = ready.take() {
-                        let _ = ready.send(Err(format!(
-                            "the in-process device could not subscribe: {e}"
-                        )));
-                    }
+                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce)
+                    && let Some(ready) = ready.take()
+                {
+                    let _ = ready.send(Err(format!(
+                        "the in-process device could not subscribe: {e}"
+                    )));
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
