@@ -581,7 +581,8 @@ fn bench_pairs_every_reply_and_prints_json() {
         serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     assert_eq!(report["requests"], 300);
     assert_eq!(report["lost"], 0);
-    for key in ["req_per_s", "p50_ms", "p99_ms", "publish_per_s"] {
+    assert_eq!(report["not_200"], 0);
+    for key in ["req_per_s", "p50_ms", "p99_ms", "publish_per_s", "ratio"] {
         assert!(
             report[key].as_f64().is_some_and(|v| v > 0.0),
             "{key}: {report}"
@@ -627,6 +628,42 @@ fn bench_times_commands_answered_by_a_device_and_repeats_with_medians() {
         assert!(
             median.is_some_and(|m| m > 0.0) && min <= median && median <= max,
             "{label}.{key}: {report}"
+        );
+    }
+}
+
+#[test]
+fn bench_over_tls_repeated_says_what_tls_adds_in_json() {
+    let ws = copy_workspace();
+    let workspace = ws.path().to_str().expect("utf-8");
+    let out = thingbench(&[
+        "bench",
+        "--workspace",
+        workspace,
+        "--tls",
+        "--requests",
+        "40",
+        "--inflight",
+        "1",
+        "--repeat",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    for run in report["runs"].as_array().expect("runs") {
+        for label in ["plain", "tls"] {
+            assert_eq!(run[label]["lost"], 0, "{run}");
+            assert_eq!(run[label]["not_200"], 0, "{run}");
+        }
+    }
+    for key in ["p50_ms", "p99_ms"] {
+        let of = |at: &str| report[at]["tls_adds"][key].as_f64();
+        let (min, median, max) = (of("min"), of("median"), of("max"));
+        assert!(
+            [min, median, max].iter().all(Option::is_some) && min <= median && median <= max,
+            "tls_adds.{key}: {report}"
         );
     }
 }

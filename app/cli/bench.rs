@@ -37,7 +37,8 @@ pub struct BenchArgs {
     /// Measure points per batch.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub points: usize,
-    /// Print {"requests", "req_per_s", "p50_ms", "p99_ms", "publish_per_s", "lost"}.
+    /// Print {"requests", "req_per_s", "p50_ms", "p99_ms", "publish_per_s", "ratio", "lost",
+    /// "not_200"}.
     #[arg(long)]
     pub json: bool,
     /// Measure in one run, on the same broker and hub: directly, then through the
@@ -59,7 +60,8 @@ pub struct BenchArgs {
     pub commands: bool,
     /// Run the whole bench N times and print each figure's median and spread (min – max): a
     /// single run on a shared machine swings by ±20 % (`--json`: {"repeat", "runs", "median",
-    /// "min", "max"}).
+    /// "min", "max"}, and with --tls or --through-proxy what TLS, the door or the proxy adds at
+    /// p50 and p99, e.g. "median": {"tls_adds": {"p50_ms", "p99_ms"}}).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: usize,
     #[command(flatten)]
@@ -241,6 +243,26 @@ fn print_repeated(out: &mut dyn std::io::Write, runs: &[Run], json: bool) -> std
         ("p50_ms", |r| r.p50_ms),
         ("p99_ms", |r| r.p99_ms),
     ];
+    // What one measurement adds to another, run by run: (name, the one, the other).
+    let adds: Vec<(&str, Vec<f64>, Vec<f64>)> = ADDS
+        .iter()
+        .filter(|(_, one, other)| labels.contains(one) && labels.contains(other))
+        .map(|(name, one, other)| {
+            let diff = |pick: Pick| -> Vec<f64> {
+                let mut values: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|run| {
+                        let of = |label: &str| run.iter().find(|(l, _)| *l == label);
+                        Some(pick(&of(one)?.1) - pick(&of(other)?.1))
+                    })
+                    .filter(|v| v.is_finite())
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                values
+            };
+            (*name, diff(|r| r.p50_ms), diff(|r| r.p99_ms))
+        })
+        .collect();
     if json {
         let mut medians = serde_json::Map::new();
         let mut mins = serde_json::Map::new();
@@ -266,6 +288,25 @@ fn print_repeated(out: &mut dyn std::io::Write, runs: &[Run], json: bool) -> std
             medians.insert((*label).into(), m.into());
             mins.insert((*label).into(), lo.into());
             maxs.insert((*label).into(), hi.into());
+        }
+        for (name, p50, p99) in &adds {
+            for (into, at) in [
+                (&mut medians, None),
+                (&mut mins, Some(0)),
+                (&mut maxs, Some(1)),
+            ] {
+                let pick = |values: &[f64]| -> f64 {
+                    match at {
+                        None => median(values),
+                        Some(0) => values.first().copied().unwrap_or(f64::NAN),
+                        Some(_) => values.last().copied().unwrap_or(f64::NAN),
+                    }
+                };
+                into.insert(
+                    (*name).into(),
+                    serde_json::json!({"p50_ms": pick(p50), "p99_ms": pick(p99)}),
+                );
+            }
         }
         let each: Vec<serde_json::Value> = runs
             .iter()
@@ -298,8 +339,25 @@ fn print_repeated(out: &mut dyn std::io::Write, runs: &[Run], json: bool) -> std
             writeln!(out, "  {name:<14} {shown}")?;
         }
     }
+    for (name, p50, p99) in &adds {
+        writeln!(out, "{name}:")?;
+        for (figure, values) in [("p50_ms", p50), ("p99_ms", p99)] {
+            if let (Some(lo), Some(hi)) = (values.first(), values.last()) {
+                let m = median(values);
+                writeln!(out, "  {figure:<14} {m:.3} ({lo:.3} – {hi:.3})")?;
+            }
+        }
+    }
     Ok(())
 }
+
+/// What one measurement of a run adds to another, p50 and p99 run by run: its name, the one,
+/// the other.
+const ADDS: [(&str, &str, &str); 3] = [
+    ("tls_adds", "tls", "plain"),
+    ("door_adds", "direct", "straight"),
+    ("proxy_adds", "proxied", "direct"),
+];
 
 /// The same bench in one run, on the same broker and hub: as every client reaches the broker,
 /// then through the qualification proxy in a normal phase (as the device under test), with what

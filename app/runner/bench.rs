@@ -35,7 +35,8 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// The `--json` form.
+    /// The `--json` form: every figure the text form shows (`ratio` and `publish_per_s` are
+    /// null where no publish-only loop ran, as for commands).
     pub fn to_json(&self) -> Value {
         json!({
             "requests": self.requests,
@@ -43,7 +44,9 @@ impl BenchReport {
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
             "publish_per_s": self.publish_per_s,
+            "ratio": self.req_per_s / self.publish_per_s,
             "lost": self.lost,
+            "not_200": self.not_200,
         })
     }
 }
