@@ -134,6 +134,11 @@ macro_rules! usage_from {
 
 usage_from!(
     crate::runner::RunError,
+    crate::runner::ConnectError,
+    crate::transport::TransportError,
+    crate::transport::BrokerUrlError,
+    crate::hub::HubError,
+    crate::qualify::QualifyError,
     crate::workspace::FileError,
     crate::report::ReportError,
 );

@@ -305,7 +305,7 @@ impl Workbench {
                     granted: Err(reason),
                     ..
                 } if self.watch.is_none() => {
-                    self.say(Notice::error(reason));
+                    self.say(Notice::error(reason.to_string()));
                 }
                 Routed::Subscribed { .. } | Routed::Message { .. } => {}
             }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::protocol::{DeviceId, Method, MsgId, topic_of};
 use crate::transport::{RequestId, Session, SessionCommand, SessionConfig, SessionEvent};
 
+use super::ConnectError;
 use super::bench::{BenchConfig, BenchReport, percentile};
 
 /// A device in this process that answers every set command for it at once, with 200, as
@@ -19,7 +20,7 @@ pub struct InProcessDevice {
 impl InProcessDevice {
     /// Connects as `config` says (the device's identity) and answers until dropped; returns
     /// once it is subscribed to the commands of `device`.
-    pub fn start(config: SessionConfig, device: &DeviceId) -> Result<Self, String> {
+    pub fn start(config: SessionConfig, device: &DeviceId) -> Result<Self, ConnectError> {
         let session = Session::start(config, Box::new(|| {}))?;
         let filter = format!(
             "/sys/{}/{}/thing/service/#",
@@ -33,9 +34,9 @@ impl InProcessDevice {
                 Ok(SessionEvent::Subscribed { granted: Ok(_), .. }) => break,
                 Ok(SessionEvent::Subscribed {
                     granted: Err(why), ..
-                }) => return Err(why),
+                }) => return Err(why.into()),
                 Ok(_) => {}
-                Err(_) => return Err("the in-process device did not subscribe within 10 s".into()),
+                Err(_) => return Err(ConnectError::DeviceUnsubscribed),
             }
         }
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -43,7 +44,7 @@ impl InProcessDevice {
         let thread = std::thread::Builder::new()
             .name("thingbench-bench-device".into())
             .spawn(move || answer_commands(&session, &stopping))
-            .map_err(|e| format!("cannot start the in-process device: {e}"))?;
+            .map_err(ConnectError::DeviceThread)?;
         Ok(Self {
             stop,
             thread: Some(thread),

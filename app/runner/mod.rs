@@ -21,7 +21,7 @@ use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{BrokerUrl, RequestId, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Fixture, IdSource, JsonFiles, LoginState, ResolvedMessage, Workspace};
 
-pub use error::RunError;
+pub use error::{ConnectError, RunError};
 pub use suite::{OUTAGE_PATIENCE, Suite};
 
 /// How one fixture ended.
@@ -585,7 +585,7 @@ impl<'a> Runner<'a> {
                 granted: Err(reason),
                 ..
             } => {
-                self.suite.refused(reason);
+                self.suite.refused(reason.to_string());
                 Vec::new()
             }
             SessionEvent::Closed if primary => {
