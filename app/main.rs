@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use thingbench::cli::package_files::{PACKAGE_FILES, PackageFilesArgs, write_package_files};
 use thingbench::cli::{
-    Cli, Command, GuiArgs, bench, hub, open_workspace_env, qualify, run_check, run_suite, serve,
-    watch,
+    Cli, Command, GuiArgs, UsageError, bench, hub, open_workspace_env, qualify, run_check,
+    run_suite, serve, watch,
 };
 use thingbench::workspace::{SamplePlaces, installed_sample};
 
@@ -21,8 +21,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run_gui(&GuiArgs::default()),
-        Some(Command::Gui(args)) => run_gui(&args),
+        None => run_gui(&GuiArgs::default()).map_err(|e| e.0),
+        Some(Command::Gui(args)) => run_gui(&args).map_err(|e| e.0),
         Some(Command::Run(args)) => {
             thingbench::cli::stop_on_ctrl_c("stopping after the fixture in flight");
             let mut stdout = std::io::stdout().lock();
@@ -81,15 +81,14 @@ fn package_files() -> ExitCode {
     }
 }
 
-fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
+fn run_gui(args: &GuiArgs) -> Result<ExitCode, UsageError> {
     let started = std::time::Instant::now();
-    let workspace =
-        open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref()).map_err(|e| e.0);
+    let workspace = open_workspace_env(args.workspace.as_deref(), None, args.env.as_deref());
     // An environment asked for by name must exist: the window would otherwise open without it.
     if args.env.is_some()
         && let Err(e) = &workspace
     {
-        return Err(e.clone());
+        return Err(e.clone().into());
     }
     let broker = args.broker.clone();
     let timing = args.timing;
@@ -123,7 +122,11 @@ fn run_gui(args: &GuiArgs) -> Result<ExitCode, String> {
             Ok(Box::new(app.with_sample(sample)))
         }),
     )
-    .map_err(|e| format!("cannot open the window: {e}; run under a desktop session or Xvfb"))?;
+    .map_err(|e| {
+        UsageError(format!(
+            "cannot open the window: {e}; run under a desktop session or Xvfb"
+        ))
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

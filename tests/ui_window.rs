@@ -292,7 +292,7 @@ fn a_window_started_without_a_workspace_opens_one_and_connects() {
         .with_size([1400.0, 900.0])
         .build_eframe(move |cc| {
             let startup = Startup {
-                workspace: Workspace::load(&missing).map_err(|e| e.to_string()),
+                workspace: Workspace::load(&missing).map_err(Into::into),
                 broker: None,
                 // The folder dialog answers with the sample workspace.
                 dialogs: Box::new(FixedDialogs(root.clone())),
@@ -322,7 +322,7 @@ fn open_from_menu(dir: &Path, installed: &Path, copy: &Path) -> Harness<'static,
         .with_size([1400.0, 900.0])
         .build_eframe(move |cc| {
             let startup = Startup {
-                workspace: Workspace::load(&missing).map_err(|e| e.to_string()),
+                workspace: Workspace::load(&missing).map_err(Into::into),
                 broker: None,
                 dialogs: Box::new(FixedDialogs(missing.clone())),
                 timing: None,

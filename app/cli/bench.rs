@@ -116,7 +116,7 @@ fn bench_plain(
     broker: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<Run, UsageError> {
-    let (embedded, url) = broker_or_embedded(feed, broker).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(feed, broker).map_err(UsageError::from)?;
     let (report, device) = measure(args, ws, &url, args.broker_tls.options())?;
     let mut run: Run = vec![("bench", report)];
     if args.commands {
@@ -174,12 +174,12 @@ fn measure_commands(
         })?;
     let mut config =
         crate::runner::connect::device_config(ws, url.clone(), args.broker_tls.options())
-            .map_err(UsageError)?;
+            .map_err(UsageError::from)?;
     config.client_id.push_str("-bench-device");
     let _device = crate::runner::bench_commands::InProcessDevice::start(config, &gateway)
-        .map_err(UsageError)?;
+        .map_err(UsageError::from)?;
     let platform = crate::runner::connect::platform_session(url.clone(), args.broker_tls.options())
-        .map_err(UsageError)?;
+        .map_err(UsageError::from)?;
     let config = BenchConfig {
         requests: args.requests,
         inflight: args.inflight,
@@ -372,7 +372,7 @@ fn bench_through_proxy(
     let broker = broker
         .map(BrokerUrl::parse)
         .transpose()
-        .map_err(UsageError)?;
+        .map_err(UsageError::from)?;
     let plan = Plan::steady(ws.gateway(), Duration::from_secs(24 * 3600));
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let stand = Stand::start(
@@ -383,10 +383,10 @@ fn bench_through_proxy(
         args.broker_tls.options(),
         Box::new(|| {}),
     )
-    .map_err(UsageError)?;
+    .map_err(UsageError::from)?;
     let direct_url = stand.broker_url().clone();
-    let proxy_url =
-        BrokerUrl::parse(&format!("mqtt://{}", stand.qualification.listen)).map_err(UsageError)?;
+    let proxy_url = BrokerUrl::parse(&format!("mqtt://{}", stand.qualification.listen))
+        .map_err(UsageError::from)?;
     // The embedded broker's own listener, behind the door every client comes in by: what the
     // door itself costs.
     let straight = stand
@@ -453,7 +453,7 @@ fn bench_tls(
     feed: &WorkspaceFeed,
     out: &mut dyn std::io::Write,
 ) -> Result<Run, UsageError> {
-    let (embedded, plain_url) = broker_or_embedded(feed, None).map_err(UsageError)?;
+    let (embedded, plain_url) = broker_or_embedded(feed, None).map_err(UsageError::from)?;
     let Some((broker, _hub)) = &embedded else {
         return Err(UsageError("--tls needs the embedded broker".into()));
     };
@@ -507,7 +507,7 @@ fn measure(
     url: &BrokerUrl,
     tls: TlsOptions,
 ) -> Result<(BenchReport, crate::protocol::DeviceId), UsageError> {
-    let session = gateway_session(ws, url.clone(), tls).map_err(UsageError)?;
+    let session = gateway_session(ws, url.clone(), tls).map_err(UsageError::from)?;
     let registry = ws.registry(&LoginState::All);
     let device = ws
         .sub_devices()

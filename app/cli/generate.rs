@@ -23,7 +23,7 @@ pub struct GenerateArgs {
 /// Runs `thingbench generate`: writes the suite and says how many fixtures went where.
 pub fn run_generate(args: &GenerateArgs, out: &mut dyn std::io::Write) -> Result<(), UsageError> {
     let ws = open_workspace(args.workspace.as_deref(), None)?;
-    let (suite, notes) = generate(&ws, &args.products).map_err(UsageError)?;
+    let (suite, notes) = generate(&ws, &args.products)?;
     for note in &notes {
         super::run::say(note);
     }

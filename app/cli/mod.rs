@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::workspace::{Workspace, find_workspace_root};
+use crate::workspace::{OpenError, Workspace, find_workspace_root};
 
 pub use bench::{BenchArgs, bench};
 pub use check::{CheckArgs, run_check};
@@ -134,12 +134,18 @@ macro_rules! usage_from {
 
 usage_from!(
     crate::runner::RunError,
+    crate::runner::ConnectError,
+    crate::transport::TransportError,
+    crate::transport::BrokerUrlError,
+    crate::hub::HubError,
+    crate::qualify::QualifyError,
     crate::workspace::FileError,
+    crate::workspace::OpenError,
     crate::report::ReportError,
 );
 
 /// The workspace to use: the one given, else the one around `near`, else `./fixtures`.
-pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, UsageError> {
+pub fn open_workspace(given: Option<&Path>, near: Option<&Path>) -> Result<Workspace, OpenError> {
     open_workspace_env(given, near, None)
 }
 
@@ -148,7 +154,7 @@ pub fn open_workspace_env(
     given: Option<&Path>,
     near: Option<&Path>,
     env: Option<&str>,
-) -> Result<Workspace, UsageError> {
+) -> Result<Workspace, OpenError> {
     let root = match given {
         Some(dir) => dir.to_owned(),
         None => near
@@ -157,12 +163,7 @@ pub fn open_workspace_env(
                 let default = PathBuf::from("fixtures");
                 default.join("workspace.json").is_file().then_some(default)
             })
-            .ok_or_else(|| {
-                UsageError(
-                    "no workspace found near the file or in ./fixtures; pass --workspace DIR (a folder with workspace.json)"
-                        .into(),
-                )
-            })?,
+            .ok_or(OpenError::NotFound)?,
     };
-    Workspace::load_env(&root, env).map_err(|e| UsageError(e.to_string()))
+    Ok(Workspace::load_env(&root, env)?)
 }

@@ -84,7 +84,7 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         .as_deref()
         .map(BrokerUrl::parse)
         .transpose()
-        .map_err(UsageError)?;
+        .map_err(UsageError::from)?;
     let scheme = if door_tls.is_some() { "mqtts" } else { "mqtt" };
     let trust = door_tls
         .as_deref()
@@ -100,7 +100,7 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
         door_tls,
         Box::new(|| {}),
     )
-    .map_err(UsageError)?;
+    .map_err(UsageError::from)?;
     let qualification = &stand.qualification;
     say(&format!(
         "qualifying {} with plan \"{}\" ({} phases, {:.0} s): connect the device to {scheme}://{} as {}, signed with its secret{trust}; waiting up to {} s",

@@ -107,7 +107,7 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let live = follow_files(ws);
     print_notices(&live.snapshot());
     let mut feed = live.subscribe();
-    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError::from)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
@@ -124,10 +124,10 @@ pub fn run_suite(args: &RunArgs, out: &mut dyn std::io::Write) -> Result<ExitCod
     let gateway = if commands.iter().all(|c| *c) {
         None
     } else {
-        Some(gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError)?)
+        Some(gateway_session(&ws, url.clone(), args.tls.options()).map_err(UsageError::from)?)
     };
     let platform = if commands.iter().any(|c| *c) && embedded.is_none() {
-        Some(platform_session(url.clone(), args.tls.options()).map_err(UsageError)?)
+        Some(platform_session(url.clone(), args.tls.options()).map_err(UsageError::from)?)
     } else {
         None
     };

@@ -63,7 +63,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, UsageError> {
         .map(|tls| format!(" (devices connect {})", trust_words(tls, &args.door_tls)));
     let live = follow_files(ws);
     let (broker, mut hub) =
-        start_embedded_tls(live.subscribe(), Some(args.listen), tls).map_err(UsageError)?;
+        start_embedded_tls(live.subscribe(), Some(args.listen), tls).map_err(UsageError::from)?;
     eprintln!(
         "thingbench: broker on {} with the reference hub for gateway {}{}; Ctrl-C stops",
         broker.url(),
@@ -90,13 +90,13 @@ pub fn hub(args: &HubArgs) -> Result<ExitCode, UsageError> {
                 .into(),
         )
     })?;
-    let url = BrokerUrl::parse(broker).map_err(UsageError)?;
+    let url = BrokerUrl::parse(broker).map_err(UsageError::from)?;
     if args.tls.insecure {
         eprintln!("thingbench: warning: --insecure: the broker's TLS certificate is NOT verified");
     }
     let live = follow_files(ws);
     let mut hub =
-        start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError)?;
+        start_hub(live.subscribe(), url.clone(), args.tls.options()).map_err(UsageError::from)?;
     eprintln!(
         "thingbench: reference hub for gateway {} on {url}; Ctrl-C stops",
         gateway_words(&live.snapshot().workspace)

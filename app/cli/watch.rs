@@ -49,9 +49,9 @@ pub fn watch(args: &WatchArgs, out: &mut dyn std::io::Write) -> Result<ExitCode,
         .or_else(|| ws.broker().map(str::to_owned));
     let live = follow_files(ws);
     let feed = live.subscribe();
-    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError)?;
+    let (embedded, url) = broker_or_embedded(&feed, broker.as_deref()).map_err(UsageError::from)?;
     let session = crate::runner::connect::watcher_session(url.clone(), args.tls.options())
-        .map_err(UsageError)?;
+        .map_err(UsageError::from)?;
     subscribe_watch(&session, Duration::from_secs(10))
         .map_err(|e| UsageError(format!("cannot watch {url}: {e}")))?;
     let until = match args.seconds {

@@ -9,13 +9,13 @@ use std::time::Duration;
 use crate::history::{RowKind, Timeline};
 use crate::model::{Registry, SessionEffect, check};
 use crate::protocol::{DeviceId, ReplyCode};
-use crate::runner::Outcome;
 use crate::runner::connect::Embedded;
 use crate::runner::connect::spawn_embedded_tls;
 use crate::runner::diagnosis::{Diagnosis, Hint};
+use crate::runner::{ConnectError, Outcome};
 use crate::transport::{
     Auth, BrokerUrl, OutageWatch, RequestId, Scheme, Session, SessionCommand, SessionConfig,
-    SessionEvent, TlsOptions,
+    SessionEvent, SubscribeError, TlsConfigError, TlsOptions,
 };
 use crate::workspace::{AuthMode, Workspace};
 
@@ -75,7 +75,11 @@ impl Default for ConnectionForm {
 
 impl ConnectionForm {
     /// The session this form describes, for `ws`'s gateway at `url`.
-    pub fn session_config(&self, ws: &Workspace, url: BrokerUrl) -> Result<SessionConfig, String> {
+    pub fn session_config(
+        &self,
+        ws: &Workspace,
+        url: BrokerUrl,
+    ) -> Result<SessionConfig, ConnectError> {
         let gateway = ws.gateway();
         let auth = match self.auth {
             AuthMode::None => Auth::None,
@@ -84,11 +88,7 @@ impl ConnectionForm {
                 password: crate::protocol::Secret::new(self.password.clone()),
             },
             AuthMode::Sign => {
-                let secret = ws
-                    .gateway_entry()
-                    .secret()
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the gateway has no secret in workspace.json; add one or choose another authentication")?;
+                let secret = ws.gateway_entry().secret()?.ok_or(ConnectError::NoSecret)?;
                 Auth::Sign {
                     device: gateway.clone(),
                     secret,
@@ -111,15 +111,13 @@ impl ConnectionForm {
     }
 
     /// The TLS files and verification of the form, for `mqtts://`.
-    pub fn tls_options(&self) -> Result<TlsOptions, String> {
+    pub fn tls_options(&self) -> Result<TlsOptions, TlsConfigError> {
         let path = |text: &str| (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()));
         let client_cert = match (path(&self.client_cert), path(&self.client_key)) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
             _ => {
-                return Err(
-                    "a client certificate needs both its certificate and its key file".into(),
-                );
+                return Err(TlsConfigError::HalfClientCert);
             }
         };
         Ok(TlsOptions {
@@ -215,7 +213,7 @@ pub enum Routed {
     /// The broker answered a subscription made with [`Connection::subscribe`].
     Subscribed {
         filter: String,
-        granted: Result<(), String>,
+        granted: Result<(), SubscribeError>,
     },
     /// A message on a filter subscribed with [`Connection::subscribe`].
     Message { topic: String, payload: Vec<u8> },
@@ -229,7 +227,7 @@ pub struct Connection {
     session: Option<Session>,
     /// The embedded broker and hub, kept running while held.
     embedded: Embedded,
-    embedded_rx: Option<mpsc::Receiver<Result<(Embedded, BrokerUrl), String>>>,
+    embedded_rx: Option<mpsc::Receiver<Result<(Embedded, BrokerUrl), ConnectError>>>,
     pending: HashMap<RequestId, Pending>,
     next_request: u64,
     /// What this session's replies and silences say about the broker and the hub.
@@ -428,7 +426,7 @@ impl Connection {
                 self.embedded = embedded;
                 self.open_session(ws, url, wake);
             }
-            Err(e) => self.link = LinkState::Failed(e),
+            Err(e) => self.link = LinkState::Failed(e.to_string()),
         }
     }
 
@@ -455,7 +453,9 @@ impl Connection {
                 }
                 config
             })
-            .and_then(|config| Session::start(config, Box::new(move || wake())));
+            .and_then(|config| {
+                Session::start(config, Box::new(move || wake())).map_err(ConnectError::from)
+            });
         match started {
             Ok(session) => {
                 for filter in &self.filters {
@@ -468,7 +468,7 @@ impl Connection {
                 self.diagnosis = Diagnosis::default();
                 self.hint = None;
             }
-            Err(e) => self.link = LinkState::Failed(e),
+            Err(e) => self.link = LinkState::Failed(e.to_string()),
         }
     }
 
@@ -753,7 +753,7 @@ impl Connection {
                     // A reply topic: refused, none of its replies can arrive.
                     granted
                         .err()
-                        .map(|reason| Routed::Notice(Notice::error(reason)))
+                        .map(|reason| Routed::Notice(Notice::error(reason.to_string())))
                         .into_iter()
                         .collect()
                 }

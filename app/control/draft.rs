@@ -9,7 +9,8 @@ use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode};
 use crate::runner::Outcome;
 use crate::runner::command::judge_reply;
 use crate::workspace::{
-    Batch, Command, Doc, Draft, DraftMode, Expect, Fixture, IdSource, ResolvedMessage, Workspace,
+    Batch, Command, Doc, Draft, DraftMode, Expect, FileError, Fixture, IdSource, ResolvedMessage,
+    Workspace,
 };
 
 use super::draft_samples::{starter_command, starter_event};
@@ -228,13 +229,11 @@ impl DraftCtl {
     }
 
     /// The draft as a fixture with its variables replaced, or which one is unknown.
-    fn fixture_with_vars(&self, ws: &Workspace) -> Result<Fixture, String> {
+    fn fixture_with_vars(&self, ws: &Workspace) -> Result<Fixture, FileError> {
         let fixture = self
             .draft
             .to_fixture("draft", Expect::code(ReplyCode::SUCCESS));
-        fixture
-            .with_vars(std::path::Path::new("the builder's message"), &ws.vars())
-            .map_err(|e| e.to_string())
+        fixture.with_vars(std::path::Path::new("the builder's message"), &ws.vars())
     }
 
     /// The message to send and the device its row is for, or why it must not go out (which
@@ -245,7 +244,7 @@ impl DraftCtl {
         registry: &Registry,
     ) -> Option<(ResolvedMessage, DeviceId)> {
         if let Err(unknown) = self.fixture_with_vars(ws) {
-            self.send_state = Some(SendState::NotSent(unknown));
+            self.send_state = Some(SendState::NotSent(unknown.to_string()));
             return None;
         }
         let message = self.message(ws, registry);

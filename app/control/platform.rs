@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::runner::connect::platform_client_id;
 use crate::transport::{
     Auth, BrokerUrl, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+    TransportError,
 };
 
 use super::Wake;
@@ -26,7 +27,12 @@ pub struct PlatformClient {
 
 impl PlatformClient {
     /// Starts the session to `url` now when there is none for it.
-    pub fn start(&mut self, url: &BrokerUrl, tls: &TlsOptions, wake: &Wake) -> Result<(), String> {
+    pub fn start(
+        &mut self,
+        url: &BrokerUrl,
+        tls: &TlsOptions,
+        wake: &Wake,
+    ) -> Result<(), TransportError> {
         if self.session.as_ref().is_some_and(|(_, at)| at != url) {
             self.close();
         }

@@ -15,7 +15,7 @@ use crate::qualify::{
     judge_so_far, pair_replies,
 };
 use crate::transport::{BrokerUrl, TlsOptions};
-use crate::workspace::{LoginState, Workspace, WorkspaceFeed, json_files_under};
+use crate::workspace::{FileError, LoginState, Workspace, WorkspaceFeed, json_files_under};
 
 use super::Wake;
 use super::notice::Notice;
@@ -29,7 +29,7 @@ const ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// One plan file of the workspace: the plan, or why it does not load.
 pub struct PlanFile {
     pub path: PathBuf,
-    pub plan: Result<Plan, String>,
+    pub plan: Result<Plan, FileError>,
 }
 
 /// Where a run stands.
@@ -155,7 +155,7 @@ impl QualifyCtl {
         self.plans = plan_files(&dir)
             .into_iter()
             .map(|path| {
-                let plan = Plan::load(&path, workspace).map_err(|e| e.to_string());
+                let plan = Plan::load(&path, workspace);
                 PlanFile { path, plan }
             })
             .collect();
@@ -202,7 +202,10 @@ impl QualifyCtl {
             .plans
             .get(self.selected)
             .ok_or_else(|| Notice::error("no plan: add one to the workspace's plans/ folder"))?;
-        let plan = file.plan.clone().map_err(Notice::error)?;
+        let plan = file
+            .plan
+            .clone()
+            .map_err(|e| Notice::error(e.to_string()))?;
         if plan.phases.iter().any(|phase| phase.tls.is_some()) {
             // Without TLS towards the device, no bad certificate could be shown.
             return Err(Notice::error(format!(

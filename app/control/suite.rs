@@ -10,7 +10,7 @@ use crate::model::Registry;
 use crate::runner::suite::{Effect, Send};
 use crate::runner::{Outcome, Suite};
 use crate::transport::BrokerUrl;
-use crate::workspace::{Fixture, IdSource, Workspace};
+use crate::workspace::{FileError, Fixture, IdSource, Workspace};
 
 /// One line of the suite table: a result, or a fixture that could not be loaded (a failure,
 /// as in `thingbench run`).
@@ -38,7 +38,7 @@ impl SuiteCtl {
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
-        files: Vec<(PathBuf, Result<Fixture, String>)>,
+        files: Vec<(PathBuf, Result<Fixture, FileError>)>,
         workspace: Arc<Workspace>,
         ids: IdSource,
         broker: &BrokerUrl,

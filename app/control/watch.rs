@@ -256,6 +256,7 @@ impl WatchCtl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::SubscribeError;
     use crate::workspace::{LoginState, Workspace};
 
     /// Watch mode with no session: what it is fed by hand.
@@ -337,7 +338,7 @@ mod tests {
             &mut watch,
             Routed::Subscribed {
                 filter: filters[0].clone(),
-                granted: Err("the broker refused the subscription".into()),
+                granted: Err(SubscribeError::Refused(filters[0].clone())),
             },
         )
         .expect("a notice");

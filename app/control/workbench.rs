@@ -12,7 +12,7 @@ use crate::protocol::{DeviceId, EpochMs};
 use crate::runner::suite::Effect;
 use crate::runner::{load_fixture, load_fixtures, login_message};
 use crate::workspace::{
-    Draft, DraftMode, Fixture, LoginState, SampleCopy, SamplePlaces, Workspace,
+    Draft, DraftMode, Fixture, LoginState, OpenError, SampleCopy, SamplePlaces, Workspace,
 };
 
 use super::command::{BottomTab, Command, DialogPurpose, LeftTab};
@@ -50,7 +50,7 @@ impl Workbench {
     /// The workbench on `workspace` (or why there is none), with the connection form and draft
     /// as the user last left them; it does not connect yet ([`Workbench::connect`]).
     pub fn new(
-        workspace: Result<Workspace, String>,
+        workspace: Result<Workspace, OpenError>,
         form: ConnectionForm,
         draft: Option<Draft>,
         wake: Wake,
@@ -305,7 +305,7 @@ impl Workbench {
                     granted: Err(reason),
                     ..
                 } if self.watch.is_none() => {
-                    self.say(Notice::error(reason));
+                    self.say(Notice::error(reason.to_string()));
                 }
                 Routed::Subscribed { .. } | Routed::Message { .. } => {}
             }
@@ -618,7 +618,7 @@ impl Workbench {
             DialogPurpose::ExportQualifyReport => {
                 let written = match self.workspace.get() {
                     Ok(ws) => self.qualify.export_report(ws, &path),
-                    Err(e) => Err(Notice::error(e)),
+                    Err(e) => Err(Notice::error(e.to_string())),
                 };
                 match written {
                     Ok(()) => self.say(Notice::info(format!(

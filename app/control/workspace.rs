@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::model::Registry;
 use crate::protocol::DeviceId;
 use crate::workspace::{
-    Fixture, LiveWorkspace, LoginState, Snapshot, Workspace, WorkspaceFeed, merge_reload,
+    Fixture, LiveWorkspace, LoginState, OpenError, Snapshot, Workspace, WorkspaceFeed, merge_reload,
 };
 
 use super::Wake;
@@ -16,7 +16,7 @@ use super::notice::Notice;
 
 /// The workspace, or why there is none, with its registry and its live source.
 pub struct WorkspaceCtl {
-    workspace: Result<Arc<Workspace>, String>,
+    workspace: Result<Arc<Workspace>, OpenError>,
     /// Watches the files and publishes each reload to every reader; `None` for a workspace
     /// that is not followed (benchmarks, tests).
     live: Option<LiveWorkspace>,
@@ -31,7 +31,7 @@ pub struct WorkspaceCtl {
 impl WorkspaceCtl {
     /// The controller of `workspace`, not followed on disk; nobody is logged in until the
     /// window logs them in.
-    pub fn fixed(workspace: Result<Workspace, String>) -> Self {
+    pub fn fixed(workspace: Result<Workspace, OpenError>) -> Self {
         let workspace = workspace.map(Arc::new);
         let registry = match &workspace {
             Ok(ws) => ws.registry(&LoginState::Only(Vec::new())),
@@ -49,10 +49,11 @@ impl WorkspaceCtl {
     /// The controller of `workspace`, followed on disk: every reload reaches the window (woken
     /// by `wake`) and every reader given [`WorkspaceCtl::feed`]. Returns what stands in the way
     /// of following it, if anything.
-    pub fn live(workspace: Result<Workspace, String>, wake: &Wake) -> (Self, Vec<Notice>) {
+    pub fn live(workspace: Result<Workspace, OpenError>, wake: &Wake) -> (Self, Vec<Notice>) {
         match workspace {
             Ok(ws) => {
-                let mut ctl = Self::fixed(Err(String::new()));
+                // Until `follow` puts the live workspace in its place, at once.
+                let mut ctl = Self::fixed(Err(OpenError::NotFound));
                 let notices = ctl.follow(LiveWorkspace::start(ws), wake);
                 (ctl, notices)
             }
@@ -86,11 +87,8 @@ impl WorkspaceCtl {
     }
 
     /// The workspace, or why none is open.
-    pub fn get(&self) -> Result<&Workspace, &str> {
-        self.workspace
-            .as_ref()
-            .map(|ws| ws.as_ref())
-            .map_err(String::as_str)
+    pub fn get(&self) -> Result<&Workspace, &OpenError> {
+        self.workspace.as_ref().map(|ws| ws.as_ref())
     }
 
     /// The workspace, shared, for a reader that keeps it (the suite runner).
@@ -220,8 +218,9 @@ impl WorkspaceCtl {
         match LiveWorkspace::open(root) {
             Ok(live) => Ok(self.follow(live, wake)),
             Err(e) => {
-                self.workspace = Err(e.to_string());
-                Err(Notice::error(e.to_string()))
+                let notice = Notice::error(e.to_string());
+                self.workspace = Err(e.into());
+                Err(notice)
             }
         }
     }
@@ -297,7 +296,7 @@ mod tests {
     #[test]
     fn a_reload_keeps_who_is_logged_in() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(OpenError::from));
         let inv = DeviceId::new("invPk", "inv01");
         ctl.set_login(&inv, true);
         ctl.reload().expect("reloads");
@@ -308,7 +307,7 @@ mod tests {
     #[test]
     fn a_saved_fixture_is_listed_at_once() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(OpenError::from));
         let before = ctl.get().expect("workspace").fixtures.len();
         let fixture = crate::workspace::Draft::default().to_fixture(
             "a new one",
@@ -331,7 +330,7 @@ mod tests {
         std::os::unix::fs::symlink("..", root.join("messages/loop")).expect("link");
         let wake: Wake = Arc::new(|| {});
         let (mut ctl, notices) =
-            WorkspaceCtl::live(Workspace::load(&root).map_err(|e| e.to_string()), &wake);
+            WorkspaceCtl::live(Workspace::load(&root).map_err(OpenError::from), &wake);
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(
             notices[0].error
@@ -357,7 +356,7 @@ mod tests {
     #[test]
     fn switching_environment_changes_devices_and_forgets_logins() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(OpenError::from));
         ctl.set_login(&DeviceId::new("invPk", "inv01"), true);
         ctl.switch_env(Some("lab")).expect("switches");
         let ws = ctl.get().expect("workspace");
@@ -387,7 +386,7 @@ mod tests {
     #[test]
     fn a_second_workspace_is_refused_by_name() {
         let (_dir, root) = sample();
-        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(|e| e.to_string()));
+        let mut ctl = WorkspaceCtl::fixed(Workspace::load(&root).map_err(OpenError::from));
         let wake: Wake = Arc::new(|| {});
         let refused = ctl.open(&root, &wake).expect_err("one workspace at a time");
         assert!(refused.text.contains("--workspace"), "{}", refused.text);
@@ -407,7 +406,7 @@ mod tests {
                 .unwrap_or_else(|_| panic!("{what} within 10 s"));
         };
         let (mut ctl, notices) =
-            WorkspaceCtl::live(Workspace::load(&root).map_err(|e| e.to_string()), &wake);
+            WorkspaceCtl::live(Workspace::load(&root).map_err(OpenError::from), &wake);
         assert!(notices.is_empty(), "{notices:?}");
         let inv = DeviceId::new("invPk", "inv01");
         ctl.set_login(&inv, true);

@@ -3,6 +3,10 @@
 //! in, and following its live workspace so that it always answers with the models on disk. It
 //! never answers a command or a reply: those pass between the platform side and the device.
 
+mod error;
+
+pub use error::HubError;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -187,7 +191,11 @@ pub struct Hub {
 impl Hub {
     /// Connects to `broker` and serves the devices of the workspace `feed` follows. Every
     /// sub-device starts logged out, as on a real hub.
-    pub fn start(broker: BrokerUrl, tls: TlsOptions, feed: WorkspaceFeed) -> Result<Self, String> {
+    pub fn start(
+        broker: BrokerUrl,
+        tls: TlsOptions,
+        feed: WorkspaceFeed,
+    ) -> Result<Self, HubError> {
         Self::start_steered(broker, tls, feed, None)
     }
 
@@ -197,7 +205,7 @@ impl Hub {
         tls: TlsOptions,
         feed: WorkspaceFeed,
         policy: Option<Arc<dyn HubPolicy>>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, HubError> {
         if broker.scheme == Scheme::Mqtts {
             // Fail now, with the file named, rather than on every reconnect.
             client_config(&tls)?;
@@ -208,7 +216,7 @@ impl Hub {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the hub's runtime: {e}"))?;
+            .map_err(HubError::Runtime)?;
         let thread = std::thread::Builder::new()
             .name("thingbench-hub".into())
             .spawn(move || {
@@ -223,7 +231,7 @@ impl Hub {
                     )));
                 }
             })
-            .map_err(|e| format!("cannot start the hub thread: {e}"))?;
+            .map_err(HubError::Thread)?;
         Ok(Self {
             stop: Some(StopSwitch::Runtime(stop_tx)),
             thread: Some(thread),
@@ -239,7 +247,7 @@ impl Hub {
         link: Link,
         feed: WorkspaceFeed,
         departures: Arc<Departures>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, HubError> {
         Self::start_link(link, Served::new(feed, None, Some(departures)))
     }
 
@@ -249,11 +257,11 @@ impl Hub {
         link: Link,
         feed: WorkspaceFeed,
         policy: Arc<dyn HubPolicy>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, HubError> {
         Self::start_link(link, Served::new(feed, Some(policy), None))
     }
 
-    fn start_link(link: Link, served: Served) -> Result<Self, String> {
+    fn start_link(link: Link, served: Served) -> Result<Self, HubError> {
         let stop = Arc::new(AtomicBool::new(false));
         let (status_tx, status_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -272,7 +280,7 @@ impl Hub {
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the hub thread: {e}"))?;
+            .map_err(HubError::Thread)?;
         Ok(Self {
             stop: Some(StopSwitch::Flag(stop)),
             thread: Some(thread),
@@ -281,7 +289,7 @@ impl Hub {
     }
 
     /// Waits until the hub is connected and subscribed, or says why not.
-    pub fn wait_connected(&self, within: Duration) -> Result<(), String> {
+    pub fn wait_connected(&self, within: Duration) -> Result<(), HubError> {
         let deadline = std::time::Instant::now() + within;
         let mut last = String::from("no answer from the broker");
         loop {
@@ -291,10 +299,8 @@ impl Hub {
                 Ok(HubStatus::Disconnected(reason)) => last = reason,
                 // Nothing is answered before the hub is subscribed.
                 Ok(HubStatus::RepliesNotSent { .. }) => {}
-                Ok(HubStatus::Stopped(reason)) => {
-                    return Err(format!("the hub could not start: {reason}"));
-                }
-                Err(_) => return Err(format!("the hub could not connect: {last}")),
+                Ok(HubStatus::Stopped(reason)) => return Err(HubError::Stopped(reason)),
+                Err(_) => return Err(HubError::NotConnected(last)),
             }
         }
     }
@@ -464,7 +470,7 @@ async fn serve(
         match client_event_loop(client_id, &broker, Duration::from_secs(30), None, &tls) {
             Ok(pair) => pair,
             Err(e) => {
-                let _ = status.send(HubStatus::Stopped(e));
+                let _ = status.send(HubStatus::Stopped(e.to_string()));
                 return;
             }
         };
@@ -532,14 +538,16 @@ fn send_replies(
     link_tx: &mut rumqttd::local::LinkTx,
     newest: &mut Option<(String, Vec<u8>)>,
     queued: &mut usize,
-) -> Result<(), String> {
+) -> Result<(), HubError> {
     let lost = std::mem::take(queued) + 1;
     match newest.take() {
-        Some((topic, payload)) => link_tx.publish(topic, payload).map(|_| ()).map_err(|e| {
-            format!(
-                "the embedded broker stopped taking replies ({e}); {lost} replies were not sent"
-            )
-        }),
+        Some((topic, payload)) => link_tx
+            .publish(topic, payload)
+            .map(|_| ())
+            .map_err(|source| HubError::RepliesLost {
+                lost,
+                source: Box::new(source),
+            }),
         None => Ok(()),
     }
 }
@@ -589,13 +597,13 @@ fn serve_link(
                 if queued >= LINK_BATCH
                     && let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued)
                 {
-                    let _ = status.send(HubStatus::Stopped(e));
+                    let _ = status.send(HubStatus::Stopped(e.to_string()));
                     return;
                 }
             }
             Err(rumqttd::local::LinkError::RecvTimeout(_)) if newest.is_some() => {
                 if let Err(e) = send_replies(&mut link_tx, &mut newest, &mut queued) {
-                    let _ = status.send(HubStatus::Stopped(e));
+                    let _ = status.send(HubStatus::Stopped(e.to_string()));
                     return;
                 }
             }

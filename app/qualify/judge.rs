@@ -42,7 +42,7 @@ pub enum Seen {
     Connect {
         at_ms: u64,
         conn: u64,
-        signed: Result<(), String>,
+        signed: Result<(), super::Unsigned>,
     },
     /// The device's connection `conn` ended; `departed` when it was the device's last open
     /// connection (by [`crate::broker::Departures`], the model the hub follows too).

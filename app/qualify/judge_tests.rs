@@ -301,7 +301,7 @@ fn a_bad_signature_an_invalid_request_a_reused_id_and_a_time_ahead_are_caught() 
     d.record.seen.push(Seen::Connect {
         at_ms: 0,
         conn: 1,
-        signed: Err("the password is not the signature of the client id".into()),
+        signed: Err(crate::protocol::SignError::Mismatch.into()),
     });
     d.connect(100);
     d.login(110, "inv01");

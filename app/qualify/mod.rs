@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod desk;
+pub mod error;
 pub mod judge;
 pub mod judge_link;
 pub mod picture;
@@ -15,6 +16,7 @@ pub mod words;
 
 pub use checks::{CheckId, CheckResult, Evidence, Level, Verdict};
 pub use desk::SentCommand;
+pub use error::{QualifyError, Unsigned};
 pub use judge::{
     CommandExchange, CommandReply, CommandStatus, Record, Seen, SeenRequest, judge, judge_so_far,
     pair_replies,

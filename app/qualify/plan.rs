@@ -412,9 +412,8 @@ mod tests {
         Workspace::load(&root).expect("the sample workspace loads")
     }
 
-    fn load(text: &str) -> Result<Plan, String> {
+    fn load(text: &str) -> Result<Plan, FileError> {
         Plan::from_slice(Path::new("plans/p.json"), text.as_bytes(), &sample())
-            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -623,7 +622,7 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let err = load(text).expect_err(text);
+            let err = load(text).expect_err(text).to_string();
             assert!(err.starts_with("plans/p.json"), "{err}");
             assert!(
                 err.contains(expected),

@@ -22,6 +22,7 @@ use crate::protocol::{
 };
 
 use super::desk::{Desk, SentCommand};
+use super::error::{QualifyError, Unsigned};
 use super::judge::{Record, Seen, SeenRequest};
 use super::judge_link::{SeenLink, SeenTls};
 use super::plan::{Answer, Network, Plan};
@@ -153,7 +154,7 @@ impl Steering {
         state.next_conn
     }
 
-    fn refused(&self, conn: u64, why: String) {
+    fn refused(&self, conn: u64, why: Unsigned) {
         {
             let mut state = self.state();
             if state.finished {
@@ -166,6 +167,7 @@ impl Steering {
                 signed: Err(why.clone()),
             });
         }
+        let why = why.to_string();
         self.tell(QualifyEvent::Refused { conn, why });
     }
 
@@ -542,12 +544,9 @@ impl Steering {
         }
         let uncertified = tls.is_some_and(|t| t.client_ca_required && !t.client_certified);
         let refusal = if uncertified {
-            Some(
-                "it came without a client certificate, and --tls-client-ca requires one signed by that CA"
-                    .to_owned(),
-            )
+            Some(Unsigned::Uncertified)
         } else {
-            self.verify(connect).err().map(|why| why.to_string())
+            self.verify(connect).err().map(Unsigned::Sign)
         };
         if let Some(why) = refusal {
             self.refused(conn, why);
@@ -596,7 +595,7 @@ impl Qualification {
         upstream: SocketAddr,
         courier: Option<Courier>,
         wake: Box<dyn Fn() + Send + Sync>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, QualifyError> {
         Self::start_tls(plan, registry, listen, upstream, courier, None, wake)
     }
 
@@ -609,17 +608,12 @@ impl Qualification {
         courier: Option<Courier>,
         tls: Option<Arc<DoorTls>>,
         wake: Box<dyn Fn() + Send + Sync>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, QualifyError> {
         let secret = registry
             .devices
             .get(&plan.device)
             .and_then(|d| d.secret.clone())
-            .ok_or_else(|| {
-                format!(
-                    "the workspace has no usable secret for {}, so its CONNECT signatures cannot be checked; set its secret in workspace.json",
-                    plan.device
-                )
-            })?;
+            .ok_or_else(|| QualifyError::NoSecret(plan.device.clone()))?;
         let (events_tx, events) = std::sync::mpsc::channel();
         let (now, _) = watch::channel(Conditions::default());
         let record = Record {
@@ -658,7 +652,7 @@ impl Qualification {
             tls,
             clock(Arc::clone(&steering)),
         )
-        .map_err(|e| format!("{e}; the device needs it: choose another --listen"))?;
+        .map_err(QualifyError::Listen)?;
         Ok(Self {
             steering,
             events,

@@ -12,6 +12,7 @@ use crate::hub::{Hub, HubPolicy};
 use crate::transport::{BrokerUrl, Scheme, SessionCommand, TlsOptions};
 use crate::workspace::{LoginState, WorkspaceFeed};
 
+use super::QualifyError;
 use super::plan::Plan;
 use super::run::{Courier, Qualification};
 
@@ -36,7 +37,7 @@ impl Stand {
         broker: Option<BrokerUrl>,
         tls: TlsOptions,
         wake: Box<dyn Fn() + Send + Sync>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, QualifyError> {
         Self::start_tls(plan, feed, listen, broker, tls, None, wake)
     }
 
@@ -50,22 +51,20 @@ impl Stand {
         tls: TlsOptions,
         door_tls: Option<Arc<DoorTls>>,
         wake: Box<dyn Fn() + Send + Sync>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, QualifyError> {
         let ws = feed.workspace();
         // An unreadable secret is named with its variable, not taken for a missing one.
         if let Some(entry) = std::iter::once(ws.gateway_entry())
             .chain(ws.device_entries())
             .find(|entry| entry.id() == plan.device)
         {
-            entry.secret().map_err(|e| e.to_string())?;
+            entry.secret()?;
         }
         let registry = ws.registry(&LoginState::Only(Vec::new()));
         let (embedded, upstream, url, courier_url) = match &broker {
             Some(url) => {
                 if url.scheme == Scheme::Mqtts {
-                    return Err(format!(
-                        "qualify forwards plain MQTT and reads the device's CONNECT: give an mqtt:// broker, not {url}"
-                    ));
+                    return Err(QualifyError::TlsBroker(url.clone()));
                 }
                 (None, resolve(url)?, url.clone(), url.clone())
             }
@@ -75,8 +74,7 @@ impl Stand {
                     workspace: Some(feed.clone()),
                     ..BrokerOptions::default()
                 };
-                let (broker, links) = EmbeddedBroker::start_with(options, &["thingbench-hub"])
-                    .map_err(|e| e.to_string())?;
+                let (broker, links) = EmbeddedBroker::start_with(options, &["thingbench-hub"])?;
                 let url = broker.url();
                 // The proxy is the door here: it reaches rumqttd itself, not the broker's door.
                 let inner = broker.inner_url();
@@ -89,9 +87,7 @@ impl Stand {
         // The platform's side sends the plan's commands from a client of its own.
         let courier = if plan.phases.iter().any(|p| !p.commands.is_empty()) {
             let session = crate::runner::connect::platform_session(courier_url, tls.clone())
-                .map_err(|e| {
-                    format!("the platform's client, which sends the plan's commands: {e}")
-                })?;
+                .map_err(QualifyError::Courier)?;
             let session = Mutex::new(session);
             let courier: Courier = Box::new(move |topic: &str, payload: &[u8]| {
                 let session = session
@@ -111,16 +107,14 @@ impl Stand {
         let policy: Arc<dyn HubPolicy> = qualification.steering.clone();
         let (broker, hub) = match (embedded, broker) {
             (Some((broker, mut links)), _) => {
-                let link = links
-                    .pop()
-                    .ok_or("the embedded broker gave no link for the hub")?;
+                let link = links.pop().ok_or(QualifyError::NoHubLink)?;
                 (
                     Some(broker),
                     Hub::start_on_link_steered(link, feed, policy)?,
                 )
             }
             (None, Some(url)) => (None, Hub::start_steered(url, tls, feed, Some(policy))?),
-            (None, None) => return Err("no broker to qualify on".into()),
+            (None, None) => return Err(QualifyError::NoBroker),
         };
         hub.wait_connected(Duration::from_secs(10))?;
         Ok(Self {
@@ -159,10 +153,10 @@ impl Drop for Stand {
 }
 
 /// The first address of `url`'s host and port.
-fn resolve(url: &BrokerUrl) -> Result<SocketAddr, String> {
+fn resolve(url: &BrokerUrl) -> Result<SocketAddr, QualifyError> {
     (url.host.as_str(), url.port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| format!("cannot find the host of {url}: check the broker's name"))
+        .ok_or_else(|| QualifyError::UnknownHost(url.clone()))
 }

@@ -24,6 +24,13 @@ pub enum ReportError {
         folder: PathBuf,
         source: std::io::Error,
     },
+    /// `--product` names a product that `workspace.json` does not list.
+    #[error("{}: product \"{product}\" is not in products; use one of {}", .file.display(), .known.join(", "))]
+    UnknownProduct {
+        file: PathBuf,
+        product: String,
+        known: Vec<String>,
+    },
     /// A file of a generated suite could not be written.
     #[error("{}: cannot write ({source}); check --out", .file.display())]
     WriteFixture {

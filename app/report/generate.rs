@@ -29,18 +29,17 @@ pub struct Generated {
 pub fn generate(
     workspace: &Workspace,
     products: &[String],
-) -> Result<(Vec<Generated>, Vec<String>), String> {
+) -> Result<(Vec<Generated>, Vec<String>), super::ReportError> {
     let registry = workspace.registry(&LoginState::All);
     let mut keys: Vec<&String> = workspace.file.products.keys().collect();
     keys.sort();
     for wanted in products {
         if !keys.contains(&wanted) {
-            let known: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-            return Err(format!(
-                "{}: product \"{wanted}\" is not in products; use one of {}",
-                workspace.root.join("workspace.json").display(),
-                known.join(", ")
-            ));
+            return Err(super::ReportError::UnknownProduct {
+                file: workspace.root.join("workspace.json"),
+                product: wanted.clone(),
+                known: keys.iter().map(|k| (*k).clone()).collect(),
+            });
         }
     }
     let mut out = Vec::new();

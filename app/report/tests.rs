@@ -251,7 +251,9 @@ fn generate_names_what_each_fixture_tests_and_gives_the_same_suite_twice() {
         "{names:?}"
     );
     assert!(first.iter().all(|g| g.file.starts_with("meterPk")));
-    let unknown = generate::generate(&ws, &["nopePk".to_owned()]).expect_err("unknown product");
+    let unknown = generate::generate(&ws, &["nopePk".to_owned()])
+        .expect_err("unknown product")
+        .to_string();
     assert!(
         unknown.contains("product \"nopePk\" is not in products; use one of gwPk, invPk, meterPk"),
         "{unknown}"

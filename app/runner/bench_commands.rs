@@ -10,6 +10,7 @@ use crate::transport::{
     Auth, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, client_event_loop,
 };
 
+use super::ConnectError;
 use super::bench::{BenchConfig, BenchReport, percentile};
 
 /// A device in this process that answers every set command for it at once, with 200, as
@@ -26,7 +27,7 @@ pub struct InProcessDevice {
 impl InProcessDevice {
     /// Connects as `config` says (the device's identity) and answers until dropped; returns
     /// once it is subscribed to the commands of `device`.
-    pub fn start(config: SessionConfig, device: &DeviceId) -> Result<Self, String> {
+    pub fn start(config: SessionConfig, device: &DeviceId) -> Result<Self, ConnectError> {
         let (client, eventloop) = device_event_loop(&config)?;
         let filter = format!(
             "/sys/{}/{}/thing/service/#",
@@ -35,7 +36,7 @@ impl InProcessDevice {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the in-process device's runtime: {e}"))?;
+            .map_err(ConnectError::DeviceThread)?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let broker = config.broker.clone();
@@ -46,7 +47,7 @@ impl InProcessDevice {
                     client, eventloop, filter, &broker, ready_tx, stop_rx,
                 ));
             })
-            .map_err(|e| format!("cannot start the in-process device: {e}"))?;
+            .map_err(ConnectError::DeviceThread)?;
         let device = Self {
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -54,7 +55,7 @@ impl InProcessDevice {
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(())) => Ok(device),
             Ok(Err(why)) => Err(why),
-            Err(_) => Err("the in-process device did not subscribe within 10 s".into()),
+            Err(_) => Err(ConnectError::DeviceUnsubscribed),
         }
     }
 }
@@ -71,7 +72,7 @@ impl Drop for InProcessDevice {
 }
 
 /// A client as `config` says, signing as its device when it has a secret.
-fn device_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), String> {
+fn device_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), ConnectError> {
     let (client_id, credentials) = match &config.auth {
         Auth::None => (config.client_id.clone(), None),
         Auth::Password { username, password } => (
@@ -91,7 +92,7 @@ fn device_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop),
         credentials,
         &config.tls,
     )
-    .map_err(|e| e.to_string())
+    .map_err(ConnectError::from)
 }
 
 /// Subscribes to `filter` at each connect (saying on `ready` when the first holds, or why it
@@ -101,7 +102,7 @@ async fn answer_commands(
     mut eventloop: EventLoop,
     filter: String,
     broker: &crate::transport::BrokerUrl,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
+    ready: std::sync::mpsc::Sender<Result<(), ConnectError>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut ready = Some(ready);
@@ -118,9 +119,7 @@ async fn answer_commands(
                 if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce)
                     && let Some(ready) = ready.take()
                 {
-                    let _ = ready.send(Err(format!(
-                        "the in-process device could not subscribe: {e}"
-                    )));
+                    let _ = ready.send(Err(ConnectError::DeviceSubscribe(e)));
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
@@ -132,9 +131,9 @@ async fn answer_commands(
                     let _ = ready.send(if granted {
                         Ok(())
                     } else {
-                        Err(format!(
-                            "the broker refused the in-process device's subscription to {filter}"
-                        ))
+                        Err(ConnectError::DeviceRefused {
+                            filter: filter.clone(),
+                        })
                     });
                 }
             }
@@ -154,9 +153,7 @@ async fn answer_commands(
             Err(e) => {
                 if let Some(ready) = ready.take() {
                     let why = crate::transport::connection_error_words(broker, &e);
-                    let _ = ready.send(Err(format!(
-                        "the in-process device could not connect: {why}"
-                    )));
+                    let _ = ready.send(Err(ConnectError::DeviceConnect(why)));
                     return;
                 }
                 // Reconnects at the next poll; not at once over and over.

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use crate::broker::{BrokerOptions, EmbeddedBroker};
 use crate::hub::Hub;
-use crate::transport::{Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions};
+use crate::runner::ConnectError;
+use crate::transport::{
+    Auth, BrokerUrl, Session, SessionConfig, SessionEvent, TlsOptions, TransportError,
+};
 use crate::workspace::{Workspace, WorkspaceFeed};
 
 /// The embedded broker with the reference hub on it, answering with the newest workspace of
@@ -15,7 +18,7 @@ use crate::workspace::{Workspace, WorkspaceFeed};
 pub fn start_embedded(
     feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
-) -> Result<(EmbeddedBroker, Hub), String> {
+) -> Result<(EmbeddedBroker, Hub), ConnectError> {
     start_embedded_tls(feed, listen, None)
 }
 
@@ -24,18 +27,15 @@ pub fn start_embedded_tls(
     feed: WorkspaceFeed,
     listen: Option<SocketAddr>,
     tls: Option<std::sync::Arc<crate::broker::tls::DoorTls>>,
-) -> Result<(EmbeddedBroker, Hub), String> {
+) -> Result<(EmbeddedBroker, Hub), ConnectError> {
     let options = BrokerOptions {
         listen,
         workspace: Some(feed.clone()),
         tls,
         ..BrokerOptions::default()
     };
-    let (broker, mut links) =
-        EmbeddedBroker::start_with(options, &["thingbench-hub"]).map_err(|e| e.to_string())?;
-    let link = links
-        .pop()
-        .ok_or("the embedded broker gave no link for the hub")?;
+    let (broker, mut links) = EmbeddedBroker::start_with(options, &["thingbench-hub"])?;
+    let link = links.pop().ok_or(ConnectError::NoHubLink)?;
     let hub = Hub::start_on_link(link, feed, std::sync::Arc::clone(&broker.departures))?;
     hub.wait_connected(Duration::from_secs(10))?;
     Ok((broker, hub))
@@ -43,7 +43,11 @@ pub fn start_embedded_tls(
 
 /// The reference hub on the broker at `url`, connected and subscribed, answering with the
 /// newest workspace of `feed`.
-pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result<Hub, String> {
+pub fn start_hub(
+    feed: WorkspaceFeed,
+    url: BrokerUrl,
+    tls: TlsOptions,
+) -> Result<Hub, ConnectError> {
     let hub = Hub::start(url, tls, feed)?;
     hub.wait_connected(Duration::from_secs(10))?;
     Ok(hub)
@@ -51,8 +55,12 @@ pub fn start_hub(feed: WorkspaceFeed, url: BrokerUrl, tls: TlsOptions) -> Result
 
 /// A session connected as the workspace's gateway, signing with its secret when it has one. A
 /// secret that cannot be read is an error, never a connection without it.
-pub fn gateway_session(ws: &Workspace, url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
-    connected_session(device_config(ws, url, tls)?)
+pub fn gateway_session(
+    ws: &Workspace,
+    url: BrokerUrl,
+    tls: TlsOptions,
+) -> Result<Session, ConnectError> {
+    Ok(connected_session(device_config(ws, url, tls)?)?)
 }
 
 /// The session configuration of the workspace's gateway at `url`, signing with its secret when
@@ -61,9 +69,9 @@ pub fn device_config(
     ws: &Workspace,
     url: BrokerUrl,
     tls: TlsOptions,
-) -> Result<SessionConfig, String> {
+) -> Result<SessionConfig, ConnectError> {
     let gateway = ws.gateway();
-    let auth = match ws.gateway_entry().secret().map_err(|e| e.to_string())? {
+    let auth = match ws.gateway_entry().secret()? {
         Some(secret) => Auth::Sign {
             device: gateway.clone(),
             secret,
@@ -82,7 +90,7 @@ pub fn device_config(
 
 /// A session of thingbench's platform side, which sends commands to devices as the platform
 /// does: a client id of its own (never a device's identity), no credentials.
-pub fn platform_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+pub fn platform_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, TransportError> {
     connected_session(SessionConfig {
         broker: url,
         client_id: platform_client_id(),
@@ -101,7 +109,7 @@ pub fn platform_client_id() -> String {
 }
 
 /// A session that only watches: its own client id, no credentials.
-pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, String> {
+pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, TransportError> {
     connected_session(SessionConfig {
         broker: url,
         client_id: format!("thingbench-watch-{}", std::process::id()),
@@ -113,7 +121,7 @@ pub fn watcher_session(url: BrokerUrl, tls: TlsOptions) -> Result<Session, Strin
 }
 
 /// Starts a session and waits until it is connected, or says why not.
-pub(crate) fn connected_session(config: SessionConfig) -> Result<Session, String> {
+pub(crate) fn connected_session(config: SessionConfig) -> Result<Session, TransportError> {
     let url = config.broker.clone();
     let session = Session::start(config, Box::new(|| {}))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -124,7 +132,7 @@ pub(crate) fn connected_session(config: SessionConfig) -> Result<Session, String
             Ok(SessionEvent::Connected) => return Ok(session),
             Ok(SessionEvent::Disconnected { reason }) => last = reason,
             Ok(SessionEvent::Closed) | Err(_) => {
-                return Err(format!("could not connect to {url}: {last}"));
+                return Err(TransportError::NotConnected { broker: url, last });
             }
             Ok(_) => {}
         }
@@ -139,7 +147,7 @@ pub type Embedded = Option<(EmbeddedBroker, Hub)>;
 pub fn broker_or_embedded(
     feed: &WorkspaceFeed,
     url: Option<&str>,
-) -> Result<(Embedded, BrokerUrl), String> {
+) -> Result<(Embedded, BrokerUrl), ConnectError> {
     match url {
         Some(url) => Ok((None, BrokerUrl::parse(url)?)),
         None => {
@@ -156,7 +164,7 @@ pub fn broker_or_embedded(
 pub fn spawn_embedded(
     feed: WorkspaceFeed,
     wake: Box<dyn Fn() + Send>,
-) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
+) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), ConnectError>> {
     spawn_embedded_tls(feed, false, wake)
 }
 
@@ -166,7 +174,7 @@ pub fn spawn_embedded_tls(
     feed: WorkspaceFeed,
     tls: bool,
     wake: Box<dyn Fn() + Send>,
-) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), String>> {
+) -> mpsc::Receiver<Result<(Embedded, BrokerUrl), ConnectError>> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("thingbench-embedded".into())
@@ -178,7 +186,7 @@ pub fn spawn_embedded_tls(
                     let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
                     crate::broker::tls::DoorTls::new(&Default::default(), &root, loopback)
                         .map(|tls| Some(std::sync::Arc::new(tls)))
-                        .map_err(|e| e.to_string())
+                        .map_err(ConnectError::from)
                 } else {
                     Ok(None)
                 };
@@ -193,9 +201,7 @@ pub fn spawn_embedded_tls(
             }
         });
     if let Err(e) = spawned {
-        let _ = tx.send(Err(format!(
-            "cannot start the embedded broker's thread: {e}"
-        )));
+        let _ = tx.send(Err(ConnectError::Thread(e)));
     }
     rx
 }

@@ -21,7 +21,7 @@ use crate::protocol::{DeviceId, EpochMs, Method, ReplyCode, request_topic};
 use crate::transport::{BrokerUrl, RequestId, Session, SessionCommand, SessionEvent};
 use crate::workspace::{Fixture, IdSource, JsonFiles, LoginState, ResolvedMessage, Workspace};
 
-pub use error::RunError;
+pub use error::{ConnectError, RunError};
 pub use suite::{OUTAGE_PATIENCE, Suite};
 
 /// How one fixture ended.
@@ -312,7 +312,7 @@ impl<'a> Runner<'a> {
     /// of the run, and the run goes on.
     pub fn run_file(&mut self, path: &Path) -> SuiteResult {
         self.sync_timeout();
-        let loaded = load_fixture(path).map_err(|e| e.to_string());
+        let loaded = load_fixture(path);
         let effects = self.suite.file(path.to_owned(), loaded, Instant::now());
         self.pump(effects).result.unwrap_or_else(|| {
             Err(Unloadable {
@@ -585,7 +585,7 @@ impl<'a> Runner<'a> {
                 granted: Err(reason),
                 ..
             } => {
-                self.suite.refused(reason);
+                self.suite.refused(reason.to_string());
                 Vec::new()
             }
             SessionEvent::Closed if primary => {
@@ -754,11 +754,13 @@ pub fn load_fixture(path: &Path) -> Result<Fixture, crate::workspace::FileError>
 }
 
 /// Loads each fixture file of a run, as written (its variables are filled when it runs).
-pub fn load_fixtures(paths: Vec<PathBuf>) -> Vec<(PathBuf, Result<Fixture, String>)> {
+pub fn load_fixtures(
+    paths: Vec<PathBuf>,
+) -> Vec<(PathBuf, Result<Fixture, crate::workspace::FileError>)> {
     paths
         .into_iter()
         .map(|path| {
-            let loaded = load_fixture(&path).map_err(|e| e.to_string());
+            let loaded = load_fixture(&path);
             (path, loaded)
         })
         .collect()

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::model::Registry;
 use crate::protocol::{DeviceId, MsgId};
 use crate::transport::{BrokerUrl, OutageNews, OutageWatch};
-use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
+use crate::workspace::{FileError, Fixture, IdSource, LoginState, Workspace};
 
 use super::diagnosis::Diagnosis;
 use super::{Outcome, SuiteResult};
@@ -82,7 +82,7 @@ pub enum Effect {
 #[derive(Debug)]
 enum Job {
     /// A fixture file of a run, loaded by the driver (or why it could not be).
-    File(PathBuf, Result<Fixture, String>),
+    File(PathBuf, Result<Fixture, FileError>),
     /// A fixture given as it is, its result reported like a file's.
     Fixture(PathBuf, Fixture),
     /// Make exactly these sub-devices logged in.
@@ -261,7 +261,7 @@ impl Suite {
     /// progress; ends with [`Effect::Finished`].
     pub fn run(
         &mut self,
-        files: Vec<(PathBuf, Result<Fixture, String>)>,
+        files: Vec<(PathBuf, Result<Fixture, FileError>)>,
         now: Instant,
     ) -> Vec<Effect> {
         self.jobs.extend(
@@ -278,7 +278,7 @@ impl Suite {
     pub fn file(
         &mut self,
         path: PathBuf,
-        loaded: Result<Fixture, String>,
+        loaded: Result<Fixture, FileError>,
         now: Instant,
     ) -> Vec<Effect> {
         self.jobs.push_back(Job::File(path, loaded));

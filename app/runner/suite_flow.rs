@@ -79,6 +79,7 @@ impl Suite {
                     return true;
                 }
                 Job::File(path, Err(error)) => {
+                    let error = error.to_string();
                     self.effects
                         .push(Effect::Result(Err(Unloadable { path, error })));
                 }

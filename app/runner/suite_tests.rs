@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Effect, OUTAGE_PATIENCE, Send, Suite};
 use crate::protocol::{DeviceId, ReplyCode};
 use crate::runner::{Outcome, SuiteResult};
-use crate::workspace::{Fixture, IdSource, LoginState, Workspace};
+use crate::workspace::{FileError, Fixture, IdSource, LoginState, Workspace};
 
 fn sample() -> Arc<Workspace> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -166,7 +166,7 @@ fn a_timeout_fails_a_fixture_that_expects_a_code_and_passes_one_that_expects_sil
 fn a_disconnect_mid_suite_waits_for_the_reconnect_and_logs_in_again() {
     let start = Instant::now();
     let mut suite = Suite::new(sample(), IdSource::starting_at(1));
-    let files: Vec<(PathBuf, Result<Fixture, String>)> = vec![
+    let files: Vec<(PathBuf, Result<Fixture, FileError>)> = vec![
         ("one.json".into(), Ok(post("one", &[], 200))),
         ("two.json".into(), Ok(post("two", &["invPk/inv01"], 200))),
     ];
@@ -235,7 +235,7 @@ fn an_outage_past_its_patience_fails_what_is_left_at_once_and_says_so_once() {
     let mut suite = Suite::new(sample(), IdSource::starting_at(1));
     let effects = suite.disconnected("connection refused", start);
     assert_eq!(news(&effects).len(), 1);
-    let files: Vec<(PathBuf, Result<Fixture, String>)> = vec![
+    let files: Vec<(PathBuf, Result<Fixture, FileError>)> = vec![
         ("one.json".into(), Ok(post("one", &[], 200))),
         ("two.json".into(), Ok(post("two", &[], 200))),
     ];
@@ -286,7 +286,7 @@ fn a_stop_drops_the_fixtures_not_started_and_counts_them() {
     while let [_] = sends(&effects)[..] {
         effects = suite.ended(replied(200), Vec::new(), now);
     }
-    let files: Vec<(PathBuf, Result<Fixture, String>)> = (0..4)
+    let files: Vec<(PathBuf, Result<Fixture, FileError>)> = (0..4)
         .map(|i| (PathBuf::from(format!("{i}.json")), Ok(post("n", &[], 200))))
         .collect();
     let effects = suite.run(files, now);
@@ -313,8 +313,15 @@ fn a_stop_drops_the_fixtures_not_started_and_counts_them() {
 fn an_unloadable_file_is_a_failed_result_and_the_run_goes_on() {
     let now = Instant::now();
     let mut suite = Suite::new(sample(), IdSource::starting_at(1));
-    let files: Vec<(PathBuf, Result<Fixture, String>)> = vec![
-        ("bad.json".into(), Err("bad.json: is not valid JSON".into())),
+    let files: Vec<(PathBuf, Result<Fixture, FileError>)> = vec![
+        (
+            "bad.json".into(),
+            Err(FileError::new(
+                Path::new("bad.json"),
+                "",
+                "is not valid JSON",
+            )),
+        ),
         ("good.json".into(), Ok(post("good", &[], 200))),
     ];
     let effects = suite.run(files, now);
@@ -322,6 +329,7 @@ fn an_unloadable_file_is_a_failed_result_and_the_run_goes_on() {
         panic!("{effects:?}")
     };
     assert_eq!(unloadable.path, PathBuf::from("bad.json"));
+    assert_eq!(unloadable.error, "bad.json: is not valid JSON");
     assert_eq!(
         sends(&effects).len(),
         1,

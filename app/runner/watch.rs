@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::ConnectError;
 use crate::model::{Finding, Registry, check};
 use crate::protocol::{DeviceId, EpochMs, MsgId, ReplyCode, parse_reply, parse_topic};
 use crate::transport::{OutageNews, OutageWatch, Session, SessionCommand, SessionEvent};
@@ -282,7 +283,7 @@ impl Watcher {
 
 /// Subscribes `session` to the [`watch_filters`] and waits until the broker granted each, or
 /// says which it refused and why.
-pub fn subscribe_watch(session: &Session, within: Duration) -> Result<(), String> {
+pub fn subscribe_watch(session: &Session, within: Duration) -> Result<(), ConnectError> {
     let mut waiting = watch_filters();
     for filter in &waiting {
         session.send(SessionCommand::Subscribe(filter.clone()));
@@ -296,15 +297,14 @@ pub fn subscribe_watch(session: &Session, within: Duration) -> Result<(), String
                 waiting.retain(|f| *f != filter);
             }
             Ok(SessionEvent::Closed) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err("the session ended before the broker granted the subscriptions".into());
+                return Err(ConnectError::Ended);
             }
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                return Err(format!(
-                    "the broker did not answer the subscription to {} within {} s",
-                    waiting.join(" and "),
-                    within.as_secs()
-                ));
+                return Err(ConnectError::Unanswered {
+                    filters: waiting,
+                    within_s: within.as_secs(),
+                });
             }
         }
     }
@@ -391,7 +391,7 @@ pub fn watch(
             SessionEvent::Subscribed {
                 granted: Err(reason),
                 ..
-            } => report.connection(&reason),
+            } => report.connection(&reason.to_string()),
             SessionEvent::Closed => {
                 // The newest reason is the one a session that gives up ends with.
                 let reason = outage

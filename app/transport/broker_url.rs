@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::BrokerUrlError;
+
 /// Plain TCP or TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -19,15 +21,13 @@ pub struct BrokerUrl {
 
 impl BrokerUrl {
     /// Parses `mqtt://host[:port]` (default 1883) or `mqtts://host[:port]` (default 8883).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BrokerUrlError> {
         let (scheme, rest) = if let Some(rest) = text.strip_prefix("mqtt://") {
             (Scheme::Mqtt, rest)
         } else if let Some(rest) = text.strip_prefix("mqtts://") {
             (Scheme::Mqtts, rest)
         } else {
-            return Err(format!(
-                "broker URL {text:?} must start with mqtt:// or mqtts:// (e.g. mqtt://127.0.0.1:1883)"
-            ));
+            return Err(BrokerUrlError::Scheme(text.to_owned()));
         };
         let rest = rest.trim_end_matches('/');
         let default_port = match scheme {
@@ -36,16 +36,16 @@ impl BrokerUrl {
         };
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                let port = port.parse().map_err(|_| {
-                    format!("broker URL {text:?} has a port that is not a number from 1 to 65535")
-                })?;
+                let port = port
+                    .parse()
+                    .map_err(|_| BrokerUrlError::Port(text.to_owned()))?;
                 (host, port)
             }
             _ => (rest, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(format!("broker URL {text:?} has no host"));
+            return Err(BrokerUrlError::NoHost(text.to_owned()));
         }
         Ok(Self {
             scheme,

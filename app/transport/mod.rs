@@ -5,6 +5,7 @@
 
 mod backoff;
 mod broker_url;
+mod error;
 mod outage;
 mod session;
 mod tls;
@@ -12,6 +13,7 @@ mod tls;
 pub use crate::protocol::MAX_PACKET;
 pub use backoff::Backoff;
 pub use broker_url::{BrokerUrl, Scheme};
+pub use error::{BrokerUrlError, SubscribeError, TlsConfigError, TooLarge, TransportError};
 pub use outage::{Outage, OutageNews, OutageWatch};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,

@@ -17,6 +17,7 @@ use crate::protocol::{
 use super::MAX_PACKET;
 use super::broker_url::{BrokerUrl, Scheme};
 use super::tls::{TlsOptions, client_config};
+use super::{SubscribeError, TooLarge, TransportError};
 
 /// How the session authenticates.
 #[derive(Clone, Debug)]
@@ -135,7 +136,7 @@ pub enum SessionEvent {
     /// replies cannot arrive.
     Subscribed {
         filter: String,
-        granted: Result<QoS, String>,
+        granted: Result<QoS, SubscribeError>,
     },
     /// The broker acknowledged a QoS 1 publish.
     Acked,
@@ -168,13 +169,16 @@ impl Session {
     /// Starts the session thread; it connects at once and reconnects by itself.
     ///
     /// `wake` is called after every event (the window requests a repaint with it).
-    pub fn start(config: SessionConfig, wake: Box<dyn Fn() + Send>) -> Result<Self, String> {
+    pub fn start(
+        config: SessionConfig,
+        wake: Box<dyn Fn() + Send>,
+    ) -> Result<Self, TransportError> {
         let (cmd_tx, cmd_rx) = tokio_mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+            .map_err(TransportError::Runtime)?;
         let thread = std::thread::Builder::new()
             .name("thingbench-session".into())
             .spawn(move || {
@@ -189,7 +193,7 @@ impl Session {
                 }
                 events.send(SessionEvent::Closed);
             })
-            .map_err(|e| format!("cannot start the session thread: {e}"))?;
+            .map_err(TransportError::Thread)?;
         Ok(Self {
             commands: cmd_tx,
             events: event_rx,
@@ -224,7 +228,7 @@ impl EventSink {
     }
 }
 
-fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), String> {
+fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), TransportError> {
     let (client_id, credentials) = match &config.auth {
         Auth::None => (config.client_id.clone(), None),
         Auth::Password { username, password } => (
@@ -254,7 +258,7 @@ pub fn client_event_loop(
     keep_alive: Duration,
     credentials: Option<(String, String)>,
     tls: &TlsOptions,
-) -> Result<(AsyncClient, EventLoop), String> {
+) -> Result<(AsyncClient, EventLoop), TransportError> {
     let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     opts.set_keep_alive(keep_alive.max(Duration::from_secs(1)))
         .set_clean_session(true)
@@ -278,13 +282,11 @@ pub fn client_event_loop(
 }
 
 /// Refuses a publish that rumqttc would answer by dropping the whole connection.
-fn check_size(topic: &str, payload: &[u8]) -> Result<(), String> {
+fn check_size(topic: &str, payload: &[u8]) -> Result<(), TooLarge> {
     // Fixed header, topic length prefix and packet id.
     let size = payload.len() + topic.len() + 16;
     if size > MAX_PACKET {
-        Err(format!(
-            "not sent: a packet of {size} bytes is over thingbench's MQTT limit of {MAX_PACKET} bytes"
-        ))
+        Err(TooLarge { size })
     } else {
         Ok(())
     }
@@ -439,8 +441,10 @@ async fn run(
 ) {
     let (mut client, eventloop) = match new_event_loop(&config) {
         Ok(pair) => pair,
-        Err(reason) => {
-            events.send(SessionEvent::Disconnected { reason });
+        Err(e) => {
+            events.send(SessionEvent::Disconnected {
+                reason: e.to_string(),
+            });
             return;
         }
     };
@@ -488,7 +492,7 @@ async fn run(
                         continue;
                     }
                     if !rumqttc::valid_filter(&filter) {
-                        let granted = Err(invalid_filter(&filter));
+                        let granted = Err(SubscribeError::InvalidFilter(filter.clone()));
                         events.send(SessionEvent::Subscribed { filter, granted });
                         continue;
                     }
@@ -526,7 +530,7 @@ async fn run(
                 }
                 Some(SessionCommand::Publish { topic, payload }) => {
                     let result = if connected {
-                        check_size(&topic, &payload).and_then(|()| {
+                        check_size(&topic, &payload).map_err(|e| e.to_string()).and_then(|()| {
                             client
                                 .try_publish(topic, QoS::AtLeastOnce, false, payload)
                                 .map_err(|e| format!("not sent: {e}"))
@@ -544,16 +548,16 @@ async fn run(
                         events.send(SessionEvent::Lost { request, reason: "not connected to the broker".into() });
                         continue;
                     }
-                    if let Err(reason) = check_size(&topic, &payload) {
-                        events.send(SessionEvent::Lost { request, reason });
+                    if let Err(e) = check_size(&topic, &payload) {
+                        events.send(SessionEvent::Lost { request, reason: e.to_string() });
                         continue;
                     }
                     let reply = reply_topic(&topic);
                     if !reply_topics.contains(&reply) {
                         // Subscribed before the first publish on this topic; the broker keeps the
                         // order. A filter of the caller's that covers it brings its replies already.
-                        if !covered(&filters, &reply) && let Err(reason) = subscribe(&client, &reply, &mut subscribing) {
-                            events.send(SessionEvent::Lost { request, reason });
+                        if !covered(&filters, &reply) && let Err(e) = subscribe(&client, &reply, &mut subscribing) {
+                            events.send(SessionEvent::Lost { request, reason: e.to_string() });
                             continue;
                         }
                         reply_topics.insert(reply.clone());
@@ -561,8 +565,8 @@ async fn run(
                     // A platform client also hears a command's own topic, where a device may
                     // answer by mistake (its own command comes back there too, and is dropped).
                     if config.platform && !command_topics.contains(&topic) {
-                        if let Err(reason) = subscribe(&client, &topic, &mut subscribing) {
-                            events.send(SessionEvent::Lost { request, reason });
+                        if let Err(e) = subscribe(&client, &topic, &mut subscribing) {
+                            events.send(SessionEvent::Lost { request, reason: e.to_string() });
                             continue;
                         }
                         command_topics.insert(topic.clone());
@@ -632,10 +636,8 @@ async fn run(
                         if let Some(filter) = sub_pkids.remove(&ack.pkid) {
                             let granted = match ack.return_codes.first() {
                                 Some(SubscribeReasonCode::Success(qos)) => Ok(*qos),
-                                Some(SubscribeReasonCode::Failure) => {
-                                    Err(format!("the broker refused the subscription to {filter} (check its access rules)"))
-                                }
-                                None => Err(format!("the broker answered the subscription to {filter} with no code")),
+                                Some(SubscribeReasonCode::Failure) => Err(SubscribeError::Refused(filter.clone())),
+                                None => Err(SubscribeError::NoCode(filter.clone())),
                             };
                             if granted.is_err() && let Some(at) = filters.iter().position(|f| *f == filter) {
                                 // The reply topics it was to cover need their own again.
@@ -723,7 +725,7 @@ fn subscribe(
     client: &AsyncClient,
     filter: &str,
     subscribing: &mut VecDeque<String>,
-) -> Result<(), String> {
+) -> Result<(), SubscribeError> {
     match client.try_subscribe(filter, QoS::AtLeastOnce) {
         Ok(()) => {
             subscribing.push_back(filter.to_owned());
@@ -731,19 +733,15 @@ fn subscribe(
         }
         Err(e) => {
             if rumqttc::valid_filter(filter) {
-                Err(format!("could not subscribe to {filter}: {e}"))
+                Err(SubscribeError::NotSent {
+                    filter: filter.to_owned(),
+                    why: e.to_string(),
+                })
             } else {
-                Err(invalid_filter(filter))
+                Err(SubscribeError::InvalidFilter(filter.to_owned()))
             }
         }
     }
-}
-
-/// Why `filter` cannot be subscribed to.
-fn invalid_filter(filter: &str) -> String {
-    format!(
-        "could not subscribe to {filter}: not a valid MQTT topic filter ('#' only last, '+' and '#' only as whole levels)"
-    )
 }
 
 /// What a publish handed to rumqttc was for.

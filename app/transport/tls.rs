@@ -9,6 +9,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::TlsConfigError;
+
 /// TLS settings of a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsOptions {
@@ -30,43 +32,49 @@ impl Default for TlsOptions {
     }
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| {
-        format!(
-            "{}: cannot read the {what}: {e}; check the path",
-            path.display()
-        )
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsConfigError> {
+    std::fs::read(path).map_err(|source| TlsConfigError::Read {
+        path: path.to_owned(),
+        what,
+        source,
     })
 }
 
-fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+fn certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     let pem = read(path, what)?;
     let certs = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: the {what} is not valid PEM: {e}", path.display()))?;
+        .map_err(|source| TlsConfigError::NotPem {
+            path: path.to_owned(),
+            what,
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(format!(
-            "{}: holds no PEM certificate; give the {what} in PEM form",
-            path.display()
-        ));
+        return Err(TlsConfigError::NoCertificate {
+            path: path.to_owned(),
+            what,
+        });
     }
     Ok(certs)
 }
 
 /// The rustls client configuration for `options`.
-pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        .map_err(TlsConfigError::Setup)?;
     let builder = if options.verify {
         let mut roots = rustls::RootCertStore::empty();
         match &options.ca_file {
             Some(path) => {
                 for cert in certs(path, "CA certificate")? {
-                    roots.add(cert).map_err(|e| {
-                        format!("{}: the CA certificate is not usable: {e}", path.display())
-                    })?;
+                    roots
+                        .add(cert)
+                        .map_err(|source| TlsConfigError::CaUnusable {
+                            path: path.clone(),
+                            source,
+                        })?;
                 }
             }
             None => {
@@ -75,9 +83,7 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Strin
                     let _ = roots.add(cert);
                 }
                 if roots.is_empty() {
-                    return Err(
-                        "no CA certificates found on this system; give the broker's CA file".into(),
-                    );
+                    return Err(TlsConfigError::NoSystemRoots);
                 }
             }
         }
@@ -93,16 +99,14 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Strin
             let chain = certs(cert_path, "client certificate")?;
             let key_pem = read(key_path, "client key")?;
             let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-                .map_err(|e| {
-                    format!(
-                        "{}: the client key is not valid PEM: {e}",
-                        key_path.display()
-                    )
+                .map_err(|source| TlsConfigError::KeyNotPem {
+                    path: key_path.clone(),
+                    source,
                 })?
-                .ok_or_else(|| format!("{}: holds no private key", key_path.display()))?;
+                .ok_or_else(|| TlsConfigError::NoKey(key_path.clone()))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key do not fit together: {e}"))
+                .map_err(TlsConfigError::KeyMismatch)
         }
     }
 }
@@ -166,7 +170,7 @@ mod tests {
             ca_file: Some(PathBuf::from("/no/such/ca.pem")),
             ..TlsOptions::default()
         };
-        let err = client_config(&options).expect_err("missing CA");
+        let err = client_config(&options).expect_err("missing CA").to_string();
         assert!(
             err.contains("/no/such/ca.pem") && err.contains("CA certificate"),
             "{err}"
@@ -178,7 +182,7 @@ mod tests {
             ca_file: Some(not_pem),
             ..TlsOptions::default()
         };
-        let err = client_config(&options).expect_err("not PEM");
+        let err = client_config(&options).expect_err("not PEM").to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
     }
 

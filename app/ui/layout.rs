@@ -35,7 +35,7 @@ impl WorkbenchApp {
         let ws = match workspace.get() {
             Ok(ws) => ws,
             Err(e) => {
-                no_workspace_ui(ui, e, sample.as_ref(), commands);
+                no_workspace_ui(ui, &e.to_string(), sample.as_ref(), commands);
                 return;
             }
         };

@@ -38,14 +38,14 @@ use crate::control::saved::{PerWorkspace, Persisted, restore_draft, saved_draft}
 pub use crate::control::{BottomTab, Command as UiCommand, LeftTab};
 use crate::control::{Wake, Workbench};
 use crate::history::{SCAN_BUDGET, synthetic};
-use crate::workspace::Workspace;
+use crate::workspace::{OpenError, Workspace};
 
 use dialogs::{DialogPurpose, FileDialogs, NativeDialogs};
 use fixtures_panel::FixturesPanel;
 
 /// How the app starts: the workspace, a broker URL instead of the embedded one, dialogs.
 pub struct Startup {
-    pub workspace: Result<Workspace, String>,
+    pub workspace: Result<Workspace, OpenError>,
     pub broker: Option<String>,
     pub dialogs: Box<dyn FileDialogs>,
     /// When the process started, to report the time to the first frame; `None` stays quiet.
@@ -56,7 +56,7 @@ pub struct Startup {
 
 impl Startup {
     /// The window on `workspace`, with the desktop's file dialogs.
-    pub fn new(workspace: Result<Workspace, String>, broker: Option<String>) -> Self {
+    pub fn new(workspace: Result<Workspace, OpenError>, broker: Option<String>) -> Self {
         Self {
             workspace,
             broker,
@@ -110,7 +110,12 @@ impl WorkbenchApp {
         } = startup;
         // Without a workspace here, the last one used.
         let workspace = match (workspace, &persisted.workspace) {
-            (Err(e), Some(last)) => Workspace::load(last).map_err(|e2| format!("{e}; {e2}")),
+            (Err(given), Some(last)) => {
+                Workspace::load(last).map_err(|last| OpenError::NorTheLast {
+                    given: Box::new(given),
+                    last,
+                })
+            }
             (ws, _) => ws,
         };
         let mut form = persisted.connection.clone();

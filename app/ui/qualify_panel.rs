@@ -38,7 +38,7 @@ pub fn qualify_ui(ui: &mut egui::Ui, qualify: &mut QualifyCtl, commands: &mut Ve
         }
     });
     if let Some(Err(error)) = qualify.plans.get(qualify.selected).map(|p| &p.plan) {
-        ui.colored_label(theme::error(ui), error);
+        ui.colored_label(theme::error(ui), error.to_string());
     }
     if qualify.plans.is_empty() {
         ui.weak("No plans: add one to the workspace's plans/ folder (see the README, \"Qualify a device\").");

@@ -276,8 +276,8 @@ pub fn command_of_body(value: &Value) -> Result<CommandKind, NotABatch> {
 mod tests {
     use super::*;
 
-    fn read(value: Value) -> Result<Command, String> {
-        Command::from_json(Path::new("messages/c.json"), &value).map_err(|e| e.to_string())
+    fn read(value: Value) -> Result<Command, FileError> {
+        Command::from_json(Path::new("messages/c.json"), &value)
     }
 
     #[test]
@@ -398,7 +398,7 @@ mod tests {
             ),
         ];
         for (value, said) in cases {
-            let error = read(value.clone()).expect_err("refused");
+            let error = read(value.clone()).expect_err("refused").to_string();
             assert!(error.starts_with("messages/c.json: "), "{error}");
             assert!(error.contains(said), "{value}: {error}");
         }

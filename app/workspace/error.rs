@@ -3,13 +3,32 @@
 use std::path::{Path, PathBuf};
 
 /// A problem with one file: which file, where in it, and why.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{}: {}{reason}", file.display(), place(path))]
 pub struct FileError {
     pub file: PathBuf,
     /// JSON path inside the file; empty when the problem is the whole file.
     pub path: String,
     pub reason: String,
+}
+
+/// Why no workspace is open.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum OpenError {
+    /// No folder was given, and none was found near the file or in `./fixtures`.
+    #[error(
+        "no workspace found near the file or in ./fixtures; pass --workspace DIR (a folder with workspace.json)"
+    )]
+    NotFound,
+    /// The workspace's files cannot be loaded.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The window's workspace cannot be opened, nor the last one it used.
+    #[error("{given}; {last}")]
+    NorTheLast {
+        given: Box<OpenError>,
+        last: FileError,
+    },
 }
 
 fn place(path: &str) -> String {

@@ -22,7 +22,7 @@ pub use atomic::{write_atomic, write_atomic_with};
 pub use batch::{Batch, BatchMethod, Entry, EntryTime, NotABatch, PointEntry};
 pub use command::{Command, command_body, command_of_body};
 pub use draft::{Doc, Draft, DraftMode};
-pub use error::FileError;
+pub use error::{FileError, OpenError};
 pub use event_post::{EventPost, output_sample};
 pub use fixture::{Expect, Fixture, FixtureBody, FixtureEntry, ResolvedMessage};
 pub use live::{LiveWorkspace, Snapshot, WorkspaceFeed, merge_reload};
