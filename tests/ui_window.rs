@@ -386,6 +386,27 @@ fn with_every_point_added_each_row_keeps_its_quality_and_buttons_in_view() {
     in_view("remove button", removes.map(|n| n.rect()).collect(), 5);
     let qualities = harness.get_all_by_label("quality");
     in_view("quality selector", qualities.map(|n| n.rect()).collect(), 3);
+    // A value several lines high (an ARRAY's items) stays in its own row: the rows' remove
+    // buttons come top to bottom, each below the one before.
+    let tops: Vec<f32> = harness
+        .get_all_by_label_contains("Remove point ")
+        .map(|n| n.rect().min.y)
+        .collect();
+    let items: Vec<egui::Rect> = harness
+        .get_all_by_label("+ item")
+        .map(|n| n.rect())
+        .collect();
+    assert!(items.len() >= 2, "{} ARRAY editors in view", items.len());
+    for pair in items.windows(2) {
+        assert!(
+            pair[0].max.y <= pair[1].min.y,
+            "one ARRAY editor runs into the next: {pair:?}"
+        );
+    }
+    assert!(
+        tops.windows(2).all(|pair| pair[0] < pair[1]),
+        "rows out of order: {tops:?}"
+    );
 }
 
 #[test]

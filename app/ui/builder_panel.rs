@@ -437,7 +437,9 @@ fn entry_ui(
                             ui.data_mut(|d| d.insert_temp(raw_id, raw));
                         }
                     });
-                    ui.horizontal(|ui| {
+                    // From the row's top: an ARRAY or STRUCT editor is several lines high, and
+                    // centred it would start halfway down and run into the next row.
+                    ui.horizontal_top(|ui| {
                         *changed |= match spec {
                             Some(spec) if !raw => {
                                 value_ui(ui, point_id, label.id, &spec.data_type, &mut point.value)
