@@ -67,6 +67,36 @@ pub enum Error {
 pub struct Broker {
     config: Arc<Config>,
     router_tx: Sender<(ConnectionId, Event)>,
+    // THINGBENCH PATCH (see THINGBENCH-PATCH.md): connections handed over in memory, for the
+    // first v4 server.
+    handed: Option<flume::Receiver<Box<dyn N>>>,
+}
+
+/// THINGBENCH PATCH (see THINGBENCH-PATCH.md): hands connections to the broker's first v4
+/// server without a socket (e.g. one end of `tokio::io::duplex`); each is served exactly as a
+/// connection its listener accepted, on the server's own thread.
+#[derive(Clone)]
+pub struct Handover(flume::Sender<Box<dyn N>>);
+
+/// THINGBENCH PATCH: the server a [`Handover`] hands to has stopped (or never started).
+#[derive(Debug, thiserror::Error)]
+#[error("the broker's server no longer takes connections")]
+pub struct ServerGone;
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover").finish_non_exhaustive()
+    }
+}
+
+impl Handover {
+    /// Hands `stream` to the server: it reads an MQTT CONNECT from it next.
+    pub fn hand<S>(&self, stream: S) -> Result<(), ServerGone>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        self.0.send(Box::new(stream)).map_err(|_| ServerGone)
+    }
 }
 
 impl Broker {
@@ -87,11 +117,19 @@ impl Broker {
                 // Start router first and then cluster in the background
                 let router_tx = router.spawn();
                 // cluster.spawn();
-                Broker { config, router_tx }
+                Broker {
+                    config,
+                    router_tx,
+                    handed: None,
+                }
             }
             None => {
                 let router_tx = router.spawn();
-                Broker { config, router_tx }
+                Broker {
+                    config,
+                    router_tx,
+                    handed: None,
+                }
             }
         }
     }
@@ -145,6 +183,14 @@ impl Broker {
     pub fn alerts(&self) -> Result<alerts::AlertsLink, alerts::LinkError> {
         let link = alerts::AlertsLink::new(self.router_tx.clone())?;
         Ok(link)
+    }
+
+    /// THINGBENCH PATCH (see THINGBENCH-PATCH.md): a way to hand connections to the first v4
+    /// server in memory, once `start` runs. A second call replaces the first one's.
+    pub fn handover(&mut self) -> Handover {
+        let (tx, rx) = flume::unbounded();
+        self.handed = Some(rx);
+        Handover(tx)
     }
 
     pub fn link(&self, client_id: &str) -> Result<(LinkTx, LinkRx), local::LinkError> {
@@ -206,6 +252,8 @@ impl Broker {
             for (_, config) in v4_config.clone() {
                 let server_thread = thread::Builder::new().name(config.name.clone());
                 let mut server = Server::new(config, self.router_tx.clone(), V4);
+                // THINGBENCH PATCH: the first v4 server also serves connections handed over.
+                server.handed = self.handed.take();
                 let handle = server_thread.spawn(move || {
                     let mut runtime = tokio::runtime::Builder::new_current_thread();
                     let runtime = runtime.enable_all().build().unwrap();
@@ -349,6 +397,8 @@ pub struct Server<P> {
     router_tx: Sender<(ConnectionId, Event)>,
     protocol: P,
     awaiting_will_handler: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    // THINGBENCH PATCH: connections handed over in memory (`Broker::handover`).
+    handed: Option<flume::Receiver<Box<dyn N>>>,
 }
 
 impl<P: Protocol + Clone + Send + 'static> Server<P> {
@@ -362,6 +412,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             router_tx,
             protocol,
             awaiting_will_handler: Arc::new(Mutex::new(HashMap::default())),
+            handed: None,
         }
     }
 
@@ -395,7 +446,31 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         let mut accept_pause = Duration::ZERO;
         loop {
             // Await new network connection.
-            let (stream, addr) = match listener.accept().await {
+            // THINGBENCH PATCH: or one handed over in memory, served as the listener's are
+            // (no TLS, no tenant).
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                stream = handed(self.handed.as_ref()) => {
+                    count += 1;
+                    task::spawn(
+                        remote(
+                            config.clone(),
+                            None,
+                            self.router_tx.clone(),
+                            stream,
+                            self.protocol.clone(),
+                            self.awaiting_will_handler.clone(),
+                        )
+                        .instrument(tracing::error_span!(
+                            "handed_link",
+                            client_id = field::Empty,
+                            connection_id = field::Empty,
+                        )),
+                    );
+                    continue;
+                }
+            };
+            let (stream, addr) = match accepted {
                 Ok((s, r)) => {
                     accept_pause = Duration::ZERO;
                     (s, r)
@@ -480,6 +555,17 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             time::sleep(delay).await;
         }
     }
+}
+
+/// THINGBENCH PATCH: the next connection handed over; never, when there is no handover or
+/// nobody can hand any more.
+async fn handed(rx: Option<&flume::Receiver<Box<dyn N>>>) -> Box<dyn N> {
+    if let Some(rx) = rx {
+        if let Ok(stream) = rx.recv_async().await {
+            return stream;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Configures the Websocket connection to indicate the correct protocol
