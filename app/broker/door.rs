@@ -1,8 +1,8 @@
 //! The door MQTT clients come in by, in front of a broker: a tokio accept loop that sets
 //! TCP_NODELAY on every socket it accepts (on any OS), reads each client's CONNECT to know who
 //! it is, and only then opens a connection to the broker behind it and forwards bytes both
-//! ways (`forward.rs`). The broker behind is a TCP address, or the embedded rumqttd, handed
-//! one end of an in-memory stream per connection ([`Behind`]). It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
+//! ways (`forward.rs`). The broker behind is a TCP address, or the embedded rumqttd, serving
+//! one end of an in-memory stream per connection on the door's thread ([`Behind`]). It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
 //! step. The embedded broker's gate checks signatures and notes the gateways whose connection
 //! ended; a qualification's gate adds the plan's faults. A gate may give a connection a
 //! [`Flow`] (`deliver.rs`): its packets are then read both ways and what is written is what
@@ -186,8 +186,8 @@ pub trait Gate: Send + Sync + 'static {
 pub enum Behind {
     /// A broker's TCP listener (rumqttd's own port, mosquitto, a broker given by URL).
     Tcp(SocketAddr),
-    /// The embedded rumqttd, handed one end of an in-memory stream for each connection: no
-    /// socket, so no kernel TCP, between the door and rumqttd.
+    /// The embedded rumqttd, serving one end of an in-memory stream for each connection on the
+    /// door's own thread: no socket (no kernel TCP) and no thread hop between door and rumqttd.
     Handover(rumqttd::Handover),
 }
 
@@ -469,11 +469,17 @@ impl Upstream {
                 Server::Tcp(server)
             }),
             Behind::Handover(handover) => {
-                let (ours, rumqttds) = tokio::io::duplex(HANDOVER_BUFFER);
-                handover
-                    .hand(rumqttds)
-                    .map(|()| Server::Memory(ours))
-                    .map_err(std::io::Error::other)
+                if handover.is_stopped() {
+                    Err(std::io::Error::other(
+                        "the embedded broker's router stopped",
+                    ))
+                } else {
+                    // rumqttd's side of the connection runs on the door's thread: no thread
+                    // hop between the two.
+                    let (ours, rumqttds) = tokio::io::duplex(HANDOVER_BUFFER);
+                    tokio::spawn(handover.serve(rumqttds));
+                    Ok(Server::Memory(ours))
+                }
             }
         };
         match server {

@@ -73,7 +73,8 @@ pub struct EmbeddedBroker {
     pub addr: SocketAddr,
     /// rumqttd's own listener, for a door of this process (a qualification's proxy).
     inner: SocketAddr,
-    /// How this process's doors reach rumqttd: in memory, not through its listener.
+    /// How this process's doors reach rumqttd: in memory, on the door's own thread, not
+    /// through its listener.
     handover: rumqttd::Handover,
     /// The devices online through the door, and those that left, for the hub.
     pub departures: Arc<Departures>,
@@ -116,7 +117,9 @@ impl EmbeddedBroker {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let inner = free_loopback_port()?;
         let mut broker = Broker::new(config(inner));
-        let handover = broker.handover();
+        let handover = broker.handover().ok_or_else(|| {
+            BrokerError::Start("its configuration has no MQTT 3.1.1 server".into())
+        })?;
         let start_error = |e: rumqttd::local::LinkError| BrokerError::Start(e.to_string());
         let (mut probe_tx, mut probe_rx) = broker.link("thingbench-probe").map_err(start_error)?;
         let links = names

@@ -67,36 +67,6 @@ pub enum Error {
 pub struct Broker {
     config: Arc<Config>,
     router_tx: Sender<(ConnectionId, Event)>,
-    // THINGBENCH PATCH (see THINGBENCH-PATCH.md): connections handed over in memory, for the
-    // first v4 server.
-    handed: Option<flume::Receiver<Box<dyn N>>>,
-}
-
-/// THINGBENCH PATCH (see THINGBENCH-PATCH.md): hands connections to the broker's first v4
-/// server without a socket (e.g. one end of `tokio::io::duplex`); each is served exactly as a
-/// connection its listener accepted, on the server's own thread.
-#[derive(Clone)]
-pub struct Handover(flume::Sender<Box<dyn N>>);
-
-/// THINGBENCH PATCH: the server a [`Handover`] hands to has stopped (or never started).
-#[derive(Debug, thiserror::Error)]
-#[error("the broker's server no longer takes connections")]
-pub struct ServerGone;
-
-impl std::fmt::Debug for Handover {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handover").finish_non_exhaustive()
-    }
-}
-
-impl Handover {
-    /// Hands `stream` to the server: it reads an MQTT CONNECT from it next.
-    pub fn hand<S>(&self, stream: S) -> Result<(), ServerGone>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-    {
-        self.0.send(Box::new(stream)).map_err(|_| ServerGone)
-    }
 }
 
 impl Broker {
@@ -117,19 +87,11 @@ impl Broker {
                 // Start router first and then cluster in the background
                 let router_tx = router.spawn();
                 // cluster.spawn();
-                Broker {
-                    config,
-                    router_tx,
-                    handed: None,
-                }
+                Broker { config, router_tx }
             }
             None => {
                 let router_tx = router.spawn();
-                Broker {
-                    config,
-                    router_tx,
-                    handed: None,
-                }
+                Broker { config, router_tx }
             }
         }
     }
@@ -185,12 +147,16 @@ impl Broker {
         Ok(link)
     }
 
-    /// THINGBENCH PATCH (see THINGBENCH-PATCH.md): a way to hand connections to the first v4
-    /// server in memory, once `start` runs. A second call replaces the first one's.
-    pub fn handover(&mut self) -> Handover {
-        let (tx, rx) = flume::unbounded();
-        self.handed = Some(rx);
-        Handover(tx)
+    /// THINGBENCH PATCH (see THINGBENCH-PATCH.md): serves connections without a socket, on
+    /// the caller's runtime, with the connection settings of the first v4 server (`None` when
+    /// there is none).
+    pub fn handover(&self) -> Option<Handover> {
+        let settings = self.config.v4.as_ref()?.values().next()?;
+        Some(Handover {
+            config: Arc::new(settings.connections.clone()),
+            router_tx: self.router_tx.clone(),
+            will_handlers: Arc::new(Mutex::new(HashMap::default())),
+        })
     }
 
     pub fn link(&self, client_id: &str) -> Result<(LinkTx, LinkRx), local::LinkError> {
@@ -252,8 +218,6 @@ impl Broker {
             for (_, config) in v4_config.clone() {
                 let server_thread = thread::Builder::new().name(config.name.clone());
                 let mut server = Server::new(config, self.router_tx.clone(), V4);
-                // THINGBENCH PATCH: the first v4 server also serves connections handed over.
-                server.handed = self.handed.take();
                 let handle = server_thread.spawn(move || {
                     let mut runtime = tokio::runtime::Builder::new_current_thread();
                     let runtime = runtime.enable_all().build().unwrap();
@@ -379,6 +343,69 @@ impl Broker {
     }
 }
 
+/// THINGBENCH PATCH (see THINGBENCH-PATCH.md): serves MQTT 3.1.1 connections handed over as
+/// any stream (e.g. one end of `tokio::io::duplex`), each exactly as a connection the v4
+/// server accepted (`remote()`), but on the runtime that runs [`Handover::serve`]'s future.
+/// Its clients' delayed wills are its own (not shared with the listener's clients).
+#[derive(Clone)]
+pub struct Handover {
+    config: Arc<ConnectionSettings>,
+    router_tx: Sender<(ConnectionId, Event)>,
+    will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+}
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover").finish_non_exhaustive()
+    }
+}
+
+impl Handover {
+    /// Serves the connection on `stream` until it ends; spawn it on a runtime. Dropping the
+    /// future (its runtime ending) ends the connection as a closed socket would.
+    pub fn serve<S>(&self, stream: S) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        remote(
+            self.config.clone(),
+            None,
+            self.router_tx.clone(),
+            Box::new(stream),
+            V4,
+            self.will_handlers.clone(),
+        )
+    }
+
+    /// True when the broker's router has stopped: nothing handed over can be served.
+    pub fn is_stopped(&self) -> bool {
+        self.router_tx.is_disconnected()
+    }
+}
+
+/// THINGBENCH PATCH: tells the router that a connection ended when its future is dropped
+/// before it could say so itself (a [`Handover`]'s runtime ending), and has it publish the
+/// client's will, as after a closed socket (a will without delay; a delayed one is dropped).
+struct DisconnectOnDrop {
+    router_tx: Sender<(ConnectionId, Event)>,
+    connection_id: ConnectionId,
+    will: Option<(String, Option<String>)>,
+    armed: bool,
+}
+
+impl Drop for DisconnectOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let id = self.connection_id;
+        let _ = self.router_tx.try_send((id, Event::Disconnect));
+        if let Some(will) = self.will.take() {
+            let _ = self.router_tx.try_send((id, Event::PublishWill(will)));
+        }
+    }
+}
+
 #[derive(Copy, Clone)]
 pub enum LinkType {
     #[cfg(feature = "websocket")]
@@ -397,8 +424,6 @@ pub struct Server<P> {
     router_tx: Sender<(ConnectionId, Event)>,
     protocol: P,
     awaiting_will_handler: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
-    // THINGBENCH PATCH: connections handed over in memory (`Broker::handover`).
-    handed: Option<flume::Receiver<Box<dyn N>>>,
 }
 
 impl<P: Protocol + Clone + Send + 'static> Server<P> {
@@ -412,7 +437,6 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             router_tx,
             protocol,
             awaiting_will_handler: Arc::new(Mutex::new(HashMap::default())),
-            handed: None,
         }
     }
 
@@ -446,31 +470,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         let mut accept_pause = Duration::ZERO;
         loop {
             // Await new network connection.
-            // THINGBENCH PATCH: or one handed over in memory, served as the listener's are
-            // (no TLS, no tenant).
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                stream = handed(self.handed.as_ref()) => {
-                    count += 1;
-                    task::spawn(
-                        remote(
-                            config.clone(),
-                            None,
-                            self.router_tx.clone(),
-                            stream,
-                            self.protocol.clone(),
-                            self.awaiting_will_handler.clone(),
-                        )
-                        .instrument(tracing::error_span!(
-                            "handed_link",
-                            client_id = field::Empty,
-                            connection_id = field::Empty,
-                        )),
-                    );
-                    continue;
-                }
-            };
-            let (stream, addr) = match accepted {
+            let (stream, addr) = match listener.accept().await {
                 Ok((s, r)) => {
                     accept_pause = Duration::ZERO;
                     (s, r)
@@ -555,17 +555,6 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             time::sleep(delay).await;
         }
     }
-}
-
-/// THINGBENCH PATCH: the next connection handed over; never, when there is no handover or
-/// nobody can hand any more.
-async fn handed(rx: Option<&flume::Receiver<Box<dyn N>>>) -> Box<dyn N> {
-    if let Some(rx) = rx {
-        if let Ok(stream) = rx.recv_async().await {
-            return stream;
-        }
-    }
-    std::future::pending().await
 }
 
 /// Configures the Websocket connection to indicate the correct protocol
@@ -673,6 +662,14 @@ async fn remote<P: Protocol>(
     let connection_id = link.connection_id;
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
+    // THINGBENCH PATCH: dropped halfway (a Handover's runtime ending), the router still hears
+    // that the connection ended.
+    let mut dropped_halfway = DisconnectOnDrop {
+        router_tx: router_tx.clone(),
+        connection_id,
+        will: (will_delay_interval == 0).then(|| (client_id.clone(), tenant_id.clone())),
+        armed: true,
+    };
 
     match link.start().await {
         // Connection got closed. This shouldn't usually happen.
@@ -695,6 +692,7 @@ async fn remote<P: Protocol>(
         }
     };
 
+    dropped_halfway.armed = false;
     if send_disconnect {
         let disconnect = Event::Disconnect;
         let message = (connection_id, disconnect);
