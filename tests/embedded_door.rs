@@ -2,7 +2,8 @@
 //! it: when a gateway's last connection ends, the reference hub logs its sub-devices out, as
 //! the platform does; a device of the workspace must sign, other clients pass; a client that
 //! sends no CONNECT in time, or bytes that cannot be MQTT, is closed; out of file descriptors,
-//! the door waits instead of spinning and serves again by itself.
+//! the door waits instead of spinning and serves again by itself; closing the door ends its
+//! clients inside rumqttd too (their wills go out).
 
 mod common;
 
@@ -517,4 +518,71 @@ fn serve_out_of_descriptors_stays_quiet_and_serves_again_by_itself() {
         "said once per trouble:\n{}",
         stderr.seen.join("\n")
     );
+}
+
+/// A client of the door with a last will on `topic`, driven on a thread of its own until its
+/// connection ends: the receiver hears once when the broker has accepted it.
+fn willing_client(
+    url: &thingbench::transport::BrokerUrl,
+    topic: &str,
+) -> std::sync::mpsc::Receiver<()> {
+    let mut opts = rumqttc::MqttOptions::new("willing", url.host.clone(), url.port);
+    opts.set_last_will(rumqttc::LastWill::new(
+        topic,
+        "gone",
+        rumqttc::QoS::AtMostOnce,
+        false,
+    ));
+    let (client, mut connection) = rumqttc::Client::new(opts, 10);
+    let (accepted, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _client = client;
+        for event in connection.iter() {
+            match event {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                    let _ = accepted.send(());
+                }
+                Ok(_) => {}
+                // The door closed: no reconnecting.
+                Err(_) => return,
+            }
+        }
+    });
+    heard
+}
+
+#[test]
+fn closing_the_door_ends_its_clients_in_rumqttd_too_and_their_wills_are_published() {
+    let mut broker = EmbeddedBroker::start(None).expect("starts");
+    // A watcher on rumqttd's own listener, which stays when the door closes.
+    let inner = broker.inner_url();
+    let (watcher, mut watching) = rumqttc::Client::new(
+        rumqttc::MqttOptions::new("watcher", inner.host.clone(), inner.port),
+        10,
+    );
+    watcher
+        .subscribe("door-test/will", rumqttc::QoS::AtMostOnce)
+        .expect("subscribes");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut next = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match watching.recv_timeout(left) {
+            Ok(Ok(event)) => event,
+            other => panic!("the watcher heard nothing more in time: {other:?}"),
+        }
+    };
+    while !matches!(next(), rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) {}
+    let accepted = willing_client(&broker.url(), "door-test/will");
+    accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the willing client is connected through the door");
+    broker.close();
+    // rumqttd's side of each connection ended with the door: the client's will goes out.
+    loop {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(publish)) = next() {
+            assert_eq!(publish.topic, "door-test/will");
+            assert_eq!(publish.payload.as_ref(), b"gone");
+            break;
+        }
+    }
 }

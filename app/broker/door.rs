@@ -1,7 +1,8 @@
 //! The door MQTT clients come in by, in front of a broker: a tokio accept loop that sets
 //! TCP_NODELAY on every socket it accepts (on any OS), reads each client's CONNECT to know who
 //! it is, and only then opens a connection to the broker behind it and forwards bytes both
-//! ways. It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
+//! ways (`forward.rs`). The broker behind is a TCP address, or the embedded rumqttd, serving
+//! one end of an in-memory stream per connection on the door's thread ([`Behind`]). It is a plain TCP forwarder, not a broker: a [`Gate`] decides what happens at each
 //! step. The embedded broker's gate checks signatures and notes the gateways whose connection
 //! ended; a qualification's gate adds the plan's faults. A gate may give a connection a
 //! [`Flow`] (`deliver.rs`): its packets are then read both ways and what is written is what
@@ -12,27 +13,27 @@
 //! CONNECT or a CONNECT over [`CONNECT_LIMIT`] closes the connection at once, and a failing
 //! accept (out of file descriptors) waits a growing pause instead of spinning.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
 use super::deliver::Flow;
 use super::mqtt_frame::{
-    CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_code,
-    connack_refusing, parse_connect, parse_publish,
+    CONNECT_HEADER, CONNECT_LIMIT, Connect, Framer, Packet, Refusal, connack_refusing,
+    parse_connect,
 };
 use super::tls::{CertFault, DoorTls, HandshakeFailure, TlsSession};
 use super::waiting_room::{Ticket, WaitingRoom};
 
+mod forward;
 mod shared;
 
-use shared::{Shared, Side};
+use forward::forward;
 
 /// The faults a gate applies to the connections it follows (its guests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -180,6 +181,22 @@ pub trait Gate: Send + Sync + 'static {
     fn told(&self, _door: SocketAddr, _news: DoorNews) {}
 }
 
+/// The broker behind a door.
+#[derive(Clone)]
+pub enum Behind {
+    /// A broker's TCP listener (rumqttd's own port, mosquitto, a broker given by URL).
+    Tcp(SocketAddr),
+    /// The embedded rumqttd, serving one end of an in-memory stream for each connection on the
+    /// door's own thread: no socket (no kernel TCP) and no thread hop between door and rumqttd.
+    Handover(rumqttd::Handover),
+}
+
+impl From<SocketAddr> for Behind {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Tcp(addr)
+    }
+}
+
 /// Why a door could not open.
 #[derive(Debug, thiserror::Error)]
 pub enum DoorError {
@@ -213,7 +230,7 @@ impl Door {
     /// qualification's clock).
     pub fn open<G: Gate>(
         listen: SocketAddr,
-        upstream: SocketAddr,
+        upstream: impl Into<Behind>,
         gate: Arc<G>,
         limits: DoorLimits,
         beside: impl std::future::Future<Output = ()> + Send + 'static,
@@ -225,7 +242,7 @@ impl Door {
     /// plain).
     pub fn open_tls<G: Gate>(
         listen: SocketAddr,
-        upstream: SocketAddr,
+        upstream: impl Into<Behind>,
         gate: Arc<G>,
         limits: DoorLimits,
         tls: Option<Arc<DoorTls>>,
@@ -239,6 +256,7 @@ impl Door {
         let addr = std_listener.local_addr().map_err(listen_error)?;
         std_listener.set_nonblocking(true).map_err(listen_error)?;
         let start_error = |source| DoorError::Start { addr, source };
+        let upstream = upstream.into();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -341,7 +359,7 @@ fn transient(e: &std::io::Error) -> bool {
 
 async fn accept_loop<G: Gate>(
     listener: TcpListener,
-    upstream: SocketAddr,
+    upstream: Behind,
     gate: Arc<G>,
     limits: DoorLimits,
     tls: Option<Arc<DoorTls>>,
@@ -399,7 +417,7 @@ async fn accept_loop<G: Gate>(
         let ticket = room.enter();
         let upstream = Upstream {
             door,
-            addr: upstream,
+            behind: upstream.clone(),
             failing: Arc::clone(&upstream_failing),
         };
         let gate = Arc::clone(&gate);
@@ -427,19 +445,48 @@ async fn accept_loop<G: Gate>(
 struct Upstream {
     /// The door's own address, for its news.
     door: SocketAddr,
-    addr: SocketAddr,
+    behind: Behind,
     failing: Arc<AtomicBool>,
 }
 
+/// How much one direction of an in-memory connection to rumqttd holds before its writer waits
+/// (allocated as it fills): a large reply passes in a few turns.
+const HANDOVER_BUFFER: usize = 256 * 1024;
+
+/// A connection to the broker behind the door.
+enum Server {
+    Tcp(TcpStream),
+    Memory(DuplexStream),
+}
+
 impl Upstream {
-    /// A connection to the broker, with TCP_NODELAY; a failure is told when it is news.
-    async fn connect<G: Gate>(&self, gate: &G) -> Option<TcpStream> {
-        match TcpStream::connect(self.addr).await {
+    /// A connection to the broker (over TCP with TCP_NODELAY); a failure is told when it is
+    /// news.
+    async fn connect<G: Gate>(&self, gate: &G) -> Option<Server> {
+        let server = match &self.behind {
+            Behind::Tcp(addr) => TcpStream::connect(addr).await.map(|server| {
+                let _ = server.set_nodelay(true);
+                Server::Tcp(server)
+            }),
+            Behind::Handover(handover) => {
+                if handover.is_stopped() {
+                    Err(std::io::Error::other(
+                        "the embedded broker's router stopped",
+                    ))
+                } else {
+                    // rumqttd's side of the connection runs on the door's thread: no thread
+                    // hop between the two.
+                    let (ours, rumqttds) = tokio::io::duplex(HANDOVER_BUFFER);
+                    tokio::spawn(handover.serve(rumqttds));
+                    Ok(Server::Memory(ours))
+                }
+            }
+        };
+        match server {
             Ok(server) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
                     gate.told(self.door, DoorNews::UpstreamBack);
                 }
-                let _ = server.set_nodelay(true);
                 Some(server)
             }
             Err(e) => {
@@ -587,267 +634,22 @@ async fn connection<G: Gate>(
         return;
     };
     let flow = gate.flow(&connect, guest.as_ref());
-    forward(
-        (client_rx, client_tx),
-        server,
-        gate,
-        guest.as_ref(),
-        (framer, held, connect.level == 5),
-        tls.map(|session| session.shown),
-        flow,
-    )
-    .await;
+    let first = (framer, held, connect.level == 5);
+    let shown = tls.map(|session| session.shown);
+    let client = (client_rx, client_tx);
+    let guest_ref = guest.as_ref();
+    match server {
+        Server::Tcp(server) => {
+            let halves = server.into_split();
+            forward(client, halves, gate, guest_ref, first, shown, flow).await;
+        }
+        Server::Memory(server) => {
+            let halves = tokio::io::split(server);
+            forward(client, halves, gate, guest_ref, first, shown, flow).await;
+        }
+    }
     if let Some(guest) = guest {
         gate.left(guest);
-    }
-}
-
-/// Forwards both ways until either side ends, or the gate's conditions cut a guest. `first`
-/// holds the framer that read the CONNECT, the bytes read so far, and whether the client
-/// speaks MQTT 5. `shown` is the certificate of a TLS connection: it ends when another is
-/// shown. `flow`, when given, decides what is written each way.
-async fn forward<G: Gate>(
-    (client_rx, client_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
-    server: TcpStream,
-    gate: &G,
-    guest: Option<&G::Guest>,
-    (framer, held, v5): (Framer, Vec<u8>, bool),
-    shown: Option<Option<CertFault>>,
-    flow: Option<Flow>,
-) {
-    let shared = flow.map(Shared::new);
-    let (server_rx, server_tx) = server.into_split();
-    let conditions = guest.and_then(|_| gate.conditions());
-    let mut up_framer = (guest.is_some() && gate.reads_publishes()).then_some(framer);
-    let mut silence = guest.filter(|_| gate.times_silences()).map(Silences::new);
-    let mut read_publishes = |chunk: &[u8]| {
-        if let Some(silence) = silence.as_mut() {
-            silence.heard(gate);
-        }
-        if let (Some(framer), Some(guest)) = (up_framer.as_mut(), guest) {
-            framer.push(chunk);
-            while let Ok(Some(packet)) = framer.next_packet() {
-                if let Some((topic, payload)) = parse_publish(&packet, v5) {
-                    gate.published(guest, topic, payload);
-                }
-            }
-        }
-    };
-    // What came with the CONNECT is already in the framer.
-    read_publishes(&[]);
-    let mut back_framer = guest.map(|_| Framer::default());
-    let watch_connack = |chunk: &[u8]| {
-        if let (Some(framer), Some(guest)) = (back_framer.as_mut(), guest) {
-            framer.push(chunk);
-            if let Ok(Some(packet)) = framer.next_packet() {
-                if connack_code(&packet) == Some(0) {
-                    gate.accepted(guest);
-                }
-                // Only the first packet matters.
-                back_framer = None;
-            }
-        }
-    };
-    let up = pipe(
-        client_rx,
-        server_tx,
-        held,
-        conditions.clone(),
-        read_publishes,
-        shared.as_ref().map(|shared| (shared, Side::Up)),
-    );
-    let back = pipe(
-        server_rx,
-        client_tx,
-        Vec::new(),
-        conditions.clone(),
-        watch_connack,
-        shared.as_ref().map(|shared| (shared, Side::Back)),
-    );
-    tokio::select! {
-        () = up => {}
-        () = back => {}
-        () = async {
-            match conditions {
-                Some(conditions) => until_cut(conditions, shown).await,
-                None => std::future::pending().await,
-            }
-        } => {}
-    }
-    if let Some(silence) = silence.as_mut() {
-        // The silence until the connection ended counts too.
-        silence.heard(gate);
-    }
-}
-
-/// The longest time a guest sent nothing, told to the gate each time it grows.
-struct Silences<'g, T> {
-    guest: &'g T,
-    last: Instant,
-    longest: Duration,
-}
-
-impl<'g, T> Silences<'g, T> {
-    fn new(guest: &'g T) -> Self {
-        Self {
-            guest,
-            last: Instant::now(),
-            longest: Duration::ZERO,
-        }
-    }
-
-    /// The guest sent a chunk now (or its connection ended).
-    fn heard<G: Gate<Guest = T>>(&mut self, gate: &G) {
-        let now = Instant::now();
-        let gap = now.saturating_duration_since(self.last);
-        if gap > self.longest {
-            self.longest = gap;
-            gate.silent(self.guest, self.last, gap);
-        }
-        self.last = now;
-    }
-}
-
-/// Waits until the conditions cut the guests' connections, or, for a TLS connection made
-/// under certificate `shown`, show another.
-async fn until_cut(mut conditions: watch::Receiver<Conditions>, shown: Option<Option<CertFault>>) {
-    loop {
-        let now = *conditions.borrow_and_update();
-        if now.cut || shown.is_some_and(|shown| shown != now.shown) {
-            return;
-        }
-        if conditions.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// What a pipe waited for.
-enum Turn {
-    Read(usize),
-    Closed,
-    Woken,
-    Due,
-}
-
-/// Forwards `rx` to `tx`, `first` ahead of what is read. Without conditions each chunk is
-/// written as soon as it is read. With them, each chunk is held for the delay in force at its
-/// arrival, in order (no channel, no timer when there is no delay: the door must cost well
-/// under 0.1 ms a round trip). `inspect` sees each chunk as it arrives, before it is sent on.
-/// With a `flow`, what is written is what the flow says, for this side, as soon as it says it.
-async fn pipe(
-    mut rx: impl AsyncRead + Unpin,
-    mut tx: impl AsyncWrite + Unpin,
-    first: Vec<u8>,
-    conditions: Option<watch::Receiver<Conditions>>,
-    mut inspect: impl FnMut(&[u8]),
-    flow: Option<(&Shared, Side)>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let delay_now = || {
-        conditions
-            .as_ref()
-            .map_or(Duration::ZERO, |c| c.borrow().delay)
-    };
-    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-    // `first` was inspected with the CONNECT; the flow reads it from the CONNECT on.
-    let first = match flow {
-        Some((shared, side)) => {
-            let mut out = Vec::new();
-            if !shared.feed(side, &first, &mut out) {
-                return;
-            }
-            out
-        }
-        None => first,
-    };
-    // What the flow says to write, its allocation kept from one turn to the next.
-    let mut out: Vec<u8> = Vec::new();
-    if !first.is_empty() {
-        queue.push_back((Instant::now() + delay_now(), first));
-    }
-    let mut open = true;
-    loop {
-        let due = queue.front().map(|(at, _)| *at);
-        if due.is_none() && !open {
-            return;
-        }
-        if due.is_none() && flow.is_none() {
-            // Nothing held and nothing to decide: the plain path.
-            let n = match rx.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let arrived = Instant::now();
-            inspect(&buf[..n]);
-            let delay = delay_now();
-            if delay.is_zero() {
-                if tx.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            } else {
-                queue.push_back((arrived + delay, buf[..n].to_vec()));
-            }
-            continue;
-        }
-        let turn = tokio::select! {
-            read = rx.read(&mut buf), if open => match read {
-                Ok(0) | Err(_) => Turn::Closed,
-                Ok(n) => Turn::Read(n),
-            },
-            () = async {
-                match flow {
-                    Some((shared, side)) => shared.woken(side).await,
-                    None => std::future::pending().await,
-                }
-            } => Turn::Woken,
-            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => Turn::Due,
-        };
-        let arrived = Instant::now();
-        out.clear();
-        match turn {
-            Turn::Closed => {
-                open = false;
-                continue;
-            }
-            Turn::Read(n) => {
-                inspect(&buf[..n]);
-                match flow {
-                    Some((shared, side)) => {
-                        if !shared.feed(side, &buf[..n], &mut out) {
-                            return;
-                        }
-                    }
-                    None => out.extend_from_slice(&buf[..n]),
-                }
-            }
-            Turn::Woken => match flow {
-                Some((shared, side)) => shared.take(side, &mut out),
-                None => continue,
-            },
-            Turn::Due => {
-                while queue.front().is_some_and(|(at, _)| *at <= arrived) {
-                    let Some((_, chunk)) = queue.pop_front() else {
-                        break;
-                    };
-                    if tx.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
-                continue;
-            }
-        }
-        if out.is_empty() {
-            continue;
-        }
-        let delay = delay_now();
-        if delay.is_zero() && queue.is_empty() {
-            if tx.write_all(&out).await.is_err() {
-                return;
-            }
-        } else {
-            queue.push_back((arrived + delay, std::mem::take(&mut out)));
-        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::workspace::WorkspaceFeed;
 pub use departures::Departures;
 pub use keeper::BrokerNews;
 
-use door::{Door, DoorError, DoorLimits};
+use door::{Behind, Door, DoorError, DoorLimits};
 use keeper::Keeper;
 use tls::DoorTls;
 
@@ -73,6 +73,9 @@ pub struct EmbeddedBroker {
     pub addr: SocketAddr,
     /// rumqttd's own listener, for a door of this process (a qualification's proxy).
     inner: SocketAddr,
+    /// How this process's doors reach rumqttd: in memory, on the door's own thread, not
+    /// through its listener.
+    handover: rumqttd::Handover,
     /// The devices online through the door, and those that left, for the hub.
     pub departures: Arc<Departures>,
     /// What a person must hear: refused CONNECTs, the door's troubles, rumqttd stopping.
@@ -114,6 +117,9 @@ impl EmbeddedBroker {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let inner = free_loopback_port()?;
         let mut broker = Broker::new(config(inner));
+        let handover = broker.handover().ok_or_else(|| {
+            BrokerError::Start("its configuration has no MQTT 3.1.1 server".into())
+        })?;
         let start_error = |e: rumqttd::local::LinkError| BrokerError::Start(e.to_string());
         let (mut probe_tx, mut probe_rx) = broker.link("thingbench-probe").map_err(start_error)?;
         let links = names
@@ -148,7 +154,7 @@ impl EmbeddedBroker {
         ));
         let door = Door::open_tls(
             listen,
-            inner,
+            Behind::Handover(handover.clone()),
             Arc::clone(&keeper),
             options.limits,
             options.tls.clone(),
@@ -163,6 +169,7 @@ impl EmbeddedBroker {
             Self {
                 addr,
                 inner,
+                handover,
                 departures,
                 news,
                 keeper,
@@ -199,7 +206,7 @@ impl EmbeddedBroker {
         let listen = SocketAddr::from(([127, 0, 0, 1], 0));
         Ok(Door::open_tls(
             listen,
-            self.inner,
+            Behind::Handover(self.handover.clone()),
             Arc::clone(&self.keeper),
             DoorLimits::default(),
             Some(tls),

@@ -147,6 +147,18 @@ impl Broker {
         Ok(link)
     }
 
+    /// THINGBENCH PATCH (see THINGBENCH-PATCH.md): serves connections without a socket, on
+    /// the caller's runtime, with the connection settings of the first v4 server (`None` when
+    /// there is none).
+    pub fn handover(&self) -> Option<Handover> {
+        let settings = self.config.v4.as_ref()?.values().next()?;
+        Some(Handover {
+            config: Arc::new(settings.connections.clone()),
+            router_tx: self.router_tx.clone(),
+            will_handlers: Arc::new(Mutex::new(HashMap::default())),
+        })
+    }
+
     pub fn link(&self, client_id: &str) -> Result<(LinkTx, LinkRx), local::LinkError> {
         // Register this connection with the router. Router replies with ack which if ok will
         // start the link. Router can sometimes reject the connection (ex. max connection limit).
@@ -328,6 +340,69 @@ impl Broker {
         });
 
         Ok(())
+    }
+}
+
+/// THINGBENCH PATCH (see THINGBENCH-PATCH.md): serves MQTT 3.1.1 connections handed over as
+/// any stream (e.g. one end of `tokio::io::duplex`), each exactly as a connection the v4
+/// server accepted (`remote()`), but on the runtime that runs [`Handover::serve`]'s future.
+/// Its clients' delayed wills are its own (not shared with the listener's clients).
+#[derive(Clone)]
+pub struct Handover {
+    config: Arc<ConnectionSettings>,
+    router_tx: Sender<(ConnectionId, Event)>,
+    will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+}
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover").finish_non_exhaustive()
+    }
+}
+
+impl Handover {
+    /// Serves the connection on `stream` until it ends; spawn it on a runtime. Dropping the
+    /// future (its runtime ending) ends the connection as a closed socket would.
+    pub fn serve<S>(&self, stream: S) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        remote(
+            self.config.clone(),
+            None,
+            self.router_tx.clone(),
+            Box::new(stream),
+            V4,
+            self.will_handlers.clone(),
+        )
+    }
+
+    /// True when the broker's router has stopped: nothing handed over can be served.
+    pub fn is_stopped(&self) -> bool {
+        self.router_tx.is_disconnected()
+    }
+}
+
+/// THINGBENCH PATCH: tells the router that a connection ended when its future is dropped
+/// before it could say so itself (a [`Handover`]'s runtime ending), and has it publish the
+/// client's will, as after a closed socket (a will without delay; a delayed one is dropped).
+struct DisconnectOnDrop {
+    router_tx: Sender<(ConnectionId, Event)>,
+    connection_id: ConnectionId,
+    will: Option<(String, Option<String>)>,
+    armed: bool,
+}
+
+impl Drop for DisconnectOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let id = self.connection_id;
+        let _ = self.router_tx.try_send((id, Event::Disconnect));
+        if let Some(will) = self.will.take() {
+            let _ = self.router_tx.try_send((id, Event::PublishWill(will)));
+        }
     }
 }
 
@@ -587,6 +662,14 @@ async fn remote<P: Protocol>(
     let connection_id = link.connection_id;
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
+    // THINGBENCH PATCH: dropped halfway (a Handover's runtime ending), the router still hears
+    // that the connection ended.
+    let mut dropped_halfway = DisconnectOnDrop {
+        router_tx: router_tx.clone(),
+        connection_id,
+        will: (will_delay_interval == 0).then(|| (client_id.clone(), tenant_id.clone())),
+        armed: true,
+    };
 
     match link.start().await {
         // Connection got closed. This shouldn't usually happen.
@@ -609,6 +692,7 @@ async fn remote<P: Protocol>(
         }
     };
 
+    dropped_halfway.armed = false;
     if send_disconnect {
         let disconnect = Event::Disconnect;
         let message = (connection_id, disconnect);
