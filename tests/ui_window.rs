@@ -607,21 +607,21 @@ fn a_suite_and_the_builder_share_the_windows_one_gateway_connection() {
     // to it (200, or 1212 once the suite logged inv01 out), none to the suite.
     let mut sent = Vec::new();
     while harness.state().suite().running() && sent.len() < 5 {
+        let before = harness.state().draft.send_state.clone();
         harness.get_by_label("Send").click();
+        // Until the send ends (its reply, or why not): a new state, not `Waiting`.
         step_until(
             &mut harness,
-            Duration::from_secs(5),
-            "the builder's send",
-            |h| matches!(h.state().draft.send_state, Some(SendState::Waiting)),
-        );
-        step_until(
-            &mut harness,
-            Duration::from_secs(10),
+            Duration::from_secs(15),
             "the builder's reply",
-            |h| matches!(h.state().draft.send_state, Some(SendState::Replied { .. })),
+            |h| {
+                let now = &h.state().draft.send_state;
+                *now != before && !matches!(now, Some(SendState::Waiting))
+            },
         );
-        if let Some(SendState::Replied { code, .. }) = &harness.state().draft.send_state {
-            sent.push(code.0);
+        match &harness.state().draft.send_state {
+            Some(SendState::Replied { code, .. }) => sent.push(code.0),
+            other => panic!("the builder's send ended as {other:?}"),
         }
     }
     assert!(
