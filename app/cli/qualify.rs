@@ -137,8 +137,8 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     let record = qualification.steering.record();
     stand.stop();
     let results = judge(&plan, &registry, &record);
-    if let Some(stopped) = waited {
-        say(&stopped);
+    if waited == Followed::Interrupted {
+        say("stopped by Ctrl-C: the verdicts judge what was seen so far");
     }
     print_results(&plan, &results, args.json, out)?;
     if let Some(path) = &args.report {
@@ -167,6 +167,15 @@ pub fn qualify(args: &QualifyArgs, out: &mut dyn std::io::Write) -> Result<ExitC
     })
 }
 
+/// How following a run ended, when the verdicts can be judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Followed {
+    /// The plan ran to its end.
+    PlanOver,
+    /// Ctrl-C cut it short: the verdicts judge what was seen so far.
+    Interrupted,
+}
+
 /// Why following a run ended early.
 enum Cut {
     /// The device never connected within `connectWithinS`: the sentence saying so.
@@ -175,16 +184,13 @@ enum Cut {
 }
 use Cut::{Never, Other};
 
-/// Says the run's progress on stderr until the plan ends; `Some(why)` when it was cut short by
-/// Ctrl-C.
-fn follow(plan: &Plan, qualification: &Qualification, scheme: &str) -> Result<Option<String>, Cut> {
+/// Says the run's progress on stderr until the plan ends, or Ctrl-C cuts it short.
+fn follow(plan: &Plan, qualification: &Qualification, scheme: &str) -> Result<Followed, Cut> {
     let connect_by = Instant::now() + plan.connect_within;
     let mut started = false;
     loop {
         if super::interrupted() {
-            return Ok(Some(
-                "stopped by Ctrl-C: the verdicts judge what was seen so far".into(),
-            ));
+            return Ok(Followed::Interrupted);
         }
         let event = match qualification
             .events
@@ -217,7 +223,7 @@ fn follow(plan: &Plan, qualification: &Qualification, scheme: &str) -> Result<Op
             say(&line);
         }
         if event == QualifyEvent::Finished {
-            return Ok(None);
+            return Ok(Followed::PlanOver);
         }
     }
 }
