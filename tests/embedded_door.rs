@@ -287,10 +287,19 @@ impl Gate for Open {
 #[test]
 fn nothing_is_opened_upstream_before_a_connect_is_read() {
     let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    upstream.set_nonblocking(true).expect("nonblocking");
+    let upstream_addr = upstream.local_addr().expect("addr");
+    // Whatever reaches the upstream, in order, handed over as it is accepted.
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in upstream.incoming() {
+            if arrived_tx.send(stream).is_err() {
+                return;
+            }
+        }
+    });
     let door = Door::open(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        upstream.local_addr().expect("addr"),
+        upstream_addr,
         Arc::new(Open),
         DoorLimits::default(),
         std::future::pending(),
@@ -301,18 +310,10 @@ fn nothing_is_opened_upstream_before_a_connect_is_read() {
     let packet = connect_packet("talker", None);
     talker.write_all(&packet).expect("sent");
     // The first connection upstream is the talker's, with its CONNECT; the idle client has none.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut forwarded = loop {
-        match upstream.accept() {
-            Ok((stream, _)) => break stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(Instant::now() < deadline, "nothing reached the upstream");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    forwarded.set_nonblocking(false).expect("blocking");
+    let mut forwarded = arrived
+        .recv_timeout(Duration::from_secs(10))
+        .expect("nothing reached the upstream")
+        .expect("accepted");
     forwarded
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -320,7 +321,7 @@ fn nothing_is_opened_upstream_before_a_connect_is_read() {
     forwarded.read_exact(&mut got).expect("the CONNECT");
     assert_eq!(got, packet);
     assert!(
-        matches!(upstream.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        arrived.try_recv().is_err(),
         "a connection upstream for a client that sent nothing"
     );
     assert!(

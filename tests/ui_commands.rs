@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::window::{step_until, wait_for_label};
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
@@ -18,33 +20,6 @@ use thingbench::protocol::DeviceId;
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
-
-/// Steps the app until `found` holds, failing after `limit`.
-fn step_until(
-    harness: &mut Harness<'_, WorkbenchApp>,
-    limit: Duration,
-    what: &str,
-    found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !found(harness) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}; send state: {:?}; timeline:\n{}",
-            harness.state().status(),
-            harness.state().draft.send_state,
-            harness.state().timeline().export_jsonl()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-}
-
-fn wait_for_label(harness: &mut Harness<'_, WorkbenchApp>, text: &str) {
-    step_until(harness, Duration::from_secs(15), text, |h| {
-        h.query_by_label_contains(text).is_some()
-    });
-}
 
 /// The window on a copy of the sample workspace, connected to its embedded broker and hub,
 /// its sub-devices logged in.

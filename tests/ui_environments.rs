@@ -2,9 +2,14 @@
 //! broker, and the next send goes out as its gateway, with the builder's `{{name}}` filled
 //! from its variables.
 
+mod common;
+
+use common::copy_dir;
+use common::window::{step_until, wait_for_label};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
@@ -13,45 +18,6 @@ use thingbench::history::RowKind;
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::{Workspace, WorkspaceFeed};
-
-/// Steps the app until `found` holds, failing after `limit`.
-fn step_until(
-    harness: &mut Harness<'_, WorkbenchApp>,
-    limit: Duration,
-    what: &str,
-    found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !found(harness) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}; timeline:\n{}",
-            harness.state().status(),
-            harness.state().timeline().export_jsonl()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-}
-
-fn wait_for_label(harness: &mut Harness<'_, WorkbenchApp>, text: &str) {
-    step_until(harness, Duration::from_secs(10), text, |h| {
-        h.query_by_label_contains(text).is_some()
-    });
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
 
 /// A copy of the sample workspace whose `lab` environment names the broker at `lab_url`.
 fn sample_with_lab_at(lab_url: &str) -> (tempfile::TempDir, PathBuf) {

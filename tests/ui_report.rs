@@ -3,8 +3,10 @@
 
 mod common;
 
+use common::window::step_until;
+
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
@@ -13,25 +15,6 @@ use thingbench::control::LinkState;
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
-
-/// Steps the app until `found` holds, failing after `limit`.
-fn step_until(
-    harness: &mut Harness<'_, WorkbenchApp>,
-    limit: Duration,
-    what: &str,
-    found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !found(harness) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}",
-            harness.state().status(),
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-}
 
 fn open(root: &Path, report: &Path) -> Harness<'static, WorkbenchApp> {
     let ws = Workspace::load(root).expect("sample workspace");

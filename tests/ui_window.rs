@@ -4,6 +4,9 @@
 
 mod common;
 
+use common::copy_dir;
+use common::window::{step_until, wait_for_label};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,39 +20,6 @@ use thingbench::runner::{CaseResult, Outcome, load_fixture};
 use thingbench::ui::dialogs::FixedDialogs;
 use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::{SamplePlaces, Workspace};
-
-/// Steps the app until `found` holds, failing after `limit`.
-fn step_until(
-    harness: &mut Harness<'_, WorkbenchApp>,
-    limit: Duration,
-    what: &str,
-    found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !found(harness) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}; timeline:\n{}",
-            harness.state().status(),
-            harness.state().timeline().export_jsonl()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A copy of the sample workspace, so that saving fixtures leaves `fixtures/` alone.
 fn sample_workspace() -> (tempfile::TempDir, PathBuf) {
@@ -115,12 +85,6 @@ fn wait_until_ready(harness: &mut Harness<'_, WorkbenchApp>) {
 
 fn draft(harness: &Harness<'_, WorkbenchApp>) -> Value {
     serde_json::from_str(harness.state().draft_text()).expect("draft is JSON")
-}
-
-fn wait_for_label(harness: &mut Harness<'_, WorkbenchApp>, text: &str) {
-    step_until(harness, Duration::from_secs(10), text, |h| {
-        h.query_by_label_contains(text).is_some()
-    });
 }
 
 /// The last request in the timeline and the code of its reply.

@@ -4,7 +4,8 @@
 //! door's delivery tells (so that a command for a device that is not online is not sent).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::protocol::DeviceId;
 
@@ -18,6 +19,8 @@ use super::deliver::Roster;
 #[derive(Debug, Default)]
 pub struct Departures {
     state: Mutex<State>,
+    /// Told whenever a connection ends or a sub-device logs out: someone may have gone offline.
+    changed: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +64,7 @@ impl Departures {
         }
         state.open.remove(device);
         state.left.push(device.clone());
+        self.changed.notify_all();
         true
     }
 
@@ -69,6 +73,26 @@ impl Departures {
     pub fn online(&self, device: &DeviceId) -> bool {
         let state = self.state();
         state.open.contains_key(device) || state.subs.contains_key(device)
+    }
+
+    /// Waits until `device` is not online, for at most `within`: whether it went (or was not).
+    pub fn wait_offline(&self, device: &DeviceId, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut state = self.state();
+        loop {
+            if !(state.open.contains_key(device) || state.subs.contains_key(device)) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Sub-device `sub` logged in over one more connection of its gateway.
@@ -84,6 +108,7 @@ impl Departures {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 state.subs.remove(sub);
+                self.changed.notify_all();
             }
         }
     }
@@ -136,9 +161,26 @@ mod tests {
         assert_eq!(departures.take(), vec![gw.clone()]);
         assert_eq!(departures.take(), Vec::<DeviceId>::new(), "told once");
         assert_eq!(departures.arrivals(&gw), 2, "every connection counts");
+        assert!(departures.wait_offline(&gw, Duration::ZERO), "gone already");
         // An end nobody counted (never arrived) is nobody's departure.
         assert!(!departures.ended(&gw));
         assert_eq!(departures.take(), Vec::<DeviceId>::new());
+    }
+
+    #[test]
+    fn a_wait_for_a_device_to_go_ends_when_its_last_connection_does() {
+        let departures = std::sync::Arc::new(Departures::default());
+        let gw = DeviceId::new("gwPk", "gw01");
+        departures.arrived(&gw);
+        assert!(
+            !departures.wait_offline(&gw, Duration::from_millis(1)),
+            "still here"
+        );
+        let leaving = std::sync::Arc::clone(&departures);
+        let who = gw.clone();
+        let thread = std::thread::spawn(move || leaving.ended(&who));
+        assert!(departures.wait_offline(&gw, Duration::from_secs(10)));
+        assert!(thread.join().expect("no panic"));
     }
 
     #[test]

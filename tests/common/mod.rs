@@ -8,6 +8,7 @@ pub mod commands;
 pub mod device;
 pub mod link;
 pub mod platform;
+pub mod window;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -120,7 +121,7 @@ pub fn copy_workspace() -> tempfile::TempDir {
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
         let entry = entry.expect("entry");
