@@ -20,6 +20,19 @@ use thingbench::transport::BrokerUrl;
 use common::platform::{Platform, WAIT};
 use common::{Killed, LineReader};
 
+/// The SDK's interpreter, or `None` once the test said it skips (failing instead under
+/// `THINGBENCH_REQUIRE_PEERS=1`).
+fn sdk() -> Option<PathBuf> {
+    let python = sdk_python();
+    if python.is_none() {
+        common::missing_peer(
+            "the EnOS Python SDK",
+            "install it as .ci/run does, into target/sdk-venv",
+        );
+    }
+    python
+}
+
 fn sdk_python() -> Option<PathBuf> {
     let candidate = std::env::var_os("THINGBENCH_SDK_PYTHON")
         .map(PathBuf::from)
@@ -35,11 +48,7 @@ fn sdk_python() -> Option<PathBuf> {
 
 #[test]
 fn official_python_sdk_logs_in_and_posts() {
-    let Some(python) = sdk_python() else {
-        common::missing_peer(
-            "the EnOS Python SDK",
-            "install it as .ci/run does, into target/sdk-venv",
-        );
+    let Some(python) = sdk() else {
         return;
     };
     let root = common::root();
@@ -61,33 +70,13 @@ fn official_python_sdk_logs_in_and_posts() {
 
 #[test]
 fn official_python_sdk_receives_commands_without_subscribing() {
-    let Some(python) = sdk_python() else {
-        common::missing_peer(
-            "the EnOS Python SDK",
-            "install it as .ci/run does, into target/sdk-venv",
-        );
+    let Some(python) = sdk() else {
         return;
     };
     let port = common::free_port();
     let _serve = common::serve_on(port);
-    let mut device = common::Killed(
-        Command::new(python)
-            .arg(common::root().join("tests/python/enos_sdk_commands.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python runs"),
-    );
-    let mut said = common::LineReader::new(device.0.stdout.take().expect("stdout"));
     // Connected, inv01 logged in; it registered handlers and subscribed to nothing.
-    said.wait_for(WAIT, |line| line == "READY" || line.starts_with("ERROR"));
-    assert_eq!(
-        said.seen.last().map(String::as_str),
-        Some("READY"),
-        "{:?}",
-        said.seen
-    );
+    let (_device, mut said) = commanded_device(&python, port, &[]);
 
     let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
     let mut platform = Platform::connect(url);
@@ -111,12 +100,7 @@ fn official_python_sdk_receives_commands_without_subscribing() {
     said.wait_for(WAIT, |line| line.starts_with("GOT invoke"));
     // Each command reached its handler once: its own set_reply never came back to be taken
     // for a new set (it would have come before the invoke, which was sent after the reply).
-    let got: Vec<&str> = said
-        .seen
-        .iter()
-        .filter(|line| line.starts_with("GOT"))
-        .map(String::as_str)
-        .collect();
+    let got = handled(said.seen.iter());
     assert_eq!(
         got,
         [
@@ -153,6 +137,13 @@ fn commanded_device(python: &Path, port: u16, args: &[&str]) -> (Killed, LineRea
     (device, said)
 }
 
+/// The commands the device's handlers got, in order, from what it said.
+fn handled<'a>(said: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    said.filter(|line| line.starts_with("GOT"))
+        .map(String::as_str)
+        .collect()
+}
+
 /// Writes `fixture` as `folder/name`.
 fn write_fixture(folder: &Path, name: &str, fixture: &serde_json::Value) {
     let text = serde_json::to_string_pretty(fixture).expect("JSON");
@@ -183,11 +174,7 @@ fn run_folder(ws: &Path, folder: &str, url: &str, junit: &Path) -> (Option<i32>,
 
 #[test]
 fn run_replays_command_fixtures_to_the_official_python_sdk_and_a_wrong_expectation_fails() {
-    let Some(python) = sdk_python() else {
-        common::missing_peer(
-            "the EnOS Python SDK",
-            "install it as .ci/run does, into target/sdk-venv",
-        );
+    let Some(python) = sdk() else {
         return;
     };
     // The sample's command fixtures (inv01: set, get, invoke; the gateway: get), and more for
@@ -285,12 +272,7 @@ fn run_replays_command_fixtures_to_the_official_python_sdk_and_a_wrong_expectati
     assert!(!xml.contains("<failure"), "{xml}");
     // Each command reached its handler once, for the gateway and for inv01.
     said.wait_for(WAIT, |line| line.contains("\"mode\": 7"));
-    let got: Vec<&str> = said
-        .seen
-        .iter()
-        .filter(|line| line.starts_with("GOT"))
-        .map(String::as_str)
-        .collect();
+    let got = handled(said.seen.iter());
     assert_eq!(
         got,
         [
@@ -344,11 +326,7 @@ const SDK_PLAN: &str = r#"{
 
 #[test]
 fn qualify_through_the_proxy_the_official_python_sdk_answers_commands_also_after_an_outage() {
-    let Some(python) = sdk_python() else {
-        common::missing_peer(
-            "the EnOS Python SDK",
-            "install it as .ci/run does, into target/sdk-venv",
-        );
+    let Some(python) = sdk() else {
         return;
     };
     let ws = common::copy_workspace();
@@ -401,13 +379,7 @@ fn qualify_through_the_proxy_the_official_python_sdk_answers_commands_also_after
     assert_eq!(verdict("reply-codes"), "PASS", "{out}\n{err}");
     assert_eq!(verdict("outputs-match"), "PASS", "{out}\n{err}");
     said.wait_for(WAIT, |line| line.contains(r#"{"Power": 4.5}"#));
-    let after_reconnect: Vec<&str> = said
-        .seen
-        .iter()
-        .skip_while(|line| *line != "CONNECTED 2")
-        .filter(|line| line.starts_with("GOT"))
-        .map(String::as_str)
-        .collect();
+    let after_reconnect = handled(said.seen.iter().skip_while(|line| *line != "CONNECTED 2"));
     assert_eq!(
         after_reconnect,
         [
