@@ -1232,29 +1232,24 @@ fn a_model_changed_on_disk_reaches_the_check_and_the_embedded_hub_alike() {
     assert_eq!(code, Some(1204), "the hub kept the last good model");
 }
 
-#[test]
-fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
-    let (_dir, root) = sample_workspace();
-    // The short plan's phases with a period of 1 s instead of 0.5 s: this test is about the
-    // tab, and the device shares the test process with the window and the other tests, so its
-    // reports get the slack of a slower period (tests/qualify.rs holds the device to 0.5 s).
-    let short = std::fs::read_to_string(root.join("plans/short.json")).expect("the short plan");
-    assert!(short.contains(r#""periodS": 0.5"#), "{short}");
+/// Writes `plans/window.json`: the workspace's plan `name` with a period of 1 s, not 0.5 s.
+fn slower_plan(root: &Path, name: &str) {
+    let plan = std::fs::read_to_string(root.join("plans").join(name)).expect("the plan");
+    assert!(plan.contains(r#""periodS": 0.5"#), "{plan}");
     std::fs::write(
         root.join("plans/window.json"),
-        short.replace(r#""periodS": 0.5"#, r#""periodS": 1"#),
+        plan.replace(r#""periodS": 0.5"#, r#""periodS": 1"#),
     )
     .expect("a plan written");
-    let mut harness = open(&root, None);
+}
+
+fn open_qualify_tab(harness: &mut Harness<'_, WorkbenchApp>) {
     harness.get_by_label("Qualify").click();
     harness.run();
-    // The plans of the workspace, by file.
-    harness.get_by_label("Plan").click();
-    harness.run();
-    assert!(harness.query_by_label("short.json").is_some());
-    harness.get_by_label("window.json").click();
-    harness.run();
-    // Port 0: the proxy takes a free port, and the tab shows which.
+}
+
+/// Starts the chosen plan on a free port (port 0: the tab shows which): that port.
+fn start_qualifying(harness: &mut Harness<'_, WorkbenchApp>) -> u16 {
     harness
         .get_by_label("Device connects to")
         .set_text_value_accesskit("127.0.0.1:0");
@@ -1270,20 +1265,38 @@ fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
         .listen
         .port();
     assert_ne!(port, 0);
+    port
+}
+
+fn wait_for_the_plans_end(harness: &mut Harness<'_, WorkbenchApp>) {
+    step_until(harness, Duration::from_secs(60), "the plan's end", |h| {
+        h.state()
+            .qualifying()
+            .run
+            .as_ref()
+            .is_some_and(|r| r.state == thingbench::control::RunState::Done)
+    });
+}
+
+#[test]
+fn the_qualify_tab_plays_a_plan_against_a_device_and_shows_every_verdict() {
+    let (_dir, root) = sample_workspace();
+    // The short plan's phases with a period of 1 s instead of 0.5 s: this test is about the
+    // tab, and the device shares the test process with the window and the other tests, so its
+    // reports get the slack of a slower period (tests/qualify.rs holds the device to 0.5 s).
+    slower_plan(&root, "short.json");
+    let mut harness = open(&root, None);
+    open_qualify_tab(&mut harness);
+    // The plans of the workspace, by file.
+    harness.get_by_label("Plan").click();
+    harness.run();
+    assert!(harness.query_by_label("short.json").is_some());
+    harness.get_by_label("window.json").click();
+    harness.run();
+    let port = start_qualifying(&mut harness);
     wait_for_label(&mut harness, &format!("to mqtt://127.0.0.1:{port}"));
     let device = common::device::RunningDevice::start(port, common::device::Flaw::None);
-    step_until(
-        &mut harness,
-        Duration::from_secs(60),
-        "the plan's end",
-        |h| {
-            h.state()
-                .qualifying()
-                .run
-                .as_ref()
-                .is_some_and(|r| r.state == thingbench::control::RunState::Done)
-        },
-    );
+    wait_for_the_plans_end(&mut harness);
     drop(device);
     harness.run();
     let run = harness.state().qualifying().run.as_ref().expect("a run");
@@ -1353,16 +1366,9 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
     use thingbench::qualify::picture::{BandKind, MarkKind};
     let (_dir, root) = sample_workspace();
     // The commands plan with a period of 1 s, for the slack a shared process needs (see above).
-    let plan = std::fs::read_to_string(root.join("plans/commands.json")).expect("the plan");
-    assert!(plan.contains(r#""periodS": 0.5"#), "{plan}");
-    std::fs::write(
-        root.join("plans/window.json"),
-        plan.replace(r#""periodS": 0.5"#, r#""periodS": 1"#),
-    )
-    .expect("a plan written");
+    slower_plan(&root, "commands.json");
     let mut harness = open(&root, None);
-    harness.get_by_label("Qualify").click();
-    harness.run();
+    open_qualify_tab(&mut harness);
     harness.get_by_label("Plan").click();
     harness.run();
     harness.get_by_label("window.json").click();
@@ -1380,20 +1386,7 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
             "{line} in the preview"
         );
     }
-    harness
-        .get_by_label("Device connects to")
-        .set_text_value_accesskit("127.0.0.1:0");
-    harness.run();
-    harness.get_by_label("Start qualifying").click();
-    harness.run();
-    let port = harness
-        .state()
-        .qualifying()
-        .run
-        .as_ref()
-        .expect("a run")
-        .listen
-        .port();
+    let port = start_qualifying(&mut harness);
     let device = common::device::RunningDevice::start(port, common::device::Flaw::None);
     // Live: the picture follows the plan's clock, the commands their state.
     step_until(
@@ -1408,18 +1401,7 @@ fn the_qualify_tab_lists_the_plans_commands_shows_where_each_stands_and_draws_th
         },
     );
     wait_for_label(&mut harness, "held: its target is offline");
-    step_until(
-        &mut harness,
-        Duration::from_secs(60),
-        "the plan's end",
-        |h| {
-            h.state()
-                .qualifying()
-                .run
-                .as_ref()
-                .is_some_and(|r| r.state == thingbench::control::RunState::Done)
-        },
-    );
+    wait_for_the_plans_end(&mut harness);
     drop(device);
     harness.run();
     let run = harness.state().qualifying().run.as_ref().expect("a run");
