@@ -424,24 +424,26 @@ fn a_plan_with_a_wrong_command_exits_2_naming_the_place() {
             ),
         )
         .expect("write");
-        let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-            .args([
-                "qualify",
-                plan.to_str().expect("utf-8"),
-                "--workspace",
-                "fixtures",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .current_dir(root())
-            .output()
-            .expect("runs");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let err = qualify_refused(&plan);
         assert!(err.contains("wrong.json: "), "{err}");
         assert!(err.contains(expected), "{err}\nwanted: {expected}");
         assert_eq!(err.lines().count(), 1, "one sentence: {err}");
     }
+}
+
+/// `thingbench qualify PLAN` on the sample workspace, on a free port, expected to end with
+/// exit 2: what it said on stderr.
+fn qualify_refused(plan: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
+        .arg("qualify")
+        .arg(plan)
+        .args(["--workspace", "fixtures", "--listen", "127.0.0.1:0"])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
 }
 
 #[test]
@@ -453,18 +455,7 @@ fn a_bad_plan_and_a_device_that_never_connects_exit_2_with_a_sentence() {
         r#"{"name": "bad", "device": "gwPk/gw01", "periodS": 1, "phases": [{"name": "a"}]}"#,
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args([
-            "qualify",
-            bad.to_str().expect("utf-8"),
-            "--workspace",
-            "fixtures",
-        ])
-        .current_dir(root())
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = qualify_refused(&bad);
     assert!(
         err.contains("bad.json: at phases[0]: missing field `forS`"),
         "{err}"
@@ -476,19 +467,6 @@ fn a_bad_plan_and_a_device_that_never_connects_exit_2_with_a_sentence() {
         r#"{"name": "never", "device": "gwPk/gw01", "connectWithinS": 1, "periodS": 1, "phases": [{"forS": 1}]}"#,
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_thingbench"))
-        .args([
-            "qualify",
-            never.to_str().expect("utf-8"),
-            "--workspace",
-            "fixtures",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .current_dir(root())
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = qualify_refused(&never);
     assert!(err.contains("the device never connected"), "{err}");
 }
