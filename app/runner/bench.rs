@@ -144,33 +144,28 @@ const REPLY_WAIT: Duration = Duration::from_secs(10);
 /// How long the first warm-up request waits while nothing has ever replied.
 const FIRST_REPLY_WAIT: Duration = Duration::from_secs(2);
 
-/// Runs both loops over `session`, connected as `gateway` with `device` logged in and warmed up
-/// by [`warm_up`].
-pub fn run_bench(
-    session: &Session,
-    gateway: &DeviceId,
-    body: &str,
-    config: BenchConfig,
-) -> BenchReport {
-    let topic = request_topic(Method::PostBatch, gateway);
-    let timeout = REPLY_WAIT;
-    let mut next = 0u64;
-    let send = |n: u64| {
-        session.send(SessionCommand::Request {
-            request: RequestId(n),
-            topic: topic.clone(),
-            payload: with_id(body, n),
-            msg_id: Some(MsgId(n.to_string())),
-            timeout,
-        });
-    };
+/// What a paired loop measured: each reply's round trip (sorted), and what did not come back
+/// as 200.
+pub(super) struct Paired {
+    pub rtts: Vec<Duration>,
+    pub lost: usize,
+    pub not_200: usize,
+    pub elapsed: Duration,
+}
 
+/// Sends `config.requests` requests with `send(n)` (request `n`, `RequestId(n)`), keeping
+/// `config.inflight` in flight, and times each until `session` says how it ended.
+pub(super) fn paired_loop(
+    session: &Session,
+    config: BenchConfig,
+    timeout: Duration,
+    mut send: impl FnMut(u64),
+) -> Paired {
     let mut rtts = Vec::with_capacity(config.requests);
     let (mut lost, mut not_200, mut done, mut sent) = (0usize, 0usize, 0usize, 0usize);
     let started = Instant::now();
     while sent < config.requests.min(config.inflight) {
-        send(next);
-        next += 1;
+        send(sent as u64);
         sent += 1;
     }
     while done < config.requests {
@@ -194,13 +189,42 @@ pub fn run_bench(
         }
         done += 1;
         if sent < config.requests {
-            send(next);
-            next += 1;
+            send(sent as u64);
             sent += 1;
         }
     }
     let elapsed = started.elapsed();
     rtts.sort_unstable();
+    Paired {
+        rtts,
+        lost,
+        not_200,
+        elapsed,
+    }
+}
+
+/// Runs both loops over `session`, connected as `gateway` with `device` logged in and warmed up
+/// by [`warm_up`].
+pub fn run_bench(
+    session: &Session,
+    gateway: &DeviceId,
+    body: &str,
+    config: BenchConfig,
+) -> BenchReport {
+    let topic = request_topic(Method::PostBatch, gateway);
+    let timeout = REPLY_WAIT;
+    let send = |n: u64| {
+        session.send(SessionCommand::Request {
+            request: RequestId(n),
+            topic: topic.clone(),
+            payload: with_id(body, n),
+            msg_id: Some(MsgId(n.to_string())),
+            timeout,
+        });
+    };
+
+    let paired = paired_loop(session, config, timeout, send);
+    let next = config.requests as u64;
 
     // The same payloads, published with the same window, acknowledged by the broker only.
     let sink = "thingbench/bench/sink".to_owned();
@@ -232,12 +256,12 @@ pub fn run_bench(
     let publish_elapsed = publish_started.elapsed();
     BenchReport {
         requests: config.requests,
-        req_per_s: rtts.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(&rtts, 0.50),
-        p99_ms: percentile(&rtts, 0.99),
+        req_per_s: paired.rtts.len() as f64 / paired.elapsed.as_secs_f64(),
+        p50_ms: percentile(&paired.rtts, 0.50),
+        p99_ms: percentile(&paired.rtts, 0.99),
         publish_per_s: acked as f64 / publish_elapsed.as_secs_f64(),
-        lost,
-        not_200,
+        lost: paired.lost,
+        not_200: paired.not_200,
     }
 }
 

@@ -1,14 +1,12 @@
 //! `thingbench bench --commands`: set commands from thingbench's platform client, answered by a
 //! device running in the same process, paired and timed as posts are.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
-use crate::protocol::{DeviceId, EpochMs, Method, MsgId, connect_credentials, topic_of};
-use crate::transport::{
-    Auth, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, client_event_loop,
-};
+use crate::protocol::{DeviceId, Method, MsgId, topic_of};
+use crate::transport::{RequestId, Session, SessionCommand, SessionConfig};
 
 use super::ConnectError;
 use super::bench::{BenchConfig, BenchReport, percentile};
@@ -28,7 +26,7 @@ impl InProcessDevice {
     /// Connects as `config` says (the device's identity) and answers until dropped; returns
     /// once it is subscribed to the commands of `device`.
     pub fn start(config: SessionConfig, device: &DeviceId) -> Result<Self, ConnectError> {
-        let (client, eventloop) = device_event_loop(&config)?;
+        let (client, eventloop) = crate::transport::new_event_loop(&config)?;
         let filter = format!(
             "/sys/{}/{}/thing/service/#",
             device.product_key.0, device.device_key.0
@@ -69,30 +67,6 @@ impl Drop for InProcessDevice {
             let _ = thread.join();
         }
     }
-}
-
-/// A client as `config` says, signing as its device when it has a secret.
-fn device_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), ConnectError> {
-    let (client_id, credentials) = match &config.auth {
-        Auth::None => (config.client_id.clone(), None),
-        Auth::Password { username, password } => (
-            config.client_id.clone(),
-            Some((username.clone(), password.expose().to_owned())),
-        ),
-        Auth::Sign { device, secret } => {
-            let creds =
-                connect_credentials(&config.client_id, device, secret.expose(), EpochMs::now());
-            (creds.client_id, Some((creds.username, creds.password)))
-        }
-    };
-    client_event_loop(
-        client_id,
-        &config.broker,
-        config.keep_alive,
-        credentials,
-        &config.tls,
-    )
-    .map_err(ConnectError::from)
 }
 
 /// Subscribes to `filter` at each connect (saying on `ready` when the first holds, or why it
@@ -186,47 +160,14 @@ pub fn run_command_bench(
             timeout,
         });
     };
-    let mut rtts = Vec::with_capacity(config.requests);
-    let (mut lost, mut not_200, mut done, mut sent) = (0usize, 0usize, 0usize, 0usize);
-    let started = Instant::now();
-    while sent < config.requests.min(config.inflight) {
-        send(sent as u64);
-        sent += 1;
-    }
-    while done < config.requests {
-        let Ok(event) = platform.events.recv_timeout(timeout * 2) else {
-            lost += config.requests - done;
-            break;
-        };
-        match event {
-            SessionEvent::Replied { reply, rtt, .. } => {
-                rtts.push(rtt);
-                if !reply.code.is_success() {
-                    not_200 += 1;
-                }
-            }
-            SessionEvent::NoReply { .. } | SessionEvent::Lost { .. } => lost += 1,
-            SessionEvent::Closed => {
-                lost += config.requests - done;
-                break;
-            }
-            _ => continue,
-        }
-        done += 1;
-        if sent < config.requests {
-            send(sent as u64);
-            sent += 1;
-        }
-    }
-    let elapsed = started.elapsed();
-    rtts.sort_unstable();
+    let paired = super::bench::paired_loop(platform, config, timeout, send);
     BenchReport {
         requests: config.requests,
-        req_per_s: rtts.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(&rtts, 0.50),
-        p99_ms: percentile(&rtts, 0.99),
+        req_per_s: paired.rtts.len() as f64 / paired.elapsed.as_secs_f64(),
+        p50_ms: percentile(&paired.rtts, 0.50),
+        p99_ms: percentile(&paired.rtts, 0.99),
         publish_per_s: f64::NAN,
-        lost,
-        not_200,
+        lost: paired.lost,
+        not_200: paired.not_200,
     }
 }

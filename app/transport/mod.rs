@@ -17,7 +17,7 @@ pub use error::{BrokerUrlError, SubscribeError, TlsConfigError, TooLarge, Transp
 pub use outage::{Outage, OutageNews, OutageWatch};
 pub use session::{
     Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
-    client_event_loop, connection_error_words,
+    client_event_loop, connection_error_words, new_event_loop,
 };
 pub use tls::{TlsOptions, client_config};
 

@@ -228,7 +228,9 @@ impl EventSink {
     }
 }
 
-fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), TransportError> {
+/// The rumqttc client a session as `config` says connects with: its identity, signed when it
+/// signs, and [`client_event_loop`]'s settings.
+pub fn new_event_loop(config: &SessionConfig) -> Result<(AsyncClient, EventLoop), TransportError> {
     let (client_id, credentials) = match &config.auth {
         Auth::None => (config.client_id.clone(), None),
         Auth::Password { username, password } => (
