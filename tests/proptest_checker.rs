@@ -1,5 +1,6 @@
 //! Property tests: valid messages from every sample model get 200; one mutated point gets
-//! 1204 at exactly its path; arbitrary input never panics the checker or the loaders.
+//! 1204 at exactly its path; arbitrary input never panics the checker or the loaders; the hub's
+//! quick answer to a measure-point message is the checker's, or none.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -7,12 +8,14 @@ use std::sync::{Arc, OnceLock};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use thingbench::model::{DataType, Registry, Severity, ThingModel, check, sample_value};
+use thingbench::model::{DataType, Registry, Severity, ThingModel, accepted, check, sample_value};
 use thingbench::protocol::{DeviceId, Method, ReplyCode, parse_reply, request_topic};
 use thingbench::workspace::{Batch, Draft, Fixture, LoginState, Workspace};
 
 struct Sample {
     registry: Registry,
+    /// The same devices with no sub-device logged in.
+    logged_out: Registry,
     gateway: DeviceId,
     /// Every device with the model of its product.
     devices: Vec<(DeviceId, Arc<ThingModel>)>,
@@ -24,6 +27,7 @@ fn sample() -> &'static Sample {
         let ws = Workspace::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
             .expect("sample workspace");
         let registry = ws.registry(&LoginState::All);
+        let logged_out = ws.registry(&LoginState::Only(Vec::new()));
         let gateway = ws.gateway();
         let devices = std::iter::once(gateway.clone())
             .chain(ws.sub_devices())
@@ -38,6 +42,7 @@ fn sample() -> &'static Sample {
         );
         Sample {
             registry,
+            logged_out,
             gateway,
             devices,
         }
@@ -174,7 +179,9 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), topic in ".{0,60}") {
         let s = sample();
         let _ = check(&s.registry, &topic, &bytes);
-        let _ = check(&s.registry, &request_topic(Method::PostBatch, &s.gateway), &bytes);
+        let topic = request_topic(Method::PostBatch, &s.gateway);
+        let _ = check(&s.registry, &topic, &bytes);
+        let _ = accepted(&s.registry, &topic, &bytes);
         let _ = ThingModel::from_slice(&bytes);
         let _ = Fixture::from_slice(Path::new("fuzz.json"), &bytes);
         let _ = parse_reply(&bytes);
@@ -210,10 +217,158 @@ proptest! {
         let text = value.to_string();
         let report = check(&s.registry, &topic, text.as_bytes());
         prop_assert!(report.code == ReplyCode::SUCCESS || report.first_error().is_some());
+        if let Some(quick) = accepted(&s.registry, &topic, text.as_bytes()) {
+            prop_assert_eq!(quick, report.reply());
+        }
         let _ = ThingModel::from_slice(text.as_bytes());
         let _ = Fixture::from_value(Path::new("fuzz.json"), value);
         let _ = parse_reply(text.as_bytes());
     }
+}
+
+proptest! {
+    // Each spoiling is one of about forty: enough cases that each is met many times.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn the_quick_answer_is_the_checkers_or_none(
+        params in prop::collection::vec(element_strategy(), 1..5),
+        method in 0usize..3,
+        id in id_strategy(),
+        faults in prop::collection::vec(fault_strategy(), 0..3),
+        spoilt in prop::option::of((any::<prop::sample::Index>(), any::<prop::sample::Index>(), json_strategy())),
+        allow_offline in prop_oneof![Just(None), Just(Some(json!(true))), Just(Some(json!("")))],
+    ) {
+        let method = [Method::PostBatch, Method::ResumeBatch, Method::Post][method];
+        let mut params = params;
+        // A point's value spoilt: some values are only warned of, most are 1204.
+        let spoilt = spoilt.and_then(|(element, point, value)| {
+            let element = element.index(params.len());
+            let points = params[element]["measurepoints"].as_object_mut()?;
+            let count = points.len().max(1);
+            let (_, old) = points.iter_mut().nth(point.index(count))?;
+            *old = value;
+            Some(())
+        });
+        let mut body = json!({"id": id, "version": "1.0", "method": method.name()});
+        body["params"] = match method {
+            Method::Post => params[0].clone(),
+            _ => Value::Array(params),
+        };
+        if let Some(flag) = allow_offline {
+            body["allowOfflineSubDevice"] = flag;
+        }
+        let mut text = body.to_string();
+        for fault in &faults {
+            text = fault.apply(text);
+        }
+        let s = sample();
+        let topic = request_topic(method, &s.gateway);
+        let mut answered = false;
+        for registry in [&s.registry, &s.logged_out] {
+            let full = check(registry, &topic, text.as_bytes());
+            if let Some(quick) = accepted(registry, &topic, text.as_bytes()) {
+                prop_assert_eq!(quick.to_bytes(), full.reply().to_bytes(), "{}", text);
+                answered = true;
+            }
+        }
+        // A clean message gets the quick answer (else the hub builds a tree for every request).
+        if faults.is_empty() && spoilt.is_none() {
+            prop_assert!(answered, "no quick answer to a valid message: {}", text);
+        }
+    }
+}
+
+/// Ids of every kind the checker reads or drops.
+fn id_strategy() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<u32>().prop_map(|n| json!(n.to_string())),
+        any::<i64>().prop_map(Value::from),
+        Just(json!("")),
+        Just(json!(null)),
+        Just(json!(1.5)),
+        Just(json!({"id": 1})),
+        Just(json!("a\"b\u{e9}")),
+    ]
+}
+
+/// One way to spoil a measure-point message, in its text so that keys twice and numbers as
+/// written can be had too. Some spoil nothing the checker minds (an extra key, a warning).
+#[derive(Debug, Clone)]
+enum Fault {
+    /// The first occurrence of `from` becomes `to`.
+    Replace(&'static str, String),
+    /// `key: value` before the body's closing brace.
+    Append(&'static str, Value),
+}
+
+impl Fault {
+    fn apply(&self, text: String) -> String {
+        match self {
+            Fault::Replace(from, to) => text.replacen(from, to, 1),
+            Fault::Append(key, value) => {
+                let end = text.len() - 1;
+                format!("{},{key:?}:{value}}}", &text[..end])
+            }
+        }
+    }
+}
+
+fn fault_strategy() -> impl Strategy<Value = Fault> {
+    const REPLACED: [(&str, &str); 32] = [
+        ("\"version\":\"1.0\"", "\"version\":\"\""),
+        ("\"version\":\"1.0\"", "\"version\":1"),
+        ("\"version\":\"1.0\"", "\"version\":null"),
+        ("\"version\":\"1.0\"", "\"version\":\"2\""),
+        (
+            "\"method\":",
+            "\"method\":\"thing.measurepoint.post\",\"m\":",
+        ),
+        ("\"method\":", "\"method\":null,\"m\":"),
+        ("\"params\":[", "\"params\":[[],"),
+        ("\"params\":[", "\"params\":[{},"),
+        ("\"params\":[", "\"params\":[1,"),
+        // serde reads a struct from an array of its fields: the checker does not.
+        ("\"params\":[", "\"params\":[[null,null,1,{}],"),
+        ("\"params\":{", "\"params\":[null,null,1,{}],\"x\":{"),
+        ("\"params\":{", "\"params\":[{"),
+        ("\"productKey\":", "\"productKey\":null,\"p\":"),
+        ("\"productKey\":", "\"productKey\":\"\",\"p\":"),
+        ("\"productKey\":", "\"productKey\":7,\"p\":"),
+        ("\"deviceKey\":", "\"deviceKey\":\"nope\",\"d\":"),
+        ("\"deviceKey\":\"", "\"deviceKey\":\"\\u0069"),
+        ("\"time\":", "\"time\":null,\"t\":"),
+        ("\"time\":", "\"time\":1e3,\"t\":"),
+        ("\"time\":", "\"time\":1.5,\"t\":"),
+        ("\"time\":", "\"time\":\"1\",\"t\":"),
+        ("\"time\":", "\"time\":18446744073709551615,\"t\":"),
+        ("\"time\":", "\"time\":-1,\"t\":"),
+        ("\"measurepoints\":{", "\"measurepoints\":null,\"x\":{"),
+        ("\"measurepoints\":{", "\"measurepoints\":[],\"x\":{"),
+        (
+            "\"measurepoints\":{",
+            "\"measurepoints\":{\"__no_such_point__\":1,",
+        ),
+        ("\"measurepoints\":{\"", "\"measurepoints\":{\"\\u0074"),
+        (":{\"value\":", ":{\"value\":null,\"v\":"),
+        ("\"quality\":", "\"quality\":99,\"q\":"),
+        ("\"quality\":", "\"quality\":\"1\",\"q\":"),
+        ("{", "["),
+        ("}", "} "),
+    ];
+    let key = prop_oneof![
+        Just("id"),
+        Just("version"),
+        Just("method"),
+        Just("params"),
+        Just("allowOfflineSubDevice"),
+        Just("skipInvalidMeasurepoints"),
+        Just("extra"),
+    ];
+    prop_oneof![
+        (0..REPLACED.len()).prop_map(|i| Fault::Replace(REPLACED[i].0, REPLACED[i].1.to_owned())),
+        (key, json_strategy()).prop_map(|(key, value)| Fault::Append(key, value)),
+    ]
 }
 
 /// JSON values biased toward the protocol's keys, so they reach the deeper checks.

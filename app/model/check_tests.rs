@@ -553,3 +553,33 @@ fn ids_are_echoed_as_strings() {
     body.as_object_mut().expect("object").remove("id");
     assert_eq!(run(&registry(), &body).id, None);
 }
+
+#[test]
+fn the_quick_answer_is_a_clean_messages_200_and_nothing_else() {
+    let r = registry();
+    let clean = batch(json!([
+        element("inv01", json!({"temp": 1.5, "Power": {"value": 2.0, "quality": 0}})),
+        {"measurepoints": {"count": 3}},
+    ]));
+    let text = clean.to_string();
+    let quick = super::accepted(&r, &batch_topic(), text.as_bytes()).expect("answered");
+    assert_eq!(quick, run(&r, &clean).reply());
+    assert_eq!(quick.code, ReplyCode::SUCCESS);
+    // What the checker finds wrong gets no quick answer: its reply is the checker's.
+    let refused = [
+        // A struct's fields in an array, at the top and as an element.
+        r#"["1", "1.0", "thing.measurepoint.post.batch", null, null, []]"#.to_owned(),
+        batch(json!([[null, null, 1, {}]])).to_string(),
+        batch(json!([element("inv01", json!({"temp": "hot"}))])).to_string(),
+        batch(json!([element("foreign", json!({"temp": 1.0}))])).to_string(),
+        text.replacen("\"time\":1700000000000", "\"time\":null", 1),
+        text.replacen("\"params\":", "\"params\":[],\"params\":", 1),
+    ];
+    for text in refused {
+        assert_eq!(
+            super::accepted(&r, &batch_topic(), text.as_bytes()),
+            None,
+            "{text}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 mod check;
 mod check_commands;
+mod quick;
 mod registry;
 mod reply;
 mod sample;
@@ -15,6 +16,7 @@ mod wrong;
 
 pub use check::{CheckReport, Finding, PointRef, SessionEffect, Severity, check};
 pub use check_commands::check_output;
+pub use quick::accepted;
 pub use registry::{DEFAULT_MAX_PAYLOAD, Registry, RegistryDevice};
 pub use reply::{CodeMeaning, ReplyFault, ReplyFinding, ReplyReading, read_reply};
 pub use sample::{sample_data_value, sample_value};
