@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use thingbench::control::{DraftCtl, WorkspaceCtl};
 use thingbench::history::{Filter, SCAN_BUDGET, Timeline, synthetic};
-use thingbench::model::{Registry, ThingModel, check};
+use thingbench::model::{Registry, ThingModel, accepted, check};
 use thingbench::protocol::{DeviceId, Method, ProductKey, ReplyCode, request_topic};
 use thingbench::ui::timeline_panel::{TimelineView, timeline_ui};
 use thingbench::ui::{BuilderPanel, ModelsPanel, check_ui};
@@ -176,6 +176,20 @@ fn model_benches(c: &mut Criterion) {
     assert_eq!(check(&registry, &topic, &payload).code, ReplyCode::SUCCESS);
     c.bench_function("check a 1,000-entry batch", |b| {
         b.iter(|| black_box(check(&registry, &topic, &payload).code))
+    });
+    // The hub's answer to one request of `thingbench bench`: a 10-point batch, read into the
+    // checker's tree and checked, or taken its quick way (the 200 without a tree).
+    let one = serde_json::to_vec(&batch_of(&model, 1).to_json()).unwrap_or_default();
+    let quick = accepted(&registry, &topic, &one).map(|r| r.to_bytes());
+    assert_eq!(
+        quick,
+        Some(check(&registry, &topic, &one).reply().to_bytes())
+    );
+    c.bench_function("hub: check a 10-point batch and write its reply", |b| {
+        b.iter(|| black_box(check(&registry, &topic, &one).reply().to_bytes().len()))
+    });
+    c.bench_function("hub: quick answer to a 10-point batch", |b| {
+        b.iter(|| black_box(accepted(&registry, &topic, &one).map(|r| r.to_bytes().len())))
     });
     c.bench_function("serialise a 1,000-entry batch", |b| {
         b.iter(|| black_box(serde_json::to_vec(&batch.to_json()).map(|v| v.len())))

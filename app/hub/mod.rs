@@ -869,7 +869,7 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        let logged_in: std::collections::HashSet<_> = [inv01].into_iter().collect();
-        assert_eq!(served.registry.logged_in, logged_in);
+        let logged_in: Vec<_> = served.registry.logged_in.iter().collect();
+        assert_eq!(logged_in, [&inv01]);
     }
 }

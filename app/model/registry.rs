@@ -2,13 +2,17 @@
 //!
 //! The workspace layer fills it from files; the checker only reads it.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::protocol::{DeviceId, ProductKey, Secret};
 
 use super::check::SessionEffect;
 use super::thing_model::ThingModel;
+
+/// The registry's maps: looked up a few times for every request the hub answers, with keys the
+/// workspace wrote, so a fast hash (seeded per map, as std's) in place of SipHash.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// The hub's default payload limit: 512 KiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 512 * 1024;
