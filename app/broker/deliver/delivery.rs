@@ -41,11 +41,12 @@ pub(super) struct Delivery {
     pub(super) device: DeviceId,
     /// Filters the door holds at the broker for the device and its sub-devices.
     pub(super) door_filters: Vec<String>,
-    /// Reply topics the door holds at the broker, for requests the device sent.
-    pub(super) replies: HashSet<String>,
+    /// Reply topics the door holds at the broker, for requests the device sent. (Both sets of
+    /// topics are asked of each message that passes, and kept to a bound: a fast hash.)
+    pub(super) replies: HashSet<String, foldhash::fast::RandomState>,
     /// Request topics whose replies come to the connection (through the door's subscription
     /// or the device's own), as far as the door knows.
-    pub(super) ensured: HashSet<String>,
+    pub(super) ensured: HashSet<String, foldhash::fast::RandomState>,
     /// The device's own filters that the door answered (its own cover them).
     pub(super) local_filters: Vec<String>,
     /// The device's own filters the broker holds.
@@ -107,8 +108,8 @@ impl Delivery {
         Self {
             device,
             door_filters: Vec::new(),
-            replies: HashSet::new(),
-            ensured: HashSet::new(),
+            replies: HashSet::default(),
+            ensured: HashSet::default(),
             local_filters: Vec::new(),
             device_filters: Vec::new(),
             subs: HashMap::new(),

@@ -78,21 +78,48 @@ pub(super) fn valid_filter(filter: &str) -> bool {
 
 /// Whether `topic` matches `filter` (MQTT's rules; a `$` topic matches no filter starting with
 /// a wildcard). Never panics, whatever the bytes.
+///
+/// The door asks this of every message that passes it, a few filters each: so it walks both
+/// strings once, level by level, instead of splitting them.
 pub fn matches(topic: &str, filter: &str) -> bool {
-    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+    let (topic, filter) = (topic.as_bytes(), filter.as_bytes());
+    if topic.first() == Some(&b'$') && matches!(filter.first(), Some(b'+' | b'#')) {
         return false;
     }
-    let mut topics = topic.split('/');
-    for level in filter.split('/') {
-        if level == "#" {
-            return true;
+    // `t` and `f` are at the start of a level of each.
+    let (mut t, mut f) = (0, 0);
+    loop {
+        let level_end = filter[f..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(filter.len(), |n| f + n);
+        match &filter[f..level_end] {
+            b"#" => return true,
+            b"+" => {
+                t = topic[t..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(topic.len(), |n| t + n);
+            }
+            level => {
+                let rest = &topic[t..];
+                if !rest.starts_with(level) || rest.get(level.len()).is_some_and(|&b| b != b'/') {
+                    return false;
+                }
+                t += level.len();
+            }
         }
-        match topics.next() {
-            Some(t) if level == "+" || level == t => {}
-            _ => return false,
+        f = level_end;
+        // Both are at the end of a level: of the whole string, or at a '/'.
+        match (t == topic.len(), f == filter.len()) {
+            (true, true) => return true,
+            (false, false) => (t, f) = (t + 1, f + 1),
+            // More topic than filter.
+            (false, true) => return false,
+            // More filter than topic: only a last `#` matches nothing more.
+            (true, false) => return &filter[f + 1..] == b"#" || filter[f + 1..].starts_with(b"#/"),
         }
     }
-    topics.next().is_none()
 }
 
 /// Whether every topic matching `inner` matches `outer` (both valid filters).
@@ -113,6 +140,49 @@ pub fn covers(outer: &str, inner: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// MQTT's matching as the rules say it, level by level: what [`matches`] must agree with.
+    fn matches_by_levels(topic: &str, filter: &str) -> bool {
+        if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+            return false;
+        }
+        let mut topics = topic.split('/');
+        for level in filter.split('/') {
+            if level == "#" {
+                return true;
+            }
+            match topics.next() {
+                Some(t) if level == "+" || level == t => {}
+                _ => return false,
+            }
+        }
+        topics.next().is_none()
+    }
+
+    #[test]
+    fn matching_agrees_with_the_rules_level_by_level() {
+        // Every topic and filter of up to four characters over the bytes that matter.
+        let alphabet = ["a", "b", "/", "+", "#", "$", "é"];
+        let mut strings = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(last.iter().cloned());
+        }
+        let topics: Vec<_> = strings.iter().filter(|s| !s.contains(['+', '#'])).collect();
+        for filter in &strings {
+            for topic in &topics {
+                assert_eq!(
+                    matches(topic, filter),
+                    matches_by_levels(topic, filter),
+                    "topic {topic:?}, filter {filter:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn topic_rules() {
