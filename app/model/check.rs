@@ -165,6 +165,25 @@ struct ElementShape {
     well_formed: bool,
 }
 
+/// A flag of a points message (`allowOfflineSubDevice`, `skipInvalidMeasurepoints`): `false`
+/// when absent, `null` or `""`; `None` when it is of another type, a shape error.
+pub(super) fn read_flag(value: Option<&Value>) -> Option<bool> {
+    match value {
+        None | Some(Value::Null) => Some(false),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s.is_empty() => Some(false),
+        Some(_) => None,
+    }
+}
+
+/// A `time` as the protocol has it: an integer of epoch milliseconds, not a float.
+pub(super) fn epoch_ms(time: &Value) -> Option<EpochMs> {
+    match time {
+        Value::Number(n) if !n.is_f64() => n.as_i64().map(EpochMs),
+        _ => None,
+    }
+}
+
 /// `params[i]`, or `params` for a single post.
 fn element_path(index: Option<usize>) -> String {
     match index {
@@ -335,19 +354,16 @@ impl<'a> Checker<'a> {
     }
 
     fn check_flag(&mut self, body: &Map<String, Value>, name: &str) -> bool {
-        match body.get(name) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s.is_empty() => false,
-            Some(other) => {
-                self.push(
-                    name,
-                    ReplyCode::SHAPE,
-                    format!("must be true, false or \"\", got {}", describe(other)),
-                );
-                false
-            }
-        }
+        let value = body.get(name);
+        read_flag(value).unwrap_or_else(|| {
+            let got = value.map_or("nothing".to_owned(), describe);
+            self.push(
+                name,
+                ReplyCode::SHAPE,
+                format!("must be true, false or \"\", got {got}"),
+            );
+            false
+        })
     }
 
     pub(super) fn check_version(&mut self, body: &Map<String, Value>) {
@@ -511,20 +527,16 @@ impl<'a> Checker<'a> {
 
     /// The `time` of an element (or of an event's params at `path`): absent, or an integer.
     pub(super) fn time_of(&mut self, element: &Map<String, Value>, path: &str) -> Option<EpochMs> {
-        match element.get("time") {
-            None => None,
-            Some(Value::Number(n)) if n.as_i64().is_some() && !n.is_f64() => {
-                n.as_i64().map(EpochMs)
-            }
-            Some(other) => {
-                self.push(
-                    format!("{path}.time"),
-                    ReplyCode::SHAPE,
-                    format!("must be an integer (epoch ms), got {}", describe(other)),
-                );
-                None
-            }
+        let time = element.get("time")?;
+        let ms = epoch_ms(time);
+        if ms.is_none() {
+            self.push(
+                format!("{path}.time"),
+                ReplyCode::SHAPE,
+                format!("must be an integer (epoch ms), got {}", describe(time)),
+            );
         }
+        ms
     }
 
     /// One element whose shape is right.

@@ -17,8 +17,9 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::protocol::{DeviceId, Method, MsgId, ParsedTopic, Reply, ReplyCode, parse_topic};
+use crate::protocol::{DeviceId, Method, ParsedTopic, Reply, ReplyCode, id_of_value, parse_topic};
 
+use super::check::{epoch_ms, read_flag};
 use super::registry::Registry;
 use super::value::check_point_value;
 
@@ -56,18 +57,13 @@ fn accepts<'e, 'p: 'e, P>(
     if method != Some(topic.method_name().as_ref()) || version.is_none_or(str::is_empty) {
         return None;
     }
-    let allow_offline = flag(body.allow_offline.as_ref())?;
-    flag(body.skip_invalid.as_ref())?;
+    let allow_offline = read_flag(body.allow_offline.as_ref())?;
+    read_flag(body.skip_invalid.as_ref())?;
     for element in elements {
         accepts_element(registry, topic, element, allow_offline)?;
     }
-    let id = match &body.id {
-        Some(Value::String(id)) if !id.is_empty() => Some(MsgId(id.clone())),
-        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(MsgId(n.to_string())),
-        _ => None,
-    };
     Some(Reply::new(
-        id,
+        body.id.as_ref().and_then(id_of_value),
         ReplyCode::SUCCESS,
         None,
         Value::Object(serde_json::Map::new()),
@@ -102,10 +98,8 @@ fn accepts_element(
         }
         _ => return None,
     };
-    match &element.time {
-        Time::Absent => {}
-        Time::Given(Value::Number(n)) if n.as_i64().is_some() && !n.is_f64() => {}
-        Time::Given(_) => return None,
+    if let Time::Given(time) = &element.time {
+        epoch_ms(time)?;
     }
     let model = registry.model_of(&device.product_key)?;
     for (identifier, value) in &element.measurepoints.0.0 {
@@ -118,17 +112,6 @@ fn accepts_element(
 /// A productKey or deviceKey as the checker reads it: absent, `null` and `""` name no key.
 fn named_key<'k>(key: &'k Option<Key>) -> Option<&'k str> {
     key.as_ref().map(|k| k.0.as_ref()).filter(|k| !k.is_empty())
-}
-
-/// A flag the checker reads as `false` when absent, `null` or `""`; `None` when it would be a
-/// shape error.
-fn flag(value: Option<&Value>) -> Option<bool> {
-    match value {
-        None | Some(Value::Null) => Some(false),
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(s)) if s.is_empty() => Some(false),
-        Some(_) => None,
-    }
 }
 
 /// The fields of a measure-point message the checker reads; `params` as the topic's method has

@@ -83,7 +83,7 @@ pub fn id_of(body: &Map<String, Value>) -> Option<MsgId> {
 }
 
 /// An `id` field's value as a message id: strings as they are, integers in decimal.
-fn id_of_value(id: &Value) -> Option<MsgId> {
+pub fn id_of_value(id: &Value) -> Option<MsgId> {
     match id {
         Value::String(s) if !s.is_empty() => Some(MsgId(s.clone())),
         Value::Number(n) if n.is_u64() || n.is_i64() => Some(MsgId(n.to_string())),

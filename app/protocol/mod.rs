@@ -9,7 +9,9 @@ mod topic;
 mod types;
 
 pub use codes::ReplyCode;
-pub use message::{CodeForm, Reply, ReplyParseError, id_of, parse_reply, parse_reply_form};
+pub use message::{
+    CodeForm, Reply, ReplyParseError, id_of, id_of_value, parse_reply, parse_reply_form,
+};
 pub use sign::{
     ConnectCredentials, SIGN_METHOD, SignError, check_sign, connect_credentials,
     device_of_username, is_sha256_sign_method, sign, verify_connect,
