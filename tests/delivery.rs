@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -66,7 +65,8 @@ impl Heard {
 struct Device {
     client: Client,
     heard: mpsc::Receiver<Heard>,
-    stop: Arc<AtomicBool>,
+    /// Dropped with the device: its thread ends at once, whatever it waits for.
+    _stop: mpsc::Sender<()>,
     /// Everything heard so far, in order.
     log: Vec<Heard>,
 }
@@ -81,13 +81,12 @@ impl Device {
             .set_clean_session(true);
         let (client, mut connection) = Client::new(options, 100);
         let (tx, heard) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         std::thread::spawn({
             let client = client.clone();
-            let stop = Arc::clone(&stop);
             move || {
                 for event in connection.iter() {
-                    if stop.load(Ordering::SeqCst) {
+                    if matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Disconnected)) {
                         return;
                     }
                     if std::env::var("DELIVERY_DEBUG").is_ok() {
@@ -118,9 +117,11 @@ impl Device {
                         Ok(_) => continue,
                         Err(_) => {
                             // rumqttc connects again on the next turn: not at once, as a
-                            // device backs off.
-                            std::thread::sleep(Duration::from_millis(100));
-                            Heard::Lost
+                            // device backs off (and not at all once the test is done).
+                            match stopped.recv_timeout(Duration::from_millis(100)) {
+                                Err(mpsc::RecvTimeoutError::Timeout) => Heard::Lost,
+                                _ => return,
+                            }
                         }
                     };
                     if tx.send(heard).is_err() {
@@ -132,7 +133,7 @@ impl Device {
         let mut device = Self {
             client,
             heard,
-            stop,
+            _stop: stop,
             log: Vec::new(),
         };
         device.until(|h| *h == Heard::ConnAck);
@@ -207,7 +208,6 @@ impl Device {
 
 impl Drop for Device {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
         let _ = self.client.try_disconnect();
     }
 }

@@ -1,14 +1,50 @@
 //! Driving the window in kittest tests: step it until something holds, with a deadline.
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use thingbench::ui::WorkbenchApp;
 
-/// Steps the app until `found` holds, failing after `limit` with what the window said. A frame
-/// every 10 ms, as a window repaints while its background works, not a spin that would starve
-/// the threads it waits for.
+/// When the window next wants a frame, as its repaint requests say: those its own frames make
+/// and those its background threads make when they have news.
+#[derive(Default)]
+struct Repaints {
+    due: Mutex<Option<Instant>>,
+    asked: Condvar,
+}
+
+impl Repaints {
+    fn asked_for(&self, at: Instant) {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        if due.is_none_or(|due| at < due) {
+            *due = Some(at);
+            self.asked.notify_all();
+        }
+    }
+
+    /// Waits until a frame is due, or `deadline`; the next request is waited for anew.
+    fn wait(&self, deadline: Instant) {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let now = Instant::now();
+            let until = due.map_or(deadline, |due| due.min(deadline));
+            if until <= now {
+                break;
+            }
+            due = match self.asked.wait_timeout(due, until - now) {
+                Ok((due, _)) => due,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        *due = None;
+    }
+}
+
+/// Steps the app until `found` holds, failing after `limit` with what the window said. A
+/// frame is drawn when the window asks for one, as an integration draws it: at once after an
+/// input, when a background thread has news, or after the delay a frame asked for.
 pub fn step_until(
     harness: &mut Harness<'_, WorkbenchApp>,
     limit: Duration,
@@ -16,6 +52,13 @@ pub fn step_until(
     found: impl Fn(&Harness<'_, WorkbenchApp>) -> bool,
 ) {
     let deadline = Instant::now() + limit;
+    let repaints = Arc::new(Repaints::default());
+    // What came before this wait (a click queued, news already in) is looked at first.
+    repaints.asked_for(Instant::now());
+    harness.ctx.set_repaint_observer({
+        let repaints = Arc::clone(&repaints);
+        move |info| repaints.asked_for(Instant::now() + info.delay)
+    });
     while !found(harness) {
         assert!(
             Instant::now() < deadline,
@@ -24,7 +67,7 @@ pub fn step_until(
             harness.state().draft.send_state,
             harness.state().timeline().export_jsonl()
         );
-        std::thread::sleep(Duration::from_millis(10));
+        repaints.wait(deadline);
         harness.step();
     }
 }
