@@ -16,11 +16,7 @@ use super::value_editor::{json_field_ui, value_ui};
 
 /// Draws the command builder; every edit goes to `draft` in place.
 pub fn command_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registry: &Registry) {
-    let device = draft
-        .draft()
-        .device()
-        .cloned()
-        .unwrap_or_else(|| ws.gateway());
+    let device = target_of(draft, ws);
     let id = ui.make_persistent_id("command-builder");
     if let Some(chosen) = device_picker_ui(ui, id, &device, ws) {
         // What the other device's model does not know starts again from a sample of its own.
@@ -34,18 +30,7 @@ pub fn command_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, regis
         });
         draft.set_device(chosen);
     }
-    let device = draft
-        .draft()
-        .device()
-        .cloned()
-        .unwrap_or_else(|| ws.gateway());
-    let model = model_of(&device, ws, registry);
-    if model.is_none() {
-        ui.colored_label(
-            theme::warn(ui),
-            format!("no thing model for product {}", device.product_key),
-        );
-    }
+    let model = target_model_ui(ui, draft, ws, registry);
     draft.edit(|doc| {
         let Doc::Command(kind) = doc else {
             return false;
@@ -77,6 +62,33 @@ fn known_to(kind: &CommandKind, model: Option<&ThingModel>) -> bool {
 }
 
 /// The model of `device`'s product, its `{{name}}` variables replaced.
+/// The device the draft is for: the one it names, else the workspace's gateway.
+pub(super) fn target_of(draft: &DraftCtl, ws: &Workspace) -> DeviceId {
+    draft
+        .draft()
+        .device()
+        .cloned()
+        .unwrap_or_else(|| ws.gateway())
+}
+
+/// The model of the device the draft is for, saying so in the builder when none is loaded.
+pub(super) fn target_model_ui<'a>(
+    ui: &mut egui::Ui,
+    draft: &DraftCtl,
+    ws: &Workspace,
+    registry: &'a Registry,
+) -> Option<&'a ThingModel> {
+    let device = target_of(draft, ws);
+    let model = model_of(&device, ws, registry);
+    if model.is_none() {
+        ui.colored_label(
+            theme::warn(ui),
+            format!("no thing model for product {}", device.product_key),
+        );
+    }
+    model
+}
+
 pub(super) fn model_of<'a>(
     device: &DeviceId,
     ws: &Workspace,

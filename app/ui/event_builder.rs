@@ -8,17 +8,13 @@ use crate::model::{DataType, Event, Registry, ThingModel};
 use crate::workspace::{Doc, EventPost, PointEntry, Workspace, output_sample};
 
 use super::builder_panel::{quality_ui, time_ui};
-use super::command_builder::{device_picker_ui, model_of};
+use super::command_builder::{device_picker_ui, model_of, target_model_ui, target_of};
 use super::theme;
 use super::value_editor::{json_field_ui, value_ui};
 
 /// Draws the event builder; every edit goes to `draft` in place.
 pub fn event_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registry: &Registry) {
-    let device = draft
-        .draft()
-        .device()
-        .cloned()
-        .unwrap_or_else(|| ws.gateway());
+    let device = target_of(draft, ws);
     let id = ui.make_persistent_id("event-builder");
     if let Some(chosen) = device_picker_ui(ui, id, &device, ws) {
         // Another device's model may not declare the event: post its first one instead.
@@ -37,26 +33,15 @@ pub fn event_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registr
         }
         draft.set_device(chosen);
     }
-    let device = draft
-        .draft()
-        .device()
-        .cloned()
-        .unwrap_or_else(|| ws.gateway());
-    let model = model_of(&device, ws, registry);
-    match model {
-        None => {
-            ui.colored_label(
-                theme::warn(ui),
-                format!("no thing model for product {}", device.product_key),
-            );
-        }
-        Some(model) if model.events.is_empty() => {
-            ui.colored_label(
-                theme::warn(ui),
-                format!("the model of {} declares no event", device.product_key),
-            );
-        }
-        Some(_) => {}
+    let model = target_model_ui(ui, draft, ws, registry);
+    if model.is_some_and(|m| m.events.is_empty()) {
+        ui.colored_label(
+            theme::warn(ui),
+            format!(
+                "the model of {} declares no event",
+                target_of(draft, ws).product_key
+            ),
+        );
     }
     draft.edit(|doc| {
         let Doc::Event(post) = doc else {
