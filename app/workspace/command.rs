@@ -80,20 +80,12 @@ impl Command {
                 }
             },
             ["get"] => {
-                let ids = obj["get"]
-                    .as_array()
-                    .and_then(|items| {
-                        items
-                            .iter()
-                            .map(|item| item.as_str().map(str::to_owned))
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .ok_or_else(|| {
-                        err(
-                            "command.get",
-                            format!("must be a list of point ids (strings), got {}", obj["get"]),
-                        )
-                    })?;
+                let ids = string_list(&obj["get"]).ok_or_else(|| {
+                    err(
+                        "command.get",
+                        format!("must be a list of point ids (strings), got {}", obj["get"]),
+                    )
+                })?;
                 CommandKind::Get(ids)
             }
             ["invoke"] => {
@@ -243,20 +235,13 @@ pub fn command_of_body(value: &Value) -> Result<CommandKind, NotABatch> {
                 "params is {other}; a set's params are an object of point id → value"
             ))),
         },
-        Some((Method::GetPoints, _)) => params
-            .as_array()
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|item| item.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .map(CommandKind::Get)
-            .ok_or_else(|| {
+        Some((Method::GetPoints, _)) => {
+            string_list(params).map(CommandKind::Get).ok_or_else(|| {
                 NotABatch(format!(
                     "params is {params}; a get's params are a list of point ids (strings)"
                 ))
-            }),
+            })
+        }
         Some((Method::Invoke, Some(service))) => match params {
             Value::Object(inputs) => Ok(CommandKind::Invoke {
                 service: service.to_owned(),
@@ -270,6 +255,15 @@ pub fn command_of_body(value: &Value) -> Result<CommandKind, NotABatch> {
             "method \"{name}\" is not a command (thing.service.measurepoint.set, thing.service.measurepoint.get or thing.service.{{serviceId}})"
         ))),
     }
+}
+
+/// A get's point ids: a JSON array of strings, or `None` for anything else.
+fn string_list(value: &Value) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|item| item.as_str().map(str::to_owned))
+        .collect()
 }
 
 #[cfg(test)]
