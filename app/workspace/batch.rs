@@ -124,6 +124,19 @@ impl PointEntry {
         }
     }
 
+    /// The entries of an object of point id → value (`measurepoints`, an event's `events`)
+    /// at `place`, in written order; none when it is absent.
+    pub(super) fn all_from_json(value: Option<Value>, place: &str) -> Result<Vec<Self>, NotABatch> {
+        match value {
+            Some(Value::Object(points)) => Ok(points
+                .iter()
+                .map(|(id, v)| Self::from_json(id, v))
+                .collect()),
+            None => Ok(Vec::new()),
+            Some(other) => Err(NotABatch(format!("{place} is {other}, not an object"))),
+        }
+    }
+
     pub(super) fn from_json(identifier: &str, value: &Value) -> Self {
         if let Some(obj) = value.as_object()
             && obj.len() == 2
@@ -239,18 +252,10 @@ impl Entry {
         };
         let time = EntryTime::from_json(obj.shift_remove("time").as_ref())
             .map_err(|e| NotABatch(format!("{place}: {e}")))?;
-        let points = match obj.shift_remove("measurepoints") {
-            Some(Value::Object(points)) => points
-                .iter()
-                .map(|(id, v)| PointEntry::from_json(id, v))
-                .collect(),
-            None => Vec::new(),
-            Some(other) => {
-                return Err(NotABatch(format!(
-                    "{place}.measurepoints is {other}, not an object"
-                )));
-            }
-        };
+        let points = PointEntry::all_from_json(
+            obj.shift_remove("measurepoints"),
+            &format!("{place}.measurepoints"),
+        )?;
         Ok(Self {
             device,
             time,

@@ -104,18 +104,7 @@ impl EventPost {
             None => return Err(NotABatch("params is missing".into())),
             Some(other) => return Err(NotABatch(format!("params is {other}, not an object"))),
         };
-        let outputs = match params.shift_remove("events") {
-            Some(Value::Object(events)) => events
-                .iter()
-                .map(|(id, v)| PointEntry::from_json(id, v))
-                .collect(),
-            None => Vec::new(),
-            Some(other) => {
-                return Err(NotABatch(format!(
-                    "params.events is {other}, not an object"
-                )));
-            }
-        };
+        let outputs = PointEntry::all_from_json(params.shift_remove("events"), "params.events")?;
         let time = EntryTime::from_json(params.shift_remove("time").as_ref())
             .map_err(|e| NotABatch(format!("params: {e}")))?;
         Ok(Self {
