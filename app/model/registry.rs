@@ -82,6 +82,18 @@ impl Registry {
         self.models.get(self.products.get(product)?)
     }
 
+    /// The product keys mapped to model `model_id`, sorted.
+    pub fn products_of(&self, model_id: &str) -> Vec<String> {
+        let mut products: Vec<String> = self
+            .products
+            .iter()
+            .filter(|(_, id)| *id == model_id)
+            .map(|(pk, _)| pk.0.clone())
+            .collect();
+        products.sort();
+        products
+    }
+
     /// True when `device` is a sub-device of `gateway`.
     pub fn is_sub_device_of(&self, device: &DeviceId, gateway: &DeviceId) -> bool {
         self.devices

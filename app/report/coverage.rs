@@ -353,13 +353,7 @@ impl Coverage {
             .models
             .values()
             .map(|model| {
-                let mut products: Vec<String> = registry
-                    .products
-                    .iter()
-                    .filter(|(_, id)| **id == model.model_id)
-                    .map(|(pk, _)| pk.0.clone())
-                    .collect();
-                products.sort();
+                let products = registry.products_of(&model.model_id);
                 ModelCoverage::new(model, products)
             })
             .collect();

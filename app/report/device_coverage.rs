@@ -134,13 +134,7 @@ impl DeviceCoverage {
             .models
             .values()
             .map(|model| {
-                let mut products: Vec<String> = registry
-                    .products
-                    .iter()
-                    .filter(|(_, id)| **id == model.model_id)
-                    .map(|(pk, _)| pk.0.clone())
-                    .collect();
-                products.sort();
+                let products = registry.products_of(&model.model_id);
                 let table = DeviceModel {
                     model_id: model.model_id.clone(),
                     name: model.name.clone(),
