@@ -9,7 +9,7 @@ use crate::model::{PointRef, Registry};
 use crate::protocol::DeviceId;
 use crate::workspace::{Batch, BatchMethod, DraftMode, Entry, EntryTime, PointEntry, Workspace};
 
-use super::value_editor::{json_field_ui, value_ui};
+use super::value_editor::{json_field_ui, row_controls_ui, value_ui};
 use super::{command_builder, event_builder, theme};
 
 /// The builder's own state: how tall each entry was when last drawn.
@@ -406,10 +406,6 @@ fn entry_ui(
                         None => ui.colored_label(theme::warn(ui), "not in model"),
                     };
                     let point_id = id.with(("point", p));
-                    let raw_id = point_id.with("raw");
-                    let mut raw = ui
-                        .data(|d| d.get_temp::<bool>(raw_id))
-                        .unwrap_or(spec.is_none());
                     ui.horizontal(|ui| {
                         *changed |= quality_ui(
                             ui,
@@ -419,24 +415,16 @@ fn entry_ui(
                             spec.is_some_and(|s| s.has_quality),
                         );
                     });
-                    ui.horizontal(|ui| {
-                        let button = ui.small_button("×").on_hover_text("Remove this point");
-                        let name = format!("Remove point {}", point.identifier);
-                        button.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::Button, true, &name)
-                        });
-                        if button.clicked() {
-                            remove = Some(p);
-                        }
-                        if ui
-                            .selectable_label(raw, "{ }")
-                            .on_hover_text("Edit the value as JSON (for values of the wrong type)")
-                            .clicked()
-                        {
-                            raw = !raw;
-                            ui.data_mut(|d| d.insert_temp(raw_id, raw));
-                        }
-                    });
+                    let (removed, raw) = row_controls_ui(
+                        ui,
+                        point_id.with("raw"),
+                        spec.is_some(),
+                        "Remove this point",
+                        &format!("Remove point {}", point.identifier),
+                    );
+                    if removed {
+                        remove = Some(p);
+                    }
                     // From the row's top: an ARRAY or STRUCT editor is several lines high, and
                     // centred it would start halfway down and run into the next row.
                     ui.horizontal_top(|ui| {

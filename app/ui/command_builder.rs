@@ -12,7 +12,7 @@ use crate::protocol::DeviceId;
 use crate::workspace::{Doc, Workspace};
 
 use super::theme;
-use super::value_editor::{json_field_ui, value_ui};
+use super::value_editor::{json_field_ui, row_controls_ui, value_ui};
 
 /// Draws the command builder; every edit goes to `draft` in place.
 pub fn command_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registry: &Registry) {
@@ -272,25 +272,13 @@ fn value_row_ui(
     data_type: Option<&DataType>,
     value: &mut Value,
 ) -> (bool, bool) {
-    let raw_id = id.with("raw");
-    let mut raw = ui
-        .data(|d| d.get_temp::<bool>(raw_id))
-        .unwrap_or(data_type.is_none());
-    let mut remove = false;
-    ui.horizontal(|ui| {
-        let button = ui.small_button("×").on_hover_text("Leave it out");
-        let name = format!("Remove {key}");
-        button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
-        remove = button.clicked();
-        if ui
-            .selectable_label(raw, "{ }")
-            .on_hover_text("Edit the value as JSON (for values of the wrong type)")
-            .clicked()
-        {
-            raw = !raw;
-            ui.data_mut(|d| d.insert_temp(raw_id, raw));
-        }
-    });
+    let (remove, raw) = row_controls_ui(
+        ui,
+        id.with("raw"),
+        data_type.is_some(),
+        "Leave it out",
+        &format!("Remove {key}"),
+    );
     let mut edited = false;
     ui.horizontal(|ui| {
         edited = match data_type {

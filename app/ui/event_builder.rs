@@ -10,7 +10,7 @@ use crate::workspace::{Doc, EventPost, PointEntry, Workspace, output_sample};
 use super::builder_panel::{quality_ui, time_ui};
 use super::command_builder::{device_picker_ui, model_of, target_model_ui, target_of};
 use super::theme;
-use super::value_editor::{json_field_ui, value_ui};
+use super::value_editor::{json_field_ui, row_controls_ui, value_ui};
 
 /// Draws the event builder; every edit goes to `draft` in place.
 pub fn event_ui(ui: &mut egui::Ui, draft: &mut DraftCtl, ws: &Workspace, registry: &Registry) {
@@ -179,27 +179,16 @@ fn outputs_ui(
                 ui.horizontal(|ui| {
                     changed |= output_quality_ui(ui, row_id, output, numeric);
                 });
-                let raw_id = row_id.with("raw");
-                let mut raw = ui
-                    .data(|d| d.get_temp::<bool>(raw_id))
-                    .unwrap_or(spec.is_none());
-                ui.horizontal(|ui| {
-                    let button = ui.small_button("×").on_hover_text("Leave this output out");
-                    let name = format!("Remove output {}", output.identifier);
-                    button
-                        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
-                    if button.clicked() {
-                        remove = Some(o);
-                    }
-                    if ui
-                        .selectable_label(raw, "{ }")
-                        .on_hover_text("Edit the value as JSON (for values of the wrong type)")
-                        .clicked()
-                    {
-                        raw = !raw;
-                        ui.data_mut(|d| d.insert_temp(raw_id, raw));
-                    }
-                });
+                let (removed, raw) = row_controls_ui(
+                    ui,
+                    row_id.with("raw"),
+                    spec.is_some(),
+                    "Leave this output out",
+                    &format!("Remove output {}", output.identifier),
+                );
+                if removed {
+                    remove = Some(o);
+                }
                 ui.horizontal(|ui| {
                     changed |= match spec {
                         Some(spec) if !raw => {

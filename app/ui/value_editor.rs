@@ -324,6 +324,34 @@ fn mismatch_ui(
     changed
 }
 
+/// A row's remove button (`remove_name` for screen readers, `hover` on hover) and its `{ }`
+/// toggle between the typed editor and JSON, remembered under `raw_id` (JSON to begin with
+/// when the value has no known type); returns (remove clicked, edit as JSON).
+pub fn row_controls_ui(
+    ui: &mut egui::Ui,
+    raw_id: egui::Id,
+    typed: bool,
+    hover: &str,
+    remove_name: &str,
+) -> (bool, bool) {
+    let mut raw = ui.data(|d| d.get_temp::<bool>(raw_id)).unwrap_or(!typed);
+    let mut remove = false;
+    ui.horizontal(|ui| {
+        let button = ui.small_button("×").on_hover_text(hover);
+        button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, remove_name));
+        remove = button.clicked();
+        if ui
+            .selectable_label(raw, "{ }")
+            .on_hover_text("Edit the value as JSON (for values of the wrong type)")
+            .clicked()
+        {
+            raw = !raw;
+            ui.data_mut(|d| d.insert_temp(raw_id, raw));
+        }
+    });
+    (remove, raw)
+}
+
 /// A one-line JSON editor of `value`. Text that is not JSON is taken as a string.
 pub fn json_field_ui(ui: &mut egui::Ui, id: egui::Id, label: egui::Id, value: &mut Value) -> bool {
     let buffer_id = id.with("json");
