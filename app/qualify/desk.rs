@@ -69,6 +69,14 @@ impl SentCommand {
     pub fn place(&self) -> String {
         format!("phases[{}].commands[{}]", self.phase, self.index)
     }
+
+    /// What `plan` asks of the device there, in words (its topic, should the plan not have it).
+    pub fn asked(&self, plan: &Plan) -> String {
+        plan.phases
+            .get(self.phase)
+            .and_then(|p| p.commands.get(self.index))
+            .map_or_else(|| self.topic.clone(), |c| c.describe())
+    }
 }
 
 /// Who can be reached now, as the platform knows it: the device's connection, its logged-in

@@ -297,11 +297,7 @@ fn command_marks(
     let mut marks = Vec::new();
     for exchange in pair_replies(registry, record) {
         let command = &exchange.command;
-        let asked = plan
-            .phases
-            .get(command.phase)
-            .and_then(|p| p.commands.get(command.index))
-            .map_or_else(|| command.topic.clone(), |c| c.describe());
+        let asked = command.asked(plan);
         let name = format!("{} {asked} to {}", command.place(), command.target);
         let status = exchange.status(plan, now_ms);
         if command.held {

@@ -43,11 +43,7 @@ pub struct CommandRow {
 impl CommandRow {
     fn of(plan: &Plan, exchange: &CommandExchange) -> Self {
         let command = &exchange.command;
-        let asked = plan
-            .phases
-            .get(command.phase)
-            .and_then(|p| p.commands.get(command.index))
-            .map_or_else(|| command.topic.clone(), |c| c.describe());
+        let asked = command.asked(plan);
         let first = exchange.replies.first();
         Self {
             place: command.place(),
