@@ -147,14 +147,7 @@ pub fn read_subscription(packet: &Packet, v5: bool) -> Option<Subscription> {
     };
     let body = &packet.body;
     let mut at = 0;
-    let pkid = u16_at(body, &mut at)?;
-    let mut properties = Vec::new();
-    if v5 {
-        let start = at;
-        let length = varint(body, &mut at)?;
-        skip(body, &mut at, length)?;
-        properties = body.get(start..at)?.to_vec();
-    }
+    let (pkid, properties) = pkid_and_properties(body, &mut at, v5)?;
     let mut filters = Vec::new();
     while at < body.len() {
         let filter = std::str::from_utf8(field(body, &mut at)?).ok()?.to_owned();
@@ -183,6 +176,19 @@ pub struct Ack {
     pub codes: Vec<u8>,
 }
 
+/// The packet id at the start of a (UN)SUBSCRIBE's or (UN)SUBACK's body, and its MQTT 5
+/// properties (raw, with their length; empty for MQTT 3.1.1); `at` is left after them.
+fn pkid_and_properties(body: &[u8], at: &mut usize, v5: bool) -> Option<(u16, Vec<u8>)> {
+    let pkid = u16_at(body, at)?;
+    if !v5 {
+        return Some((pkid, Vec::new()));
+    }
+    let start = *at;
+    let length = varint(body, at)?;
+    skip(body, at, length)?;
+    Some((pkid, body.get(start..*at)?.to_vec()))
+}
+
 /// The SUBACK or UNSUBACK in `packet`, if it is one and reads well.
 pub fn read_ack(packet: &Packet, v5: bool) -> Option<Ack> {
     if !matches!(packet.kind(), kind::SUBACK | kind::UNSUBACK) {
@@ -190,14 +196,7 @@ pub fn read_ack(packet: &Packet, v5: bool) -> Option<Ack> {
     }
     let body = &packet.body;
     let mut at = 0;
-    let pkid = u16_at(body, &mut at)?;
-    let mut properties = Vec::new();
-    if v5 {
-        let start = at;
-        let length = varint(body, &mut at)?;
-        skip(body, &mut at, length)?;
-        properties = body.get(start..at)?.to_vec();
-    }
+    let (pkid, properties) = pkid_and_properties(body, &mut at, v5)?;
     Some(Ack {
         pkid,
         properties,
