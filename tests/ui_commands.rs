@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::window::{step_until, wait_for_label};
+use common::window::{open_connected, step_until, wait_for_label};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,38 +14,16 @@ use std::time::Duration;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::{Value, json};
-use thingbench::control::LinkState;
 use thingbench::history::RowKind;
 use thingbench::protocol::DeviceId;
-use thingbench::ui::dialogs::FixedDialogs;
-use thingbench::ui::{Startup, WorkbenchApp};
-use thingbench::workspace::Workspace;
+use thingbench::ui::WorkbenchApp;
 
 /// The window on a copy of the sample workspace, connected to its embedded broker and hub,
 /// its sub-devices logged in.
 fn open() -> (tempfile::TempDir, PathBuf, Harness<'static, WorkbenchApp>) {
     let dir = common::copy_workspace();
     let root = dir.path().to_path_buf();
-    let ws = Workspace::load(&root).expect("the sample workspace");
-    let export = root.join("export.jsonl");
-    let mut harness = Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_eframe(move |cc| {
-            let startup = Startup {
-                workspace: Ok(ws),
-                broker: None,
-                dialogs: Box::new(FixedDialogs(export)),
-                timing: None,
-                demo_rows: 0,
-            };
-            WorkbenchApp::new(startup, &cc.egui_ctx, None)
-        });
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the connection",
-        |h| *h.state().link() == LinkState::Connected,
-    );
+    let mut harness = open_connected(&root, [1600.0, 1000.0], root.join("export.jsonl"));
     wait_for_label(&mut harness, "Predicted: 200 success");
     (dir, root, harness)
 }

@@ -5,18 +5,15 @@
 mod common;
 
 use common::copy_dir;
-use common::window::{step_until, wait_for_label};
+use common::window::{open_connected, step_until, wait_for_label};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use thingbench::control::LinkState;
 use thingbench::history::RowKind;
-use thingbench::ui::dialogs::FixedDialogs;
-use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::{Workspace, WorkspaceFeed};
 
 /// A copy of the sample workspace whose `lab` environment names the broker at `lab_url`.
@@ -46,26 +43,7 @@ fn switching_environment_reconnects_to_its_broker_and_sends_as_its_gateway() {
     let lab_url = lab_broker.url();
     let (_dir, root) = sample_with_lab_at(&lab_url.to_string());
 
-    let ws = Workspace::load(&root).expect("the sample loads");
-    let export = root.join("export.jsonl");
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| {
-            let startup = Startup {
-                workspace: Ok(ws),
-                broker: None,
-                dialogs: Box::new(FixedDialogs(export)),
-                timing: None,
-                demo_rows: 0,
-            };
-            WorkbenchApp::new(startup, &cc.egui_ctx, None)
-        });
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the embedded broker",
-        |h| *h.state().link() == LinkState::Connected,
-    );
+    let mut harness = open_connected(&root, [1400.0, 900.0], root.join("export.jsonl"));
     let embedded = harness.state().broker_url().cloned().expect("a broker");
     assert_ne!(embedded, lab_url);
     assert!(

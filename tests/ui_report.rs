@@ -3,45 +3,18 @@
 
 mod common;
 
-use common::window::step_until;
+use common::window::{open_connected, step_until};
 
-use std::path::Path;
 use std::time::Duration;
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use scraper::{Html, Selector};
-use thingbench::control::LinkState;
-use thingbench::ui::dialogs::FixedDialogs;
-use thingbench::ui::{Startup, WorkbenchApp};
-use thingbench::workspace::Workspace;
-
-fn open(root: &Path, report: &Path) -> Harness<'static, WorkbenchApp> {
-    let ws = Workspace::load(root).expect("sample workspace");
-    let report = report.to_owned();
-    let mut harness = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| {
-            let startup = Startup {
-                dialogs: Box::new(FixedDialogs(report)),
-                ..Startup::new(Ok(ws), None)
-            };
-            WorkbenchApp::new(startup, &cc.egui_ctx, None)
-        });
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the connection",
-        |h| *h.state().link() == LinkState::Connected,
-    );
-    harness
-}
 
 #[test]
 fn the_suite_tab_shows_coverage_and_exports_the_report() {
     let ws = common::copy_workspace();
     let report = ws.path().join("report.html");
-    let mut harness = open(ws.path(), &report);
+    let mut harness = open_connected(ws.path(), [1400.0, 900.0], report.clone());
     // Every fixture gets a result; the commands, with no device connected, are skipped.
     let posts = common::sample_fixtures().len();
     let total = posts + common::sample_commands().len();

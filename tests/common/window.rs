@@ -1,11 +1,39 @@
 //! Driving the window in kittest tests: step it until something holds, with a deadline.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use thingbench::ui::WorkbenchApp;
+use thingbench::control::LinkState;
+use thingbench::ui::dialogs::FixedDialogs;
+use thingbench::ui::{Startup, WorkbenchApp};
+use thingbench::workspace::Workspace;
+
+/// The window on the workspace at `root`, `size` points large, its file dialogs answering
+/// `file`, once it is connected to its embedded broker.
+pub fn open_connected(
+    root: &Path,
+    size: [f32; 2],
+    file: PathBuf,
+) -> Harness<'static, WorkbenchApp> {
+    let ws = Workspace::load(root).expect("the workspace loads");
+    let mut harness = Harness::builder().with_size(size).build_eframe(move |cc| {
+        let startup = Startup {
+            dialogs: Box::new(FixedDialogs(file)),
+            ..Startup::new(Ok(ws), None)
+        };
+        WorkbenchApp::new(startup, &cc.egui_ctx, None)
+    });
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the connection",
+        |h| *h.state().link() == LinkState::Connected,
+    );
+    harness
+}
 
 /// When the window next wants a frame, as its repaint requests say: those its own frames make
 /// and those its background threads make when they have news.
