@@ -332,26 +332,12 @@ fn qualify_through_the_proxy_the_official_python_sdk_answers_commands_also_after
     let ws = common::copy_workspace();
     let plan = ws.path().join("plans/sdk-commands.json");
     std::fs::write(&plan, SDK_PLAN).expect("write the plan");
-    // Port 0: the proxy takes a free port and says which.
-    let mut qualify = Killed(
-        Command::new(env!("CARGO_BIN_EXE_thingbench"))
-            .arg("qualify")
-            .arg(&plan)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("thingbench qualify starts"),
-    );
-    let mut stdout = LineReader::new(qualify.0.stdout.take().expect("stdout"));
-    let mut stderr = LineReader::new(qualify.0.stderr.take().expect("stderr"));
-    let line = stderr.wait_for(WAIT, |l| l.contains("connect the device to"));
-    let port: u16 = line
-        .split("connect the device to mqtt://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let common::Qualifying {
+        child: _qualify,
+        mut stdout,
+        mut stderr,
+        port,
+    } = common::start_qualify(&plan, &[], &common::root(), WAIT);
     // The SDK's own reconnect; it posts for itself and inv01 as a vendor's application would.
     let (_device, mut said) = commanded_device(
         &python,

@@ -5,14 +5,15 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use common::commands::CommandFlaw;
 use common::device::{Flaw, RunningDevice};
-use common::{Killed, LineReader, free_port, root};
+use common::{free_port, root};
 
 /// How long a test waits for a line before it fails.
 const WAIT: Duration = Duration::from_secs(60);
@@ -35,36 +36,22 @@ fn qualify_with(
     broker: Option<&str>,
     extra: &[&str],
 ) -> (Option<i32>, String, String) {
-    // Port 0: the proxy takes a free port and says which (a port picked here and freed again
-    // can be taken by another test's connection before qualify binds it).
-    let mut args = vec![
-        "qualify".to_owned(),
-        format!("fixtures/plans/{plan}"),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-    ];
+    let mut args = Vec::new();
     if let Some(url) = broker {
         args.extend(["--broker".to_owned(), url.to_owned()]);
     }
     args.extend(extra.iter().map(|a| (*a).to_owned()));
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_thingbench"))
-            .args(&args)
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("thingbench qualify starts"),
+    let common::Qualifying {
+        mut child,
+        mut stdout,
+        mut stderr,
+        port,
+    } = common::start_qualify(
+        Path::new(&format!("fixtures/plans/{plan}")),
+        &args,
+        &root(),
+        WAIT,
     );
-    let mut stdout = LineReader::new(child.0.stdout.take().expect("stdout"));
-    let mut stderr = LineReader::new(child.0.stderr.take().expect("stderr"));
-    let line = stderr.wait_for(WAIT, |l| l.contains("connect the device to"));
-    let port: u16 = line
-        .split("connect the device to mqtt://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
     let device = RunningDevice::start_with(port, flaw, command_flaw);
     let status = child.0.wait().expect("qualify ends");
     drop(device);

@@ -160,6 +160,48 @@ pub fn interrupt(pid: u32) {
     assert!(status.success(), "kill -INT {pid} failed");
 }
 
+/// A `thingbench qualify` on a proxy port of its own choosing (`--listen 127.0.0.1:0`: a port
+/// picked here and freed again could be taken by another test before qualify binds it).
+pub struct Qualifying {
+    pub child: Killed,
+    pub stdout: LineReader,
+    pub stderr: LineReader,
+    /// Where the device is to connect, as qualify said.
+    pub port: u16,
+}
+
+/// Starts `thingbench qualify PLAN --listen 127.0.0.1:0 ARGS...` in `dir` and waits up to
+/// `wait` for it to say where the device connects.
+pub fn start_qualify(plan: &Path, args: &[String], dir: &Path, wait: Duration) -> Qualifying {
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_thingbench"))
+            .arg("qualify")
+            .arg(plan)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("thingbench qualify starts"),
+    );
+    let stdout = LineReader::new(child.0.stdout.take().expect("stdout"));
+    let mut stderr = LineReader::new(child.0.stderr.take().expect("stderr"));
+    let line = stderr.wait_for(wait, |l| l.contains("connect the device to"));
+    let port = line
+        .split("connect the device to mqtt://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    Qualifying {
+        child,
+        stdout,
+        stderr,
+        port,
+    }
+}
+
 /// The lines a child writes to one of its pipes, read on a thread as they come.
 pub struct LineReader {
     lines: std::sync::mpsc::Receiver<String>,
