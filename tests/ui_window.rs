@@ -74,11 +74,11 @@ fn open_with_rows(
     harness
 }
 
-/// Waits for the window to connect; once connected it logs the sub-devices in, and the
-/// starter batch checks clean.
+/// Waits for the window to connect and to log the sub-devices in (it sends the logins as it
+/// connects), and for the starter batch to check clean.
 fn wait_until_ready(harness: &mut Harness<'_, WorkbenchApp>) {
     step_until(harness, Duration::from_secs(20), "the connection", |h| {
-        *h.state().link() == LinkState::Connected
+        *h.state().link() == LinkState::Connected && h.state().connection.pending() == 0
     });
     wait_for_label(harness, "Predicted: 200 success");
 }

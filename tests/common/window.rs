@@ -12,7 +12,8 @@ use thingbench::ui::{Startup, WorkbenchApp};
 use thingbench::workspace::Workspace;
 
 /// The window on the workspace at `root`, `size` points large, its file dialogs answering
-/// `file`, once it is connected to its embedded broker.
+/// `file`, once it is connected to its embedded broker and its logins are answered (it sends
+/// them as it connects).
 pub fn open_connected(
     root: &Path,
     size: [f32; 2],
@@ -30,7 +31,7 @@ pub fn open_connected(
         &mut harness,
         Duration::from_secs(20),
         "the connection",
-        |h| *h.state().link() == LinkState::Connected,
+        |h| *h.state().link() == LinkState::Connected && h.state().connection.pending() == 0,
     );
     harness
 }
@@ -100,9 +101,10 @@ pub fn step_until(
     }
 }
 
-/// Steps the app until a widget labelled with `text` (or a label containing it) shows.
+/// Steps the app until a widget labelled with `text` (or a label containing it) shows: one or
+/// more.
 pub fn wait_for_label(harness: &mut Harness<'_, WorkbenchApp>, text: &str) {
     step_until(harness, Duration::from_secs(15), text, |h| {
-        h.query_by_label_contains(text).is_some()
+        h.query_all_by_label_contains(text).next().is_some()
     });
 }
