@@ -112,6 +112,21 @@ impl EmbeddedBroker {
         options: BrokerOptions,
         names: &[&str],
     ) -> Result<(Self, Vec<Link>), BrokerError> {
+        // rumqttd binds a port picked here and freed again: in between, another program's
+        // outgoing connection may take it as its source port. Rare, and a new port mends it.
+        let mut tries_left = 2;
+        loop {
+            match Self::start_once(options.clone(), names) {
+                Err(BrokerError::NotListening { .. }) if tries_left > 0 => tries_left -= 1,
+                started => return started,
+            }
+        }
+    }
+
+    fn start_once(
+        options: BrokerOptions,
+        names: &[&str],
+    ) -> Result<(Self, Vec<Link>), BrokerError> {
         let listen = options
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));

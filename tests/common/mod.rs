@@ -57,13 +57,32 @@ fn json_files_in(folder: &str) -> Vec<String> {
     files
 }
 
-/// A loopback port nobody listens on now.
+/// A loopback port nobody listens on now, for a process a test starts to bind.
+///
+/// The port is freed again before that process binds it, so two things could take it first,
+/// and neither may: another test of this process (a port is never handed out twice here), and
+/// the source port of any outgoing connection on the machine, which the kernel picks from its
+/// ephemeral range (`net.ipv4.ip_local_port_range`, 32768–60999 by default). The ports handed
+/// out lie below that range.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .clamp(12_000, 65_535);
+    let (low, span) = (first_ephemeral - 10_000, 10_000);
+    // Test binaries run one after another, each counting from its own place.
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let port = low + (start + HANDED_OUT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("a port number");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {low} and {}", low + span)
 }
 
 /// A child process, killed and reaped when dropped, so that a failing test leaves none behind.
