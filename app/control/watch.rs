@@ -113,7 +113,7 @@ impl WatchCtl {
     /// Feeds one message; a new request also counts for each device it names.
     pub fn feed(&mut self, topic: &str, payload: Vec<u8>) -> Option<WatchUpdate> {
         let update = self.watcher.feed(topic, payload)?;
-        if let WatchUpdate::Request(index) = update
+        if let WatchUpdate::Request(index) | WatchUpdate::Answered(index) = update
             && let Some(w) = self.watcher.watched().get(index)
         {
             for device in &w.devices {
@@ -169,6 +169,10 @@ impl WatchCtl {
                 match self.feed(topic, payload.clone())? {
                     WatchUpdate::Request(index) => self.request_row(index, timeline),
                     WatchUpdate::Reply(index) => self.reply_row(index, timeline),
+                    WatchUpdate::Answered(index) => {
+                        self.request_row(index, timeline);
+                        self.reply_row(index, timeline);
+                    }
                 }
                 None
             }
@@ -317,6 +321,33 @@ mod tests {
             .fixture_of(0, &timeline, &gateway)
             .expect_err("its row was cleared");
         assert!(refused.text.contains("cleared"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_reply_seen_before_its_request_still_makes_an_answered_pair_of_rows() {
+        let (mut watch, _) = watching();
+        let mut timeline = Timeline::default();
+        let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        let reply = Routed::Message {
+            topic: reply_topic(topic),
+            payload: br#"{"id":"8","code":200,"data":null}"#.to_vec(),
+        };
+        watch.apply(&reply, &mut timeline);
+        assert_eq!(timeline.len(), 0, "a reply alone is no row yet");
+        let request = Routed::Message {
+            topic: topic.into(),
+            payload: br#"{"id":"8","version":"1.0","method":"thing.measurepoint.post.batch","params":[{"measurepoints":{"cpuLoad":1.5}}]}"#.to_vec(),
+        };
+        watch.apply(&request, &mut timeline);
+        assert_eq!(timeline.len(), 2);
+        let rows: Vec<_> = (timeline.first()..timeline.end())
+            .filter_map(|i| timeline.row(i).copied())
+            .collect();
+        assert_eq!(rows[0].kind, RowKind::Watched);
+        assert_eq!(rows[0].code(), Some(ReplyCode::SUCCESS));
+        assert_eq!(rows[1].kind, RowKind::WatchedReply);
+        assert_eq!(watch.devices.get("gwPk/gw01").map(|d| d.messages), Some(1));
+        assert!(watch.watched()[0].agrees());
     }
 
     #[test]

@@ -115,6 +115,33 @@ pub enum WatchUpdate {
     Request(usize),
     /// The hub's reply to `watched()[n]`.
     Reply(usize),
+    /// A request whose reply was seen first, now `watched()[n]` with its reply: a broker keeps
+    /// no order between two clients' messages (rumqttd sends a client's subscriptions in turn).
+    Answered(usize),
+}
+
+impl WatchUpdate {
+    /// The request that now has its reply, if this update gave it one.
+    pub fn answered(self) -> Option<usize> {
+        match self {
+            Self::Request(_) => None,
+            Self::Reply(index) | Self::Answered(index) => Some(index),
+        }
+    }
+}
+
+/// How long a reply seen before its request waits for it.
+const EARLY_FOR: Duration = Duration::from_secs(5);
+/// At most this many replies wait for their requests; the oldest goes first.
+const EARLY_AT_MOST: usize = 256;
+
+/// A reply seen before its request.
+struct EarlyReply {
+    /// The request's topic.
+    topic: String,
+    id: Option<MsgId>,
+    code: ReplyCode,
+    seen: Instant,
 }
 
 /// Checks requests as they are seen and pairs the hub's replies with them, following logins.
@@ -127,6 +154,8 @@ pub struct Watcher {
     /// Sub-devices whose login state is known: a login or logout was seen, or a hub's reply
     /// settled it. The others may have logged in before the watch began.
     known_logins: HashSet<DeviceId>,
+    /// Replies seen before their requests, oldest first, for [`EARLY_FOR`].
+    early: VecDeque<EarlyReply>,
 }
 
 impl Watcher {
@@ -139,6 +168,7 @@ impl Watcher {
             open: HashMap::new(),
             open_without_id: HashMap::new(),
             known_logins: HashSet::new(),
+            early: VecDeque::new(),
         }
     }
 
@@ -164,13 +194,17 @@ impl Watcher {
         if parsed.reply {
             let request_topic = topic.trim_end_matches("_reply").to_owned();
             let reply = parse_reply(&payload).ok()?;
-            let index = match reply.id {
-                Some(id) => self.open.remove(&(request_topic, id)),
+            let open = match &reply.id {
+                Some(id) => self.open.remove(&(request_topic.clone(), id.clone())),
                 None => self
                     .open_without_id
                     .get_mut(&request_topic)
                     .and_then(VecDeque::pop_front),
-            }?;
+            };
+            let Some(index) = open else {
+                self.hold_early(request_topic, reply.id, reply.code);
+                return None;
+            };
             self.watched[index].actual = Some(reply.code);
             self.settle(index);
             return Some(WatchUpdate::Reply(index));
@@ -230,6 +264,11 @@ impl Watcher {
             devices,
             at: EpochMs::now(),
         });
+        if let Some(code) = self.take_early(topic, report.id.as_ref()) {
+            self.watched[index].actual = Some(code);
+            self.settle(index);
+            return Some(WatchUpdate::Answered(index));
+        }
         match report.id {
             Some(id) => {
                 self.open.insert((topic.to_owned(), id), index);
@@ -241,6 +280,55 @@ impl Watcher {
                 .push_back(index),
         }
         Some(WatchUpdate::Request(index))
+    }
+
+    /// Keeps a reply that pairs with no request seen, for a request still on its way. Not a
+    /// second copy of a reply already paired (a session subscribed to the reply topic twice
+    /// gets two): that would pair with the next request to reuse the id.
+    fn hold_early(&mut self, topic: String, id: Option<MsgId>, code: ReplyCode) {
+        let now = Instant::now();
+        let recent = EpochMs::now().0 - i64::try_from(EARLY_FOR.as_millis()).unwrap_or(i64::MAX);
+        let copy = self
+            .watched
+            .iter()
+            .rev()
+            .take(EARLY_AT_MOST)
+            .take_while(|w| w.at.0 >= recent)
+            .any(|w| w.actual == Some(code) && w.id == id && w.topic == topic);
+        if copy {
+            return;
+        }
+        self.forget_early(now);
+        if self.early.len() == EARLY_AT_MOST {
+            self.early.pop_front();
+        }
+        self.early.push_back(EarlyReply {
+            topic,
+            id,
+            code,
+            seen: now,
+        });
+    }
+
+    /// The code of the reply seen before this request (on `topic`, with `id`), if one was.
+    fn take_early(&mut self, topic: &str, id: Option<&MsgId>) -> Option<ReplyCode> {
+        self.forget_early(Instant::now());
+        let at = self
+            .early
+            .iter()
+            .position(|e| e.topic == topic && e.id.as_ref() == id)?;
+        self.early.remove(at).map(|e| e.code)
+    }
+
+    /// Lets go of the replies that waited [`EARLY_FOR`] for their requests.
+    fn forget_early(&mut self, now: Instant) {
+        while self
+            .early
+            .front()
+            .is_some_and(|e| now.duration_since(e.seen) > EARLY_FOR)
+        {
+            self.early.pop_front();
+        }
     }
 
     /// Lets the hub's reply to request `index` settle the unknown logins it depended on: the
@@ -370,7 +458,10 @@ pub fn watch(
                 if let Some(snapshot) = feed.newest() {
                     watcher.replace_registry(snapshot.workspace.registry(&LoginState::All));
                 }
-                if let Some(WatchUpdate::Reply(index)) = watcher.feed(&topic, payload) {
+                if let Some(index) = watcher
+                    .feed(&topic, payload)
+                    .and_then(WatchUpdate::answered)
+                {
                     report.watched(&watcher.watched()[index]);
                 }
             }
@@ -568,6 +659,45 @@ mod tests {
         watcher.feed(REPLY, reply(4, 200));
         assert!(!watcher.watched()[3].agrees());
         assert!(watcher.watched()[3].line().starts_with("DISAGREE"));
+    }
+
+    #[test]
+    fn a_reply_seen_before_its_request_pairs_with_it_and_a_second_copy_with_nothing() {
+        const TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+        const REPLY: &str = "/sys/gwPk/gw01/thing/measurepoint/post/batch_reply";
+        let mut watcher = Watcher::new(sample_registry());
+        // The hub's reply first, as a broker may send it to a client watching both topics.
+        assert_eq!(watcher.feed(REPLY, reply(1, 200)), None);
+        assert_eq!(
+            watcher.feed(TOPIC, batch(1, "inv01")),
+            Some(WatchUpdate::Answered(0))
+        );
+        assert_eq!(watcher.watched()[0].actual, Some(ReplyCode(200)));
+        assert!(watcher.silent().is_empty());
+        // A second copy of that reply waits for nothing: the next request to reuse id 1 is
+        // not answered by it, but by its own reply.
+        assert_eq!(watcher.feed(REPLY, reply(1, 200)), None);
+        assert_eq!(
+            watcher.feed(TOPIC, batch(1, "inv01")),
+            Some(WatchUpdate::Request(1))
+        );
+        assert_eq!(watcher.watched()[1].actual, None);
+        assert_eq!(
+            watcher.feed(REPLY, reply(1, 1212)),
+            Some(WatchUpdate::Reply(1))
+        );
+        assert_eq!(watcher.watched()[1].actual, Some(ReplyCode(1212)));
+        // An early reply waits for its own id only.
+        assert_eq!(watcher.feed(REPLY, reply(3, 200)), None);
+        assert_eq!(
+            watcher.feed(TOPIC, batch(2, "inv01")),
+            Some(WatchUpdate::Request(2))
+        );
+        assert_eq!(
+            watcher.feed(TOPIC, batch(3, "inv01")),
+            Some(WatchUpdate::Answered(3))
+        );
+        assert_eq!(watcher.silent(), vec![2]);
     }
 
     #[test]
