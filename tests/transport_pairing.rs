@@ -8,12 +8,17 @@ use std::time::Duration;
 use thingbench::broker::EmbeddedBroker;
 use thingbench::protocol::{DeviceId, MsgId, ReplyCode, Secret};
 use thingbench::transport::{
-    Auth, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent, TlsOptions,
+    Auth, BrokerUrl, PairedBy, RequestId, Session, SessionCommand, SessionConfig, SessionEvent,
+    TlsOptions,
 };
 
 fn session(broker: &EmbeddedBroker, id: &str) -> Session {
+    session_at(broker.url(), id)
+}
+
+fn session_at(url: BrokerUrl, id: &str) -> Session {
     let config = SessionConfig {
-        broker: broker.url(),
+        broker: url,
         client_id: id.to_owned(),
         auth: Auth::None,
         keep_alive: Duration::from_secs(30),
@@ -383,4 +388,84 @@ fn a_reconnect_that_cannot_sign_anew_says_so() {
     };
     assert!(reason.contains("ca.pem"), "names the file: {reason}");
     assert!(reason.contains("previous credentials"), "{reason}");
+}
+
+/// A session watching a filter that covers its own topics, and another client on the same
+/// broker: the other's publish and the reply to its request come as messages; the session's
+/// own publish, which the broker sends back (MQTT 3.1.1 has no "no local"), does not, and the
+/// reply to another's request is no unpaired reply of its own.
+fn watching_hears_the_others_and_not_itself(url: BrokerUrl) {
+    const TOPIC: &str = "/sys/gwPk/gw01/thing/measurepoint/post";
+    let watcher = session_at(url.clone(), "watching-tool");
+    let other = session_at(url, "other-client");
+    subscribed(&watcher, "/sys/+/+/thing/measurepoint/#");
+    // Its own publish, acknowledged before the other's goes out: one filter, one order, so
+    // its echo would come first.
+    watcher.send(SessionCommand::Publish {
+        topic: TOPIC.into(),
+        payload: br#"{"id":"own-1"}"#.to_vec(),
+    });
+    wait_for(&watcher, |e| matches!(e, SessionEvent::Acked));
+    // A request of its own makes the reply topic one of its own; the other client answers
+    // a request of its own there.
+    publish(&watcher, 1, TOPIC, r#"{"id":"own-2"}"#);
+    let reply_topic = format!("{TOPIC}_reply");
+    let others = [
+        (TOPIC.to_owned(), r#"{"id":"other-1"}"#),
+        (
+            reply_topic.clone(),
+            r#"{"id":"other-2","code":200,"data":null}"#,
+        ),
+        (TOPIC.to_owned(), r#"{"id":"marker"}"#),
+    ];
+    for (topic, payload) in &others {
+        other.send(SessionCommand::Publish {
+            topic: topic.clone(),
+            payload: payload.as_bytes().to_vec(),
+        });
+    }
+    let mut seen = Vec::new();
+    loop {
+        match wait_for(&watcher, |e| {
+            matches!(
+                e,
+                SessionEvent::Message { .. } | SessionEvent::Unpaired { .. }
+            )
+        }) {
+            SessionEvent::Message { topic, payload } => {
+                let payload = String::from_utf8(payload).expect("text");
+                let marker = payload.contains("marker");
+                seen.push((topic, payload));
+                if marker {
+                    break;
+                }
+            }
+            unpaired => panic!("another's reply taken for the session's: {unpaired:?}"),
+        }
+    }
+    let theirs: Vec<(String, String)> = others
+        .iter()
+        .map(|(t, p)| (t.clone(), (*p).to_owned()))
+        .collect();
+    assert_eq!(
+        seen, theirs,
+        "the others' messages, in order, none of its own"
+    );
+}
+
+#[test]
+fn a_watching_session_hears_the_others_and_not_itself_on_the_embedded_broker() {
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    watching_hears_the_others_and_not_itself(broker.url());
+}
+
+#[test]
+fn a_watching_session_hears_the_others_and_not_itself_on_mosquitto() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let Some(_mosquitto) = common::start_mosquitto_configured(dir.path(), port, None, "") else {
+        return;
+    };
+    let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
+    watching_hears_the_others_and_not_itself(url);
 }

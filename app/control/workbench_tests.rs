@@ -129,47 +129,106 @@ fn a_logout_made_by_the_suite_changes_what_the_draft_is_predicted() {
 }
 
 #[test]
-fn watch_mode_is_fed_by_the_window_session_and_sees_its_own_sends() {
+fn watch_mode_is_fed_by_the_window_session_with_the_others_traffic_not_its_own_sends() {
+    use crate::transport::{Auth, Session, SessionCommand, SessionConfig, SessionEvent};
     let (mut bench, woken) = bench();
-    until(&mut bench, &woken, "connection", |b| {
+    // Logged in before watching: what the window sends from now on is the draft alone.
+    until(&mut bench, &woken, "connection and logins", |b| {
         *b.link() == LinkState::Connected
+            && b.connection.pending() == 0
+            && b.registry().logged_in.len() >= 3
     });
     bench.apply(Command::StartWatch);
     until(&mut bench, &woken, "watching", |b| {
         b.watch.as_ref().is_some_and(WatchCtl::ready)
     });
     bench.apply(Command::Send);
-    until(&mut bench, &woken, "the watched exchange", |b| {
+    until(&mut bench, &woken, "the draft's reply", |b| {
+        matches!(b.draft.send_state, Some(SendState::Replied { .. }))
+    });
+
+    // A device under test on the same broker, another client, posts for inv01: its post
+    // follows the window's on the one watched filter, so had the window's own come back it
+    // would have been seen first.
+    let config = SessionConfig {
+        broker: bench.broker_url().cloned().expect("connected"),
+        client_id: "device-under-test".into(),
+        auth: Auth::None,
+        keep_alive: Duration::from_secs(30),
+        tls: crate::transport::TlsOptions::default(),
+        platform: false,
+    };
+    let device = Session::start(config, Box::new(|| {})).expect("the device's session");
+    let device_event = |wanted: &dyn Fn(&SessionEvent) -> bool| loop {
+        let event = device
+            .events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the device's session reports within 10 s");
+        if wanted(&event) {
+            return event;
+        }
+    };
+    device_event(&|e| matches!(e, SessionEvent::Connected));
+    let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
+    let post = |id: &str| {
+        let payload = serde_json::json!({"id": id, "version": "1.0",
+            "method": "thing.measurepoint.post.batch",
+            "params": [{"productKey": "invPk", "deviceKey": "inv01",
+                        "measurepoints": {"temp": 41.5}}]});
+        device.send(SessionCommand::Request {
+            request: crate::transport::RequestId(1),
+            topic: topic.into(),
+            payload: serde_json::to_vec(&payload).expect("JSON"),
+            msg_id: Some(crate::protocol::MsgId(id.into())),
+            timeout: Duration::from_secs(10),
+        });
+    };
+    post("device-1");
+    let answered = device_event(&|e| {
+        matches!(
+            e,
+            SessionEvent::Replied { .. } | SessionEvent::NoReply { .. }
+        )
+    });
+    assert!(
+        matches!(&answered, SessionEvent::Replied { reply, .. } if reply.code == ReplyCode::SUCCESS),
+        "{answered:?}"
+    );
+    until(&mut bench, &woken, "the device's watched exchange", |b| {
         b.watch
             .as_ref()
             .is_some_and(|w| w.watched().iter().any(|w| w.actual.is_some()))
-            && matches!(b.draft.send_state, Some(SendState::Replied { .. }))
     });
-    let inv = DeviceId::new("invPk", "inv01");
     let watched = bench.watch.as_ref().expect("watching").watched();
-    assert!(
-        watched
-            .iter()
-            .any(|w| w.devices.contains(&inv) && w.agrees()),
-        "{watched:#?}"
+    assert_eq!(watched.len(), 1, "the device's post alone: {watched:#?}");
+    let inv = DeviceId::new("invPk", "inv01");
+    assert_eq!(
+        watched[0].id.as_ref().map(|id| id.0.as_str()),
+        Some("device-1")
     );
-    // The reply reached the draft once: the watch subscription did not make it unpaired.
-    let unpaired: Vec<String> = (bench.timeline.first()..bench.timeline.end())
-        .filter_map(|i| bench.timeline.row(i))
-        .filter(|r| r.kind == RowKind::Unpaired)
-        .map(|r| format!("{} {}", bench.timeline.topic(r), bench.timeline.note(r)))
-        .collect();
-    assert!(unpaired.is_empty(), "{unpaired:#?}");
+    assert!(watched[0].devices.contains(&inv) && watched[0].agrees());
+    // The device's reply came on the window's own reply topic: watched traffic, not a reply
+    // of the window's gone astray; the draft's reply reached the draft once.
+    let unpaired = |b: &Workbench| -> Vec<String> {
+        (b.timeline.first()..b.timeline.end())
+            .filter_map(|i| b.timeline.row(i))
+            .filter(|r| r.kind == RowKind::Unpaired)
+            .map(|r| format!("{} {}", b.timeline.topic(r), b.timeline.note(r)))
+            .collect()
+    };
+    assert!(unpaired(&bench).is_empty(), "{:#?}", unpaired(&bench));
+
+    // Stopped, the watch sees nothing more; unwatched, another's reply on the window's reply
+    // topic is unpaired again, and shows that the window read past the device's post.
     bench.apply(Command::StopWatch);
-    let seen = bench.watch.as_ref().expect("kept").watched().len();
-    bench.draft.send_state = None;
-    bench.apply(Command::Send);
-    until(&mut bench, &woken, "the draft's second reply", |b| {
-        matches!(b.draft.send_state, Some(SendState::Replied { .. }))
+    post("device-2");
+    device_event(&|e| matches!(e, SessionEvent::Replied { .. }));
+    until(&mut bench, &woken, "the device's reply as unpaired", |b| {
+        !unpaired(b).is_empty()
     });
     assert_eq!(
         bench.watch.as_ref().expect("kept").watched().len(),
-        seen,
+        1,
         "a stopped watch sees nothing more"
     );
 }

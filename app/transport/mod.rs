@@ -5,6 +5,7 @@
 
 mod backoff;
 mod broker_url;
+mod echoes;
 mod error;
 mod outage;
 mod session;
@@ -13,6 +14,7 @@ mod tls;
 pub use crate::protocol::MAX_PACKET;
 pub use backoff::Backoff;
 pub use broker_url::{BrokerUrl, Scheme};
+pub use echoes::{OwnPublishes, fingerprint};
 pub use error::{BrokerUrlError, SubscribeError, TlsConfigError, TooLarge, TransportError};
 pub use outage::{Outage, OutageNews, OutageWatch};
 pub use session::{

@@ -81,7 +81,8 @@ pub enum SessionCommand {
     },
     /// Subscribe to a filter, now and after every reconnect; its messages come as
     /// [`SessionEvent::Message`] (a reply to one of the session's requests as well as
-    /// [`SessionEvent::Replied`]), the broker's answer as [`SessionEvent::Subscribed`].
+    /// [`SessionEvent::Replied`]), but for the session's own publishes, which a broker sends
+    /// back; the broker's answer comes as [`SessionEvent::Subscribed`].
     Subscribe(String),
     /// Stop the subscription made with [`SessionCommand::Subscribe`].
     Unsubscribe(String),
@@ -460,6 +461,9 @@ async fn run(
     // The command topics a platform client listens on for replies on the wrong topic.
     let mut command_topics: HashSet<String> = HashSet::new();
     let mut filters: Vec<String> = Vec::new();
+    // Its own publishes on topics the caller's filters cover: the broker sends them back, and
+    // the caller (watch mode) is told of others' messages, not of its own sends again.
+    let mut own = super::OwnPublishes::default();
     // What each publish handed to rumqttc is, in order, until rumqttc numbers it.
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut plain_pkids: HashSet<u16> = HashSet::new();
@@ -533,6 +537,9 @@ async fn run(
                 Some(SessionCommand::Publish { topic, payload }) => {
                     let result = if connected {
                         check_size(&topic, &payload).map_err(|e| e.to_string()).and_then(|()| {
+                            if covered(&filters, &topic) {
+                                own.note(&topic, &payload);
+                            }
                             client
                                 .try_publish(topic, QoS::AtLeastOnce, false, payload)
                                 .map_err(|e| format!("not sent: {e}"))
@@ -574,6 +581,9 @@ async fn run(
                         command_topics.insert(topic.clone());
                     }
                     let request_topic = topic.clone();
+                    if covered(&filters, &topic) {
+                        own.note(&topic, &payload);
+                    }
                     if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload) {
                         events.send(SessionEvent::Lost { request, reason: format!("could not queue the publish: {e}") });
                         continue;
@@ -609,13 +619,19 @@ async fn run(
                         let topic = publish.topic.clone();
                         let payload = publish.payload.to_vec();
                         if reply_topics.contains(&topic) {
-                            if covered(&filters, &topic) {
+                            // Watched, a reply to another client's request is the caller's
+                            // message, not a reply of the session's gone astray.
+                            let watched = covered(&filters, &topic);
+                            if watched {
                                 events.send(SessionEvent::Message { topic: topic.clone(), payload: payload.clone() });
                             }
-                            pair_reply(topic, payload, config.platform, &mut pending, &mut by_id, &mut recent, events);
+                            let unpaired = pair_reply(topic, payload, config.platform, &mut pending, &mut by_id, &mut recent, events);
+                            if let Some(unpaired) = unpaired.filter(|_| !watched) {
+                                events.send(unpaired);
+                            }
                         } else if command_topics.contains(&topic) {
                             pair_on_command_topic(topic, payload, &mut pending, &mut by_id, events);
-                        } else {
+                        } else if !own.is_echo(&topic, &payload) {
                             events.send(SessionEvent::Message { topic, payload });
                         }
                     }
@@ -833,6 +849,9 @@ impl Recent {
     }
 }
 
+/// Pairs a reply on one of the session's reply topics with its pending request, and says so;
+/// a reply that pairs with none comes back as [`SessionEvent::Unpaired`], for the caller to
+/// tell unless it watches that topic.
 #[allow(clippy::too_many_arguments)]
 fn pair_reply(
     topic: String,
@@ -842,16 +861,15 @@ fn pair_reply(
     by_id: &mut HashMap<(String, MsgId), RequestId>,
     recent: &mut Recent,
     events: &EventSink,
-) {
+) -> Option<SessionEvent> {
     let reply = match parse_reply(&payload) {
         Ok(reply) => reply,
         Err(e) => {
-            events.send(SessionEvent::Unpaired {
+            return Some(SessionEvent::Unpaired {
                 topic,
                 payload,
                 why: e.to_string(),
             });
-            return;
         }
     };
     let oldest_on = |pending: &HashMap<RequestId, Pending>, topic: &str| {
@@ -866,7 +884,7 @@ fn pair_reply(
         && !by_id.contains_key(&(topic.clone(), id.clone()))
         && recent.seen(&topic, id)
     {
-        return;
+        return None;
     }
     let (request, paired_by) = match &reply.id {
         Some(id) => match by_id.remove(&(topic.clone(), id.clone())) {
@@ -876,12 +894,11 @@ fn pair_reply(
                 Some(request) => (request, PairedBy::Oldest),
                 None => {
                     let why = format!("id {id} matches no pending request on this topic");
-                    events.send(SessionEvent::Unpaired {
+                    return Some(SessionEvent::Unpaired {
                         topic,
                         payload,
                         why,
                     });
-                    return;
                 }
             },
         },
@@ -889,18 +906,15 @@ fn pair_reply(
             Some(request) => (request, PairedBy::Oldest),
             None => {
                 let why = "reply has no id and no request is pending on this topic".to_owned();
-                events.send(SessionEvent::Unpaired {
+                return Some(SessionEvent::Unpaired {
                     topic,
                     payload,
                     why,
                 });
-                return;
             }
         },
     };
-    let Some(p) = pending.remove(&request) else {
-        return;
-    };
+    let p = pending.remove(&request)?;
     if let Some(id) = &reply.id {
         recent.paired(&topic, id);
     }
@@ -915,4 +929,5 @@ fn pair_reply(
         rtt: p.sent.elapsed(),
         paired_by,
     });
+    None
 }

@@ -3,11 +3,11 @@
 //! their replies, and the copies to hold back (`deliver.rs` says why).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
 use crate::protocol::{DeviceId, MsgId, id_of};
+use crate::transport::{OwnPublishes, fingerprint};
 
 use super::super::mqtt_frame::Packet;
 use super::super::mqtt_packets::{Publish, subscription_into};
@@ -19,9 +19,6 @@ const DOOR_PKIDS: std::ops::RangeInclusive<u16> = 0xFF00..=0xFFFF;
 /// How many messages delivered through overlapping subscriptions are remembered, to hold back
 /// their other copies.
 const COPIES_KEPT: usize = 64;
-
-/// How many of the device's publishes are remembered, to hold back their echoes.
-const PUBLISHED_KEPT: usize = 256;
 
 /// How many logins and logouts of the connection may wait for their replies.
 const SESSIONS_KEPT: usize = 64;
@@ -65,7 +62,7 @@ pub(super) struct Delivery {
     /// Whether the door subscribed for the device (after CONNACK 0).
     pub(super) subscribed: bool,
     /// What the device published on topics its own filters match, by topic and payload.
-    pub(super) published: VecDeque<u64>,
+    pub(super) published: OwnPublishes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +115,7 @@ impl Delivery {
             sessions: VecDeque::new(),
             copies: VecDeque::new(),
             subscribed: false,
-            published: VecDeque::new(),
+            published: OwnPublishes::default(),
         }
     }
 
@@ -237,26 +234,14 @@ impl Delivery {
 
     /// Remembers a publish of the device that its own filters would bring back.
     pub(super) fn note_publish(&mut self, topic: &str, payload: &[u8]) {
-        if !self.asked(topic) {
-            return;
+        if self.asked(topic) {
+            self.published.note(topic, payload);
         }
-        if self.published.len() == PUBLISHED_KEPT {
-            self.published.pop_front();
-        }
-        self.published.push_back(fingerprint(topic, payload));
     }
 
     /// Whether a message from the broker is the echo of one of the device's own publishes.
     pub(super) fn own_echo(&mut self, topic: &str, payload: &[u8]) -> bool {
-        if self.published.is_empty() {
-            return false;
-        }
-        let print = fingerprint(topic, payload);
-        let Some(at) = self.published.iter().position(|p| *p == print) else {
-            return false;
-        };
-        self.published.remove(at);
-        true
+        self.published.is_echo(topic, payload)
     }
 
     /// Whether a message from the broker is another copy of one already delivered through
@@ -394,11 +379,4 @@ pub(super) fn accepted(body: &Map<String, Value>) -> bool {
         Some(Value::String(s)) => s.trim() == "200",
         _ => false,
     }
-}
-
-pub(super) fn fingerprint(topic: &str, payload: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
-    payload.hash(&mut hasher);
-    hasher.finish()
 }
