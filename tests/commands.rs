@@ -170,12 +170,10 @@ fn a_device_that_never_answers_gives_no_reply_within_the_wait() {
 
 #[test]
 fn a_device_that_subscribes_itself_is_commanded_through_mosquitto() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let Some(_mosquitto) = common::start_mosquitto_configured(dir.path(), port, None, "") else {
+    let Some(mosquitto) = common::stock_mosquitto() else {
         return;
     };
-    let url = format!("mqtt://127.0.0.1:{port}");
+    let (url, port) = (mosquitto.url.clone(), mosquitto.port);
     let _hub = start_hub(&url);
     let watcher = watch_logins(&url);
     let _device = RunningDevice::start_with(port, Flaw::None, CommandFlaw::None);

@@ -472,9 +472,7 @@ fn a_device_that_subscribed_to_nothing_gets_its_replies_after_an_unexpected_reco
 
 #[test]
 fn delivery_through_the_qualification_proxy_in_front_of_mosquitto() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = common::free_port();
-    let Some(_mosquitto) = common::start_mosquitto_configured(dir.path(), port, None, "") else {
+    let Some(mosquitto) = common::stock_mosquitto() else {
         return;
     };
     let ws = sample();
@@ -485,7 +483,7 @@ fn delivery_through_the_qualification_proxy_in_front_of_mosquitto() {
         &ws,
     )
     .expect("the plan");
-    let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
+    let url = BrokerUrl::parse(&mosquitto.url).expect("url");
     let stand = Stand::start(
         plan,
         WorkspaceFeed::fixed(Arc::clone(&ws)),

@@ -116,12 +116,10 @@ fn the_embedded_hub_answers_event_posts() {
 
 #[test]
 fn thingbench_hub_on_mosquitto_answers_event_posts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = common::free_port();
-    let Some(_mosquitto) = common::start_mosquitto_configured(dir.path(), port, None, "") else {
+    let Some(mosquitto) = common::stock_mosquitto() else {
         return;
     };
-    let url = format!("mqtt://127.0.0.1:{port}");
+    let url = mosquitto.url.clone();
     let _hub = common::start_hub(&url);
     let ws = sample();
     let broker = BrokerUrl::parse(&url).expect("a URL");

@@ -461,11 +461,9 @@ fn a_watching_session_hears_the_others_and_not_itself_on_the_embedded_broker() {
 
 #[test]
 fn a_watching_session_hears_the_others_and_not_itself_on_mosquitto() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = common::free_port();
-    let Some(_mosquitto) = common::start_mosquitto_configured(dir.path(), port, None, "") else {
+    let Some(mosquitto) = common::stock_mosquitto() else {
         return;
     };
-    let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
+    let url = BrokerUrl::parse(&mosquitto.url).expect("url");
     watching_hears_the_others_and_not_itself(url);
 }

@@ -130,7 +130,7 @@ fn a_logout_made_by_the_suite_changes_what_the_draft_is_predicted() {
 
 #[test]
 fn watch_mode_is_fed_by_the_window_session_with_the_others_traffic_not_its_own_sends() {
-    use crate::transport::{Auth, Session, SessionCommand, SessionConfig, SessionEvent};
+    use crate::transport::{SessionCommand, SessionEvent};
     let (mut bench, woken) = bench();
     // Logged in before watching: what the window sends from now on is the draft alone.
     until(&mut bench, &woken, "connection and logins", |b| {
@@ -149,16 +149,10 @@ fn watch_mode_is_fed_by_the_window_session_with_the_others_traffic_not_its_own_s
 
     // A device under test on the same broker, another client, posts for inv01: its post
     // follows the window's on the one watched filter, so had the window's own come back it
-    // would have been seen first.
-    let config = SessionConfig {
-        broker: bench.broker_url().cloned().expect("connected"),
-        client_id: "device-under-test".into(),
-        auth: Auth::None,
-        keep_alive: Duration::from_secs(30),
-        tls: crate::transport::TlsOptions::default(),
-        platform: false,
-    };
-    let device = Session::start(config, Box::new(|| {})).expect("the device's session");
+    // would have been seen first. (A client id of its own and no credentials, as a tool's.)
+    let url = bench.broker_url().cloned().expect("connected");
+    let device = crate::runner::connect::watcher_session(url, Default::default())
+        .expect("the device's session connects");
     let device_event = |wanted: &dyn Fn(&SessionEvent) -> bool| loop {
         let event = device
             .events
@@ -168,7 +162,6 @@ fn watch_mode_is_fed_by_the_window_session_with_the_others_traffic_not_its_own_s
             return event;
         }
     };
-    device_event(&|e| matches!(e, SessionEvent::Connected));
     let topic = "/sys/gwPk/gw01/thing/measurepoint/post/batch";
     let post = |id: &str| {
         let payload = serde_json::json!({"id": id, "version": "1.0",

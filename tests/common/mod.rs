@@ -295,6 +295,29 @@ pub fn mosquitto_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A stock mosquitto on a port of its own, with its configuration in a folder of its own;
+/// stopped and removed when dropped.
+pub struct Mosquitto {
+    pub port: u16,
+    /// `mqtt://127.0.0.1:PORT`.
+    pub url: String,
+    _broker: Killed,
+    _dir: tempfile::TempDir,
+}
+
+/// A stock mosquitto, or `None` (after [`missing_peer`]) when it is not installed.
+pub fn stock_mosquitto() -> Option<Mosquitto> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let broker = start_mosquitto_configured(dir.path(), port, None, "")?;
+    Some(Mosquitto {
+        port,
+        url: format!("mqtt://127.0.0.1:{port}"),
+        _broker: broker,
+        _dir: dir,
+    })
+}
+
 /// mosquitto on `port` with `extra` lines in its configuration, plus a TLS listener `(port,
 /// certificate folder)` when given; `None` (after [`missing_peer`]) when it is not installed.
 pub fn start_mosquitto_configured(
